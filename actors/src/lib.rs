@@ -1,0 +1,2 @@
+//! QuestPath actors and game rules.
+pub mod rules;
