@@ -1,1 +1,22 @@
+//! QuestPath server library; `main.rs` is a thin binary over it.
+//!
+//! # Layout
+//! - `config`: settings from the environment and `.env`, validated at start-up.
+//! - `ports`: the traits the core depends on (store, cache, rate limiter, bus,
+//!   leaderboard, job queue).
+//! - `adapters`: their embedded, ScyllaDB and Redis implementations.
+//! - `backends`: picks the adapters the settings name; readiness probes.
+//! - `http`: routes and middleware; `state`: what handlers share.
+//! - `metrics`, `telemetry`: Prometheus metrics and JSON logs.
+//! - `secrets`: the token signing key; `startup`: binds and runs the server.
 
+pub mod adapters;
+pub mod backends;
+pub mod config;
+pub mod http;
+pub mod metrics;
+pub mod ports;
+pub mod secrets;
+pub mod startup;
+pub mod state;
+pub mod telemetry;

@@ -1,1 +1,108 @@
-fn main() {}
+//! `questpath`: the server binary. Thin on purpose: parse the command line, read the
+//! configuration, start logging, then run the chosen subcommand from the library.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use questpath::config::Settings;
+use questpath::startup::{Application, StartupError};
+use questpath::telemetry;
+
+/// QuestPath game server.
+#[derive(Parser)]
+#[command(name = "questpath", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the REST API, websockets and metrics (the default).
+    Serve,
+    /// Apply schema.cql to the configured ScyllaDB keyspace (idempotent).
+    Migrate,
+}
+
+/// Exit status for configuration the operator must fix.
+const EXIT_CONFIG: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::from_env() {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("questpath: configuration error: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    telemetry::init(settings.log_format, &settings.log_filter);
+
+    // A multi-threaded runtime under actix's System, so driver I/O (ScyllaDB, Redis)
+    // spreads over all cores instead of sharing the main thread's loop.
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("questpath: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let system = actix_web::rt::System::with_tokio_rt(move || runtime);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => system.block_on(serve(settings)),
+        Command::Migrate => system.block_on(migrate(settings)),
+    }
+}
+
+async fn serve(settings: Settings) -> ExitCode {
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        environment = ?settings.environment,
+        bind = %settings.bind,
+        backends = %settings.backends_summary(),
+        "starting questpath"
+    );
+    let application = match Application::build(settings).await {
+        Ok(application) => application,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start");
+            eprintln!("questpath: {e}");
+            let operator_error = matches!(&e, StartupError::Backend(b) if b.is_operator_error());
+            return if operator_error {
+                ExitCode::from(EXIT_CONFIG)
+            } else {
+                ExitCode::FAILURE
+            };
+        }
+    };
+    tracing::info!(port = application.port(), "listening");
+    match application.run_until_stopped().await {
+        Ok(()) => {
+            tracing::info!("shutdown complete");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "server failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn migrate(settings: Settings) -> ExitCode {
+    let Some(scylla) = &settings.scylla else {
+        println!("QUESTPATH_SCYLLA_NODES is not set: the embedded store creates its tables itself; nothing to migrate");
+        return ExitCode::SUCCESS;
+    };
+    match questpath::adapters::scylla::migrate(scylla).await {
+        Ok(version) => {
+            tracing::info!(keyspace = %scylla.keyspace, version, "schema applied");
+            println!("keyspace {} is at schema version {version}", scylla.keyspace);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "migrate failed");
+            eprintln!("questpath migrate: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

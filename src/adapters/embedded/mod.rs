@@ -1,0 +1,15 @@
+//! Embedded adapters: one process, no other service.
+
+pub mod bus;
+pub mod cache;
+pub mod job_queue;
+pub mod leaderboard;
+pub mod rate_limiter;
+pub mod store;
+
+pub use bus::InProcessBus;
+pub use cache::InProcessCache;
+pub use job_queue::InProcessJobQueue;
+pub use leaderboard::InProcessLeaderboard;
+pub use rate_limiter::InProcessRateLimiter;
+pub use store::EmbeddedStore;

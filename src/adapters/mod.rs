@@ -1,0 +1,10 @@
+//! Adapters: implementations of the ports in `crate::ports`.
+//!
+//! - `embedded`: the default for `cargo run`: a redb store in the data folder and
+//!   in-process leaderboard, cache, rate limiter, bus and job queue.
+//! - `scylla`: the store on ScyllaDB (or Cassandra), with `schema.cql` and `migrate`.
+//! - `redis`: leaderboard, cache, rate limiter, bus and job queue shared by all instances.
+
+pub mod embedded;
+pub mod redis;
+pub mod scylla;

@@ -1,0 +1,9 @@
+//! ScyllaDB (or Cassandra) adapters: the store, and `migrate` for `schema.cql`.
+
+pub mod schema;
+pub mod session;
+pub mod store;
+
+pub use schema::{MigrateError, SCHEMA_VERSION, migrate};
+pub use session::ConnectError;
+pub use store::ScyllaStore;

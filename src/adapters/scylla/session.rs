@@ -1,0 +1,40 @@
+//! Building a driver session from the settings.
+
+use std::time::Duration;
+
+use scylla::client::session::Session;
+use scylla::client::session_builder::SessionBuilder;
+
+use crate::config::ScyllaSettings;
+
+/// Why the store could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// No node could be reached, or a query failed.
+    #[error("cannot reach the CQL cluster at {nodes}: {message}")]
+    Unreachable { nodes: String, message: String },
+    /// The keyspace is missing or older than this binary.
+    #[error("{0}")]
+    Schema(String),
+}
+
+/// How long one connection attempt may take; a dead node must not hang start-up.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Opens a session to the cluster, without selecting a keyspace.
+pub async fn open(settings: &ScyllaSettings) -> Result<Session, ConnectError> {
+    let mut builder = SessionBuilder::new()
+        .known_nodes(&settings.nodes)
+        .connection_timeout(CONNECT_TIMEOUT);
+    if let (Some(user), Some(password)) = (&settings.username, &settings.password) {
+        builder = builder.user(user, password.expose());
+    }
+    builder.build().await.map_err(|e| unreachable(settings, e))
+}
+
+pub(crate) fn unreachable(settings: &ScyllaSettings, e: impl std::fmt::Display) -> ConnectError {
+    ConnectError::Unreachable {
+        nodes: settings.nodes.join(","),
+        message: e.to_string(),
+    }
+}

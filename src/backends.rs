@@ -1,0 +1,145 @@
+//! The set of port implementations one server runs with, chosen from the settings:
+//! ScyllaDB when `QUESTPATH_SCYLLA_NODES` is set, else the embedded store; Redis for
+//! the shared-state ports when `QUESTPATH_REDIS_URL` is set, else in-process ones.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::adapters::embedded::{
+    EmbeddedStore, InProcessBus, InProcessCache, InProcessJobQueue, InProcessLeaderboard,
+    InProcessRateLimiter,
+};
+use crate::adapters::redis::Redis;
+use crate::adapters::scylla::{ConnectError, ScyllaStore};
+use crate::config::Settings;
+use crate::ports::{Bus, Cache, JobQueue, Leaderboard, PortError, RateLimiter, Store, StoreError};
+
+/// Every port, as trait objects shared by handlers and actors.
+#[derive(Clone)]
+pub struct Backends {
+    pub store: Arc<dyn Store>,
+    pub cache: Arc<dyn Cache>,
+    pub rate_limiter: Arc<dyn RateLimiter>,
+    pub bus: Arc<dyn Bus>,
+    pub leaderboard: Arc<dyn Leaderboard>,
+    pub job_queue: Arc<dyn JobQueue>,
+    /// Kept to close the connections on shutdown.
+    redis: Option<Redis>,
+}
+
+/// A backend that could not be opened at start-up.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    #[error("embedded store: {0}")]
+    Embedded(StoreError),
+    #[error("scylla: {0}")]
+    Scylla(ConnectError),
+    #[error("redis: {0}")]
+    Redis(PortError),
+}
+
+impl BackendError {
+    /// True when an operator must act on the configuration or schema (exit status 2),
+    /// rather than wait for a service to come back.
+    pub fn is_operator_error(&self) -> bool {
+        matches!(self, BackendError::Scylla(ConnectError::Schema(_)))
+    }
+}
+
+/// Result of one readiness probe.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Check {
+    pub name: &'static str,
+    pub backend: &'static str,
+    pub ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// How long one readiness probe may take before it counts as failed.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+impl Backends {
+    /// Opens every backend the settings name.
+    pub async fn connect(settings: &Settings) -> Result<Self, BackendError> {
+        let store: Arc<dyn Store> = match &settings.scylla {
+            Some(scylla) => Arc::new(ScyllaStore::connect(scylla).await.map_err(BackendError::Scylla)?),
+            None => Arc::new(
+                EmbeddedStore::open(&settings.data_dir)
+                    .await
+                    .map_err(BackendError::Embedded)?,
+            ),
+        };
+        match &settings.redis {
+            Some(redis_settings) => {
+                let redis = Redis::connect(redis_settings).await.map_err(BackendError::Redis)?;
+                Ok(Backends {
+                    store,
+                    cache: Arc::new(redis.cache()),
+                    rate_limiter: Arc::new(redis.rate_limiter()),
+                    bus: Arc::new(redis.bus()),
+                    leaderboard: Arc::new(redis.leaderboard()),
+                    job_queue: Arc::new(redis.job_queue()),
+                    redis: Some(redis),
+                })
+            }
+            None => Ok(Backends::in_process(store)),
+        }
+    }
+
+    /// The given store with in-process shared-state ports.
+    pub fn in_process(store: Arc<dyn Store>) -> Self {
+        Backends {
+            store,
+            cache: Arc::new(InProcessCache::new()),
+            rate_limiter: Arc::new(InProcessRateLimiter::new()),
+            bus: Arc::new(InProcessBus::new()),
+            leaderboard: Arc::new(InProcessLeaderboard::new()),
+            job_queue: Arc::new(InProcessJobQueue::new()),
+            redis: None,
+        }
+    }
+
+    /// Probes every backend concurrently, each bounded by a timeout.
+    pub async fn check(&self) -> Vec<Check> {
+        async fn probe<F>(name: &'static str, backend: &'static str, f: F) -> Check
+        where
+            F: std::future::Future<Output = Result<(), String>>,
+        {
+            let error = match tokio::time::timeout(PROBE_TIMEOUT, f).await {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(e),
+                Err(_) => Some(format!("no answer within {} ms", PROBE_TIMEOUT.as_millis())),
+            };
+            Check {
+                name,
+                backend,
+                ok: error.is_none(),
+                error,
+            }
+        }
+        let text = |e: &dyn std::fmt::Display| e.to_string();
+        let (store, cache, rate_limiter, bus, leaderboard, job_queue) = tokio::join!(
+            probe("store", self.store.backend(), async { self.store.ping().await.map_err(|e| text(&e)) }),
+            probe("cache", self.cache.backend(), async { self.cache.ping().await.map_err(|e| text(&e)) }),
+            probe("rate_limiter", self.rate_limiter.backend(), async {
+                self.rate_limiter.ping().await.map_err(|e| text(&e))
+            }),
+            probe("bus", self.bus.backend(), async { self.bus.ping().await.map_err(|e| text(&e)) }),
+            probe("leaderboard", self.leaderboard.backend(), async {
+                self.leaderboard.ping().await.map_err(|e| text(&e))
+            }),
+            probe("job_queue", self.job_queue.backend(), async {
+                self.job_queue.ping().await.map_err(|e| text(&e))
+            }),
+        );
+        vec![store, cache, rate_limiter, bus, leaderboard, job_queue]
+    }
+
+    /// Closes connections that need a clean goodbye.
+    pub async fn shutdown(&self) {
+        if let Some(redis) = &self.redis {
+            redis.shutdown().await;
+        }
+    }
+}

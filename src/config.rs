@@ -1,0 +1,585 @@
+//! Configuration, read once at start-up from the environment and an optional `.env`.
+//!
+//! Every variable is listed in [`VARIABLES`] with its default and meaning; `.env.example`
+//! is checked against that list by a test, so the two cannot drift apart. A bad value is a
+//! [`ConfigError`] that names the variable; `main` prints it on one line and exits with 2.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// One documented configuration variable.
+pub struct Variable {
+    pub name: &'static str,
+    /// Default as written in `.env.example`; empty when unset means "off".
+    pub default: &'static str,
+    pub doc: &'static str,
+}
+
+/// Every variable the server reads. `.env.example` lists exactly these.
+pub const VARIABLES: &[Variable] = &[
+    Variable {
+        name: "QUESTPATH_ENV",
+        default: "development",
+        doc: "development or production; production requires real secrets and secure cookies",
+    },
+    Variable {
+        name: "QUESTPATH_BIND",
+        default: "127.0.0.1:8080",
+        doc: "address the HTTP and websocket server listens on (host:port)",
+    },
+    Variable {
+        name: "QUESTPATH_DATA_DIR",
+        default: "./data",
+        doc: "folder of the embedded store and of the development signing key",
+    },
+    Variable {
+        name: "QUESTPATH_WORKERS",
+        default: "",
+        doc: "HTTP worker threads; empty means one per CPU core",
+    },
+    Variable {
+        name: "QUESTPATH_SHUTDOWN_TIMEOUT_SECS",
+        default: "30",
+        doc: "seconds in-flight requests get to finish after SIGTERM or ctrl-c",
+    },
+    Variable {
+        name: "QUESTPATH_LOG_FORMAT",
+        default: "json",
+        doc: "json (one object per line) or pretty (for a terminal)",
+    },
+    Variable {
+        name: "QUESTPATH_LOG",
+        default: "info",
+        doc: "log filter in tracing's EnvFilter syntax, e.g. info,questpath=debug",
+    },
+    Variable {
+        name: "QUESTPATH_SCYLLA_NODES",
+        default: "",
+        doc: "comma-separated host:port of ScyllaDB (or Cassandra) nodes; empty means the embedded store",
+    },
+    Variable {
+        name: "QUESTPATH_SCYLLA_KEYSPACE",
+        default: "questpath",
+        doc: "keyspace holding QuestPath's tables (letters, digits, underscore)",
+    },
+    Variable {
+        name: "QUESTPATH_SCYLLA_REPLICATION",
+        default: "1",
+        doc: "keyspace replication for `migrate`: N (NetworkTopologyStrategy, N per DC), dc1:3,dc2:3, or simple:N",
+    },
+    Variable {
+        name: "QUESTPATH_SCYLLA_USERNAME",
+        default: "",
+        doc: "CQL user name, when the cluster requires authentication",
+    },
+    Variable {
+        name: "QUESTPATH_SCYLLA_PASSWORD",
+        default: "",
+        doc: "CQL password, when the cluster requires authentication",
+    },
+    Variable {
+        name: "QUESTPATH_REDIS_URL",
+        default: "",
+        doc: "redis://host:port/db; empty means in-process leaderboard, cache, rate limits, bus and job queue",
+    },
+    Variable {
+        name: "QUESTPATH_REDIS_PREFIX",
+        default: "qp:",
+        doc: "prefix of every Redis key and channel, so several deployments can share one Redis",
+    },
+    Variable {
+        name: "QUESTPATH_JWT_SECRET",
+        default: "",
+        doc: "HS256 signing key for access tokens, at least 32 bytes; required in production, generated and kept in the data folder in development",
+    },
+    Variable {
+        name: "QUESTPATH_METRICS_TOKEN",
+        default: "",
+        doc: "when set, GET /metrics requires `Authorization: Bearer <token>`; leave empty only where /metrics is not reachable from outside",
+    },
+];
+
+/// Which deployment this is; production refuses insecure defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+/// How `migrate` creates the keyspace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Replication {
+    /// `SimpleStrategy` with one replication factor (single data centre, tests).
+    Simple(u32),
+    /// `NetworkTopologyStrategy` with the same factor in every data centre.
+    NetworkTopology(u32),
+    /// `NetworkTopologyStrategy` with a factor per named data centre.
+    PerDataCenter(Vec<(String, u32)>),
+}
+
+impl Replication {
+    /// The CQL map literal of a `CREATE KEYSPACE ... WITH replication = ...`.
+    pub fn to_cql(&self) -> String {
+        match self {
+            Replication::Simple(n) => {
+                format!("{{'class': 'SimpleStrategy', 'replication_factor': {n}}}")
+            }
+            Replication::NetworkTopology(n) => {
+                format!("{{'class': 'NetworkTopologyStrategy', 'replication_factor': {n}}}")
+            }
+            Replication::PerDataCenter(dcs) => {
+                let parts: Vec<String> = dcs.iter().map(|(dc, n)| format!("'{dc}': {n}")).collect();
+                format!(
+                    "{{'class': 'NetworkTopologyStrategy', {}}}",
+                    parts.join(", ")
+                )
+            }
+        }
+    }
+
+    fn parse(value: &str) -> Result<Self, String> {
+        let factor = |s: &str| -> Result<u32, String> {
+            match s.trim().parse::<u32>() {
+                Ok(n) if n >= 1 => Ok(n),
+                _ => Err(format!("{s:?} is not a replication factor (a whole number from 1)")),
+            }
+        };
+        let value = value.trim();
+        if let Some(n) = value.strip_prefix("simple:") {
+            return Ok(Replication::Simple(factor(n)?));
+        }
+        if !value.contains(':') {
+            return Ok(Replication::NetworkTopology(factor(value)?));
+        }
+        let mut dcs = Vec::new();
+        for part in value.split(',') {
+            let (dc, n) = part
+                .split_once(':')
+                .ok_or_else(|| format!("{part:?} is not dc:factor"))?;
+            let dc = dc.trim();
+            if dc.is_empty()
+                || !dc
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(format!("{dc:?} is not a data centre name"));
+            }
+            dcs.push((dc.to_string(), factor(n)?));
+        }
+        Ok(Replication::PerDataCenter(dcs))
+    }
+}
+
+/// Settings of the distributed store.
+#[derive(Debug, Clone)]
+pub struct ScyllaSettings {
+    pub nodes: Vec<String>,
+    pub keyspace: String,
+    pub replication: Replication,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+}
+
+/// Settings of the shared Redis.
+#[derive(Debug, Clone)]
+pub struct RedisSettings {
+    pub url: Secret,
+    pub prefix: String,
+}
+
+/// A string that must never be printed (passwords, keys, URLs with credentials).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub environment: Environment,
+    pub bind: SocketAddr,
+    pub data_dir: PathBuf,
+    pub workers: Option<usize>,
+    pub shutdown_timeout: Duration,
+    pub log_format: LogFormat,
+    pub log_filter: String,
+    pub scylla: Option<ScyllaSettings>,
+    pub redis: Option<RedisSettings>,
+    /// `None` in development means: generate one and keep it in the data folder.
+    pub jwt_secret: Option<Secret>,
+    pub metrics_token: Option<Secret>,
+}
+
+/// A configuration variable with a value the server cannot use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable}: {problem}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+impl Settings {
+    /// Reads the process environment, after loading `.env` if there is one (variables
+    /// already set in the environment win over `.env`).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        match dotenvy::dotenv() {
+            Ok(_) => {}
+            Err(e) if e.not_found() => {}
+            Err(e) => {
+                return Err(ConfigError {
+                    variable: ".env",
+                    problem: format!("cannot be read: {e}"),
+                });
+            }
+        }
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds settings from any source of variables; tests pass a map.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &'static str| -> Option<String> {
+            lookup(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+        };
+        let or_default = |name: &'static str| -> String {
+            get(name).unwrap_or_else(|| default_of(name).to_string())
+        };
+        let bad = |variable: &'static str, problem: String| ConfigError { variable, problem };
+
+        let environment = match or_default("QUESTPATH_ENV").to_ascii_lowercase().as_str() {
+            "development" | "dev" => Environment::Development,
+            "production" | "prod" => Environment::Production,
+            other => {
+                return Err(bad(
+                    "QUESTPATH_ENV",
+                    format!("{other:?} is not an environment (expected development or production)"),
+                ));
+            }
+        };
+
+        let bind_text = or_default("QUESTPATH_BIND");
+        let bind: SocketAddr = bind_text.parse().map_err(|_| {
+            bad(
+                "QUESTPATH_BIND",
+                format!("{bind_text:?} is not a socket address (expected host:port, e.g. 127.0.0.1:8080)"),
+            )
+        })?;
+
+        let data_dir = PathBuf::from(or_default("QUESTPATH_DATA_DIR"));
+
+        let workers = match get("QUESTPATH_WORKERS") {
+            None => None,
+            Some(w) => match w.parse::<usize>() {
+                Ok(n) if (1..=1024).contains(&n) => Some(n),
+                _ => {
+                    return Err(bad(
+                        "QUESTPATH_WORKERS",
+                        format!("{w:?} is not a worker count (1 to 1024)"),
+                    ));
+                }
+            },
+        };
+
+        let timeout_text = or_default("QUESTPATH_SHUTDOWN_TIMEOUT_SECS");
+        let shutdown_timeout = match timeout_text.parse::<u64>() {
+            Ok(n) if n <= 3600 => Duration::from_secs(n),
+            _ => {
+                return Err(bad(
+                    "QUESTPATH_SHUTDOWN_TIMEOUT_SECS",
+                    format!("{timeout_text:?} is not a number of seconds (0 to 3600)"),
+                ));
+            }
+        };
+
+        let log_format = match or_default("QUESTPATH_LOG_FORMAT").to_ascii_lowercase().as_str() {
+            "json" => LogFormat::Json,
+            "pretty" => LogFormat::Pretty,
+            other => {
+                return Err(bad(
+                    "QUESTPATH_LOG_FORMAT",
+                    format!("{other:?} is not a log format (expected json or pretty)"),
+                ));
+            }
+        };
+
+        let log_filter = or_default("QUESTPATH_LOG");
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log_filter) {
+            return Err(bad("QUESTPATH_LOG", format!("{log_filter:?} is not a log filter: {e}")));
+        }
+
+        let scylla = match get("QUESTPATH_SCYLLA_NODES") {
+            None => None,
+            Some(nodes_text) => {
+                let mut nodes = Vec::new();
+                for node in nodes_text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+                    if !is_host_port(node) {
+                        return Err(bad(
+                            "QUESTPATH_SCYLLA_NODES",
+                            format!("{node:?} is not host:port"),
+                        ));
+                    }
+                    nodes.push(node.to_string());
+                }
+                let keyspace = or_default("QUESTPATH_SCYLLA_KEYSPACE");
+                if !is_cql_identifier(&keyspace) {
+                    return Err(bad(
+                        "QUESTPATH_SCYLLA_KEYSPACE",
+                        format!(
+                            "{keyspace:?} is not a keyspace name (a letter, then letters, digits or underscores, at most 48)"
+                        ),
+                    ));
+                }
+                let replication = Replication::parse(&or_default("QUESTPATH_SCYLLA_REPLICATION"))
+                    .map_err(|p| bad("QUESTPATH_SCYLLA_REPLICATION", p))?;
+                let username = get("QUESTPATH_SCYLLA_USERNAME");
+                let password = get("QUESTPATH_SCYLLA_PASSWORD").map(Secret);
+                if username.is_some() != password.is_some() {
+                    return Err(bad(
+                        "QUESTPATH_SCYLLA_PASSWORD",
+                        "QUESTPATH_SCYLLA_USERNAME and QUESTPATH_SCYLLA_PASSWORD must be set together".into(),
+                    ));
+                }
+                Some(ScyllaSettings {
+                    nodes,
+                    keyspace,
+                    replication,
+                    username,
+                    password,
+                })
+            }
+        };
+
+        let redis = match get("QUESTPATH_REDIS_URL") {
+            None => None,
+            Some(url) => {
+                if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                    return Err(bad(
+                        "QUESTPATH_REDIS_URL",
+                        "is not a Redis URL (expected redis://host:port/db or rediss:// for TLS)".into(),
+                    ));
+                }
+                if let Err(e) = fred::types::config::Config::from_url(&url) {
+                    return Err(bad(
+                        "QUESTPATH_REDIS_URL",
+                        format!("is not a usable Redis URL: {}", e.details()),
+                    ));
+                }
+                let prefix = or_default("QUESTPATH_REDIS_PREFIX");
+                if prefix.len() > 64 || prefix.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                    return Err(bad(
+                        "QUESTPATH_REDIS_PREFIX",
+                        format!("{prefix:?} must be at most 64 characters without spaces"),
+                    ));
+                }
+                Some(RedisSettings {
+                    url: Secret(url),
+                    prefix,
+                })
+            }
+        };
+
+        let jwt_secret = get("QUESTPATH_JWT_SECRET").map(Secret);
+        match (&jwt_secret, environment) {
+            (Some(s), _) if s.0.len() < 32 => {
+                return Err(bad(
+                    "QUESTPATH_JWT_SECRET",
+                    format!("is {} bytes long; at least 32 are required", s.0.len()),
+                ));
+            }
+            (None, Environment::Production) => {
+                return Err(bad(
+                    "QUESTPATH_JWT_SECRET",
+                    "is required when QUESTPATH_ENV=production (at least 32 random bytes)".into(),
+                ));
+            }
+            _ => {}
+        }
+
+        let metrics_token = get("QUESTPATH_METRICS_TOKEN").map(Secret);
+
+        Ok(Settings {
+            metrics_token,
+            environment,
+            bind,
+            data_dir,
+            workers,
+            shutdown_timeout,
+            log_format,
+            log_filter,
+            scylla,
+            redis,
+            jwt_secret,
+        })
+    }
+
+    /// One line naming the backends in use, for the first log line.
+    pub fn backends_summary(&self) -> String {
+        let store = match &self.scylla {
+            Some(s) => format!("scylla({}, keyspace {})", s.nodes.join(","), s.keyspace),
+            None => format!("embedded({})", self.data_dir.join("questpath.redb").display()),
+        };
+        let shared = match &self.redis {
+            Some(_) => "redis".to_string(),
+            None => "in-process".to_string(),
+        };
+        format!(
+            "store={store} leaderboard={shared} cache={shared} rate_limiter={shared} bus={shared} job_queue={shared}"
+        )
+    }
+}
+
+fn default_of(name: &str) -> &'static str {
+    VARIABLES
+        .iter()
+        .find(|v| v.name == name)
+        .map(|v| v.default)
+        .unwrap_or("")
+}
+
+/// CQL unquoted identifier rules (keyspace and table names).
+pub fn is_cql_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic())
+        && s.len() <= 48
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn is_host_port(s: &str) -> bool {
+    match s.rsplit_once(':') {
+        Some((host, port)) => !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_give_the_embedded_development_server() {
+        let s = settings(&[]).expect("defaults are valid");
+        assert_eq!(s.environment, Environment::Development);
+        assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.data_dir, PathBuf::from("./data"));
+        assert!(s.scylla.is_none());
+        assert!(s.redis.is_none());
+        assert!(s.jwt_secret.is_none());
+        assert!(s.backends_summary().contains("store=embedded"));
+    }
+
+    #[test]
+    fn each_bad_value_names_its_variable() {
+        let cases: &[(&str, &str)] = &[
+            ("QUESTPATH_BIND", "not-an-address"),
+            ("QUESTPATH_ENV", "staging"),
+            ("QUESTPATH_LOG_FORMAT", "xml"),
+            ("QUESTPATH_WORKERS", "0"),
+            ("QUESTPATH_SHUTDOWN_TIMEOUT_SECS", "-1"),
+            ("QUESTPATH_SCYLLA_NODES", "localhost"),
+            ("QUESTPATH_REDIS_URL", "http://localhost"),
+            ("QUESTPATH_JWT_SECRET", "short"),
+        ];
+        for (name, value) in cases {
+            let err = settings(&[(name, value)]).expect_err(name);
+            assert_eq!(err.variable, *name, "{err}");
+        }
+    }
+
+    #[test]
+    fn production_requires_a_signing_key() {
+        let err = settings(&[("QUESTPATH_ENV", "production")]).unwrap_err();
+        assert_eq!(err.variable, "QUESTPATH_JWT_SECRET");
+        let key = "k".repeat(32);
+        let ok = settings(&[("QUESTPATH_ENV", "production"), ("QUESTPATH_JWT_SECRET", &key)]);
+        assert!(ok.is_ok());
+    }
+
+    #[test]
+    fn bad_keyspace_and_replication_are_refused() {
+        let nodes = ("QUESTPATH_SCYLLA_NODES", "127.0.0.1:9042");
+        let err = settings(&[nodes, ("QUESTPATH_SCYLLA_KEYSPACE", "1bad-name")]).unwrap_err();
+        assert_eq!(err.variable, "QUESTPATH_SCYLLA_KEYSPACE");
+        let err = settings(&[nodes, ("QUESTPATH_SCYLLA_REPLICATION", "0")]).unwrap_err();
+        assert_eq!(err.variable, "QUESTPATH_SCYLLA_REPLICATION");
+        let err = settings(&[nodes, ("QUESTPATH_SCYLLA_REPLICATION", "dc1:x")]).unwrap_err();
+        assert_eq!(err.variable, "QUESTPATH_SCYLLA_REPLICATION");
+    }
+
+    #[test]
+    fn replication_renders_cql() {
+        assert_eq!(
+            Replication::parse("3").unwrap().to_cql(),
+            "{'class': 'NetworkTopologyStrategy', 'replication_factor': 3}"
+        );
+        assert_eq!(
+            Replication::parse("simple:1").unwrap().to_cql(),
+            "{'class': 'SimpleStrategy', 'replication_factor': 1}"
+        );
+        assert_eq!(
+            Replication::parse("dc1:3, dc2:2").unwrap().to_cql(),
+            "{'class': 'NetworkTopologyStrategy', 'dc1': 3, 'dc2': 2}"
+        );
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let key = "s".repeat(40);
+        let s = settings(&[
+            ("QUESTPATH_JWT_SECRET", &key),
+            ("QUESTPATH_REDIS_URL", "redis://:hunter2@127.0.0.1:6379"),
+        ])
+        .unwrap();
+        let printed = format!("{s:?}");
+        assert!(!printed.contains(&key));
+        assert!(!printed.contains("hunter2"));
+    }
+
+    #[test]
+    fn env_example_lists_every_variable() {
+        let example = include_str!("../.env.example");
+        for var in VARIABLES {
+            let line = format!("{}={}", var.name, var.default);
+            assert!(
+                example.lines().any(|l| l.trim_start_matches("# ").trim() == line),
+                ".env.example lacks `{line}`"
+            );
+        }
+        for line in example.lines().filter(|l| l.contains("QUESTPATH_")) {
+            let name = line.trim_start_matches("# ").split('=').next().unwrap().trim();
+            if name.starts_with("QUESTPATH_") && !name.contains(' ') {
+                assert!(
+                    VARIABLES.iter().any(|v| v.name == name),
+                    ".env.example names unknown {name}"
+                );
+            }
+        }
+    }
+}

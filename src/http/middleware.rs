@@ -1,0 +1,82 @@
+//! The outermost middleware: request id, request span, access log line and HTTP metrics.
+//!
+//! Written here rather than taken from tracing-actix-web because the three must share
+//! one timer and the route template, and an incoming `X-Request-Id` from a trusted
+//! load balancer is kept so one id follows a request across services.
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{web, Error, HttpMessage};
+use tracing::Instrument;
+
+use crate::state::AppState;
+
+/// Header carrying the request id, in and out.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The id of the current request, in the request's extensions for handlers that need it.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// Accepts a client's id only when it is short and plain, so logs cannot be forged.
+fn incoming_id(req: &ServiceRequest) -> Option<String> {
+    let value = req.headers().get(&REQUEST_ID)?.to_str().ok()?;
+    let plain = !value.is_empty()
+        && value.len() <= 64
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    plain.then(|| value.to_string())
+}
+
+/// Wraps every request; see the module docs.
+pub async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let started = Instant::now();
+    let request_id = incoming_id(&req).unwrap_or_else(|| uuid::Uuid::now_v7().simple().to_string());
+    req.extensions_mut().insert(RequestId(request_id.clone()));
+    let method = req.method().to_string();
+    let metrics = req.app_data::<web::Data<AppState>>().map(|s| s.metrics.clone());
+    let span = tracing::info_span!(
+        "http_request",
+        request_id = %request_id,
+        method = %method,
+        path = %req.path(),
+        route = tracing::field::Empty,
+        user_id = tracing::field::Empty,
+    );
+    if let Some(m) = &metrics {
+        m.http_started();
+    }
+    let result = next.call(req).instrument(span.clone()).await;
+    let elapsed = started.elapsed();
+    let (status, route) = match &result {
+        Ok(res) => (
+            res.status().as_u16(),
+            res.request().match_pattern().unwrap_or_else(|| "unmatched".into()),
+        ),
+        Err(e) => (e.as_response_error().status_code().as_u16(), "unmatched".into()),
+    };
+    span.record("route", route.as_str());
+    if let Some(m) = &metrics {
+        m.http_finished(&route, &method, status, elapsed);
+    }
+    span.in_scope(|| {
+        tracing::info!(
+            status,
+            latency_ms = elapsed.as_secs_f64() * 1000.0,
+            "request completed"
+        )
+    });
+    let mut res = result?;
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        res.headers_mut().insert(REQUEST_ID, value);
+    }
+    Ok(res)
+}

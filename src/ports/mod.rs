@@ -1,0 +1,42 @@
+//! Ports: the traits the server's core depends on. Each has an embedded (in-process)
+//! adapter and a distributed one (ScyllaDB or Redis) under `crate::adapters`, and one
+//! conformance suite in `tests/conformance/` that runs against every adapter.
+//!
+//! Actors and HTTP handlers only ever see these traits, never a database client.
+
+pub mod bus;
+pub mod cache;
+pub mod job_queue;
+pub mod leaderboard;
+pub mod rate_limiter;
+pub mod store;
+
+pub use bus::{Bus, BusSubscription};
+pub use cache::Cache;
+pub use job_queue::{Job, JobQueue};
+pub use leaderboard::{Leaderboard, LeaderboardEntry};
+pub use rate_limiter::{RateDecision, RateLimit, RateLimiter};
+pub use store::{NewUser, Store, StoreError, User};
+
+/// Failure of a shared-state port (cache, rate limiter, bus, leaderboard, job queue):
+/// the backend could not be reached or answered something unexpected. Callers decide
+/// whether to fail open or closed; the message is for logs, never for clients.
+#[derive(Debug, thiserror::Error)]
+#[error("{backend} {operation} failed: {message}")]
+pub struct PortError {
+    pub backend: &'static str,
+    pub operation: &'static str,
+    pub message: String,
+}
+
+impl PortError {
+    pub fn new(backend: &'static str, operation: &'static str, message: impl ToString) -> Self {
+        PortError {
+            backend,
+            operation,
+            message: message.to_string(),
+        }
+    }
+}
+
+pub type PortResult<T> = Result<T, PortError>;

@@ -1,0 +1,270 @@
+//! The `questpath` binary as an operator runs it: configuration errors, start-up on
+//! the embedded default, graceful shutdown, `migrate`, and switching backends.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_questpath");
+
+/// The binary with a clean environment and a working directory without `.env`.
+fn questpath(dir: &Path, vars: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.env_clear().current_dir(dir).env("QUESTPATH_DATA_DIR", dir.join("data"));
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn required_env(name: &str) -> String {
+    std::env::var(name)
+        .unwrap_or_else(|_| panic!("{name} is not set: run the suite with scripts/test"))
+}
+
+/// A server process, killed if the test fails before stopping it.
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Server {
+    fn start(dir: &Path, vars: &[(&str, &str)]) -> Server {
+        let port = free_port();
+        let bind = format!("127.0.0.1:{port}");
+        let mut all = vars.to_vec();
+        all.push(("QUESTPATH_BIND", &bind));
+        all.push(("QUESTPATH_SHUTDOWN_TIMEOUT_SECS", "5"));
+        let child = questpath(dir, &all)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start questpath");
+        Server { child, port }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{}", self.port, path)
+    }
+
+    /// Polls `/health` until it answers; returns how long that took.
+    async fn wait_healthy(&mut self) -> Duration {
+        let started = Instant::now();
+        let client = reqwest::Client::new();
+        while started.elapsed() < Duration::from_secs(30) {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                let mut err = String::new();
+                std::io::Read::read_to_string(self.child.stderr.as_mut().unwrap(), &mut err).unwrap();
+                panic!("server exited with {status}: {err}");
+            }
+            if let Ok(r) = client.get(self.url("/health")).send().await {
+                if r.status() == 200 {
+                    return started.elapsed();
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("server did not answer /health within 30 s");
+    }
+
+    /// Sends SIGTERM and waits for the exit; returns the status and stdout lines.
+    fn terminate(mut self) -> (ExitStatus, Vec<String>) {
+        let pid = self.child.id().to_string();
+        let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(killed.success());
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(started.elapsed() < Duration::from_secs(20), "no exit after SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let stdout = self.child.stdout.take().unwrap();
+        let lines = BufReader::new(stdout).lines().map_while(Result::ok).collect();
+        (status, lines)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("run questpath")
+}
+
+#[test]
+fn each_bad_configuration_value_exits_2_with_one_line_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: &[(&str, &str)] = &[
+        ("QUESTPATH_BIND", "localhost"),
+        ("QUESTPATH_SCYLLA_NODES", "no-port-here"),
+        ("QUESTPATH_REDIS_URL", "memcached://127.0.0.1"),
+        ("QUESTPATH_LOG_FORMAT", "yaml"),
+        ("QUESTPATH_ENV", "staging"),
+        ("QUESTPATH_WORKERS", "many"),
+    ];
+    for (name, value) in cases {
+        let out = run(&mut questpath(dir.path(), &[(name, value)]));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}={value}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+        assert!(stderr.contains(name), "names {name}: {stderr}");
+        assert!(!stderr.contains("panicked"));
+    }
+}
+
+#[test]
+fn production_without_a_signing_key_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+
+    let out = run(&mut questpath(dir.path(), &[("QUESTPATH_ENV", "production")]));
+
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("QUESTPATH_JWT_SECRET"), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1);
+}
+
+#[test]
+fn a_bad_env_file_value_is_reported_like_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(".env"), "QUESTPATH_BIND=nowhere\n").unwrap();
+
+    let out = run(&mut questpath(dir.path(), &[]));
+
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("QUESTPATH_BIND"));
+}
+
+#[test]
+fn migrate_without_scylla_has_nothing_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+
+    let out = run(questpath(dir.path(), &[]).arg("migrate"));
+
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("nothing to migrate"));
+}
+
+#[tokio::test]
+async fn serves_on_the_embedded_default_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(dir.path(), &[]);
+
+    server.wait_healthy().await;
+    let ready = reqwest::get(server.url("/ready")).await.unwrap();
+    assert_eq!(ready.status(), 200);
+    let (status, lines) = server.terminate();
+
+    assert!(status.success(), "exit status {status}");
+    let first: serde_json::Value = serde_json::from_str(&lines[0]).expect("JSON log line");
+    assert_eq!(first["message"], "starting questpath");
+    let backends = first["backends"].as_str().unwrap();
+    assert!(backends.contains("store=embedded"), "{backends}");
+    assert!(backends.contains("cache=in-process"), "{backends}");
+    assert!(lines.iter().any(|l| l.contains("shutdown complete")));
+    // The development signing key was generated in the data folder.
+    assert!(dir.path().join("data").join("jwt-secret.dev").exists());
+    assert!(dir.path().join("data").join("questpath.redb").exists());
+}
+
+#[tokio::test]
+async fn logs_carry_the_request_id_of_their_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(dir.path(), &[]);
+    server.wait_healthy().await;
+
+    reqwest::Client::new()
+        .get(server.url("/ready"))
+        .header("X-Request-Id", "trace-me-42")
+        .send()
+        .await
+        .unwrap();
+    let (_, lines) = server.terminate();
+
+    let line = lines
+        .iter()
+        .find(|l| l.contains("trace-me-42"))
+        .expect("a log line with the request id");
+    let json: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert_eq!(json["span"]["request_id"], "trace-me-42");
+    assert_eq!(json["span"]["route"], "/ready");
+    assert_eq!(json["status"], 200);
+}
+
+#[tokio::test]
+async fn pretty_logs_are_not_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(dir.path(), &[("QUESTPATH_LOG_FORMAT", "pretty")]);
+    server.wait_healthy().await;
+
+    let (status, lines) = server.terminate();
+
+    assert!(status.success());
+    assert!(lines.iter().any(|l| l.contains("starting questpath")));
+    assert!(serde_json::from_str::<serde_json::Value>(&lines[0]).is_err());
+}
+
+#[tokio::test]
+async fn redis_alone_switches_the_shared_ports() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = required_env("QUESTPATH_TEST_REDIS_URL");
+    let prefix = format!("cli_{}:", uuid::Uuid::new_v4().simple());
+    let mut server = Server::start(
+        dir.path(),
+        &[("QUESTPATH_REDIS_URL", &redis), ("QUESTPATH_REDIS_PREFIX", &prefix)],
+    );
+    server.wait_healthy().await;
+
+    let ready: serde_json::Value = reqwest::get(server.url("/ready")).await.unwrap().json().await.unwrap();
+    let (status, _) = server.terminate();
+
+    assert_eq!(ready["status"], "ready", "{ready}");
+    let backend = |i: usize| ready["checks"][i]["backend"].as_str().unwrap().to_string();
+    assert_eq!(backend(0), "embedded");
+    for i in 1..6 {
+        assert_eq!(backend(i), "redis");
+    }
+    assert!(status.success());
+}
+
+#[tokio::test]
+async fn serve_refuses_an_unmigrated_keyspace_until_migrate_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let nodes = required_env("QUESTPATH_TEST_SCYLLA_NODES");
+    let keyspace = format!("cli_{}", uuid::Uuid::new_v4().simple());
+    let vars = [
+        ("QUESTPATH_SCYLLA_NODES", nodes.as_str()),
+        ("QUESTPATH_SCYLLA_KEYSPACE", keyspace.as_str()),
+        ("QUESTPATH_SCYLLA_REPLICATION", "simple:1"),
+    ];
+
+    let refused = run(questpath(dir.path(), &vars).arg("serve"));
+    let first = run(questpath(dir.path(), &vars).arg("migrate"));
+    let again = run(questpath(dir.path(), &vars).arg("migrate"));
+    let mut server = Server::start(dir.path(), &vars);
+    server.wait_healthy().await;
+    let ready: serde_json::Value = reqwest::get(server.url("/ready")).await.unwrap().json().await.unwrap();
+    let (status, _) = server.terminate();
+
+    let refused_err = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{refused_err}");
+    assert!(refused_err.contains("questpath migrate"), "{refused_err}");
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert!(again.status.success(), "migrate is idempotent");
+    assert!(String::from_utf8_lossy(&again.stdout).contains("schema version"));
+    assert_eq!(ready["status"], "ready", "{ready}");
+    assert_eq!(ready["checks"][0]["backend"], "scylla");
+    assert_eq!(ready["checks"][1]["backend"], "in-process");
+    assert!(status.success());
+}
