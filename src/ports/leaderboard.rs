@@ -35,7 +35,12 @@ pub trait Leaderboard: Send + Sync + 'static {
 
     /// Up to `k` entries above and `k` below the learner, with the learner's own;
     /// empty when the learner has no entry.
-    async fn around(&self, board: &str, user_id: Uuid, k: usize) -> PortResult<Vec<LeaderboardEntry>>;
+    async fn around(
+        &self,
+        board: &str,
+        user_id: Uuid,
+        k: usize,
+    ) -> PortResult<Vec<LeaderboardEntry>>;
 
     /// Number of entries on the board.
     async fn len(&self, board: &str) -> PortResult<u64>;

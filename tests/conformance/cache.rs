@@ -32,7 +32,10 @@ async fn ping_answers(cache: Arc<dyn Cache>) {
 
 async fn set_then_get_returns_the_value(cache: Arc<dyn Cache>) {
     cache.set("roadmap:1", b"hello", LONG).await.unwrap();
-    assert_eq!(cache.get("roadmap:1").await.unwrap(), Some(b"hello".to_vec()));
+    assert_eq!(
+        cache.get("roadmap:1").await.unwrap(),
+        Some(b"hello".to_vec())
+    );
     // Other keys are unaffected.
     assert_eq!(cache.get("roadmap:2").await.unwrap(), None);
 }
@@ -42,7 +45,10 @@ async fn absent_key_is_none(cache: Arc<dyn Cache>) {
 }
 
 async fn set_overwrites_the_value_and_its_ttl(cache: Arc<dyn Cache>) {
-    cache.set("k", b"first", Duration::from_millis(300)).await.unwrap();
+    cache
+        .set("k", b"first", Duration::from_millis(300))
+        .await
+        .unwrap();
     cache.set("k", b"second", LONG).await.unwrap();
     assert_eq!(cache.get("k").await.unwrap(), Some(b"second".to_vec()));
     // The second set's longer TTL replaced the first one's.
@@ -61,7 +67,10 @@ async fn values_are_binary_safe(cache: Arc<dyn Cache>) {
 }
 
 async fn entries_expire_after_their_ttl(cache: Arc<dyn Cache>) {
-    cache.set("short", b"v", Duration::from_millis(300)).await.unwrap();
+    cache
+        .set("short", b"v", Duration::from_millis(300))
+        .await
+        .unwrap();
     cache.set("long", b"v", LONG).await.unwrap();
     assert_eq!(cache.get("short").await.unwrap(), Some(b"v".to_vec()));
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -80,7 +89,12 @@ async fn set_if_absent_stores_only_the_first(cache: Arc<dyn Cache>) {
 }
 
 async fn set_if_absent_succeeds_again_after_expiry(cache: Arc<dyn Cache>) {
-    assert!(cache.set_if_absent("lease", b"a", Duration::from_millis(300)).await.unwrap());
+    assert!(
+        cache
+            .set_if_absent("lease", b"a", Duration::from_millis(300))
+            .await
+            .unwrap()
+    );
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(cache.set_if_absent("lease", b"b", LONG).await.unwrap());
     assert_eq!(cache.get("lease").await.unwrap(), Some(b"b".to_vec()));
@@ -117,12 +131,18 @@ async fn take_is_one_time_under_twenty_concurrent_takers(cache: Arc<dyn Cache>) 
                 winners += 1;
             }
         }
-        assert_eq!(winners, 1, "round {round}: exactly one taker gets the value");
+        assert_eq!(
+            winners, 1,
+            "round {round}: exactly one taker gets the value"
+        );
     }
 }
 
 async fn take_of_expired_value_is_none(cache: Arc<dyn Cache>) {
-    cache.set("stale", b"v", Duration::from_millis(200)).await.unwrap();
+    cache
+        .set("stale", b"v", Duration::from_millis(200))
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(cache.take("stale").await.unwrap(), None);
 }
@@ -136,3 +156,50 @@ async fn delete_removes_and_tolerates_absent_keys(cache: Arc<dyn Cache>) {
     cache.delete("gone").await.unwrap();
     cache.delete("never-existed").await.unwrap();
 }
+
+/// Start-up against a Redis that is not there fails fast with a clear error.
+#[tokio::test]
+async fn redis_connect_to_a_dead_address_fails_fast() {
+    let settings = questpath::config::RedisSettings {
+        url: questpath::config::Secret::new("redis://127.0.0.1:1"),
+        prefix: "dead:".to_string(),
+    };
+    let started = std::time::Instant::now();
+    let error = questpath::adapters::redis::Redis::connect(&settings)
+        .await
+        .expect_err("nothing listens on port 1");
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(error.backend, "redis");
+    assert_eq!(error.operation, "connect");
+    assert!(error.to_string().contains("cannot connect"), "{error}");
+}
+
+/// A malformed URL is a configuration error, reported without the URL itself.
+#[tokio::test]
+async fn redis_connect_with_a_bad_url_fails() {
+    let settings = questpath::config::RedisSettings {
+        url: questpath::config::Secret::new("not a url with secret-password"),
+        prefix: "bad:".to_string(),
+    };
+    let error = questpath::adapters::redis::Redis::connect(&settings)
+        .await
+        .expect_err("not a URL");
+    assert!(!error.to_string().contains("secret-password"), "{error}");
+}
+// SCRATCH-BEGIN
+#[tokio::test]
+#[ignore]
+async fn scratch_blackhole() {
+    let settings = questpath::config::RedisSettings {
+        url: questpath::config::Secret::new("redis://10.255.255.1:6379"),
+        prefix: "dead:".to_string(),
+    };
+    let started = std::time::Instant::now();
+    let error = questpath::adapters::redis::Redis::connect(&settings).await.expect_err("blackhole");
+    eprintln!("{error} after {:?}", started.elapsed());
+}
+// SCRATCH-END

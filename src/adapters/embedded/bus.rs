@@ -15,14 +15,47 @@ const BACKEND: &str = "in-process";
 /// because the bus is at-most-once anyway and a burst (a room broadcast) is common.
 pub(crate) const DEFAULT_SUBSCRIBER_CAPACITY: usize = 1024;
 
-/// Delivers `payload` to every live sender of a topic without waiting: a full queue
-/// loses this message (with a warning) instead of stalling the publisher, and closed
-/// senders are removed. Shared with the Redis bus, which fans out the same way.
-pub(crate) fn fan_out(topic: &str, senders: &mut Vec<mpsc::Sender<Vec<u8>>>, payload: &[u8]) {
-    senders.retain(|sender| match sender.try_send(payload.to_vec()) {
-        Ok(()) => true,
+/// One local subscription: its queue, and how many messages it has missed in the
+/// current overflow, so that an overflow is logged once rather than per message.
+pub(crate) struct Subscriber {
+    sender: mpsc::Sender<Vec<u8>>,
+    dropped: u64,
+}
+
+impl Subscriber {
+    pub(crate) fn new(sender: mpsc::Sender<Vec<u8>>) -> Self {
+        Subscriber { sender, dropped: 0 }
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.sender.is_closed()
+    }
+}
+
+/// Delivers `payload` to every live subscriber of a topic without waiting: a full
+/// queue loses this message instead of stalling the publisher, and dropped
+/// subscriptions are removed. Shared with the Redis bus, which fans out the same way.
+pub(crate) fn fan_out(topic: &str, subscribers: &mut Vec<Subscriber>, payload: &[u8]) {
+    subscribers.retain_mut(|sub| match sub.sender.try_send(payload.to_vec()) {
+        Ok(()) => {
+            if sub.dropped > 0 {
+                tracing::warn!(
+                    topic,
+                    dropped = sub.dropped,
+                    "bus subscriber caught up after missing messages"
+                );
+                sub.dropped = 0;
+            }
+            true
+        }
         Err(TrySendError::Full(_)) => {
-            tracing::warn!(topic, "bus subscriber is not keeping up; message dropped for it");
+            if sub.dropped == 0 {
+                tracing::warn!(
+                    topic,
+                    "bus subscriber is not keeping up; dropping messages for it"
+                );
+            }
+            sub.dropped += 1;
             true
         }
         Err(TrySendError::Closed(_)) => false,
@@ -39,13 +72,14 @@ pub struct InProcessBus {
 
 #[derive(Default)]
 struct Topics {
-    senders: HashMap<String, Vec<mpsc::Sender<Vec<u8>>>>,
+    senders: HashMap<String, Vec<Subscriber>>,
     /// Topic count at which dropped subscriptions are next swept out: doubling it after
     /// each sweep keeps subscribing O(1) on average.
     sweep_at: usize,
 }
 
 impl InProcessBus {
+    /// A bus buffering up to 1024 messages per subscriber, as the Redis bus does.
     pub fn new() -> Self {
         Self::with_capacity(DEFAULT_SUBSCRIBER_CAPACITY)
     }
@@ -101,7 +135,7 @@ impl Bus for InProcessBus {
         }
         let senders = topics.senders.entry(topic.to_string()).or_default();
         senders.retain(|s| !s.is_closed());
-        senders.push(sender);
+        senders.push(Subscriber::new(sender));
         Ok(BusSubscription {
             topic: topic.to_string(),
             receiver,

@@ -53,7 +53,12 @@ impl Stored {
 struct PerEntryTtl;
 
 impl Expiry<String, Arc<Stored>> for PerEntryTtl {
-    fn expire_after_create(&self, _key: &String, value: &Arc<Stored>, _created_at: Instant) -> Option<Duration> {
+    fn expire_after_create(
+        &self,
+        _key: &String,
+        value: &Arc<Stored>,
+        _created_at: Instant,
+    ) -> Option<Duration> {
         Some(value.ttl)
     }
 
@@ -121,7 +126,9 @@ impl Cache for InProcessCache {
     }
 
     async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> PortResult<()> {
-        self.entries.insert(key.to_string(), Stored::new(value, ttl)).await;
+        self.entries
+            .insert(key.to_string(), Stored::new(value, ttl))
+            .await;
         Ok(())
     }
 
@@ -139,7 +146,10 @@ impl Cache for InProcessCache {
                 std::future::ready(op)
             })
             .await;
-        Ok(matches!(result, CompResult::Inserted(_) | CompResult::ReplacedWith(_)))
+        Ok(matches!(
+            result,
+            CompResult::Inserted(_) | CompResult::ReplacedWith(_)
+        ))
     }
 
     async fn take(&self, key: &str) -> PortResult<Option<Vec<u8>>> {

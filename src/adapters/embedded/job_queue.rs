@@ -113,7 +113,9 @@ impl Queue {
                 .min_by_key(|(_, f)| f.claimed_at)
                 .map(|(id, _)| id.clone());
             let Some(id) = abandoned else { break };
-            let Some(flight) = self.in_flight.remove(&id) else { break };
+            let Some(flight) = self.in_flight.remove(&id) else {
+                break;
+            };
             let mut job = flight.job;
             if job.attempt >= max_attempts {
                 self.bury(job, ABANDONED_REASON.to_string());
@@ -128,7 +130,11 @@ impl Queue {
     /// When the next delayed job falls due or an in-flight job becomes reclaimable.
     fn next_change(&self, visibility: Duration) -> Option<Instant> {
         let due = self.delayed.peek().map(|Reverse(d)| d.due);
-        let expiry = self.in_flight.values().filter_map(|f| f.claimed_at.checked_add(visibility)).min();
+        let expiry = self
+            .in_flight
+            .values()
+            .filter_map(|f| f.claimed_at.checked_add(visibility))
+            .min();
         match (due, expiry) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -243,7 +249,13 @@ impl JobQueue for InProcessJobQueue {
                 q.promote(now);
                 if let Some(job) = q.next(now, self.visibility_timeout, self.max_attempts) {
                     let claimed = job.to_job(queue);
-                    q.in_flight.insert(job.id.clone(), InFlight { job, claimed_at: now });
+                    q.in_flight.insert(
+                        job.id.clone(),
+                        InFlight {
+                            job,
+                            claimed_at: now,
+                        },
+                    );
                     return Ok(Some(claimed));
                 }
                 q.next_change(self.visibility_timeout)
@@ -268,7 +280,10 @@ impl JobQueue for InProcessJobQueue {
         let mut state = self.lock();
         state.seq += 1;
         let seq = state.seq;
-        let q = state.queues.get_mut(&job.queue).ok_or_else(|| not_claimed("retry", job))?;
+        let q = state
+            .queues
+            .get_mut(&job.queue)
+            .ok_or_else(|| not_claimed("retry", job))?;
         // A worker whose job was reclaimed after the visibility timeout still holds the
         // old attempt: its retry must not requeue the job a second time.
         let Some(flight) = q.in_flight.remove(&job.id) else {

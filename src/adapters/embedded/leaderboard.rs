@@ -59,7 +59,11 @@ impl Board {
     }
 
     fn rebuild(&mut self) {
-        self.order = self.scores.iter().map(|(&user, &score)| (Reverse(score), user)).collect();
+        self.order = self
+            .scores
+            .iter()
+            .map(|(&user, &score)| (Reverse(score), user))
+            .collect();
         self.order.sort_unstable();
     }
 
@@ -92,6 +96,7 @@ pub struct InProcessLeaderboard {
 }
 
 impl InProcessLeaderboard {
+    /// No boards yet; a board appears with its first score.
     pub fn new() -> Self {
         Self::default()
     }
@@ -117,19 +122,34 @@ impl Leaderboard for InProcessLeaderboard {
     async fn increment(&self, board: &str, user_id: Uuid, delta: i64) -> PortResult<i64> {
         Ok(self.with_boards(|boards| {
             let board = boards.entry(board.to_string()).or_default();
-            let score = board.scores.get(&user_id).copied().unwrap_or(0).saturating_add(delta);
+            let score = board
+                .scores
+                .get(&user_id)
+                .copied()
+                .unwrap_or(0)
+                .saturating_add(delta);
             board.set(user_id, score);
             score
         }))
     }
 
     async fn set_score(&self, board: &str, user_id: Uuid, score: i64) -> PortResult<()> {
-        self.with_boards(|boards| boards.entry(board.to_string()).or_default().set(user_id, score));
+        self.with_boards(|boards| {
+            boards
+                .entry(board.to_string())
+                .or_default()
+                .set(user_id, score)
+        });
         Ok(())
     }
 
     async fn top(&self, board: &str, n: usize) -> PortResult<Vec<LeaderboardEntry>> {
-        Ok(self.with_boards(|boards| boards.get(board).map(|b| b.entries(0, n)).unwrap_or_default()))
+        Ok(self.with_boards(|boards| {
+            boards
+                .get(board)
+                .map(|b| b.entries(0, n))
+                .unwrap_or_default()
+        }))
     }
 
     async fn entry(&self, board: &str, user_id: Uuid) -> PortResult<Option<LeaderboardEntry>> {
@@ -140,13 +160,20 @@ impl Leaderboard for InProcessLeaderboard {
         }))
     }
 
-    async fn around(&self, board: &str, user_id: Uuid, k: usize) -> PortResult<Vec<LeaderboardEntry>> {
+    async fn around(
+        &self,
+        board: &str,
+        user_id: Uuid,
+        k: usize,
+    ) -> PortResult<Vec<LeaderboardEntry>> {
         Ok(self.with_boards(|boards| {
             let Some(board) = boards.get(board) else {
                 return Vec::new();
             };
             match board.position(user_id) {
-                Some(at) => board.entries(at.saturating_sub(k), at.saturating_add(k).saturating_add(1)),
+                Some(at) => {
+                    board.entries(at.saturating_sub(k), at.saturating_add(k).saturating_add(1))
+                }
                 None => Vec::new(),
             }
         }))

@@ -51,7 +51,12 @@ impl Gcra {
     /// One check at `now_us` against the stored theoretical arrival time `tat_us`.
     /// Returns the decision and, when allowed, the new arrival time to store (a
     /// refused check stores nothing, so it consumes nothing).
-    pub fn decide(&self, limit: u32, now_us: u64, tat_us: Option<u64>) -> (RateDecision, Option<u64>) {
+    pub fn decide(
+        &self,
+        limit: u32,
+        now_us: u64,
+        tat_us: Option<u64>,
+    ) -> (RateDecision, Option<u64>) {
         let tat = tat_us.unwrap_or(now_us).max(now_us);
         let new_tat = tat.saturating_add(self.interval_us);
         let ahead = new_tat - now_us;
@@ -105,6 +110,7 @@ pub struct InProcessRateLimiter {
 }
 
 impl InProcessRateLimiter {
+    /// An empty limiter; buckets appear on first use and are swept once idle.
     pub fn new() -> Self {
         InProcessRateLimiter {
             epoch: Instant::now(),
@@ -119,9 +125,13 @@ impl InProcessRateLimiter {
         u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX)
     }
 
-    /// Number of buckets currently held, for tests of the sweeping.
-    pub fn tracked_keys(&self) -> usize {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner).arrivals.len()
+    #[cfg(test)]
+    fn tracked_keys(&self) -> usize {
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .arrivals
+            .len()
     }
 }
 
@@ -153,7 +163,8 @@ impl RateLimiter for InProcessRateLimiter {
             state.last_sweep_us = now;
         }
         let bucket = (limit, key.to_string());
-        let (decision, new_tat) = gcra.decide(limit.limit, now, state.arrivals.get(&bucket).copied());
+        let (decision, new_tat) =
+            gcra.decide(limit.limit, now, state.arrivals.get(&bucket).copied());
         if let Some(tat) = new_tat {
             state.arrivals.insert(bucket, tat);
         }
@@ -164,6 +175,34 @@ impl RateLimiter for InProcessRateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn idle_buckets_are_swept() {
+        let mut limiter = InProcessRateLimiter::new();
+        let rule = RateLimit {
+            limit: 3,
+            window: Duration::from_millis(30),
+        };
+        for key in ["a", "b", "c"] {
+            limiter.check(key, rule).await.unwrap();
+        }
+        assert_eq!(limiter.tracked_keys(), 3);
+        // Pretend a sweep period has passed: every bucket above has refilled.
+        let Some(earlier) = limiter
+            .epoch
+            .checked_sub(SWEEP_EVERY + Duration::from_secs(1))
+        else {
+            return; // the machine has been up for less than that: nothing to test with
+        };
+        limiter.epoch = earlier;
+        let d = limiter.check("d", rule).await.unwrap();
+        assert!(d.allowed);
+        assert_eq!(
+            limiter.tracked_keys(),
+            1,
+            "only the bucket just used is left"
+        );
+    }
 
     #[test]
     fn burst_of_limit_then_refused_with_one_interval() {

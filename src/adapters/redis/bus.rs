@@ -11,16 +11,16 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 
 use super::{BACKEND, Shared, port_err};
-use crate::adapters::embedded::bus::{DEFAULT_SUBSCRIBER_CAPACITY, fan_out};
+use crate::adapters::embedded::bus::{DEFAULT_SUBSCRIBER_CAPACITY, Subscriber, fan_out};
 use crate::ports::{Bus, BusSubscription, PortResult};
 
-type Senders = HashMap<String, Vec<mpsc::Sender<Vec<u8>>>>;
+type Subscribers = HashMap<String, Vec<Subscriber>>;
 
 /// Local subscribers per topic, shared by every `RedisBus` of one [`super::Redis`].
 /// A topic is in the map exactly while this instance is subscribed to its channel.
 #[derive(Default)]
 pub(crate) struct BusState {
-    topics: Mutex<Senders>,
+    topics: Mutex<Subscribers>,
     /// Serialises (un)subscribing, so that a subscribe never returns before its
     /// channel's `SUBSCRIBE` is acknowledged, even when another caller is subscribing
     /// to the same new topic at the same moment.
@@ -29,7 +29,7 @@ pub(crate) struct BusState {
 }
 
 impl BusState {
-    fn topics(&self) -> std::sync::MutexGuard<'_, Senders> {
+    fn topics(&self) -> std::sync::MutexGuard<'_, Subscribers> {
         // Only senders inside: nothing a panic could leave half-updated.
         self.topics.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -126,6 +126,40 @@ pub(crate) fn spawn_dispatcher(shared: &Arc<Shared>) {
     });
 }
 
+/// Starts the task that renews this instance's channel subscriptions after the
+/// subscriber connection is re-established (a new connection starts with none).
+/// fred's own `manage_subscriptions` is not used: it also sends a bare `SUBSCRIBE`
+/// when there is nothing to renew, which Redis rejects.
+pub(crate) fn spawn_resubscriber(shared: &Arc<Shared>) {
+    let mut reconnects = shared.subscriber.reconnect_rx();
+    let weak = Arc::downgrade(shared);
+    tokio::spawn(async move {
+        loop {
+            match reconnects.recv().await {
+                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => break,
+            }
+            let Some(shared) = weak.upgrade() else { break };
+            let _changes = shared.bus.changes.lock().await;
+            let channels: Vec<String> = shared
+                .bus
+                .topics()
+                .keys()
+                .map(|topic| shared.key("bus", topic))
+                .collect();
+            if channels.is_empty() {
+                continue;
+            }
+            match shared.subscriber.subscribe(channels).await {
+                Ok(()) => tracing::info!("bus subscriptions renewed after reconnecting to Redis"),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot renew bus subscriptions after reconnecting to Redis")
+                }
+            }
+        }
+    });
+}
+
 /// The bus on Redis pub/sub, reaching the subscribers of every instance using the
 /// same Redis and prefix. At-most-once: a message published while an instance is
 /// reconnecting is lost for that instance.
@@ -182,6 +216,14 @@ impl Bus for RedisBus {
                 .subscribe(self.shared.key("bus", topic))
                 .await
                 .map_err(port_err("subscribe"))?;
+            // fred completes SUBSCRIBE once it is written, not once Redis has processed
+            // it; Redis answers a connection's commands in order, so the PING's answer
+            // proves the subscription is active and later publications will arrive.
+            self.shared
+                .subscriber
+                .ping::<Value>(None)
+                .await
+                .map_err(port_err("subscribe"))?;
         }
         let (sender, receiver) = mpsc::channel(self.capacity);
         self.shared
@@ -189,7 +231,7 @@ impl Bus for RedisBus {
             .topics()
             .entry(topic.to_string())
             .or_default()
-            .push(sender);
+            .push(Subscriber::new(sender));
         Ok(BusSubscription {
             topic: topic.to_string(),
             receiver,

@@ -65,7 +65,13 @@ impl Cache for RedisCache {
         let reply: Value = self
             .shared
             .pool
-            .set(self.key(key), value, Some(expiry(ttl)), Some(SetOptions::NX), false)
+            .set(
+                self.key(key),
+                value,
+                Some(expiry(ttl)),
+                Some(SetOptions::NX),
+                false,
+            )
             .await
             .map_err(port_err("set_if_absent"))?;
         Ok(!reply.is_null())

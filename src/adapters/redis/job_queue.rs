@@ -33,7 +33,8 @@ use uuid::Uuid;
 
 use super::{BACKEND, Shared, bad_reply, port_err};
 use crate::adapters::embedded::job_queue::{
-    ABANDONED_REASON, DEFAULT_MAX_ATTEMPTS, DEFAULT_VISIBILITY_TIMEOUT, MAX_DEAD_LETTERS, MAX_DURATION,
+    ABANDONED_REASON, DEFAULT_MAX_ATTEMPTS, DEFAULT_VISIBILITY_TIMEOUT, MAX_DEAD_LETTERS,
+    MAX_DURATION,
 };
 use crate::ports::{Job, JobQueue, PortError, PortResult};
 
@@ -86,7 +87,8 @@ return add_entry(KEYS[1], KEYS[2], ARGV[2], ARGV[3], 1)
 /// (dead-lettering those past their last attempt), else read the next new entry.
 /// KEYS stream, delayed, delayed data, entries, dead;
 /// ARGV group, consumer, visibility ms, max attempts, dead-letter cap, reason.
-/// Returns {job id, payload, attempt} or {}.
+/// Returns {1, job id, payload, attempt}, or {0, ms until the next delayed job is due
+/// (-1 if none)}.
 const CLAIM_LUA: &str = r#"
 local stream, delayed, data, entries, dead = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local group, consumer = ARGV[1], ARGV[2]
@@ -118,7 +120,7 @@ for _ = 1, 1000 do
       local pending = redis.call('XPENDING', stream, group, eid, eid, 1)
       local attempt = tonumber(f['attempt']) + tonumber(pending[1][4]) - 1
       if attempt <= max_attempts then
-        return {f['id'], f['payload'], attempt}
+        return {1, f['id'], f['payload'], attempt}
       end
       redis.call('XADD', dead, 'MAXLEN', '~', ARGV[5], '*',
         'id', f['id'], 'payload', f['payload'], 'attempt', int(attempt - 1), 'reason', ARGV[6])
@@ -133,10 +135,16 @@ if r then
   local entry = r[1][2][1]
   if entry then
     local f = fields_of(entry[2])
-    return {f['id'], f['payload'], tonumber(f['attempt'])}
+    return {1, f['id'], f['payload'], tonumber(f['attempt'])}
   end
 end
-return {}
+local next_due = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')[2]
+if next_due then
+  local wait = tonumber(next_due) - now_ms()
+  if wait < 0 then wait = 0 end
+  return {0, wait}
+end
+return {0, -1}
 "#;
 
 /// KEYS stream, entries; ARGV group, job id. Returns 1 if a job was removed.
@@ -198,6 +206,15 @@ static ACK: LazyLock<Script> = LazyLock::new(|| with_common(ACK_LUA));
 static RETRY: LazyLock<Script> = LazyLock::new(|| with_common(RETRY_LUA));
 static DEPTH: LazyLock<Script> = LazyLock::new(|| Script::from_lua(DEPTH_LUA));
 
+/// What one pass of the claim script found.
+enum Claimed {
+    Job(Job),
+    /// Nothing claimable now; when the next delayed retry falls due, if any.
+    Nothing {
+        next_due: Option<Duration>,
+    },
+}
+
 /// The keys of one queue.
 struct Keys {
     stream: String,
@@ -251,15 +268,22 @@ impl RedisJobQueue {
         }
     }
 
-    /// One pass of the claim script: a job if one is available right now.
-    async fn claim_now(&self, queue: &str, consumer: &str) -> PortResult<Option<Job>> {
+    /// One pass of the claim script: a job if one is available right now, else how
+    /// long until the next delayed retry falls due (if there is one).
+    async fn claim_now(&self, queue: &str, consumer: &str) -> PortResult<Claimed> {
         let keys = self.keys(queue);
         let reply = self
             .shared
             .eval(
                 "claim",
                 &CLAIM,
-                vec![keys.stream, keys.delayed, keys.delayed_data, keys.entries, keys.dead],
+                vec![
+                    keys.stream,
+                    keys.delayed,
+                    keys.delayed_data,
+                    keys.entries,
+                    keys.dead,
+                ],
                 vec![
                     Value::from(GROUP),
                     Value::from(consumer),
@@ -270,22 +294,22 @@ impl RedisJobQueue {
                 ],
             )
             .await?;
-        let mut items = match reply {
-            Value::Null => return Ok(None),
-            Value::Array(items) => items,
-            other => return Err(bad_reply("claim", format!("{other:?}"))),
-        };
-        if items.is_empty() {
-            return Ok(None);
+        let mut items = reply.into_array();
+        match items.first().and_then(Value::as_i64) {
+            Some(0) if items.len() == 2 => {
+                let next_due = items[1].as_i64().and_then(|ms| u64::try_from(ms).ok());
+                return Ok(Claimed::Nothing {
+                    next_due: next_due.map(Duration::from_millis),
+                });
+            }
+            Some(1) if items.len() == 4 => {}
+            _ => return Err(bad_reply("claim", format!("{items:?}"))),
         }
-        if items.len() != 3 {
-            return Err(bad_reply("claim", format!("{items:?}")));
-        }
-        let attempt = items[2].as_u64().and_then(|a| u32::try_from(a).ok());
-        let payload = std::mem::replace(&mut items[1], Value::Null).into_owned_bytes();
-        let id = items[0].as_string();
+        let attempt = items[3].as_u64().and_then(|a| u32::try_from(a).ok());
+        let payload = std::mem::replace(&mut items[2], Value::Null).into_owned_bytes();
+        let id = items[1].as_string();
         match (id, payload, attempt) {
-            (Some(id), Some(payload), Some(attempt)) => Ok(Some(Job {
+            (Some(id), Some(payload), Some(attempt)) => Ok(Claimed::Job(Job {
                 id,
                 queue: queue.to_string(),
                 payload,
@@ -298,7 +322,12 @@ impl RedisJobQueue {
     /// Waits up to `block` for a new entry on a dedicated connection. `Ok(None)` when
     /// nothing arrived, or when every blocking connection is in use (after a short
     /// pause, so the caller polls instead).
-    async fn wait_for_entry(&self, queue: &str, consumer: &str, block: Duration) -> PortResult<Option<Job>> {
+    async fn wait_for_entry(
+        &self,
+        queue: &str,
+        consumer: &str,
+        block: Duration,
+    ) -> PortResult<Option<Job>> {
         let client = self
             .shared
             .blocking
@@ -352,7 +381,10 @@ fn job_of(queue: &str, entry: Value) -> Option<(Job, HashMap<String, Value>)> {
         id: fields.get("id")?.as_string()?,
         queue: queue.to_string(),
         payload: fields.remove("payload")?.into_owned_bytes()?,
-        attempt: fields.get("attempt")?.as_u64().and_then(|a| u32::try_from(a).ok())?,
+        attempt: fields
+            .get("attempt")?
+            .as_u64()
+            .and_then(|a| u32::try_from(a).ok())?,
     };
     Some((job, fields))
 }
@@ -364,11 +396,21 @@ fn parse_read_reply(queue: &str, reply: Value) -> PortResult<Option<Job>> {
         return Ok(None);
     }
     let malformed = || bad_reply("claim", "malformed XREADGROUP reply");
-    let stream = reply.into_array().into_iter().next().ok_or_else(malformed)?;
-    let entries = stream.into_array().into_iter().nth(1).ok_or_else(malformed)?;
+    let stream = reply
+        .into_array()
+        .into_iter()
+        .next()
+        .ok_or_else(malformed)?;
+    let entries = stream
+        .into_array()
+        .into_iter()
+        .nth(1)
+        .ok_or_else(malformed)?;
     match entries.into_array().into_iter().next() {
         None => Ok(None),
-        Some(entry) => job_of(queue, entry).map(|(job, _)| Some(job)).ok_or_else(malformed),
+        Some(entry) => job_of(queue, entry)
+            .map(|(job, _)| Some(job))
+            .ok_or_else(malformed),
     }
 }
 
@@ -390,7 +432,11 @@ impl JobQueue for RedisJobQueue {
                 "enqueue",
                 &ENQUEUE,
                 vec![keys.stream, keys.entries],
-                vec![Value::from(GROUP), Value::from(id.as_str()), Value::from(payload)],
+                vec![
+                    Value::from(GROUP),
+                    Value::from(id.as_str()),
+                    Value::from(payload),
+                ],
             )
             .await?;
         Ok(id)
@@ -399,14 +445,21 @@ impl JobQueue for RedisJobQueue {
     async fn claim(&self, queue: &str, consumer: &str, wait: Duration) -> PortResult<Option<Job>> {
         let deadline = Instant::now() + wait.min(MAX_DURATION);
         loop {
-            if let Some(job) = self.claim_now(queue, consumer).await? {
-                return Ok(Some(job));
-            }
+            let next_due = match self.claim_now(queue, consumer).await? {
+                Claimed::Job(job) => return Ok(Some(job)),
+                Claimed::Nothing { next_due } => next_due,
+            };
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Ok(None);
             }
-            if let Some(job) = self.wait_for_entry(queue, consumer, left.min(BLOCK_SLICE)).await? {
+            // Wake for a new entry, for the next due retry, or to look for abandoned
+            // jobs, whichever comes first.
+            let mut block = left.min(BLOCK_SLICE);
+            if let Some(due) = next_due {
+                block = block.min(due.max(Duration::from_millis(1)));
+            }
+            if let Some(job) = self.wait_for_entry(queue, consumer, block).await? {
                 return Ok(Some(job));
             }
         }
@@ -432,7 +485,13 @@ impl JobQueue for RedisJobQueue {
             .eval(
                 "retry",
                 &RETRY,
-                vec![keys.stream, keys.delayed, keys.delayed_data, keys.entries, keys.dead],
+                vec![
+                    keys.stream,
+                    keys.delayed,
+                    keys.delayed_data,
+                    keys.entries,
+                    keys.dead,
+                ],
                 vec![
                     Value::from(GROUP),
                     Value::from(job.id.as_str()),
@@ -465,7 +524,12 @@ impl JobQueue for RedisJobQueue {
         let keys = self.keys(queue);
         let reply = self
             .shared
-            .eval("depth", &DEPTH, vec![keys.stream, keys.delayed], vec![Value::from(GROUP)])
+            .eval(
+                "depth",
+                &DEPTH,
+                vec![keys.stream, keys.delayed],
+                vec![Value::from(GROUP)],
+            )
             .await?;
         reply
             .as_i64()
@@ -487,8 +551,8 @@ impl JobQueue for RedisJobQueue {
             .into_array()
             .into_iter()
             .map(|entry| {
-                let (job, mut fields) =
-                    job_of(queue, entry).ok_or_else(|| bad_reply("dead_letters", "malformed entry"))?;
+                let (job, mut fields) = job_of(queue, entry)
+                    .ok_or_else(|| bad_reply("dead_letters", "malformed entry"))?;
                 let reason = fields
                     .remove("reason")
                     .and_then(Value::into_string)

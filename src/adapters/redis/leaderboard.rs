@@ -73,7 +73,11 @@ fn user_of(operation: &'static str, member: &Value) -> PortResult<Uuid> {
 
 /// `[member, score, member, score, ...]` (or `[[member, score], ...]` under RESP3)
 /// starting at zero-based rank `first`.
-fn entries_of(operation: &'static str, reply: Value, first: u64) -> PortResult<Vec<LeaderboardEntry>> {
+fn entries_of(
+    operation: &'static str,
+    reply: Value,
+    first: u64,
+) -> PortResult<Vec<LeaderboardEntry>> {
     let items = match reply {
         Value::Null => return Ok(Vec::new()),
         Value::Array(items) => items,
@@ -84,7 +88,7 @@ fn entries_of(operation: &'static str, reply: Value, first: u64) -> PortResult<V
     } else {
         items
     };
-    if flat.len() % 2 != 0 {
+    if !flat.len().is_multiple_of(2) {
         return Err(bad_reply(operation, "odd member/score list"));
     }
     flat.chunks_exact(2)
@@ -182,7 +186,12 @@ impl Leaderboard for RedisLeaderboard {
         }))
     }
 
-    async fn around(&self, board: &str, user_id: Uuid, k: usize) -> PortResult<Vec<LeaderboardEntry>> {
+    async fn around(
+        &self,
+        board: &str,
+        user_id: Uuid,
+        k: usize,
+    ) -> PortResult<Vec<LeaderboardEntry>> {
         // Beyond any board's size, and small enough to stay exact in Lua.
         let k = k.min(1 << 40) as i64;
         let reply = self

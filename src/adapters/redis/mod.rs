@@ -99,7 +99,10 @@ impl Shared {
     }
 
     pub(crate) async fn ping(&self) -> PortResult<()> {
-        self.pool.ping::<Value>(None).await.map_err(port_err("ping"))?;
+        self.pool
+            .ping::<Value>(None)
+            .await
+            .map_err(port_err("ping"))?;
         Ok(())
     }
 }
@@ -114,7 +117,9 @@ pub struct Redis {
 impl std::fmt::Debug for Redis {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never the URL: it may hold a password.
-        f.debug_struct("Redis").field("prefix", &self.shared.prefix).finish()
+        f.debug_struct("Redis")
+            .field("prefix", &self.shared.prefix)
+            .finish()
     }
 }
 
@@ -177,8 +182,6 @@ impl Redis {
             ));
         }
 
-        // Renews the channel subscriptions after every reconnection.
-        let _ = subscriber.manage_subscriptions();
         let shared = Arc::new(Shared {
             prefix: settings.prefix.clone(),
             pool,
@@ -188,22 +191,28 @@ impl Redis {
             closed: AtomicBool::new(false),
         });
         bus::spawn_dispatcher(&shared);
+        bus::spawn_resubscriber(&shared);
         spawn_heartbeat(&shared);
         Ok(Redis { shared })
     }
 
+    /// The cache on this connection (every handle shares it).
     pub fn cache(&self) -> RedisCache {
         RedisCache::new(Arc::clone(&self.shared))
     }
 
+    /// The rate limiter on this connection, timed by the Redis clock.
     pub fn rate_limiter(&self) -> RedisRateLimiter {
         RedisRateLimiter::new(Arc::clone(&self.shared))
     }
 
+    /// The bus on this connection; every handle feeds its subscribers from the one
+    /// subscriber connection.
     pub fn bus(&self) -> RedisBus {
         RedisBus::new(Arc::clone(&self.shared))
     }
 
+    /// The leaderboards on this connection.
     pub fn leaderboard(&self) -> RedisLeaderboard {
         RedisLeaderboard::new(Arc::clone(&self.shared))
     }

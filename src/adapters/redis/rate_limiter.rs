@@ -65,9 +65,10 @@ impl RateLimiter for RedisRateLimiter {
         let Some(gcra) = Gcra::of(limit) else {
             return Ok(refuse_all(limit));
         };
-        let bucket = self
-            .shared
-            .key("rl", &format!("{}:{}:{key}", limit.limit, limit.window.as_micros()));
+        let bucket = self.shared.key(
+            "rl",
+            &format!("{}:{}:{key}", limit.limit, limit.window.as_micros()),
+        );
         let reply = self
             .shared
             .eval(
@@ -91,7 +92,9 @@ impl RateLimiter for RedisRateLimiter {
         Ok(RateDecision {
             allowed,
             limit: limit.limit,
-            remaining: u32::try_from(remaining).unwrap_or(limit.limit).min(limit.limit),
+            remaining: u32::try_from(remaining)
+                .unwrap_or(limit.limit)
+                .min(limit.limit),
             reset_after: Duration::from_micros(reset_us),
             retry_after: (!allowed).then(|| Duration::from_micros(retry_us)),
         })
