@@ -63,7 +63,11 @@ impl Backends {
     /// Opens every backend the settings name.
     pub async fn connect(settings: &Settings) -> Result<Self, BackendError> {
         let store: Arc<dyn Store> = match &settings.scylla {
-            Some(scylla) => Arc::new(ScyllaStore::connect(scylla).await.map_err(BackendError::Scylla)?),
+            Some(scylla) => Arc::new(
+                ScyllaStore::connect(scylla)
+                    .await
+                    .map_err(BackendError::Scylla)?,
+            ),
             None => Arc::new(
                 EmbeddedStore::open(&settings.data_dir)
                     .await
@@ -72,7 +76,9 @@ impl Backends {
         };
         match &settings.redis {
             Some(redis_settings) => {
-                let redis = Redis::connect(redis_settings).await.map_err(BackendError::Redis)?;
+                let redis = Redis::connect(redis_settings)
+                    .await
+                    .map_err(BackendError::Redis)?;
                 Ok(Backends {
                     store,
                     cache: Arc::new(redis.cache()),
@@ -120,12 +126,18 @@ impl Backends {
         }
         let text = |e: &dyn std::fmt::Display| e.to_string();
         let (store, cache, rate_limiter, bus, leaderboard, job_queue) = tokio::join!(
-            probe("store", self.store.backend(), async { self.store.ping().await.map_err(|e| text(&e)) }),
-            probe("cache", self.cache.backend(), async { self.cache.ping().await.map_err(|e| text(&e)) }),
+            probe("store", self.store.backend(), async {
+                self.store.ping().await.map_err(|e| text(&e))
+            }),
+            probe("cache", self.cache.backend(), async {
+                self.cache.ping().await.map_err(|e| text(&e))
+            }),
             probe("rate_limiter", self.rate_limiter.backend(), async {
                 self.rate_limiter.ping().await.map_err(|e| text(&e))
             }),
-            probe("bus", self.bus.backend(), async { self.bus.ping().await.map_err(|e| text(&e)) }),
+            probe("bus", self.bus.backend(), async {
+                self.bus.ping().await.map_err(|e| text(&e))
+            }),
             probe("leaderboard", self.leaderboard.backend(), async {
                 self.leaderboard.ping().await.map_err(|e| text(&e))
             }),

@@ -99,6 +99,26 @@ pub const VARIABLES: &[Variable] = &[
         default: "",
         doc: "when set, GET /metrics requires `Authorization: Bearer <token>`; leave empty only where /metrics is not reachable from outside",
     },
+    Variable {
+        name: "QUESTPATH_COOKIE_SECURE",
+        default: "",
+        doc: "true or false: mark the refresh-token cookie Secure (HTTPS only); empty means true in production, false in development",
+    },
+    Variable {
+        name: "QUESTPATH_GOOGLE_CLIENT_ID",
+        default: "",
+        doc: "OAuth client id that Google ID tokens must be issued for (aud); empty disables Google sign-in",
+    },
+    Variable {
+        name: "QUESTPATH_GOOGLE_JWKS_URL",
+        default: "https://www.googleapis.com/oauth2/v3/certs",
+        doc: "where Google's token signing keys are fetched from (tests point it at a local server)",
+    },
+    Variable {
+        name: "QUESTPATH_LEGACY_OAUTH_LOGIN",
+        default: "false",
+        doc: "true re-enables the old POST /auth/oauth-login, which trusts any posted email; unsafe, for migration only",
+    },
 ];
 
 /// Which deployment this is; production refuses insecure defaults.
@@ -150,7 +170,9 @@ impl Replication {
         let factor = |s: &str| -> Result<u32, String> {
             match s.trim().parse::<u32>() {
                 Ok(n) if n >= 1 => Ok(n),
-                _ => Err(format!("{s:?} is not a replication factor (a whole number from 1)")),
+                _ => Err(format!(
+                    "{s:?} is not a replication factor (a whole number from 1)"
+                )),
             }
         };
         let value = value.trim();
@@ -230,6 +252,19 @@ pub struct Settings {
     /// `None` in development means: generate one and keep it in the data folder.
     pub jwt_secret: Option<Secret>,
     pub metrics_token: Option<Secret>,
+    /// Whether the refresh-token cookie carries `Secure`.
+    pub cookie_secure: bool,
+    /// Google sign-in, when a client id is configured.
+    pub google: Option<GoogleSettings>,
+    /// Whether the unverified legacy `POST /auth/oauth-login` is enabled.
+    pub legacy_oauth_login: bool,
+}
+
+/// Google sign-in settings.
+#[derive(Debug, Clone)]
+pub struct GoogleSettings {
+    pub client_id: String,
+    pub jwks_url: String,
 }
 
 /// A configuration variable with a value the server cannot use.
@@ -260,7 +295,9 @@ impl Settings {
     /// Builds settings from any source of variables; tests pass a map.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &'static str| -> Option<String> {
-            lookup(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+            lookup(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
         };
         let or_default = |name: &'static str| -> String {
             get(name).unwrap_or_else(|| default_of(name).to_string())
@@ -312,7 +349,10 @@ impl Settings {
             }
         };
 
-        let log_format = match or_default("QUESTPATH_LOG_FORMAT").to_ascii_lowercase().as_str() {
+        let log_format = match or_default("QUESTPATH_LOG_FORMAT")
+            .to_ascii_lowercase()
+            .as_str()
+        {
             "json" => LogFormat::Json,
             "pretty" => LogFormat::Pretty,
             other => {
@@ -325,14 +365,21 @@ impl Settings {
 
         let log_filter = or_default("QUESTPATH_LOG");
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log_filter) {
-            return Err(bad("QUESTPATH_LOG", format!("{log_filter:?} is not a log filter: {e}")));
+            return Err(bad(
+                "QUESTPATH_LOG",
+                format!("{log_filter:?} is not a log filter: {e}"),
+            ));
         }
 
         let scylla = match get("QUESTPATH_SCYLLA_NODES") {
             None => None,
             Some(nodes_text) => {
                 let mut nodes = Vec::new();
-                for node in nodes_text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+                for node in nodes_text
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|n| !n.is_empty())
+                {
                     if !is_host_port(node) {
                         return Err(bad(
                             "QUESTPATH_SCYLLA_NODES",
@@ -376,7 +423,8 @@ impl Settings {
                 if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
                     return Err(bad(
                         "QUESTPATH_REDIS_URL",
-                        "is not a Redis URL (expected redis://host:port/db or rediss:// for TLS)".into(),
+                        "is not a Redis URL (expected redis://host:port/db or rediss:// for TLS)"
+                            .into(),
                     ));
                 }
                 if let Err(e) = fred::types::config::Config::from_url(&url) {
@@ -386,7 +434,8 @@ impl Settings {
                     ));
                 }
                 let prefix = or_default("QUESTPATH_REDIS_PREFIX");
-                if prefix.len() > 64 || prefix.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                if prefix.len() > 64 || prefix.chars().any(|c| c.is_whitespace() || c.is_control())
+                {
                     return Err(bad(
                         "QUESTPATH_REDIS_PREFIX",
                         format!("{prefix:?} must be at most 64 characters without spaces"),
@@ -418,8 +467,50 @@ impl Settings {
 
         let metrics_token = get("QUESTPATH_METRICS_TOKEN").map(Secret);
 
+        let cookie_secure = match get("QUESTPATH_COOKIE_SECURE") {
+            None => environment == Environment::Production,
+            Some(v) => parse_bool(&v).ok_or_else(|| {
+                bad(
+                    "QUESTPATH_COOKIE_SECURE",
+                    format!("{v:?} is not true or false"),
+                )
+            })?,
+        };
+
+        let google = match get("QUESTPATH_GOOGLE_CLIENT_ID") {
+            None => None,
+            Some(client_id) => {
+                let jwks_url = or_default("QUESTPATH_GOOGLE_JWKS_URL");
+                let is_url = jwks_url.starts_with("https://")
+                    || (jwks_url.starts_with("http://") && environment == Environment::Development);
+                if !is_url {
+                    return Err(bad(
+                        "QUESTPATH_GOOGLE_JWKS_URL",
+                        format!(
+                            "{jwks_url:?} is not an https:// URL (http:// is allowed in development only)"
+                        ),
+                    ));
+                }
+                Some(GoogleSettings {
+                    client_id,
+                    jwks_url,
+                })
+            }
+        };
+
+        let legacy_text = or_default("QUESTPATH_LEGACY_OAUTH_LOGIN");
+        let legacy_oauth_login = parse_bool(&legacy_text).ok_or_else(|| {
+            bad(
+                "QUESTPATH_LEGACY_OAUTH_LOGIN",
+                format!("{legacy_text:?} is not true or false"),
+            )
+        })?;
+
         Ok(Settings {
             metrics_token,
+            cookie_secure,
+            google,
+            legacy_oauth_login,
             environment,
             bind,
             data_dir,
@@ -437,7 +528,10 @@ impl Settings {
     pub fn backends_summary(&self) -> String {
         let store = match &self.scylla {
             Some(s) => format!("scylla({}, keyspace {})", s.nodes.join(","), s.keyspace),
-            None => format!("embedded({})", self.data_dir.join("questpath.redb").display()),
+            None => format!(
+                "embedded({})",
+                self.data_dir.join("questpath.redb").display()
+            ),
         };
         let shared = match &self.redis {
             Some(_) => "redis".to_string(),
@@ -455,6 +549,14 @@ fn default_of(name: &str) -> &'static str {
         .find(|v| v.name == name)
         .map(|v| v.default)
         .unwrap_or("")
+}
+
+fn parse_bool(value: &str) -> Option<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
 }
 
 /// CQL unquoted identifier rules (keyspace and table names).
@@ -478,8 +580,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        let map: HashMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Settings::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -506,6 +610,8 @@ mod tests {
             ("QUESTPATH_SCYLLA_NODES", "localhost"),
             ("QUESTPATH_REDIS_URL", "http://localhost"),
             ("QUESTPATH_JWT_SECRET", "short"),
+            ("QUESTPATH_COOKIE_SECURE", "maybe"),
+            ("QUESTPATH_LEGACY_OAUTH_LOGIN", "sure"),
         ];
         for (name, value) in cases {
             let err = settings(&[(name, value)]).expect_err(name);
@@ -518,7 +624,10 @@ mod tests {
         let err = settings(&[("QUESTPATH_ENV", "production")]).unwrap_err();
         assert_eq!(err.variable, "QUESTPATH_JWT_SECRET");
         let key = "k".repeat(32);
-        let ok = settings(&[("QUESTPATH_ENV", "production"), ("QUESTPATH_JWT_SECRET", &key)]);
+        let ok = settings(&[
+            ("QUESTPATH_ENV", "production"),
+            ("QUESTPATH_JWT_SECRET", &key),
+        ]);
         assert!(ok.is_ok());
     }
 
@@ -568,12 +677,19 @@ mod tests {
         for var in VARIABLES {
             let line = format!("{}={}", var.name, var.default);
             assert!(
-                example.lines().any(|l| l.trim_start_matches("# ").trim() == line),
+                example
+                    .lines()
+                    .any(|l| l.trim_start_matches("# ").trim() == line),
                 ".env.example lacks `{line}`"
             );
         }
         for line in example.lines().filter(|l| l.contains("QUESTPATH_")) {
-            let name = line.trim_start_matches("# ").split('=').next().unwrap().trim();
+            let name = line
+                .trim_start_matches("# ")
+                .split('=')
+                .next()
+                .unwrap()
+                .trim();
             if name.starts_with("QUESTPATH_") && !name.contains(' ') {
                 assert!(
                     VARIABLES.iter().any(|v| v.name == name),

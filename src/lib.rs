@@ -11,8 +11,10 @@
 //! - `secrets`: the token signing key; `startup`: binds and runs the server.
 
 pub mod adapters;
+pub mod auth;
 pub mod backends;
 pub mod config;
+pub mod domain;
 pub mod http;
 pub mod metrics;
 pub mod ports;
@@ -20,3 +22,4 @@ pub mod secrets;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod tls;

@@ -29,6 +29,7 @@ const EXIT_CONFIG: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    questpath::tls::install_crypto_provider();
     let settings = match Settings::from_env() {
         Ok(settings) => settings,
         Err(e) => {
@@ -40,7 +41,10 @@ fn main() -> ExitCode {
 
     // A multi-threaded runtime under actix's System, so driver I/O (ScyllaDB, Redis)
     // spreads over all cores instead of sharing the main thread's loop.
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("questpath: cannot start the async runtime: {e}");
@@ -90,13 +94,18 @@ async fn serve(settings: Settings) -> ExitCode {
 
 async fn migrate(settings: Settings) -> ExitCode {
     let Some(scylla) = &settings.scylla else {
-        println!("QUESTPATH_SCYLLA_NODES is not set: the embedded store creates its tables itself; nothing to migrate");
+        println!(
+            "QUESTPATH_SCYLLA_NODES is not set: the embedded store creates its tables itself; nothing to migrate"
+        );
         return ExitCode::SUCCESS;
     };
     match questpath::adapters::scylla::migrate(scylla).await {
         Ok(version) => {
             tracing::info!(keyspace = %scylla.keyspace, version, "schema applied");
-            println!("keyspace {} is at schema version {version}", scylla.keyspace);
+            println!(
+                "keyspace {} is at schema version {version}",
+                scylla.keyspace
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {

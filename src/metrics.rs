@@ -28,27 +28,41 @@ impl Metrics {
     pub fn new() -> Result<Self, prometheus::Error> {
         let registry = Registry::new();
         let http_requests = IntCounterVec::new(
-            Opts::new("http_requests_total", "HTTP requests answered, by route template, method and status"),
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests answered, by route template, method and status",
+            ),
             &["route", "method", "status"],
         )?;
         let http_duration = HistogramVec::new(
-            HistogramOpts::new("http_request_duration_seconds", "HTTP request latency, by route template and method")
-                .buckets(HTTP_BUCKETS.to_vec()),
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "HTTP request latency, by route template and method",
+            )
+            .buckets(HTTP_BUCKETS.to_vec()),
             &["route", "method"],
         )?;
-        let http_in_flight = IntGauge::new("http_requests_in_flight", "HTTP requests being served")?;
+        let http_in_flight =
+            IntGauge::new("http_requests_in_flight", "HTTP requests being served")?;
         let build_info = IntGaugeVec::new(
-            Opts::new("questpath_build_info", "Version of the running binary; value is always 1"),
+            Opts::new(
+                "questpath_build_info",
+                "Version of the running binary; value is always 1",
+            ),
             &["version"],
         )?;
-        build_info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+        build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1);
 
         registry.register(Box::new(http_requests.clone()))?;
         registry.register(Box::new(http_duration.clone()))?;
         registry.register(Box::new(http_in_flight.clone()))?;
         registry.register(Box::new(build_info))?;
         #[cfg(target_os = "linux")]
-        registry.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))?;
+        registry.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))?;
 
         Ok(Metrics {
             registry,
@@ -89,10 +103,30 @@ impl Metrics {
 /// Status codes as static strings; anything unusual is folded so labels stay bounded.
 fn status_label(status: u16) -> &'static str {
     const KNOWN: &[(u16, &str)] = &[
-        (200, "200"), (201, "201"), (202, "202"), (204, "204"), (301, "301"), (302, "302"),
-        (304, "304"), (307, "307"), (308, "308"), (400, "400"), (401, "401"), (403, "403"),
-        (404, "404"), (405, "405"), (409, "409"), (410, "410"), (413, "413"), (415, "415"),
-        (422, "422"), (423, "423"), (429, "429"), (500, "500"), (502, "502"), (503, "503"),
+        (200, "200"),
+        (201, "201"),
+        (202, "202"),
+        (204, "204"),
+        (301, "301"),
+        (302, "302"),
+        (304, "304"),
+        (307, "307"),
+        (308, "308"),
+        (400, "400"),
+        (401, "401"),
+        (403, "403"),
+        (404, "404"),
+        (405, "405"),
+        (409, "409"),
+        (410, "410"),
+        (413, "413"),
+        (415, "415"),
+        (422, "422"),
+        (423, "423"),
+        (429, "429"),
+        (500, "500"),
+        (502, "502"),
+        (503, "503"),
         (504, "504"),
     ];
     match KNOWN.iter().find(|(code, _)| *code == status) {
@@ -117,8 +151,13 @@ mod tests {
         metrics.http_started();
         metrics.http_finished("/health", "GET", 200, Duration::from_millis(3));
         let text = metrics.render();
-        assert!(text.contains(r#"http_requests_total{method="GET",route="/health",status="200"} 1"#), "{text}");
-        assert!(text.contains(r#"http_request_duration_seconds_bucket{method="GET",route="/health",le="0.005"} 1"#));
+        assert!(
+            text.contains(r#"http_requests_total{method="GET",route="/health",status="200"} 1"#),
+            "{text}"
+        );
+        assert!(text.contains(
+            r#"http_request_duration_seconds_bucket{method="GET",route="/health",le="0.005"} 1"#
+        ));
         assert!(text.contains("http_requests_in_flight 0"));
         assert!(text.contains("questpath_build_info"));
     }

@@ -5,8 +5,11 @@ use std::sync::Arc;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
-use actix_web::{web, App, HttpServer};
+use actix_web::{App, HttpServer, web};
 
+use crate::auth::google::GoogleVerifier;
+use crate::auth::service::AuthService;
+use crate::auth::tokens::TokenKeys;
 use crate::backends::{BackendError, Backends};
 use crate::config::Settings;
 use crate::metrics::Metrics;
@@ -24,6 +27,8 @@ pub enum StartupError {
     },
     #[error("signing key: {0}")]
     SigningKey(std::io::Error),
+    #[error("google sign-in: {0}")]
+    Google(crate::auth::google::GoogleError),
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),
 }
@@ -48,16 +53,32 @@ impl Application {
             address: settings.bind.to_string(),
             source,
         })?;
-        let port = listener.local_addr().map_err(|source| StartupError::Bind {
-            address: settings.bind.to_string(),
-            source,
-        })?.port();
-        let signing_key = crate::secrets::signing_key(&settings).map_err(StartupError::SigningKey)?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind {
+                address: settings.bind.to_string(),
+                source,
+            })?
+            .port();
+        let signing_key =
+            crate::secrets::signing_key(&settings).map_err(StartupError::SigningKey)?;
+        let google = match &settings.google {
+            Some(google) => Some(Arc::new(
+                GoogleVerifier::new(google).map_err(StartupError::Google)?,
+            )),
+            None => None,
+        };
+        let auth = AuthService::new(
+            backends.store.clone(),
+            backends.cache.clone(),
+            TokenKeys::new(&signing_key),
+            google,
+        );
         let state = web::Data::new(AppState {
             settings: Arc::new(settings.clone()),
             backends: backends.clone(),
             metrics: Arc::new(Metrics::new()?),
-            signing_key,
+            auth,
         });
         let mut server = HttpServer::new(move || {
             App::new()

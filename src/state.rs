@@ -2,8 +2,9 @@
 
 use std::sync::Arc;
 
+use crate::auth::service::AuthService;
 use crate::backends::Backends;
-use crate::config::{Secret, Settings};
+use crate::config::Settings;
 use crate::metrics::Metrics;
 
 /// Shared application state.
@@ -11,6 +12,5 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub backends: Backends,
     pub metrics: Arc<Metrics>,
-    /// Key that signs access tokens (from the settings, or the development key file).
-    pub signing_key: Secret,
+    pub auth: AuthService,
 }

@@ -1,6 +1,6 @@
 //! `GET /health` (the process answers) and `GET /ready` (every backend answers).
 
-use actix_web::{web, HttpResponse};
+use actix_web::{HttpResponse, web};
 use serde_json::json;
 
 use crate::state::AppState;

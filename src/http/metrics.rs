@@ -2,7 +2,7 @@
 //! `QUESTPATH_METRICS_TOKEN` is set, so it need not be public.
 
 use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::state::AppState;
 

@@ -16,7 +16,9 @@ pub use cache::Cache;
 pub use job_queue::{Job, JobQueue};
 pub use leaderboard::{Leaderboard, LeaderboardEntry};
 pub use rate_limiter::{RateDecision, RateLimit, RateLimiter};
-pub use store::{NewUser, Store, StoreError, User};
+pub use store::{
+    LoginFailures, NewUser, ProfileUpdate, RefreshFamily, RefreshToken, Store, StoreError, User,
+};
 
 /// Failure of a shared-state port (cache, rate limiter, bus, leaderboard, job queue):
 /// the backend could not be reached or answered something unexpected. Callers decide

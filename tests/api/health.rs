@@ -33,7 +33,17 @@ async fn ready_is_200_when_every_backend_answers() {
     assert_eq!(body["status"], "ready");
     let checks = body["checks"].as_array().unwrap();
     let names: Vec<&str> = checks.iter().map(|c| c["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["store", "cache", "rate_limiter", "bus", "leaderboard", "job_queue"]);
+    assert_eq!(
+        names,
+        [
+            "store",
+            "cache",
+            "rate_limiter",
+            "bus",
+            "leaderboard",
+            "job_queue"
+        ]
+    );
     assert!(checks.iter().all(|c| c["ok"] == true));
     assert_eq!(checks[0]["backend"], "embedded");
 }
@@ -110,7 +120,12 @@ async fn ready_is_503_naming_the_failing_backend() {
     assert_eq!(body["failing"], serde_json::json!(["cache"]));
     let cache = &body["checks"][1];
     assert_eq!(cache["ok"], false);
-    assert!(cache["error"].as_str().unwrap().contains("connection refused"));
+    assert!(
+        cache["error"]
+            .as_str()
+            .unwrap()
+            .contains("connection refused")
+    );
     // Liveness does not depend on backends.
     assert_eq!(app.get("/health").await.status(), 200);
 }
@@ -127,7 +142,12 @@ async fn ready_does_not_hang_on_a_backend_that_never_answers() {
 
     assert_eq!(response.status(), 503);
     let body: Value = response.json().await.unwrap();
-    assert!(body["checks"][1]["error"].as_str().unwrap().contains("no answer"));
+    assert!(
+        body["checks"][1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("no answer")
+    );
 }
 
 #[actix_web::test]

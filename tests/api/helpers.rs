@@ -9,6 +9,7 @@ use questpath::adapters::embedded::EmbeddedStore;
 use questpath::backends::Backends;
 use questpath::config::Settings;
 use questpath::startup::Application;
+use serde_json::{Value, json};
 
 /// A running server for one test.
 pub struct TestApp {
@@ -30,6 +31,124 @@ impl TestApp {
             .await
             .expect("request to test server")
     }
+
+    pub async fn get_bearer(&self, path: &str, token: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request to test server")
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request to test server")
+    }
+
+    /// POST with only a refresh cookie (as a browser sends it).
+    pub async fn post_with_refresh(&self, path: &str, refresh: &str) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .header("Cookie", format!("refresh_token={refresh}"))
+            .send()
+            .await
+            .expect("request to test server")
+    }
+
+    /// Registers through v1 and returns the session.
+    pub async fn register(&self, user: &TestUser) -> Session {
+        let response = self
+            .post_json(
+                "/api/v1/auth/register",
+                &json!({"email": user.email, "password": user.password}),
+            )
+            .await;
+        assert_eq!(response.status(), 201, "register");
+        Session::from_response(response).await
+    }
+
+    /// Signs in through v1 and returns the session.
+    pub async fn login(&self, user: &TestUser) -> Session {
+        let response = self.login_raw(&user.email, &user.password).await;
+        assert_eq!(response.status(), 200, "login");
+        Session::from_response(response).await
+    }
+
+    pub async fn login_raw(&self, email: &str, password: &str) -> reqwest::Response {
+        self.post_json(
+            "/api/v1/auth/login",
+            &json!({"email": email, "password": password}),
+        )
+        .await
+    }
+}
+
+/// A learner with a unique email and a password that passes the rules.
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    pub email: String,
+    pub password: String,
+}
+
+impl TestUser {
+    pub fn generate() -> Self {
+        TestUser {
+            email: format!("learner-{}@example.org", uuid::Uuid::new_v4().simple()),
+            password: format!("pw-{}", uuid::Uuid::new_v4().simple()),
+        }
+    }
+}
+
+/// Tokens handed out by a sign-in or refresh.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub access: String,
+    pub refresh: String,
+    pub refresh_cookie: String,
+    pub body: Value,
+}
+
+impl Session {
+    pub async fn from_response(response: reqwest::Response) -> Self {
+        let refresh_cookie = set_cookie(&response, "refresh_token").expect("refresh cookie set");
+        let refresh = cookie_value(&refresh_cookie);
+        let body: Value = response.json().await.expect("JSON body");
+        Session {
+            access: body["access_token"]
+                .as_str()
+                .expect("access_token")
+                .to_string(),
+            refresh,
+            refresh_cookie,
+            body,
+        }
+    }
+}
+
+/// The full `Set-Cookie` header for cookie `name`, if the response sets it.
+pub fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(str::to_string)
+}
+
+/// The value part of a `Set-Cookie` header.
+pub fn cookie_value(set_cookie: &str) -> String {
+    set_cookie
+        .split(';')
+        .next()
+        .and_then(|kv| kv.split_once('='))
+        .map(|(_, v)| v.to_string())
+        .unwrap_or_default()
 }
 
 /// Settings for a test server: random port, fresh data folder, plus `extra`.
@@ -58,14 +177,19 @@ pub async fn spawn_app_with(
 ) -> TestApp {
     let data_dir = tempfile::tempdir().expect("temp dir");
     let settings = test_settings(data_dir.path(), extra);
-    let store = EmbeddedStore::open(data_dir.path()).await.expect("embedded store");
+    let store = EmbeddedStore::open(data_dir.path())
+        .await
+        .expect("embedded store");
     let backends = customise(Backends::in_process(Arc::new(store)));
     let application = Application::build_with(settings, backends).expect("server builds");
     let address = format!("http://127.0.0.1:{}", application.port());
     actix_web::rt::spawn(application.run_until_stopped());
     TestApp {
         address,
-        client: reqwest::Client::new(),
+        client: {
+            questpath::tls::install_crypto_provider();
+            reqwest::Client::new()
+        },
         _data_dir: data_dir,
     }
 }

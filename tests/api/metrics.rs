@@ -12,9 +12,17 @@ async fn requests_are_counted_by_route_template_method_and_status() {
     let response = app.get("/metrics").await;
 
     assert_eq!(response.status(), 200);
-    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
     let text = response.text().await.unwrap();
-    assert!(text.contains(r#"http_requests_total{method="GET",route="/health",status="200"} 2"#), "{text}");
+    assert!(
+        text.contains(r#"http_requests_total{method="GET",route="/health",status="200"} 2"#),
+        "{text}"
+    );
     // Unknown paths share one series instead of one per path.
     assert!(text.contains(r#"http_requests_total{method="GET",route="unmatched",status="404"} 1"#));
     assert!(!text.contains("12345"));

@@ -12,15 +12,27 @@ const BIN: &str = env!("CARGO_BIN_EXE_questpath");
 /// The binary with a clean environment and a working directory without `.env`.
 fn questpath(dir: &Path, vars: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(BIN);
-    cmd.env_clear().current_dir(dir).env("QUESTPATH_DATA_DIR", dir.join("data"));
+    cmd.env_clear()
+        .current_dir(dir)
+        .env("QUESTPATH_DATA_DIR", dir.join("data"));
     for (k, v) in vars {
         cmd.env(k, v);
     }
     cmd
 }
 
+/// An HTTP client (rustls needs its crypto provider installed first).
+fn http() -> reqwest::Client {
+    questpath::tls::install_crypto_provider();
+    reqwest::Client::new()
+}
+
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn required_env(name: &str) -> String {
@@ -56,17 +68,18 @@ impl Server {
     /// Polls `/health` until it answers; returns how long that took.
     async fn wait_healthy(&mut self) -> Duration {
         let started = Instant::now();
-        let client = reqwest::Client::new();
+        let client = http();
         while started.elapsed() < Duration::from_secs(30) {
             if let Some(status) = self.child.try_wait().unwrap() {
                 let mut err = String::new();
-                std::io::Read::read_to_string(self.child.stderr.as_mut().unwrap(), &mut err).unwrap();
+                std::io::Read::read_to_string(self.child.stderr.as_mut().unwrap(), &mut err)
+                    .unwrap();
                 panic!("server exited with {status}: {err}");
             }
-            if let Ok(r) = client.get(self.url("/health")).send().await {
-                if r.status() == 200 {
-                    return started.elapsed();
-                }
+            if let Ok(r) = client.get(self.url("/health")).send().await
+                && r.status() == 200
+            {
+                return started.elapsed();
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -83,11 +96,17 @@ impl Server {
             if let Some(status) = self.child.try_wait().unwrap() {
                 break status;
             }
-            assert!(started.elapsed() < Duration::from_secs(20), "no exit after SIGTERM");
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "no exit after SIGTERM"
+            );
             std::thread::sleep(Duration::from_millis(20));
         };
         let stdout = self.child.stdout.take().unwrap();
-        let lines = BufReader::new(stdout).lines().map_while(Result::ok).collect();
+        let lines = BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .collect();
         (status, lines)
     }
 }
@@ -127,7 +146,10 @@ fn each_bad_configuration_value_exits_2_with_one_line_naming_it() {
 fn production_without_a_signing_key_exits_2() {
     let dir = tempfile::tempdir().unwrap();
 
-    let out = run(&mut questpath(dir.path(), &[("QUESTPATH_ENV", "production")]));
+    let out = run(&mut questpath(
+        dir.path(),
+        &[("QUESTPATH_ENV", "production")],
+    ));
 
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2));
@@ -162,7 +184,7 @@ async fn serves_on_the_embedded_default_and_stops_cleanly_on_sigterm() {
     let mut server = Server::start(dir.path(), &[]);
 
     server.wait_healthy().await;
-    let ready = reqwest::get(server.url("/ready")).await.unwrap();
+    let ready = http().get(server.url("/ready")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
     let (status, lines) = server.terminate();
 
@@ -184,7 +206,7 @@ async fn logs_carry_the_request_id_of_their_request() {
     let mut server = Server::start(dir.path(), &[]);
     server.wait_healthy().await;
 
-    reqwest::Client::new()
+    http()
         .get(server.url("/ready"))
         .header("X-Request-Id", "trace-me-42")
         .send()
@@ -222,11 +244,19 @@ async fn redis_alone_switches_the_shared_ports() {
     let prefix = format!("cli_{}:", uuid::Uuid::new_v4().simple());
     let mut server = Server::start(
         dir.path(),
-        &[("QUESTPATH_REDIS_URL", &redis), ("QUESTPATH_REDIS_PREFIX", &prefix)],
+        &[
+            ("QUESTPATH_REDIS_URL", &redis),
+            ("QUESTPATH_REDIS_PREFIX", &prefix),
+        ],
     );
     server.wait_healthy().await;
 
-    let ready: serde_json::Value = reqwest::get(server.url("/ready")).await.unwrap().json().await.unwrap();
+    let ready: serde_json::Value = http().get(server.url("/ready")).send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let (status, _) = server.terminate();
 
     assert_eq!(ready["status"], "ready", "{ready}");
@@ -254,17 +284,115 @@ async fn serve_refuses_an_unmigrated_keyspace_until_migrate_runs() {
     let again = run(questpath(dir.path(), &vars).arg("migrate"));
     let mut server = Server::start(dir.path(), &vars);
     server.wait_healthy().await;
-    let ready: serde_json::Value = reqwest::get(server.url("/ready")).await.unwrap().json().await.unwrap();
+    let ready: serde_json::Value = http().get(server.url("/ready")).send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let (status, _) = server.terminate();
 
     let refused_err = String::from_utf8_lossy(&refused.stderr);
     assert_eq!(refused.status.code(), Some(2), "{refused_err}");
     assert!(refused_err.contains("questpath migrate"), "{refused_err}");
-    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
     assert!(again.status.success(), "migrate is idempotent");
     assert!(String::from_utf8_lossy(&again.stdout).contains("schema version"));
     assert_eq!(ready["status"], "ready", "{ready}");
     assert_eq!(ready["checks"][0]["backend"], "scylla");
     assert_eq!(ready["checks"][1]["backend"], "in-process");
     assert!(status.success());
+}
+
+#[tokio::test]
+async fn passwords_tokens_and_tickets_never_reach_the_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(dir.path(), &[("QUESTPATH_LOG", "debug")]);
+    server.wait_healthy().await;
+    let client = http();
+    let email = format!("logged-{}@example.org", uuid::Uuid::new_v4().simple());
+    let password = "secret-password-do-not-log";
+    let wrong = "wrong-password-do-not-log";
+
+    let register: serde_json::Value = client
+        .post(server.url("/api/v1/auth/register"))
+        .json(&serde_json::json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access = register["access_token"].as_str().unwrap().to_string();
+    let failed = client
+        .post(server.url("/auth/login"))
+        .form(&[("username", email.as_str()), ("password", wrong)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(failed.status(), 401);
+    let login = client
+        .post(server.url("/auth/login"))
+        .form(&[("username", email.as_str()), ("password", password)])
+        .send()
+        .await
+        .unwrap();
+    let refresh_cookie = login
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let refresh = refresh_cookie
+        .trim_start_matches("refresh_token=")
+        .to_string();
+    let refreshed: serde_json::Value = client
+        .post(server.url("/auth/refresh"))
+        .header("Cookie", &refresh_cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ticket: serde_json::Value = client
+        .post(server.url("/api/v1/ws/ticket"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (_, lines) = server.terminate();
+    let logs = lines.join("\n");
+
+    assert!(
+        logs.contains("account created"),
+        "the flow was logged at all"
+    );
+    assert!(logs.contains("failed sign-in"));
+    let secrets = [
+        password.to_string(),
+        wrong.to_string(),
+        access,
+        refresh,
+        refreshed["access_token"].as_str().unwrap().to_string(),
+        ticket["ticket"].as_str().unwrap().to_string(),
+    ];
+    for secret in secrets {
+        assert!(!secret.is_empty());
+        assert!(
+            !logs.contains(&secret),
+            "a secret reached the logs: {secret}"
+        );
+    }
 }

@@ -32,7 +32,9 @@ macro_rules! conformance {
 /// The value of a variable `scripts/test` sets; a clear failure when it is missing.
 pub fn required_env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: run the suite with scripts/test, which starts Redis and Cassandra")
+        panic!(
+            "{name} is not set: run the suite with scripts/test, which starts Redis and Cassandra"
+        )
     })
 }
 
@@ -67,7 +69,9 @@ pub fn scylla_settings() -> ScyllaSettings {
 /// A fresh embedded store in a temporary folder that lives as long as the store.
 pub async fn embedded_store() -> Arc<dyn Store> {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = EmbeddedStore::open(dir.path()).await.expect("open embedded store");
+    let store = EmbeddedStore::open(dir.path())
+        .await
+        .expect("open embedded store");
     // The folder must outlive the store; leak it for the test's lifetime.
     std::mem::forget(dir);
     Arc::new(store)
@@ -79,7 +83,9 @@ pub async fn scylla_store() -> Arc<dyn Store> {
     questpath::adapters::scylla::migrate(&settings)
         .await
         .expect("migrate test keyspace");
-    let store = ScyllaStore::connect(&settings).await.expect("connect to CQL server");
+    let store = ScyllaStore::connect(&settings)
+        .await
+        .expect("connect to CQL server");
     Arc::new(store)
 }
 
@@ -100,7 +106,9 @@ pub const TEST_MAX_ATTEMPTS: u32 = 3;
 
 /// A connection to the test Redis under a prefix of this test's own.
 pub async fn redis() -> Redis {
-    Redis::connect(&redis_settings()).await.expect("connect to the test Redis")
+    Redis::connect(&redis_settings())
+        .await
+        .expect("connect to the test Redis")
 }
 
 pub async fn in_process_cache() -> Arc<dyn Cache> {
@@ -136,8 +144,12 @@ pub async fn in_process_buses() -> BusPair {
 
 pub async fn redis_buses() -> BusPair {
     let settings = redis_settings();
-    let first = Redis::connect(&settings).await.expect("connect first instance");
-    let second = Redis::connect(&settings).await.expect("connect second instance");
+    let first = Redis::connect(&settings)
+        .await
+        .expect("connect first instance");
+    let second = Redis::connect(&settings)
+        .await
+        .expect("connect second instance");
     BusPair {
         first: Arc::new(first.bus()),
         second: Arc::new(second.bus()),

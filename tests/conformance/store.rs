@@ -1,8 +1,13 @@
-//! Store conformance: users.
+//! Store conformance: users, profiles, credentials, Google links, refresh-token
+//! families and tokens, sign-in failures.
 
 use std::sync::Arc;
 
-use questpath::ports::{NewUser, Store, StoreError};
+use chrono::{DateTime, Duration, Utc};
+use questpath::ports::{
+    LoginFailures, NewUser, ProfileUpdate, RefreshFamily, RefreshToken, Store, StoreError, User,
+};
+use uuid::Uuid;
 
 crate::conformance!(
     embedded => crate::common::embedded_store(),
@@ -14,6 +19,23 @@ crate::conformance!(
         duplicate_email_is_a_conflict_whatever_its_case,
         concurrent_creates_of_one_email_let_exactly_one_win,
         unknown_user_is_none,
+        profile_update_sets_and_clears_name_and_picture,
+        profile_update_of_unknown_user_is_none_and_creates_nothing,
+        password_hash_is_none_then_set_then_replaced,
+        google_link_is_first_come_first_served,
+        concurrent_google_links_agree_on_one_owner,
+        refresh_family_is_created_read_extended_and_revoked,
+        expired_refresh_family_is_absent,
+        revoking_a_users_families_spares_other_users,
+        refresh_token_reads_back_unused,
+        refresh_token_is_consumed_exactly_once_by_concurrent_callers,
+        consuming_an_unknown_token_is_false_and_creates_nothing,
+        expired_refresh_token_reads_as_none,
+        login_failures_are_counted_and_lock,
+        concurrent_login_failures_are_all_counted,
+        login_failures_start_over_after_the_window,
+        lock_outlives_the_window,
+        cleared_login_failures_are_gone,
     ]
 );
 
@@ -37,13 +59,24 @@ async fn created_user_reads_back_by_id_and_email(store: Arc<dyn Store>) {
     assert_eq!(user.id, new.id);
     assert_eq!(user.email, email.to_lowercase());
     assert_eq!(user.total_xp, 0);
-    let by_id = store.user_by_id(user.id).await.unwrap().expect("found by id");
+    let by_id = store
+        .user_by_id(user.id)
+        .await
+        .unwrap()
+        .expect("found by id");
     assert_eq!(by_id.email, user.email);
     assert_eq!(by_id.display_name.as_deref(), Some("Ada"));
     assert_eq!(by_id.picture.as_deref(), Some("https://example.org/a.png"));
     // CQL timestamps keep milliseconds.
-    assert_eq!(by_id.created_at.timestamp_millis(), created_at.timestamp_millis());
-    let by_email = store.user_by_email(&email).await.unwrap().expect("found by email");
+    assert_eq!(
+        by_id.created_at.timestamp_millis(),
+        created_at.timestamp_millis()
+    );
+    let by_email = store
+        .user_by_email(&email)
+        .await
+        .unwrap()
+        .expect("found by email");
     assert_eq!(by_email.id, user.id);
 }
 
@@ -99,6 +132,718 @@ async fn concurrent_creates_of_one_email_let_exactly_one_win(store: Arc<dyn Stor
 }
 
 async fn unknown_user_is_none(store: Arc<dyn Store>) {
-    assert!(store.user_by_id(uuid::Uuid::new_v4()).await.unwrap().is_none());
-    assert!(store.user_by_email(&unique_email()).await.unwrap().is_none());
+    assert!(
+        store
+            .user_by_id(uuid::Uuid::new_v4())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .user_by_email(&unique_email())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+// ---- helpers of the account and sign-in cases ----
+
+/// Now, cut to milliseconds: what a CQL timestamp keeps, so values read back compare
+/// equal on every adapter.
+fn now_ms() -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).expect("valid time")
+}
+
+fn token_hash() -> String {
+    // 64 hex digits, like a SHA-256.
+    format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple())
+}
+
+fn unique_key(kind: &str) -> String {
+    format!("{kind}:{}", Uuid::new_v4().simple())
+}
+
+async fn new_user(store: &Arc<dyn Store>) -> User {
+    store
+        .create_user(NewUser::new(unique_email()))
+        .await
+        .expect("create user")
+}
+
+fn family_of(user_id: Uuid, lifetime: Duration) -> RefreshFamily {
+    let now = now_ms();
+    RefreshFamily {
+        family_id: Uuid::now_v7(),
+        user_id,
+        created_at: now,
+        expires_at: now + lifetime,
+        revoked: false,
+    }
+}
+
+fn token_of(family: &RefreshFamily, lifetime: Duration) -> RefreshToken {
+    let now = now_ms();
+    RefreshToken {
+        token_hash: token_hash(),
+        user_id: family.user_id,
+        family_id: family.family_id,
+        issued_at: now,
+        expires_at: now + lifetime,
+        used_at: None,
+    }
+}
+
+const WINDOW: Duration = Duration::minutes(15);
+
+/// Locks from the third failure on, one minute per failure.
+fn lock_from_third(count: u32) -> Option<Duration> {
+    (count >= 3).then(|| Duration::minutes(i64::from(count)))
+}
+
+fn never_lock(_count: u32) -> Option<Duration> {
+    None
+}
+
+/// Locks for an hour from the second failure on: longer than the window.
+fn lock_for_an_hour(count: u32) -> Option<Duration> {
+    (count >= 2).then_some(Duration::hours(1))
+}
+
+// ---- profile ----
+
+async fn profile_update_sets_and_clears_name_and_picture(store: Arc<dyn Store>) {
+    let mut new = NewUser::new(unique_email());
+    new.display_name = Some("Ada".into());
+    let created = store.create_user(new).await.unwrap();
+
+    let set = store
+        .update_profile(
+            created.id,
+            ProfileUpdate {
+                display_name: Some(Some("Grace".into())),
+                picture: Some(Some("https://example.org/g.png".into())),
+            },
+        )
+        .await
+        .unwrap()
+        .expect("known user");
+    assert_eq!(set.display_name.as_deref(), Some("Grace"));
+    assert_eq!(set.picture.as_deref(), Some("https://example.org/g.png"));
+    assert_eq!(
+        store.user_by_id(created.id).await.unwrap().as_ref(),
+        Some(&set)
+    );
+
+    // Only the picture is cleared; the name is left as it is.
+    let cleared = store
+        .update_profile(
+            created.id,
+            ProfileUpdate {
+                display_name: None,
+                picture: Some(None),
+            },
+        )
+        .await
+        .unwrap()
+        .expect("known user");
+    assert_eq!(cleared.display_name.as_deref(), Some("Grace"));
+    assert_eq!(cleared.picture, None);
+
+    let cleared_name = store
+        .update_profile(
+            created.id,
+            ProfileUpdate {
+                display_name: Some(None),
+                picture: None,
+            },
+        )
+        .await
+        .unwrap()
+        .expect("known user");
+    assert_eq!(cleared_name.display_name, None);
+
+    let read = store.user_by_id(created.id).await.unwrap().expect("found");
+    assert_eq!(read.display_name, None);
+    assert_eq!(read.picture, None);
+    // Other fields untouched.
+    assert_eq!(read.id, created.id);
+    assert_eq!(read.email, created.email);
+    assert_eq!(read.total_xp, created.total_xp);
+    assert_eq!(
+        read.created_at.timestamp_millis(),
+        created.created_at.timestamp_millis()
+    );
+    assert_eq!(
+        store
+            .user_by_email(&created.email)
+            .await
+            .unwrap()
+            .map(|u| u.id),
+        Some(created.id)
+    );
+
+    // An empty update changes nothing and returns the user.
+    let same = store
+        .update_profile(created.id, ProfileUpdate::default())
+        .await
+        .unwrap()
+        .expect("known user");
+    assert_eq!(same, read);
+}
+
+async fn profile_update_of_unknown_user_is_none_and_creates_nothing(store: Arc<dyn Store>) {
+    let id = Uuid::new_v4();
+    let update = ProfileUpdate {
+        display_name: Some(Some("Ghost".into())),
+        picture: Some(Some("https://example.org/x.png".into())),
+    };
+
+    assert!(store.update_profile(id, update).await.unwrap().is_none());
+    assert!(store.user_by_id(id).await.unwrap().is_none());
+}
+
+// ---- credentials ----
+
+async fn password_hash_is_none_then_set_then_replaced(store: Arc<dyn Store>) {
+    let user = new_user(&store).await;
+    let other = new_user(&store).await;
+    assert_eq!(store.password_hash(user.id).await.unwrap(), None);
+
+    let first = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g";
+    store.set_password_hash(user.id, first).await.unwrap();
+    assert_eq!(
+        store.password_hash(user.id).await.unwrap().as_deref(),
+        Some(first)
+    );
+
+    let second = "$argon2id$v=19$m=65536,t=3,p=1$bmV3c2FsdA$bmV3aGFzaA";
+    store.set_password_hash(user.id, second).await.unwrap();
+    assert_eq!(
+        store.password_hash(user.id).await.unwrap().as_deref(),
+        Some(second)
+    );
+    assert_eq!(store.password_hash(other.id).await.unwrap(), None);
+}
+
+// ---- Google ----
+
+async fn google_link_is_first_come_first_served(store: Arc<dyn Store>) {
+    let first = new_user(&store).await;
+    let second = new_user(&store).await;
+    let sub = format!("google-{}", Uuid::new_v4().simple());
+    assert!(store.user_by_google(&sub).await.unwrap().is_none());
+
+    assert_eq!(store.link_google(&sub, first.id).await.unwrap(), first.id);
+    // Linking again, to anyone, returns the first owner and changes nothing.
+    assert_eq!(store.link_google(&sub, second.id).await.unwrap(), first.id);
+    assert_eq!(store.link_google(&sub, first.id).await.unwrap(), first.id);
+
+    let linked = store.user_by_google(&sub).await.unwrap().expect("linked");
+    assert_eq!(linked.id, first.id);
+    assert_eq!(linked.email, first.email);
+    let other_sub = format!("google-{}", Uuid::new_v4().simple());
+    assert!(store.user_by_google(&other_sub).await.unwrap().is_none());
+}
+
+async fn concurrent_google_links_agree_on_one_owner(store: Arc<dyn Store>) {
+    let sub = format!("google-{}", Uuid::new_v4().simple());
+    let mut users = Vec::new();
+    for _ in 0..8 {
+        users.push(new_user(&store).await.id);
+    }
+    let links: Vec<_> = users
+        .iter()
+        .map(|&id| {
+            let store = store.clone();
+            let sub = sub.clone();
+            tokio::spawn(async move { store.link_google(&sub, id).await })
+        })
+        .collect();
+
+    let mut owners = Vec::new();
+    for link in links {
+        owners.push(link.await.unwrap().expect("link"));
+    }
+
+    let owner = owners[0];
+    assert!(users.contains(&owner));
+    assert!(owners.iter().all(|o| *o == owner), "{owners:?}");
+    assert_eq!(
+        store.user_by_google(&sub).await.unwrap().map(|u| u.id),
+        Some(owner)
+    );
+}
+
+// ---- refresh families ----
+
+async fn refresh_family_is_created_read_extended_and_revoked(store: Arc<dyn Store>) {
+    let user = new_user(&store).await;
+    let family = family_of(user.id, Duration::days(30));
+    assert!(
+        store
+            .refresh_family(family.family_id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    store.create_refresh_family(&family).await.unwrap();
+    assert_eq!(
+        store.refresh_family(family.family_id).await.unwrap(),
+        Some(family.clone())
+    );
+    let again = store.create_refresh_family(&family).await;
+    assert!(
+        matches!(again, Err(StoreError::Conflict { .. })),
+        "{again:?}"
+    );
+
+    let later = family.expires_at + Duration::days(7);
+    store
+        .extend_refresh_family(family.family_id, later)
+        .await
+        .unwrap();
+    let extended = store
+        .refresh_family(family.family_id)
+        .await
+        .unwrap()
+        .expect("still there");
+    assert_eq!(extended.expires_at, later);
+    assert_eq!(extended.created_at, family.created_at);
+    assert_eq!(extended.user_id, user.id);
+    assert!(!extended.revoked);
+
+    store.revoke_refresh_family(family.family_id).await.unwrap();
+    let revoked = store
+        .refresh_family(family.family_id)
+        .await
+        .unwrap()
+        .expect("a revoked family is still readable");
+    assert!(revoked.revoked);
+    assert_eq!(revoked.expires_at, later);
+
+    // Revoking twice is fine; extending never undoes a revocation.
+    store.revoke_refresh_family(family.family_id).await.unwrap();
+    store
+        .extend_refresh_family(family.family_id, later + Duration::days(1))
+        .await
+        .unwrap();
+    let still = store
+        .refresh_family(family.family_id)
+        .await
+        .unwrap()
+        .expect("still there");
+    assert!(still.revoked);
+
+    // Unknown families: nothing to do, nothing created.
+    let unknown = Uuid::new_v4();
+    store.extend_refresh_family(unknown, later).await.unwrap();
+    store.revoke_refresh_family(unknown).await.unwrap();
+    assert!(store.refresh_family(unknown).await.unwrap().is_none());
+}
+
+async fn expired_refresh_family_is_absent(store: Arc<dyn Store>) {
+    let user = new_user(&store).await;
+    let mut family = family_of(user.id, Duration::days(1));
+    family.created_at -= Duration::days(2);
+    family.expires_at = now_ms() - Duration::seconds(1);
+
+    store.create_refresh_family(&family).await.unwrap();
+
+    assert!(
+        store
+            .refresh_family(family.family_id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Neither extended back to life nor counted as revoked.
+    store
+        .extend_refresh_family(family.family_id, now_ms() + Duration::days(1))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .refresh_family(family.family_id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store.revoke_user_refresh_families(user.id).await.unwrap(),
+        0
+    );
+}
+
+async fn revoking_a_users_families_spares_other_users(store: Arc<dyn Store>) {
+    let user = new_user(&store).await;
+    let other = new_user(&store).await;
+    let mine: Vec<_> = (0..3)
+        .map(|_| family_of(user.id, Duration::days(30)))
+        .collect();
+    let theirs = family_of(other.id, Duration::days(30));
+    for family in mine.iter().chain([&theirs]) {
+        store.create_refresh_family(family).await.unwrap();
+    }
+    // One of the user's families was already revoked: not counted again.
+    store
+        .revoke_refresh_family(mine[0].family_id)
+        .await
+        .unwrap();
+
+    let revoked = store.revoke_user_refresh_families(user.id).await.unwrap();
+
+    assert_eq!(revoked, 2);
+    for family in &mine {
+        let read = store
+            .refresh_family(family.family_id)
+            .await
+            .unwrap()
+            .expect("still readable");
+        assert!(read.revoked, "{read:?}");
+    }
+    let spared = store
+        .refresh_family(theirs.family_id)
+        .await
+        .unwrap()
+        .expect("other user's family");
+    assert!(!spared.revoked);
+    assert_eq!(
+        store.revoke_user_refresh_families(user.id).await.unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .revoke_user_refresh_families(Uuid::new_v4())
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+// ---- refresh tokens ----
+
+async fn refresh_token_reads_back_unused(store: Arc<dyn Store>) {
+    let user = new_user(&store).await;
+    let family = family_of(user.id, Duration::days(30));
+    store.create_refresh_family(&family).await.unwrap();
+    let token = token_of(&family, Duration::days(30));
+    assert!(
+        store
+            .refresh_token(&token.token_hash)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    store.insert_refresh_token(&token).await.unwrap();
+
+    assert_eq!(
+        store.refresh_token(&token.token_hash).await.unwrap(),
+        Some(token.clone())
+    );
+    assert!(store.refresh_token(&token_hash()).await.unwrap().is_none());
+}
+
+async fn refresh_token_is_consumed_exactly_once_by_concurrent_callers(store: Arc<dyn Store>) {
+    let user = new_user(&store).await;
+    let family = family_of(user.id, Duration::days(30));
+    store.create_refresh_family(&family).await.unwrap();
+    let token = token_of(&family, Duration::days(30));
+    store.insert_refresh_token(&token).await.unwrap();
+    let at = now_ms();
+
+    let consumers: Vec<_> = (0..8)
+        .map(|i| {
+            let store = store.clone();
+            let hash = token.token_hash.clone();
+            tokio::spawn(async move {
+                store
+                    .consume_refresh_token(&hash, at + Duration::milliseconds(i))
+                    .await
+            })
+        })
+        .collect();
+    let mut winners = 0;
+    for consumer in consumers {
+        if consumer.await.unwrap().expect("consume") {
+            winners += 1;
+        }
+    }
+
+    assert_eq!(winners, 1, "exactly one consumer wins");
+    let used = store
+        .refresh_token(&token.token_hash)
+        .await
+        .unwrap()
+        .expect("a used token stays readable, for reuse detection");
+    let used_at = used.used_at.expect("marked used");
+    assert!(used_at >= at && used_at < at + Duration::milliseconds(8));
+    assert_eq!(used.expires_at, token.expires_at);
+    assert!(
+        !store
+            .consume_refresh_token(&token.token_hash, now_ms())
+            .await
+            .unwrap()
+    );
+    // Storing the same token again does not make it usable again.
+    store.insert_refresh_token(&token).await.unwrap();
+    assert!(
+        !store
+            .consume_refresh_token(&token.token_hash, now_ms())
+            .await
+            .unwrap()
+    );
+}
+
+async fn consuming_an_unknown_token_is_false_and_creates_nothing(store: Arc<dyn Store>) {
+    let hash = token_hash();
+
+    assert!(!store.consume_refresh_token(&hash, now_ms()).await.unwrap());
+
+    assert!(store.refresh_token(&hash).await.unwrap().is_none());
+    assert!(!store.consume_refresh_token(&hash, now_ms()).await.unwrap());
+}
+
+async fn expired_refresh_token_reads_as_none(store: Arc<dyn Store>) {
+    let user = new_user(&store).await;
+    let family = family_of(user.id, Duration::days(30));
+    store.create_refresh_family(&family).await.unwrap();
+    let token = token_of(&family, Duration::seconds(2));
+    store.insert_refresh_token(&token).await.unwrap();
+    assert!(
+        store
+            .refresh_token(&token.token_hash)
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+
+    assert!(
+        store
+            .refresh_token(&token.token_hash)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        !store
+            .consume_refresh_token(&token.token_hash, now_ms())
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .refresh_token(&token.token_hash)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+// ---- sign-in failures ----
+
+async fn login_failures_are_counted_and_lock(store: Arc<dyn Store>) {
+    let key = unique_key("account");
+    let start = now_ms();
+    assert!(
+        store
+            .login_failures(&key, start, WINDOW)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let mut states = Vec::new();
+    for i in 0..4 {
+        let at = start + Duration::seconds(i);
+        states.push(
+            store
+                .record_login_failure(&key, at, WINDOW, lock_from_third)
+                .await
+                .unwrap(),
+        );
+    }
+
+    let counts: Vec<u32> = states.iter().map(|s| s.count).collect();
+    assert_eq!(counts, [1, 2, 3, 4]);
+    assert!(states.iter().all(|s| s.first_at == start));
+    assert_eq!(states[1].last_at, start + Duration::seconds(1));
+    assert_eq!(states[1].locked_until, None);
+    assert_eq!(
+        states[2].locked_until,
+        Some(start + Duration::seconds(2) + Duration::minutes(3))
+    );
+    assert_eq!(
+        states[3].locked_until,
+        Some(start + Duration::seconds(3) + Duration::minutes(4))
+    );
+    let read = store
+        .login_failures(&key, start + Duration::seconds(4), WINDOW)
+        .await
+        .unwrap();
+    assert_eq!(read.as_ref(), Some(&states[3]));
+    // Keys are counted apart.
+    let other = unique_key("address");
+    let first = store
+        .record_login_failure(&other, start, WINDOW, lock_from_third)
+        .await
+        .unwrap();
+    assert_eq!(first.count, 1);
+}
+
+async fn concurrent_login_failures_are_all_counted(store: Arc<dyn Store>) {
+    let key = unique_key("account");
+    let now = now_ms();
+
+    let failures: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            let key = key.clone();
+            tokio::spawn(async move {
+                store
+                    .record_login_failure(&key, now, WINDOW, never_lock)
+                    .await
+            })
+        })
+        .collect();
+    let mut counts = Vec::new();
+    for failure in failures {
+        counts.push(failure.await.unwrap().expect("counted").count);
+    }
+
+    counts.sort_unstable();
+    assert_eq!(
+        counts,
+        (1..=8).collect::<Vec<u32>>(),
+        "each failure counted once"
+    );
+    let read = store
+        .login_failures(&key, now, WINDOW)
+        .await
+        .unwrap()
+        .expect("current");
+    assert_eq!(read.count, 8);
+}
+
+async fn login_failures_start_over_after_the_window(store: Arc<dyn Store>) {
+    let key = unique_key("account");
+    let start = now_ms();
+    for _ in 0..2 {
+        store
+            .record_login_failure(&key, start, WINDOW, never_lock)
+            .await
+            .unwrap();
+    }
+    // At the window's very end the failures still count.
+    let at_end = start + WINDOW;
+    let third = store
+        .record_login_failure(&key, at_end, WINDOW, never_lock)
+        .await
+        .unwrap();
+    assert_eq!((third.count, third.first_at), (3, start));
+
+    let after = at_end + Duration::milliseconds(1);
+    assert!(
+        store
+            .login_failures(&key, after, WINDOW)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let restarted = store
+        .record_login_failure(&key, after, WINDOW, never_lock)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        restarted,
+        LoginFailures {
+            count: 1,
+            first_at: after,
+            last_at: after,
+            locked_until: None,
+        }
+    );
+    assert_eq!(
+        store.login_failures(&key, after, WINDOW).await.unwrap(),
+        Some(restarted)
+    );
+}
+
+async fn lock_outlives_the_window(store: Arc<dyn Store>) {
+    let key = unique_key("account");
+    let start = now_ms();
+    store
+        .record_login_failure(&key, start, WINDOW, lock_for_an_hour)
+        .await
+        .unwrap();
+    let locked = store
+        .record_login_failure(&key, start, WINDOW, lock_for_an_hour)
+        .await
+        .unwrap();
+    let until = start + Duration::hours(1);
+    assert_eq!(locked.locked_until, Some(until));
+
+    // Past the window but inside the lock: still reported, and a new count keeps it.
+    let later = start + WINDOW + Duration::minutes(1);
+    let read = store
+        .login_failures(&key, later, WINDOW)
+        .await
+        .unwrap()
+        .expect("locked");
+    assert_eq!(read.locked_until, Some(until));
+    let restarted = store
+        .record_login_failure(&key, later, WINDOW, lock_for_an_hour)
+        .await
+        .unwrap();
+    assert_eq!(restarted.count, 1);
+    assert_eq!(restarted.first_at, later);
+    assert_eq!(restarted.locked_until, Some(until));
+
+    // Once both the window and the lock are over, nothing is current.
+    let much_later = until + WINDOW + Duration::seconds(1);
+    assert!(
+        store
+            .login_failures(&key, much_later, WINDOW)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn cleared_login_failures_are_gone(store: Arc<dyn Store>) {
+    let key = unique_key("account");
+    let now = now_ms();
+    for _ in 0..3 {
+        store
+            .record_login_failure(&key, now, WINDOW, lock_from_third)
+            .await
+            .unwrap();
+    }
+
+    store.clear_login_failures(&key).await.unwrap();
+
+    assert!(
+        store
+            .login_failures(&key, now, WINDOW)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let fresh = store
+        .record_login_failure(&key, now, WINDOW, lock_from_third)
+        .await
+        .unwrap();
+    assert_eq!(fresh.count, 1);
+    assert_eq!(fresh.locked_until, None);
+    // Clearing an unknown key is fine.
+    store
+        .clear_login_failures(&unique_key("account"))
+        .await
+        .unwrap();
 }

@@ -1,5 +1,6 @@
 //! ScyllaDB (or Cassandra) adapters: the store, and `migrate` for `schema.cql`.
 
+mod auth;
 pub mod schema;
 pub mod session;
 pub mod store;

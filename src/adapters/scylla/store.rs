@@ -1,4 +1,6 @@
 //! The store on ScyllaDB (or Cassandra): prepared statements built once at connect.
+//! Users live here; credentials, Google links, refresh tokens and sign-in failures in
+//! [`super::auth`].
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -10,10 +12,14 @@ use scylla::statement::prepared::PreparedStatement;
 use scylla::value::CqlValue;
 use uuid::Uuid;
 
+use super::auth::AuthStatements;
 use super::schema::check_version;
 use super::session::{ConnectError, open, unreachable};
 use crate::config::ScyllaSettings;
-use crate::ports::store::{NewUser, Store, StoreError, StoreResult, User, email_key};
+use crate::ports::store::{
+    LoginFailures, NewUser, ProfileUpdate, RefreshFamily, RefreshToken, Store, StoreError,
+    StoreResult, User, email_key,
+};
 
 /// Statements prepared once per session.
 struct Statements {
@@ -23,12 +29,16 @@ struct Statements {
     claim_email: PreparedStatement,
     release_email: PreparedStatement,
     email_owner: PreparedStatement,
+    set_display_name: PreparedStatement,
+    set_picture: PreparedStatement,
+    set_display_name_and_picture: PreparedStatement,
 }
 
 /// The CQL store.
 pub struct ScyllaStore {
-    session: Session,
+    pub(super) session: Session,
     statements: Statements,
+    pub(super) auth: AuthStatements,
 }
 
 #[derive(DeserializeRow)]
@@ -62,15 +72,7 @@ impl ScyllaStore {
         let session = open(settings).await?;
         check_version(&session, settings).await?;
         let ks = &settings.keyspace;
-        let prepare = |cql: String| {
-            let session = &session;
-            async move {
-                session
-                    .prepare(cql.as_str())
-                    .await
-                    .map_err(|e| unreachable(settings, format!("prepare {cql}: {e}")))
-            }
-        };
+        let prepare = |cql: String| prepare(&session, settings, cql);
         let statements = Statements {
             ping: prepare("SELECT release_version FROM system.local WHERE key = 'local'".into())
                 .await?,
@@ -94,14 +96,30 @@ impl ScyllaStore {
                 "SELECT user_id FROM {ks}.users_by_email WHERE email = ?"
             ))
             .await?,
+            // Profile updates write only the columns that change, so a concurrent
+            // change of another column is not overwritten.
+            set_display_name: prepare(format!(
+                "UPDATE {ks}.users SET display_name = ? WHERE user_id = ?"
+            ))
+            .await?,
+            set_picture: prepare(format!(
+                "UPDATE {ks}.users SET picture = ? WHERE user_id = ?"
+            ))
+            .await?,
+            set_display_name_and_picture: prepare(format!(
+                "UPDATE {ks}.users SET display_name = ?, picture = ? WHERE user_id = ?"
+            ))
+            .await?,
         };
+        let auth = AuthStatements::prepare(&session, settings).await?;
         Ok(ScyllaStore {
             session,
             statements,
+            auth,
         })
     }
 
-    async fn user_row(&self, id: Uuid) -> StoreResult<Option<User>> {
+    pub(super) async fn user_row(&self, id: Uuid) -> StoreResult<Option<User>> {
         let result = self
             .session
             .execute_unpaged(&self.statements.user_by_id, (id,))
@@ -116,31 +134,74 @@ impl ScyllaStore {
     }
 }
 
-fn unavailable(e: ExecutionError) -> StoreError {
+/// Prepares one statement; a failure is reported like an unreachable cluster, since
+/// start-up cannot go on either way.
+pub(super) async fn prepare(
+    session: &Session,
+    settings: &ScyllaSettings,
+    cql: String,
+) -> Result<PreparedStatement, ConnectError> {
+    session
+        .prepare(cql.as_str())
+        .await
+        .map_err(|e| unreachable(settings, format!("prepare {cql}: {e}")))
+}
+
+pub(super) fn unavailable(e: ExecutionError) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
-fn internal(e: impl std::fmt::Display) -> StoreError {
+pub(super) fn internal(e: impl std::fmt::Display) -> StoreError {
     StoreError::Internal(e.to_string())
 }
 
-/// Reads the `[applied]` column of a lightweight transaction's result by name: ScyllaDB
-/// always returns it with the old row, Cassandra returns it alone when applied.
-fn lwt_applied(result: QueryResult) -> StoreResult<bool> {
-    let rows = result.into_rows_result().map_err(internal)?;
-    let index = rows
-        .column_specs()
-        .iter()
-        .position(|c| c.name() == "[applied]")
-        .ok_or_else(|| internal("LWT result has no [applied] column"))?;
-    let row = rows
-        .maybe_first_row::<scylla::value::Row>()
-        .map_err(internal)?
-        .ok_or_else(|| internal("LWT returned no row"))?;
-    match row.columns.get(index) {
-        Some(Some(CqlValue::Boolean(applied))) => Ok(*applied),
-        other => Err(internal(format!("unexpected [applied] value {other:?}"))),
+/// The result of a lightweight transaction, its columns looked up by name: ScyllaDB
+/// always returns `[applied]` with the old row, Cassandra returns `[applied]` alone
+/// when applied and with the current values when not, so no position can be assumed.
+pub(super) struct LwtOutcome {
+    pub(super) applied: bool,
+    names: Vec<String>,
+    row: scylla::value::Row,
+}
+
+impl LwtOutcome {
+    pub(super) fn read(result: QueryResult) -> StoreResult<Self> {
+        let rows = result.into_rows_result().map_err(internal)?;
+        let names: Vec<String> = rows
+            .column_specs()
+            .iter()
+            .map(|c| c.name().to_string())
+            .collect();
+        let row = rows
+            .maybe_first_row::<scylla::value::Row>()
+            .map_err(internal)?
+            .ok_or_else(|| internal("LWT returned no row"))?;
+        let applied = match names
+            .iter()
+            .position(|n| n == "[applied]")
+            .and_then(|i| row.columns.get(i))
+        {
+            Some(Some(CqlValue::Boolean(applied))) => *applied,
+            None => return Err(internal("LWT result has no [applied] column")),
+            Some(other) => return Err(internal(format!("unexpected [applied] value {other:?}"))),
+        };
+        Ok(LwtOutcome {
+            applied,
+            names,
+            row,
+        })
     }
+
+    /// A column of the returned row, if the server sent it and it is not null.
+    pub(super) fn column(&self, name: &str) -> Option<&CqlValue> {
+        let index = self.names.iter().position(|n| n == name)?;
+        self.row.columns.get(index)?.as_ref()
+    }
+}
+
+/// Whether a lightweight transaction applied.
+pub(super) fn lwt_applied(result: QueryResult) -> StoreResult<bool> {
+    LwtOutcome::read(result).map(|outcome| outcome.applied)
 }
 
 #[async_trait]
@@ -224,5 +285,133 @@ impl Store for ScyllaStore {
             Some(id) => self.user_row(id).await,
             None => Ok(None),
         }
+    }
+
+    async fn update_profile(&self, id: Uuid, update: ProfileUpdate) -> StoreResult<Option<User>> {
+        // Checked first so an update never creates a user row; users are never
+        // deleted, so the row cannot vanish between the read and the write.
+        let Some(mut user) = self.user_row(id).await? else {
+            return Ok(None);
+        };
+        let write = match (&update.display_name, &update.picture) {
+            (Some(name), Some(picture)) => Some(
+                self.session
+                    .execute_unpaged(
+                        &self.statements.set_display_name_and_picture,
+                        (name, picture, id),
+                    )
+                    .await,
+            ),
+            (Some(name), None) => Some(
+                self.session
+                    .execute_unpaged(&self.statements.set_display_name, (name, id))
+                    .await,
+            ),
+            (None, Some(picture)) => Some(
+                self.session
+                    .execute_unpaged(&self.statements.set_picture, (picture, id))
+                    .await,
+            ),
+            (None, None) => None,
+        };
+        if let Some(result) = write {
+            result.map_err(unavailable)?;
+        }
+        if let Some(name) = update.display_name {
+            user.display_name = name;
+        }
+        if let Some(picture) = update.picture {
+            user.picture = picture;
+        }
+        Ok(Some(user))
+    }
+
+    async fn set_password_hash(&self, user_id: Uuid, phc: &str) -> StoreResult<()> {
+        self.auth().set_password_hash(user_id, phc).await
+    }
+
+    async fn password_hash(&self, user_id: Uuid) -> StoreResult<Option<String>> {
+        self.auth().password_hash(user_id).await
+    }
+
+    async fn link_google(&self, google_sub: &str, user_id: Uuid) -> StoreResult<Uuid> {
+        self.auth().link_google(google_sub, user_id).await
+    }
+
+    async fn user_by_google(&self, google_sub: &str) -> StoreResult<Option<User>> {
+        match self.auth().google_owner(google_sub).await? {
+            Some(id) => self.user_row(id).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn create_refresh_family(&self, family: &RefreshFamily) -> StoreResult<()> {
+        self.auth().create_refresh_family(family).await
+    }
+
+    async fn refresh_family(&self, family_id: Uuid) -> StoreResult<Option<RefreshFamily>> {
+        self.auth().refresh_family(family_id, Utc::now()).await
+    }
+
+    async fn extend_refresh_family(
+        &self,
+        family_id: Uuid,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.auth()
+            .extend_refresh_family(family_id, expires_at)
+            .await
+    }
+
+    async fn revoke_refresh_family(&self, family_id: Uuid) -> StoreResult<()> {
+        self.auth()
+            .revoke_refresh_family(family_id, None)
+            .await
+            .map(drop)
+    }
+
+    async fn revoke_user_refresh_families(&self, user_id: Uuid) -> StoreResult<u32> {
+        self.auth().revoke_user_refresh_families(user_id).await
+    }
+
+    async fn insert_refresh_token(&self, token: &RefreshToken) -> StoreResult<()> {
+        self.auth().insert_refresh_token(token).await
+    }
+
+    async fn refresh_token(&self, token_hash: &str) -> StoreResult<Option<RefreshToken>> {
+        self.auth().refresh_token(token_hash, Utc::now()).await
+    }
+
+    async fn consume_refresh_token(
+        &self,
+        token_hash: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        self.auth().consume_refresh_token(token_hash, at).await
+    }
+
+    async fn record_login_failure(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        window: chrono::Duration,
+        lock_for: fn(u32) -> Option<chrono::Duration>,
+    ) -> StoreResult<LoginFailures> {
+        self.auth()
+            .record_login_failure(key, now, window, lock_for)
+            .await
+    }
+
+    async fn login_failures(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        window: chrono::Duration,
+    ) -> StoreResult<Option<LoginFailures>> {
+        self.auth().login_failures(key, now, window).await
+    }
+
+    async fn clear_login_failures(&self, key: &str) -> StoreResult<()> {
+        self.auth().clear_login_failures(key).await
     }
 }

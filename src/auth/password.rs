@@ -1,0 +1,138 @@
+//! Password hashing: argon2id with OWASP's recommended parameters, stored as PHC
+//! strings so the parameters travel with each hash and can be raised later.
+
+use std::sync::LazyLock;
+
+use argon2::password_hash::phc::PasswordHash;
+use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
+
+/// OWASP's argon2id baseline: 19 MiB of memory, 2 passes, 1 lane.
+fn hasher() -> Argon2<'static> {
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::default())
+}
+
+/// A hash of a random password, verified against when the account does not exist, so a
+/// sign-in for an unknown email takes as long as one for a known email.
+static DUMMY_HASH: LazyLock<Option<String>> = LazyLock::new(|| {
+    hasher()
+        .hash_password(b"questpath timing equaliser")
+        .ok()
+        .map(|h| h.to_string())
+});
+
+/// Hashing failed; only a bug or resource exhaustion can cause it.
+#[derive(Debug, thiserror::Error)]
+#[error("password hashing failed: {0}")]
+pub struct HashError(String);
+
+/// Hashes on the blocking pool: argon2 takes tens of milliseconds of CPU by design.
+pub async fn hash(password: String) -> Result<String, HashError> {
+    tokio::task::spawn_blocking(move || {
+        hasher()
+            .hash_password(password.as_bytes())
+            .map(|h| h.to_string())
+            .map_err(|e| HashError(e.to_string()))
+    })
+    .await
+    .map_err(|e| HashError(e.to_string()))?
+}
+
+/// Outcome of checking a password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verified {
+    No,
+    Yes,
+    /// Correct, but hashed with weaker parameters than today's: re-hash and store.
+    YesRehash,
+}
+
+/// Checks `password` against `phc` (or against a dummy hash when there is no account
+/// or no password, always answering `No`), on the blocking pool.
+pub async fn verify(password: String, phc: Option<String>) -> Verified {
+    let result = tokio::task::spawn_blocking(move || {
+        let (hash, real) = match phc {
+            Some(phc) => (phc, true),
+            None => (DUMMY_HASH.clone().unwrap_or_default(), false),
+        };
+        let Ok(parsed) = PasswordHash::new(&hash) else {
+            return Verified::No;
+        };
+        let ok = hasher()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok();
+        match (ok && real, needs_rehash(&parsed)) {
+            (false, _) => Verified::No,
+            (true, true) => Verified::YesRehash,
+            (true, false) => Verified::Yes,
+        }
+    })
+    .await;
+    result.unwrap_or(Verified::No)
+}
+
+/// True when the hash was made with another algorithm or weaker parameters.
+fn needs_rehash(hash: &PasswordHash) -> bool {
+    let current = Params::default();
+    if hash.algorithm.as_str() != Algorithm::Argon2id.as_str() {
+        return true;
+    }
+    match Params::try_from(hash) {
+        Ok(p) => {
+            p.m_cost() < current.m_cost()
+                || p.t_cost() < current.t_cost()
+                || p.p_cost() < current.p_cost()
+        }
+        Err(_) => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_hash_verifies_its_password_only() {
+        let phc = hash("correct horse battery".into()).await.unwrap();
+        assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert_eq!(
+            verify("correct horse battery".into(), Some(phc.clone())).await,
+            Verified::Yes
+        );
+        assert_eq!(
+            verify("wrong horse battery".into(), Some(phc)).await,
+            Verified::No
+        );
+    }
+
+    #[tokio::test]
+    async fn no_account_never_verifies() {
+        assert_eq!(
+            verify("questpath timing equaliser".into(), None).await,
+            Verified::No
+        );
+    }
+
+    #[tokio::test]
+    async fn weaker_hashes_ask_for_a_rehash() {
+        let weak = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(8192, 1, 1, None).unwrap(),
+        )
+        .hash_password(b"correct horse battery")
+        .unwrap()
+        .to_string();
+        assert_eq!(
+            verify("correct horse battery".into(), Some(weak)).await,
+            Verified::YesRehash
+        );
+    }
+
+    #[tokio::test]
+    async fn garbage_hashes_do_not_verify() {
+        assert_eq!(
+            verify("x".into(), Some("not a phc".into())).await,
+            Verified::No
+        );
+    }
+}

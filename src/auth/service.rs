@@ -1,0 +1,441 @@
+//! The account lifecycle, shared by the v1 and legacy routes: sign-up, password and
+//! Google sign-in, refresh-token rotation with reuse detection, sign-out, and
+//! websocket tickets.
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Duration, Utc};
+use uuid::Uuid;
+
+use super::google::{GoogleError, GoogleIdentity, GoogleVerifier};
+use super::lockout;
+use super::password::{self, Verified};
+use super::secret_token;
+use super::tokens::{IssuedToken, TokenError, TokenKeys};
+use crate::domain::{DisplayName, Email, Password};
+use crate::ports::{
+    Cache, NewUser, ProfileUpdate, RefreshFamily, RefreshToken, Store, StoreError, User,
+};
+
+/// Lifetime of a refresh token (and of a family left unused).
+pub const REFRESH_TTL: Duration = Duration::days(30);
+/// Lifetime of a websocket ticket.
+pub const TICKET_TTL: StdDuration = StdDuration::from_secs(30);
+
+/// What a successful sign-in or refresh hands to the client.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user: User,
+    pub access: IssuedToken,
+    /// The opaque refresh token for the cookie; only its hash is stored.
+    pub refresh_token: String,
+    pub refresh_expires_at: DateTime<Utc>,
+}
+
+/// Failures of the account operations, mapped to HTTP by the routes.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    #[error("email already registered")]
+    EmailTaken,
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    #[error("sign-in locked for {retry_after_secs} s")]
+    Locked { retry_after_secs: u64 },
+    #[error("refresh token missing")]
+    RefreshMissing,
+    #[error("refresh token invalid or expired")]
+    RefreshInvalid,
+    #[error("refresh token reused; its family is revoked")]
+    RefreshReused,
+    #[error("google sign-in is not configured")]
+    GoogleDisabled,
+    #[error("google: {0}")]
+    Google(GoogleError),
+    #[error("token: {0}")]
+    Token(TokenError),
+    #[error("account not found")]
+    UnknownUser,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cache: {0}")]
+    Cache(#[from] crate::ports::PortError),
+    #[error("password hashing: {0}")]
+    Hash(#[from] password::HashError),
+}
+
+/// Account operations over the store and the cache.
+#[derive(Clone)]
+pub struct AuthService {
+    store: Arc<dyn Store>,
+    cache: Arc<dyn Cache>,
+    keys: TokenKeys,
+    google: Option<Arc<GoogleVerifier>>,
+}
+
+impl AuthService {
+    pub fn new(
+        store: Arc<dyn Store>,
+        cache: Arc<dyn Cache>,
+        keys: TokenKeys,
+        google: Option<Arc<GoogleVerifier>>,
+    ) -> Self {
+        AuthService {
+            store,
+            cache,
+            keys,
+            google,
+        }
+    }
+
+    pub fn keys(&self) -> &TokenKeys {
+        &self.keys
+    }
+
+    /// Creates an account with a password.
+    pub async fn register(
+        &self,
+        email: &str,
+        password: &str,
+        display_name: Option<&str>,
+    ) -> Result<User, AuthError> {
+        let email = Email::parse(email).map_err(|message| AuthError::Invalid {
+            field: "email",
+            message,
+        })?;
+        let password = Password::parse(password).map_err(|message| AuthError::Invalid {
+            field: "password",
+            message,
+        })?;
+        let display_name = display_name
+            .map(DisplayName::parse)
+            .transpose()
+            .map_err(|message| AuthError::Invalid {
+                field: "display_name",
+                message,
+            })?;
+        if self.store.user_by_email(email.as_str()).await?.is_some() {
+            return Err(AuthError::EmailTaken);
+        }
+        let phc = password::hash(password.expose().to_string()).await?;
+        let mut new = NewUser::new(email.as_str());
+        new.display_name = display_name.map(DisplayName::into_inner);
+        let user = match self.store.create_user(new).await {
+            Ok(user) => user,
+            Err(StoreError::Conflict { .. }) => return Err(AuthError::EmailTaken),
+            Err(e) => return Err(e.into()),
+        };
+        self.store.set_password_hash(user.id, &phc).await?;
+        tracing::info!(user_id = %user.id, "account created");
+        Ok(user)
+    }
+
+    /// Password sign-in with brute-force protection; `client_ip` keys the per-address
+    /// counter.
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        client_ip: &str,
+    ) -> Result<Session, AuthError> {
+        let now = Utc::now();
+        // An unparseable email cannot be an account; it is counted like any other so
+        // the answer is the same.
+        let email_key = Email::parse(email)
+            .map(|e| e.as_str().to_string())
+            .unwrap_or_else(|_| email.trim().to_lowercase());
+        let account_key = lockout::account_key(&email_key);
+        let address_key = lockout::address_key(client_ip);
+        for key in [&account_key, &address_key] {
+            let failures = self.store.login_failures(key, now, lockout::WINDOW).await?;
+            if let Some(until) = failures
+                .and_then(|f| f.locked_until)
+                .filter(|until| *until > now)
+            {
+                return Err(AuthError::Locked {
+                    retry_after_secs: seconds_until(now, until),
+                });
+            }
+        }
+
+        let user = self.store.user_by_email(&email_key).await?;
+        let phc = match &user {
+            Some(user) => self.store.password_hash(user.id).await?,
+            None => None,
+        };
+        let verified = password::verify(password.to_string(), phc).await;
+        let user = match (verified, user) {
+            (Verified::Yes | Verified::YesRehash, Some(user)) => {
+                if verified == Verified::YesRehash {
+                    let phc = password::hash(password.to_string()).await?;
+                    self.store.set_password_hash(user.id, &phc).await?;
+                    tracing::info!(user_id = %user.id, "password re-hashed with current parameters");
+                }
+                user
+            }
+            _ => {
+                let account = self
+                    .store
+                    .record_login_failure(&account_key, now, lockout::WINDOW, lockout::account_lock)
+                    .await?;
+                let address = self
+                    .store
+                    .record_login_failure(&address_key, now, lockout::WINDOW, lockout::address_lock)
+                    .await?;
+                tracing::warn!(
+                    account_failures = account.count,
+                    address_failures = address.count,
+                    "failed sign-in"
+                );
+                tokio::time::sleep(lockout::slow_down(account.count)).await;
+                return Err(AuthError::InvalidCredentials);
+            }
+        };
+        self.store.clear_login_failures(&account_key).await?;
+        self.start_session(user, now).await
+    }
+
+    /// Google sign-in: verifies the ID token, then finds the linked account, links the
+    /// account with the same verified email, or creates one.
+    pub async fn google_login(&self, id_token: &str) -> Result<Session, AuthError> {
+        let verifier = self.google.as_ref().ok_or(AuthError::GoogleDisabled)?;
+        let identity = verifier.verify(id_token).await.map_err(AuthError::Google)?;
+        let user = self.user_for_google(identity).await?;
+        self.start_session(user, Utc::now()).await
+    }
+
+    async fn user_for_google(&self, identity: GoogleIdentity) -> Result<User, AuthError> {
+        if let Some(user) = self.store.user_by_google(&identity.sub).await? {
+            return Ok(user);
+        }
+        let email = Email::parse(&identity.email).map_err(|message| AuthError::Invalid {
+            field: "email",
+            message,
+        })?;
+        let user = match self.store.user_by_email(email.as_str()).await? {
+            Some(existing) => existing,
+            None => {
+                let mut new = NewUser::new(email.as_str());
+                new.display_name = identity
+                    .name
+                    .as_deref()
+                    .and_then(|n| DisplayName::parse(n).ok())
+                    .map(DisplayName::into_inner);
+                new.picture = identity.picture.clone();
+                match self.store.create_user(new).await {
+                    Ok(user) => user,
+                    // Created by a concurrent sign-in a moment ago.
+                    Err(StoreError::Conflict { .. }) => self
+                        .store
+                        .user_by_email(email.as_str())
+                        .await?
+                        .ok_or(AuthError::UnknownUser)?,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        };
+        let owner = self.store.link_google(&identity.sub, user.id).await?;
+        if owner != user.id {
+            // Another account won a race to link this Google account: sign in as it.
+            return self
+                .store
+                .user_by_id(owner)
+                .await?
+                .ok_or(AuthError::UnknownUser);
+        }
+        Ok(user)
+    }
+
+    /// The old `/auth/oauth-login`: trusts the posted identity. Only reachable when an
+    /// operator enabled it.
+    pub async fn legacy_oauth_login(
+        &self,
+        email: &str,
+        google_id: &str,
+        display_name: Option<String>,
+        picture: Option<String>,
+    ) -> Result<Session, AuthError> {
+        let identity = GoogleIdentity {
+            sub: google_id.to_string(),
+            email: email.to_string(),
+            email_verified: true,
+            name: display_name,
+            picture,
+        };
+        let user = self.user_for_google(identity).await?;
+        self.start_session(user, Utc::now()).await
+    }
+
+    /// Starts a new refresh family (a device) and issues its first tokens.
+    async fn start_session(&self, user: User, now: DateTime<Utc>) -> Result<Session, AuthError> {
+        let family = RefreshFamily {
+            family_id: Uuid::now_v7(),
+            user_id: user.id,
+            created_at: now,
+            expires_at: now + REFRESH_TTL,
+            revoked: false,
+        };
+        self.store.create_refresh_family(&family).await?;
+        self.issue(user, family.family_id, now).await
+    }
+
+    async fn issue(
+        &self,
+        user: User,
+        family_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Session, AuthError> {
+        let refresh_token = secret_token::generate();
+        let record = RefreshToken {
+            token_hash: secret_token::hash(&refresh_token),
+            user_id: user.id,
+            family_id,
+            issued_at: now,
+            expires_at: now + REFRESH_TTL,
+            used_at: None,
+        };
+        self.store.insert_refresh_token(&record).await?;
+        let access = self
+            .keys
+            .issue_access(user.id, now)
+            .map_err(AuthError::Token)?;
+        Ok(Session {
+            user,
+            access,
+            refresh_token,
+            refresh_expires_at: record.expires_at,
+        })
+    }
+
+    /// Exchanges a refresh token for a new access token and a new refresh token. A token
+    /// presented a second time means it was copied: the whole family is revoked.
+    pub async fn refresh(&self, presented: Option<&str>) -> Result<Session, AuthError> {
+        let presented = presented
+            .filter(|t| !t.is_empty())
+            .ok_or(AuthError::RefreshMissing)?;
+        if !secret_token::well_formed(presented) {
+            return Err(AuthError::RefreshInvalid);
+        }
+        let now = Utc::now();
+        let hash = secret_token::hash(presented);
+        let token = self
+            .store
+            .refresh_token(&hash)
+            .await?
+            .ok_or(AuthError::RefreshInvalid)?;
+        if token.expires_at <= now {
+            return Err(AuthError::RefreshInvalid);
+        }
+        let family = self
+            .store
+            .refresh_family(token.family_id)
+            .await?
+            .ok_or(AuthError::RefreshInvalid)?;
+        if family.revoked || family.expires_at <= now {
+            return Err(AuthError::RefreshInvalid);
+        }
+        if token.used_at.is_some() || !self.store.consume_refresh_token(&hash, now).await? {
+            self.store.revoke_refresh_family(token.family_id).await?;
+            tracing::warn!(
+                user_id = %token.user_id,
+                family_id = %token.family_id,
+                "refresh token reused: family revoked"
+            );
+            return Err(AuthError::RefreshReused);
+        }
+        let user = self
+            .store
+            .user_by_id(token.user_id)
+            .await?
+            .ok_or(AuthError::RefreshInvalid)?;
+        self.store
+            .extend_refresh_family(token.family_id, now + REFRESH_TTL)
+            .await?;
+        self.issue(user, token.family_id, now).await
+    }
+
+    /// Signs the device holding `presented` out: its family is revoked. Unknown tokens
+    /// are ignored, so signing out twice is fine.
+    pub async fn logout(&self, presented: Option<&str>) -> Result<(), AuthError> {
+        let Some(presented) = presented.filter(|t| secret_token::well_formed(t)) else {
+            return Ok(());
+        };
+        if let Some(token) = self
+            .store
+            .refresh_token(&secret_token::hash(presented))
+            .await?
+        {
+            self.store.revoke_refresh_family(token.family_id).await?;
+            tracing::info!(user_id = %token.user_id, family_id = %token.family_id, "signed out");
+        }
+        Ok(())
+    }
+
+    /// Signs every device of the user out.
+    pub async fn logout_everywhere(&self, user_id: Uuid) -> Result<u32, AuthError> {
+        let revoked = self.store.revoke_user_refresh_families(user_id).await?;
+        tracing::info!(user_id = %user_id, families = revoked, "signed out everywhere");
+        Ok(revoked)
+    }
+
+    /// The user an access token belongs to.
+    pub async fn authenticate(&self, access_token: &str) -> Result<User, AuthError> {
+        let (user_id, _) = self
+            .keys
+            .verify_access(access_token)
+            .map_err(AuthError::Token)?;
+        self.store
+            .user_by_id(user_id)
+            .await?
+            .ok_or(AuthError::UnknownUser)
+    }
+
+    /// Changes the display name.
+    pub async fn rename(&self, user_id: Uuid, display_name: &str) -> Result<User, AuthError> {
+        let name = DisplayName::parse(display_name).map_err(|message| AuthError::Invalid {
+            field: "display_name",
+            message,
+        })?;
+        let update = ProfileUpdate {
+            display_name: Some(Some(name.into_inner())),
+            picture: None,
+        };
+        self.store
+            .update_profile(user_id, update)
+            .await?
+            .ok_or(AuthError::UnknownUser)
+    }
+
+    /// A one-time websocket ticket for the user, valid [`TICKET_TTL`], usable on any
+    /// instance (kept in the cache port, so in Redis when configured).
+    pub async fn issue_ticket(&self, user_id: Uuid) -> Result<String, AuthError> {
+        let ticket = secret_token::generate();
+        let key = ticket_key(&ticket);
+        self.cache.set(&key, user_id.as_bytes(), TICKET_TTL).await?;
+        Ok(ticket)
+    }
+
+    /// Redeems a ticket once; `None` when unknown, expired or already used.
+    pub async fn redeem_ticket(&self, ticket: &str) -> Result<Option<Uuid>, AuthError> {
+        if !secret_token::well_formed(ticket) {
+            return Ok(None);
+        }
+        let value = self.cache.take(&ticket_key(ticket)).await?;
+        Ok(value.and_then(|bytes| Uuid::from_slice(&bytes).ok()))
+    }
+}
+
+/// Tickets are stored under their hash: a cache dump does not yield usable tickets.
+fn ticket_key(ticket: &str) -> String {
+    format!("ws-ticket:{}", secret_token::hash(ticket))
+}
+
+fn seconds_until(now: DateTime<Utc>, until: DateTime<Utc>) -> u64 {
+    let ms = (until - now).num_milliseconds().max(0) as u64;
+    ms.div_ceil(1000).max(1)
+}

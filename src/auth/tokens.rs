@@ -1,0 +1,220 @@
+//! Access tokens: short-lived HS256 JWTs. Each carries a type claim, and verification
+//! pins the algorithm, issuer and audience, so no other token (a refresh token, a
+//! websocket ticket, a token for another service) is ever accepted as one.
+
+use chrono::{DateTime, Duration, Utc};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::config::Secret;
+
+/// Issuer of every token this server signs.
+pub const ISSUER: &str = "questpath";
+/// Audience of access tokens.
+pub const AUDIENCE: &str = "questpath-api";
+/// Value of the `typ` claim of access tokens.
+pub const ACCESS_TYPE: &str = "access";
+/// Lifetime of an access token.
+pub const ACCESS_TTL: Duration = Duration::minutes(15);
+
+/// Claims of an access token.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AccessClaims {
+    pub sub: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: String,
+    pub iss: String,
+    pub aud: String,
+    /// Token type, always `access`.
+    pub typ: String,
+}
+
+/// Signs and verifies access tokens with one key.
+#[derive(Clone)]
+pub struct TokenKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+}
+
+/// A signed access token and its expiry.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Why a token was refused. Clients only ever learn "invalid or expired".
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TokenError {
+    #[error("token expired")]
+    Expired,
+    #[error("token invalid: {0}")]
+    Invalid(String),
+}
+
+impl TokenKeys {
+    pub fn new(secret: &Secret) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "iat", "sub", "iss", "aud"]);
+        validation.leeway = 5;
+        TokenKeys {
+            encoding: EncodingKey::from_secret(secret.expose().as_bytes()),
+            decoding: DecodingKey::from_secret(secret.expose().as_bytes()),
+            validation,
+        }
+    }
+
+    /// Signs an access token for `user_id`, valid for [`ACCESS_TTL`] from `now`.
+    pub fn issue_access(
+        &self,
+        user_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<IssuedToken, TokenError> {
+        let expires_at = now + ACCESS_TTL;
+        let claims = AccessClaims {
+            sub: user_id.to_string(),
+            iat: now.timestamp(),
+            exp: expires_at.timestamp(),
+            jti: Uuid::new_v4().simple().to_string(),
+            iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
+            typ: ACCESS_TYPE.into(),
+        };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| TokenError::Invalid(e.to_string()))?;
+        Ok(IssuedToken { token, expires_at })
+    }
+
+    /// Verifies signature, algorithm, issuer, audience, expiry and type; returns the
+    /// user id and the claims.
+    pub fn verify_access(&self, token: &str) -> Result<(Uuid, AccessClaims), TokenError> {
+        let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
+                _ => TokenError::Invalid(e.to_string()),
+            })?;
+        let claims = data.claims;
+        if claims.typ != ACCESS_TYPE {
+            return Err(TokenError::Invalid(format!(
+                "token type {:?} is not access",
+                claims.typ
+            )));
+        }
+        let user_id = Uuid::parse_str(&claims.sub)
+            .map_err(|_| TokenError::Invalid("subject is not a user id".into()))?;
+        Ok((user_id, claims))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+
+    fn keys() -> TokenKeys {
+        TokenKeys::new(&Secret::new("k".repeat(40)))
+    }
+
+    fn b64(value: &serde_json::Value) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value.to_string())
+    }
+
+    #[test]
+    fn issued_tokens_verify_with_all_claims() {
+        let user = Uuid::now_v7();
+        let issued = keys().issue_access(user, Utc::now()).unwrap();
+        let (id, claims) = keys().verify_access(&issued.token).unwrap();
+        assert_eq!(id, user);
+        assert_eq!(claims.typ, "access");
+        assert_eq!(claims.iss, ISSUER);
+        assert_eq!(claims.aud, AUDIENCE);
+        assert_eq!(claims.exp - claims.iat, 15 * 60);
+        assert!(!claims.jti.is_empty());
+    }
+
+    #[test]
+    fn expired_tokens_are_refused() {
+        let issued = keys()
+            .issue_access(Uuid::now_v7(), Utc::now() - Duration::minutes(16))
+            .unwrap();
+        assert_eq!(
+            keys().verify_access(&issued.token).unwrap_err(),
+            TokenError::Expired
+        );
+    }
+
+    #[test]
+    fn another_key_is_refused() {
+        let other = TokenKeys::new(&Secret::new("o".repeat(40)));
+        let issued = other.issue_access(Uuid::now_v7(), Utc::now()).unwrap();
+        assert!(matches!(
+            keys().verify_access(&issued.token),
+            Err(TokenError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn alg_none_is_refused() {
+        let now = Utc::now().timestamp();
+        let claims = serde_json::json!({"sub": Uuid::now_v7().to_string(), "iat": now, "exp": now + 600,
+            "jti": "x", "iss": ISSUER, "aud": AUDIENCE, "typ": "access"});
+        let token = format!(
+            "{}.{}.",
+            b64(&serde_json::json!({"alg": "none", "typ": "JWT"})),
+            b64(&claims)
+        );
+        assert!(matches!(
+            keys().verify_access(&token),
+            Err(TokenError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn wrong_audience_issuer_or_type_is_refused() {
+        let secret = "k".repeat(40);
+        let now = Utc::now().timestamp();
+        let base = serde_json::json!({"sub": Uuid::now_v7().to_string(), "iat": now, "exp": now + 600,
+            "jti": "x", "iss": ISSUER, "aud": AUDIENCE, "typ": "access"});
+        for (field, value) in [
+            ("aud", "other-api"),
+            ("iss", "someone-else"),
+            ("typ", "refresh"),
+        ] {
+            let mut claims = base.clone();
+            claims[field] = serde_json::json!(value);
+            let token = jsonwebtoken::encode(
+                &Header::new(Algorithm::HS256),
+                &claims,
+                &EncodingKey::from_secret(secret.as_bytes()),
+            )
+            .unwrap();
+            assert!(
+                matches!(keys().verify_access(&token), Err(TokenError::Invalid(_))),
+                "{field}"
+            );
+        }
+    }
+
+    #[test]
+    fn other_algorithms_are_refused() {
+        let secret = "k".repeat(40);
+        let now = Utc::now().timestamp();
+        let claims = serde_json::json!({"sub": Uuid::now_v7().to_string(), "iat": now, "exp": now + 600,
+            "jti": "x", "iss": ISSUER, "aud": AUDIENCE, "typ": "access"});
+        let token = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS512),
+            &claims,
+            &EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .unwrap();
+        assert!(matches!(
+            keys().verify_access(&token),
+            Err(TokenError::Invalid(_))
+        ));
+    }
+}

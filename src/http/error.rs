@@ -1,0 +1,383 @@
+//! API errors: RFC 9457 `application/problem+json` with a stable machine-readable
+//! `code`. Legacy routes get the old `{"detail": ...}` shape from the same errors,
+//! through [`legacy_detail`], so every error is defined once.
+
+use actix_web::body::{BoxBody, EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+/// Content type of v1 errors.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// One invalid field of a request.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+/// An error answered to a client. `message` is shown to people; `code` is for programs.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub errors: Vec<FieldError>,
+    /// Seconds, for `Retry-After` on 429 and 503.
+    pub retry_after: Option<u64>,
+    /// Adds `WWW-Authenticate: Bearer` (401 on bearer-protected routes).
+    pub bearer_challenge: bool,
+}
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'a str,
+    status: u16,
+    detail: &'a str,
+    code: &'a str,
+    #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
+    errors: &'a [FieldError],
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            errors: Vec::new(),
+            retry_after: None,
+            bearer_challenge: false,
+        }
+    }
+
+    /// 422 naming the invalid field.
+    pub fn invalid_field(field: &str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        let mut error = ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            message.clone(),
+        );
+        error.errors.push(FieldError {
+            field: field.to_string(),
+            message,
+        });
+        error
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// 401 with a bearer challenge.
+    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
+        let mut error = ApiError::new(StatusCode::UNAUTHORIZED, code, message);
+        error.bearer_challenge = true;
+        error
+    }
+
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::FORBIDDEN, code, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::CONFLICT, code, message)
+    }
+
+    pub fn too_many(code: &'static str, message: impl Into<String>, retry_after_secs: u64) -> Self {
+        let mut error = ApiError::new(StatusCode::TOO_MANY_REQUESTS, code, message);
+        error.retry_after = Some(retry_after_secs.max(1));
+        error
+    }
+
+    /// 503: a backend is down; the cause goes to the log, not to the client.
+    pub fn unavailable(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "backend unavailable");
+        let mut error = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "The service is temporarily unavailable. Please try again in a moment.",
+        );
+        error.retry_after = Some(5);
+        error
+    }
+
+    /// 500 with an opaque body; the cause goes to the log.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal server error",
+        )
+    }
+}
+
+impl ApiError {
+    /// The error response, also setting `cookie` (e.g. to clear a refused token).
+    pub fn error_response_with_cookie(
+        &self,
+        cookie: actix_web::cookie::Cookie<'static>,
+    ) -> HttpResponse {
+        let mut response = self.error_response();
+        if let Err(e) = response.add_cookie(&cookie) {
+            tracing::error!(error = %e, "cannot set cookie on error response");
+        }
+        response
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let problem = Problem {
+            kind: format!(
+                "https://questpath.dev/problems/{}",
+                self.code.replace('_', "-")
+            ),
+            title: self.status.canonical_reason().unwrap_or("Error"),
+            status: self.status.as_u16(),
+            detail: &self.message,
+            code: self.code,
+            errors: &self.errors,
+        };
+        let mut response = HttpResponse::build(self.status);
+        response.content_type(PROBLEM_JSON);
+        if let Some(seconds) = self.retry_after {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+        }
+        if self.bearer_challenge {
+            response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        response.json(problem)
+    }
+}
+
+impl From<crate::ports::StoreError> for ApiError {
+    fn from(e: crate::ports::StoreError) -> Self {
+        match e {
+            crate::ports::StoreError::Unavailable(_) => ApiError::unavailable(e),
+            crate::ports::StoreError::Conflict { .. } => {
+                ApiError::conflict("conflict", e.to_string())
+            }
+            crate::ports::StoreError::Internal(_) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<crate::ports::PortError> for ApiError {
+    fn from(e: crate::ports::PortError) -> Self {
+        ApiError::unavailable(e)
+    }
+}
+
+/// Middleware for the legacy routes: rewrites problem+json errors into the old
+/// backend's `{"detail": "<message>"}`, keeping status and headers.
+pub async fn legacy_detail(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<BoxBody, BoxBody>>, actix_web::Error> {
+    let res = next.call(req).await?;
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    if !is_problem {
+        return Ok(res.map_body(|_, body| EitherBody::left(body.boxed())));
+    }
+    let (req, res) = res.into_parts();
+    let (mut head, body) = res.into_parts();
+    let bytes = actix_web::body::to_bytes(body).await.unwrap_or_default();
+    let detail = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|v| v.get("detail").and_then(|d| d.as_str()).map(str::to_string))
+        .unwrap_or_else(|| "Error".to_string());
+    let body = serde_json::json!({ "detail": detail }).to_string();
+    head.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    head.headers_mut().remove(header::CONTENT_LENGTH);
+    let res = head.set_body(BoxBody::new(body));
+    Ok(ServiceResponse::new(req, res).map_body(|_, body| EitherBody::right(body)))
+}
+
+/// Turns extractor failures (malformed JSON, wrong content type, bad query or path)
+/// into problem+json errors naming what was wrong.
+pub fn json_error(
+    err: actix_web::error::JsonPayloadError,
+    _req: &actix_web::HttpRequest,
+) -> actix_web::Error {
+    use actix_web::error::JsonPayloadError as E;
+    let error = match &err {
+        E::ContentType => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Content-Type must be application/json",
+        ),
+        E::OverflowKnownLength { .. } | E::Overflow { .. } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "Request body is too large",
+        ),
+        E::Deserialize(e) if e.is_data() => {
+            let message = e.to_string();
+            let field = missing_or_invalid_field(&message);
+            let mut error = ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                message.clone(),
+            );
+            if let Some(field) = field {
+                error.errors.push(FieldError { field, message });
+            }
+            error
+        }
+        _ => ApiError::bad_request(
+            "malformed_json",
+            format!("Request body is not valid JSON: {err}"),
+        ),
+    };
+    error.into()
+}
+
+/// Same as [`json_error`] for form bodies.
+pub fn form_error(
+    err: actix_web::error::UrlencodedError,
+    _req: &actix_web::HttpRequest,
+) -> actix_web::Error {
+    use actix_web::error::UrlencodedError as E;
+    let error = match &err {
+        E::ContentType => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Content-Type must be application/x-www-form-urlencoded",
+        ),
+        E::Overflow { .. } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "Request body is too large",
+        ),
+        _ => {
+            let message = err.to_string();
+            let mut error = ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                message.clone(),
+            );
+            if let Some(field) = missing_or_invalid_field(&message) {
+                error.errors.push(FieldError { field, message });
+            }
+            error
+        }
+    };
+    error.into()
+}
+
+/// serde's messages name the field in backquotes: "missing field `email`".
+fn missing_or_invalid_field(message: &str) -> Option<String> {
+    let start = message.find('`')? + 1;
+    let end = start + message[start..].find('`')?;
+    Some(message[start..end].to_string())
+}
+
+impl From<crate::auth::service::AuthError> for ApiError {
+    fn from(e: crate::auth::service::AuthError) -> Self {
+        use crate::auth::google::GoogleError;
+        use crate::auth::service::AuthError as A;
+        use crate::auth::tokens::TokenError;
+        match e {
+            A::Invalid { field, message } => ApiError::invalid_field(field, message),
+            A::EmailTaken => ApiError::conflict("email_taken", "Email already registered"),
+            A::InvalidCredentials => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "Invalid email or password",
+            ),
+            A::Locked { retry_after_secs } => ApiError::too_many(
+                "too_many_attempts",
+                format!(
+                    "Too many failed sign-in attempts. Try again in {retry_after_secs} seconds."
+                ),
+                retry_after_secs,
+            ),
+            A::RefreshMissing => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "refresh_token_missing",
+                "Refresh token missing",
+            ),
+            A::RefreshInvalid => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "refresh_token_invalid",
+                "Invalid or expired refresh token",
+            ),
+            A::RefreshReused => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "refresh_token_reused",
+                "Invalid or expired refresh token",
+            ),
+            A::GoogleDisabled => ApiError::new(
+                StatusCode::NOT_IMPLEMENTED,
+                "google_sign_in_disabled",
+                "Google sign-in is not configured on this server",
+            ),
+            A::Google(GoogleError::InvalidToken(_)) => {
+                ApiError::unauthorized("invalid_google_token", "The Google ID token is not valid")
+            }
+            A::Google(GoogleError::EmailNotVerified) => ApiError::forbidden(
+                "email_not_verified",
+                "The Google account's email is not verified",
+            ),
+            A::Google(e @ GoogleError::KeysUnavailable(_)) => ApiError::unavailable(e),
+            A::Token(TokenError::Expired) => {
+                ApiError::unauthorized("token_expired", "Token has expired")
+            }
+            A::Token(TokenError::Invalid(_)) | A::UnknownUser => {
+                ApiError::unauthorized("invalid_token", "Could not validate credentials")
+            }
+            A::Store(e) => e.into(),
+            A::Cache(e) => e.into(),
+            A::Hash(e) => ApiError::internal(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_names_are_read_from_serde_messages() {
+        assert_eq!(
+            missing_or_invalid_field("missing field `email` at line 1").as_deref(),
+            Some("email")
+        );
+        assert_eq!(missing_or_invalid_field("no field"), None);
+    }
+}

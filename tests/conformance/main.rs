@@ -1,0 +1,12 @@
+//! Port conformance suites: the same tests against every adapter of each port.
+//!
+//! Distributed adapters need the services that `scripts/test` starts; their tests fail
+//! (never skip) when `QUESTPATH_TEST_SCYLLA_NODES` or `QUESTPATH_TEST_REDIS_URL` is unset.
+
+mod bus;
+mod cache;
+mod common;
+mod job_queue;
+mod leaderboard;
+mod rate_limiter;
+mod store;
