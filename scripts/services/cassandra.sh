@@ -21,7 +21,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 PORT="${QUESTPATH_TEST_CQL_PORT:-9042}"
 STORAGE_PORT="${QUESTPATH_TEST_CASSANDRA_STORAGE_PORT:-7000}"
 START_TIMEOUT="${QUESTPATH_TEST_CASSANDRA_START_TIMEOUT:-180}"
-HEAP="${QUESTPATH_TEST_CASSANDRA_HEAP:-1g}"
+# 2 GiB: every test keyspace holds a dozen tables, and a run creates dozens of them.
+HEAP="${QUESTPATH_TEST_CASSANDRA_HEAP:-2g}"
 POM="$QP_ROOT/tools/cassandra/pom.xml"
 # One directory per port, so a second instance never wipes a running one's data.
 DIR="$QP_SERVICES_DIR/cassandra"

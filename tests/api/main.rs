@@ -6,3 +6,4 @@ mod health;
 mod helpers;
 mod legacy_auth;
 mod metrics;
+mod tickets;

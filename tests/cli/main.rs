@@ -7,6 +7,9 @@ use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "../support/cql.rs"]
+mod cql;
+
 const BIN: &str = env!("CARGO_BIN_EXE_questpath");
 
 /// The binary with a clean environment and a working directory without `.env`.
@@ -251,7 +254,9 @@ async fn redis_alone_switches_the_shared_ports() {
     );
     server.wait_healthy().await;
 
-    let ready: serde_json::Value = http().get(server.url("/ready")).send()
+    let ready: serde_json::Value = http()
+        .get(server.url("/ready"))
+        .send()
         .await
         .unwrap()
         .json()
@@ -272,7 +277,8 @@ async fn redis_alone_switches_the_shared_ports() {
 async fn serve_refuses_an_unmigrated_keyspace_until_migrate_runs() {
     let dir = tempfile::tempdir().unwrap();
     let nodes = required_env("QUESTPATH_TEST_SCYLLA_NODES");
-    let keyspace = format!("cli_{}", uuid::Uuid::new_v4().simple());
+    let keyspace = cql::keyspace_name("cli");
+    cql::sweep_stale(&nodes).await;
     let vars = [
         ("QUESTPATH_SCYLLA_NODES", nodes.as_str()),
         ("QUESTPATH_SCYLLA_KEYSPACE", keyspace.as_str()),
@@ -284,7 +290,9 @@ async fn serve_refuses_an_unmigrated_keyspace_until_migrate_runs() {
     let again = run(questpath(dir.path(), &vars).arg("migrate"));
     let mut server = Server::start(dir.path(), &vars);
     server.wait_healthy().await;
-    let ready: serde_json::Value = http().get(server.url("/ready")).send()
+    let ready: serde_json::Value = http()
+        .get(server.url("/ready"))
+        .send()
         .await
         .unwrap()
         .json()
@@ -306,6 +314,7 @@ async fn serve_refuses_an_unmigrated_keyspace_until_migrate_runs() {
     assert_eq!(ready["checks"][0]["backend"], "scylla");
     assert_eq!(ready["checks"][1]["backend"], "in-process");
     assert!(status.success());
+    cql::drop_keyspace(&nodes, &keyspace).await;
 }
 
 #[tokio::test]
@@ -395,4 +404,55 @@ async fn passwords_tokens_and_tickets_never_reach_the_logs() {
             "a secret reached the logs: {secret}"
         );
     }
+}
+
+#[tokio::test]
+async fn serve_refuses_a_keyspace_older_than_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let nodes = required_env("QUESTPATH_TEST_SCYLLA_NODES");
+    let keyspace = cql::keyspace_name("cli");
+    cql::sweep_stale(&nodes).await;
+    let vars = [
+        ("QUESTPATH_SCYLLA_NODES", nodes.as_str()),
+        ("QUESTPATH_SCYLLA_KEYSPACE", keyspace.as_str()),
+        ("QUESTPATH_SCYLLA_REPLICATION", "simple:1"),
+    ];
+    assert!(
+        run(questpath(dir.path(), &vars).arg("migrate"))
+            .status
+            .success()
+    );
+    // Pretend the keyspace was migrated by an older release.
+    let session = scylla::client::session_builder::SessionBuilder::new()
+        .known_nodes(nodes.split(','))
+        .build()
+        .await
+        .unwrap();
+    let older = questpath::adapters::scylla::SCHEMA_VERSION - 1;
+    session
+        .query_unpaged(
+            format!(
+                "UPDATE {keyspace}.schema_version SET version = ? WHERE component = 'questpath'"
+            ),
+            (older,),
+        )
+        .await
+        .unwrap();
+
+    let refused = run(questpath(dir.path(), &vars).arg("serve"));
+    let migrated = run(questpath(dir.path(), &vars).arg("migrate"));
+    let mut server = Server::start(dir.path(), &vars);
+    server.wait_healthy().await;
+    let (status, _) = server.terminate();
+
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("schema version {older}")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("questpath migrate"), "{stderr}");
+    assert!(migrated.status.success());
+    assert!(status.success());
+    cql::drop_keyspace(&nodes, &keyspace).await;
 }

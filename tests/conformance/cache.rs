@@ -190,16 +190,3 @@ async fn redis_connect_with_a_bad_url_fails() {
         .expect_err("not a URL");
     assert!(!error.to_string().contains("secret-password"), "{error}");
 }
-// SCRATCH-BEGIN
-#[tokio::test]
-#[ignore]
-async fn scratch_blackhole() {
-    let settings = questpath::config::RedisSettings {
-        url: questpath::config::Secret::new("redis://10.255.255.1:6379"),
-        prefix: "dead:".to_string(),
-    };
-    let started = std::time::Instant::now();
-    let error = questpath::adapters::redis::Redis::connect(&settings).await.expect_err("blackhole");
-    eprintln!("{error} after {:?}", started.elapsed());
-}
-// SCRATCH-END

@@ -21,12 +21,37 @@ macro_rules! conformance {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    let port = $make.await;
-                    super::$case(port).await;
+                    $crate::common::with_cleanup(async {
+                        let port = $make.await;
+                        super::$case(port).await;
+                    })
+                    .await;
                 }
             )+
         }
     };
+}
+
+tokio::task_local! {
+    /// Keyspaces the running test created, dropped when it ends.
+    static KEYSPACES: std::cell::RefCell<Vec<String>>;
+}
+
+/// Runs one test body, then drops the CQL keyspaces it created. A test that panics
+/// leaves its keyspace to the stale sweep.
+pub async fn with_cleanup(body: impl std::future::Future<Output = ()>) {
+    KEYSPACES
+        .scope(std::cell::RefCell::new(Vec::new()), async {
+            body.await;
+            let created = KEYSPACES.with(|k| k.take());
+            if !created.is_empty() {
+                let nodes = required_env("QUESTPATH_TEST_SCYLLA_NODES");
+                for keyspace in created {
+                    crate::cql::drop_keyspace(&nodes, &keyspace).await;
+                }
+            }
+        })
+        .await;
 }
 
 /// The value of a variable `scripts/test` sets; a clear failure when it is missing.
@@ -59,7 +84,7 @@ pub fn scylla_settings() -> ScyllaSettings {
         .collect();
     ScyllaSettings {
         nodes,
-        keyspace: unique_name("test"),
+        keyspace: crate::cql::keyspace_name("test"),
         replication: Replication::Simple(1),
         username: None,
         password: None,
@@ -80,6 +105,8 @@ pub async fn embedded_store() -> Arc<dyn Store> {
 /// A migrated keyspace of this test's own on the test CQL server.
 pub async fn scylla_store() -> Arc<dyn Store> {
     let settings = scylla_settings();
+    crate::cql::sweep_stale(&settings.nodes.join(",")).await;
+    let _ = KEYSPACES.try_with(|k| k.borrow_mut().push(settings.keyspace.clone()));
     questpath::adapters::scylla::migrate(&settings)
         .await
         .expect("migrate test keyspace");

@@ -644,3 +644,174 @@ async fn malformed_tokens_are_rejected_without_panicking_or_fetching() {
     assert!(server.hits() <= 1, "hits: {}", server.hits());
     server.stop().await;
 }
+
+// ---------------------------------------------------------------- through the API
+
+/// A QuestPath server whose Google sign-in trusts the given JWKS server.
+struct QuestPath {
+    address: String,
+    client: reqwest::Client,
+    _data: tempfile::TempDir,
+}
+
+impl QuestPath {
+    async fn start(jwks_url: &str) -> QuestPath {
+        let data = tempfile::tempdir().expect("temp dir");
+        let vars = std::collections::HashMap::from([
+            ("QUESTPATH_BIND", "127.0.0.1:0".to_string()),
+            ("QUESTPATH_DATA_DIR", data.path().display().to_string()),
+            ("QUESTPATH_WORKERS", "1".to_string()),
+            ("QUESTPATH_SHUTDOWN_TIMEOUT_SECS", "1".to_string()),
+            ("QUESTPATH_GOOGLE_CLIENT_ID", CLIENT_ID.to_string()),
+            ("QUESTPATH_GOOGLE_JWKS_URL", jwks_url.to_string()),
+        ]);
+        let settings = questpath::config::Settings::from_lookup(|k| vars.get(k).cloned())
+            .expect("valid settings");
+        let application = questpath::startup::Application::build(settings)
+            .await
+            .expect("server starts");
+        let address = format!("http://127.0.0.1:{}", application.port());
+        actix_web::rt::spawn(application.run_until_stopped());
+        questpath::tls::install_crypto_provider();
+        QuestPath {
+            address,
+            client: reqwest::Client::new(),
+            _data: data,
+        }
+    }
+
+    async fn post(&self, path: &str, body: Value) -> reqwest::Response {
+        self.client
+            .post(format!("{}{}", self.address, path))
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    async fn google(&self, id_token: &str) -> reqwest::Response {
+        self.post("/api/v1/auth/google", json!({ "id_token": id_token }))
+            .await
+    }
+}
+
+#[actix_web::test]
+async fn google_sign_in_creates_the_account_once_and_signs_it_in() {
+    let jwks = JwksServer::start(vec![KEYS.current.jwk()]).await;
+    let app = QuestPath::start(&jwks.url).await;
+    let sub = format!("sub-{}", uuid::Uuid::new_v4().simple());
+    let email = format!("g-{}@example.com", uuid::Uuid::new_v4().simple());
+    let token = KEYS.current.sign(&with(
+        with(claims(), "sub", json!(sub)),
+        "email",
+        json!(email),
+    ));
+
+    let first = app.google(&token).await;
+    assert_eq!(first.status(), 200);
+    assert!(
+        first.headers().get("set-cookie").is_some(),
+        "refresh cookie"
+    );
+    let first: Value = first.json().await.unwrap();
+    let second: Value = app.google(&token).await.json().await.unwrap();
+
+    assert_eq!(first["user"]["email"], email);
+    assert_eq!(first["user"]["display_name"], "Ada Lovelace");
+    assert_eq!(
+        first["user"]["picture"],
+        "https://lh3.googleusercontent.com/a/ada"
+    );
+    assert_eq!(first["user"]["id"], second["user"]["id"]);
+    jwks.stop().await;
+}
+
+#[actix_web::test]
+async fn google_sign_in_links_the_password_account_with_the_same_email() {
+    let jwks = JwksServer::start(vec![KEYS.current.jwk()]).await;
+    let app = QuestPath::start(&jwks.url).await;
+    let email = format!("both-{}@example.com", uuid::Uuid::new_v4().simple());
+    let registered: Value = app
+        .post(
+            "/api/v1/auth/register",
+            json!({"email": email, "password": "a long password"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token = KEYS.current.sign(&with(
+        with(claims(), "sub", json!(format!("sub-{email}"))),
+        "email",
+        json!(email.to_uppercase()),
+    ));
+
+    let google: Value = app.google(&token).await.json().await.unwrap();
+    let password = app
+        .post(
+            "/api/v1/auth/login",
+            json!({"email": email, "password": "a long password"}),
+        )
+        .await;
+
+    assert_eq!(google["user"]["id"], registered["user"]["id"]);
+    assert_eq!(
+        password.status(),
+        200,
+        "the password still works after linking"
+    );
+    jwks.stop().await;
+}
+
+#[actix_web::test]
+async fn google_sign_in_refuses_bad_tokens_with_clear_codes() {
+    let jwks = JwksServer::start(vec![KEYS.current.jwk()]).await;
+    let app = QuestPath::start(&jwks.url).await;
+
+    let unverified = app
+        .google(
+            &KEYS
+                .current
+                .sign(&with(claims(), "email_verified", json!(false))),
+        )
+        .await;
+    let wrong_aud = app
+        .google(
+            &KEYS
+                .current
+                .sign(&with(claims(), "aud", json!("someone-else"))),
+        )
+        .await;
+    let forged = app.google(&KEYS.attacker.sign_as("key-1", &claims())).await;
+
+    assert_eq!(unverified.status(), 403);
+    assert_eq!(
+        unverified.json::<Value>().await.unwrap()["code"],
+        "email_not_verified"
+    );
+    assert_eq!(wrong_aud.status(), 401);
+    assert_eq!(
+        wrong_aud.json::<Value>().await.unwrap()["code"],
+        "invalid_google_token"
+    );
+    assert_eq!(forged.status(), 401);
+    jwks.stop().await;
+}
+
+#[actix_web::test]
+async fn google_keys_unreachable_is_a_503() {
+    let jwks = JwksServer::start(vec![KEYS.current.jwk()]).await;
+    let url = jwks.url.clone();
+    jwks.stop().await;
+    let app = QuestPath::start(&url).await;
+
+    let response = app.google(&KEYS.current.sign(&claims())).await;
+
+    assert_eq!(response.status(), 503);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "unavailable");
+    assert!(
+        !body.to_string().contains("127.0.0.1"),
+        "no internal detail leaks: {body}"
+    );
+}
