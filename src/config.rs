@@ -119,6 +119,66 @@ pub const VARIABLES: &[Variable] = &[
         default: "false",
         doc: "true re-enables the old POST /auth/oauth-login, which trusts any posted email; unsafe, for migration only",
     },
+    Variable {
+        name: "QUESTPATH_LLM_BASE_URL",
+        default: "",
+        doc: "OpenAI-compatible API base URL (e.g. https://api.openai.com/v1); empty means the built-in offline catalog generates roadmaps",
+    },
+    Variable {
+        name: "QUESTPATH_LLM_API_KEY",
+        default: "",
+        doc: "API key sent as a bearer token to the LLM API",
+    },
+    Variable {
+        name: "QUESTPATH_LLM_MODEL",
+        default: "gpt-4o-mini",
+        doc: "chat-completions model used to generate roadmaps",
+    },
+    Variable {
+        name: "QUESTPATH_LLM_TIMEOUT_SECS",
+        default: "60",
+        doc: "seconds one LLM request may take before it is abandoned and retried",
+    },
+    Variable {
+        name: "QUESTPATH_GENERATION_WORKERS",
+        default: "2",
+        doc: "roadmap-generation workers inside `serve` (0 leaves generation to separate `questpath worker` processes)",
+    },
+    Variable {
+        name: "QUESTPATH_LEGACY_GOAL_WAIT_SECS",
+        default: "60",
+        doc: "how long the legacy POST /goals waits for its roadmap before answering 504",
+    },
+    Variable {
+        name: "QUESTPATH_CORS_ORIGINS",
+        default: "http://localhost:3000",
+        doc: "comma-separated origins (scheme://host[:port]) whose pages may call the API with credentials; none allows no cross-origin calls",
+    },
+    Variable {
+        name: "QUESTPATH_TRUSTED_PROXIES",
+        default: "",
+        doc: "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed; empty means the TCP peer is the client",
+    },
+    Variable {
+        name: "QUESTPATH_RATE_LIMIT_READS",
+        default: "100",
+        doc: "reads (GET, HEAD) per signed-in user per minute",
+    },
+    Variable {
+        name: "QUESTPATH_RATE_LIMIT_WRITES",
+        default: "20",
+        doc: "writes (POST, PUT, PATCH, DELETE) per signed-in user per minute",
+    },
+    Variable {
+        name: "QUESTPATH_RATE_LIMIT_ANONYMOUS",
+        default: "60",
+        doc: "requests per client IP per minute without a valid bearer token",
+    },
+    Variable {
+        name: "QUESTPATH_RATE_LIMIT_FAILURE",
+        default: "open",
+        doc: "when the rate limiter (Redis) cannot answer: open lets requests through (logged and counted), closed answers 503",
+    },
 ];
 
 /// Which deployment this is; production refuses insecure defaults.
@@ -211,6 +271,28 @@ pub struct ScyllaSettings {
     pub password: Option<Secret>,
 }
 
+/// What to do with a request when the rate limiter cannot answer (Redis down).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateLimitFailure {
+    /// Let the request through: availability over protection, with a log line and a metric.
+    Open,
+    /// Answer 503: protection over availability.
+    Closed,
+}
+
+/// The general request limits (the named stricter ones are constants in
+/// `http::rate_limit`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimitSettings {
+    /// Reads per signed-in user per minute.
+    pub reads: u32,
+    /// Writes per signed-in user per minute.
+    pub writes: u32,
+    /// Requests per client IP per minute without a valid bearer token.
+    pub anonymous: u32,
+    pub failure: RateLimitFailure,
+}
+
 /// Settings of the shared Redis.
 #[derive(Debug, Clone)]
 pub struct RedisSettings {
@@ -258,6 +340,27 @@ pub struct Settings {
     pub google: Option<GoogleSettings>,
     /// Whether the unverified legacy `POST /auth/oauth-login` is enabled.
     pub legacy_oauth_login: bool,
+    /// The LLM that generates roadmaps; `None` means the offline catalog.
+    pub llm: Option<LlmSettings>,
+    /// Generation workers run inside `serve`.
+    pub generation_workers: usize,
+    /// How long the legacy goal creation waits for its roadmap.
+    pub legacy_goal_wait: Duration,
+    /// Browser origins allowed to call the API with credentials (exact `scheme://host[:port]`).
+    pub cors_origins: Vec<String>,
+    /// Networks of reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub rate_limits: RateLimitSettings,
+}
+
+/// An OpenAI-compatible chat-completions API.
+#[derive(Debug, Clone)]
+pub struct LlmSettings {
+    /// Base URL without the trailing `/chat/completions`.
+    pub base_url: String,
+    pub api_key: Option<Secret>,
+    pub model: String,
+    pub timeout: Duration,
 }
 
 /// Google sign-in settings.
@@ -467,6 +570,54 @@ impl Settings {
 
         let metrics_token = get("QUESTPATH_METRICS_TOKEN").map(Secret);
 
+        let llm = match get("QUESTPATH_LLM_BASE_URL") {
+            None => None,
+            Some(base_url) => {
+                if !(base_url.starts_with("https://") || base_url.starts_with("http://")) {
+                    return Err(bad(
+                        "QUESTPATH_LLM_BASE_URL",
+                        format!("{base_url:?} is not an http(s) URL"),
+                    ));
+                }
+                let timeout_text = or_default("QUESTPATH_LLM_TIMEOUT_SECS");
+                let timeout = match timeout_text.parse::<u64>() {
+                    Ok(n) if (1..=600).contains(&n) => Duration::from_secs(n),
+                    _ => {
+                        return Err(bad(
+                            "QUESTPATH_LLM_TIMEOUT_SECS",
+                            format!("{timeout_text:?} is not a number of seconds (1 to 600)"),
+                        ));
+                    }
+                };
+                Some(LlmSettings {
+                    base_url: base_url.trim_end_matches('/').to_string(),
+                    api_key: get("QUESTPATH_LLM_API_KEY").map(Secret),
+                    model: or_default("QUESTPATH_LLM_MODEL"),
+                    timeout,
+                })
+            }
+        };
+        let workers_text = or_default("QUESTPATH_GENERATION_WORKERS");
+        let generation_workers = match workers_text.parse::<usize>() {
+            Ok(n) if n <= 64 => n,
+            _ => {
+                return Err(bad(
+                    "QUESTPATH_GENERATION_WORKERS",
+                    format!("{workers_text:?} is not a worker count (0 to 64)"),
+                ));
+            }
+        };
+        let wait_text = or_default("QUESTPATH_LEGACY_GOAL_WAIT_SECS");
+        let legacy_goal_wait = match wait_text.parse::<u64>() {
+            Ok(n) if (1..=600).contains(&n) => Duration::from_secs(n),
+            _ => {
+                return Err(bad(
+                    "QUESTPATH_LEGACY_GOAL_WAIT_SECS",
+                    format!("{wait_text:?} is not a number of seconds (1 to 600)"),
+                ));
+            }
+        };
+
         let cookie_secure = match get("QUESTPATH_COOKIE_SECURE") {
             None => environment == Environment::Production,
             Some(v) => parse_bool(&v).ok_or_else(|| {
@@ -506,7 +657,45 @@ impl Settings {
             )
         })?;
 
+        let cors_origins = parse_origins(&or_default("QUESTPATH_CORS_ORIGINS"))
+            .map_err(|p| bad("QUESTPATH_CORS_ORIGINS", p))?;
+        let trusted_proxies = parse_networks(&or_default("QUESTPATH_TRUSTED_PROXIES"))
+            .map_err(|p| bad("QUESTPATH_TRUSTED_PROXIES", p))?;
+        let per_minute = |name: &'static str| -> Result<u32, ConfigError> {
+            let text = or_default(name);
+            match text.parse::<u32>() {
+                Ok(n) if (1..=1_000_000).contains(&n) => Ok(n),
+                _ => Err(bad(
+                    name,
+                    format!("{text:?} is not a number of requests per minute (1 to 1000000)"),
+                )),
+            }
+        };
+        let failure_text = or_default("QUESTPATH_RATE_LIMIT_FAILURE");
+        let failure = match failure_text.to_ascii_lowercase().as_str() {
+            "open" => RateLimitFailure::Open,
+            "closed" => RateLimitFailure::Closed,
+            _ => {
+                return Err(bad(
+                    "QUESTPATH_RATE_LIMIT_FAILURE",
+                    format!("{failure_text:?} is not a policy (expected open or closed)"),
+                ));
+            }
+        };
+        let rate_limits = RateLimitSettings {
+            reads: per_minute("QUESTPATH_RATE_LIMIT_READS")?,
+            writes: per_minute("QUESTPATH_RATE_LIMIT_WRITES")?,
+            anonymous: per_minute("QUESTPATH_RATE_LIMIT_ANONYMOUS")?,
+            failure,
+        };
+
         Ok(Settings {
+            cors_origins,
+            trusted_proxies,
+            rate_limits,
+            llm,
+            generation_workers,
+            legacy_goal_wait,
             metrics_token,
             cookie_secure,
             google,
@@ -549,6 +738,50 @@ fn default_of(name: &str) -> &'static str {
         .find(|v| v.name == name)
         .map(|v| v.default)
         .unwrap_or("")
+}
+
+/// Comma-separated browser origins. Each must be exactly what a browser sends in
+/// `Origin` (`scheme://host[:port]`, no path), because CORS compares them as strings;
+/// `*` is refused since credentials are allowed. `none` means no origin at all.
+fn parse_origins(value: &str) -> Result<Vec<String>, String> {
+    if value.trim().eq_ignore_ascii_case("none") {
+        return Ok(Vec::new());
+    }
+    let mut origins = Vec::new();
+    for origin in value.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+        let host = origin
+            .strip_prefix("https://")
+            .or_else(|| origin.strip_prefix("http://"));
+        let plain = host.is_some_and(|h| {
+            !h.is_empty()
+                && h.bytes().all(|b| {
+                    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']')
+                })
+        });
+        if !plain {
+            return Err(format!(
+                "{origin:?} is not an origin (expected scheme://host[:port] without a path, e.g. https://app.example.org)"
+            ));
+        }
+        origins.push(origin.to_string());
+    }
+    Ok(origins)
+}
+
+/// Comma-separated IP addresses or CIDR networks; a bare address is a one-address network.
+fn parse_networks(value: &str) -> Result<Vec<ipnet::IpNet>, String> {
+    let mut networks = Vec::new();
+    for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let network = match part.parse::<ipnet::IpNet>() {
+            Ok(network) => network,
+            Err(_) => part
+                .parse::<std::net::IpAddr>()
+                .map(ipnet::IpNet::from)
+                .map_err(|_| format!("{part:?} is not an IP address or CIDR network"))?,
+        };
+        networks.push(network.trunc());
+    }
+    Ok(networks)
 }
 
 fn parse_bool(value: &str) -> Option<bool> {
@@ -612,11 +845,61 @@ mod tests {
             ("QUESTPATH_JWT_SECRET", "short"),
             ("QUESTPATH_COOKIE_SECURE", "maybe"),
             ("QUESTPATH_LEGACY_OAUTH_LOGIN", "sure"),
+            ("QUESTPATH_LLM_BASE_URL", "ftp://models"),
+            ("QUESTPATH_GENERATION_WORKERS", "lots"),
+            ("QUESTPATH_LEGACY_GOAL_WAIT_SECS", "0"),
+            ("QUESTPATH_CORS_ORIGINS", "*"),
+            ("QUESTPATH_CORS_ORIGINS", "http://localhost:3000/app"),
+            ("QUESTPATH_TRUSTED_PROXIES", "10.0.0.0/33"),
+            ("QUESTPATH_TRUSTED_PROXIES", "proxy.internal"),
+            ("QUESTPATH_RATE_LIMIT_READS", "0"),
+            ("QUESTPATH_RATE_LIMIT_WRITES", "many"),
+            ("QUESTPATH_RATE_LIMIT_ANONYMOUS", "-5"),
+            ("QUESTPATH_RATE_LIMIT_FAILURE", "ajar"),
         ];
         for (name, value) in cases {
             let err = settings(&[(name, value)]).expect_err(name);
             assert_eq!(err.variable, *name, "{err}");
         }
+    }
+
+    #[test]
+    fn edge_settings_parse() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.cors_origins, vec!["http://localhost:3000".to_string()]);
+        assert!(s.trusted_proxies.is_empty());
+        assert_eq!(
+            s.rate_limits,
+            RateLimitSettings {
+                reads: 100,
+                writes: 20,
+                anonymous: 60,
+                failure: RateLimitFailure::Open,
+            }
+        );
+        let s = settings(&[
+            (
+                "QUESTPATH_CORS_ORIGINS",
+                "https://app.example.org, http://localhost:3000",
+            ),
+            ("QUESTPATH_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1, ::1"),
+            ("QUESTPATH_RATE_LIMIT_FAILURE", "closed"),
+        ])
+        .unwrap();
+        assert_eq!(s.cors_origins.len(), 2);
+        assert_eq!(s.trusted_proxies.len(), 3);
+        assert!(
+            s.trusted_proxies
+                .iter()
+                .any(|n| n.contains(&"10.1.2.3".parse::<std::net::IpAddr>().unwrap()))
+        );
+        assert_eq!(s.rate_limits.failure, RateLimitFailure::Closed);
+        assert!(
+            settings(&[("QUESTPATH_CORS_ORIGINS", "none")])
+                .unwrap()
+                .cors_origins
+                .is_empty()
+        );
     }
 
     #[test]

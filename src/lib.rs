@@ -15,6 +15,7 @@ pub mod auth;
 pub mod backends;
 pub mod config;
 pub mod domain;
+pub mod goals;
 pub mod http;
 pub mod metrics;
 pub mod ports;

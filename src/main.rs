@@ -4,8 +4,9 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use questpath::backends::Backends;
 use questpath::config::Settings;
-use questpath::startup::{Application, StartupError};
+use questpath::startup::{Application, StartupError, WorkerPool};
 use questpath::telemetry;
 
 /// QuestPath game server.
@@ -22,6 +23,9 @@ enum Command {
     Serve,
     /// Apply schema.cql to the configured ScyllaDB keyspace (idempotent).
     Migrate,
+    /// Run roadmap-generation workers only (no HTTP), to scale generation apart from
+    /// the websocket front. Needs the shared store and Redis to be useful.
+    Worker,
 }
 
 /// Exit status for configuration the operator must fix.
@@ -55,6 +59,7 @@ fn main() -> ExitCode {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => system.block_on(serve(settings)),
         Command::Migrate => system.block_on(migrate(settings)),
+        Command::Worker => system.block_on(worker(settings)),
     }
 }
 
@@ -89,6 +94,70 @@ async fn serve(settings: Settings) -> ExitCode {
             tracing::error!(error = %e, "server failed");
             ExitCode::FAILURE
         }
+    }
+}
+
+async fn worker(settings: Settings) -> ExitCode {
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        backends = %settings.backends_summary(),
+        "starting questpath worker"
+    );
+    if settings.redis.is_none() {
+        tracing::warn!(
+            "no QUESTPATH_REDIS_URL: this worker only sees jobs queued in its own process"
+        );
+    }
+    let backends = match Backends::connect(&settings).await {
+        Ok(backends) => backends,
+        Err(e) => {
+            eprintln!("questpath worker: {e}");
+            return if e.is_operator_error() {
+                ExitCode::from(EXIT_CONFIG)
+            } else {
+                ExitCode::FAILURE
+            };
+        }
+    };
+    let count = settings.generation_workers.max(1);
+    let pool = match WorkerPool::start(&settings, &backends, count) {
+        Ok(pool) => pool,
+        Err(e) => {
+            eprintln!("questpath worker: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(
+        workers = count,
+        "workers running; stop with SIGTERM or ctrl-c"
+    );
+    wait_for_signal().await;
+    pool.stop().await;
+    backends.shutdown().await;
+    tracing::info!("shutdown complete");
+    ExitCode::SUCCESS
+}
+
+/// SIGTERM or ctrl-c.
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 

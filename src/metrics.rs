@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 /// Latency buckets in seconds, with a boundary at the 0.25 s SLO threshold.
@@ -21,6 +21,8 @@ pub struct Metrics {
     http_requests: IntCounterVec,
     http_duration: HistogramVec,
     http_in_flight: IntGauge,
+    rate_limited: IntCounterVec,
+    rate_limiter_failures: IntCounter,
 }
 
 impl Metrics {
@@ -58,7 +60,20 @@ impl Metrics {
         registry.register(Box::new(http_requests.clone()))?;
         registry.register(Box::new(http_duration.clone()))?;
         registry.register(Box::new(http_in_flight.clone()))?;
+        let rate_limited = IntCounterVec::new(
+            Opts::new(
+                "rate_limited_total",
+                "Requests refused with 429, by the limit that refused them",
+            ),
+            &["limit"],
+        )?;
+        let rate_limiter_failures = IntCounter::new(
+            "rate_limiter_failures_total",
+            "Rate-limit checks the limiter could not answer (the failure policy decided)",
+        )?;
         registry.register(Box::new(build_info))?;
+        registry.register(Box::new(rate_limited.clone()))?;
+        registry.register(Box::new(rate_limiter_failures.clone()))?;
         #[cfg(target_os = "linux")]
         registry.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
@@ -69,7 +84,19 @@ impl Metrics {
             http_requests,
             http_duration,
             http_in_flight,
+            rate_limited,
+            rate_limiter_failures,
         })
+    }
+
+    /// A request was refused by the named limit (a fixed name, never a key).
+    pub fn rate_limited(&self, limit: &'static str) {
+        self.rate_limited.with_label_values(&[limit]).inc();
+    }
+
+    /// The rate limiter could not answer a check.
+    pub fn rate_limiter_failed(&self) {
+        self.rate_limiter_failures.inc();
     }
 
     /// A request started; pair with [`Metrics::http_finished`].

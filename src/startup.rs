@@ -7,13 +7,18 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 
+use crate::adapters::catalog::CatalogGenerator;
 use crate::auth::google::GoogleVerifier;
 use crate::auth::service::AuthService;
 use crate::auth::tokens::TokenKeys;
 use crate::backends::{BackendError, Backends};
 use crate::config::Settings;
+use crate::goals::service::GoalService;
+use crate::goals::worker::Worker;
 use crate::metrics::Metrics;
+use crate::ports::RoadmapGenerator;
 use crate::state::AppState;
+use tokio_util::sync::CancellationToken;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +34,8 @@ pub enum StartupError {
     SigningKey(std::io::Error),
     #[error("google sign-in: {0}")]
     Google(crate::auth::google::GoogleError),
+    #[error("roadmap generator: {0}")]
+    Generator(String),
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),
 }
@@ -38,6 +45,63 @@ pub struct Application {
     port: u16,
     server: Server,
     backends: Backends,
+    workers: WorkerPool,
+}
+
+/// Background roadmap-generation workers, stopped with the server.
+pub struct WorkerPool {
+    stop: CancellationToken,
+    handles: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl WorkerPool {
+    /// Starts `count` workers over the backends (none when `count` is 0).
+    pub fn start(
+        settings: &Settings,
+        backends: &Backends,
+        count: usize,
+    ) -> Result<Self, StartupError> {
+        let stop = CancellationToken::new();
+        let mut handles = Vec::new();
+        if count > 0 {
+            let generator = roadmap_generator(settings)?;
+            let instance = uuid::Uuid::new_v4().simple().to_string();
+            for n in 0..count {
+                let worker = Worker {
+                    store: backends.store.clone(),
+                    queue: backends.job_queue.clone(),
+                    bus: backends.bus.clone(),
+                    cache: backends.cache.clone(),
+                    generator: generator.clone(),
+                    consumer: format!("{}-{n}", &instance[..12]),
+                };
+                handles.push(tokio::spawn(worker.run_until_stopped(stop.clone())));
+            }
+        }
+        Ok(WorkerPool { stop, handles })
+    }
+
+    /// Stops the workers: a job in progress is abandoned and reclaimed later by
+    /// another worker, never lost.
+    pub async fn stop(self) {
+        self.stop.cancel();
+        for handle in self.handles {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), handle).await;
+        }
+    }
+}
+
+/// The configured roadmap generator: an LLM when one is configured, else the catalog.
+pub fn roadmap_generator(settings: &Settings) -> Result<Arc<dyn RoadmapGenerator>, StartupError> {
+    match &settings.llm {
+        Some(llm) => Ok(Arc::new(
+            crate::adapters::openai::OpenAiRoadmapGenerator::new(llm)
+                .map_err(|e| StartupError::Generator(e.to_string()))?,
+        )),
+        None => Ok(Arc::new(
+            CatalogGenerator::load().map_err(|e| StartupError::Generator(e.to_string()))?,
+        )),
+    }
 }
 
 impl Application {
@@ -74,15 +138,30 @@ impl Application {
             TokenKeys::new(&signing_key),
             google,
         );
+        let goals = GoalService::new(
+            backends.store.clone(),
+            backends.cache.clone(),
+            backends.job_queue.clone(),
+        );
+        let workers = WorkerPool::start(&settings, &backends, settings.generation_workers)?;
         let state = web::Data::new(AppState {
             settings: Arc::new(settings.clone()),
             backends: backends.clone(),
             metrics: Arc::new(Metrics::new()?),
             auth,
+            goals,
         });
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                // Unknown paths 404, known paths with another method 405.
+                .default_service(web::to(crate::http::fallback::not_found_or_not_allowed))
+                // The last `wrap` is the outermost: observe sees every answer (CORS
+                // refusals, 429s, 400s for API-Version) and security headers go on all.
+                .wrap(from_fn(crate::http::versioning::negotiate))
+                .wrap(crate::http::cors::cors(&state.settings))
+                .wrap(from_fn(crate::http::cors::problem_on_rejection))
+                .wrap(from_fn(crate::http::security_headers::add))
                 .wrap(from_fn(crate::http::middleware::observe))
                 .configure(crate::http::configure)
         })
@@ -101,6 +180,7 @@ impl Application {
             port,
             server,
             backends,
+            workers,
         })
     }
 
@@ -118,6 +198,7 @@ impl Application {
     /// in-flight requests finish within the shutdown timeout, then closes the backends.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
+        self.workers.stop().await;
         self.backends.shutdown().await;
         result
     }

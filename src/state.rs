@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::auth::service::AuthService;
 use crate::backends::Backends;
 use crate::config::Settings;
+use crate::goals::service::GoalService;
 use crate::metrics::Metrics;
 
 /// Shared application state.
@@ -13,4 +14,5 @@ pub struct AppState {
     pub backends: Backends,
     pub metrics: Arc<Metrics>,
     pub auth: AuthService,
+    pub goals: GoalService,
 }

@@ -5,6 +5,8 @@
 //! - `scylla`: the store on ScyllaDB (or Cassandra), with `schema.cql` and `migrate`.
 //! - `redis`: leaderboard, cache, rate limiter, bus and job queue shared by all instances.
 
+pub mod catalog;
 pub mod embedded;
+pub mod openai;
 pub mod redis;
 pub mod scylla;

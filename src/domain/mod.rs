@@ -4,6 +4,7 @@
 pub mod display_name;
 pub mod email;
 pub mod password;
+pub mod roadmap;
 
 pub use display_name::DisplayName;
 pub use email::Email;

@@ -14,9 +14,13 @@ use serde::Serialize;
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// One invalid field of a request.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct FieldError {
+    /// The field as the client sent it (`email`, `limit`, ...).
+    #[schema(example = "email")]
     pub field: String,
+    /// What is wrong with it, for people.
+    #[schema(example = "email must look like name@example.org")]
     pub message: String,
 }
 
@@ -33,16 +37,37 @@ pub struct ApiError {
     pub bearer_challenge: bool,
 }
 
-#[derive(Serialize)]
-struct Problem<'a> {
+// Both what `ApiError::error_response` serialises and the `ProblemDetails` schema of the
+// OpenAPI document, so the document cannot drift from the wire format. (Its doc comment
+// is the schema's description, shown to API users.)
+/// An error: RFC 9457 problem details with a stable machine-readable `code`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "type": "https://questpath.dev/problems/validation-failed",
+    "title": "Unprocessable Entity",
+    "status": 422,
+    "detail": "email must look like name@example.org",
+    "code": "validation_failed",
+    "errors": [{"field": "email", "message": "email must look like name@example.org"}]
+}))]
+pub struct ProblemDetails {
+    /// A URI naming the kind of problem: `https://questpath.dev/problems/<code with dashes>`.
     #[serde(rename = "type")]
-    kind: String,
-    title: &'a str,
-    status: u16,
-    detail: &'a str,
-    code: &'a str,
-    #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
-    errors: &'a [FieldError],
+    #[schema(format = "uri")]
+    pub kind: String,
+    /// The HTTP reason phrase of `status`.
+    pub title: String,
+    /// The HTTP status code, repeated for clients that lose it.
+    #[schema(minimum = 400, maximum = 599)]
+    pub status: u16,
+    /// What went wrong, for people.
+    pub detail: String,
+    /// Stable machine-readable code (`validation_failed`, `not_found`, `invalid_token`, ...).
+    pub code: String,
+    /// The invalid fields; present only on validation errors.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(required = false)]
+    pub errors: Vec<FieldError>,
 }
 
 impl ApiError {
@@ -156,16 +181,20 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let problem = Problem {
+        let problem = ProblemDetails {
             kind: format!(
                 "https://questpath.dev/problems/{}",
                 self.code.replace('_', "-")
             ),
-            title: self.status.canonical_reason().unwrap_or("Error"),
+            title: self
+                .status
+                .canonical_reason()
+                .unwrap_or("Error")
+                .to_string(),
             status: self.status.as_u16(),
-            detail: &self.message,
-            code: self.code,
-            errors: &self.errors,
+            detail: self.message.clone(),
+            code: self.code.to_string(),
+            errors: self.errors.clone(),
         };
         let mut response = HttpResponse::build(self.status);
         response.content_type(PROBLEM_JSON);
@@ -300,8 +329,43 @@ pub fn form_error(
     error.into()
 }
 
-/// serde's messages name the field in backquotes: "missing field `email`".
+/// Turns a query string the handler's type cannot read into a 422 naming the field
+/// (when serde names it), instead of actix's default `text/plain` 400.
+pub fn query_error(
+    err: actix_web::error::QueryPayloadError,
+    _req: &actix_web::HttpRequest,
+) -> actix_web::Error {
+    let message = format!("Invalid query string: {err}");
+    let mut error = ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+        message.clone(),
+    );
+    if let Some(field) = missing_or_invalid_field(&message) {
+        error.errors.push(FieldError { field, message });
+    }
+    error.into()
+}
+
+/// A path segment the handler's type cannot read (e.g. a topic index that is not a
+/// number) names nothing: a problem+json 404, like an unknown id, instead of actix's
+/// default `text/plain` 404.
+pub fn path_error(
+    _err: actix_web::error::PathError,
+    _req: &actix_web::HttpRequest,
+) -> actix_web::Error {
+    ApiError::not_found("Not found").into()
+}
+
+/// serde's messages name a missing or unknown field in backquotes: "missing field
+/// `email`". (Type errors do not name the field, only the offending value.)
 fn missing_or_invalid_field(message: &str) -> Option<String> {
+    if !(message.starts_with("missing field")
+        || message.starts_with("unknown field")
+        || message.starts_with("duplicate field"))
+    {
+        return None;
+    }
     let start = message.find('`')? + 1;
     let end = start + message[start..].find('`')?;
     Some(message[start..end].to_string())
@@ -379,5 +443,32 @@ mod tests {
             Some("email")
         );
         assert_eq!(missing_or_invalid_field("no field"), None);
+        assert_eq!(
+            missing_or_invalid_field("invalid type: integer `42`, expected a string"),
+            None
+        );
+    }
+}
+
+impl From<crate::goals::service::GoalError> for ApiError {
+    fn from(e: crate::goals::service::GoalError) -> Self {
+        use crate::goals::service::GoalError as G;
+        match e {
+            G::Invalid { field, message } => ApiError::invalid_field(field, message),
+            G::NotFound(what) => {
+                let mut name = what.to_string();
+                if let Some(first) = name.get_mut(0..1) {
+                    first.make_ascii_uppercase();
+                }
+                ApiError::not_found(format!("{name} not found"))
+            }
+            G::TopicIndex => ApiError::bad_request("invalid_topic_index", "Invalid topic index"),
+            G::LevelLocked => ApiError::conflict(
+                "level_locked",
+                "This level is locked: pass the previous level's quiz first",
+            ),
+            G::Store(e) => e.into(),
+            G::Port(e) => e.into(),
+        }
     }
 }

@@ -7,14 +7,18 @@ use uuid::Uuid;
 
 use crate::ports::User;
 
-/// `GET /api/v1/me`.
-#[derive(Debug, Serialize)]
+/// The signed-in user as its owner sees it (`GET /api/v1/me`).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Me {
     pub id: Uuid,
+    #[schema(format = Email)]
     pub email: String,
     pub display_name: Option<String>,
+    /// URL of the profile picture (from Google sign-in), if any.
     pub picture: Option<String>,
+    /// Experience points earned so far.
     pub total_xp: i64,
+    /// Player level derived from `total_xp`.
     pub level: u32,
     pub created_at: DateTime<Utc>,
 }

@@ -9,6 +9,7 @@ pub mod cache;
 pub mod job_queue;
 pub mod leaderboard;
 pub mod rate_limiter;
+pub mod roadmap_generator;
 pub mod store;
 
 pub use bus::{Bus, BusSubscription};
@@ -16,8 +17,11 @@ pub use cache::Cache;
 pub use job_queue::{Job, JobQueue};
 pub use leaderboard::{Leaderboard, LeaderboardEntry};
 pub use rate_limiter::{RateDecision, RateLimit, RateLimiter};
+pub use roadmap_generator::{GenerateError, RoadmapGenerator};
 pub use store::{
-    LoginFailures, NewUser, ProfileUpdate, RefreshFamily, RefreshToken, Store, StoreError, User,
+    GenerationJob, Goal, GoalStatus, JobStatus, Level, LevelStatus, LoginFailures, NewGoal,
+    NewUser, Page, ProfileUpdate, Question, RefreshFamily, RefreshToken, Store, StoreError, Topic,
+    User,
 };
 
 /// Failure of a shared-state port (cache, rate limiter, bus, leaderboard, job queue):

@@ -151,6 +151,133 @@ pub fn email_key(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
+/// Progress of a goal, as the old frontend shows it.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum GoalStatus {
+    NotStarted,
+    InProgress,
+    Completed,
+}
+
+/// Progress of a level. The first level starts unlocked, the others locked; passing a
+/// level's quiz completes it and unlocks the next.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum LevelStatus {
+    Locked,
+    Unlocked,
+    InProgress,
+    Completed,
+}
+
+/// A learner's goal with its roadmap's identity (levels are read separately).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Goal {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    /// The generation job that produced it.
+    pub job_id: Uuid,
+    pub title: String,
+    /// The learner's own words.
+    pub description: String,
+    pub category: String,
+    pub difficulty: crate::domain::roadmap::Difficulty,
+    pub status: GoalStatus,
+    pub roadmap_id: Uuid,
+    pub roadmap_name: String,
+    pub level_count: u32,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A topic of a level and whether the learner ticked it off.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Topic {
+    pub name: String,
+    pub explanation: String,
+    pub completed: bool,
+}
+
+/// A level of a goal's roadmap.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Level {
+    pub id: Uuid,
+    pub goal_id: Uuid,
+    pub user_id: Uuid,
+    /// 1-based position in the roadmap.
+    pub order: u32,
+    pub title: String,
+    pub description: String,
+    pub xp_reward: u32,
+    pub status: LevelStatus,
+    pub topics: Vec<Topic>,
+}
+
+/// A stored quiz question; the answer never leaves the server before the learner
+/// answers (v1).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Question {
+    pub id: Uuid,
+    pub level_id: Uuid,
+    /// Position in the level's bank, from 0.
+    pub index: u32,
+    pub question: String,
+    pub options: Vec<String>,
+    /// Index of the correct option.
+    pub answer: u8,
+    pub explanation: String,
+}
+
+/// A goal and everything generated with it, saved together.
+#[derive(Debug, Clone)]
+pub struct NewGoal {
+    pub goal: Goal,
+    pub levels: Vec<Level>,
+    pub questions: Vec<Question>,
+}
+
+/// State of a roadmap-generation job.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    Queued,
+    Running,
+    Done,
+    Failed,
+}
+
+/// A roadmap-generation job as the learner can follow it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct GenerationJob {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    /// The goal this job creates (its id is fixed when the job is queued).
+    pub goal_id: Uuid,
+    pub description: String,
+    pub status: JobStatus,
+    /// What a running job is doing ("generating", "saving").
+    pub step: Option<String>,
+    /// Why a failed job failed.
+    pub reason: Option<String>,
+    pub attempts: u32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One page of a list, newest first, and the cursor of the next page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Pass back as `after` to get the next page; `None` on the last page.
+    pub next: Option<Uuid>,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Name of the backend, for logs and `/ready`.
@@ -242,4 +369,57 @@ pub trait Store: Send + Sync + 'static {
 
     /// Forgets the failures of `key` (after a successful sign-in).
     async fn clear_login_failures(&self, key: &str) -> StoreResult<()>;
+
+    // ---- generation jobs ----
+
+    /// Stores a new job (status queued).
+    async fn create_job(&self, job: &GenerationJob) -> StoreResult<()>;
+
+    async fn job(&self, job_id: Uuid) -> StoreResult<Option<GenerationJob>>;
+
+    /// Replaces the job's status, step, reason, attempts and `updated_at`.
+    async fn update_job(&self, job: &GenerationJob) -> StoreResult<()>;
+
+    // ---- goals, roadmaps, levels, questions ----
+
+    /// Saves a goal with its levels and questions. Idempotent (a retried job writes the
+    /// same ids again), and all-or-nothing as readers see it: until it returns, neither
+    /// the goal nor the user's goal list shows any of it.
+    async fn save_goal(&self, goal: &NewGoal) -> StoreResult<()>;
+
+    async fn goal(&self, goal_id: Uuid) -> StoreResult<Option<Goal>>;
+
+    /// The user's goals, newest first, `limit` at most, after the cursor `after` (a goal
+    /// id from a previous page).
+    async fn goals_of_user(
+        &self,
+        user_id: Uuid,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> StoreResult<Page<Goal>>;
+
+    /// Deletes a goal with its levels and questions; false when it did not exist.
+    async fn delete_goal(&self, goal_id: Uuid) -> StoreResult<bool>;
+
+    /// The goal's levels in roadmap order.
+    async fn levels(&self, goal_id: Uuid) -> StoreResult<Vec<Level>>;
+
+    async fn level(&self, level_id: Uuid) -> StoreResult<Option<Level>>;
+
+    /// Sets one topic's completion (an explicit state, so repeating it is harmless) and
+    /// returns the level as it is afterwards; `None` when the level or the topic index
+    /// does not exist. Concurrent changes to different topics of a level are all kept.
+    async fn set_topic_completed(
+        &self,
+        level_id: Uuid,
+        index: u32,
+        completed: bool,
+    ) -> StoreResult<Option<Level>>;
+
+    async fn set_level_status(&self, level_id: Uuid, status: LevelStatus) -> StoreResult<()>;
+
+    async fn set_goal_status(&self, goal_id: Uuid, status: GoalStatus) -> StoreResult<()>;
+
+    /// The level's question bank in index order.
+    async fn questions(&self, level_id: Uuid) -> StoreResult<Vec<Question>>;
 }

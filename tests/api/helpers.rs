@@ -50,6 +50,63 @@ impl TestApp {
             .expect("request to test server")
     }
 
+    /// Any method, with a bearer token and an optional JSON body.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.expect("request to test server")
+    }
+
+    /// Queues a goal through v1 and waits until its job is done; returns the goal id.
+    pub async fn create_goal(&self, token: &str, description: &str) -> String {
+        let created = self
+            .call(
+                reqwest::Method::POST,
+                "/api/v1/goals",
+                token,
+                Some(&json!({"description": description})),
+            )
+            .await;
+        assert_eq!(created.status(), 202, "create goal");
+        let created: Value = created.json().await.unwrap();
+        let job_id = created["job"]["id"].as_str().unwrap().to_string();
+        let job = self.wait_job(token, &job_id).await;
+        assert_eq!(job["status"], "done", "{job}");
+        job["goal_id"].as_str().unwrap().to_string()
+    }
+
+    /// Polls a job until it is done or failed (10 s at most).
+    pub async fn wait_job(&self, token: &str, job_id: &str) -> Value {
+        let started = std::time::Instant::now();
+        loop {
+            let job: Value = self
+                .get_bearer(&format!("/api/v1/jobs/{job_id}"), token)
+                .await
+                .json()
+                .await
+                .unwrap();
+            if job["status"] == "done" || job["status"] == "failed" {
+                return job;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(10),
+                "job stuck: {job}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     /// POST with only a refresh cookie (as a browser sends it).
     pub async fn post_with_refresh(&self, path: &str, refresh: &str) -> reqwest::Response {
         self.client

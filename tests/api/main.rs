@@ -2,8 +2,13 @@
 //! One binary for all API tests (module list only here).
 
 mod auth;
+mod edges;
+mod generation;
+mod goals;
 mod health;
 mod helpers;
 mod legacy_auth;
+mod legacy_goals;
 mod metrics;
+mod openapi;
 mod tickets;

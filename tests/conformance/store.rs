@@ -1,11 +1,14 @@
 //! Store conformance: users, profiles, credentials, Google links, refresh-token
-//! families and tokens, sign-in failures.
+//! families and tokens, sign-in failures, generation jobs, goals with their levels and
+//! question banks.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
+use questpath::domain::roadmap::Difficulty;
 use questpath::ports::{
-    LoginFailures, NewUser, ProfileUpdate, RefreshFamily, RefreshToken, Store, StoreError, User,
+    GenerationJob, Goal, GoalStatus, JobStatus, Level, LevelStatus, LoginFailures, NewGoal,
+    NewUser, ProfileUpdate, Question, RefreshFamily, RefreshToken, Store, StoreError, Topic, User,
 };
 use uuid::Uuid;
 
@@ -36,6 +39,14 @@ crate::conformance!(
         login_failures_start_over_after_the_window,
         lock_outlives_the_window,
         cleared_login_failures_are_gone,
+        generation_job_is_created_read_and_updated,
+        saved_goal_reads_back_exactly,
+        saving_a_goal_again_is_idempotent_and_replaces_what_it_changed,
+        goals_of_user_are_paged_newest_first,
+        deleted_goal_is_gone_with_its_levels_and_questions,
+        topic_completion_is_set_cleared_and_repeatable,
+        concurrent_topic_completions_are_all_kept,
+        level_and_goal_status_are_set,
     ]
 );
 
@@ -846,4 +857,462 @@ async fn cleared_login_failures_are_gone(store: Arc<dyn Store>) {
         .clear_login_failures(&unique_key("account"))
         .await
         .unwrap();
+}
+
+// ---- generation jobs ----
+
+fn job_of(user_id: Uuid) -> GenerationJob {
+    let now = now_ms();
+    GenerationJob {
+        id: Uuid::now_v7(),
+        user_id,
+        goal_id: Uuid::now_v7(),
+        description: "I want to learn to build web servers in Rust".into(),
+        status: JobStatus::Queued,
+        step: None,
+        reason: None,
+        attempts: 0,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+async fn generation_job_is_created_read_and_updated(store: Arc<dyn Store>) {
+    let job = job_of(Uuid::now_v7());
+    assert_eq!(store.job(job.id).await.unwrap(), None);
+
+    store.create_job(&job).await.unwrap();
+    assert_eq!(store.job(job.id).await.unwrap(), Some(job.clone()));
+
+    // Only status, step, reason, attempts and updated_at change; whatever else the
+    // caller passes is ignored.
+    let mut running = job.clone();
+    running.status = JobStatus::Running;
+    running.step = Some("generating".into());
+    running.attempts = 1;
+    running.updated_at = job.created_at + Duration::seconds(2);
+    let mut stray = running.clone();
+    stray.description = "something else".into();
+    stray.user_id = Uuid::now_v7();
+    stray.created_at = job.created_at - Duration::days(1);
+    store.update_job(&stray).await.unwrap();
+    assert_eq!(store.job(job.id).await.unwrap(), Some(running.clone()));
+
+    // Absent step and reason are replaced too (cleared, set).
+    let mut failed = running.clone();
+    failed.status = JobStatus::Failed;
+    failed.step = None;
+    failed.reason = Some("the generator timed out".into());
+    failed.attempts = 3;
+    failed.updated_at = running.updated_at + Duration::milliseconds(1500);
+    store.update_job(&failed).await.unwrap();
+    assert_eq!(store.job(job.id).await.unwrap(), Some(failed.clone()));
+
+    // Jobs are kept apart; updating an unknown job creates none.
+    let other = job_of(job.user_id);
+    store.create_job(&other).await.unwrap();
+    assert_eq!(store.job(other.id).await.unwrap(), Some(other));
+    assert_eq!(store.job(job.id).await.unwrap(), Some(failed));
+    let unknown = job_of(job.user_id);
+    store.update_job(&unknown).await.unwrap();
+    assert_eq!(store.job(unknown.id).await.unwrap(), None);
+}
+
+// ---- goals, levels, questions ----
+
+/// A goal of `user_id` as a generation job saves it: `levels` levels of `topics`
+/// topics and `questions` questions each, the first level unlocked, ids fixed.
+fn goal_of(user_id: Uuid, levels: u32, topics: usize, questions: u32) -> NewGoal {
+    let goal = Goal {
+        id: Uuid::now_v7(),
+        user_id,
+        job_id: Uuid::now_v7(),
+        title: "Build web servers in Rust".into(),
+        description: "I know some Python and want to write fast servers".into(),
+        category: "programming".into(),
+        difficulty: Difficulty::Intermediate,
+        status: GoalStatus::NotStarted,
+        roadmap_id: Uuid::new_v4(),
+        roadmap_name: "Rust servers".into(),
+        level_count: levels,
+        created_at: now_ms(),
+    };
+    let levels: Vec<Level> = (1..=levels)
+        .map(|order| Level {
+            id: Uuid::new_v4(),
+            goal_id: goal.id,
+            user_id,
+            order,
+            title: format!("Level {order}"),
+            description: format!("What level {order} teaches"),
+            xp_reward: 100 + order * 25,
+            status: if order == 1 {
+                LevelStatus::Unlocked
+            } else {
+                LevelStatus::Locked
+            },
+            topics: (0..topics)
+                .map(|t| Topic {
+                    name: format!("Topic {order}.{t}"),
+                    explanation: format!("Why topic {order}.{t} matters"),
+                    completed: false,
+                })
+                .collect(),
+        })
+        .collect();
+    let questions = levels
+        .iter()
+        .flat_map(|level| {
+            (0..questions).map(move |index| Question {
+                id: Uuid::new_v4(),
+                level_id: level.id,
+                index,
+                question: format!("Question {index} of {}?", level.title),
+                options: (0..4).map(|o| format!("Option {o} of {index}")).collect(),
+                answer: u8::try_from(index % 4).expect("below 4"),
+                explanation: format!("Because of {index}"),
+            })
+        })
+        .collect();
+    NewGoal {
+        goal,
+        levels,
+        questions,
+    }
+}
+
+/// The bank of one level of `new`, in index order.
+fn bank_of(new: &NewGoal, level_id: Uuid) -> Vec<Question> {
+    let mut bank: Vec<Question> = new
+        .questions
+        .iter()
+        .filter(|q| q.level_id == level_id)
+        .cloned()
+        .collect();
+    bank.sort_by_key(|q| q.index);
+    bank
+}
+
+/// Asserts that everything of `new` reads back exactly.
+async fn assert_goal_stored(store: &Arc<dyn Store>, new: &NewGoal) {
+    assert_eq!(
+        store.goal(new.goal.id).await.unwrap().as_ref(),
+        Some(&new.goal)
+    );
+    let mut levels = new.levels.clone();
+    levels.sort_by_key(|l| l.order);
+    assert_eq!(store.levels(new.goal.id).await.unwrap(), levels);
+    for level in &levels {
+        assert_eq!(store.level(level.id).await.unwrap().as_ref(), Some(level));
+        assert_eq!(
+            store.questions(level.id).await.unwrap(),
+            bank_of(new, level.id)
+        );
+    }
+}
+
+/// Asserts that nothing of `new` can be read any more.
+async fn assert_goal_gone(store: &Arc<dyn Store>, new: &NewGoal) {
+    assert_eq!(store.goal(new.goal.id).await.unwrap(), None);
+    assert_eq!(store.levels(new.goal.id).await.unwrap(), []);
+    for level in &new.levels {
+        assert_eq!(store.level(level.id).await.unwrap(), None);
+        assert_eq!(store.questions(level.id).await.unwrap(), []);
+    }
+    let listed = store
+        .goals_of_user(new.goal.user_id, None, 100)
+        .await
+        .unwrap();
+    assert!(
+        listed.items.iter().all(|g| g.id != new.goal.id),
+        "{listed:?}"
+    );
+}
+
+async fn saved_goal_reads_back_exactly(store: Arc<dyn Store>) {
+    let user = Uuid::now_v7();
+    let mut new = goal_of(user, 3, 5, 6);
+    // Saved out of order, with some progress already there: read back in order, as is.
+    new.levels.reverse();
+    new.questions.reverse();
+    new.levels[1].topics[2].completed = true;
+    new.levels[1].status = LevelStatus::InProgress;
+    new.goal.status = GoalStatus::InProgress;
+
+    store.save_goal(&new).await.unwrap();
+
+    assert_goal_stored(&store, &new).await;
+    let levels = store.levels(new.goal.id).await.unwrap();
+    assert_eq!(
+        levels.iter().map(|l| l.order).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+    assert!(levels[1].topics[2].completed);
+    assert_eq!(
+        store
+            .questions(levels[0].id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|q| q.index)
+            .collect::<Vec<_>>(),
+        [0, 1, 2, 3, 4, 5]
+    );
+    let listed = store.goals_of_user(user, None, 10).await.unwrap();
+    assert_eq!(listed.items, std::slice::from_ref(&new.goal));
+    assert_eq!(listed.next, None);
+    // Unknown ids read as nothing.
+    assert_eq!(store.goal(Uuid::now_v7()).await.unwrap(), None);
+    assert_eq!(store.levels(Uuid::now_v7()).await.unwrap(), []);
+    assert_eq!(store.level(Uuid::new_v4()).await.unwrap(), None);
+    assert_eq!(store.questions(Uuid::new_v4()).await.unwrap(), []);
+}
+
+async fn saving_a_goal_again_is_idempotent_and_replaces_what_it_changed(store: Arc<dyn Store>) {
+    let user = Uuid::now_v7();
+    let new = goal_of(user, 4, 4, 8);
+
+    store.save_goal(&new).await.unwrap();
+    store.save_goal(&new).await.unwrap();
+
+    assert_goal_stored(&store, &new).await;
+    let listed = store.goals_of_user(user, None, 10).await.unwrap();
+    assert_eq!(listed.items, std::slice::from_ref(&new.goal), "listed once");
+
+    // A retry that generated less: same goal, one level fewer, shorter banks, and the
+    // last level under a new id. What the first save wrote beyond it is gone.
+    let mut retried = new.clone();
+    let dropped = retried.levels.pop().expect("four levels");
+    let renamed_old = retried.levels[2].clone();
+    let renamed_new = Uuid::new_v4();
+    retried.levels[2].id = renamed_new;
+    retried.levels[2].title = "Level 3, again".into();
+    retried.goal.level_count = 3;
+    retried
+        .questions
+        .retain(|q| q.level_id != dropped.id && q.index < 5);
+    for question in &mut retried.questions {
+        if question.level_id == renamed_old.id {
+            question.level_id = renamed_new;
+        }
+    }
+    store.save_goal(&retried).await.unwrap();
+
+    assert_goal_stored(&store, &retried).await;
+    assert_eq!(store.levels(new.goal.id).await.unwrap().len(), 3);
+    for gone in [&dropped, &renamed_old] {
+        assert_eq!(store.level(gone.id).await.unwrap(), None);
+        assert_eq!(store.questions(gone.id).await.unwrap(), []);
+    }
+    assert_eq!(
+        store.questions(retried.levels[0].id).await.unwrap().len(),
+        5
+    );
+    let listed = store.goals_of_user(user, None, 10).await.unwrap();
+    assert_eq!(listed.items, std::slice::from_ref(&retried.goal));
+}
+
+async fn goals_of_user_are_paged_newest_first(store: Arc<dyn Store>) {
+    let user = Uuid::now_v7();
+    let other = Uuid::now_v7();
+    // Five goals, ids (UUID v7) in creation order; saved in another order.
+    let goals: Vec<NewGoal> = (0..5).map(|_| goal_of(user, 3, 3, 5)).collect();
+    let theirs = goal_of(other, 3, 3, 5);
+    for i in [2, 0, 4, 1, 3] {
+        store.save_goal(&goals[i]).await.unwrap();
+    }
+    store.save_goal(&theirs).await.unwrap();
+    let newest_first: Vec<Goal> = goals.iter().rev().map(|g| g.goal.clone()).collect();
+
+    let first = store.goals_of_user(user, None, 2).await.unwrap();
+    assert_eq!(first.items, newest_first[0..2]);
+    let cursor = first.next.expect("more after the first page");
+    let second = store.goals_of_user(user, Some(cursor), 2).await.unwrap();
+    assert_eq!(second.items, newest_first[2..4]);
+    let cursor = second.next.expect("more after the second page");
+    let third = store.goals_of_user(user, Some(cursor), 2).await.unwrap();
+    assert_eq!(third.items, newest_first[4..5]);
+    assert_eq!(third.next, None, "the third page is the last");
+
+    // One page holding everything has no next; a page ending exactly at the last goal
+    // has none either.
+    let all = store.goals_of_user(user, None, 100).await.unwrap();
+    assert_eq!(all.items, newest_first);
+    assert_eq!(all.next, None);
+    let exact = store.goals_of_user(user, None, 5).await.unwrap();
+    assert_eq!(exact.items, newest_first);
+    assert_eq!(exact.next, None);
+
+    // Other users' goals are never listed; a user without goals has an empty list.
+    let their_list = store.goals_of_user(other, None, 10).await.unwrap();
+    assert_eq!(their_list.items, std::slice::from_ref(&theirs.goal));
+    let nobody = store.goals_of_user(Uuid::now_v7(), None, 10).await.unwrap();
+    assert_eq!(nobody.items, []);
+    assert_eq!(nobody.next, None);
+}
+
+async fn deleted_goal_is_gone_with_its_levels_and_questions(store: Arc<dyn Store>) {
+    let user = Uuid::now_v7();
+    let kept = goal_of(user, 3, 3, 5);
+    let doomed = goal_of(user, 8, 4, 6);
+    store.save_goal(&kept).await.unwrap();
+    store.save_goal(&doomed).await.unwrap();
+    assert_goal_stored(&store, &doomed).await;
+
+    assert!(store.delete_goal(doomed.goal.id).await.unwrap());
+
+    assert_goal_gone(&store, &doomed).await;
+    // Updates of what was deleted change nothing and bring nothing back.
+    let level = doomed.levels[0].id;
+    assert_eq!(
+        store.set_topic_completed(level, 0, true).await.unwrap(),
+        None
+    );
+    store
+        .set_level_status(level, LevelStatus::Completed)
+        .await
+        .unwrap();
+    store
+        .set_goal_status(doomed.goal.id, GoalStatus::Completed)
+        .await
+        .unwrap();
+    assert_goal_gone(&store, &doomed).await;
+    assert!(!store.delete_goal(doomed.goal.id).await.unwrap());
+    assert!(!store.delete_goal(Uuid::now_v7()).await.unwrap());
+
+    // The other goal is untouched.
+    assert_goal_stored(&store, &kept).await;
+    let listed = store.goals_of_user(user, None, 10).await.unwrap();
+    assert_eq!(listed.items, std::slice::from_ref(&kept.goal));
+}
+
+async fn topic_completion_is_set_cleared_and_repeatable(store: Arc<dyn Store>) {
+    let new = goal_of(Uuid::now_v7(), 3, 5, 5);
+    store.save_goal(&new).await.unwrap();
+    let mut expected = new.levels[1].clone();
+    let id = expected.id;
+
+    let done = store.set_topic_completed(id, 3, true).await.unwrap();
+    expected.topics[3].completed = true;
+    assert_eq!(done.as_ref(), Some(&expected));
+    let again = store.set_topic_completed(id, 3, true).await.unwrap();
+    assert_eq!(again.as_ref(), Some(&expected), "repeating changes nothing");
+
+    let also = store.set_topic_completed(id, 0, true).await.unwrap();
+    expected.topics[0].completed = true;
+    assert_eq!(also.as_ref(), Some(&expected));
+
+    let undone = store.set_topic_completed(id, 3, false).await.unwrap();
+    expected.topics[3].completed = false;
+    assert_eq!(undone.as_ref(), Some(&expected));
+    let undone_again = store.set_topic_completed(id, 3, false).await.unwrap();
+    assert_eq!(undone_again.as_ref(), Some(&expected));
+    assert_eq!(store.level(id).await.unwrap().as_ref(), Some(&expected));
+
+    // No such topic, no such level: None, and nothing written.
+    assert_eq!(store.set_topic_completed(id, 5, true).await.unwrap(), None);
+    assert_eq!(
+        store.set_topic_completed(id, u32::MAX, true).await.unwrap(),
+        None
+    );
+    let unknown = Uuid::new_v4();
+    assert_eq!(
+        store.set_topic_completed(unknown, 0, true).await.unwrap(),
+        None
+    );
+    assert_eq!(store.level(unknown).await.unwrap(), None);
+    assert_eq!(store.level(id).await.unwrap().as_ref(), Some(&expected));
+    // Other levels are untouched.
+    assert_eq!(
+        store.level(new.levels[0].id).await.unwrap().as_ref(),
+        Some(&new.levels[0])
+    );
+}
+
+async fn concurrent_topic_completions_are_all_kept(store: Arc<dyn Store>) {
+    let new = goal_of(Uuid::now_v7(), 3, 8, 5);
+    store.save_goal(&new).await.unwrap();
+    let id = new.levels[0].id;
+
+    let completions: Vec<_> = (0..8)
+        .map(|index| {
+            let store = store.clone();
+            tokio::spawn(async move { store.set_topic_completed(id, index, true).await })
+        })
+        .collect();
+    for completion in completions {
+        let level = completion.await.unwrap().unwrap().expect("known topic");
+        assert_eq!(level.id, id);
+    }
+
+    let level = store.level(id).await.unwrap().expect("level");
+    assert!(
+        level.topics.iter().all(|t| t.completed),
+        "every completion kept: {:?}",
+        level.topics
+    );
+    let mut expected = new.levels[0].clone();
+    for topic in &mut expected.topics {
+        topic.completed = true;
+    }
+    assert_eq!(level, expected);
+}
+
+async fn level_and_goal_status_are_set(store: Arc<dyn Store>) {
+    let user = Uuid::now_v7();
+    let new = goal_of(user, 3, 3, 5);
+    store.save_goal(&new).await.unwrap();
+    let first = new.levels[0].id;
+
+    store
+        .set_level_status(first, LevelStatus::Completed)
+        .await
+        .unwrap();
+    store
+        .set_level_status(new.levels[1].id, LevelStatus::Unlocked)
+        .await
+        .unwrap();
+    store
+        .set_goal_status(new.goal.id, GoalStatus::InProgress)
+        .await
+        .unwrap();
+
+    let mut expected = new.clone();
+    expected.levels[0].status = LevelStatus::Completed;
+    expected.levels[1].status = LevelStatus::Unlocked;
+    expected.goal.status = GoalStatus::InProgress;
+    assert_goal_stored(&store, &expected).await;
+    let listed = store.goals_of_user(user, None, 10).await.unwrap();
+    assert_eq!(listed.items, std::slice::from_ref(&expected.goal));
+
+    // Completion and status live side by side.
+    let level = store
+        .set_topic_completed(first, 1, true)
+        .await
+        .unwrap()
+        .expect("known");
+    assert_eq!(level.status, LevelStatus::Completed);
+    assert!(level.topics[1].completed);
+
+    store
+        .set_goal_status(new.goal.id, GoalStatus::Completed)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.goal(new.goal.id).await.unwrap().map(|g| g.status),
+        Some(GoalStatus::Completed)
+    );
+
+    // Unknown ids: nothing to set, nothing created.
+    let (goal, level) = (Uuid::now_v7(), Uuid::new_v4());
+    store
+        .set_goal_status(goal, GoalStatus::Completed)
+        .await
+        .unwrap();
+    store
+        .set_level_status(level, LevelStatus::Completed)
+        .await
+        .unwrap();
+    assert_eq!(store.goal(goal).await.unwrap(), None);
+    assert_eq!(store.level(level).await.unwrap(), None);
 }

@@ -1,3 +1,4 @@
 //! Pure game rules: deterministic functions, unit-tested, shared by every actor.
 
+pub mod quiz;
 pub mod xp;

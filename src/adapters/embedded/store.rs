@@ -5,10 +5,16 @@
 //! the uniqueness checks, the single use of refresh tokens and the counting of sign-in
 //! failures race-free: redb allows one write transaction at a time.
 //!
+//! Goals mirror the CQL keys (see docs/data-model.md): a goal's levels are one key
+//! range of `levels`, a level's questions one key range of `questions`, a user's goals
+//! one key range of `goals_by_user`; saving and deleting a goal are one transaction
+//! each, so readers see all of it or none of it.
+//!
 //! redb has no TTL. Records that expire (refresh families and tokens, sign-in failures)
 //! read as absent once past their time, and are deleted when a method meets them, so
 //! the file does not grow with dead sessions.
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -19,8 +25,9 @@ use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 use crate::ports::store::{
-    LoginFailures, NewUser, ProfileUpdate, RefreshFamily, RefreshToken, Store, StoreError,
-    StoreResult, User, email_key,
+    GenerationJob, Goal, GoalStatus, Level, LevelStatus, LoginFailures, NewGoal, NewUser, Page,
+    ProfileUpdate, Question, RefreshFamily, RefreshToken, Store, StoreError, StoreResult, User,
+    email_key,
 };
 
 /// users: user id -> JSON `User`.
@@ -41,6 +48,22 @@ const REFRESH_FAMILIES_BY_USER: TableDefinition<(u128, u128), ()> =
 const REFRESH_TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("refresh_tokens");
 /// login_failures: failure key -> JSON `LoginFailures`.
 const LOGIN_FAILURES: TableDefinition<&str, &[u8]> = TableDefinition::new("login_failures");
+/// generation_jobs: job id -> JSON `GenerationJob`.
+const GENERATION_JOBS: TableDefinition<u128, &[u8]> = TableDefinition::new("generation_jobs");
+/// goals: goal id -> JSON `Goal`.
+const GOALS: TableDefinition<u128, &[u8]> = TableDefinition::new("goals");
+/// goals_by_user: (user id, goal id) -> nothing. A `u128` orders like the uuid's bytes,
+/// so with v7 (time-first) ids the user's range runs oldest to newest.
+const GOALS_BY_USER: TableDefinition<(u128, u128), ()> = TableDefinition::new("goals_by_user");
+/// levels: (goal id, 1-based order) -> JSON `Level`; a goal's levels in one key range.
+const LEVELS: TableDefinition<(u128, u32), &[u8]> = TableDefinition::new("levels");
+/// level_index: level id -> (goal id, order), the key of its `levels` entry.
+const LEVEL_INDEX: TableDefinition<u128, (u128, u32)> = TableDefinition::new("level_index");
+/// questions: (level id, index) -> JSON `Question`; a level's bank in one key range.
+const QUESTIONS: TableDefinition<(u128, u32), &[u8]> = TableDefinition::new("questions");
+
+/// Most goals one page returns, whatever the caller asks (as on CQL).
+const MAX_PAGE: usize = 100;
 
 /// A user's password, kept apart from the profile so reading a user never loads it.
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -80,6 +103,12 @@ impl EmbeddedStore {
             tx.open_table(REFRESH_FAMILIES_BY_USER).map_err(internal)?;
             tx.open_table(REFRESH_TOKENS).map_err(internal)?;
             tx.open_table(LOGIN_FAILURES).map_err(internal)?;
+            tx.open_table(GENERATION_JOBS).map_err(internal)?;
+            tx.open_table(GOALS).map_err(internal)?;
+            tx.open_table(GOALS_BY_USER).map_err(internal)?;
+            tx.open_table(LEVELS).map_err(internal)?;
+            tx.open_table(LEVEL_INDEX).map_err(internal)?;
+            tx.open_table(QUESTIONS).map_err(internal)?;
             tx.commit().map_err(internal)?;
             Ok(EmbeddedStore { db: Arc::new(db) })
         })
@@ -215,6 +244,126 @@ where
     let tx = db.begin_write().map_err(internal)?;
     prune(&tx)?;
     tx.commit().map_err(internal)
+}
+
+/// Refuses a goal whose parts do not belong together (the same checks as the CQL
+/// adapter): levels of another goal or user, two levels at one position, questions of
+/// a level not in the goal. Stored, they would escape `delete_goal`, which finds
+/// questions through the goal's levels.
+fn check_new_goal(new: &NewGoal) -> StoreResult<()> {
+    let goal = &new.goal;
+    let mut orders = HashSet::new();
+    let mut level_ids = HashSet::new();
+    for level in &new.levels {
+        if level.goal_id != goal.id || level.user_id != goal.user_id {
+            return Err(internal(format!(
+                "level {} does not belong to goal {} of user {}",
+                level.id, goal.id, goal.user_id
+            )));
+        }
+        if !orders.insert(level.order) || !level_ids.insert(level.id) {
+            return Err(internal(format!(
+                "goal {} repeats level {} or position {}",
+                goal.id, level.id, level.order
+            )));
+        }
+    }
+    let mut slots = HashSet::new();
+    for question in &new.questions {
+        if !level_ids.contains(&question.level_id) {
+            return Err(internal(format!(
+                "question {} is of level {}, not a level of goal {}",
+                question.id, question.level_id, goal.id
+            )));
+        }
+        if !slots.insert((question.level_id, question.index)) {
+            return Err(internal(format!(
+                "level {} repeats question index {}",
+                question.level_id, question.index
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The goal's levels in order, read from any transaction.
+fn goal_levels(
+    levels: &impl ReadableTable<(u128, u32), &'static [u8]>,
+    goal_id: Uuid,
+) -> StoreResult<Vec<Level>> {
+    let goal = goal_id.as_u128();
+    let mut found = Vec::new();
+    for entry in levels
+        .range((goal, 0)..=(goal, u32::MAX))
+        .map_err(internal)?
+    {
+        let (_, bytes) = entry.map_err(internal)?;
+        found.push(decode(bytes.value(), "level")?);
+    }
+    Ok(found)
+}
+
+/// Removes the goal's levels with their index entries and questions.
+fn remove_levels(tx: &redb::WriteTransaction, goal_id: Uuid) -> StoreResult<()> {
+    let mut levels = tx.open_table(LEVELS).map_err(internal)?;
+    let mut index = tx.open_table(LEVEL_INDEX).map_err(internal)?;
+    let mut questions = tx.open_table(QUESTIONS).map_err(internal)?;
+    let goal = goal_id.as_u128();
+    for level in goal_levels(&levels, goal_id)? {
+        let id = level.id.as_u128();
+        questions
+            .retain_in((id, 0)..=(id, u32::MAX), |_, _| false)
+            .map_err(internal)?;
+        index.remove(id).map_err(internal)?;
+    }
+    levels
+        .retain_in((goal, 0)..=(goal, u32::MAX), |_, _| false)
+        .map_err(internal)?;
+    Ok(())
+}
+
+/// The level by id, through its index entry.
+fn level_by_id(tx: &redb::ReadTransaction, level_id: Uuid) -> StoreResult<Option<Level>> {
+    let index = tx.open_table(LEVEL_INDEX).map_err(internal)?;
+    let Some(key) = index.get(level_id.as_u128()).map_err(internal)? else {
+        return Ok(None);
+    };
+    let levels = tx.open_table(LEVELS).map_err(internal)?;
+    get_json(&levels, key.value(), "level")
+}
+
+/// Rewrites one level (its `levels` entry found through the index) with `change`, in
+/// its own write transaction; `change` returns false to leave it as it is. Returns the
+/// level as it is afterwards, or `None` for an unknown level.
+fn update_level<F>(db: &Database, level_id: Uuid, change: F) -> StoreResult<Option<Level>>
+where
+    F: FnOnce(&mut Level) -> bool,
+{
+    let tx = db.begin_write().map_err(internal)?;
+    let level = {
+        let key = match tx
+            .open_table(LEVEL_INDEX)
+            .map_err(internal)?
+            .get(level_id.as_u128())
+            .map_err(internal)?
+        {
+            Some(key) => key.value(),
+            None => return Ok(None),
+        };
+        let mut levels = tx.open_table(LEVELS).map_err(internal)?;
+        let level: Option<Level> = get_json(&levels, key, "level")?;
+        let Some(mut level) = level else {
+            return Ok(None);
+        };
+        if !change(&mut level) {
+            return Ok(Some(level));
+        }
+        let bytes = encode(&level)?;
+        levels.insert(key, bytes.as_slice()).map_err(internal)?;
+        level
+    };
+    tx.commit().map_err(internal)?;
+    Ok(Some(level))
 }
 
 #[async_trait]
@@ -630,6 +779,274 @@ impl Store for EmbeddedStore {
                 .remove(key.as_str())
                 .map_err(internal)?;
             tx.commit().map_err(internal)
+        })
+        .await
+    }
+
+    async fn create_job(&self, job: &GenerationJob) -> StoreResult<()> {
+        let job = job.clone();
+        self.blocking(move |db| {
+            let bytes = encode(&job)?;
+            let tx = db.begin_write().map_err(internal)?;
+            tx.open_table(GENERATION_JOBS)
+                .map_err(internal)?
+                .insert(job.id.as_u128(), bytes.as_slice())
+                .map_err(internal)?;
+            tx.commit().map_err(internal)
+        })
+        .await
+    }
+
+    async fn job(&self, job_id: Uuid) -> StoreResult<Option<GenerationJob>> {
+        self.blocking(move |db| {
+            let tx = db.begin_read().map_err(internal)?;
+            let jobs = tx.open_table(GENERATION_JOBS).map_err(internal)?;
+            get_json(&jobs, job_id.as_u128(), "generation job")
+        })
+        .await
+    }
+
+    async fn update_job(&self, job: &GenerationJob) -> StoreResult<()> {
+        let update = job.clone();
+        self.blocking(move |db| {
+            let tx = db.begin_write().map_err(internal)?;
+            {
+                let mut jobs = tx.open_table(GENERATION_JOBS).map_err(internal)?;
+                let stored: Option<GenerationJob> =
+                    get_json(&jobs, update.id.as_u128(), "generation job")?;
+                // An unknown job stays unknown (on CQL it gets no identity columns).
+                let Some(mut stored) = stored else {
+                    return Ok(());
+                };
+                stored.status = update.status;
+                stored.step = update.step;
+                stored.reason = update.reason;
+                stored.attempts = update.attempts;
+                stored.updated_at = update.updated_at;
+                let bytes = encode(&stored)?;
+                jobs.insert(update.id.as_u128(), bytes.as_slice())
+                    .map_err(internal)?;
+            }
+            tx.commit().map_err(internal)
+        })
+        .await
+    }
+
+    async fn save_goal(&self, goal: &NewGoal) -> StoreResult<()> {
+        check_new_goal(goal)?;
+        let new = goal.clone();
+        self.blocking(move |db| {
+            let goal = &new.goal;
+            let tx = db.begin_write().map_err(internal)?;
+            // Whatever an earlier save of this goal wrote is replaced, not merged: a
+            // retried job may have generated other levels or shorter banks.
+            remove_levels(&tx, goal.id)?;
+            {
+                let mut levels = tx.open_table(LEVELS).map_err(internal)?;
+                let mut index = tx.open_table(LEVEL_INDEX).map_err(internal)?;
+                for level in &new.levels {
+                    let key = (goal.id.as_u128(), level.order);
+                    let bytes = encode(level)?;
+                    levels.insert(key, bytes.as_slice()).map_err(internal)?;
+                    index.insert(level.id.as_u128(), key).map_err(internal)?;
+                }
+                let mut questions = tx.open_table(QUESTIONS).map_err(internal)?;
+                for question in &new.questions {
+                    let bytes = encode(question)?;
+                    questions
+                        .insert(
+                            (question.level_id.as_u128(), question.index),
+                            bytes.as_slice(),
+                        )
+                        .map_err(internal)?;
+                }
+                let mut goals = tx.open_table(GOALS).map_err(internal)?;
+                let mut by_user = tx.open_table(GOALS_BY_USER).map_err(internal)?;
+                let previous: Option<Goal> = get_json(&goals, goal.id.as_u128(), "goal")?;
+                if let Some(previous) = previous.filter(|p| p.user_id != goal.user_id) {
+                    by_user
+                        .remove((previous.user_id.as_u128(), goal.id.as_u128()))
+                        .map_err(internal)?;
+                }
+                let bytes = encode(goal)?;
+                goals
+                    .insert(goal.id.as_u128(), bytes.as_slice())
+                    .map_err(internal)?;
+                by_user
+                    .insert((goal.user_id.as_u128(), goal.id.as_u128()), ())
+                    .map_err(internal)?;
+            }
+            tx.commit().map_err(internal)
+        })
+        .await
+    }
+
+    async fn goal(&self, goal_id: Uuid) -> StoreResult<Option<Goal>> {
+        self.blocking(move |db| {
+            let tx = db.begin_read().map_err(internal)?;
+            let goals = tx.open_table(GOALS).map_err(internal)?;
+            get_json(&goals, goal_id.as_u128(), "goal")
+        })
+        .await
+    }
+
+    async fn goals_of_user(
+        &self,
+        user_id: Uuid,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> StoreResult<Page<Goal>> {
+        let limit = limit.min(MAX_PAGE);
+        let user = user_id.as_u128();
+        self.blocking(move |db| {
+            if limit == 0 {
+                return Ok(Page {
+                    items: Vec::new(),
+                    next: None,
+                });
+            }
+            let tx = db.begin_read().map_err(internal)?;
+            let by_user = tx.open_table(GOALS_BY_USER).map_err(internal)?;
+            // Newest first: the user's range backwards, from just before the cursor.
+            let range = match after {
+                Some(after) => by_user.range((user, 0)..(user, after.as_u128())),
+                None => by_user.range((user, 0)..=(user, u128::MAX)),
+            }
+            .map_err(internal)?;
+            let mut ids = Vec::with_capacity(limit + 1);
+            for entry in range.rev().take(limit + 1) {
+                let (key, _) = entry.map_err(internal)?;
+                ids.push(Uuid::from_u128(key.value().1));
+            }
+            let next = if ids.len() > limit {
+                ids.truncate(limit);
+                ids.last().copied()
+            } else {
+                None
+            };
+            let goals = tx.open_table(GOALS).map_err(internal)?;
+            let mut items = Vec::with_capacity(ids.len());
+            for id in ids {
+                let goal: Option<Goal> = get_json(&goals, id.as_u128(), "goal")?;
+                items.extend(goal.filter(|g| g.user_id == user_id));
+            }
+            Ok(Page { items, next })
+        })
+        .await
+    }
+
+    async fn delete_goal(&self, goal_id: Uuid) -> StoreResult<bool> {
+        self.blocking(move |db| {
+            let tx = db.begin_write().map_err(internal)?;
+            let removed: Option<Goal> = {
+                let mut goals = tx.open_table(GOALS).map_err(internal)?;
+                match goals.remove(goal_id.as_u128()).map_err(internal)? {
+                    Some(bytes) => Some(decode(bytes.value(), "goal")?),
+                    None => None,
+                }
+            };
+            let Some(goal) = removed else {
+                // Nothing to delete: a goal is saved whole, in one transaction.
+                return Ok(false);
+            };
+            tx.open_table(GOALS_BY_USER)
+                .map_err(internal)?
+                .remove((goal.user_id.as_u128(), goal_id.as_u128()))
+                .map_err(internal)?;
+            remove_levels(&tx, goal_id)?;
+            tx.commit().map_err(internal)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn levels(&self, goal_id: Uuid) -> StoreResult<Vec<Level>> {
+        self.blocking(move |db| {
+            let tx = db.begin_read().map_err(internal)?;
+            let levels = tx.open_table(LEVELS).map_err(internal)?;
+            goal_levels(&levels, goal_id)
+        })
+        .await
+    }
+
+    async fn level(&self, level_id: Uuid) -> StoreResult<Option<Level>> {
+        self.blocking(move |db| level_by_id(&db.begin_read().map_err(internal)?, level_id))
+            .await
+    }
+
+    async fn set_topic_completed(
+        &self,
+        level_id: Uuid,
+        index: u32,
+        completed: bool,
+    ) -> StoreResult<Option<Level>> {
+        self.blocking(move |db| {
+            let Ok(index) = usize::try_from(index) else {
+                return Ok(None);
+            };
+            let mut known_topic = false;
+            let level = update_level(db, level_id, |level| match level.topics.get_mut(index) {
+                Some(topic) => {
+                    known_topic = true;
+                    let changed = topic.completed != completed;
+                    topic.completed = completed;
+                    changed
+                }
+                None => false,
+            })?;
+            // An index beyond the topics is no topic: nothing was written.
+            Ok(level.filter(|_| known_topic))
+        })
+        .await
+    }
+
+    async fn set_level_status(&self, level_id: Uuid, status: LevelStatus) -> StoreResult<()> {
+        self.blocking(move |db| {
+            update_level(db, level_id, |level| {
+                let changed = level.status != status;
+                level.status = status;
+                changed
+            })
+            .map(drop)
+        })
+        .await
+    }
+
+    async fn set_goal_status(&self, goal_id: Uuid, status: GoalStatus) -> StoreResult<()> {
+        self.blocking(move |db| {
+            let tx = db.begin_write().map_err(internal)?;
+            {
+                let mut goals = tx.open_table(GOALS).map_err(internal)?;
+                let goal: Option<Goal> = get_json(&goals, goal_id.as_u128(), "goal")?;
+                // An unknown goal is not created.
+                let Some(mut goal) = goal else {
+                    return Ok(());
+                };
+                goal.status = status;
+                let bytes = encode(&goal)?;
+                goals
+                    .insert(goal_id.as_u128(), bytes.as_slice())
+                    .map_err(internal)?;
+            }
+            tx.commit().map_err(internal)
+        })
+        .await
+    }
+
+    async fn questions(&self, level_id: Uuid) -> StoreResult<Vec<Question>> {
+        let level = level_id.as_u128();
+        self.blocking(move |db| {
+            let tx = db.begin_read().map_err(internal)?;
+            let questions = tx.open_table(QUESTIONS).map_err(internal)?;
+            let mut bank = Vec::new();
+            for entry in questions
+                .range((level, 0)..=(level, u32::MAX))
+                .map_err(internal)?
+            {
+                let (_, bytes) = entry.map_err(internal)?;
+                bank.push(decode(bytes.value(), "question")?);
+            }
+            Ok(bank)
         })
         .await
     }

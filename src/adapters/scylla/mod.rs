@@ -1,6 +1,7 @@
 //! ScyllaDB (or Cassandra) adapters: the store, and `migrate` for `schema.cql`.
 
 mod auth;
+mod goals;
 pub mod schema;
 pub mod session;
 pub mod store;

@@ -1,6 +1,6 @@
 //! The store on ScyllaDB (or Cassandra): prepared statements built once at connect.
 //! Users live here; credentials, Google links, refresh tokens and sign-in failures in
-//! [`super::auth`].
+//! [`super::auth`]; generation jobs, goals, levels and questions in [`super::goals`].
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -13,12 +13,14 @@ use scylla::value::CqlValue;
 use uuid::Uuid;
 
 use super::auth::AuthStatements;
+use super::goals::GoalStatements;
 use super::schema::check_version;
 use super::session::{ConnectError, open, unreachable};
 use crate::config::ScyllaSettings;
 use crate::ports::store::{
-    LoginFailures, NewUser, ProfileUpdate, RefreshFamily, RefreshToken, Store, StoreError,
-    StoreResult, User, email_key,
+    GenerationJob, Goal, GoalStatus, Level, LevelStatus, LoginFailures, NewGoal, NewUser, Page,
+    ProfileUpdate, Question, RefreshFamily, RefreshToken, Store, StoreError, StoreResult, User,
+    email_key,
 };
 
 /// Statements prepared once per session.
@@ -39,6 +41,7 @@ pub struct ScyllaStore {
     pub(super) session: Session,
     statements: Statements,
     pub(super) auth: AuthStatements,
+    pub(super) goals: GoalStatements,
 }
 
 #[derive(DeserializeRow)]
@@ -112,10 +115,12 @@ impl ScyllaStore {
             .await?,
         };
         let auth = AuthStatements::prepare(&session, settings).await?;
+        let goals = GoalStatements::prepare(&session, settings).await?;
         Ok(ScyllaStore {
             session,
             statements,
             auth,
+            goals,
         })
     }
 
@@ -413,5 +418,69 @@ impl Store for ScyllaStore {
 
     async fn clear_login_failures(&self, key: &str) -> StoreResult<()> {
         self.auth().clear_login_failures(key).await
+    }
+
+    async fn create_job(&self, job: &GenerationJob) -> StoreResult<()> {
+        self.goals().create_job(job).await
+    }
+
+    async fn job(&self, job_id: Uuid) -> StoreResult<Option<GenerationJob>> {
+        self.goals().job(job_id).await
+    }
+
+    async fn update_job(&self, job: &GenerationJob) -> StoreResult<()> {
+        self.goals().update_job(job).await
+    }
+
+    async fn save_goal(&self, goal: &NewGoal) -> StoreResult<()> {
+        self.goals().save_goal(goal).await
+    }
+
+    async fn goal(&self, goal_id: Uuid) -> StoreResult<Option<Goal>> {
+        self.goals().goal(goal_id).await
+    }
+
+    async fn goals_of_user(
+        &self,
+        user_id: Uuid,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> StoreResult<Page<Goal>> {
+        self.goals().goals_of_user(user_id, after, limit).await
+    }
+
+    async fn delete_goal(&self, goal_id: Uuid) -> StoreResult<bool> {
+        self.goals().delete_goal(goal_id).await
+    }
+
+    async fn levels(&self, goal_id: Uuid) -> StoreResult<Vec<Level>> {
+        self.goals().levels(goal_id).await
+    }
+
+    async fn level(&self, level_id: Uuid) -> StoreResult<Option<Level>> {
+        self.goals().level(level_id).await
+    }
+
+    async fn set_topic_completed(
+        &self,
+        level_id: Uuid,
+        index: u32,
+        completed: bool,
+    ) -> StoreResult<Option<Level>> {
+        self.goals()
+            .set_topic_completed(level_id, index, completed)
+            .await
+    }
+
+    async fn set_level_status(&self, level_id: Uuid, status: LevelStatus) -> StoreResult<()> {
+        self.goals().set_level_status(level_id, status).await
+    }
+
+    async fn set_goal_status(&self, goal_id: Uuid, status: GoalStatus) -> StoreResult<()> {
+        self.goals().set_goal_status(goal_id, status).await
+    }
+
+    async fn questions(&self, level_id: Uuid) -> StoreResult<Vec<Question>> {
+        self.goals().questions(level_id).await
     }
 }

@@ -9,6 +9,10 @@ use crate::auth::service::{Session, TICKET_TTL};
 use crate::auth::tokens::ACCESS_TTL;
 use crate::http::client_ip;
 use crate::http::error::ApiError;
+use crate::http::openapi::{
+    BadRequest, Conflict, Forbidden, Internal, NotImplemented, PayloadTooLarge, TooManyRequests,
+    Unauthorized, Unavailable, Unprocessable, UnsupportedMediaType,
+};
 use crate::http::users::Me;
 use crate::state::AppState;
 
@@ -22,28 +26,48 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/ws/ticket", web::post().to(ticket));
 }
 
-#[derive(Deserialize)]
-struct RegisterBody {
+/// A new account.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct RegisterBody {
+    #[schema(format = Email, max_length = 254, example = "ada@example.org")]
     email: String,
+    /// 8 to 128 characters, not a commonly used password.
+    #[schema(example = "correct horse battery staple")]
     password: String,
     display_name: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct LoginBody {
+/// Email and password of an existing account.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct LoginBody {
+    #[schema(example = "ada@example.org")]
     email: String,
     password: String,
 }
 
-#[derive(Deserialize)]
-struct GoogleBody {
+/// A Google ID token from Google Identity Services.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct GoogleBody {
     id_token: String,
 }
 
-/// Tokens handed out at sign-in and refresh.
-#[derive(Serialize)]
-struct TokenResponse {
+/// The refresh cookie that `refresh` and `logout` read (documentation only: the
+/// handlers read it with `cookie::read`).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Cookie)]
+pub struct RefreshCookie {
+    /// The refresh token set at sign-in (HttpOnly: browsers send it by themselves).
+    #[param(required = false)]
+    pub refresh_token: String,
+}
+
+/// Tokens handed out at sign-in and refresh; the refresh token is set as the
+/// `refresh_token` cookie, never in the body.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct TokenResponse {
     access_token: String,
+    /// Always `Bearer`.
+    #[schema(value_type = String, example = "Bearer")]
     token_type: &'static str,
     /// Seconds until the access token expires.
     expires_in: i64,
@@ -72,7 +96,25 @@ fn session_response(
 }
 
 /// Creates an account and signs it in: 201 with tokens.
-async fn register(
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/register",
+    tag = "auth",
+    request_body = RegisterBody,
+    responses(
+        (status = 201, description = "Account created and signed in", body = TokenResponse,
+            headers(("Set-Cookie" = String, description = "The `refresh_token` cookie (HttpOnly)"))),
+        (status = 400, response = BadRequest),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = Unprocessable),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = Internal),
+        (status = 503, response = Unavailable),
+    )
+)]
+pub(crate) async fn register(
     req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Json<RegisterBody>,
@@ -93,7 +135,27 @@ async fn register(
     ))
 }
 
-async fn login(
+/// Signs in with email and password. Repeated failures lock the account and the
+/// client address out for a while (429).
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login",
+    tag = "auth",
+    request_body = LoginBody,
+    responses(
+        (status = 200, description = "Signed in", body = TokenResponse,
+            headers(("Set-Cookie" = String, description = "The `refresh_token` cookie (HttpOnly)"))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = Unprocessable),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = Internal),
+        (status = 503, response = Unavailable),
+    )
+)]
+pub(crate) async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Json<LoginBody>,
@@ -109,8 +171,26 @@ async fn login(
     ))
 }
 
-/// Rotates the refresh cookie and returns a new access token.
-async fn refresh(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+/// Rotates the refresh cookie and returns a new access token. A refused cookie is
+/// cleared; presenting a rotated-out token revokes its whole family.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/refresh",
+    tag = "auth",
+    params(RefreshCookie),
+    responses(
+        (status = 200, description = "New tokens; the cookie is rotated", body = TokenResponse,
+            headers(("Set-Cookie" = String, description = "The new `refresh_token` cookie"))),
+        (status = 401, response = Unauthorized),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = Internal),
+        (status = 503, response = Unavailable),
+    )
+)]
+pub(crate) async fn refresh(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     match state.auth.refresh(cookie::read(&req).as_deref()).await {
         Ok(session) => Ok(session_response(
             &state,
@@ -126,8 +206,25 @@ async fn refresh(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
     }
 }
 
-/// Signs this device out (revokes the family of the presented refresh cookie).
-async fn logout(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+/// Signs this device out (revokes the family of the presented refresh cookie). Succeeds
+/// without a cookie too.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout",
+    tag = "auth",
+    params(RefreshCookie),
+    responses(
+        (status = 204, description = "Signed out; the cookie is cleared",
+            headers(("Set-Cookie" = String, description = "Clears the `refresh_token` cookie"))),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = Internal),
+        (status = 503, response = Unavailable),
+    )
+)]
+pub(crate) async fn logout(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     state.auth.logout(cookie::read(&req).as_deref()).await?;
     Ok(HttpResponse::NoContent()
         .cookie(cookie::clear(state.settings.cookie_secure))
@@ -135,14 +232,54 @@ async fn logout(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResp
 }
 
 /// Signs every device of the user out.
-async fn logout_all(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout-all",
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Every session of the user is revoked",
+            headers(("Set-Cookie" = String, description = "Clears the `refresh_token` cookie"))),
+        (status = 401, response = Unauthorized),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = Internal),
+        (status = 503, response = Unavailable),
+    )
+)]
+pub(crate) async fn logout_all(
+    state: web::Data<AppState>,
+    user: AuthUser,
+) -> Result<HttpResponse, ApiError> {
     state.auth.logout_everywhere(user.0.id).await?;
     Ok(HttpResponse::NoContent()
         .cookie(cookie::clear(state.settings.cookie_secure))
         .finish())
 }
 
-async fn google(
+/// Signs in (creating the account on first use) with a Google ID token issued for
+/// this server's client id. 501 when Google sign-in is not configured.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/google",
+    tag = "auth",
+    request_body = GoogleBody,
+    responses(
+        (status = 200, description = "Signed in", body = TokenResponse,
+            headers(("Set-Cookie" = String, description = "The `refresh_token` cookie (HttpOnly)"))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = Unprocessable),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = Internal),
+        (status = 501, response = NotImplemented),
+        (status = 503, response = Unavailable),
+    )
+)]
+pub(crate) async fn google(
     state: web::Data<AppState>,
     body: web::Json<GoogleBody>,
 ) -> Result<HttpResponse, ApiError> {
@@ -154,14 +291,32 @@ async fn google(
     ))
 }
 
-#[derive(Serialize)]
-struct TicketResponse {
+/// A websocket ticket: pass it as `?ticket=` when opening the websocket.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct TicketResponse {
     ticket: String,
+    /// Seconds the ticket stays valid.
     expires_in: u64,
 }
 
 /// A one-time ticket that authorises one websocket connection within 30 s.
-async fn ticket(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
+#[utoipa::path(
+    post,
+    path = "/api/v1/ws/ticket",
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "A new one-time ticket", body = TicketResponse),
+        (status = 401, response = Unauthorized),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = Internal),
+        (status = 503, response = Unavailable),
+    )
+)]
+pub(crate) async fn ticket(
+    state: web::Data<AppState>,
+    user: AuthUser,
+) -> Result<HttpResponse, ApiError> {
     let ticket = state.auth.issue_ticket(user.0.id).await?;
     Ok(HttpResponse::Created()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))

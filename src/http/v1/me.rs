@@ -5,6 +5,10 @@ use serde::Deserialize;
 
 use crate::auth::extractor::AuthUser;
 use crate::http::error::ApiError;
+use crate::http::openapi::{
+    BadRequest, Internal, PayloadTooLarge, TooManyRequests, Unauthorized, Unavailable,
+    Unprocessable, UnsupportedMediaType,
+};
 use crate::http::users::Me;
 use crate::state::AppState;
 
@@ -13,17 +17,52 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/me", web::patch().to(patch_me));
 }
 
-async fn get_me(user: AuthUser) -> HttpResponse {
+/// The signed-in user.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    tag = "me",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The signed-in user", body = Me),
+        (status = 401, response = Unauthorized),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = Internal),
+        (status = 503, response = Unavailable),
+    )
+)]
+pub(crate) async fn get_me(user: AuthUser) -> HttpResponse {
     HttpResponse::Ok().json(Me::from(user.0))
 }
 
-#[derive(Deserialize)]
+/// Changes to the signed-in user; absent fields stay as they are.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct MePatch {
+pub(crate) struct MePatch {
+    /// 1 to 50 characters once trimmed; no control or invisible formatting characters.
     display_name: Option<String>,
 }
 
-async fn patch_me(
+/// Changes the signed-in user's profile.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/me",
+    tag = "me",
+    security(("bearer" = [])),
+    request_body = MePatch,
+    responses(
+        (status = 200, description = "The updated user", body = Me),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = Unprocessable),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = Internal),
+        (status = 503, response = Unavailable),
+    )
+)]
+pub(crate) async fn patch_me(
     state: web::Data<AppState>,
     user: AuthUser,
     body: web::Json<MePatch>,

@@ -1,15 +1,19 @@
 //! Versioned API, `/api/v1`.
 
 pub mod auth;
+pub mod goals;
 pub mod me;
 
 use actix_web::web;
 
-use crate::http::error::{form_error, json_error};
+use crate::http::error::{form_error, json_error, path_error, query_error};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/v1")
+            .wrap(actix_web::middleware::from_fn(
+                crate::http::rate_limit::limit,
+            ))
             .app_data(
                 web::JsonConfig::default()
                     .limit(64 * 1024)
@@ -20,7 +24,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .limit(16 * 1024)
                     .error_handler(form_error),
             )
+            // Unreadable query strings and path segments answer problem+json too.
+            .app_data(web::QueryConfig::default().error_handler(query_error))
+            .app_data(web::PathConfig::default().error_handler(path_error))
             .configure(auth::configure)
-            .configure(me::configure),
+            .configure(me::configure)
+            .configure(goals::configure),
     );
 }

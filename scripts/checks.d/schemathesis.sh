@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# Contract test: schemathesis fuzzes a live server from its own OpenAPI document
+# (GET /api/v1/openapi.json) and fails on any 5xx and on any response that contradicts
+# the document (status code, content type, headers, body schema).
+#
+#   scripts/checks.d/schemathesis.sh        (scripts/test runs it after the test suite)
+#
+# 1. installs schemathesis (PyPI, pinned) into .services/schemathesis-venv, once;
+# 2. starts target/debug/questpath (built by the suite; built here if missing) on a free
+#    loopback port with a fresh data folder, the embedded store and in-process backends,
+#    generous per-user rate limits, and Google sign-in pointed at a local, empty key set
+#    (so /auth/google answers 401 for the fuzzer's tokens instead of 501 "disabled");
+# 3. registers a user and signs in (curl) for a bearer token;
+# 4. runs `schemathesis run` with that token, bounded by --max-examples and a timeout;
+# 5. stops what it started.
+#
+# Variables: SCHEMATHESIS_MAX_EXAMPLES (default 30), SCHEMATHESIS_TIMEOUT_SECS (600),
+# SCHEMATHESIS_SEED (random), SCHEMATHESIS_KEEP=1 keeps the temp folder (server log,
+# schemathesis report) for a look after a failure.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+QP_LOG_TAG="schemathesis"
+# shellcheck source=scripts/services/lib.sh
+source scripts/services/lib.sh
+
+SCHEMATHESIS_VERSION="4.32.5" # supports Python 3.9+; 4.x flags (see `schemathesis run --help`)
+VENV="$QP_SERVICES_DIR/schemathesis-venv"
+ST="$VENV/bin/schemathesis"
+MAX_EXAMPLES="${SCHEMATHESIS_MAX_EXAMPLES:-30}"
+TIMEOUT_SECS="${SCHEMATHESIS_TIMEOUT_SECS:-600}"
+BIN="$ROOT/target/debug/questpath"
+
+# ---- 1. schemathesis ------------------------------------------------------------------
+if [[ ! -x $ST ]] || [[ $("$ST" --version 2>/dev/null) != *"$SCHEMATHESIS_VERSION"* ]]; then
+  qp_log "installing schemathesis $SCHEMATHESIS_VERSION into $VENV"
+  mkdir -p "$QP_SERVICES_DIR"
+  rm -rf "$VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+"$ST" --version
+
+# ---- 2. the server ---------------------------------------------------------------------
+if [[ ! -x $BIN ]]; then
+  qp_log "building the server binary"
+  cargo build --bin questpath
+fi
+
+WORK="$(mktemp -d -t questpath-schemathesis.XXXXXX)"
+SERVER_PID=""
+JWKS_PID=""
+# shellcheck disable=SC2317  # invoked by the EXIT trap
+cleanup() {
+  local rc=$?
+  trap - EXIT
+  set +e
+  for pid in "$SERVER_PID" "$JWKS_PID"; do
+    if qp_pid_alive "$pid"; then
+      kill -TERM "$pid" 2>/dev/null
+      wait "$pid" 2>/dev/null
+    fi
+  done
+  if ((rc != 0)); then
+    qp_err "failed (exit $rc); the server's log follows (last 40 lines of $WORK/server.log)"
+    tail -n 40 "$WORK/server.log" >&2 2>/dev/null
+  fi
+  if [[ ${SCHEMATHESIS_KEEP:-0} == 1 ]]; then
+    qp_log "kept $WORK"
+  else
+    rm -rf "$WORK"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Google's signing keys, served locally: an empty key set, so every token the fuzzer
+# makes up is refused with 401 (as a forged one would be), without internet access.
+mkdir -p "$WORK/jwks"
+printf '{"keys": []}\n' >"$WORK/jwks/certs.json"
+JWKS_PORT="$(free_port)"
+python3 -m http.server "$JWKS_PORT" --bind 127.0.0.1 --directory "$WORK/jwks" \
+  >"$WORK/jwks.log" 2>&1 &
+JWKS_PID=$!
+
+PORT="$(free_port)"
+BASE="http://127.0.0.1:$PORT"
+qp_log "starting $BIN on $BASE (data in $WORK/data)"
+# From $WORK, so no .env of the checkout is read; every setting is given here.
+(
+  cd "$WORK"
+  exec env \
+    QUESTPATH_ENV=development \
+    QUESTPATH_BIND="127.0.0.1:$PORT" \
+    QUESTPATH_DATA_DIR="$WORK/data" \
+    QUESTPATH_WORKERS=2 \
+    QUESTPATH_SHUTDOWN_TIMEOUT_SECS=2 \
+    QUESTPATH_LOG=warn \
+    QUESTPATH_LOG_FORMAT=json \
+    QUESTPATH_SCYLLA_NODES= \
+    QUESTPATH_REDIS_URL= \
+    QUESTPATH_LLM_BASE_URL= \
+    QUESTPATH_GOOGLE_CLIENT_ID=contract-test.apps.googleusercontent.com \
+    QUESTPATH_GOOGLE_JWKS_URL="http://127.0.0.1:$JWKS_PORT/certs.json" \
+    QUESTPATH_RATE_LIMIT_READS=100000 \
+    QUESTPATH_RATE_LIMIT_WRITES=100000 \
+    QUESTPATH_RATE_LIMIT_ANONYMOUS=100000 \
+    "$BIN" serve
+) >"$WORK/server.log" 2>&1 &
+SERVER_PID=$!
+
+for _ in $(seq 1 150); do
+  if ! qp_pid_alive "$SERVER_PID"; then
+    qp_err "the server exited during start-up"
+    exit 1
+  fi
+  if curl -fsS "$BASE/health" >/dev/null 2>&1; then
+    break
+  fi
+  sleep 0.2
+done
+curl -fsS "$BASE/health" >/dev/null
+
+# ---- 3. a signed-in user ---------------------------------------------------------------
+EMAIL="contract-$(date +%s)-$RANDOM@example.org"
+PASSWORD="contract-pw-$RANDOM-$RANDOM"
+BODY="{\"email\": \"$EMAIL\", \"password\": \"$PASSWORD\"}"
+curl -fsS -o /dev/null -H 'Content-Type: application/json' -d "$BODY" \
+  "$BASE/api/v1/auth/register"
+TOKEN="$(curl -fsS -H 'Content-Type: application/json' -d "$BODY" "$BASE/api/v1/auth/login" |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')"
+[[ -n $TOKEN ]] || {
+  qp_err "no access token from login"
+  exit 1
+}
+qp_log "signed in as $EMAIL"
+
+# ---- 4. schemathesis -------------------------------------------------------------------
+CHECKS="not_a_server_error,status_code_conformance,content_type_conformance"
+CHECKS+=",response_headers_conformance,response_schema_conformance"
+# Read from the live server into a file: schemathesis leaves out the operation its
+# schema URL is served by, and the document is one of the operations.
+curl -fsS -o "$WORK/openapi.json" "$BASE/api/v1/openapi.json"
+args=(
+  run "$WORK/openapi.json"
+  --url "$BASE"
+  --header "Authorization: Bearer $TOKEN"
+  --checks "$CHECKS"
+  --max-examples "$MAX_EXAMPLES"
+  --workers 2
+  --request-timeout 10
+  --generation-database none
+  --report junit --report-dir "$WORK/report"
+  --no-color
+)
+[[ -n ${SCHEMATHESIS_SEED:-} ]] && args+=(--seed "$SCHEMATHESIS_SEED")
+qp_log "schemathesis ${args[*]/Bearer */Bearer ***}"
+st_rc=0
+# From $WORK: schemathesis and hypothesis keep caches in the current folder.
+# SCHEMATHESIS_HOOKS from the caller's environment would change the run.
+(
+  cd "$WORK"
+  exec env -u SCHEMATHESIS_HOOKS timeout --signal=TERM --kill-after=10 "$TIMEOUT_SECS" \
+    "$ST" "${args[@]}"
+) || st_rc=$?
+
+if ((st_rc == 124)); then
+  qp_err "schemathesis did not finish within $TIMEOUT_SECS s"
+  exit 1
+fi
+if ((st_rc != 0)); then
+  qp_err "schemathesis found responses that contradict the OpenAPI document (exit $st_rc)"
+  exit 1
+fi
+if ! qp_pid_alive "$SERVER_PID"; then
+  qp_err "the server died during the run"
+  exit 1
+fi
+qp_log "no server errors, every response matches the document"

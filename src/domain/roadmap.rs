@@ -1,0 +1,215 @@
+//! Roadmaps as generated (before they are stored): what every generator returns and
+//! the rules every roadmap must meet, whoever wrote it.
+
+use serde::{Deserialize, Serialize};
+
+/// How hard a goal is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Difficulty {
+    Beginner,
+    Intermediate,
+    Advanced,
+}
+
+/// A multiple-choice question with exactly one correct option.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GeneratedQuestion {
+    pub question: String,
+    /// Exactly four options, shown as A to D.
+    pub options: Vec<String>,
+    /// Index (0 to 3) of the correct option.
+    pub answer: u8,
+    /// Why the answer is right; shown after the learner answers.
+    pub explanation: String,
+}
+
+/// A topic of a level.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GeneratedTopic {
+    pub name: String,
+    pub explanation: String,
+}
+
+/// A level of a roadmap, in learning order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GeneratedLevel {
+    pub title: String,
+    pub description: String,
+    pub xp_reward: u32,
+    pub topics: Vec<GeneratedTopic>,
+    pub questions: Vec<GeneratedQuestion>,
+}
+
+/// A whole roadmap for a goal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GeneratedRoadmap {
+    pub title: String,
+    pub category: String,
+    pub difficulty: Difficulty,
+    pub roadmap_name: String,
+    pub levels: Vec<GeneratedLevel>,
+}
+
+/// Bounds every roadmap must meet.
+pub mod limits {
+    pub const LEVELS: std::ops::RangeInclusive<usize> = 3..=8;
+    pub const TOPICS: std::ops::RangeInclusive<usize> = 3..=7;
+    /// Questions per level: at least one quiz of 5.
+    pub const MIN_QUESTIONS: usize = 5;
+    pub const MAX_QUESTIONS: usize = 30;
+    pub const XP: std::ops::RangeInclusive<u32> = 100..=300;
+    pub const OPTIONS: usize = 4;
+    pub const SHORT_TEXT: usize = 200;
+    pub const LONG_TEXT: usize = 2000;
+}
+
+impl GeneratedRoadmap {
+    /// Checks every rule; the error names the first broken one, for logs and job
+    /// failure reasons.
+    pub fn validate(&self) -> Result<(), String> {
+        use limits::*;
+        text("title", &self.title, SHORT_TEXT)?;
+        text("category", &self.category, SHORT_TEXT)?;
+        text("roadmap_name", &self.roadmap_name, SHORT_TEXT)?;
+        if !LEVELS.contains(&self.levels.len()) {
+            return Err(format!("{} levels; expected 3 to 8", self.levels.len()));
+        }
+        for (i, level) in self.levels.iter().enumerate() {
+            let at = format!("level {}", i + 1);
+            text(&format!("{at} title"), &level.title, SHORT_TEXT)?;
+            text(&format!("{at} description"), &level.description, LONG_TEXT)?;
+            if !XP.contains(&level.xp_reward) {
+                return Err(format!(
+                    "{at} xp_reward {} is outside 100 to 300",
+                    level.xp_reward
+                ));
+            }
+            if !TOPICS.contains(&level.topics.len()) {
+                return Err(format!(
+                    "{at} has {} topics; expected 3 to 7",
+                    level.topics.len()
+                ));
+            }
+            for (t, topic) in level.topics.iter().enumerate() {
+                text(
+                    &format!("{at} topic {} name", t + 1),
+                    &topic.name,
+                    SHORT_TEXT,
+                )?;
+                text(
+                    &format!("{at} topic {} explanation", t + 1),
+                    &topic.explanation,
+                    LONG_TEXT,
+                )?;
+            }
+            if level.questions.len() < MIN_QUESTIONS || level.questions.len() > MAX_QUESTIONS {
+                return Err(format!(
+                    "{at} has {} questions; expected {MIN_QUESTIONS} to {MAX_QUESTIONS}",
+                    level.questions.len()
+                ));
+            }
+            for (q, question) in level.questions.iter().enumerate() {
+                let qat = format!("{at} question {}", q + 1);
+                text(&qat, &question.question, LONG_TEXT)?;
+                text(
+                    &format!("{qat} explanation"),
+                    &question.explanation,
+                    LONG_TEXT,
+                )?;
+                if question.options.len() != OPTIONS {
+                    return Err(format!(
+                        "{qat} has {} options; expected 4",
+                        question.options.len()
+                    ));
+                }
+                for option in &question.options {
+                    text(&format!("{qat} option"), option, SHORT_TEXT)?;
+                }
+                // Exact comparison: options may differ only in case (`'loading'` and
+                // `'LOADING'` are different TypeScript literals).
+                let mut distinct: Vec<&str> = question.options.iter().map(|o| o.trim()).collect();
+                distinct.sort();
+                distinct.dedup();
+                if distinct.len() != OPTIONS {
+                    return Err(format!("{qat} has repeated options"));
+                }
+                if usize::from(question.answer) >= OPTIONS {
+                    return Err(format!("{qat} answer {} is not 0 to 3", question.answer));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn text(what: &str, value: &str, max: usize) -> Result<(), String> {
+    let chars = value.trim().chars().count();
+    if chars == 0 {
+        return Err(format!("{what} is empty"));
+    }
+    if chars > max {
+        return Err(format!("{what} is longer than {max} characters"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub fn sample() -> GeneratedRoadmap {
+        let question = |i: usize| GeneratedQuestion {
+            question: format!("Question {i}?"),
+            options: vec!["a".into(), "b".into(), "c".into(), "d".into()],
+            answer: (i % 4) as u8,
+            explanation: "Because.".into(),
+        };
+        let level = |i: usize| GeneratedLevel {
+            title: format!("Level {i}"),
+            description: "Learn things.".into(),
+            xp_reward: 100 + 50 * i as u32,
+            topics: (0..3)
+                .map(|t| GeneratedTopic {
+                    name: format!("Topic {t}"),
+                    explanation: "An explanation.".into(),
+                })
+                .collect(),
+            questions: (0..10).map(question).collect(),
+        };
+        GeneratedRoadmap {
+            title: "Learn things".into(),
+            category: "Learning".into(),
+            difficulty: Difficulty::Beginner,
+            roadmap_name: "Path".into(),
+            levels: (0..3).map(level).collect(),
+        }
+    }
+
+    #[test]
+    fn a_sound_roadmap_passes() {
+        assert_eq!(sample().validate(), Ok(()));
+    }
+
+    #[test]
+    fn each_broken_rule_is_named() {
+        let mut r = sample();
+        r.levels.truncate(2);
+        assert!(r.validate().unwrap_err().contains("levels"));
+        let mut r = sample();
+        r.levels[1].xp_reward = 50;
+        assert!(r.validate().unwrap_err().contains("level 2 xp_reward"));
+        let mut r = sample();
+        r.levels[0].questions[3].options.pop();
+        assert!(r.validate().unwrap_err().contains("options"));
+        let mut r = sample();
+        r.levels[0].questions[0].options[1] = " a ".into();
+        assert!(r.validate().unwrap_err().contains("repeated"));
+        let mut r = sample();
+        r.levels[2].questions[0].answer = 4;
+        assert!(r.validate().unwrap_err().contains("answer"));
+        let mut r = sample();
+        r.levels[0].topics[0].explanation = "  ".into();
+        assert!(r.validate().unwrap_err().contains("explanation is empty"));
+    }
+}

@@ -1,0 +1,411 @@
+//! Request rate limits, on the API scopes (v1 and legacy; `/health`, `/ready` and
+//! `/metrics` are outside them and never limited).
+//!
+//! Every request is counted against one general limit: per signed-in user, reads
+//! (`GET`, `HEAD`, `OPTIONS`) and writes (everything else) separately
+//! (`QUESTPATH_RATE_LIMIT_READS` / `_WRITES` per minute); without a valid bearer token,
+//! per client IP (`QUESTPATH_RATE_LIMIT_ANONYMOUS`). The user is read from the access
+//! token's signature alone (no store read), so a limit costs one limiter call. A few
+//! expensive or abusable routes also count against a stricter [`Named`] limit.
+//!
+//! Answers carry `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` and
+//! `RateLimit-Policy` of the limit closest to exhaustion; a refusal is a 429
+//! [`ApiError`] with `Retry-After`, so the legacy scopes' `legacy_detail` (outside this
+//! middleware) gives it the old shape. The limiter is the shared [`RateLimiter`] port:
+//! with Redis, every instance draws on the same quota.
+//!
+//! When the limiter cannot answer (Redis down or slow), `QUESTPATH_RATE_LIMIT_FAILURE`
+//! decides: `open` serves the request without limits (a warning and
+//! `rate_limiter_failures_total`), `closed` answers 503.
+//!
+//! [`RateLimiter`]: crate::ports::RateLimiter
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use actix_web::body::{BoxBody, EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
+use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{Error, ResponseError, web};
+use uuid::Uuid;
+
+use crate::config::{RateLimitFailure, RateLimitSettings};
+use crate::http::error::ApiError;
+use crate::ports::{RateDecision, RateLimit};
+use crate::state::AppState;
+
+pub const RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
+pub const RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
+pub const RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
+pub const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+
+/// A limiter call slower than this counts as a failure: a request must not wait for the
+/// Redis client's own five-second timeout while Redis is unreachable.
+pub const CHECK_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// Whose quota a named limit draws on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Per {
+    /// The client IP: for routes used before there is an account or a session.
+    Ip,
+    /// The signed-in user (the client IP when the request has no valid token).
+    User,
+}
+
+/// A stricter limit on one kind of action, on top of the general one.
+#[derive(Debug, Clone, Copy)]
+pub struct Named {
+    /// Metric label and key part.
+    pub name: &'static str,
+    pub limit: RateLimit,
+    pub per: Per,
+}
+
+/// Account creation: 5 per minute per IP. Enough for a family behind one router, far
+/// too few to mass-create accounts.
+pub const REGISTER: Named = Named {
+    name: "register",
+    limit: RateLimit::per_minute(5),
+    per: Per::Ip,
+};
+
+/// Sign-in (password, Google, legacy OAuth): 10 per minute per IP, on top of the
+/// per-account lockouts, against password spraying across accounts.
+pub const LOGIN: Named = Named {
+    name: "login",
+    limit: RateLimit::per_minute(10),
+    per: Per::Ip,
+};
+
+/// Goal creation: 10 per hour per user. Each one queues an LLM roadmap generation,
+/// the most expensive thing the server does.
+pub const GOALS: Named = Named {
+    name: "goals",
+    limit: RateLimit {
+        limit: 10,
+        window: Duration::from_secs(3600),
+    },
+    per: Per::User,
+};
+
+/// Websocket tickets: 30 per minute per user. A client needs one per connection;
+/// more means a reconnect loop.
+pub const TICKETS: Named = Named {
+    name: "tickets",
+    limit: RateLimit::per_minute(30),
+    per: Per::User,
+};
+
+/// `POST` paths with a named limit, in both API versions. Matched on the path, since
+/// routing (and so the route template) comes after this middleware.
+const NAMED_POSTS: &[(&str, Named)] = &[
+    ("/api/v1/auth/register", REGISTER),
+    ("/auth/register", REGISTER),
+    ("/api/v1/auth/login", LOGIN),
+    ("/auth/login", LOGIN),
+    ("/api/v1/auth/google", LOGIN),
+    ("/auth/oauth-login", LOGIN),
+    ("/api/v1/goals", GOALS),
+    ("/goals", GOALS),
+    ("/api/v1/ws/ticket", TICKETS),
+];
+
+/// The named limit of a request, if any.
+pub fn named_limit(method: &Method, path: &str) -> Option<Named> {
+    if method != Method::POST {
+        return None;
+    }
+    let path = path
+        .strip_suffix('/')
+        .filter(|p| !p.is_empty())
+        .unwrap_or(path);
+    NAMED_POSTS
+        .iter()
+        .find(|(p, _)| *p == path)
+        .map(|(_, named)| *named)
+}
+
+/// One limit a request is checked against.
+struct Check {
+    name: &'static str,
+    key: String,
+    limit: RateLimit,
+}
+
+/// The limits of one request: the named one first (it is the stricter, so a request it
+/// refuses does not also use up general quota), then the general one.
+fn checks(
+    settings: &RateLimitSettings,
+    method: &Method,
+    path: &str,
+    user: Option<Uuid>,
+    ip: &str,
+) -> Vec<Check> {
+    let mut checks = Vec::with_capacity(2);
+    if let Some(named) = named_limit(method, path) {
+        let key = match (named.per, user) {
+            (Per::User, Some(user)) => format!("{}:user:{user}", named.name),
+            _ => format!("{}:ip:{ip}", named.name),
+        };
+        checks.push(Check {
+            name: named.name,
+            key,
+            limit: named.limit,
+        });
+    }
+    let read = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
+    checks.push(match (user, read) {
+        (Some(user), true) => Check {
+            name: "reads",
+            key: format!("reads:user:{user}"),
+            limit: RateLimit::per_minute(settings.reads),
+        },
+        (Some(user), false) => Check {
+            name: "writes",
+            key: format!("writes:user:{user}"),
+            limit: RateLimit::per_minute(settings.writes),
+        },
+        (None, _) => Check {
+            name: "anonymous",
+            key: format!("anonymous:ip:{ip}"),
+            limit: RateLimit::per_minute(settings.anonymous),
+        },
+    });
+    checks
+}
+
+/// The user of a valid access token, checked by signature and expiry only.
+fn token_user(req: &ServiceRequest, state: &AppState) -> Option<Uuid> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    state
+        .auth
+        .keys()
+        .verify_access(token.trim())
+        .ok()
+        .map(|(user, _)| user)
+}
+
+/// The middleware; see the module docs. Without the app state (the route probe behind
+/// 405 answers) requests pass unlimited.
+pub async fn limit<B: MessageBody + 'static>(
+    req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<EitherBody<B, BoxBody>>, Error> {
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_left_body);
+    };
+    let user = token_user(&req, &state);
+    let ip = crate::http::client_ip(req.request());
+    let checks = checks(
+        &state.settings.rate_limits,
+        req.method(),
+        req.path(),
+        user,
+        &ip,
+    );
+
+    // The decision shown in the headers: the one with the least quota left.
+    let mut shown: Option<(RateDecision, RateLimit)> = None;
+    for check in checks {
+        let outcome = tokio::time::timeout(
+            CHECK_TIMEOUT,
+            state.backends.rate_limiter.check(&check.key, check.limit),
+        )
+        .await;
+        let decision = match outcome {
+            Ok(Ok(decision)) => decision,
+            Ok(Err(e)) => return limiter_failed(req, next, &state, &e.to_string()).await,
+            Err(_) => {
+                let cause = format!("no answer within {} ms", CHECK_TIMEOUT.as_millis());
+                return limiter_failed(req, next, &state, &cause).await;
+            }
+        };
+        if !decision.allowed {
+            state.metrics.rate_limited(check.name);
+            let retry_after = decision.retry_after.unwrap_or(decision.reset_after);
+            let error = ApiError::too_many(
+                "rate_limited",
+                format!(
+                    "Too many requests. Try again in {} seconds.",
+                    ceil_secs(retry_after).max(1)
+                ),
+                ceil_secs(retry_after),
+            );
+            let mut res = error.error_response();
+            add_headers(res.headers_mut(), &decision, check.limit);
+            return Ok(req.into_response(res).map_into_right_body());
+        }
+        let tighter = shown.is_none_or(|(best, _)| {
+            (decision.remaining, decision.limit) < (best.remaining, best.limit)
+        });
+        if tighter {
+            shown = Some((decision, check.limit));
+        }
+    }
+
+    match next.call(req).await {
+        Ok(mut res) => {
+            if let Some((decision, limit)) = shown {
+                add_headers(res.headers_mut(), &decision, limit);
+            }
+            Ok(res.map_into_left_body())
+        }
+        Err(mut err) => {
+            if let Some((decision, limit)) = shown {
+                err.add_response_mapper(move |mut res| {
+                    add_headers(res.headers_mut(), &decision, limit);
+                    res
+                });
+            }
+            Err(err)
+        }
+    }
+}
+
+/// The failure policy, when the limiter could not answer.
+async fn limiter_failed<B: MessageBody + 'static>(
+    req: ServiceRequest,
+    next: Next<B>,
+    state: &AppState,
+    cause: &str,
+) -> Result<ServiceResponse<EitherBody<B, BoxBody>>, Error> {
+    state.metrics.rate_limiter_failed();
+    match state.settings.rate_limits.failure {
+        RateLimitFailure::Open => {
+            warn_now_and_then(cause);
+            next.call(req)
+                .await
+                .map(ServiceResponse::map_into_left_body)
+        }
+        RateLimitFailure::Closed => {
+            let res = ApiError::unavailable(format!("rate limiter: {cause}")).error_response();
+            Ok(req.into_response(res).map_into_right_body())
+        }
+    }
+}
+
+/// Seconds since the epoch of the last fail-open warning.
+static LAST_WARNING: AtomicU64 = AtomicU64::new(0);
+
+/// One warning per ten seconds at most: during an outage every request fails the
+/// check, and the metric already counts each one.
+fn warn_now_and_then(cause: &str) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let last = LAST_WARNING.load(Ordering::Relaxed);
+    if now >= last.saturating_add(10)
+        && LAST_WARNING
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        tracing::warn!(
+            error = %cause,
+            "rate limiter unavailable; serving requests without limits (QUESTPATH_RATE_LIMIT_FAILURE=open)"
+        );
+    }
+}
+
+fn ceil_secs(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+}
+
+/// `RateLimit-*` headers of a decision (draft-ietf-httpapi-ratelimit-headers).
+fn add_headers(headers: &mut HeaderMap, decision: &RateDecision, limit: RateLimit) {
+    let pairs = [
+        (RATELIMIT_LIMIT, decision.limit.to_string()),
+        (RATELIMIT_REMAINING, decision.remaining.to_string()),
+        (RATELIMIT_RESET, ceil_secs(decision.reset_after).to_string()),
+        (
+            RATELIMIT_POLICY,
+            format!("{};w={}", limit.limit, limit.window.as_secs()),
+        ),
+    ];
+    for (name, value) in pairs {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::RateLimitFailure;
+
+    const SETTINGS: RateLimitSettings = RateLimitSettings {
+        reads: 100,
+        writes: 20,
+        anonymous: 60,
+        failure: RateLimitFailure::Open,
+    };
+
+    #[test]
+    fn named_limits_match_posts_to_their_paths_only() {
+        assert_eq!(
+            named_limit(&Method::POST, "/api/v1/auth/login").map(|n| n.name),
+            Some("login")
+        );
+        assert_eq!(
+            named_limit(&Method::POST, "/goals").map(|n| n.name),
+            Some("goals")
+        );
+        assert_eq!(
+            named_limit(&Method::POST, "/goals/").map(|n| n.name),
+            Some("goals")
+        );
+        assert!(named_limit(&Method::GET, "/api/v1/goals").is_none());
+        assert!(named_limit(&Method::POST, "/api/v1/goals/abc").is_none());
+    }
+
+    #[test]
+    fn users_get_read_and_write_quotas_and_others_one_per_ip() {
+        let user = Uuid::now_v7();
+        let read = checks(&SETTINGS, &Method::GET, "/api/v1/me", Some(user), "1.2.3.4");
+        assert_eq!(read.len(), 1);
+        assert_eq!(read[0].name, "reads");
+        assert_eq!(read[0].limit.limit, 100);
+        let write = checks(
+            &SETTINGS,
+            &Method::PATCH,
+            "/api/v1/me",
+            Some(user),
+            "1.2.3.4",
+        );
+        assert_eq!(write[0].name, "writes");
+        let goal = checks(
+            &SETTINGS,
+            &Method::POST,
+            "/api/v1/goals",
+            Some(user),
+            "1.2.3.4",
+        );
+        assert_eq!(
+            goal.iter().map(|c| c.name).collect::<Vec<_>>(),
+            ["goals", "writes"]
+        );
+        assert!(goal[0].key.contains(&user.to_string()));
+        let login = checks(&SETTINGS, &Method::POST, "/auth/login", None, "1.2.3.4");
+        assert_eq!(
+            login.iter().map(|c| c.key.as_str()).collect::<Vec<_>>(),
+            ["login:ip:1.2.3.4", "anonymous:ip:1.2.3.4"]
+        );
+    }
+
+    #[test]
+    fn seconds_round_up() {
+        assert_eq!(ceil_secs(Duration::from_millis(1)), 1);
+        assert_eq!(ceil_secs(Duration::from_secs(60)), 60);
+        assert_eq!(ceil_secs(Duration::ZERO), 0);
+    }
+}

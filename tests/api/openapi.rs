@@ -1,0 +1,349 @@
+//! The OpenAPI document at `/api/v1/openapi.json` and the docs page at `/docs`.
+//!
+//! The document must describe exactly the v1 routes the server registers. actix-web
+//! cannot list its routes, so the registered ones are read from the `.route(...)` calls
+//! in `src/http/v1/*.rs` and compared both ways with [`V1_ROUTES`] and the document: a
+//! route added without documentation (or documentation of a route that is gone) fails
+//! here. The live server is also asked each route, to show that it exists and that the
+//! ones documented as protected really want a bearer token.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use crate::helpers::{TestApp, spawn_app};
+
+/// Every v1 operation: method, path, and whether it needs a bearer token.
+const V1_ROUTES: &[(&str, &str, bool)] = &[
+    ("GET", "/api/v1/openapi.json", false),
+    ("POST", "/api/v1/auth/register", false),
+    ("POST", "/api/v1/auth/login", false),
+    ("POST", "/api/v1/auth/refresh", false),
+    ("POST", "/api/v1/auth/logout", false),
+    ("POST", "/api/v1/auth/logout-all", true),
+    ("POST", "/api/v1/auth/google", false),
+    ("POST", "/api/v1/ws/ticket", true),
+    ("GET", "/api/v1/me", true),
+    ("PATCH", "/api/v1/me", true),
+    ("GET", "/api/v1/me/stats", true),
+    ("POST", "/api/v1/goals", true),
+    ("GET", "/api/v1/goals", true),
+    ("GET", "/api/v1/goals/{goal_id}", true),
+    ("DELETE", "/api/v1/goals/{goal_id}", true),
+    ("GET", "/api/v1/levels/{level_id}", true),
+    ("PUT", "/api/v1/levels/{level_id}/topics/{index}", true),
+    ("GET", "/api/v1/jobs/{job_id}", true),
+];
+
+fn expected() -> BTreeSet<(String, String)> {
+    V1_ROUTES
+        .iter()
+        .map(|(m, p, _)| (m.to_string(), p.to_string()))
+        .collect()
+}
+
+async fn document(app: &TestApp) -> Value {
+    let response = app.get("/api/v1/openapi.json").await;
+    assert_eq!(response.status(), 200);
+    let content_type = response.headers()["content-type"].to_str().unwrap();
+    assert!(
+        content_type.starts_with("application/json"),
+        "{content_type}"
+    );
+    let text = response.text().await.unwrap();
+    serde_json::from_str(&text).expect("the document is JSON")
+}
+
+/// `(METHOD, path)` of every operation in the document.
+fn documented(doc: &Value) -> BTreeSet<(String, String)> {
+    let mut ops = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for method in [
+            "get", "put", "post", "delete", "options", "head", "patch", "trace",
+        ] {
+            if item.get(method).is_some() {
+                ops.insert((method.to_ascii_uppercase(), path.clone()));
+            }
+        }
+    }
+    ops
+}
+
+/// `(METHOD, path)` of every `.route("...", web::method()...)` in `src/http/v1/`, under
+/// the `/api/v1` scope, plus the document's own route (registered in `openapi.rs`).
+fn registered_in_source() -> BTreeSet<(String, String)> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/http/v1");
+    let mut routes = BTreeSet::new();
+    for entry in std::fs::read_dir(dir).expect("src/http/v1") {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "rs") {
+            let source = std::fs::read_to_string(&path).unwrap();
+            for (method, route) in route_calls(&source) {
+                routes.insert((method, format!("/api/v1{route}")));
+            }
+        }
+    }
+    routes.insert(("GET".into(), "/api/v1/openapi.json".into()));
+    routes
+}
+
+/// Reads `.route(\n "<path>",\n web::<method>()` calls, however rustfmt wrapped them.
+fn route_calls(source: &str) -> Vec<(String, String)> {
+    let mut calls = Vec::new();
+    let mut rest = source;
+    while let Some(at) = rest.find(".route(") {
+        rest = &rest[at + ".route(".len()..];
+        let Some(args) = rest.trim_start().strip_prefix('"') else {
+            continue;
+        };
+        let Some(end) = args.find('"') else { break };
+        let path = &args[..end];
+        let after = args[end + 1..]
+            .trim_start()
+            .trim_start_matches(',')
+            .trim_start();
+        let Some(after) = after.strip_prefix("web::") else {
+            panic!("route {path:?}: expected web::<method>() after the path");
+        };
+        let method: String = after
+            .chars()
+            .take_while(|c| c.is_ascii_alphabetic())
+            .collect();
+        calls.push((method.to_ascii_uppercase(), path.to_string()));
+    }
+    calls
+}
+
+#[actix_web::test]
+async fn document_is_openapi_3_1_json() {
+    let app = spawn_app().await;
+    let doc = document(&app).await;
+
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1"),
+        "{}",
+        doc["openapi"]
+    );
+    assert_eq!(doc["info"]["title"], "QuestPath API");
+    assert_eq!(doc["info"]["version"], env!("CARGO_PKG_VERSION"));
+}
+
+#[test]
+fn every_registered_v1_route_is_in_the_list() {
+    let registered = registered_in_source();
+    let listed = expected();
+    assert!(
+        registered.len() > 10,
+        "the source scan found too few routes: {registered:?}"
+    );
+    let undocumented: Vec<_> = registered.difference(&listed).collect();
+    let gone: Vec<_> = listed.difference(&registered).collect();
+    assert!(
+        undocumented.is_empty(),
+        "routes registered but missing from V1_ROUTES (document them with #[utoipa::path] \
+         and list them in ApiDoc): {undocumented:?}"
+    );
+    assert!(
+        gone.is_empty(),
+        "V1_ROUTES lists routes that are not registered: {gone:?}"
+    );
+}
+
+#[actix_web::test]
+async fn document_lists_exactly_the_v1_routes() {
+    let app = spawn_app().await;
+    let doc = document(&app).await;
+
+    let documented = documented(&doc);
+    let listed = expected();
+    let undocumented: Vec<_> = listed.difference(&documented).collect();
+    let extra: Vec<_> = documented.difference(&listed).collect();
+    assert!(
+        undocumented.is_empty(),
+        "not in the document: {undocumented:?}"
+    );
+    assert!(extra.is_empty(), "documented but not a v1 route: {extra:?}");
+}
+
+#[actix_web::test]
+async fn every_operation_has_responses_and_errors_are_problem_details() {
+    let app = spawn_app().await;
+    let doc = document(&app).await;
+    let components = &doc["components"]["responses"];
+
+    for (method, path, _) in V1_ROUTES {
+        let op = &doc["paths"][path][method.to_ascii_lowercase()];
+        let responses = op["responses"].as_object().unwrap_or_else(|| {
+            panic!("{method} {path}: no responses");
+        });
+        assert!(
+            responses.keys().any(|status| status.starts_with('2')),
+            "{method} {path}: no success response"
+        );
+        assert!(
+            responses.contains_key("429"),
+            "{method} {path}: rate limits apply everywhere, 429 must be documented"
+        );
+        for (status, response) in responses {
+            if !(status.starts_with('4') || status.starts_with('5')) {
+                continue;
+            }
+            let response = match response["$ref"].as_str() {
+                Some(reference) => {
+                    let name = reference.rsplit('/').next().unwrap();
+                    &components[name]
+                }
+                None => response,
+            };
+            assert_eq!(
+                response["content"]["application/problem+json"]["schema"]["$ref"],
+                "#/components/schemas/ProblemDetails",
+                "{method} {path} {status}: errors are problem+json"
+            );
+        }
+    }
+}
+
+#[actix_web::test]
+async fn protected_routes_declare_the_bearer_scheme() {
+    let app = spawn_app().await;
+    let doc = document(&app).await;
+
+    let scheme = &doc["components"]["securitySchemes"]["bearer"];
+    assert_eq!(scheme["type"], "http");
+    assert_eq!(scheme["scheme"], "bearer");
+    assert_eq!(scheme["bearerFormat"], "JWT");
+
+    for (method, path, protected) in V1_ROUTES {
+        let op = &doc["paths"][path][method.to_ascii_lowercase()];
+        let security = op.get("security").cloned().unwrap_or(Value::Null);
+        if *protected {
+            assert_eq!(
+                security,
+                serde_json::json!([{"bearer": []}]),
+                "{method} {path} needs a bearer token"
+            );
+            assert!(
+                op["responses"].get("401").is_some(),
+                "{method} {path}: 401 not documented"
+            );
+        } else {
+            assert!(
+                security.is_null(),
+                "{method} {path} is public but declares {security}"
+            );
+        }
+    }
+}
+
+/// Each listed route exists on the live server (no router 404/405), and exactly the
+/// protected ones turn a request without a token away with a bearer challenge.
+#[actix_web::test]
+async fn the_server_answers_every_listed_route_as_documented() {
+    let app = spawn_app().await;
+    let id = uuid::Uuid::new_v4().to_string();
+
+    for (method, path, protected) in V1_ROUTES {
+        let url = path
+            .replace("{goal_id}", &id)
+            .replace("{level_id}", &id)
+            .replace("{job_id}", &id)
+            .replace("{index}", "0");
+        let response = app
+            .client
+            .request(method.parse().unwrap(), app.url(&url))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        assert!(
+            status != 404 && status != 405,
+            "{method} {path}: the server has no such route ({status})"
+        );
+        if *protected {
+            assert_eq!(status, 401, "{method} {path} without a token");
+            assert_eq!(response.headers()["www-authenticate"], "Bearer");
+        } else {
+            // Public routes may refuse (refresh without a cookie is 401) but never ask
+            // for a bearer token.
+            assert!(
+                !response.headers().contains_key("www-authenticate"),
+                "{method} {path} is documented as public but asks for a token"
+            );
+        }
+    }
+}
+
+/// `src="..."` and `href="..."` values of an HTML page.
+fn asset_urls(html: &str) -> Vec<String> {
+    let mut urls = Vec::new();
+    for attribute in ["src=\"", "href=\""] {
+        let mut rest = html;
+        while let Some(at) = rest.find(attribute) {
+            rest = &rest[at + attribute.len()..];
+            if let Some(end) = rest.find('"') {
+                urls.push(rest[..end].to_string());
+            }
+        }
+    }
+    urls
+}
+
+#[actix_web::test]
+async fn docs_page_is_same_origin_only_and_its_assets_load() {
+    let app = spawn_app().await;
+
+    let response = app.get("/docs").await; // redirected to /docs/
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.url().path(), "/docs/");
+    let content_type = response.headers()["content-type"].to_str().unwrap();
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    let csp = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    for directive in [
+        "default-src 'self'",
+        "script-src 'self'",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(csp.contains(directive), "CSP lacks {directive}: {csp}");
+    }
+    assert!(!csp.contains("unsafe-eval"), "{csp}");
+
+    let html = response.text().await.unwrap();
+    let urls = asset_urls(&html);
+    assert!(
+        urls.iter().any(|u| u.ends_with(".js")) && urls.iter().any(|u| u.ends_with(".css")),
+        "no scripts or styles found in {html}"
+    );
+    let base = reqwest::Url::parse(&app.url("/docs/")).unwrap();
+    for url in &urls {
+        let absolute = base.join(url).unwrap();
+        assert_eq!(absolute.origin(), base.origin(), "{url} is not same-origin");
+        let asset = app.client.get(absolute.clone()).send().await.unwrap();
+        assert_eq!(asset.status(), 200, "{absolute}");
+        assert!(
+            !asset.bytes().await.unwrap().is_empty(),
+            "{absolute} is empty"
+        );
+    }
+
+    // The initializer points Swagger UI at our document and switches off the online
+    // validator badge (an image from another host).
+    let initializer = app
+        .get("/docs/swagger-initializer.js")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        initializer.contains("/api/v1/openapi.json"),
+        "{initializer}"
+    );
+    assert!(
+        initializer.contains("\"validatorUrl\": \"none\""),
+        "{initializer}"
+    );
+    assert!(!initializer.contains("petstore"), "{initializer}");
+}
