@@ -346,6 +346,8 @@ pub struct Settings {
     pub generation_workers: usize,
     /// How long the legacy goal creation waits for its roadmap.
     pub legacy_goal_wait: Duration,
+    /// Websocket and quiz timings and limits (defaults; tests shorten them).
+    pub realtime: crate::realtime::RealtimeSettings,
     /// Browser origins allowed to call the API with credentials (exact `scheme://host[:port]`).
     pub cors_origins: Vec<String>,
     /// Networks of reverse proxies whose `X-Forwarded-For` is believed.
@@ -690,6 +692,7 @@ impl Settings {
         };
 
         Ok(Settings {
+            realtime: crate::realtime::RealtimeSettings::default(),
             cors_origins,
             trusted_proxies,
             rate_limits,

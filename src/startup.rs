@@ -17,7 +17,10 @@ use crate::goals::service::GoalService;
 use crate::goals::worker::Worker;
 use crate::metrics::Metrics;
 use crate::ports::RoadmapGenerator;
-use crate::state::AppState;
+use crate::realtime::registry::Registry;
+use crate::state::{AppState, Realtime};
+use crate::xp::XpService;
+use actix::Actor;
 use tokio_util::sync::CancellationToken;
 
 /// Why the server could not start.
@@ -46,6 +49,8 @@ pub struct Application {
     server: Server,
     backends: Backends,
     workers: WorkerPool,
+    /// Stops background tasks (XP recovery).
+    background: CancellationToken,
 }
 
 /// Background roadmap-generation workers, stopped with the server.
@@ -144,12 +149,40 @@ impl Application {
             backends.job_queue.clone(),
         );
         let workers = WorkerPool::start(&settings, &backends, settings.generation_workers)?;
+        let xp = XpService::new(
+            backends.store.clone(),
+            backends.leaderboard.clone(),
+            backends.bus.clone(),
+        );
+        let background = CancellationToken::new();
+        // Completes XP grants a crash left half-applied, now and every minute.
+        tokio::spawn(
+            xp.clone()
+                .recover_until_stopped(std::time::Duration::from_secs(60), background.clone()),
+        );
+        let deps = Arc::new(crate::realtime::Deps {
+            store: backends.store.clone(),
+            cache: backends.cache.clone(),
+            bus: backends.bus.clone(),
+            goals: goals.clone(),
+            xp,
+            settings: settings.realtime.clone(),
+        });
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        let registry = Registry::new(deps, cores).start();
+        let realtime = Arc::new(Realtime {
+            registry,
+            settings: settings.realtime.clone(),
+        });
         let state = web::Data::new(AppState {
             settings: Arc::new(settings.clone()),
             backends: backends.clone(),
             metrics: Arc::new(Metrics::new()?),
             auth,
             goals,
+            realtime,
         });
         let mut server = HttpServer::new(move || {
             App::new()
@@ -181,6 +214,7 @@ impl Application {
             server,
             backends,
             workers,
+            background,
         })
     }
 
@@ -198,6 +232,7 @@ impl Application {
     /// in-flight requests finish within the shutdown timeout, then closes the backends.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
+        self.background.cancel();
         self.workers.stop().await;
         self.backends.shutdown().await;
         result

@@ -15,4 +15,11 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub auth: AuthService,
     pub goals: GoalService,
+    pub realtime: Arc<Realtime>,
+}
+
+/// The realtime layer's entry points.
+pub struct Realtime {
+    pub registry: actix::Addr<crate::realtime::registry::Registry>,
+    pub settings: crate::realtime::RealtimeSettings,
 }

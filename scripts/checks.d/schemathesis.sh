@@ -11,12 +11,15 @@
 #    generous per-user rate limits, and Google sign-in pointed at a local, empty key set
 #    (so /auth/google answers 401 for the fuzzer's tokens instead of 501 "disabled");
 # 3. registers a user and signs in (curl) for a bearer token;
-# 4. runs `schemathesis run` with that token, bounded by --max-examples and a timeout;
-# 5. stops what it started.
+# 4. generates two goals, so the fuzzer can use real goal, level and job ids too;
+# 5. runs `schemathesis run` with that token, bounded by --max-examples and a timeout
+#    (twice: every operation but DELETE /api/v1/goals/{goal_id}, then that one);
+# 6. stops what it started.
 #
-# Variables: SCHEMATHESIS_MAX_EXAMPLES (default 30), SCHEMATHESIS_TIMEOUT_SECS (600),
-# SCHEMATHESIS_SEED (random), SCHEMATHESIS_KEEP=1 keeps the temp folder (server log,
-# schemathesis report) for a look after a failure.
+# Variables: SCHEMATHESIS_MAX_EXAMPLES (default 30), SCHEMATHESIS_TIMEOUT_SECS (600, per
+# run), SCHEMATHESIS_SEED (random), SCHEMATHESIS_CHECKS (the five above; e.g. `all` to
+# explore), SCHEMATHESIS_KEEP=1 keeps the temp folder (server log, JUnit and HAR reports)
+# for a look after a failure.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
@@ -141,13 +144,86 @@ TOKEN="$(curl -fsS -H 'Content-Type: application/json' -d "$BODY" "$BASE/api/v1/
 }
 qp_log "signed in as $EMAIL"
 
-# ---- 4. schemathesis -------------------------------------------------------------------
+# ---- 4. data to find --------------------------------------------------------------------
+# Random ids only ever reach "404 not found". Two goals are generated (offline catalog)
+# so that the fuzzer also uses real goal, level and job ids (half of the time, through
+# schemathesis dictionaries) and the goal, level and job bodies get checked against the
+# document. Deleting goals gets a run of its own, last, on the second goal: schemathesis
+# also reuses ids it sees in responses, so a DELETE running alongside the reads would
+# soon leave them nothing to find.
+api() { # METHOD PATH [JSON BODY]: prints the response body, fails on a non-2xx answer
+  local request=(curl -fsS -X "$1" -H "Authorization: Bearer $TOKEN")
+  [[ -n ${3:-} ]] && request+=(-H 'Content-Type: application/json' -d "$3")
+  "${request[@]}" "$BASE$2"
+}
+json_get() { # PYTHON EXPRESSION over `d`, the JSON document on stdin
+  python3 -c "import json, sys; d = json.load(sys.stdin); print($1)"
+}
+seed_goal() { # DESCRIPTION: generates a goal, prints "<goal id> <job id>"
+  local job_id goal_id="" status
+  job_id="$(api POST /api/v1/goals "{\"description\": \"$1\"}" | json_get 'd["job"]["id"]')"
+  for _ in $(seq 1 150); do
+    status="$(api GET "/api/v1/jobs/$job_id" | json_get 'd["status"], d["goal_id"] or ""')"
+    case $status in
+      "done "*) goal_id="${status#done }" && break ;;
+      failed*) break ;;
+    esac
+    sleep 0.2
+  done
+  [[ -n $goal_id ]] || {
+    qp_err "generating a goal for the fuzzer failed: job $job_id is '$status'"
+    return 1
+  }
+  echo "$goal_id $job_id"
+}
+read -r GOAL_ID JOB_ID < <(seed_goal "Learn the Rust programming language")
+read -r DOOMED_GOAL_ID DOOMED_JOB_ID < <(seed_goal "Learn to play the guitar")
+[[ -n ${GOAL_ID:-} && -n ${DOOMED_GOAL_ID:-} ]] || exit 1
+toml_list() { # the ids on stdin, one a line, as a TOML list of strings
+  python3 -c 'import json, sys; print(json.dumps(sys.stdin.read().split()))'
+}
+LEVEL_IDS="$(
+  for goal in "$GOAL_ID" "$DOOMED_GOAL_ID"; do
+    api GET "/api/v1/goals/$goal" | json_get '"\n".join(l["id"] for l in d["roadmap"]["levels"])'
+  done | toml_list
+)"
+cat >"$WORK/schemathesis.toml" <<TOML
+# Written by scripts/checks.d/schemathesis.sh for one run.
+[dictionaries.goal_ids]
+values = ["$GOAL_ID"]
+[dictionaries.doomed_goal_ids]
+values = ["$DOOMED_GOAL_ID"]
+[dictionaries.level_ids]
+values = $LEVEL_IDS
+[dictionaries.job_ids]
+values = ["$JOB_ID", "$DOOMED_JOB_ID"]
+[dictionaries.topic_indexes]
+values = [0, 1, 2, 3]
+
+[parameters]
+"path.level_id" = { dictionary = "level_ids", probability = 0.5 }
+"path.job_id" = { dictionary = "job_ids", probability = 0.5 }
+"path.index" = { dictionary = "topic_indexes", probability = 0.5 }
+
+[[operations]]
+include-name = "GET /api/v1/goals/{goal_id}"
+parameters = { "path.goal_id" = { dictionary = "goal_ids", probability = 0.5 } }
+
+[[operations]]
+include-name = "DELETE /api/v1/goals/{goal_id}"
+parameters = { "path.goal_id" = { dictionary = "doomed_goal_ids", probability = 0.5 } }
+TOML
+qp_log "seeded goals $GOAL_ID and $DOOMED_GOAL_ID"
+
+# ---- 5. schemathesis -------------------------------------------------------------------
 CHECKS="not_a_server_error,status_code_conformance,content_type_conformance"
 CHECKS+=",response_headers_conformance,response_schema_conformance"
+CHECKS="${SCHEMATHESIS_CHECKS:-$CHECKS}"
 # Read from the live server into a file: schemathesis leaves out the operation its
 # schema URL is served by, and the document is one of the operations.
 curl -fsS -o "$WORK/openapi.json" "$BASE/api/v1/openapi.json"
-args=(
+DELETE_GOAL="DELETE /api/v1/goals/{goal_id}"
+common=(
   run "$WORK/openapi.json"
   --url "$BASE"
   --header "Authorization: Bearer $TOKEN"
@@ -156,30 +232,40 @@ args=(
   --workers 2
   --request-timeout 10
   --generation-database none
-  --report junit --report-dir "$WORK/report"
   --no-color
 )
-[[ -n ${SCHEMATHESIS_SEED:-} ]] && args+=(--seed "$SCHEMATHESIS_SEED")
-qp_log "schemathesis ${args[*]/Bearer */Bearer ***}"
-st_rc=0
-# From $WORK: schemathesis and hypothesis keep caches in the current folder.
-# SCHEMATHESIS_HOOKS from the caller's environment would change the run.
-(
-  cd "$WORK"
-  exec env -u SCHEMATHESIS_HOOKS timeout --signal=TERM --kill-after=10 "$TIMEOUT_SECS" \
-    "$ST" "${args[@]}"
-) || st_rc=$?
+[[ -n ${SCHEMATHESIS_SEED:-} ]] && common+=(--seed "$SCHEMATHESIS_SEED")
 
-if ((st_rc == 124)); then
-  qp_err "schemathesis did not finish within $TIMEOUT_SECS s"
-  exit 1
-fi
-if ((st_rc != 0)); then
-  qp_err "schemathesis found responses that contradict the OpenAPI document (exit $st_rc)"
-  exit 1
-fi
-if ! qp_pid_alive "$SERVER_PID"; then
-  qp_err "the server died during the run"
-  exit 1
-fi
+run_schemathesis() { # NAME ARGS...: one run, reports in $WORK/report/NAME
+  local name=$1 rc=0
+  shift
+  # shellcheck disable=SC2054  # "junit,har" is one argument
+  local args=(--config-file "$WORK/schemathesis.toml" "${common[@]}" "$@"
+    --report junit,har --report-dir "$WORK/report/$name")
+  qp_log "schemathesis ${args[*]/Bearer */Bearer ***}"
+  # From $WORK: schemathesis and hypothesis keep caches in the current folder.
+  # SCHEMATHESIS_HOOKS from the caller's environment would change the run.
+  (
+    cd "$WORK"
+    exec env -u SCHEMATHESIS_HOOKS timeout --signal=TERM --kill-after=10 "$TIMEOUT_SECS" \
+      "$ST" "${args[@]}"
+  ) || rc=$?
+  if ((rc == 124)); then
+    qp_err "schemathesis ($name) did not finish within $TIMEOUT_SECS s"
+    return 1
+  fi
+  if ((rc != 0)); then
+    qp_err "schemathesis ($name) found responses that contradict the OpenAPI document (exit $rc)"
+    return 1
+  fi
+  if ! qp_pid_alive "$SERVER_PID"; then
+    qp_err "the server died during the run"
+    return 1
+  fi
+}
+
+failed=0
+run_schemathesis all-but-delete --exclude-name "$DELETE_GOAL" || failed=1
+run_schemathesis delete --include-name "$DELETE_GOAL" || failed=1
+((failed == 0)) || exit 1
 qp_log "no server errors, every response matches the document"

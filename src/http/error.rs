@@ -432,24 +432,6 @@ impl From<crate::auth::service::AuthError> for ApiError {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn field_names_are_read_from_serde_messages() {
-        assert_eq!(
-            missing_or_invalid_field("missing field `email` at line 1").as_deref(),
-            Some("email")
-        );
-        assert_eq!(missing_or_invalid_field("no field"), None);
-        assert_eq!(
-            missing_or_invalid_field("invalid type: integer `42`, expected a string"),
-            None
-        );
-    }
-}
-
 impl From<crate::goals::service::GoalError> for ApiError {
     fn from(e: crate::goals::service::GoalError) -> Self {
         use crate::goals::service::GoalError as G;
@@ -470,5 +452,23 @@ impl From<crate::goals::service::GoalError> for ApiError {
             G::Store(e) => e.into(),
             G::Port(e) => e.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_names_are_read_from_serde_messages() {
+        assert_eq!(
+            missing_or_invalid_field("missing field `email` at line 1").as_deref(),
+            Some("email")
+        );
+        assert_eq!(missing_or_invalid_field("no field"), None);
+        assert_eq!(
+            missing_or_invalid_field("invalid type: integer `42`, expected a string"),
+            None
+        );
     }
 }

@@ -237,7 +237,10 @@ pub struct BadRequest(pub ProblemDetails);
 #[derive(ToResponse)]
 #[response(
     content_type = "application/problem+json",
-    headers(("WWW-Authenticate" = String, description = "`Bearer` on routes that need an access token"))
+    headers((
+        "WWW-Authenticate" = String,
+        description = "`Bearer` on routes that need an access token"
+    ))
 )]
 pub struct Unauthorized(pub ProblemDetails);
 

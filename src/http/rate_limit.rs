@@ -25,8 +25,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::Method;
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{Error, ResponseError, web};
 use uuid::Uuid;
@@ -279,26 +279,35 @@ async fn limiter_failed<B: MessageBody + 'static>(
     cause: &str,
 ) -> Result<ServiceResponse<EitherBody<B, BoxBody>>, Error> {
     state.metrics.rate_limiter_failed();
-    match state.settings.rate_limits.failure {
-        RateLimitFailure::Open => {
-            warn_now_and_then(cause);
-            next.call(req)
-                .await
-                .map(ServiceResponse::map_into_left_body)
-        }
+    let policy = state.settings.rate_limits.failure;
+    warn_now_and_then(cause, policy);
+    match policy {
+        RateLimitFailure::Open => next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_left_body),
         RateLimitFailure::Closed => {
-            let res = ApiError::unavailable(format!("rate limiter: {cause}")).error_response();
-            Ok(req.into_response(res).map_into_right_body())
+            // Built here rather than with `ApiError::unavailable`, which logs an error
+            // per request: during an outage that would be every request.
+            let mut error = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "The service is temporarily unavailable. Please try again in a moment.",
+            );
+            error.retry_after = Some(5);
+            Ok(req
+                .into_response(error.error_response())
+                .map_into_right_body())
         }
     }
 }
 
-/// Seconds since the epoch of the last fail-open warning.
+/// Seconds since the epoch of the last limiter-failure log line.
 static LAST_WARNING: AtomicU64 = AtomicU64::new(0);
 
 /// One warning per ten seconds at most: during an outage every request fails the
 /// check, and the metric already counts each one.
-fn warn_now_and_then(cause: &str) {
+fn warn_now_and_then(cause: &str, policy: RateLimitFailure) {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -309,10 +318,16 @@ fn warn_now_and_then(cause: &str) {
             .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
             .is_ok()
     {
-        tracing::warn!(
-            error = %cause,
-            "rate limiter unavailable; serving requests without limits (QUESTPATH_RATE_LIMIT_FAILURE=open)"
-        );
+        match policy {
+            RateLimitFailure::Open => tracing::warn!(
+                error = %cause,
+                "rate limiter unavailable; serving requests without limits (QUESTPATH_RATE_LIMIT_FAILURE=open)"
+            ),
+            RateLimitFailure::Closed => tracing::error!(
+                error = %cause,
+                "rate limiter unavailable; refusing requests with 503 (QUESTPATH_RATE_LIMIT_FAILURE=closed)"
+            ),
+        }
     }
 }
 

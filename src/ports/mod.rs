@@ -21,7 +21,7 @@ pub use roadmap_generator::{GenerateError, RoadmapGenerator};
 pub use store::{
     GenerationJob, Goal, GoalStatus, JobStatus, Level, LevelStatus, LoginFailures, NewGoal,
     NewUser, Page, ProfileUpdate, Question, RefreshFamily, RefreshToken, Store, StoreError, Topic,
-    User,
+    User, XpEntry,
 };
 
 /// Failure of a shared-state port (cache, rate limiter, bus, leaderboard, job queue):

@@ -270,6 +270,19 @@ pub struct GenerationJob {
     pub updated_at: DateTime<Utc>,
 }
 
+/// One entry of the XP ledger: XP is handled like money, so every grant is written
+/// once under a deterministic id and never changed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct XpEntry {
+    pub user_id: Uuid,
+    /// Deterministic: the same grant asked twice has the same id.
+    pub grant_id: String,
+    pub amount: i64,
+    /// Why it was granted (`level_first_pass`, `level_repass`, `room`).
+    pub source: String,
+    pub created_at: DateTime<Utc>,
+}
+
 /// One page of a list, newest first, and the cursor of the next page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page<T> {
@@ -422,4 +435,28 @@ pub trait Store: Send + Sync + 'static {
 
     /// The level's question bank in index order.
     async fn questions(&self, level_id: Uuid) -> StoreResult<Vec<Question>>;
+
+    // ---- XP ledger ----
+
+    /// Writes a grant to the ledger once: true when this call wrote it, false when
+    /// the grant id was already there (a retry), even when callers race. A written grant
+    /// is also marked pending until [`Store::clear_xp_pending`] says it was applied to
+    /// the profile and the leaderboard.
+    async fn record_xp(&self, entry: &XpEntry) -> StoreResult<bool>;
+
+    /// The user's whole ledger (one partition; grows by at most a few entries a day).
+    async fn xp_entries(&self, user_id: Uuid) -> StoreResult<Vec<XpEntry>>;
+
+    /// Sets the profile's total XP (always the ledger's sum, so repeating is harmless).
+    async fn set_total_xp(&self, user_id: Uuid, total: i64) -> StoreResult<()>;
+
+    /// Users with grants not yet applied everywhere (recovery after a crash), at most
+    /// `limit`, each once.
+    async fn xp_pending_users(&self, limit: usize) -> StoreResult<Vec<Uuid>>;
+
+    /// The user's pending grant ids.
+    async fn xp_pending(&self, user_id: Uuid) -> StoreResult<Vec<String>>;
+
+    /// Marks these grants applied (only these: one written meanwhile stays pending).
+    async fn clear_xp_pending(&self, user_id: Uuid, grant_ids: &[String]) -> StoreResult<()>;
 }

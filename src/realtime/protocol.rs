@@ -127,7 +127,11 @@ pub enum ServerMessage {
     JobStatus { job: serde_json::Value },
     /// XP was granted (from any device or instance).
     #[serde(rename = "xp.granted")]
-    XpGranted { amount: i64, total_xp: i64, player_level: u32 },
+    XpGranted {
+        amount: i64,
+        total_xp: i64,
+        player_level: u32,
+    },
 }
 
 /// Option letters by index.
@@ -169,7 +173,8 @@ mod tests {
     #[test]
     fn client_frames_parse_with_and_without_an_id() {
         let frame: ClientFrame =
-            serde_json::from_str(r#"{"type":"quiz.answer","id":"7","position":2,"option":"C"}"#).unwrap();
+            serde_json::from_str(r#"{"type":"quiz.answer","id":"7","position":2,"option":"C"}"#)
+                .unwrap();
         assert_eq!(frame.id.as_deref(), Some("7"));
         assert_eq!(
             frame.message,
@@ -185,7 +190,10 @@ mod tests {
 
     #[test]
     fn server_messages_carry_their_type() {
-        let text = serde_json::to_string(&ServerMessage::Pong { re: Some("1".into()) }).unwrap();
+        let text = serde_json::to_string(&ServerMessage::Pong {
+            re: Some("1".into()),
+        })
+        .unwrap();
         assert_eq!(text, r#"{"type":"pong","re":"1"}"#);
     }
 }

@@ -1,11 +1,12 @@
 //! Store conformance: users, profiles, credentials, Google links, refresh-token
 //! families and tokens, sign-in failures, generation jobs, goals with their levels and
-//! question banks.
+//! question banks, the XP ledger.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use questpath::domain::roadmap::Difficulty;
+use questpath::ports::store::XpEntry;
 use questpath::ports::{
     GenerationJob, Goal, GoalStatus, JobStatus, Level, LevelStatus, LoginFailures, NewGoal,
     NewUser, ProfileUpdate, Question, RefreshFamily, RefreshToken, Store, StoreError, Topic, User,
@@ -47,6 +48,13 @@ crate::conformance!(
         topic_completion_is_set_cleared_and_repeatable,
         concurrent_topic_completions_are_all_kept,
         level_and_goal_status_are_set,
+        xp_grant_is_recorded_once,
+        concurrent_records_of_one_grant_write_it_once,
+        xp_entries_are_exactly_what_was_recorded,
+        total_xp_is_set_on_the_user_row,
+        total_xp_of_unknown_user_creates_nothing,
+        pending_grants_are_listed_until_cleared,
+        pending_users_are_listed_once_up_to_the_limit,
     ]
 );
 
@@ -1315,4 +1323,277 @@ async fn level_and_goal_status_are_set(store: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(store.goal(goal).await.unwrap(), None);
     assert_eq!(store.level(level).await.unwrap(), None);
+}
+
+// ---- XP ledger ----
+
+/// A grant of `amount` under a fresh grant id, created now (to the millisecond, as CQL
+/// keeps it).
+fn grant_of(user_id: Uuid, amount: i64) -> XpEntry {
+    XpEntry {
+        user_id,
+        grant_id: unique_key("level_first_pass"),
+        amount,
+        source: "level_first_pass".into(),
+        created_at: now_ms(),
+    }
+}
+
+fn sorted<T: Ord>(mut items: Vec<T>) -> Vec<T> {
+    items.sort();
+    items
+}
+
+fn by_grant_id(mut entries: Vec<XpEntry>) -> Vec<XpEntry> {
+    entries.sort_by(|a, b| a.grant_id.cmp(&b.grant_id));
+    entries
+}
+
+async fn xp_grant_is_recorded_once(store: Arc<dyn Store>) {
+    let user_id = Uuid::new_v4();
+    let entry = grant_of(user_id, 50);
+
+    assert!(store.record_xp(&entry).await.unwrap(), "first write");
+
+    // A retry, even one carrying other values, writes nothing: the first write stands.
+    let retry = XpEntry {
+        amount: 999,
+        source: "room".into(),
+        created_at: entry.created_at + Duration::minutes(5),
+        ..entry.clone()
+    };
+    assert!(!store.record_xp(&retry).await.unwrap(), "retry");
+    assert!(!store.record_xp(&entry).await.unwrap(), "same again");
+    assert_eq!(store.xp_entries(user_id).await.unwrap(), vec![entry]);
+}
+
+async fn concurrent_records_of_one_grant_write_it_once(store: Arc<dyn Store>) {
+    let user_id = Uuid::new_v4();
+    let grant = grant_of(user_id, 0);
+    // Each caller carries its own amount, so the entry tells which write was kept.
+    let calls: Vec<_> = (0..8)
+        .map(|i| {
+            let store = store.clone();
+            let entry = XpEntry {
+                amount: 10 + i,
+                ..grant.clone()
+            };
+            tokio::spawn(async move { (entry.amount, store.record_xp(&entry).await) })
+        })
+        .collect();
+
+    let mut written = Vec::new();
+    for call in calls {
+        let (amount, result) = call.await.unwrap();
+        if result.expect("record") {
+            written.push(amount);
+        }
+    }
+
+    assert_eq!(written.len(), 1, "exactly one write: {written:?}");
+    let entries = store.xp_entries(user_id).await.unwrap();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0].amount, written[0], "the winner's entry is kept");
+    assert_eq!(
+        store.xp_pending(user_id).await.unwrap(),
+        vec![grant.grant_id.clone()]
+    );
+}
+
+async fn xp_entries_are_exactly_what_was_recorded(store: Arc<dyn Store>) {
+    let user_id = Uuid::new_v4();
+    let other_id = Uuid::new_v4();
+    assert!(store.xp_entries(user_id).await.unwrap().is_empty());
+    let mine: Vec<XpEntry> = [
+        (120, "level_first_pass", 3),
+        (30, "level_repass", 2),
+        (75, "room", 0),
+    ]
+    .into_iter()
+    .map(|(amount, source, minutes_ago)| XpEntry {
+        source: source.into(),
+        created_at: now_ms() - Duration::minutes(minutes_ago),
+        ..grant_of(user_id, amount)
+    })
+    .collect();
+    for entry in &mine {
+        assert!(store.record_xp(entry).await.unwrap());
+    }
+    // A grant id is the user's own: the same id for another user is another grant.
+    let theirs = XpEntry {
+        user_id: other_id,
+        amount: 5,
+        ..mine[0].clone()
+    };
+    assert!(store.record_xp(&theirs).await.unwrap());
+
+    assert_eq!(
+        by_grant_id(store.xp_entries(user_id).await.unwrap()),
+        by_grant_id(mine.clone())
+    );
+    assert_eq!(store.xp_entries(other_id).await.unwrap(), vec![theirs]);
+    assert!(store.xp_entries(Uuid::new_v4()).await.unwrap().is_empty());
+}
+
+async fn total_xp_is_set_on_the_user_row(store: Arc<dyn Store>) {
+    let mut new = NewUser::new(unique_email());
+    new.display_name = Some("Ada".into());
+    let user = store.create_user(new).await.unwrap();
+    let other = new_user(&store).await;
+    assert_eq!(user.total_xp, 0);
+
+    store.set_total_xp(user.id, 120).await.unwrap();
+    let read = store.user_by_id(user.id).await.unwrap().expect("found");
+    assert_eq!(read.total_xp, 120);
+    // Nothing else changed (CQL keeps the creation time to the millisecond).
+    assert_eq!(
+        read,
+        User {
+            total_xp: 120,
+            created_at: read.created_at,
+            ..user.clone()
+        }
+    );
+    assert_eq!(
+        read.created_at.timestamp_millis(),
+        user.created_at.timestamp_millis()
+    );
+    assert_eq!(
+        store
+            .user_by_email(&user.email)
+            .await
+            .unwrap()
+            .map(|u| u.total_xp),
+        Some(120)
+    );
+
+    // Repeating is harmless, and the value is set as given.
+    store.set_total_xp(user.id, 120).await.unwrap();
+    store.set_total_xp(user.id, 150).await.unwrap();
+    assert_eq!(
+        store.user_by_id(user.id).await.unwrap().map(|u| u.total_xp),
+        Some(150)
+    );
+    store.set_total_xp(user.id, 90).await.unwrap();
+    assert_eq!(
+        store.user_by_id(user.id).await.unwrap().map(|u| u.total_xp),
+        Some(90)
+    );
+    assert_eq!(
+        store
+            .user_by_id(other.id)
+            .await
+            .unwrap()
+            .map(|u| u.total_xp),
+        Some(0)
+    );
+}
+
+async fn total_xp_of_unknown_user_creates_nothing(store: Arc<dyn Store>) {
+    let id = Uuid::new_v4();
+
+    store.set_total_xp(id, 40).await.unwrap();
+
+    assert!(store.user_by_id(id).await.unwrap().is_none());
+}
+
+async fn pending_grants_are_listed_until_cleared(store: Arc<dyn Store>) {
+    let user_id = Uuid::new_v4();
+    let other_id = Uuid::new_v4();
+    assert!(store.xp_pending_users(100).await.unwrap().is_empty());
+    let grants: Vec<XpEntry> = (1..=3).map(|i| grant_of(user_id, 10 * i)).collect();
+    for entry in &grants {
+        assert!(store.record_xp(entry).await.unwrap());
+    }
+    let theirs = grant_of(other_id, 5);
+    assert!(store.record_xp(&theirs).await.unwrap());
+    let ids: Vec<String> = grants.iter().map(|g| g.grant_id.clone()).collect();
+
+    // Each user once, however many grants they have pending.
+    assert_eq!(
+        sorted(store.xp_pending_users(100).await.unwrap()),
+        sorted(vec![user_id, other_id])
+    );
+    assert_eq!(
+        sorted(store.xp_pending(user_id).await.unwrap()),
+        sorted(ids.clone())
+    );
+    assert_eq!(
+        store.xp_pending(other_id).await.unwrap(),
+        vec![theirs.grant_id.clone()]
+    );
+
+    // Clearing some leaves the others, and the other user's.
+    store
+        .clear_xp_pending(user_id, &[ids[0].clone(), ids[2].clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.xp_pending(user_id).await.unwrap(),
+        vec![ids[1].clone()]
+    );
+    assert_eq!(
+        store.xp_pending(other_id).await.unwrap(),
+        vec![theirs.grant_id.clone()]
+    );
+    assert_eq!(
+        sorted(store.xp_pending_users(100).await.unwrap()),
+        sorted(vec![user_id, other_id])
+    );
+    // Nothing, or ids that are not pending (cleared, or another user's): no change.
+    store.clear_xp_pending(user_id, &[]).await.unwrap();
+    store
+        .clear_xp_pending(user_id, &[ids[0].clone(), theirs.grant_id.clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.xp_pending(user_id).await.unwrap(),
+        vec![ids[1].clone()]
+    );
+    assert_eq!(
+        store.xp_pending(other_id).await.unwrap(),
+        vec![theirs.grant_id.clone()]
+    );
+
+    // Cleared entirely: the user is no longer pending; the ledger is untouched.
+    store
+        .clear_xp_pending(user_id, &[ids[1].clone()])
+        .await
+        .unwrap();
+    assert!(store.xp_pending(user_id).await.unwrap().is_empty());
+    assert_eq!(store.xp_pending_users(100).await.unwrap(), vec![other_id]);
+    assert_eq!(
+        by_grant_id(store.xp_entries(user_id).await.unwrap()),
+        by_grant_id(grants)
+    );
+    store
+        .clear_xp_pending(other_id, &[theirs.grant_id])
+        .await
+        .unwrap();
+    assert!(store.xp_pending_users(100).await.unwrap().is_empty());
+}
+
+async fn pending_users_are_listed_once_up_to_the_limit(store: Arc<dyn Store>) {
+    // Three grants each: a page of as many rows as users wanted holds fewer users.
+    let users: Vec<Uuid> = (0..3).map(|_| Uuid::new_v4()).collect();
+    for &user_id in &users {
+        for amount in 1..=3 {
+            assert!(store.record_xp(&grant_of(user_id, amount)).await.unwrap());
+        }
+    }
+
+    assert!(store.xp_pending_users(0).await.unwrap().is_empty());
+    for limit in 1..=3 {
+        let listed = store.xp_pending_users(limit).await.unwrap();
+        assert_eq!(listed.len(), limit, "limit {limit}: {listed:?}");
+        let mut unique = listed.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), limit, "each once: {listed:?}");
+        assert!(listed.iter().all(|u| users.contains(u)), "{listed:?}");
+    }
+    assert_eq!(
+        sorted(store.xp_pending_users(10).await.unwrap()),
+        sorted(users)
+    );
 }

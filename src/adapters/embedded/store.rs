@@ -10,6 +10,11 @@
 //! one key range of `goals_by_user`; saving and deleting a goal are one transaction
 //! each, so readers see all of it or none of it.
 //!
+//! The XP ledger mirrors the CQL keys too: a user's grants are one key range of
+//! `xp_ledger`, keyed by (user, grant id); grants not yet applied to the profile and the
+//! leaderboard are keys of `xp_pending`. Writing a grant (ledger and pending mark) is
+//! one transaction, so a grant is never in one without the other.
+//!
 //! redb has no TTL. Records that expire (refresh families and tokens, sign-in failures)
 //! read as absent once past their time, and are deleted when a method meets them, so
 //! the file does not grow with dead sessions.
@@ -27,7 +32,7 @@ use uuid::Uuid;
 use crate::ports::store::{
     GenerationJob, Goal, GoalStatus, Level, LevelStatus, LoginFailures, NewGoal, NewUser, Page,
     ProfileUpdate, Question, RefreshFamily, RefreshToken, Store, StoreError, StoreResult, User,
-    email_key,
+    XpEntry, email_key,
 };
 
 /// users: user id -> JSON `User`.
@@ -61,6 +66,12 @@ const LEVELS: TableDefinition<(u128, u32), &[u8]> = TableDefinition::new("levels
 const LEVEL_INDEX: TableDefinition<u128, (u128, u32)> = TableDefinition::new("level_index");
 /// questions: (level id, index) -> JSON `Question`; a level's bank in one key range.
 const QUESTIONS: TableDefinition<(u128, u32), &[u8]> = TableDefinition::new("questions");
+/// xp_ledger: (user id, grant id) -> JSON `XpEntry`; a user's ledger is one key range,
+/// in grant id order, starting at `(user id, "")`.
+const XP_LEDGER: TableDefinition<(u128, &str), &[u8]> = TableDefinition::new("xp_ledger");
+/// xp_pending: (user id, grant id) -> nothing; grants written to the ledger and not yet
+/// applied to the profile and the leaderboard, a user's in one key range.
+const XP_PENDING: TableDefinition<(u128, &str), ()> = TableDefinition::new("xp_pending");
 
 /// Most goals one page returns, whatever the caller asks (as on CQL).
 const MAX_PAGE: usize = 100;
@@ -109,6 +120,8 @@ impl EmbeddedStore {
             tx.open_table(LEVELS).map_err(internal)?;
             tx.open_table(LEVEL_INDEX).map_err(internal)?;
             tx.open_table(QUESTIONS).map_err(internal)?;
+            tx.open_table(XP_LEDGER).map_err(internal)?;
+            tx.open_table(XP_PENDING).map_err(internal)?;
             tx.commit().map_err(internal)?;
             Ok(EmbeddedStore { db: Arc::new(db) })
         })
@@ -364,6 +377,26 @@ where
     };
     tx.commit().map_err(internal)?;
     Ok(Some(level))
+}
+
+/// The grant ids of one user's key range of `xp_ledger` or `xp_pending`, in order.
+fn user_grants<V: redb::Value + 'static>(
+    table: &impl ReadableTable<(u128, &'static str), V>,
+    user_id: Uuid,
+    mut each: impl FnMut(&str, &V::SelfType<'_>) -> StoreResult<()>,
+) -> StoreResult<()> {
+    let user = user_id.as_u128();
+    // Keys order by user first, and "" is the least grant id: the user's range starts
+    // at (user, "") and ends at the first key of another user.
+    for item in table.range((user, "")..).map_err(internal)? {
+        let (key, value) = item.map_err(internal)?;
+        let (owner, grant_id) = key.value();
+        if owner != user {
+            break;
+        }
+        each(grant_id, &value.value())?;
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -1047,6 +1080,127 @@ impl Store for EmbeddedStore {
                 bank.push(decode(bytes.value(), "question")?);
             }
             Ok(bank)
+        })
+        .await
+    }
+
+    async fn record_xp(&self, entry: &XpEntry) -> StoreResult<bool> {
+        let entry = entry.clone();
+        self.blocking(move |db| {
+            let bytes = encode(&entry)?;
+            let key = (entry.user_id.as_u128(), entry.grant_id.as_str());
+            // One write transaction (redb runs them one at a time): of racing callers,
+            // exactly one finds the grant absent, and it writes the ledger entry and its
+            // pending mark together.
+            let tx = db.begin_write().map_err(internal)?;
+            {
+                let mut ledger = tx.open_table(XP_LEDGER).map_err(internal)?;
+                if ledger.get(key).map_err(internal)?.is_some() {
+                    // A retry: the first write marked it pending; nothing changes.
+                    return Ok(false);
+                }
+                ledger.insert(key, bytes.as_slice()).map_err(internal)?;
+                tx.open_table(XP_PENDING)
+                    .map_err(internal)?
+                    .insert(key, ())
+                    .map_err(internal)?;
+            }
+            tx.commit().map_err(internal)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn xp_entries(&self, user_id: Uuid) -> StoreResult<Vec<XpEntry>> {
+        self.blocking(move |db| {
+            let tx = db.begin_read().map_err(internal)?;
+            let ledger = tx.open_table(XP_LEDGER).map_err(internal)?;
+            let mut entries = Vec::new();
+            user_grants(&ledger, user_id, |_, bytes| {
+                entries.push(decode(bytes, "xp entry")?);
+                Ok(())
+            })?;
+            Ok(entries)
+        })
+        .await
+    }
+
+    async fn set_total_xp(&self, user_id: Uuid, total: i64) -> StoreResult<()> {
+        self.blocking(move |db| {
+            let tx = db.begin_write().map_err(internal)?;
+            {
+                let mut users = tx.open_table(USERS).map_err(internal)?;
+                let user: Option<User> = get_json(&users, user_id.as_u128(), "user")?;
+                // An unknown user is not created.
+                let Some(mut user) = user else {
+                    return Ok(());
+                };
+                user.total_xp = total;
+                let bytes = encode(&user)?;
+                users
+                    .insert(user_id.as_u128(), bytes.as_slice())
+                    .map_err(internal)?;
+            }
+            tx.commit().map_err(internal)
+        })
+        .await
+    }
+
+    async fn xp_pending_users(&self, limit: usize) -> StoreResult<Vec<Uuid>> {
+        self.blocking(move |db| {
+            let tx = db.begin_read().map_err(internal)?;
+            let pending = tx.open_table(XP_PENDING).map_err(internal)?;
+            let mut users = Vec::new();
+            // One short range read per user: each starts past the previous user's
+            // grants, so a user with many pending grants is read once.
+            let mut from = Some(0u128);
+            while users.len() < limit {
+                let Some(start) = from else {
+                    break;
+                };
+                let Some(item) = pending.range((start, "")..).map_err(internal)?.next() else {
+                    break;
+                };
+                let user = item.map_err(internal)?.0.value().0;
+                users.push(Uuid::from_u128(user));
+                // None past the greatest id: nothing can follow it.
+                from = user.checked_add(1);
+            }
+            Ok(users)
+        })
+        .await
+    }
+
+    async fn xp_pending(&self, user_id: Uuid) -> StoreResult<Vec<String>> {
+        self.blocking(move |db| {
+            let tx = db.begin_read().map_err(internal)?;
+            let pending = tx.open_table(XP_PENDING).map_err(internal)?;
+            let mut grant_ids = Vec::new();
+            user_grants(&pending, user_id, |grant_id, _| {
+                grant_ids.push(grant_id.to_string());
+                Ok(())
+            })?;
+            Ok(grant_ids)
+        })
+        .await
+    }
+
+    async fn clear_xp_pending(&self, user_id: Uuid, grant_ids: &[String]) -> StoreResult<()> {
+        if grant_ids.is_empty() {
+            return Ok(());
+        }
+        let grant_ids = grant_ids.to_vec();
+        self.blocking(move |db| {
+            let tx = db.begin_write().map_err(internal)?;
+            {
+                let mut pending = tx.open_table(XP_PENDING).map_err(internal)?;
+                for grant_id in &grant_ids {
+                    pending
+                        .remove((user_id.as_u128(), grant_id.as_str()))
+                        .map_err(internal)?;
+                }
+            }
+            tx.commit().map_err(internal)
         })
         .await
     }

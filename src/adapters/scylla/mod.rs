@@ -5,6 +5,7 @@ mod goals;
 pub mod schema;
 pub mod session;
 pub mod store;
+mod xp;
 
 pub use schema::{MigrateError, SCHEMA_VERSION, migrate};
 pub use session::ConnectError;

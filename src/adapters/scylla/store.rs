@@ -1,6 +1,7 @@
 //! The store on ScyllaDB (or Cassandra): prepared statements built once at connect.
 //! Users live here; credentials, Google links, refresh tokens and sign-in failures in
-//! [`super::auth`]; generation jobs, goals, levels and questions in [`super::goals`].
+//! [`super::auth`]; generation jobs, goals, levels and questions in [`super::goals`];
+//! the XP ledger (and the users' `total_xp`) in [`super::xp`].
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -16,11 +17,12 @@ use super::auth::AuthStatements;
 use super::goals::GoalStatements;
 use super::schema::check_version;
 use super::session::{ConnectError, open, unreachable};
+use super::xp::XpStatements;
 use crate::config::ScyllaSettings;
 use crate::ports::store::{
     GenerationJob, Goal, GoalStatus, Level, LevelStatus, LoginFailures, NewGoal, NewUser, Page,
     ProfileUpdate, Question, RefreshFamily, RefreshToken, Store, StoreError, StoreResult, User,
-    email_key,
+    XpEntry, email_key,
 };
 
 /// Statements prepared once per session.
@@ -42,6 +44,7 @@ pub struct ScyllaStore {
     statements: Statements,
     pub(super) auth: AuthStatements,
     pub(super) goals: GoalStatements,
+    pub(super) xp: XpStatements,
 }
 
 #[derive(DeserializeRow)]
@@ -68,6 +71,10 @@ impl From<UserRow> for User {
 }
 
 const USER_COLUMNS: &str = "user_id, email, display_name, picture, total_xp, created_at";
+/// What creating a user writes: not `total_xp`, which only the LWT of `set_total_xp`
+/// writes (so Paxos and plain write timestamps never meet on that cell); a user
+/// without one reads as 0.
+const NEW_USER_COLUMNS: &str = "user_id, email, display_name, picture, created_at";
 
 impl ScyllaStore {
     /// Connects, checks that the keyspace's schema is current, and prepares statements.
@@ -80,7 +87,7 @@ impl ScyllaStore {
             ping: prepare("SELECT release_version FROM system.local WHERE key = 'local'".into())
                 .await?,
             insert_user: prepare(format!(
-                "INSERT INTO {ks}.users ({USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
+                "INSERT INTO {ks}.users ({NEW_USER_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
             ))
             .await?,
             user_by_id: prepare(format!(
@@ -116,11 +123,13 @@ impl ScyllaStore {
         };
         let auth = AuthStatements::prepare(&session, settings).await?;
         let goals = GoalStatements::prepare(&session, settings).await?;
+        let xp = XpStatements::prepare(&session, settings).await?;
         Ok(ScyllaStore {
             session,
             statements,
             auth,
             goals,
+            xp,
         })
     }
 
@@ -249,7 +258,6 @@ impl Store for ScyllaStore {
                     &user.email,
                     &user.display_name,
                     &user.picture,
-                    user.total_xp,
                     user.created_at,
                 ),
             )
@@ -482,5 +490,29 @@ impl Store for ScyllaStore {
 
     async fn questions(&self, level_id: Uuid) -> StoreResult<Vec<Question>> {
         self.goals().questions(level_id).await
+    }
+
+    async fn record_xp(&self, entry: &XpEntry) -> StoreResult<bool> {
+        self.xp().record_xp(entry).await
+    }
+
+    async fn xp_entries(&self, user_id: Uuid) -> StoreResult<Vec<XpEntry>> {
+        self.xp().xp_entries(user_id).await
+    }
+
+    async fn set_total_xp(&self, user_id: Uuid, total: i64) -> StoreResult<()> {
+        self.xp().set_total_xp(user_id, total).await
+    }
+
+    async fn xp_pending_users(&self, limit: usize) -> StoreResult<Vec<Uuid>> {
+        self.xp().xp_pending_users(limit).await
+    }
+
+    async fn xp_pending(&self, user_id: Uuid) -> StoreResult<Vec<String>> {
+        self.xp().xp_pending(user_id).await
+    }
+
+    async fn clear_xp_pending(&self, user_id: Uuid, grant_ids: &[String]) -> StoreResult<()> {
+        self.xp().clear_xp_pending(user_id, grant_ids).await
     }
 }

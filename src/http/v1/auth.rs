@@ -32,8 +32,14 @@ pub(crate) struct RegisterBody {
     #[schema(format = Email, max_length = 254, example = "ada@example.org")]
     email: String,
     /// 8 to 128 characters, not a commonly used password.
-    #[schema(example = "correct horse battery staple")]
+    #[schema(
+        min_length = 8,
+        max_length = 128,
+        example = "correct horse battery staple"
+    )]
     password: String,
+    /// 1 to 50 characters once trimmed; no control or invisible formatting characters.
+    #[schema(min_length = 1, max_length = 50, pattern = r"\S", example = "Ada")]
     display_name: Option<String>,
 }
 
@@ -103,7 +109,7 @@ fn session_response(
     request_body = RegisterBody,
     responses(
         (status = 201, description = "Account created and signed in", body = TokenResponse,
-            headers(("Set-Cookie" = String, description = "The `refresh_token` cookie (HttpOnly)"))),
+            headers(("Set-Cookie" = String, description = "The `refresh_token` cookie"))),
         (status = 400, response = BadRequest),
         (status = 409, response = Conflict),
         (status = 413, response = PayloadTooLarge),
@@ -144,7 +150,7 @@ pub(crate) async fn register(
     request_body = LoginBody,
     responses(
         (status = 200, description = "Signed in", body = TokenResponse,
-            headers(("Set-Cookie" = String, description = "The `refresh_token` cookie (HttpOnly)"))),
+            headers(("Set-Cookie" = String, description = "The `refresh_token` cookie"))),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 413, response = PayloadTooLarge),
@@ -265,7 +271,7 @@ pub(crate) async fn logout_all(
     request_body = GoogleBody,
     responses(
         (status = 200, description = "Signed in", body = TokenResponse,
-            headers(("Set-Cookie" = String, description = "The `refresh_token` cookie (HttpOnly)"))),
+            headers(("Set-Cookie" = String, description = "The `refresh_token` cookie"))),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),

@@ -36,7 +36,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[derive(Deserialize, utoipa::ToSchema)]
 pub(crate) struct CreateGoal {
     /// 10 to 500 characters, not counting surrounding spaces.
-    #[schema(example = "Learn to cook Italian food at home")]
+    #[schema(
+        min_length = 10,
+        max_length = 500,
+        example = "Learn to cook Italian food at home"
+    )]
     description: String,
 }
 

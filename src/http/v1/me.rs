@@ -40,6 +40,7 @@ pub(crate) async fn get_me(user: AuthUser) -> HttpResponse {
 #[serde(deny_unknown_fields)]
 pub(crate) struct MePatch {
     /// 1 to 50 characters once trimmed; no control or invisible formatting characters.
+    #[schema(min_length = 1, max_length = 50, pattern = r"\S", example = "Ada")]
     display_name: Option<String>,
 }
 

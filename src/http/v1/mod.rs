@@ -29,6 +29,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .app_data(web::PathConfig::default().error_handler(path_error))
             .configure(auth::configure)
             .configure(me::configure)
-            .configure(goals::configure),
+            .configure(goals::configure)
+            .configure(crate::realtime::connection::configure),
     );
 }

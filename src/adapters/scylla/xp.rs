@@ -1,0 +1,295 @@
+//! The XP ledger on CQL (see docs/data-model.md, Q15 to Q17, W20 to W22).
+//!
+//! XP is handled like money: a grant is written once, under its deterministic id, by a
+//! lightweight transaction (`INSERT ... IF NOT EXISTS`), and marked pending until the
+//! profile and the leaderboard show it. Rules kept, so the same statements behave alike
+//! on ScyllaDB and Cassandra:
+//! * `xp_ledger` rows are only ever written by that LWT, never updated or deleted, so
+//!   Paxos and plain write timestamps never meet on one cell; `users.total_xp` is only
+//!   written by the `UPDATE ... IF EXISTS` of [`Xp::set_total_xp`] (a user is created
+//!   without it and reads as 0);
+//! * the pending mark is written (a plain upsert) **before** the ledger LWT: a crash in
+//!   between leaves at worst a mark for a grant the ledger does not hold, which recovery
+//!   reads, finds nothing to apply for, and clears; never a ledger entry without its mark;
+//! * the ledger is read at `LOCAL_SERIAL`, so a grant whose LWT a crashed instance left
+//!   half-done is completed (or dropped) by that read, and never shows up after
+//!   recovery has summed the ledger and cleared its mark;
+//! * `xp_pending` is one partition (bucket 0): the set of pending grants is small,
+//!   since each is deleted once applied; reads are bounded by `LIMIT`, deletes are by
+//!   exact key (at most [`MAX_IN`] ids per `IN`).
+
+use std::collections::{BTreeSet, HashSet};
+
+use chrono::{DateTime, Utc};
+use futures_util::TryStreamExt;
+use scylla::DeserializeRow;
+use scylla::client::session::Session;
+use scylla::statement::Consistency;
+use scylla::statement::prepared::PreparedStatement;
+use uuid::Uuid;
+
+use super::session::ConnectError;
+use super::store::{ScyllaStore, internal, lwt_applied, prepare, unavailable};
+use crate::config::ScyllaSettings;
+use crate::ports::store::{StoreError, StoreResult, XpEntry};
+
+/// The one partition of `xp_pending`. A column of its own (not a constant table), so
+/// the pending set could be spread over several buckets later without a new table.
+const PENDING_BUCKET: i32 = 0;
+
+/// Most rows one read of `xp_pending` returns while listing users.
+const MAX_PENDING_ROWS: usize = 1000;
+
+/// Most grant ids one `IN ?` names: ScyllaDB refuses more than 100 clustering key
+/// restrictions per query by default (`max_clustering_key_restrictions_per_query`).
+const MAX_IN: usize = 100;
+
+const ENTRY_COLUMNS: &str = "user_id, grant_id, amount, source, created_at";
+
+/// Statements of the XP ledger, prepared once per session.
+pub(super) struct XpStatements {
+    mark_pending: PreparedStatement,
+    insert_entry: PreparedStatement,
+    /// At `LOCAL_SERIAL`.
+    entries: PreparedStatement,
+    set_total_xp: PreparedStatement,
+    pending_users: PreparedStatement,
+    pending_users_after: PreparedStatement,
+    pending_of_user: PreparedStatement,
+    clear_pending: PreparedStatement,
+}
+
+impl XpStatements {
+    pub(super) async fn prepare(
+        session: &Session,
+        settings: &ScyllaSettings,
+    ) -> Result<Self, ConnectError> {
+        let ks = &settings.keyspace;
+        let prepare = |cql: String| prepare(session, settings, cql);
+        let mut entries = prepare(format!(
+            "SELECT {ENTRY_COLUMNS} FROM {ks}.xp_ledger WHERE user_id = ?"
+        ))
+        .await?;
+        entries.set_consistency(Consistency::LocalSerial);
+        Ok(XpStatements {
+            mark_pending: prepare(format!(
+                "INSERT INTO {ks}.xp_pending (bucket, user_id, grant_id) VALUES (?, ?, ?)"
+            ))
+            .await?,
+            insert_entry: prepare(format!(
+                "INSERT INTO {ks}.xp_ledger ({ENTRY_COLUMNS}) VALUES (?, ?, ?, ?, ?) IF NOT EXISTS"
+            ))
+            .await?,
+            entries,
+            // An LWT so an unknown user gets no row (a plain UPDATE would create one).
+            set_total_xp: prepare(format!(
+                "UPDATE {ks}.users SET total_xp = ? WHERE user_id = ? IF EXISTS"
+            ))
+            .await?,
+            pending_users: prepare(format!(
+                "SELECT user_id FROM {ks}.xp_pending WHERE bucket = ? LIMIT ?"
+            ))
+            .await?,
+            pending_users_after: prepare(format!(
+                "SELECT user_id FROM {ks}.xp_pending WHERE bucket = ? AND user_id > ? LIMIT ?"
+            ))
+            .await?,
+            pending_of_user: prepare(format!(
+                "SELECT grant_id FROM {ks}.xp_pending WHERE bucket = ? AND user_id = ?"
+            ))
+            .await?,
+            clear_pending: prepare(format!(
+                "DELETE FROM {ks}.xp_pending WHERE bucket = ? AND user_id = ? AND grant_id IN ?"
+            ))
+            .await?,
+        })
+    }
+}
+
+#[derive(DeserializeRow)]
+struct EntryRow {
+    user_id: Uuid,
+    grant_id: String,
+    amount: Option<i64>,
+    source: Option<String>,
+    created_at: Option<DateTime<Utc>>,
+}
+
+impl EntryRow {
+    /// Every ledger row is written whole by one insert: a missing column is corruption,
+    /// reported rather than counted as 0.
+    fn into_entry(self) -> StoreResult<XpEntry> {
+        match (self.amount, self.source, self.created_at) {
+            (Some(amount), Some(source), Some(created_at)) => Ok(XpEntry {
+                user_id: self.user_id,
+                grant_id: self.grant_id,
+                amount,
+                source,
+                created_at,
+            }),
+            _ => Err(internal(format!(
+                "corrupt xp entry {} of user {}",
+                self.grant_id, self.user_id
+            ))),
+        }
+    }
+}
+
+/// The XP queries of a [`ScyllaStore`].
+pub(super) struct Xp<'a> {
+    session: &'a Session,
+    st: &'a XpStatements,
+}
+
+impl ScyllaStore {
+    pub(super) fn xp(&self) -> Xp<'_> {
+        Xp {
+            session: &self.session,
+            st: &self.xp,
+        }
+    }
+}
+
+impl Xp<'_> {
+    pub(super) async fn record_xp(&self, entry: &XpEntry) -> StoreResult<bool> {
+        // The mark first (see the module's notes). A retry marks an existing grant
+        // again: the same row, harmless, cleared by the next apply or recovery. The
+        // mark is never removed here, even when the LWT does not apply: it may be the
+        // very mark of a first write whose instance died before applying it.
+        self.session
+            .execute_unpaged(
+                &self.st.mark_pending,
+                (PENDING_BUCKET, entry.user_id, entry.grant_id.as_str()),
+            )
+            .await
+            .map_err(unavailable)?;
+        let result = self
+            .session
+            .execute_unpaged(
+                &self.st.insert_entry,
+                (
+                    entry.user_id,
+                    entry.grant_id.as_str(),
+                    entry.amount,
+                    entry.source.as_str(),
+                    entry.created_at,
+                ),
+            )
+            .await
+            .map_err(unavailable)?;
+        lwt_applied(result)
+    }
+
+    pub(super) async fn xp_entries(&self, user_id: Uuid) -> StoreResult<Vec<XpEntry>> {
+        // Unpaged: serial reads are one partition at a time, and a ledger grows by a
+        // few entries a day.
+        let result = self
+            .session
+            .execute_unpaged(&self.st.entries, (user_id,))
+            .await
+            .map_err(unavailable)?;
+        let rows = result.into_rows_result().map_err(internal)?;
+        rows.rows::<EntryRow>()
+            .map_err(internal)?
+            .map(|row| row.map_err(internal)?.into_entry())
+            .collect()
+    }
+
+    pub(super) async fn set_total_xp(&self, user_id: Uuid, total: i64) -> StoreResult<()> {
+        let result = self
+            .session
+            .execute_unpaged(&self.st.set_total_xp, (total, user_id))
+            .await
+            .map_err(unavailable)?;
+        // Not applied: an unknown user, which is left unknown.
+        lwt_applied(result).map(drop)
+    }
+
+    pub(super) async fn xp_pending_users(&self, limit: usize) -> StoreResult<Vec<Uuid>> {
+        // Rows come in clustering order, by user then grant. Each round reads at most
+        // as many rows as users are still wanted, starting after the last user read, so
+        // a user with many pending grants only costs another round, and the rounds end
+        // with `limit` users or with the partition.
+        let mut users = Vec::new();
+        let mut seen = HashSet::new();
+        let mut after: Option<Uuid> = None;
+        while users.len() < limit {
+            let want = (limit - users.len()).min(MAX_PENDING_ROWS);
+            // At most MAX_PENDING_ROWS, which fits in an i32.
+            let rows_limit = want as i32;
+            let result = match after {
+                None => {
+                    self.session
+                        .execute_unpaged(&self.st.pending_users, (PENDING_BUCKET, rows_limit))
+                        .await
+                }
+                Some(last) => {
+                    self.session
+                        .execute_unpaged(
+                            &self.st.pending_users_after,
+                            (PENDING_BUCKET, last, rows_limit),
+                        )
+                        .await
+                }
+            }
+            .map_err(unavailable)?;
+            let rows = result.into_rows_result().map_err(internal)?;
+            let mut read = 0;
+            for row in rows.rows::<(Uuid,)>().map_err(internal)? {
+                let (user,) = row.map_err(internal)?;
+                read += 1;
+                after = Some(user);
+                if seen.insert(user) {
+                    users.push(user);
+                }
+            }
+            if read < want {
+                // The end of the partition.
+                break;
+            }
+        }
+        users.truncate(limit);
+        Ok(users)
+    }
+
+    pub(super) async fn xp_pending(&self, user_id: Uuid) -> StoreResult<Vec<String>> {
+        // One clustering slice, paged: small, since applied grants are deleted.
+        let mut rows = self
+            .session
+            .execute_iter(self.st.pending_of_user.clone(), (PENDING_BUCKET, user_id))
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?
+            .rows_stream::<(String,)>()
+            .map_err(internal)?;
+        let mut grant_ids = Vec::new();
+        while let Some((grant_id,)) = rows
+            .try_next()
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?
+        {
+            grant_ids.push(grant_id);
+        }
+        Ok(grant_ids)
+    }
+
+    pub(super) async fn clear_xp_pending(
+        &self,
+        user_id: Uuid,
+        grant_ids: &[String],
+    ) -> StoreResult<()> {
+        // Exactly these rows: a grant marked meanwhile (another id) stays pending.
+        let unique: Vec<&str> = grant_ids
+            .iter()
+            .map(String::as_str)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        for chunk in unique.chunks(MAX_IN) {
+            self.session
+                .execute_unpaged(&self.st.clear_pending, (PENDING_BUCKET, user_id, chunk))
+                .await
+                .map_err(unavailable)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,319 @@
+//! `GET /api/v1/ws?ticket=...`: the ticket is checked before the upgrade (401 over
+//! plain HTTP otherwise), then one task per socket reads frames (size cap, rate limit,
+//! heartbeat) and writes what the session sends through a bounded queue.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::Instant;
+
+use actix::Addr;
+use actix_web::{HttpRequest, HttpResponse, web};
+use actix_ws::{CloseCode, CloseReason, Message};
+use futures_util::StreamExt;
+use serde::Deserialize;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::RealtimeSettings;
+use super::protocol::{
+    ClientFrame, SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, ServerMessage, close, codes,
+};
+use super::registry::{GetOrStart, Registry};
+use super::session::{Connect, Disconnect, Outbound, Request};
+use crate::http::error::ApiError;
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/ws", web::get().to(upgrade));
+}
+
+#[derive(Deserialize)]
+struct TicketQuery {
+    ticket: Option<String>,
+}
+
+/// Wire encoding chosen by subprotocol.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    Json,
+    MessagePack,
+}
+
+fn requested_encoding(req: &HttpRequest) -> Option<Encoding> {
+    let offered = req
+        .headers()
+        .get_all("sec-websocket-protocol")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect::<Vec<_>>();
+    // Prefer the client's first supported choice.
+    offered.iter().find_map(|p| match *p {
+        SUBPROTOCOL_JSON => Some(Encoding::Json),
+        SUBPROTOCOL_MSGPACK => Some(Encoding::MessagePack),
+        _ => None,
+    })
+}
+
+async fn upgrade(
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+    query: web::Query<TicketQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let ticket = query.ticket.as_deref().unwrap_or_default();
+    let user_id = state.auth.redeem_ticket(ticket).await?.ok_or_else(|| {
+        ApiError::unauthorized(
+            "invalid_ticket",
+            "A valid, unused websocket ticket is required",
+        )
+    })?;
+    let encoding = requested_encoding(&req).ok_or_else(|| {
+        ApiError::bad_request(
+            "subprotocol_required",
+            format!("Request the subprotocol {SUBPROTOCOL_JSON} or {SUBPROTOCOL_MSGPACK}"),
+        )
+    })?;
+    let protocol = match encoding {
+        Encoding::Json => SUBPROTOCOL_JSON,
+        Encoding::MessagePack => SUBPROTOCOL_MSGPACK,
+    };
+    let (response, session, stream) = actix_ws::handle_with_protocols(&req, body, &[protocol])
+        .map_err(|e| ApiError::bad_request("websocket_handshake", e.to_string()))?;
+    let realtime = state.realtime.clone();
+    let settings = realtime.settings.clone();
+    let stream = stream.max_frame_size(settings.max_frame);
+    actix_web::rt::spawn(run(
+        realtime.registry.clone(),
+        settings,
+        user_id,
+        encoding,
+        session,
+        stream,
+    ));
+    Ok(response)
+}
+
+/// A token bucket: `rate` per second, `burst` at once.
+struct Bucket {
+    tokens: f64,
+    last: Instant,
+    rate: f64,
+    burst: f64,
+}
+
+impl Bucket {
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        self.tokens =
+            (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.burst);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+fn encode(encoding: Encoding, message: &ServerMessage) -> Option<Message> {
+    match encoding {
+        Encoding::Json => serde_json::to_string(message)
+            .ok()
+            .map(|t| Message::Text(t.into())),
+        Encoding::MessagePack => {
+            // Human-readable mode: ids travel as strings, exactly as in JSON.
+            let mut buffer = Vec::new();
+            let mut serializer = rmp_serde::Serializer::new(&mut buffer)
+                .with_struct_map()
+                .with_human_readable();
+            serde::Serialize::serialize(message, &mut serializer).ok()?;
+            Some(Message::Binary(buffer.into()))
+        }
+    }
+}
+
+fn parse(encoding: Encoding, message: &Message) -> Result<ClientFrame, (&'static str, String)> {
+    let value: serde_json::Value = match (encoding, message) {
+        (Encoding::Json, Message::Text(text)) => {
+            serde_json::from_str(text).map_err(|e| (codes::MALFORMED, format!("not JSON: {e}")))?
+        }
+        (Encoding::MessagePack, Message::Binary(bytes)) => {
+            let mut deserializer = rmp_serde::Deserializer::new(&bytes[..]).with_human_readable();
+            serde::Deserialize::deserialize(&mut deserializer)
+                .map_err(|e| (codes::MALFORMED, format!("not MessagePack: {e}")))?
+        }
+        _ => {
+            return Err((
+                codes::MALFORMED,
+                "wrong frame kind for the negotiated subprotocol".into(),
+            ));
+        }
+    };
+    let kind = value
+        .get("type")
+        .and_then(|t| t.as_str())
+        .map(str::to_string);
+    serde_json::from_value::<ClientFrame>(value).map_err(|e| match kind {
+        Some(kind) if !KNOWN_TYPES.contains(&kind.as_str()) => (
+            codes::UNKNOWN_TYPE,
+            format!("unknown message type {kind:?}"),
+        ),
+        Some(_) => (codes::MALFORMED, e.to_string()),
+        None => (codes::MALFORMED, "a message needs a \"type\"".into()),
+    })
+}
+
+const KNOWN_TYPES: &[&str] = &[
+    "ping",
+    "quiz.start",
+    "quiz.answer",
+    "quiz.abandon",
+    "session.state",
+];
+
+fn reply_id(message: &Message) -> Option<String> {
+    let Message::Text(text) = message else {
+        return None;
+    };
+    serde_json::from_str::<serde_json::Value>(text)
+        .ok()?
+        .get("id")?
+        .as_str()
+        .map(str::to_string)
+}
+
+async fn run(
+    registry: Addr<Registry>,
+    settings: RealtimeSettings,
+    user_id: Uuid,
+    encoding: Encoding,
+    mut ws: actix_ws::Session,
+    mut stream: actix_ws::MessageStream,
+) {
+    let connection_id = Uuid::now_v7();
+    let (sender, mut outgoing) = mpsc::channel::<ServerMessage>(settings.outbound_queue);
+    let kill = CancellationToken::new();
+    let close_code = Arc::new(AtomicU16::new(0));
+    let outbound = Outbound {
+        sender: sender.clone(),
+        kill: kill.clone(),
+        close_code: close_code.clone(),
+    };
+    let Ok(session) = registry.send(GetOrStart { user_id }).await else {
+        let _ = ws.close(Some(CloseReason::from(CloseCode::Error))).await;
+        return;
+    };
+    let hello = ServerMessage::Hello {
+        user_id,
+        connection_id,
+        server_time: chrono::Utc::now().to_rfc3339(),
+        heartbeat_secs: settings.heartbeat.as_secs(),
+        late_grace_ms: questpath_actors::rules::quiz::LATE_GRACE.as_millis() as u64,
+    };
+    if let Some(frame) = encode(encoding, &hello) {
+        if send(&mut ws, frame).await.is_err() {
+            return;
+        }
+    }
+    if session
+        .send(Connect {
+            connection_id,
+            outbound,
+        })
+        .await
+        .is_err()
+    {
+        let _ = ws.close(Some(CloseReason::from(CloseCode::Error))).await;
+        return;
+    }
+    tracing::debug!(%user_id, %connection_id, "websocket connected");
+
+    let mut bucket = Bucket {
+        tokens: settings.rate_burst,
+        last: Instant::now(),
+        rate: settings.rate_per_sec,
+        burst: settings.rate_burst,
+    };
+    let mut strikes = 0u32;
+    let mut last_seen = Instant::now();
+    let mut heartbeat = tokio::time::interval(settings.heartbeat);
+    heartbeat.tick().await;
+    let reason: Option<CloseReason> = loop {
+        tokio::select! {
+            _ = kill.cancelled() => {
+                let code = close_code.load(Ordering::SeqCst);
+                break Some(CloseReason { code: CloseCode::Other(code), description: Some("too slow to read".into()) });
+            }
+            _ = heartbeat.tick() => {
+                if last_seen.elapsed() > settings.client_timeout {
+                    break Some(CloseReason { code: CloseCode::Other(close::TIMEOUT), description: Some("no heartbeat".into()) });
+                }
+                if ws.ping(b"").await.is_err() { break None; }
+            }
+            message = outgoing.recv() => {
+                let Some(message) = message else { break None };
+                let Some(frame) = encode(encoding, &message) else { continue };
+                // A client that does not read blocks this write; the session then sees
+                // our queue fill up and cancels `kill`.
+                tokio::select! {
+                    result = send(&mut ws, frame) => if result.is_err() { break None },
+                    _ = kill.cancelled() => {
+                        let code = close_code.load(Ordering::SeqCst);
+                        break Some(CloseReason { code: CloseCode::Other(code), description: Some("too slow to read".into()) });
+                    }
+                }
+            }
+            incoming = stream.next() => {
+                let Some(incoming) = incoming else { break None };
+                last_seen = Instant::now();
+                let message = match incoming {
+                    Ok(message) => message,
+                    Err(actix_ws::ProtocolError::Overflow) => {
+                        let error = ServerMessage::Error { re: None, code: codes::FRAME_TOO_LARGE.into(), message: format!("frames are limited to {} bytes", settings.max_frame) };
+                        if let Some(frame) = encode(encoding, &error) { let _ = send(&mut ws, frame).await; }
+                        break Some(CloseReason { code: CloseCode::Size, description: Some("frame too large".into()) });
+                    }
+                    Err(_) => break Some(CloseReason::from(CloseCode::Protocol)),
+                };
+                match message {
+                    Message::Ping(bytes) => { if ws.pong(&bytes).await.is_err() { break None } }
+                    Message::Pong(_) => {}
+                    Message::Close(_) => break None,
+                    Message::Text(_) | Message::Binary(_) => {
+                        if !bucket.take() {
+                            strikes += 1;
+                            if strikes >= settings.flood_strikes {
+                                break Some(CloseReason { code: CloseCode::Other(close::FLOOD), description: Some("too many messages".into()) });
+                            }
+                            let error = ServerMessage::Error { re: reply_id(&message), code: codes::RATE_LIMITED.into(), message: "slow down".into() };
+                            if sender.try_send(error).is_err() { kill.cancel(); }
+                            continue;
+                        }
+                        match parse(encoding, &message) {
+                            Ok(frame) => session.do_send(Request { connection_id, frame }),
+                            Err((code, text)) => {
+                                let error = ServerMessage::Error { re: reply_id(&message), code: code.into(), message: text };
+                                if sender.try_send(error).is_err() { kill.cancel(); }
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    };
+    session.do_send(Disconnect { connection_id });
+    tracing::debug!(%user_id, %connection_id, ?reason, "websocket closed");
+    let _ = ws.close(reason).await;
+}
+
+async fn send(ws: &mut actix_ws::Session, frame: Message) -> Result<(), actix_ws::Closed> {
+    match frame {
+        Message::Text(text) => ws.text(text).await,
+        Message::Binary(bytes) => ws.binary(bytes).await,
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,201 @@
+//! Connection rules: tickets, subprotocols, malformed input, limits and slow readers.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::helpers::{spawn_app, spawn_app_tuned};
+
+#[actix_web::test]
+async fn a_missing_used_or_bad_ticket_is_refused_before_the_upgrade() {
+    let app = spawn_app().await;
+    let token = app.learner().await;
+    let ticket = app.ticket(&token).await;
+
+    let first = app.connect_raw(&ticket, "questpath.v1").await;
+    let reused = app.connect_raw(&ticket, "questpath.v1").await;
+    let garbage = app.connect_raw("nope", "questpath.v1").await;
+
+    assert!(first.is_ok());
+    for refused in [reused, garbage] {
+        match refused {
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                assert_eq!(response.status(), 401)
+            }
+            other => panic!("expected 401, got {:?}", other.map(|_| "an open socket")),
+        }
+    }
+}
+
+#[actix_web::test]
+async fn the_subprotocol_is_required() {
+    let app = spawn_app().await;
+    let token = app.learner().await;
+    let ticket = app.ticket(&token).await;
+
+    let refused = app.connect_raw(&ticket, "chat.v2").await;
+
+    match refused {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 400)
+        }
+        other => panic!("expected 400, got {:?}", other.map(|_| "an open socket")),
+    }
+}
+
+#[actix_web::test]
+async fn unknown_and_malformed_messages_get_error_frames_and_the_socket_stays_open() {
+    let app = spawn_app().await;
+    let token = app.learner().await;
+    let mut client = app.connect(&token).await;
+
+    client.send(json!({"type": "teleport", "id": "x"})).await;
+    let unknown = client.next_json().await;
+    client
+        .socket
+        .send(Message::text("{not json"))
+        .await
+        .unwrap();
+    let malformed = client.next_json().await;
+    client
+        .send(json!({"type": "quiz.answer", "id": "y", "position": "first"}))
+        .await;
+    let wrong_field = client.next_json().await;
+    client
+        .send(json!({"type": "ping", "id": "still-here"}))
+        .await;
+    let pong = client.next_json().await;
+
+    assert_eq!(unknown["type"], "error");
+    assert_eq!(unknown["code"], "unknown_type");
+    assert_eq!(unknown["re"], "x");
+    assert_eq!(malformed["code"], "malformed_message");
+    assert_eq!(wrong_field["code"], "malformed_message");
+    assert_eq!(wrong_field["re"], "y");
+    assert_eq!(pong, json!({"type": "pong", "re": "still-here"}));
+}
+
+#[actix_web::test]
+async fn an_oversized_frame_closes_the_socket_with_1009() {
+    let app = spawn_app().await;
+    let token = app.learner().await;
+    let mut client = app.connect(&token).await;
+
+    let huge = json!({"type": "ping", "padding": "x".repeat(8 * 1024)});
+    client
+        .socket
+        .send(Message::text(huge.to_string()))
+        .await
+        .unwrap();
+    let error = client.next_json().await;
+    let code = client.closed_with().await;
+
+    assert_eq!(error["code"], "frame_too_large");
+    assert_eq!(code, 1009);
+}
+
+#[actix_web::test]
+async fn a_flood_is_rate_limited_then_closed() {
+    let app = spawn_app().await;
+    let token = app.learner().await;
+    let mut client = app.connect(&token).await;
+
+    for i in 0..200 {
+        if client
+            .socket
+            .send(Message::text(
+                json!({"type": "ping", "id": i.to_string()}).to_string(),
+            ))
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    let mut limited = 0;
+    let code = loop {
+        match tokio::time::timeout(Duration::from_secs(5), client.socket.next())
+            .await
+            .expect("frames")
+        {
+            Some(Ok(Message::Text(text))) => {
+                let frame: Value = serde_json::from_str(text.as_str()).unwrap();
+                if frame["code"] == "rate_limited" {
+                    limited += 1;
+                }
+            }
+            Some(Ok(Message::Close(Some(close)))) => break u16::from(close.code),
+            Some(Ok(_)) => {}
+            other => panic!("socket ended without a close frame: {other:?}"),
+        }
+    };
+
+    assert!(limited >= 1, "rate_limited errors came first");
+    assert_eq!(code, 4009);
+}
+
+#[actix_web::test]
+async fn messagepack_clients_get_the_same_messages_in_binary_frames() {
+    let app = spawn_app().await;
+    let token = app.learner().await;
+    let ticket = app.ticket(&token).await;
+    let mut client = app
+        .connect_raw(&ticket, "questpath.v1.msgpack")
+        .await
+        .unwrap();
+
+    let hello = match client.socket.next().await.unwrap().unwrap() {
+        Message::Binary(bytes) => rmp_serde::from_slice::<Value>(&bytes).unwrap(),
+        other => panic!("binary frame expected, got {other:?}"),
+    };
+    let ping = rmp_serde::to_vec_named(&json!({"type": "ping", "id": "mp"})).unwrap();
+    client.socket.send(Message::binary(ping)).await.unwrap();
+    let pong = loop {
+        if let Message::Binary(bytes) = client.socket.next().await.unwrap().unwrap() {
+            break rmp_serde::from_slice::<Value>(&bytes).unwrap();
+        }
+    };
+
+    assert_eq!(hello["type"], "hello");
+    assert_eq!(pong, json!({"type": "pong", "re": "mp"}));
+}
+
+#[actix_web::test]
+async fn a_client_that_never_reads_is_closed_as_a_slow_consumer() {
+    let app = spawn_app_tuned(|s| s.realtime.outbound_queue = 8).await;
+    let token = app.learner().await;
+    let mut client = app.connect(&token).await;
+    let me: Value = app
+        .call(reqwest::Method::GET, "/api/v1/me", &token, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let topic = format!("user:{}", me["id"].as_str().unwrap());
+    let big = json!({"type": "job.status", "job": {"padding": "x".repeat(64 * 1024)}}).to_string();
+
+    // The client reads nothing while the server has megabytes to send it.
+    for _ in 0..2_000 {
+        app.backends
+            .bus
+            .publish(&topic, big.as_bytes())
+            .await
+            .unwrap();
+        tokio::task::yield_now().await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let code = loop {
+        match tokio::time::timeout(Duration::from_secs(20), client.socket.next())
+            .await
+            .expect("close within 20 s")
+        {
+            Some(Ok(Message::Close(Some(close)))) => break u16::from(close.code),
+            Some(Ok(_)) => continue,
+            other => panic!("socket ended without a close frame: {other:?}"),
+        }
+    };
+
+    assert_eq!(code, 4008);
+}
