@@ -170,6 +170,16 @@ pub const VARIABLES: &[Variable] = &[
         doc: "writes (POST, PUT, PATCH, DELETE) per signed-in user per minute",
     },
     Variable {
+        name: "QUESTPATH_RATE_LIMIT_LOGIN",
+        default: "10",
+        doc: "sign-in attempts per client IP per minute (raise it for classrooms behind one address)",
+    },
+    Variable {
+        name: "QUESTPATH_RATE_LIMIT_REGISTER",
+        default: "5",
+        doc: "account registrations per client IP per minute",
+    },
+    Variable {
         name: "QUESTPATH_RATE_LIMIT_ANONYMOUS",
         default: "60",
         doc: "requests per client IP per minute without a valid bearer token",
@@ -290,6 +300,10 @@ pub struct RateLimitSettings {
     pub writes: u32,
     /// Requests per client IP per minute without a valid bearer token.
     pub anonymous: u32,
+    /// Sign-in attempts per client IP per minute.
+    pub login: u32,
+    /// Registrations per client IP per minute.
+    pub register: u32,
     pub failure: RateLimitFailure,
 }
 
@@ -688,6 +702,8 @@ impl Settings {
             reads: per_minute("QUESTPATH_RATE_LIMIT_READS")?,
             writes: per_minute("QUESTPATH_RATE_LIMIT_WRITES")?,
             anonymous: per_minute("QUESTPATH_RATE_LIMIT_ANONYMOUS")?,
+            login: per_minute("QUESTPATH_RATE_LIMIT_LOGIN")?,
+            register: per_minute("QUESTPATH_RATE_LIMIT_REGISTER")?,
             failure,
         };
 
@@ -877,6 +893,8 @@ mod tests {
                 reads: 100,
                 writes: 20,
                 anonymous: 60,
+                login: 10,
+                register: 5,
                 failure: RateLimitFailure::Open,
             }
         );

@@ -131,34 +131,11 @@ async fn worker(settings: Settings) -> ExitCode {
         workers = count,
         "workers running; stop with SIGTERM or ctrl-c"
     );
-    wait_for_signal().await;
+    questpath::startup::wait_for_signal().await;
     pool.stop().await;
     backends.shutdown().await;
     tracing::info!("shutdown complete");
     ExitCode::SUCCESS
-}
-
-/// SIGTERM or ctrl-c.
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }
 
 async fn migrate(settings: Settings) -> ExitCode {

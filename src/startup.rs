@@ -51,6 +51,8 @@ pub struct Application {
     workers: WorkerPool,
     /// Stops background tasks (XP recovery).
     background: CancellationToken,
+    /// Closes websockets when the server drains.
+    draining: CancellationToken,
 }
 
 /// Background roadmap-generation workers, stopped with the server.
@@ -93,6 +95,29 @@ impl WorkerPool {
         for handle in self.handles {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(5), handle).await;
         }
+    }
+}
+
+/// SIGTERM or ctrl-c (SIGINT).
+pub async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 
@@ -165,16 +190,18 @@ impl Application {
             cache: backends.cache.clone(),
             bus: backends.bus.clone(),
             goals: goals.clone(),
-            xp,
+            xp: xp.clone(),
             settings: settings.realtime.clone(),
         });
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2);
         let registry = Registry::new(deps, cores).start();
+        let draining = CancellationToken::new();
         let realtime = Arc::new(Realtime {
             registry,
             settings: settings.realtime.clone(),
+            draining: draining.clone(),
         });
         let state = web::Data::new(AppState {
             settings: Arc::new(settings.clone()),
@@ -183,6 +210,7 @@ impl Application {
             auth,
             goals,
             realtime,
+            xp,
         });
         let mut server = HttpServer::new(move || {
             App::new()
@@ -198,7 +226,9 @@ impl Application {
                 .wrap(from_fn(crate::http::middleware::observe))
                 .configure(crate::http::configure)
         })
-        .shutdown_timeout(settings.shutdown_timeout.as_secs());
+        .shutdown_timeout(settings.shutdown_timeout.as_secs())
+        // Signals are handled in `run_until_stopped`, which closes websockets first.
+        .disable_signals();
         if let Some(workers) = settings.workers {
             server = server.workers(workers);
         }
@@ -215,6 +245,7 @@ impl Application {
             backends,
             workers,
             background,
+            draining,
         })
     }
 
@@ -231,7 +262,17 @@ impl Application {
     /// Serves until SIGTERM, SIGINT or [`ServerHandle::stop`]: stops accepting, lets
     /// in-flight requests finish within the shutdown timeout, then closes the backends.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let draining = self.draining.clone();
+        let signals = tokio::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("shutdown requested: closing websockets, finishing requests");
+            draining.cancel();
+            handle.stop(true).await;
+        });
         let result = self.server.await;
+        signals.abort();
+        self.draining.cancel();
         self.background.cancel();
         self.workers.stop().await;
         self.backends.shutdown().await;

@@ -16,10 +16,14 @@ pub struct AppState {
     pub auth: AuthService,
     pub goals: GoalService,
     pub realtime: Arc<Realtime>,
+    pub xp: crate::xp::XpService,
 }
 
 /// The realtime layer's entry points.
 pub struct Realtime {
     pub registry: actix::Addr<crate::realtime::registry::Registry>,
     pub settings: crate::realtime::RealtimeSettings,
+    /// Cancelled when the server drains: every socket is closed with 1012 so clients
+    /// reconnect (to another instance) instead of holding the shutdown.
+    pub draining: tokio_util::sync::CancellationToken,
 }

@@ -17,8 +17,8 @@
 # 6. stops what it started.
 #
 # Variables: SCHEMATHESIS_MAX_EXAMPLES (default 30), SCHEMATHESIS_TIMEOUT_SECS (600, per
-# run), SCHEMATHESIS_SEED (random), SCHEMATHESIS_CHECKS (the five above; e.g. `all` to
-# explore), SCHEMATHESIS_KEEP=1 keeps the temp folder (server log, JUnit and HAR reports)
+# run), SCHEMATHESIS_SEED (random), SCHEMATHESIS_CHECKS (default: not_a_server_error and
+# the four *_conformance checks; `all` to explore), SCHEMATHESIS_KEEP=1 keeps the temp folder (server log, JUnit and HAR reports)
 # for a look after a failure.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"

@@ -298,11 +298,7 @@ impl GoalService {
         let stats = Stats {
             levels_completed: completed,
             total_levels: total,
-            completion_percent: if total == 0 {
-                0
-            } else {
-                completed * 100 / total
-            },
+            completion_percent: (completed * 100).checked_div(total).unwrap_or(0),
         };
         self.cache_put(&key, &stats, STATS_TTL).await;
         Ok(stats)

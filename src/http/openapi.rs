@@ -16,7 +16,7 @@ use actix_web::middleware::DefaultHeaders;
 use actix_web::{HttpResponse, web};
 use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
 use utoipa::openapi::schema::{ObjectBuilder, Type};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Ref, RefOr, Required};
 use utoipa::{Modify, OpenApi, ToResponse};
 use utoipa_swagger_ui::{Config, SwaggerUi};
@@ -27,8 +27,11 @@ use crate::http::versioning;
 /// Where the document is served.
 pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
 
-/// The security scheme name the protected operations refer to.
+/// The security scheme of the operations that need an access token.
 pub const BEARER: &str = "bearer";
+
+/// The security scheme of the websocket: a one-time ticket in the query.
+pub const TICKET: &str = "ticket";
 
 /// Content-Security-Policy of the docs page: everything from this origin only. Swagger
 /// UI sets `style` attributes from script (hence `'unsafe-inline'` for styles only) and
@@ -61,6 +64,7 @@ pub const DOCS_CSP: &str = "default-src 'self'; img-src 'self' data:; \
         crate::http::v1::auth::logout_all,
         crate::http::v1::auth::google,
         crate::http::v1::auth::ticket,
+        websocket,
         crate::http::v1::me::get_me,
         crate::http::v1::me::patch_me,
         crate::http::v1::goals::create,
@@ -89,24 +93,33 @@ pub const DOCS_CSP: &str = "default-src 'self'; img-src 'self' data:; \
             Unavailable,
         )
     ),
-    modifiers(&BearerScheme, &ApiVersionHeader),
+    modifiers(&SecuritySchemes, &ApiVersionHeader),
     tags(
         (name = "auth", description = "Accounts, sessions and websocket tickets"),
         (name = "me", description = "The signed-in user"),
         (name = "goals", description = "Learning goals and their generated roadmaps"),
         (name = "levels", description = "Levels of a roadmap and their topics"),
         (name = "jobs", description = "Roadmap-generation jobs"),
+        (name = "realtime", description = "The websocket: quizzes, rooms and live events"),
         (name = "meta", description = "This document"),
     )
 )]
 pub struct ApiDoc;
 
-/// Adds the `bearer` security scheme (an HS256 JWT access token).
-struct BearerScheme;
+/// Adds the `bearer` security scheme (an HS256 JWT access token) and the websocket's
+/// `ticket` scheme.
+struct SecuritySchemes;
 
-impl Modify for BearerScheme {
+impl Modify for SecuritySchemes {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            TICKET,
+            SecurityScheme::ApiKey(ApiKey::Query(ApiKeyValue::with_description(
+                "ticket",
+                "One-time ticket from `POST /api/v1/ws/ticket`, valid for 30 seconds.",
+            ))),
+        );
         components.add_security_scheme(
             BEARER,
             SecurityScheme::Http(
@@ -216,6 +229,36 @@ async fn openapi_json() -> HttpResponse {
         .body(DOCUMENT.as_str())
 }
 
+/// Opens the realtime websocket (quizzes, rooms, live events).
+///
+/// A websocket handshake (`Connection: Upgrade`, `Upgrade: websocket`), authorised by a
+/// one-time ticket from `POST /api/v1/ws/ticket` that is checked before the upgrade. The
+/// client must offer a subprotocol: `questpath.v1` (JSON text frames) or
+/// `questpath.v1.msgpack` (MessagePack binary frames).
+// The handler is `crate::realtime::connection::upgrade`; this function only carries its
+// documentation, so that the document lists every v1 route.
+#[utoipa::path(
+    get,
+    path = "/api/v1/ws",
+    tag = "realtime",
+    operation_id = "websocket",
+    security(("ticket" = [])),
+    params(
+        ("Sec-WebSocket-Protocol" = String, Header,
+            description = "Offered subprotocols: `questpath.v1`, `questpath.v1.msgpack`"),
+    ),
+    responses(
+        (status = 101, description = "Switched to the websocket protocol",
+            headers(("Sec-WebSocket-Protocol" = String, description = "The chosen subprotocol"))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = Internal),
+        (status = 503, response = Unavailable),
+    )
+)]
+pub async fn websocket() {}
+
 async fn docs_redirect() -> HttpResponse {
     HttpResponse::PermanentRedirect()
         .insert_header((header::LOCATION, "/docs/"))
@@ -315,12 +358,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn document_is_openapi_3_1_with_the_bearer_scheme() {
+    fn document_is_openapi_3_1_with_the_security_schemes() {
         let doc: serde_json::Value = serde_json::from_str(&DOCUMENT).unwrap();
         assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
         assert_eq!(
             doc["components"]["securitySchemes"][BEARER]["scheme"],
             "bearer"
         );
+        assert_eq!(doc["components"]["securitySchemes"][TICKET]["in"], "query");
     }
 }

@@ -149,10 +149,17 @@ fn checks(
             (Per::User, Some(user)) => format!("{}:user:{user}", named.name),
             _ => format!("{}:ip:{ip}", named.name),
         };
+        // Sign-in and registration limits are per address and configurable: many
+        // people may share one address (a classroom behind NAT).
+        let limit = match named.name {
+            "login" => RateLimit::per_minute(settings.login),
+            "register" => RateLimit::per_minute(settings.register),
+            _ => named.limit,
+        };
         checks.push(Check {
             name: named.name,
             key,
-            limit: named.limit,
+            limit,
         });
     }
     let read = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
@@ -362,6 +369,8 @@ mod tests {
         reads: 100,
         writes: 20,
         anonymous: 60,
+        login: 10,
+        register: 5,
         failure: RateLimitFailure::Open,
     };
 

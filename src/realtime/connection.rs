@@ -87,6 +87,7 @@ async fn upgrade(
     actix_web::rt::spawn(run(
         realtime.registry.clone(),
         settings,
+        realtime.draining.clone(),
         user_id,
         encoding,
         session,
@@ -188,6 +189,7 @@ fn reply_id(message: &Message) -> Option<String> {
 async fn run(
     registry: Addr<Registry>,
     settings: RealtimeSettings,
+    draining: CancellationToken,
     user_id: Uuid,
     encoding: Encoding,
     mut ws: actix_ws::Session,
@@ -213,10 +215,10 @@ async fn run(
         heartbeat_secs: settings.heartbeat.as_secs(),
         late_grace_ms: questpath_actors::rules::quiz::LATE_GRACE.as_millis() as u64,
     };
-    if let Some(frame) = encode(encoding, &hello) {
-        if send(&mut ws, frame).await.is_err() {
-            return;
-        }
+    if let Some(frame) = encode(encoding, &hello)
+        && send(&mut ws, frame).await.is_err()
+    {
+        return;
     }
     if session
         .send(Connect {
@@ -243,6 +245,9 @@ async fn run(
     heartbeat.tick().await;
     let reason: Option<CloseReason> = loop {
         tokio::select! {
+            _ = draining.cancelled() => {
+                break Some(CloseReason { code: CloseCode::Restart, description: Some("server restarting: reconnect".into()) });
+            }
             _ = kill.cancelled() => {
                 let code = close_code.load(Ordering::SeqCst);
                 break Some(CloseReason { code: CloseCode::Other(code), description: Some("too slow to read".into()) });
@@ -279,7 +284,8 @@ async fn run(
                     Err(_) => break Some(CloseReason::from(CloseCode::Protocol)),
                 };
                 match message {
-                    Message::Ping(bytes) => { if ws.pong(&bytes).await.is_err() { break None } }
+                    Message::Ping(bytes) if ws.pong(&bytes).await.is_err() => break None,
+                    Message::Ping(_) => {}
                     Message::Pong(_) => {}
                     Message::Close(_) => break None,
                     Message::Text(_) | Message::Binary(_) => {

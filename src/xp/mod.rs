@@ -89,14 +89,24 @@ impl XpService {
     /// grants that sum covers. Returns the total.
     pub async fn apply(&self, user_id: Uuid) -> Result<i64, StoreError> {
         let pending = self.store.xp_pending(user_id).await?;
-        let entries = self.store.xp_entries(user_id).await?;
-        let total: i64 = entries.iter().map(|e| e.amount).sum();
-        self.store.set_total_xp(user_id, total).await?;
-        crate::fault::point("xp.after_profile");
-        if let Err(e) = self.leaderboard.set_score(ALL_TIME, user_id, total).await {
-            // Left pending: recovery completes it when the leaderboard is back.
-            tracing::warn!(%user_id, error = %e, "leaderboard update failed; grant stays pending");
-            return Ok(total);
+        let mut entries = self.store.xp_entries(user_id).await?;
+        let mut total: i64 = entries.iter().map(|e| e.amount).sum();
+        // Two applies for one user may overlap; whichever writes last must have read the
+        // latest ledger, so re-read after writing and write again if it moved.
+        for _ in 0..3 {
+            self.store.set_total_xp(user_id, total).await?;
+            crate::fault::point("xp.after_profile");
+            if let Err(e) = self.leaderboard.set_score(ALL_TIME, user_id, total).await {
+                // Left pending: recovery completes it when the leaderboard is back.
+                tracing::warn!(%user_id, error = %e, "leaderboard update failed; grant stays pending");
+                return Ok(total);
+            }
+            entries = self.store.xp_entries(user_id).await?;
+            let latest: i64 = entries.iter().map(|e| e.amount).sum();
+            if latest == total {
+                break;
+            }
+            total = latest;
         }
         let covered: Vec<String> = pending
             .into_iter()

@@ -165,7 +165,7 @@ async fn operational_endpoints_are_not_limited() {
 
 #[actix_web::test]
 async fn sign_in_has_a_stricter_limit_shared_by_both_api_versions() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(&[("QUESTPATH_RATE_LIMIT_LOGIN", "10")], |b| b).await;
     // Distinct unknown emails: no per-account lockout or delay gets involved.
     for n in 0..9 {
         let response = app

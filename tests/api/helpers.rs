@@ -215,6 +215,10 @@ pub fn test_settings(data_dir: &std::path::Path, extra: &[(&str, &str)]) -> Sett
         ("QUESTPATH_DATA_DIR".into(), data_dir.display().to_string()),
         ("QUESTPATH_WORKERS".into(), "2".into()),
         ("QUESTPATH_SHUTDOWN_TIMEOUT_SECS".into(), "1".into()),
+        // Lockout and validation tests sign in and register many times from 127.0.0.1;
+        // the tests of these limits set them explicitly.
+        ("QUESTPATH_RATE_LIMIT_LOGIN".into(), "1000".into()),
+        ("QUESTPATH_RATE_LIMIT_REGISTER".into(), "1000".into()),
     ]);
     for (k, v) in extra {
         vars.insert(k.to_string(), v.to_string());

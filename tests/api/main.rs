@@ -9,6 +9,7 @@ mod health;
 mod helpers;
 mod legacy_auth;
 mod legacy_goals;
+mod legacy_quiz;
 mod metrics;
 mod openapi;
 mod tickets;

@@ -2,10 +2,11 @@
 //!
 //! The document must describe exactly the v1 routes the server registers. actix-web
 //! cannot list its routes, so the registered ones are read from the `.route(...)` calls
-//! in `src/http/v1/*.rs` and compared both ways with [`V1_ROUTES`] and the document: a
-//! route added without documentation (or documentation of a route that is gone) fails
-//! here. The live server is also asked each route, to show that it exists and that the
-//! ones documented as protected really want a bearer token.
+//! in `src/http/v1/*.rs` and in every module whose `configure` the v1 scope calls, and
+//! compared both ways with [`V1_ROUTES`] and the document: a route added without
+//! documentation (or documentation of a route that is gone) fails here. The live server
+//! is also asked each route, to show that it exists and that the ones documented as
+//! protected really turn a request without credentials away.
 
 use std::collections::BTreeSet;
 
@@ -13,26 +14,39 @@ use serde_json::Value;
 
 use crate::helpers::{TestApp, spawn_app};
 
-/// Every v1 operation: method, path, and whether it needs a bearer token.
-const V1_ROUTES: &[(&str, &str, bool)] = &[
-    ("GET", "/api/v1/openapi.json", false),
-    ("POST", "/api/v1/auth/register", false),
-    ("POST", "/api/v1/auth/login", false),
-    ("POST", "/api/v1/auth/refresh", false),
-    ("POST", "/api/v1/auth/logout", false),
-    ("POST", "/api/v1/auth/logout-all", true),
-    ("POST", "/api/v1/auth/google", false),
-    ("POST", "/api/v1/ws/ticket", true),
-    ("GET", "/api/v1/me", true),
-    ("PATCH", "/api/v1/me", true),
-    ("GET", "/api/v1/me/stats", true),
-    ("POST", "/api/v1/goals", true),
-    ("GET", "/api/v1/goals", true),
-    ("GET", "/api/v1/goals/{goal_id}", true),
-    ("DELETE", "/api/v1/goals/{goal_id}", true),
-    ("GET", "/api/v1/levels/{level_id}", true),
-    ("PUT", "/api/v1/levels/{level_id}/topics/{index}", true),
-    ("GET", "/api/v1/jobs/{job_id}", true),
+/// What a route wants as credentials.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Auth {
+    Public,
+    /// `Authorization: Bearer <access token>`: the `bearer` scheme.
+    Bearer,
+    /// A one-time websocket ticket in the query: the `ticket` scheme.
+    Ticket,
+}
+
+use Auth::{Bearer, Public, Ticket};
+
+/// Every v1 operation: method, path, and the credentials it needs.
+const V1_ROUTES: &[(&str, &str, Auth)] = &[
+    ("GET", "/api/v1/openapi.json", Public),
+    ("POST", "/api/v1/auth/register", Public),
+    ("POST", "/api/v1/auth/login", Public),
+    ("POST", "/api/v1/auth/refresh", Public),
+    ("POST", "/api/v1/auth/logout", Public),
+    ("POST", "/api/v1/auth/logout-all", Bearer),
+    ("POST", "/api/v1/auth/google", Public),
+    ("POST", "/api/v1/ws/ticket", Bearer),
+    ("GET", "/api/v1/ws", Ticket),
+    ("GET", "/api/v1/me", Bearer),
+    ("PATCH", "/api/v1/me", Bearer),
+    ("GET", "/api/v1/me/stats", Bearer),
+    ("POST", "/api/v1/goals", Bearer),
+    ("GET", "/api/v1/goals", Bearer),
+    ("GET", "/api/v1/goals/{goal_id}", Bearer),
+    ("DELETE", "/api/v1/goals/{goal_id}", Bearer),
+    ("GET", "/api/v1/levels/{level_id}", Bearer),
+    ("PUT", "/api/v1/levels/{level_id}/topics/{index}", Bearer),
+    ("GET", "/api/v1/jobs/{job_id}", Bearer),
 ];
 
 fn expected() -> BTreeSet<(String, String)> {
@@ -69,22 +83,58 @@ fn documented(doc: &Value) -> BTreeSet<(String, String)> {
     ops
 }
 
-/// `(METHOD, path)` of every `.route("...", web::method()...)` in `src/http/v1/`, under
-/// the `/api/v1` scope, plus the document's own route (registered in `openapi.rs`).
+/// `(METHOD, path)` of every `.route("...", web::method()...)` under the `/api/v1`
+/// scope: in `src/http/v1/*.rs` and in the modules whose `configure` the scope calls
+/// (`.configure(crate::realtime::connection::configure)`), plus the document's own
+/// route (registered in `src/http/openapi.rs`).
 fn registered_in_source() -> BTreeSet<(String, String)> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/http/v1");
+    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
+    let v1 = format!("{src}/http/v1");
+    let mut files: BTreeSet<std::path::PathBuf> = std::fs::read_dir(&v1)
+        .expect("src/http/v1")
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "rs"))
+        .collect();
+    let scope = std::fs::read_to_string(format!("{v1}/mod.rs")).unwrap();
+    for module in configured_modules(&scope) {
+        let relative = match module.strip_prefix("crate::") {
+            Some(absolute) => absolute.replace("::", "/"),
+            None => format!("http/v1/{}", module.replace("::", "/")),
+        };
+        let file = [
+            format!("{src}/{relative}.rs"),
+            format!("{src}/{relative}/mod.rs"),
+        ]
+        .into_iter()
+        .map(std::path::PathBuf::from)
+        .find(|path| path.exists())
+        .unwrap_or_else(|| panic!("the v1 scope configures {module}: no source file"));
+        files.insert(file);
+    }
     let mut routes = BTreeSet::new();
-    for entry in std::fs::read_dir(dir).expect("src/http/v1") {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "rs") {
-            let source = std::fs::read_to_string(&path).unwrap();
-            for (method, route) in route_calls(&source) {
-                routes.insert((method, format!("/api/v1{route}")));
-            }
+    for file in files {
+        let source = std::fs::read_to_string(&file).unwrap();
+        for (method, route) in route_calls(&source) {
+            routes.insert((method, format!("/api/v1{route}")));
         }
     }
     routes.insert(("GET".into(), "/api/v1/openapi.json".into()));
     routes
+}
+
+/// The modules of `.configure(<module>::configure)` calls.
+fn configured_modules(source: &str) -> Vec<String> {
+    let mut modules = Vec::new();
+    let mut rest = source;
+    while let Some(at) = rest.find(".configure(") {
+        rest = &rest[at + ".configure(".len()..];
+        let end = rest.find(')').unwrap_or(rest.len());
+        let call: String = rest[..end].split_whitespace().collect();
+        if let Some(module) = call.strip_suffix("::configure") {
+            modules.push(module.to_string());
+        }
+    }
+    modules
 }
 
 /// Reads `.route(\n "<path>",\n web::<method>()` calls, however rustfmt wrapped them.
@@ -177,7 +227,10 @@ async fn every_operation_has_responses_and_errors_are_problem_details() {
             panic!("{method} {path}: no responses");
         });
         assert!(
-            responses.keys().any(|status| status.starts_with('2')),
+            // 101: the websocket handshake.
+            responses
+                .keys()
+                .any(|status| status.starts_with('2') || status == "101"),
             "{method} {path}: no success response"
         );
         // Rate limits apply to the whole /api/v1 scope; the document is served outside it.
@@ -212,45 +265,46 @@ async fn every_operation_has_responses_and_errors_are_problem_details() {
 }
 
 #[actix_web::test]
-async fn protected_routes_declare_the_bearer_scheme() {
+async fn protected_routes_declare_their_security_scheme() {
     let app = spawn_app().await;
     let doc = document(&app).await;
 
-    let scheme = &doc["components"]["securitySchemes"]["bearer"];
-    assert_eq!(scheme["type"], "http");
-    assert_eq!(scheme["scheme"], "bearer");
-    assert_eq!(scheme["bearerFormat"], "JWT");
+    let bearer = &doc["components"]["securitySchemes"]["bearer"];
+    assert_eq!(bearer["type"], "http");
+    assert_eq!(bearer["scheme"], "bearer");
+    assert_eq!(bearer["bearerFormat"], "JWT");
+    let ticket = &doc["components"]["securitySchemes"]["ticket"];
+    assert_eq!(ticket["type"], "apiKey");
+    assert_eq!(ticket["in"], "query");
+    assert_eq!(ticket["name"], "ticket");
 
-    for (method, path, protected) in V1_ROUTES {
+    for (method, path, auth) in V1_ROUTES {
         let op = &doc["paths"][path][method.to_ascii_lowercase()];
         let security = op.get("security").cloned().unwrap_or(Value::Null);
-        if *protected {
-            assert_eq!(
-                security,
-                serde_json::json!([{"bearer": []}]),
-                "{method} {path} needs a bearer token"
-            );
+        let expected = match auth {
+            Public => Value::Null,
+            Bearer => serde_json::json!([{"bearer": []}]),
+            Ticket => serde_json::json!([{"ticket": []}]),
+        };
+        assert_eq!(security, expected, "{method} {path} is {auth:?}");
+        if *auth != Public {
             assert!(
                 op["responses"].get("401").is_some(),
                 "{method} {path}: 401 not documented"
-            );
-        } else {
-            assert!(
-                security.is_null(),
-                "{method} {path} is public but declares {security}"
             );
         }
     }
 }
 
-/// Each listed route exists on the live server (no router 404/405), and exactly the
-/// protected ones turn a request without a token away with a bearer challenge.
+/// Each listed route exists on the live server (no router 404/405), the protected ones
+/// turn a request without credentials away, and only the bearer ones with a bearer
+/// challenge.
 #[actix_web::test]
 async fn the_server_answers_every_listed_route_as_documented() {
     let app = spawn_app().await;
     let id = uuid::Uuid::new_v4().to_string();
 
-    for (method, path, protected) in V1_ROUTES {
+    for (method, path, auth) in V1_ROUTES {
         let url = path
             .replace("{goal_id}", &id)
             .replace("{level_id}", &id)
@@ -267,16 +321,20 @@ async fn the_server_answers_every_listed_route_as_documented() {
             status != 404 && status != 405,
             "{method} {path}: the server has no such route ({status})"
         );
-        if *protected {
-            assert_eq!(status, 401, "{method} {path} without a token");
-            assert_eq!(response.headers()["www-authenticate"], "Bearer");
-        } else {
-            // Public routes may refuse (refresh without a cookie is 401) but never ask
-            // for a bearer token.
-            assert!(
-                !response.headers().contains_key("www-authenticate"),
-                "{method} {path} is documented as public but asks for a token"
-            );
+        match auth {
+            Bearer => {
+                assert_eq!(status, 401, "{method} {path} without a token");
+                assert_eq!(response.headers()["www-authenticate"], "Bearer");
+            }
+            Ticket => assert_eq!(status, 401, "{method} {path} without a ticket"),
+            Public => {
+                // Public routes may refuse (refresh without a cookie is 401) but never
+                // ask for a bearer token.
+                assert!(
+                    !response.headers().contains_key("www-authenticate"),
+                    "{method} {path} is documented as public but asks for a token"
+                );
+            }
         }
     }
 }

@@ -199,3 +199,34 @@ async fn a_client_that_never_reads_is_closed_as_a_slow_consumer() {
 
     assert_eq!(code, 4008);
 }
+
+/// Every example in docs/protocol.md parses as the message type it documents.
+#[test]
+fn every_documented_example_parses() {
+    let doc = include_str!("../../docs/protocol.md");
+    let mut client = 0;
+    let mut server = 0;
+    let mut in_json = false;
+    for line in doc.lines() {
+        if line.starts_with("```json") {
+            in_json = true;
+            continue;
+        }
+        if line.starts_with("```") {
+            in_json = false;
+            continue;
+        }
+        if !in_json || line.trim().is_empty() {
+            continue;
+        }
+        if serde_json::from_str::<questpath::realtime::protocol::ClientFrame>(line).is_ok() {
+            client += 1;
+        } else {
+            serde_json::from_str::<questpath::realtime::protocol::ServerMessage>(line)
+                .unwrap_or_else(|e| panic!("documented example does not parse ({e}): {line}"));
+            server += 1;
+        }
+    }
+    assert_eq!(client, 5, "client examples");
+    assert_eq!(server, 8, "server examples");
+}

@@ -231,3 +231,37 @@ async fn quizzes_of_locked_or_unfinished_levels_are_refused() {
         "another learner's level does not exist for you"
     );
 }
+
+#[actix_web::test]
+async fn job_progress_is_pushed_to_the_learners_sockets() {
+    let app = spawn_app().await;
+    let token = app.learner().await;
+    let mut client = app.connect(&token).await;
+
+    let created: Value = app
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/goals",
+            &token,
+            Some(json!({"description": "Master TypeScript"})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let job_id = created["job"]["id"].clone();
+    let mut statuses = Vec::new();
+    loop {
+        let event = client.next_of("job.status").await;
+        assert_eq!(event["job"]["id"], job_id);
+        let status = event["job"]["status"].as_str().unwrap().to_string();
+        statuses.push(status.clone());
+        if status == "done" {
+            assert!(event["job"]["goal_id"].is_string());
+            break;
+        }
+    }
+
+    assert_eq!(statuses.first().map(String::as_str), Some("running"));
+    assert_eq!(statuses.last().map(String::as_str), Some("done"));
+}

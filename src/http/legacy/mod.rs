@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod goals;
+pub mod levels;
 
 use actix_web::middleware::from_fn;
 use actix_web::web;
@@ -12,7 +13,8 @@ use crate::http::error::{form_error, json_error, legacy_detail};
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(legacy_scope("/auth").configure(auth::configure))
         .service(legacy_scope("/goals").configure(goals::configure_goals))
-        .service(legacy_scope("/progression").configure(goals::configure_progression));
+        .service(legacy_scope("/progression").configure(goals::configure_progression))
+        .service(legacy_scope("/levels").configure(levels::configure));
 }
 
 /// A scope with the legacy error shape, rate limits and body limits.

@@ -1,0 +1,158 @@
+//! Legacy quiz routes of the old frontend: it needs the answers (it scores in the
+//! browser) and reports `passed`. The server still decides what that is worth: the XP
+//! rules and the ledger are the same as over the websocket, so nothing can be farmed,
+//! and a result is only accepted for a quiz this server handed out.
+
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use chrono::Utc;
+use questpath_actors::rules::quiz::{QUESTIONS_PER_QUIZ, passed, pick_questions};
+use questpath_actors::rules::xp::level_pass_grant;
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::auth::extractor::AuthUser;
+use crate::http::error::ApiError;
+use crate::ports::LevelStatus;
+use crate::realtime::protocol::LETTERS;
+use crate::state::AppState;
+
+/// How long a handed-out quiz may be submitted.
+const ISSUED_TTL: Duration = Duration::from_secs(30 * 60);
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/{level_id}/quiz", web::get().to(quiz))
+        .route("/{level_id}/quiz/submit", web::post().to(submit));
+}
+
+fn issued_key(user_id: Uuid, level_id: Uuid) -> String {
+    format!("legacy-quiz:{user_id}:{level_id}")
+}
+
+fn parse_level(raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| ApiError::not_found("Level not found"))
+}
+
+async fn quiz(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let level_id = parse_level(&path)?;
+    let level = state.goals.level(user.0.id, level_id).await?;
+    if level.status == LevelStatus::Locked {
+        return Err(ApiError::forbidden(
+            "level_locked",
+            "Complete the previous level before taking this quiz",
+        ));
+    }
+    if !level.topics.iter().all(|t| t.completed) {
+        return Err(ApiError::forbidden(
+            "topics_incomplete",
+            "Complete all topics before taking the quiz",
+        ));
+    }
+    let bank = state.backends.store.questions(level_id).await?;
+    let picks = pick_questions(bank.len(), QUESTIONS_PER_QUIZ, rand::random::<u64>());
+    let questions: Vec<_> = picks
+        .iter()
+        .filter_map(|&i| bank.get(i))
+        .enumerate()
+        .map(|(n, q)| {
+            json!({
+                "id": n + 1,
+                "question": q.question,
+                "options": q.options.iter().enumerate().map(|(i, text)| json!({"text": text, "value": LETTERS[i.min(3)]})).collect::<Vec<_>>(),
+                "correct_answer": LETTERS[(q.answer as usize).min(3)],
+            })
+        })
+        .collect();
+    state
+        .backends
+        .cache
+        .set(&issued_key(user.0.id, level_id), b"1", ISSUED_TTL)
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "level_id": level.id,
+        "level_title": level.title,
+        "time_limit": 300,
+        "questions": questions,
+    })))
+}
+
+#[derive(Deserialize)]
+struct Submission {
+    score: i64,
+    passed: bool,
+    time_taken: i64,
+}
+
+async fn submit(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+    body: web::Json<Submission>,
+) -> Result<HttpResponse, ApiError> {
+    let level_id = parse_level(&path)?;
+    if !(0..=100).contains(&body.score) {
+        return Err(ApiError::invalid_field("score", "score must be 0 to 100"));
+    }
+    if body.time_taken < 0 {
+        return Err(ApiError::invalid_field(
+            "time_taken",
+            "time_taken must not be negative",
+        ));
+    }
+    if body.passed != passed(body.score as u32) {
+        return Err(ApiError::invalid_field(
+            "passed",
+            "passed must be true exactly when score is 80 or more",
+        ));
+    }
+    let level = state.goals.level(user.0.id, level_id).await?;
+    // One result per quiz handed out: resubmitting cannot be used to farm.
+    if state
+        .backends
+        .cache
+        .take(&issued_key(user.0.id, level_id))
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "quiz_not_started",
+            "Start the quiz first: no open quiz for this level",
+        ));
+    }
+    if !body.passed {
+        return Ok(HttpResponse::Ok().json(json!({
+            "passed": false,
+            "xp_earned": 0,
+            "next_level_unlocked": false,
+            "message": "You didn't pass this time. Review the topics and try again!",
+        })));
+    }
+    let first_pass = level.status != LevelStatus::Completed;
+    let next_level_unlocked = state.goals.complete_level(&level).await?;
+    let grant = level_pass_grant(
+        &level.id.to_string(),
+        level.xp_reward,
+        first_pass,
+        Utc::now().date_naive(),
+    );
+    let outcome = state.xp.grant(user.0.id, &grant).await?;
+    let message = match (outcome.earned, next_level_unlocked) {
+        (0, _) => "Well done! You already earned this level's XP today.".to_string(),
+        (xp, true) => format!("Congratulations! You earned {xp} XP and unlocked the next level!"),
+        (xp, false) => format!("Congratulations! You earned {xp} XP!"),
+    };
+    Ok(HttpResponse::Ok().json(json!({
+        "passed": true,
+        "xp_earned": outcome.earned,
+        "next_level_unlocked": next_level_unlocked,
+        "message": message,
+    })))
+}
