@@ -189,6 +189,51 @@ pub const VARIABLES: &[Variable] = &[
         default: "open",
         doc: "when the rate limiter (Redis) cannot answer: open lets requests through (logged and counted), closed answers 503",
     },
+    Variable {
+        name: "QUESTPATH_WS_HEARTBEAT_SECS",
+        default: "15",
+        doc: "seconds between the server's websocket pings",
+    },
+    Variable {
+        name: "QUESTPATH_WS_TIMEOUT_SECS",
+        default: "30",
+        doc: "a websocket silent this long (no frame, not even a pong) is closed with 4010; more than the heartbeat",
+    },
+    Variable {
+        name: "QUESTPATH_WS_MAX_FRAME_BYTES",
+        default: "4096",
+        doc: "largest websocket frame accepted; larger ones close the socket with 1009",
+    },
+    Variable {
+        name: "QUESTPATH_WS_RATE_PER_SEC",
+        default: "10",
+        doc: "messages per second a websocket may send, sustained (the burst is twice that)",
+    },
+    Variable {
+        name: "QUESTPATH_WS_OUTBOUND_QUEUE",
+        default: "64",
+        doc: "messages waiting for a slow websocket reader before it is closed with 4008",
+    },
+    Variable {
+        name: "QUESTPATH_WS_GRACE_SECS",
+        default: "60",
+        doc: "how long a learner's session (and quiz) outlives their last websocket",
+    },
+    Variable {
+        name: "QUESTPATH_QUIZ_QUESTION_SECS",
+        default: "60",
+        doc: "time to answer one quiz question",
+    },
+    Variable {
+        name: "QUESTPATH_SLOW_REQUEST_MS",
+        default: "1000",
+        doc: "requests slower than this many milliseconds are logged as a warning with their route, status and user (0 turns the warning off)",
+    },
+    Variable {
+        name: "QUESTPATH_SENTRY_DSN",
+        default: "",
+        doc: "Sentry DSN (https://key@host/project): errors and panics are reported there; empty sends nothing anywhere",
+    },
 ];
 
 /// Which deployment this is; production refuses insecure defaults.
@@ -367,6 +412,10 @@ pub struct Settings {
     /// Networks of reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
     pub rate_limits: RateLimitSettings,
+    /// Requests slower than this are logged as a warning; `None` turns that off.
+    pub slow_request: Option<Duration>,
+    /// Where errors and panics are reported; `None` (the default) reports nothing.
+    pub sentry_dsn: Option<Secret>,
 }
 
 /// An OpenAI-compatible chat-completions API.
@@ -707,8 +756,71 @@ impl Settings {
             failure,
         };
 
+        let number = |name: &'static str,
+                      range: std::ops::RangeInclusive<u64>|
+         -> Result<u64, ConfigError> {
+            let text = or_default(name);
+            match text.parse::<u64>() {
+                Ok(n) if range.contains(&n) => Ok(n),
+                _ => Err(bad(
+                    name,
+                    format!(
+                        "{text:?} is not a number from {} to {}",
+                        range.start(),
+                        range.end()
+                    ),
+                )),
+            }
+        };
+        let heartbeat = Duration::from_secs(number("QUESTPATH_WS_HEARTBEAT_SECS", 1..=300)?);
+        let client_timeout = Duration::from_secs(number("QUESTPATH_WS_TIMEOUT_SECS", 2..=3600)?);
+        if client_timeout <= heartbeat {
+            return Err(bad(
+                "QUESTPATH_WS_TIMEOUT_SECS",
+                "must be longer than QUESTPATH_WS_HEARTBEAT_SECS, or live clients are dropped between pings".into(),
+            ));
+        }
+        let rate = number("QUESTPATH_WS_RATE_PER_SEC", 1..=10_000)? as f64;
+        let realtime = crate::realtime::RealtimeSettings {
+            heartbeat,
+            client_timeout,
+            max_frame: number("QUESTPATH_WS_MAX_FRAME_BYTES", 256..=1_048_576)? as usize,
+            grace: Duration::from_secs(number("QUESTPATH_WS_GRACE_SECS", 0..=3600)?),
+            outbound_queue: number("QUESTPATH_WS_OUTBOUND_QUEUE", 1..=100_000)? as usize,
+            rate_per_sec: rate,
+            rate_burst: rate * 2.0,
+            question_time: Duration::from_secs(number("QUESTPATH_QUIZ_QUESTION_SECS", 5..=3600)?),
+            ..crate::realtime::RealtimeSettings::default()
+        };
+        let slow_text = or_default("QUESTPATH_SLOW_REQUEST_MS");
+        let slow_request = match slow_text.parse::<u64>() {
+            Ok(0) => None,
+            Ok(ms) if ms <= 600_000 => Some(Duration::from_millis(ms)),
+            _ => {
+                return Err(bad(
+                    "QUESTPATH_SLOW_REQUEST_MS",
+                    format!("{slow_text:?} is not a number of milliseconds (0 to 600000)"),
+                ));
+            }
+        };
+        let sentry_dsn = match get("QUESTPATH_SENTRY_DSN") {
+            None => None,
+            Some(dsn) => match dsn.parse::<sentry::types::Dsn>() {
+                Ok(_) => Some(Secret(dsn)),
+                // The parser's message may quote the DSN, which holds a key: not repeated.
+                Err(_) => {
+                    return Err(bad(
+                        "QUESTPATH_SENTRY_DSN",
+                        "is not a Sentry DSN (expected https://<key>@<host>/<project id>)".into(),
+                    ));
+                }
+            },
+        };
+
         Ok(Settings {
-            realtime: crate::realtime::RealtimeSettings::default(),
+            slow_request,
+            sentry_dsn,
+            realtime,
             cors_origins,
             trusted_proxies,
             rate_limits,
@@ -867,6 +979,11 @@ mod tests {
             ("QUESTPATH_LLM_BASE_URL", "ftp://models"),
             ("QUESTPATH_GENERATION_WORKERS", "lots"),
             ("QUESTPATH_LEGACY_GOAL_WAIT_SECS", "0"),
+            ("QUESTPATH_WS_HEARTBEAT_SECS", "0"),
+            ("QUESTPATH_WS_TIMEOUT_SECS", "10"),
+            ("QUESTPATH_WS_MAX_FRAME_BYTES", "lots"),
+            ("QUESTPATH_WS_OUTBOUND_QUEUE", "0"),
+            ("QUESTPATH_QUIZ_QUESTION_SECS", "1"),
             ("QUESTPATH_CORS_ORIGINS", "*"),
             ("QUESTPATH_CORS_ORIGINS", "http://localhost:3000/app"),
             ("QUESTPATH_TRUSTED_PROXIES", "10.0.0.0/33"),
@@ -875,6 +992,9 @@ mod tests {
             ("QUESTPATH_RATE_LIMIT_WRITES", "many"),
             ("QUESTPATH_RATE_LIMIT_ANONYMOUS", "-5"),
             ("QUESTPATH_RATE_LIMIT_FAILURE", "ajar"),
+            ("QUESTPATH_SLOW_REQUEST_MS", "fast"),
+            ("QUESTPATH_SLOW_REQUEST_MS", "600001"),
+            ("QUESTPATH_SENTRY_DSN", "not a dsn"),
         ];
         for (name, value) in cases {
             let err = settings(&[(name, value)]).expect_err(name);
@@ -921,6 +1041,22 @@ mod tests {
                 .cors_origins
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn observability_settings_parse() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.slow_request, Some(Duration::from_secs(1)));
+        assert!(s.sentry_dsn.is_none());
+        let dsn = "https://public@o1.ingest.example.org/42";
+        let s = settings(&[
+            ("QUESTPATH_SLOW_REQUEST_MS", "0"),
+            ("QUESTPATH_SENTRY_DSN", dsn),
+        ])
+        .unwrap();
+        assert_eq!(s.slow_request, None);
+        assert_eq!(s.sentry_dsn.as_ref().map(Secret::expose), Some(dsn));
+        assert!(!format!("{s:?}").contains("public@"));
     }
 
     #[test]

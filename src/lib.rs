@@ -7,6 +7,7 @@
 //! - `adapters`: their embedded, ScyllaDB and Redis implementations.
 //! - `backends`: picks the adapters the settings name; readiness probes.
 //! - `http`: routes and middleware; `state`: what handlers share.
+//! - `leaderboard`: all-time and weekly boards, their actor, rebuilds from the ledger.
 //! - `metrics`, `telemetry`: Prometheus metrics and JSON logs.
 //! - `secrets`: the token signing key; `startup`: binds and runs the server.
 
@@ -18,6 +19,7 @@ pub mod domain;
 pub mod fault;
 pub mod goals;
 pub mod http;
+pub mod leaderboard;
 pub mod metrics;
 pub mod ports;
 pub mod realtime;

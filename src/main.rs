@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use questpath::backends::Backends;
 use questpath::config::Settings;
+use questpath::leaderboard;
 use questpath::startup::{Application, StartupError, WorkerPool};
 use questpath::telemetry;
 
@@ -26,6 +27,22 @@ enum Command {
     /// Run roadmap-generation workers only (no HTTP), to scale generation apart from
     /// the websocket front. Needs the shared store and Redis to be useful.
     Worker,
+    /// Leaderboard maintenance.
+    Leaderboard {
+        #[command(subcommand)]
+        command: LeaderboardCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum LeaderboardCommand {
+    /// Rebuild the all-time board and the kept weekly boards in Redis from the XP
+    /// ledger. Safe while servers run: a rebuild never brings a score back.
+    Rebuild {
+        /// Empty the boards first (they read as partial until the rebuild ends).
+        #[arg(long)]
+        clear: bool,
+    },
 }
 
 /// Exit status for configuration the operator must fix.
@@ -41,7 +58,8 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    telemetry::init(settings.log_format, &settings.log_filter);
+    // Held until exit: dropping it flushes errors queued for Sentry (none without a DSN).
+    let _sentry = telemetry::init(&settings);
 
     // A multi-threaded runtime under actix's System, so driver I/O (ScyllaDB, Redis)
     // spreads over all cores instead of sharing the main thread's loop.
@@ -60,6 +78,65 @@ fn main() -> ExitCode {
         Command::Serve => system.block_on(serve(settings)),
         Command::Migrate => system.block_on(migrate(settings)),
         Command::Worker => system.block_on(worker(settings)),
+        Command::Leaderboard {
+            command: LeaderboardCommand::Rebuild { clear },
+        } => system.block_on(rebuild_leaderboards(settings, clear)),
+    }
+}
+
+async fn rebuild_leaderboards(settings: Settings, clear: bool) -> ExitCode {
+    if settings.redis.is_none() {
+        println!(
+            "QUESTPATH_REDIS_URL is not set: in-process leaderboards are rebuilt by the server when it starts; nothing to do"
+        );
+        return ExitCode::SUCCESS;
+    }
+    let backends = match Backends::connect(&settings).await {
+        Ok(backends) => backends,
+        Err(e) => {
+            eprintln!("questpath leaderboard rebuild: {e}");
+            return if e.is_operator_error() {
+                ExitCode::from(EXIT_CONFIG)
+            } else {
+                ExitCode::FAILURE
+            };
+        }
+    };
+    let boards = leaderboard::rebuild::kept_boards(chrono::Utc::now());
+    let mut failed = None;
+    if clear {
+        for board in &boards {
+            if let Err(e) = backends.leaderboard.clear(&board.key()).await {
+                failed = Some(e.to_string());
+                break;
+            }
+        }
+    }
+    if failed.is_none() {
+        match leaderboard::rebuild::rebuild(
+            backends.store.clone(),
+            backends.leaderboard.as_ref(),
+            &boards,
+        )
+        .await
+        {
+            Ok(report) => println!(
+                "rebuilt {} from the ledgers of {} learners ({} standings)",
+                report.boards.join(", "),
+                report.users,
+                report.updates
+            ),
+            Err(e) => failed = Some(e.to_string()),
+        }
+    }
+    backends.shutdown().await;
+    match failed {
+        None => ExitCode::SUCCESS,
+        Some(e) => {
+            tracing::error!(error = %e, "leaderboard rebuild failed");
+            eprintln!("questpath leaderboard rebuild: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

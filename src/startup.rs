@@ -68,6 +68,16 @@ impl WorkerPool {
         backends: &Backends,
         count: usize,
     ) -> Result<Self, StartupError> {
+        Self::start_observed(settings, backends, count, None)
+    }
+
+    /// As [`WorkerPool::start`], recording job outcomes and durations in `metrics`.
+    pub fn start_observed(
+        settings: &Settings,
+        backends: &Backends,
+        count: usize,
+        metrics: Option<Arc<Metrics>>,
+    ) -> Result<Self, StartupError> {
         let stop = CancellationToken::new();
         let mut handles = Vec::new();
         if count > 0 {
@@ -81,6 +91,7 @@ impl WorkerPool {
                     cache: backends.cache.clone(),
                     generator: generator.clone(),
                     consumer: format!("{}-{n}", &instance[..12]),
+                    metrics: metrics.clone(),
                 };
                 handles.push(tokio::spawn(worker.run_until_stopped(stop.clone())));
             }
@@ -143,6 +154,9 @@ impl Application {
 
     /// Binds the listener over already opened backends (tests inject their own).
     pub fn build_with(settings: Settings, backends: Backends) -> Result<Self, StartupError> {
+        // Every port is timed and counted from here on: services get the decorators.
+        let metrics = Arc::new(Metrics::new()?);
+        let backends = crate::metrics::instrumented::instrument(backends, &metrics);
         let listener = TcpListener::bind(settings.bind).map_err(|source| StartupError::Bind {
             address: settings.bind.to_string(),
             source,
@@ -173,12 +187,18 @@ impl Application {
             backends.cache.clone(),
             backends.job_queue.clone(),
         );
-        let workers = WorkerPool::start(&settings, &backends, settings.generation_workers)?;
+        let workers = WorkerPool::start_observed(
+            &settings,
+            &backends,
+            settings.generation_workers,
+            Some(metrics.clone()),
+        )?;
         let xp = XpService::new(
             backends.store.clone(),
             backends.leaderboard.clone(),
             backends.bus.clone(),
-        );
+        )
+        .with_metrics(metrics.clone());
         let background = CancellationToken::new();
         // Completes XP grants a crash left half-applied, now and every minute.
         tokio::spawn(
@@ -192,6 +212,7 @@ impl Application {
             goals: goals.clone(),
             xp: xp.clone(),
             settings: settings.realtime.clone(),
+            metrics: metrics.clone(),
         });
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
@@ -206,7 +227,7 @@ impl Application {
         let state = web::Data::new(AppState {
             settings: Arc::new(settings.clone()),
             backends: backends.clone(),
-            metrics: Arc::new(Metrics::new()?),
+            metrics,
             auth,
             goals,
             realtime,

@@ -31,6 +31,8 @@ pub struct Worker {
     pub generator: Arc<dyn RoadmapGenerator>,
     /// Unique per worker: names it to the queue (which job it holds).
     pub consumer: String,
+    /// Job outcomes and durations; `None` where nothing scrapes them (`questpath worker`).
+    pub metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 /// What happened to one claimed job.
@@ -83,6 +85,7 @@ impl Worker {
         else {
             return Ok(Outcome::Idle);
         };
+        let started = std::time::Instant::now();
         let job_id = match std::str::from_utf8(&claimed.payload)
             .ok()
             .and_then(|s| Uuid::parse_str(s).ok())
@@ -104,7 +107,23 @@ impl Worker {
             self.queue.ack(&claimed).await.map_err(|e| e.to_string())?;
             return Ok(Outcome::Idle);
         }
-        self.handle(&claimed, &mut job).await
+        let result = self.handle(&claimed, &mut job).await;
+        self.observe(&result, started.elapsed());
+        result
+    }
+
+    /// Records how a handled job attempt ended and how long it took.
+    fn observe(&self, result: &Result<Outcome, String>, elapsed: Duration) {
+        use crate::metrics::job_outcome;
+        let Some(metrics) = &self.metrics else { return };
+        let outcome = match result {
+            Ok(Outcome::Idle) => return,
+            Ok(Outcome::Done(_)) => job_outcome::DONE,
+            Ok(Outcome::Retrying(..)) => job_outcome::RETRIED,
+            Ok(Outcome::Failed(..)) => job_outcome::FAILED,
+            Err(_) => job_outcome::ERROR,
+        };
+        metrics.job_finished(QUEUE, outcome, elapsed);
     }
 
     async fn handle(&self, claimed: &Job, job: &mut GenerationJob) -> Result<Outcome, String> {
@@ -163,6 +182,9 @@ impl Worker {
                 self.report(job, JobStatus::Queued, None, Some(waiting.clone()))
                     .await?;
                 return Ok(Outcome::Retrying(job.id, waiting));
+            }
+            if let Some(metrics) = &self.metrics {
+                metrics.job_dead_lettered(QUEUE);
             }
         } else {
             self.queue.ack(claimed).await.map_err(|e| e.to_string())?;

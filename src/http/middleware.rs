@@ -1,4 +1,6 @@
-//! The outermost middleware: request id, request span, access log line and HTTP metrics.
+//! The outermost middleware: request id, request span, access log line (with the user
+//! id once authenticated, and a warning over `QUESTPATH_SLOW_REQUEST_MS`) and HTTP
+//! metrics, including the number of store operations the request made.
 //!
 //! Written here rather than taken from tracing-actix-web because the three must share
 //! one timer and the route template, and an incoming `X-Request-Id` from a trusted
@@ -13,6 +15,7 @@ use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, web};
 use tracing::Instrument;
 
+use crate::metrics::instrumented::count_store_operations;
 use crate::state::AppState;
 
 /// Header carrying the request id, in and out.
@@ -42,9 +45,10 @@ pub async fn observe(
     let request_id = incoming_id(&req).unwrap_or_else(|| uuid::Uuid::now_v7().simple().to_string());
     req.extensions_mut().insert(RequestId(request_id.clone()));
     let method = req.method().to_string();
-    let metrics = req
-        .app_data::<web::Data<AppState>>()
-        .map(|s| s.metrics.clone());
+    let (metrics, slow_after) = match req.app_data::<web::Data<AppState>>() {
+        Some(state) => (Some(state.metrics.clone()), state.settings.slow_request),
+        None => (None, None),
+    };
     let span = tracing::info_span!(
         "http_request",
         request_id = %request_id,
@@ -56,7 +60,9 @@ pub async fn observe(
     if let Some(m) = &metrics {
         m.http_started();
     }
-    let result = next.call(req).instrument(span.clone()).await;
+    // The auth extractor records `user_id` on this span, so the log lines below carry it.
+    let (result, store_operations) =
+        count_store_operations(next.call(req).instrument(span.clone())).await;
     let elapsed = started.elapsed();
     let (status, route) = match &result {
         Ok(res) => (
@@ -73,13 +79,20 @@ pub async fn observe(
     span.record("route", route.as_str());
     if let Some(m) = &metrics {
         m.http_finished(&route, &method, status, elapsed);
+        m.store_queries_per_request(&route, store_operations);
     }
+    let latency_ms = elapsed.as_secs_f64() * 1000.0;
     span.in_scope(|| {
-        tracing::info!(
-            status,
-            latency_ms = elapsed.as_secs_f64() * 1000.0,
-            "request completed"
-        )
+        tracing::info!(status, latency_ms, store_operations, "request completed");
+        if let Some(threshold) = slow_after.filter(|t| elapsed > *t) {
+            tracing::warn!(
+                status,
+                latency_ms,
+                store_operations,
+                threshold_ms = threshold.as_millis() as u64,
+                "slow request"
+            );
+        }
     });
     let mut res = result?;
     if let Ok(value) = HeaderValue::from_str(&request_id) {

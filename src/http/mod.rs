@@ -6,6 +6,7 @@ pub mod fallback;
 pub mod forwarded;
 pub mod goals_view;
 pub mod health;
+pub mod json;
 pub mod legacy;
 pub mod metrics;
 pub mod middleware;

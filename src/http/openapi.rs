@@ -75,6 +75,7 @@ pub const DOCS_CSP: &str = "default-src 'self'; img-src 'self' data:; \
         crate::http::v1::goals::set_topic,
         crate::http::v1::goals::job,
         crate::http::v1::goals::stats,
+        crate::http::v1::leaderboards::get,
     ),
     components(
         schemas(ProblemDetails, crate::http::error::FieldError),
@@ -100,6 +101,7 @@ pub const DOCS_CSP: &str = "default-src 'self'; img-src 'self' data:; \
         (name = "goals", description = "Learning goals and their generated roadmaps"),
         (name = "levels", description = "Levels of a roadmap and their topics"),
         (name = "jobs", description = "Roadmap-generation jobs"),
+        (name = "leaderboards", description = "All-time and weekly XP leaderboards"),
         (name = "realtime", description = "The websocket: quizzes, rooms and live events"),
         (name = "meta", description = "This document"),
     )

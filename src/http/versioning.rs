@@ -55,7 +55,7 @@ const SUCCESSORS: &[(&str, &str)] = &[
     ("/goals", "/api/v1/goals"),
     ("/progression/stats", "/api/v1/me/stats"),
     ("/levels", "/api/v1/levels"),
-    ("/leaderboard", "/api/v1/leaderboard"),
+    ("/leaderboard", "/api/v1/leaderboards/alltime"),
 ];
 
 /// The v1 path replacing a legacy path, or `None` when `path` is not a legacy path.

@@ -15,7 +15,7 @@ pub mod store;
 pub use bus::{Bus, BusSubscription};
 pub use cache::Cache;
 pub use job_queue::{Job, JobQueue};
-pub use leaderboard::{Leaderboard, LeaderboardEntry};
+pub use leaderboard::{Leaderboard, LeaderboardEntry, Placement, ScoreUpdate, Standing};
 pub use rate_limiter::{RateDecision, RateLimit, RateLimiter};
 pub use roadmap_generator::{GenerateError, RoadmapGenerator};
 pub use store::{

@@ -459,4 +459,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// Marks these grants applied (only these: one written meanwhile stays pending).
     async fn clear_xp_pending(&self, user_id: Uuid, grant_ids: &[String]) -> StoreResult<()>;
+
+    /// Users with at least one ledger entry (to rebuild the leaderboards), `limit` at
+    /// most, each once, continuing after `after` (the last user of the previous page).
+    /// The order is the store's own (CQL: token order; embedded: id order); a page
+    /// shorter than `limit` is the last.
+    async fn xp_users(&self, after: Option<Uuid>, limit: usize) -> StoreResult<Vec<Uuid>>;
 }

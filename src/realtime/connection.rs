@@ -22,6 +22,7 @@ use super::protocol::{
 use super::registry::{GetOrStart, Registry};
 use super::session::{Connect, Disconnect, Outbound, Request};
 use crate::http::error::ApiError;
+use crate::metrics::{Metrics, client_message_type, disconnect, server_message_type};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -85,6 +86,7 @@ async fn upgrade(
     let settings = realtime.settings.clone();
     let stream = stream.max_frame_size(settings.max_frame);
     actix_web::rt::spawn(run(
+        state.metrics.clone(),
         realtime.registry.clone(),
         settings,
         realtime.draining.clone(),
@@ -173,6 +175,8 @@ const KNOWN_TYPES: &[&str] = &[
     "quiz.answer",
     "quiz.abandon",
     "session.state",
+    "leaderboard.subscribe",
+    "leaderboard.unsubscribe",
 ];
 
 fn reply_id(message: &Message) -> Option<String> {
@@ -186,7 +190,9 @@ fn reply_id(message: &Message) -> Option<String> {
         .map(str::to_string)
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run(
+    metrics: Arc<Metrics>,
     registry: Addr<Registry>,
     settings: RealtimeSettings,
     draining: CancellationToken,
@@ -205,6 +211,7 @@ async fn run(
         close_code: close_code.clone(),
     };
     let Ok(session) = registry.send(GetOrStart { user_id }).await else {
+        metrics.ws_refused(disconnect::SESSION_ERROR);
         let _ = ws.close(Some(CloseReason::from(CloseCode::Error))).await;
         return;
     };
@@ -215,10 +222,12 @@ async fn run(
         heartbeat_secs: settings.heartbeat.as_secs(),
         late_grace_ms: questpath_actors::rules::quiz::LATE_GRACE.as_millis() as u64,
     };
-    if let Some(frame) = encode(encoding, &hello)
-        && send(&mut ws, frame).await.is_err()
-    {
-        return;
+    if let Some(frame) = encode(encoding, &hello) {
+        if send(&mut ws, frame).await.is_err() {
+            metrics.ws_refused(disconnect::CLOSED);
+            return;
+        }
+        metrics.ws_sent(server_message_type(&hello), 0);
     }
     if session
         .send(Connect {
@@ -228,9 +237,11 @@ async fn run(
         .await
         .is_err()
     {
+        metrics.ws_refused(disconnect::SESSION_ERROR);
         let _ = ws.close(Some(CloseReason::from(CloseCode::Error))).await;
         return;
     }
+    metrics.ws_connected();
     tracing::debug!(%user_id, %connection_id, "websocket connected");
 
     let mut bucket = Bucket {
@@ -240,6 +251,7 @@ async fn run(
         burst: settings.rate_burst,
     };
     let mut strikes = 0u32;
+    let mut broken = false;
     let mut last_seen = Instant::now();
     let mut heartbeat = tokio::time::interval(settings.heartbeat);
     heartbeat.tick().await;
@@ -260,11 +272,15 @@ async fn run(
             }
             message = outgoing.recv() => {
                 let Some(message) = message else { break None };
+                let kind = server_message_type(&message);
                 let Some(frame) = encode(encoding, &message) else { continue };
                 // A client that does not read blocks this write; the session then sees
                 // our queue fill up and cancels `kill`.
                 tokio::select! {
-                    result = send(&mut ws, frame) => if result.is_err() { break None },
+                    result = send(&mut ws, frame) => {
+                        if result.is_err() { break None }
+                        metrics.ws_sent(kind, outgoing.len());
+                    }
                     _ = kill.cancelled() => {
                         let code = close_code.load(Ordering::SeqCst);
                         break Some(CloseReason { code: CloseCode::Other(code), description: Some("too slow to read".into()) });
@@ -281,6 +297,11 @@ async fn run(
                         if let Some(frame) = encode(encoding, &error) { let _ = send(&mut ws, frame).await; }
                         break Some(CloseReason { code: CloseCode::Size, description: Some("frame too large".into()) });
                     }
+                    Err(actix_ws::ProtocolError::Io(_)) => {
+                        // The connection broke (no close frame): not the client's protocol.
+                        broken = true;
+                        break Some(CloseReason::from(CloseCode::Protocol));
+                    }
                     Err(_) => break Some(CloseReason::from(CloseCode::Protocol)),
                 };
                 match message {
@@ -290,6 +311,7 @@ async fn run(
                     Message::Close(_) => break None,
                     Message::Text(_) | Message::Binary(_) => {
                         if !bucket.take() {
+                            metrics.ws_rate_limited();
                             strikes += 1;
                             if strikes >= settings.flood_strikes {
                                 break Some(CloseReason { code: CloseCode::Other(close::FLOOD), description: Some("too many messages".into()) });
@@ -299,8 +321,12 @@ async fn run(
                             continue;
                         }
                         match parse(encoding, &message) {
-                            Ok(frame) => session.do_send(Request { connection_id, frame }),
+                            Ok(frame) => {
+                                metrics.ws_received(client_message_type(&frame.message));
+                                session.do_send(Request { connection_id, frame, received_at: Instant::now() })
+                            }
                             Err((code, text)) => {
+                                metrics.ws_received("invalid");
                                 let error = ServerMessage::Error { re: reply_id(&message), code: code.into(), message: text };
                                 if sender.try_send(error).is_err() { kill.cancel(); }
                             }
@@ -312,8 +338,30 @@ async fn run(
         }
     };
     session.do_send(Disconnect { connection_id });
+    metrics.ws_disconnected(if broken {
+        disconnect::ABNORMAL
+    } else {
+        disconnect_reason(reason.as_ref())
+    });
     tracing::debug!(%user_id, %connection_id, ?reason, "websocket closed");
     let _ = ws.close(reason).await;
+}
+
+/// The `reason` label of a close: the close code the server sent, or `closed` when the
+/// client left (or the socket broke) first.
+fn disconnect_reason(reason: Option<&CloseReason>) -> &'static str {
+    let Some(reason) = reason else {
+        return disconnect::CLOSED;
+    };
+    match reason.code {
+        CloseCode::Restart => disconnect::SERVER_RESTART,
+        CloseCode::Size => disconnect::FRAME_TOO_LARGE,
+        CloseCode::Protocol => disconnect::PROTOCOL_ERROR,
+        CloseCode::Other(close::SLOW_CONSUMER) => disconnect::SLOW_CONSUMER,
+        CloseCode::Other(close::FLOOD) => disconnect::RATE_LIMITED,
+        CloseCode::Other(close::TIMEOUT) => disconnect::TIMEOUT,
+        _ => disconnect::CLOSED,
+    }
 }
 
 async fn send(ws: &mut actix_ws::Session, frame: Message) -> Result<(), actix_ws::Closed> {

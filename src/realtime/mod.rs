@@ -67,4 +67,6 @@ pub struct Deps {
     pub goals: GoalService,
     pub xp: XpService,
     pub settings: RealtimeSettings,
+    /// Connection, session and quiz metrics.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }

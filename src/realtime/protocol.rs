@@ -10,7 +10,7 @@ pub const SUBPROTOCOL_JSON: &str = "questpath.v1";
 pub const SUBPROTOCOL_MSGPACK: &str = "questpath.v1.msgpack";
 
 /// A frame from a client: an optional correlation `id`, echoed as `re` in replies.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 pub struct ClientFrame {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
@@ -19,7 +19,7 @@ pub struct ClientFrame {
 }
 
 /// What a client can ask.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(tag = "type")]
 pub enum ClientMessage {
     /// Application-level ping; answered with `pong`.
@@ -42,17 +42,34 @@ pub enum ClientMessage {
     /// Asks for the current state (the question in flight, if any).
     #[serde(rename = "session.state")]
     SessionState,
+    /// Sends this connection `leaderboard.top` of a live board (`alltime` or `weekly`)
+    /// now and whenever it changes, at most once a second.
+    #[serde(rename = "leaderboard.subscribe")]
+    LeaderboardSubscribe { board: String },
+    /// Stops `leaderboard.top` of that board; answered with `pong`.
+    #[serde(rename = "leaderboard.unsubscribe")]
+    LeaderboardUnsubscribe { board: String },
+}
+
+/// One learner in a `leaderboard.top` frame.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct LeaderboardRow {
+    pub rank: u64,
+    pub user_id: Uuid,
+    /// Display name, or a masked address (never an email).
+    pub name: String,
+    pub score: i64,
 }
 
 /// One option of a question as shown.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct OptionView {
     pub value: String,
     pub text: String,
 }
 
 /// What the server sends.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type")]
 pub enum ServerMessage {
     /// First frame of every connection.
@@ -132,6 +149,43 @@ pub enum ServerMessage {
         total_xp: i64,
         player_level: u32,
     },
+    /// The learner's place on a board after an XP grant (one frame per board).
+    #[serde(rename = "leaderboard.rank")]
+    LeaderboardRank {
+        /// `alltime` or `weekly`.
+        board: String,
+        /// The ISO week of a weekly board (`2026-W48`).
+        period: Option<String>,
+        rank: u64,
+        /// `None` when the learner was not on the board before.
+        previous_rank: Option<u64>,
+        score: i64,
+        /// When a weekly board resets (Monday 00:00 UTC, RFC 3339).
+        next_reset: Option<String>,
+    },
+    /// The top of a board this connection subscribed to: at once, then on change.
+    #[serde(rename = "leaderboard.top")]
+    LeaderboardTop {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        re: Option<String>,
+        board: String,
+        period: Option<String>,
+        entries: Vec<LeaderboardRow>,
+        /// Learners on the board.
+        total: u64,
+        next_reset: Option<String>,
+    },
+}
+
+/// The JSON Schema of every frame, generated from these types; `docs/protocol.schema.json`
+/// holds a copy that a test keeps current.
+pub fn json_schema() -> serde_json::Value {
+    serde_json::json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "QuestPath websocket protocol questpath.v1",
+        "client_to_server": schemars::schema_for!(ClientFrame),
+        "server_to_client": schemars::schema_for!(ServerMessage),
+    })
 }
 
 /// Option letters by index.
@@ -186,6 +240,20 @@ mod tests {
         let ping: ClientFrame = serde_json::from_str(r#"{"type":"ping"}"#).unwrap();
         assert_eq!(ping.message, ClientMessage::Ping);
         assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"nope"}"#).is_err());
+    }
+
+    #[test]
+    fn the_published_json_schema_is_current() {
+        let generated = serde_json::to_string_pretty(&json_schema()).unwrap() + "\n";
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/protocol.schema.json");
+        if std::env::var_os("QUESTPATH_UPDATE_SCHEMA").is_some() {
+            std::fs::write(path, &generated).unwrap();
+        }
+        let published = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            published == generated,
+            "docs/protocol.schema.json is stale: run `QUESTPATH_UPDATE_SCHEMA=1 cargo test --lib protocol`"
+        );
     }
 
     #[test]

@@ -76,6 +76,7 @@ impl Handler<GetOrStart> for Registry {
             SessionActor::new(user_id, deps, registry)
         });
         self.sessions.insert(msg.user_id, addr.clone());
+        self.deps.metrics.set_sessions(self.sessions.len());
         MessageResult(addr)
     }
 }
@@ -90,6 +91,7 @@ impl Handler<SessionStopped> for Registry {
             .is_some_and(|a| *a == msg.addr)
         {
             self.sessions.remove(&msg.user_id);
+            self.deps.metrics.set_sessions(self.sessions.len());
         }
     }
 }

@@ -20,6 +20,7 @@ use super::protocol::{ClientFrame, ClientMessage, ServerMessage, close, codes};
 use super::quiz::QuizRun;
 use super::registry::{Registry, SessionStopped};
 use crate::goals::service::GoalError;
+use crate::metrics::{client_message_type, quiz_result};
 use crate::ports::LevelStatus;
 
 /// A connection's handle: its bounded outgoing queue and a way to close it.
@@ -52,6 +53,8 @@ pub struct Disconnect {
 pub struct Request {
     pub connection_id: Uuid,
     pub frame: ClientFrame,
+    /// When the connection read it: handling latency counts the mailbox wait too.
+    pub received_at: std::time::Instant,
 }
 
 /// An event published on the user's bus topic (from any instance).
@@ -180,6 +183,7 @@ impl SessionActor {
             return;
         };
         if let Some(feedback) = quiz.time_out(position, Utc::now()) {
+            self.deps.metrics.quiz_question_timed_out();
             self.broadcast(feedback);
             self.after_step(None, ctx);
         }
@@ -211,6 +215,11 @@ impl SessionActor {
         let total = quiz.total();
         let score = score_percent(quiz.correct as usize, total as usize);
         let pass = passed(score);
+        self.deps.metrics.quiz_finished(if pass {
+            quiz_result::PASSED
+        } else {
+            quiz_result::FAILED
+        });
         let fut = async move {
             let mut earned = 0;
             let mut next_unlocked = false;
@@ -347,6 +356,7 @@ impl SessionActor {
             );
             let first = quiz.question_message(re, Utc::now());
             act.quiz = Some(quiz);
+            act.deps.metrics.quiz_started();
             if let Some(first) = first {
                 act.broadcast(first);
             }
@@ -355,7 +365,13 @@ impl SessionActor {
         }));
     }
 
-    fn handle_request(&mut self, connection_id: Uuid, frame: ClientFrame, ctx: &mut Context<Self>) {
+    fn handle_request(
+        &mut self,
+        connection_id: Uuid,
+        frame: ClientFrame,
+        received_at: std::time::Instant,
+        ctx: &mut Context<Self>,
+    ) {
         let re = frame.id;
         match frame.message {
             ClientMessage::Ping => self.send_to(connection_id, ServerMessage::Pong { re }),
@@ -377,17 +393,55 @@ impl SessionActor {
                 let Some(quiz) = self.quiz.as_mut() else {
                     return self.error(connection_id, re, codes::NO_QUIZ, "no quiz in progress");
                 };
-                match quiz.answer(re.clone(), position, &option, Utc::now()) {
+                let now = Utc::now();
+                let since_open = (now - quiz.opened_at).to_std().unwrap_or_default();
+                match quiz.answer(re.clone(), position, &option, now) {
                     Ok(feedback) => {
                         // Every device sees the feedback; the asking one gets it with `re`.
                         self.broadcast(feedback);
+                        self.deps
+                            .metrics
+                            .quiz_answered(since_open, received_at.elapsed());
                         self.after_step(None, ctx);
                     }
-                    Err((code, message)) => self.error(connection_id, re, code, message),
+                    Err((code, message)) => {
+                        if code == codes::LATE_ANSWER {
+                            self.deps.metrics.quiz_late_answer();
+                        }
+                        self.error(connection_id, re, code, message)
+                    }
                 }
+            }
+            ClientMessage::LeaderboardSubscribe { board } => {
+                let Some(outbound) = self.connections.get(&connection_id) else {
+                    return;
+                };
+                // The actor writes `leaderboard.top` straight into this connection's
+                // queue, and forgets it once the connection is gone.
+                let subscribed = self.deps.xp.leaderboards().subscribe(
+                    &board,
+                    connection_id,
+                    outbound.sender.clone(),
+                    re.clone(),
+                );
+                if let Err(e) = subscribed {
+                    let code = match e {
+                        crate::leaderboard::LeaderboardError::UnknownBoard(_) => codes::NOT_FOUND,
+                        _ => codes::UNAVAILABLE,
+                    };
+                    self.error(connection_id, re, code, e.to_string());
+                }
+            }
+            ClientMessage::LeaderboardUnsubscribe { board } => {
+                self.deps
+                    .xp
+                    .leaderboards()
+                    .unsubscribe(&board, connection_id);
+                self.send_to(connection_id, ServerMessage::Pong { re });
             }
             ClientMessage::QuizAbandon => {
                 if self.quiz.take().is_some() {
+                    self.deps.metrics.quiz_finished(quiz_result::ABANDONED);
                     if let Some(timer) = self.quiz_timer.take() {
                         ctx.cancel_future(timer);
                     }
@@ -468,7 +522,6 @@ impl Actor for SessionActor {
                 Err(e) => tracing::warn!(error = %e, "could not subscribe to user events"),
             }
         }));
-        self.resume_saved_quiz(ctx);
     }
 
     fn stopping(&mut self, _: &mut Context<Self>) -> Running {
@@ -498,13 +551,16 @@ impl Handler<Connect> for SessionActor {
             ctx.cancel_future(timer);
         }
         self.connections.insert(msg.connection_id, msg.outbound);
-        // A quiz in flight resumes on the new connection with the time actually left.
-        if let Some(question) = self
+        // A quiz in flight resumes on the new connection with the time actually left:
+        // from memory while another device stays connected, else from the shared cache,
+        // where it may have been saved by this instance or another.
+        match self
             .quiz
             .as_ref()
             .and_then(|q| q.question_message(None, Utc::now()))
         {
-            self.send_to(msg.connection_id, question);
+            Some(question) => self.send_to(msg.connection_id, question),
+            None => self.resume_saved_quiz(ctx),
         }
     }
 }
@@ -514,6 +570,14 @@ impl Handler<Disconnect> for SessionActor {
 
     fn handle(&mut self, msg: Disconnect, ctx: &mut Context<Self>) {
         self.connections.remove(&msg.connection_id);
+        // Nobody is connected: the saved copy becomes the only one, so a reconnect to any
+        // instance resumes the same quiz and no timer runs it twice.
+        if self.connections.is_empty()
+            && self.quiz.take().is_some()
+            && let Some(timer) = self.quiz_timer.take()
+        {
+            ctx.cancel_future(timer);
+        }
         if self.connections.is_empty() && self.grace_timer.is_none() {
             let grace = self.deps.settings.grace;
             self.grace_timer = Some(ctx.run_later(grace, |act, ctx| {
@@ -530,7 +594,12 @@ impl Handler<Request> for SessionActor {
     type Result = ();
 
     fn handle(&mut self, msg: Request, ctx: &mut Context<Self>) {
-        self.handle_request(msg.connection_id, msg.frame, ctx);
+        let kind = client_message_type(&msg.frame.message);
+        self.handle_request(msg.connection_id, msg.frame, msg.received_at, ctx);
+        // Work a handler leaves to a future (store reads of quiz.start) is not included.
+        self.deps
+            .metrics
+            .ws_handled(kind, msg.received_at.elapsed());
     }
 }
 
@@ -549,6 +618,11 @@ impl Handler<BusEvent> for SessionActor {
                 amount: event["amount"].as_i64().unwrap_or(0),
                 total_xp: event["total_xp"].as_i64().unwrap_or(0),
                 player_level: event["player_level"].as_u64().unwrap_or(1) as u32,
+            },
+            // Published by the leaderboard actor in the frame's own shape.
+            Some("leaderboard.rank") => match serde_json::from_value(event) {
+                Ok(message @ ServerMessage::LeaderboardRank { .. }) => message,
+                _ => return,
             },
             _ => return,
         };

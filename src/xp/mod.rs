@@ -1,7 +1,11 @@
 //! Granting XP through the ledger: written once under a deterministic id, then applied
-//! to the profile and the leaderboard by setting both to the ledger's sum. Setting
+//! to the profile and the leaderboards by setting both to the ledger's sum. Setting
 //! (not adding) makes every step safe to repeat, so a crash anywhere is completed by
 //! running the same steps again: `recover` does that for pending grants.
+//!
+//! The boards are written by the leaderboard actor (`crate::leaderboard::actor`), which
+//! batches grants from every session; `apply` waits for the actor's answer and only
+//! then clears the pending marks, so a grant the boards did not take stays pending.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,10 +14,11 @@ use chrono::Utc;
 use questpath_actors::rules::xp::{XpGrant, player_level};
 use uuid::Uuid;
 
+use crate::leaderboard::Leaderboards;
 use crate::ports::{Bus, Leaderboard, Store, StoreError, XpEntry};
 
 /// The all-time leaderboard.
-pub const ALL_TIME: &str = "alltime";
+pub use crate::leaderboard::ALL_TIME;
 
 /// Result of a grant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,21 +38,37 @@ impl GrantOutcome {
 #[derive(Clone)]
 pub struct XpService {
     store: Arc<dyn Store>,
-    leaderboard: Arc<dyn Leaderboard>,
+    leaderboards: Leaderboards,
     bus: Arc<dyn Bus>,
+    /// XP granted by source and level-ups; `None` in tools and tests that do not scrape.
+    metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl XpService {
+    /// Starts the leaderboard actor too, when called inside an actix system (see
+    /// [`Leaderboards::start`]).
     pub fn new(
         store: Arc<dyn Store>,
         leaderboard: Arc<dyn Leaderboard>,
         bus: Arc<dyn Bus>,
     ) -> Self {
         XpService {
+            leaderboards: Leaderboards::start(Arc::clone(&store), leaderboard, Arc::clone(&bus)),
             store,
-            leaderboard,
             bus,
+            metrics: None,
         }
+    }
+
+    /// Counts grants (by source) and level-ups in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// The leaderboards the grants reach (reads for routes, subscriptions for sessions).
+    pub fn leaderboards(&self) -> &Leaderboards {
+        &self.leaderboards
     }
 
     /// Grants `grant` to the user exactly once, whatever retries happen.
@@ -63,6 +84,12 @@ impl XpService {
         crate::fault::point("xp.after_ledger");
         let total_xp = self.apply(user_id).await?;
         let earned = if written { grant.amount } else { 0 };
+        if written && let Some(metrics) = &self.metrics {
+            metrics.xp_granted(grant.source.as_str(), grant.amount);
+            if (GrantOutcome { earned, total_xp }).level_up() {
+                metrics.level_up();
+            }
+        }
         if written {
             tracing::info!(%user_id, grant_id = %grant.grant_id, amount = grant.amount, total_xp, "xp granted");
             let event = serde_json::json!({
@@ -85,32 +112,44 @@ impl XpService {
         Ok(GrantOutcome { earned, total_xp })
     }
 
-    /// Brings the profile and the leaderboard to the ledger's sum and clears the pending
-    /// grants that sum covers. Returns the total.
+    /// Brings the profile and the leaderboards to the ledger's sum and clears the
+    /// pending grants that sum covers. Returns the total.
     pub async fn apply(&self, user_id: Uuid) -> Result<i64, StoreError> {
         let pending = self.store.xp_pending(user_id).await?;
         let mut entries = self.store.xp_entries(user_id).await?;
-        let mut total: i64 = entries.iter().map(|e| e.amount).sum();
+        let mut applied: Vec<XpEntry>;
+        let mut total: i64;
         // Two applies for one user may overlap; whichever writes last must have read the
-        // latest ledger, so re-read after writing and write again if it moved.
-        for _ in 0..3 {
+        // latest ledger, so re-read after writing and write again if it grew (the
+        // ledger only grows, so the same number of entries is the same ledger). The
+        // boards also ignore a standing older than theirs; the profile has no version,
+        // hence this loop.
+        let mut attempts = 0;
+        loop {
+            total = entries.iter().map(|e| e.amount).sum();
             self.store.set_total_xp(user_id, total).await?;
             crate::fault::point("xp.after_profile");
-            if let Err(e) = self.leaderboard.set_score(ALL_TIME, user_id, total).await {
+            if let Err(e) = self
+                .leaderboards
+                .apply_ledger(user_id, &entries, &pending)
+                .await
+            {
                 // Left pending: recovery completes it when the leaderboard is back.
                 tracing::warn!(%user_id, error = %e, "leaderboard update failed; grant stays pending");
                 return Ok(total);
             }
+            applied = entries;
             entries = self.store.xp_entries(user_id).await?;
-            let latest: i64 = entries.iter().map(|e| e.amount).sum();
-            if latest == total {
+            attempts += 1;
+            if entries.len() == applied.len() || attempts == 3 {
                 break;
             }
-            total = latest;
         }
+        // Only grants the profile and boards were written with; one that arrived after
+        // the last write stays pending for its own apply (or recovery).
         let covered: Vec<String> = pending
             .into_iter()
-            .filter(|id| entries.iter().any(|e| &e.grant_id == id))
+            .filter(|id| applied.iter().any(|e| &e.grant_id == id))
             .collect();
         self.store.clear_xp_pending(user_id, &covered).await?;
         Ok(total)

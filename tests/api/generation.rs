@@ -116,6 +116,7 @@ fn worker(
         cache: Arc::new(InProcessCache::new()),
         generator,
         consumer: name.to_string(),
+        metrics: None,
     }
 }
 

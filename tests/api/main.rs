@@ -7,6 +7,7 @@ mod generation;
 mod goals;
 mod health;
 mod helpers;
+mod leaderboard;
 mod legacy_auth;
 mod legacy_goals;
 mod legacy_quiz;

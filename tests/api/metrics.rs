@@ -1,6 +1,6 @@
 //! `/metrics`.
 
-use crate::helpers::{spawn_app, spawn_app_with};
+use crate::helpers::{TestUser, spawn_app, spawn_app_with};
 
 #[actix_web::test]
 async fn requests_are_counted_by_route_template_method_and_status() {
@@ -53,4 +53,177 @@ async fn metrics_need_the_token_when_one_is_configured() {
     assert_eq!(anonymous.status(), 401);
     assert_eq!(wrong.status(), 401);
     assert_eq!(right.status(), 200);
+}
+
+/// The scrape's value of one sample line (`name{labels}`), if present.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|value| value.trim().parse().ok())
+}
+
+#[actix_web::test]
+async fn dependency_families_are_exposed_after_some_traffic() {
+    let app = spawn_app().await;
+    let user = TestUser::generate();
+    let session = app.register(&user).await;
+    assert_eq!(
+        app.get_bearer("/api/v1/me", &session.access).await.status(),
+        200
+    );
+    let goal_id = app
+        .create_goal(&session.access, "Learn the Rust programming language")
+        .await;
+    // First read fills the roadmap cache, the second is served from it.
+    for _ in 0..2 {
+        let goal = app
+            .get_bearer(&format!("/api/v1/goals/{goal_id}"), &session.access)
+            .await;
+        assert_eq!(goal.status(), 200);
+    }
+
+    let text = app.get("/metrics").await.text().await.unwrap();
+
+    for family in [
+        "questpath_store_operations_total",
+        "questpath_store_operation_duration_seconds",
+        "questpath_store_queries_per_request",
+        "questpath_cache_requests_total",
+        "questpath_job_duration_seconds",
+        "questpath_job_queue_depth",
+        "questpath_jobs_dead_lettered_total",
+        "questpath_ws_connections",
+        "questpath_ws_disconnects_total",
+        "questpath_quizzes_started_total",
+        "questpath_quizzes_finished_total",
+        "questpath_quiz_late_answers_total",
+        "questpath_level_ups_total",
+        "questpath_build_info",
+        "process_open_fds",
+    ] {
+        assert!(
+            text.contains(&format!("# TYPE {family} ")),
+            "{family} missing:\n{text}"
+        );
+    }
+    assert!(
+        sample(
+            &text,
+            r#"questpath_store_operations_total{operation="create_user",outcome="ok"}"#
+        ) >= Some(1.0),
+        "{text}"
+    );
+    // GET /api/v1/me reads the user for the extractor: at least one store operation.
+    assert_eq!(
+        sample(
+            &text,
+            r#"questpath_store_queries_per_request_bucket{route="/api/v1/me",le="0"}"#
+        ),
+        Some(0.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"questpath_store_queries_per_request_count{route="/api/v1/me"}"#
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"questpath_job_duration_seconds_count{outcome="done",queue="roadmaps"}"#
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, r#"questpath_job_queue_depth{queue="roadmaps"}"#),
+        Some(0.0)
+    );
+    assert!(
+        sample(
+            &text,
+            r#"questpath_cache_requests_total{cache="roadmap",result="hit"}"#
+        ) >= Some(1.0),
+        "{text}"
+    );
+    // In-process shared state is not Redis: no Redis series at all.
+    assert!(!text.contains("questpath_redis_operations_total{"));
+    // No ids or raw paths in any label.
+    assert!(!text.contains(&goal_id));
+    assert!(!text.contains(&user.email));
+}
+
+/// Collects what the server logs, for the log-line test.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut bytes) = self.0.lock() {
+            bytes.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'w> tracing_subscriber::fmt::MakeWriter<'w> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'w self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+#[actix_web::test]
+async fn access_log_lines_carry_route_status_latency_user_and_slow_warnings() {
+    let captured = Captured::default();
+    let subscriber = questpath::telemetry::subscriber(
+        questpath::config::LogFormat::Json,
+        "info",
+        captured.clone(),
+        false,
+    );
+    // The server's workers are other threads, so the subscriber must be global; nextest
+    // runs each test in its own process. Under plain `cargo test` another test may have
+    // set one first: then there is nothing to read and the test says so.
+    if tracing::subscriber::set_global_default(subscriber).is_err() {
+        eprintln!("a global subscriber was already set; log assertions skipped");
+        return;
+    }
+    // Registration hashes a password (tens of ms): always over a 1 ms threshold.
+    let app = spawn_app_with(&[("QUESTPATH_SLOW_REQUEST_MS", "1")], |b| b).await;
+    let user = TestUser::generate();
+    let session = app.register(&user).await;
+    let me = app.get_bearer("/api/v1/me", &session.access).await;
+    let request_id = me.headers()["x-request-id"].to_str().unwrap().to_string();
+    let me: serde_json::Value = me.json().await.unwrap();
+    let user_id = me["id"].as_str().unwrap().to_string();
+
+    let lines: Vec<serde_json::Value> = {
+        let bytes = captured.0.lock().unwrap().clone();
+        String::from_utf8(bytes)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("every line is JSON"))
+            .collect()
+    };
+    let completed = lines
+        .iter()
+        .find(|l| l["message"] == "request completed" && l["span"]["request_id"] == request_id)
+        .unwrap_or_else(|| panic!("no access line for {request_id}: {lines:#?}"));
+    assert_eq!(completed["span"]["route"], "/api/v1/me");
+    assert_eq!(completed["span"]["user_id"], user_id.as_str());
+    assert_eq!(completed["status"], 200);
+    assert!(completed["latency_ms"].as_f64().is_some());
+    assert!(completed["store_operations"].as_u64() >= Some(1));
+    let slow = lines
+        .iter()
+        .find(|l| l["message"] == "slow request" && l["span"]["route"] == "/api/v1/auth/register")
+        .unwrap_or_else(|| panic!("no slow-request warning: {lines:#?}"));
+    assert_eq!(slow["level"], "WARN");
+    assert_eq!(slow["threshold_ms"], 1);
 }

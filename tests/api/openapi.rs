@@ -47,6 +47,7 @@ const V1_ROUTES: &[(&str, &str, Auth)] = &[
     ("GET", "/api/v1/levels/{level_id}", Bearer),
     ("PUT", "/api/v1/levels/{level_id}/topics/{index}", Bearer),
     ("GET", "/api/v1/jobs/{job_id}", Bearer),
+    ("GET", "/api/v1/leaderboards/{board}", Bearer),
 ];
 
 fn expected() -> BTreeSet<(String, String)> {
@@ -309,6 +310,7 @@ async fn the_server_answers_every_listed_route_as_documented() {
             .replace("{goal_id}", &id)
             .replace("{level_id}", &id)
             .replace("{job_id}", &id)
+            .replace("{board}", "alltime")
             .replace("{index}", "0");
         let response = app
             .client

@@ -456,3 +456,224 @@ async fn serve_refuses_a_keyspace_older_than_the_binary() {
     assert!(status.success());
     cql::drop_keyspace(&nodes, &keyspace).await;
 }
+
+/// A learner ready for their first level's quiz on a running server; returns the token,
+/// the level id and its reward.
+async fn learner_ready_for_quiz(server: &Server) -> (String, String, i64) {
+    let client = http();
+    let email = format!("crash-{}@example.org", uuid::Uuid::new_v4().simple());
+    let registered: serde_json::Value = client
+        .post(server.url("/api/v1/auth/register"))
+        .json(&serde_json::json!({"email": email, "password": "a long password"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = registered["access_token"].as_str().unwrap().to_string();
+    let goal: serde_json::Value = client
+        .post(server.url("/goals"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"description": "Learn web development"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let level = &goal["roadmap"]["levels"][0];
+    let level_id = level["id"].as_str().unwrap().to_string();
+    for i in 0..level["topics"].as_array().unwrap().len() {
+        client
+            .put(server.url(&format!("/api/v1/levels/{level_id}/topics/{i}")))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"completed": true}))
+            .send()
+            .await
+            .unwrap();
+    }
+    (token, level_id, level["xp_reward"].as_i64().unwrap())
+}
+
+/// Kills the server at `point` in the middle of an XP grant, restarts it, and checks
+/// that the ledger, the profile and the leaderboard agree and the grant counted once.
+async fn crash_during_grant_then_recover(point: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = required_env("QUESTPATH_TEST_REDIS_URL");
+    let prefix = format!("crash_{}:", uuid::Uuid::new_v4().simple());
+    let base = [
+        ("QUESTPATH_REDIS_URL", redis.as_str()),
+        ("QUESTPATH_REDIS_PREFIX", prefix.as_str()),
+    ];
+    let mut crashing: Vec<(&str, &str)> = base.to_vec();
+    crashing.push(("QUESTPATH_FAULT_CRASH_AT", point));
+    let mut server = Server::start(dir.path(), &crashing);
+    server.wait_healthy().await;
+    let (token, level_id, reward) = learner_ready_for_quiz(&server).await;
+    let client = http();
+    client
+        .get(server.url(&format!("/levels/{level_id}/quiz")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+
+    let submit = client
+        .post(server.url(&format!("/levels/{level_id}/quiz/submit")))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"score": 100, "passed": true, "time_taken": 0}))
+        .send()
+        .await;
+    assert!(submit.is_err(), "the server died mid-grant");
+    let status = server.child.wait().unwrap();
+    assert_eq!(status.code(), Some(137), "crashed at {point}");
+
+    // Restart on the same data and Redis, without the fault.
+    let mut restarted = Server::start(dir.path(), &base);
+    restarted.wait_healthy().await;
+    // Recovery runs in the background from start-up: give it a moment.
+    let started = Instant::now();
+    let me: serde_json::Value = loop {
+        let me: serde_json::Value = client
+            .get(restarted.url("/api/v1/me"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if me["total_xp"] == reward || started.elapsed() > Duration::from_secs(5) {
+            break me;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let user_id = uuid::Uuid::parse_str(me["id"].as_str().unwrap()).unwrap();
+    let redis_port =
+        questpath::adapters::redis::Redis::connect(&questpath::config::RedisSettings {
+            url: questpath::config::Secret::new(redis.clone()),
+            prefix: prefix.clone(),
+        })
+        .await
+        .unwrap();
+    use questpath::ports::Leaderboard;
+    let board = redis_port.leaderboard();
+    let entry = board.entry(questpath::xp::ALL_TIME, user_id).await.unwrap();
+    // Passing again the same day is a repass (a tenth), never a second first pass.
+    client
+        .get(restarted.url(&format!("/levels/{level_id}/quiz")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let again: serde_json::Value = client
+        .post(restarted.url(&format!("/levels/{level_id}/quiz/submit")))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"score": 100, "passed": true, "time_taken": 0}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    redis_port.shutdown().await;
+    let (status, _) = restarted.terminate();
+
+    assert_eq!(
+        me["total_xp"], reward,
+        "profile = ledger after recovery ({point})"
+    );
+    assert_eq!(
+        entry.map(|e| e.score),
+        Some(reward),
+        "leaderboard = ledger after recovery ({point})"
+    );
+    assert_eq!(again["xp_earned"], (reward / 10).max(1));
+    assert!(status.success());
+}
+
+#[tokio::test]
+async fn a_crash_after_the_ledger_write_is_completed_on_restart() {
+    crash_during_grant_then_recover("xp.after_ledger").await;
+}
+
+#[tokio::test]
+async fn a_crash_after_the_profile_write_is_completed_on_restart() {
+    crash_during_grant_then_recover("xp.after_profile").await;
+}
+
+#[tokio::test]
+async fn a_separate_worker_process_generates_roadmaps_for_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let nodes = required_env("QUESTPATH_TEST_SCYLLA_NODES");
+    let redis = required_env("QUESTPATH_TEST_REDIS_URL");
+    let keyspace = cql::keyspace_name("cli");
+    cql::sweep_stale(&nodes).await;
+    let prefix = format!("worker_{}:", uuid::Uuid::new_v4().simple());
+    let shared = [
+        ("QUESTPATH_SCYLLA_NODES", nodes.as_str()),
+        ("QUESTPATH_SCYLLA_KEYSPACE", keyspace.as_str()),
+        ("QUESTPATH_SCYLLA_REPLICATION", "simple:1"),
+        ("QUESTPATH_REDIS_URL", redis.as_str()),
+        ("QUESTPATH_REDIS_PREFIX", prefix.as_str()),
+        ("QUESTPATH_JWT_SECRET", "worker-test-signing-key-0123456789abcdef"),
+    ];
+    assert!(run(questpath(dir.path(), &shared).arg("migrate")).status.success());
+    // The front generates nothing itself...
+    let mut front_vars = shared.to_vec();
+    front_vars.push(("QUESTPATH_GENERATION_WORKERS", "0"));
+    let mut front = Server::start(dir.path(), &front_vars);
+    front.wait_healthy().await;
+    let client = http();
+    let token: serde_json::Value = client
+        .post(front.url("/api/v1/auth/register"))
+        .json(&serde_json::json!({"email": format!("w-{}@example.org", uuid::Uuid::new_v4().simple()), "password": "a long password"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["access_token"].as_str().unwrap().to_string();
+    let created: serde_json::Value = client
+        .post(front.url("/api/v1/goals"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"description": "Master Python"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let job_path = format!("/api/v1/jobs/{}", created["job"]["id"].as_str().unwrap());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let waiting: serde_json::Value = client.get(front.url(&job_path)).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+
+    // ...until a worker process starts.
+    let mut worker = questpath(dir.path(), &shared)
+        .arg("worker")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let done = loop {
+        let job: serde_json::Value = client.get(front.url(&job_path)).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+        if job["status"] == "done" || started.elapsed() > Duration::from_secs(20) {
+            break job;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let killed = Command::new("kill").args(["-TERM", &worker.id().to_string()]).status().unwrap();
+    let worker_status = worker.wait().unwrap();
+    let (front_status, _) = front.terminate();
+
+    assert_eq!(waiting["status"], "queued", "no worker in the front");
+    assert_eq!(done["status"], "done", "{done}");
+    assert!(done["goal_id"].is_string());
+    assert!(killed.success());
+    assert!(worker_status.success(), "the worker stops cleanly on SIGTERM");
+    assert!(front_status.success());
+    cql::drop_keyspace(&nodes, &keyspace).await;
+}

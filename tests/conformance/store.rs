@@ -55,6 +55,7 @@ crate::conformance!(
         total_xp_of_unknown_user_creates_nothing,
         pending_grants_are_listed_until_cleared,
         pending_users_are_listed_once_up_to_the_limit,
+        ledger_users_are_paged_each_once,
     ]
 );
 
@@ -1596,4 +1597,45 @@ async fn pending_users_are_listed_once_up_to_the_limit(store: Arc<dyn Store>) {
         sorted(store.xp_pending_users(10).await.unwrap()),
         sorted(users)
     );
+}
+
+async fn ledger_users_are_paged_each_once(store: Arc<dyn Store>) {
+    assert!(store.xp_users(None, 10).await.unwrap().is_empty());
+    // Several grants each, so a user is one partition of many rows; one user has only
+    // applied grants (no pending mark left) and must be listed all the same.
+    let users: Vec<Uuid> = (0..7).map(|_| Uuid::new_v4()).collect();
+    for (i, &user_id) in users.iter().enumerate() {
+        for amount in 1..=(i as i64 % 3 + 1) {
+            assert!(store.record_xp(&grant_of(user_id, amount)).await.unwrap());
+        }
+    }
+    let applied = users[0];
+    let pending = store.xp_pending(applied).await.unwrap();
+    store.clear_xp_pending(applied, &pending).await.unwrap();
+
+    assert!(store.xp_users(None, 0).await.unwrap().is_empty());
+    for page_size in [1, 2, 3, 7, 50] {
+        let mut listed = Vec::new();
+        let mut after = None;
+        loop {
+            let page = store.xp_users(after, page_size).await.unwrap();
+            assert!(page.len() <= page_size);
+            listed.extend(page.iter().copied());
+            if page.len() < page_size {
+                break;
+            }
+            after = page.last().copied();
+            assert!(listed.len() <= users.len(), "pages repeat: {listed:?}");
+        }
+        assert_eq!(
+            listed.len(),
+            users.len(),
+            "page size {page_size}: each once"
+        );
+        assert_eq!(
+            sorted(listed),
+            sorted(users.clone()),
+            "page size {page_size}"
+        );
+    }
 }

@@ -24,7 +24,7 @@ pub struct TestApp {
     pub port: u16,
     pub client: reqwest::Client,
     pub backends: Backends,
-    _data: tempfile::TempDir,
+    pub _data: tempfile::TempDir,
 }
 
 /// Question time used by these tests.
@@ -241,7 +241,8 @@ impl Client {
                 .expect("close within 10 s");
             match frame {
                 Some(Ok(Message::Close(Some(close)))) => return u16::from(close.code),
-                Some(Ok(Message::Close(None))) | None | Some(Err(_)) => return 0,
+                Some(Ok(Message::Close(None))) | None => return 0,
+                Some(Err(e)) => panic!("socket error before a close frame: {e}"),
                 Some(Ok(_)) => continue,
             }
         }

@@ -1,6 +1,11 @@
 //! Realtime tests with real websocket clients (tokio-tungstenite) against a server on
 //! a random loopback port: quizzes, timers, reconnects, devices and abuse.
 
+mod cluster;
+#[path = "../support/cql.rs"]
+mod cql;
 mod helpers;
+mod leaderboard;
+mod metrics;
 mod protocol;
 mod quiz;

@@ -227,6 +227,46 @@ fn every_documented_example_parses() {
             server += 1;
         }
     }
-    assert_eq!(client, 5, "client examples");
-    assert_eq!(server, 8, "server examples");
+    assert_eq!(client, 7, "client examples");
+    assert_eq!(server, 11, "server examples");
+}
+
+#[actix_web::test]
+async fn a_silent_client_is_dropped_after_the_heartbeat_timeout() {
+    let app = spawn_app_tuned(|s| {
+        s.realtime.heartbeat = Duration::from_millis(200);
+        s.realtime.client_timeout = Duration::from_millis(600);
+    })
+    .await;
+    let token = app.learner().await;
+    let mut silent = app.connect(&token).await;
+    let mut lively = app.connect(&token).await;
+
+    // One client answers pings (tungstenite does while it reads); the other reads
+    // nothing, so it answers no ping and sends nothing.
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_millis(1500) {
+        let _ = tokio::time::timeout(Duration::from_millis(100), lively.socket.next()).await;
+    }
+    // Read the silent socket's raw bytes: a websocket client would answer the queued
+    // pings first and fail on the closed connection before reaching the close frame.
+    let tokio_tungstenite::MaybeTlsStream::Plain(tcp) = silent.socket.get_mut() else {
+        panic!("plain TCP expected")
+    };
+    let mut raw = Vec::new();
+    let read = tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio::io::AsyncReadExt::read_to_end(tcp, &mut raw),
+    )
+    .await;
+    lively.send(json!({"type": "ping", "id": "alive"})).await;
+    let pong = lively.next_of("pong").await;
+
+    assert!(read.is_ok(), "the server closed the silent connection");
+    // An unmasked close frame (0x88) carrying code 4010 (0x0FAA).
+    let closed_4010 = raw
+        .windows(4)
+        .any(|w| w[0] == 0x88 && w[2] == 0x0F && w[3] == 0xAA);
+    assert!(closed_4010, "close frame 4010 in {raw:?}");
+    assert_eq!(pong["re"], "alive");
 }

@@ -1204,4 +1204,31 @@ impl Store for EmbeddedStore {
         })
         .await
     }
+
+    async fn xp_users(&self, after: Option<Uuid>, limit: usize) -> StoreResult<Vec<Uuid>> {
+        self.blocking(move |db| {
+            let tx = db.begin_read().map_err(internal)?;
+            let ledger = tx.open_table(XP_LEDGER).map_err(internal)?;
+            let mut users = Vec::new();
+            // As for pending users: one short range read per user, each from the start
+            // of the ids after the previous one, so a long ledger is never walked.
+            let mut from = match after {
+                Some(user) => user.as_u128().checked_add(1),
+                None => Some(0),
+            };
+            while users.len() < limit {
+                let Some(start) = from else {
+                    break;
+                };
+                let Some(item) = ledger.range((start, "")..).map_err(internal)?.next() else {
+                    break;
+                };
+                let user = item.map_err(internal)?.0.value().0;
+                users.push(Uuid::from_u128(user));
+                from = user.checked_add(1);
+            }
+            Ok(users)
+        })
+        .await
+    }
 }

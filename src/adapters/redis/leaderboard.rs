@@ -1,34 +1,117 @@
 //! Leaderboard on Redis sorted sets.
 //!
-//! Scores are stored negated and read in ascending order: Redis orders equal scores by
-//! member, ascending, and only in ascending reads (`ZREVRANGE` reverses ties too). With
-//! the member being the user id as a lowercase hyphenated string, whose byte order is
-//! the `Uuid` byte order, ties come out by user id ascending exactly as in the
-//! in-process leaderboard. Scores are Redis doubles: exact up to 2^53.
+//! # Encoding
+//! A board is three keys:
+//! - `{p}lb:{board}`, the sorted set. Its score is the learner's XP, *negated*, and its
+//!   member is `{reached ms, 13 digits}:{user id}`. Reads are ascending, so the best
+//!   score comes first; Redis orders equal scores by member bytes, which with the
+//!   fixed-width time first means "reached first ranks higher", then user id
+//!   ascending (the order of the lowercase hyphenated strings is the `Uuid` byte
+//!   order). The score is a double holding the XP alone, so it is exact for every score
+//!   up to ±(2^53 - 1) (`MAX_SCORE`, enforced before writing); the tie-break never
+//!   touches the score's precision.
+//! - `{p}lb:{board}#members`, a hash from user id to `{entries} {member}`: where the
+//!   learner's member is, and how many ledger entries its score sums (the version an
+//!   older update is checked against).
+//! - `{p}lb:{board}#built`, the time (ms) of the last completed rebuild, if any.
+//!
+//! Every change of a learner is one Lua script call (atomic: the member, its hash entry
+//! and the version check cannot be seen half-done), and a whole batch of updates is one
+//! call: one round trip for a batch, whatever its size up to [`MAX_BATCH`].
 
 use std::sync::{Arc, LazyLock};
+use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use fred::prelude::*;
 use fred::types::scripts::Script;
+use fred::types::{Expiration, SetOptions};
 use uuid::Uuid;
 
 use super::{BACKEND, Shared, bad_reply, port_err};
-use crate::ports::{Leaderboard, LeaderboardEntry, PortError, PortResult};
+use crate::ports::leaderboard::{check_scores, ms_time, reached_ms};
+use crate::ports::{Leaderboard, LeaderboardEntry, Placement, PortResult, ScoreUpdate};
 
-/// Rank and stored score in one step. KEYS[1] board; ARGV[1] member.
-/// Returns {zero-based rank, stored score} or nil.
+/// Most updates one script call applies; a longer batch is several calls, in order.
+/// A call of this size runs for about a millisecond, short enough not to hold other
+/// clients up noticeably.
+pub const MAX_BATCH: usize = 500;
+
+/// Applies a batch of updates. KEYS: per board, its sorted set then its members hash.
+/// ARGV[1]: the number of updates; then six per update: board number (1-based), user
+/// id, stored (negated) score, member, entries summed, expiry in ms since 1970 (`0`:
+/// none). Returns per update {applied 0/1, previous zero-based rank or -1, rank, stored
+/// score, member}.
+const APPLY_LUA: &str = r#"
+local out = {}
+local expired = {}
+local n = tonumber(ARGV[1])
+for u = 0, n - 1 do
+  local a = 2 + u * 6
+  local b = tonumber(ARGV[a])
+  local zset, members = KEYS[2 * b - 1], KEYS[2 * b]
+  local user, score, member = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+  local entries = tonumber(ARGV[a + 4])
+  local expire = ARGV[a + 5]
+  local current, current_entries, previous_rank = false, -1, -1
+  local stored = redis.call('HGET', members, user)
+  if stored then
+    local space = string.find(stored, ' ', 1, true)
+    if space then
+      local m = string.sub(stored, space + 1)
+      local r = redis.call('ZRANK', zset, m)
+      if r then
+        current = m
+        current_entries = tonumber(string.sub(stored, 1, space - 1))
+        previous_rank = r
+      end
+    end
+  end
+  local applied = 0
+  if current_entries <= entries then
+    if current and current ~= member then
+      redis.call('ZREM', zset, current)
+    end
+    redis.call('ZADD', zset, score, member)
+    redis.call('HSET', members, user, ARGV[a + 4] .. ' ' .. member)
+    current = member
+    applied = 1
+  else
+    score = redis.call('ZSCORE', zset, current)
+  end
+  out[u + 1] = {applied, previous_rank, redis.call('ZRANK', zset, current), score, current}
+  if expire ~= '0' and expired[b] ~= expire then
+    expired[b] = expire
+    redis.call('PEXPIREAT', zset, expire)
+    redis.call('PEXPIREAT', members, expire)
+  end
+end
+return out
+"#;
+
+/// Rank, stored score and member in one step. KEYS[1] board, KEYS[2] its members hash;
+/// ARGV[1] user id. Returns {zero-based rank, stored score, member} or nil.
 const ENTRY_LUA: &str = r#"
-local rank = redis.call('ZRANK', KEYS[1], ARGV[1])
+local stored = redis.call('HGET', KEYS[2], ARGV[1])
+if not stored then return false end
+local space = string.find(stored, ' ', 1, true)
+if not space then return false end
+local member = string.sub(stored, space + 1)
+local rank = redis.call('ZRANK', KEYS[1], member)
 if not rank then return false end
-return {rank, redis.call('ZSCORE', KEYS[1], ARGV[1])}
+return {rank, redis.call('ZSCORE', KEYS[1], member), member}
 "#;
 
 /// The learner's rank and the slice around it in one step, so both come from the same
-/// state of the board. KEYS[1] board; ARGV[1] member, ARGV[2] k.
+/// state of the board. KEYS as for ENTRY; ARGV[1] user id, ARGV[2] k.
 /// Returns {first zero-based rank, {member, score, member, score, ...}} or {}.
 const AROUND_LUA: &str = r#"
-local rank = redis.call('ZRANK', KEYS[1], ARGV[1])
+local stored = redis.call('HGET', KEYS[2], ARGV[1])
+if not stored then return {} end
+local space = string.find(stored, ' ', 1, true)
+if not space then return {} end
+local rank = redis.call('ZRANK', KEYS[1], string.sub(stored, space + 1))
 if not rank then return {} end
 local k = tonumber(ARGV[2])
 local first = rank - k
@@ -36,6 +119,7 @@ if first < 0 then first = 0 end
 return {first, redis.call('ZRANGE', KEYS[1], first, rank + k, 'WITHSCORES')}
 "#;
 
+static APPLY: LazyLock<Script> = LazyLock::new(|| Script::from_lua(APPLY_LUA));
 static ENTRY: LazyLock<Script> = LazyLock::new(|| Script::from_lua(ENTRY_LUA));
 static AROUND: LazyLock<Script> = LazyLock::new(|| Script::from_lua(AROUND_LUA));
 
@@ -53,22 +137,131 @@ impl RedisLeaderboard {
     fn key(&self, board: &str) -> String {
         self.shared.key("lb", board)
     }
+
+    fn members_key(&self, board: &str) -> String {
+        self.shared.key("lb", &format!("{board}#members"))
+    }
+
+    fn built_key(&self, board: &str) -> String {
+        self.shared.key("lb", &format!("{board}#built"))
+    }
+
+    fn lease_key(&self, name: &str) -> String {
+        self.shared.key("lb-lease", name)
+    }
+
+    /// One script call for at most [`MAX_BATCH`] updates.
+    async fn apply_batch(&self, updates: &[ScoreUpdate]) -> PortResult<Vec<Placement>> {
+        let mut boards: Vec<&str> = Vec::new();
+        let mut args: Vec<Value> = Vec::with_capacity(1 + updates.len() * 6);
+        args.push(Value::from(updates.len() as i64));
+        for update in updates {
+            let number = match boards.iter().position(|b| *b == update.board) {
+                Some(at) => at + 1,
+                None => {
+                    boards.push(&update.board);
+                    boards.len()
+                }
+            };
+            args.push(Value::from(number as i64));
+            args.push(Value::from(update.user_id.to_string()));
+            args.push(Value::from(stored(update.standing.score)));
+            args.push(Value::from(member(
+                reached_ms(update.standing.reached_at),
+                update.user_id,
+            )));
+            args.push(Value::from(update.standing.entries.to_string()));
+            args.push(Value::from(
+                update
+                    .expires_at
+                    .map_or(0, |at| at.timestamp_millis().max(1))
+                    .to_string(),
+            ));
+        }
+        let keys: Vec<String> = boards
+            .iter()
+            .flat_map(|b| [self.key(b), self.members_key(b)])
+            .collect();
+        let reply = self.shared.eval("apply", &APPLY, keys, args).await?;
+        let Value::Array(items) = reply else {
+            return Err(bad_reply("apply", format!("{reply:?}")));
+        };
+        if items.len() != updates.len() {
+            return Err(bad_reply("apply", "one result per update expected"));
+        }
+        items.into_iter().map(placement_of).collect()
+    }
 }
 
-/// The stored (negated) score as the learner's score.
+/// The member of a learner: the time reached (13 digits, so bytes order like numbers)
+/// then the user id.
+fn member(ms: i64, user_id: Uuid) -> String {
+    format!("{ms:013}:{user_id}")
+}
+
+/// The time and user of a member.
+fn parse_member(operation: &'static str, value: &Value) -> PortResult<(i64, Uuid)> {
+    let text = value
+        .as_str()
+        .ok_or_else(|| bad_reply(operation, format!("member {value:?}")))?;
+    let (ms, user) = text
+        .split_once(':')
+        .ok_or_else(|| bad_reply(operation, format!("member {text}")))?;
+    let ms = ms
+        .parse::<i64>()
+        .map_err(|_| bad_reply(operation, format!("member {text}")))?;
+    let user = Uuid::parse_str(user).map_err(|_| bad_reply(operation, format!("member {text}")))?;
+    Ok((ms, user))
+}
+
+/// The stored (negated) score as the learner's score. Exact: stored scores are whole
+/// numbers within ±2^53, which doubles hold exactly.
 fn score_of(operation: &'static str, stored: &Value) -> PortResult<i64> {
     let value = stored
         .as_f64()
+        .filter(|v| v.is_finite() && v.fract() == 0.0)
         .ok_or_else(|| bad_reply(operation, format!("score {stored:?}")))?;
-    // `as` saturates: a score beyond i64 (impossible through this adapter) clamps.
-    Ok(-(value.round() as i64))
+    Ok(-(value as i64))
 }
 
-fn user_of(operation: &'static str, member: &Value) -> PortResult<Uuid> {
-    member
-        .as_str()
-        .and_then(|s| Uuid::parse_str(&s).ok())
-        .ok_or_else(|| bad_reply(operation, format!("member {member:?}")))
+/// The negated score as Redis is sent it: a decimal integer, which Redis parses to the
+/// exact double (every accepted score is within ±2^53).
+fn stored(score: i64) -> String {
+    score.saturating_neg().to_string()
+}
+
+fn entry_of(
+    operation: &'static str,
+    member: &Value,
+    score: &Value,
+    rank: u64,
+) -> PortResult<LeaderboardEntry> {
+    let (ms, user_id) = parse_member(operation, member)?;
+    Ok(LeaderboardEntry {
+        user_id,
+        score: score_of(operation, score)?,
+        reached_at: ms_time(ms),
+        rank,
+    })
+}
+
+fn placement_of(item: Value) -> PortResult<Placement> {
+    let Value::Array(fields) = item else {
+        return Err(bad_reply("apply", format!("{item:?}")));
+    };
+    let [applied, previous, rank, score, member] = &fields[..] else {
+        return Err(bad_reply("apply", format!("{fields:?}")));
+    };
+    let number = |v: &Value| {
+        v.as_i64()
+            .ok_or_else(|| bad_reply("apply", format!("number {v:?}")))
+    };
+    let rank = u64::try_from(number(rank)?).map_err(|_| bad_reply("apply", "negative rank"))?;
+    Ok(Placement {
+        entry: entry_of("apply", member, score, rank + 1)?,
+        previous_rank: u64::try_from(number(previous)?).ok().map(|r| r + 1),
+        applied: number(applied)? == 1,
+    })
 }
 
 /// `[member, score, member, score, ...]` (or `[[member, score], ...]` under RESP3)
@@ -93,19 +286,8 @@ fn entries_of(
     }
     flat.chunks_exact(2)
         .enumerate()
-        .map(|(i, pair)| {
-            Ok(LeaderboardEntry {
-                user_id: user_of(operation, &pair[0])?,
-                score: score_of(operation, &pair[1])?,
-                rank: first + i as u64 + 1,
-            })
-        })
+        .map(|(i, pair)| entry_of(operation, &pair[0], &pair[1], first + i as u64 + 1))
         .collect()
-}
-
-/// The negated score as Redis stores it; `saturating_neg` keeps `i64::MIN` in range.
-fn stored(score: i64) -> f64 {
-    score.saturating_neg() as f64
 }
 
 #[async_trait]
@@ -118,44 +300,29 @@ impl Leaderboard for RedisLeaderboard {
         self.shared.ping().await
     }
 
-    async fn increment(&self, board: &str, user_id: Uuid, delta: i64) -> PortResult<i64> {
-        let reply: Value = self
-            .shared
-            .pool
-            .zincrby(self.key(board), stored(delta), user_id.to_string())
-            .await
-            .map_err(port_err("increment"))?;
-        score_of("increment", &reply)
+    async fn apply(&self, updates: &[ScoreUpdate]) -> PortResult<Vec<Placement>> {
+        check_scores(BACKEND, updates)?;
+        let mut placements = Vec::with_capacity(updates.len());
+        for batch in updates.chunks(MAX_BATCH) {
+            placements.extend(self.apply_batch(batch).await?);
+        }
+        Ok(placements)
     }
 
-    async fn set_score(&self, board: &str, user_id: Uuid, score: i64) -> PortResult<()> {
-        self.shared
-            .pool
-            .zadd::<(), _, _>(
-                self.key(board),
-                None,
-                None,
-                false,
-                false,
-                (stored(score), user_id.to_string()),
-            )
-            .await
-            .map_err(port_err("set_score"))
-    }
-
-    async fn top(&self, board: &str, n: usize) -> PortResult<Vec<LeaderboardEntry>> {
+    async fn range(&self, board: &str, offset: u64, n: usize) -> PortResult<Vec<LeaderboardEntry>> {
         if n == 0 {
             // `ZRANGE key 0 -1` would be the whole board.
             return Ok(Vec::new());
         }
-        let last = i64::try_from(n - 1).unwrap_or(i64::MAX);
+        let first = i64::try_from(offset).unwrap_or(i64::MAX);
+        let last = first.saturating_add(i64::try_from(n - 1).unwrap_or(i64::MAX));
         let reply: Value = self
             .shared
             .pool
-            .zrange(self.key(board), 0, last, None, false, None, true)
+            .zrange(self.key(board), first, last, None, false, None, true)
             .await
-            .map_err(port_err("top"))?;
-        entries_of("top", reply, 0)
+            .map_err(port_err("range"))?;
+        entries_of("range", reply, offset)
     }
 
     async fn entry(&self, board: &str, user_id: Uuid) -> PortResult<Option<LeaderboardEntry>> {
@@ -164,7 +331,7 @@ impl Leaderboard for RedisLeaderboard {
             .eval(
                 "entry",
                 &ENTRY,
-                vec![self.key(board)],
+                vec![self.key(board), self.members_key(board)],
                 vec![Value::from(user_id.to_string())],
             )
             .await?;
@@ -173,17 +340,13 @@ impl Leaderboard for RedisLeaderboard {
             Value::Array(items) => items,
             other => return Err(bad_reply("entry", format!("{other:?}"))),
         };
-        let [rank, score] = &items[..] else {
+        let [rank, score, member] = &items[..] else {
             return Err(bad_reply("entry", format!("{items:?}")));
         };
         let rank = rank
             .as_u64()
             .ok_or_else(|| bad_reply("entry", format!("rank {rank:?}")))?;
-        Ok(Some(LeaderboardEntry {
-            user_id,
-            score: score_of("entry", score)?,
-            rank: rank + 1,
-        }))
+        entry_of("entry", member, score, rank + 1).map(Some)
     }
 
     async fn around(
@@ -199,7 +362,7 @@ impl Leaderboard for RedisLeaderboard {
             .eval(
                 "around",
                 &AROUND,
-                vec![self.key(board)],
+                vec![self.key(board), self.members_key(board)],
                 vec![Value::from(user_id.to_string()), Value::from(k)],
             )
             .await?;
@@ -232,8 +395,120 @@ impl Leaderboard for RedisLeaderboard {
     async fn clear(&self, board: &str) -> PortResult<()> {
         self.shared
             .pool
-            .del::<(), _>(self.key(board))
+            .del::<(), _>(vec![
+                self.key(board),
+                self.members_key(board),
+                self.built_key(board),
+            ])
             .await
-            .map_err(|e| PortError::new(BACKEND, "clear", e))
+            .map_err(port_err("clear"))
+    }
+
+    async fn built_at(&self, board: &str) -> PortResult<Option<DateTime<Utc>>> {
+        let value: Option<i64> = self
+            .shared
+            .pool
+            .get(self.built_key(board))
+            .await
+            .map_err(port_err("built_at"))?;
+        Ok(value.map(ms_time))
+    }
+
+    async fn mark_built(
+        &self,
+        board: &str,
+        at: DateTime<Utc>,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> PortResult<()> {
+        let expiration = match expires_at {
+            Some(expires) if expires <= Utc::now() => {
+                // Already past: the board is gone (or about to be) and so is its mark.
+                return self
+                    .shared
+                    .pool
+                    .del::<(), _>(self.built_key(board))
+                    .await
+                    .map_err(port_err("mark_built"));
+            }
+            Some(expires) => Some(Expiration::PXAT(expires.timestamp_millis())),
+            None => None,
+        };
+        self.shared
+            .pool
+            .set::<(), _, _>(
+                self.built_key(board),
+                reached_ms(at),
+                expiration,
+                None,
+                false,
+            )
+            .await
+            .map_err(port_err("mark_built"))
+    }
+
+    async fn claim(&self, name: &str, ttl: Duration) -> PortResult<bool> {
+        let ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1);
+        let reply: Value = self
+            .shared
+            .pool
+            .set(
+                self.lease_key(name),
+                1,
+                Some(Expiration::PX(ms)),
+                Some(SetOptions::NX),
+                false,
+            )
+            .await
+            .map_err(port_err("claim"))?;
+        Ok(!matches!(reply, Value::Null))
+    }
+
+    async fn release(&self, name: &str) -> PortResult<()> {
+        self.shared
+            .pool
+            .del::<(), _>(self.lease_key(name))
+            .await
+            .map_err(port_err("release"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn members_order_by_time_then_user_like_the_sort_key() {
+        let early = Uuid::from_u128(0xff);
+        let late = Uuid::from_u128(0x01);
+        let mut members = vec![
+            member(1_700_000_000_001, late),
+            member(1_700_000_000_000, early),
+            member(1_700_000_000_000, late),
+            member(999, early),
+        ];
+        members.sort();
+        assert_eq!(
+            members,
+            vec![
+                member(999, early),
+                member(1_700_000_000_000, late),
+                member(1_700_000_000_000, early),
+                member(1_700_000_000_001, late),
+            ]
+        );
+        let parsed = parse_member("test", &Value::from(member(42, early))).unwrap();
+        assert_eq!(parsed, (42, early));
+    }
+
+    #[test]
+    fn stored_scores_read_back_exactly() {
+        for score in [0, 7, 1_000_000_000, crate::ports::leaderboard::MAX_SCORE] {
+            for s in [score, -score] {
+                let text = Value::from(stored(s));
+                assert_eq!(score_of("test", &text).unwrap(), s);
+                let double = Value::Double(-(s as f64));
+                assert_eq!(score_of("test", &double).unwrap(), s);
+            }
+        }
     }
 }

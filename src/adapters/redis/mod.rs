@@ -10,7 +10,8 @@
 //! - cache: `{p}cache:{key}`
 //! - rate limiter: `{p}rl:{limit}:{window in µs}:{key}`
 //! - bus channels: `{p}bus:{topic}`
-//! - leaderboards: `{p}lb:{board}`
+//! - leaderboards: `{p}lb:{board}` (sorted set), `{p}lb:{board}#members`, `{p}lb:{board}#built`,
+//!   and rebuild leases `{p}lb-lease:{name}`
 //! - job queues: `{p}jobs:{queue}` (stream) and `{p}jobs:{queue}:{delayed,delayed:data,entries,dead}`
 
 mod bus;

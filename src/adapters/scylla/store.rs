@@ -515,4 +515,8 @@ impl Store for ScyllaStore {
     async fn clear_xp_pending(&self, user_id: Uuid, grant_ids: &[String]) -> StoreResult<()> {
         self.xp().clear_xp_pending(user_id, grant_ids).await
     }
+
+    async fn xp_users(&self, after: Option<Uuid>, limit: usize) -> StoreResult<Vec<Uuid>> {
+        self.xp().xp_users(after, limit).await
+    }
 }

@@ -16,7 +16,10 @@
 //!   recovery has summed the ledger and cleared its mark;
 //! * `xp_pending` is one partition (bucket 0): the set of pending grants is small,
 //!   since each is deleted once applied; reads are bounded by `LIMIT`, deletes are by
-//!   exact key (at most [`MAX_IN`] ids per `IN`).
+//!   exact key (at most [`MAX_IN`] ids per `IN`);
+//! * the users with a ledger (to rebuild leaderboards) are the partitions of
+//!   `xp_ledger`, listed in token order by `SELECT DISTINCT user_id ... WHERE
+//!   token(user_id) >= token(?) LIMIT ?`: a bounded range read, no extra table.
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -57,6 +60,8 @@ pub(super) struct XpStatements {
     pending_users_after: PreparedStatement,
     pending_of_user: PreparedStatement,
     clear_pending: PreparedStatement,
+    ledger_users: PreparedStatement,
+    ledger_users_from: PreparedStatement,
 }
 
 impl XpStatements {
@@ -100,6 +105,14 @@ impl XpStatements {
             .await?,
             clear_pending: prepare(format!(
                 "DELETE FROM {ks}.xp_pending WHERE bucket = ? AND user_id = ? AND grant_id IN ?"
+            ))
+            .await?,
+            ledger_users: prepare(format!(
+                "SELECT DISTINCT user_id FROM {ks}.xp_ledger LIMIT ?"
+            ))
+            .await?,
+            ledger_users_from: prepare(format!(
+                "SELECT DISTINCT user_id FROM {ks}.xp_ledger WHERE token(user_id) >= token(?) LIMIT ?"
             ))
             .await?,
         })
@@ -291,5 +304,62 @@ impl Xp<'_> {
                 .map_err(unavailable)?;
         }
         Ok(())
+    }
+
+    pub(super) async fn xp_users(
+        &self,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> StoreResult<Vec<Uuid>> {
+        // Partitions come in token order, and partitions of equal tokens (a Murmur3
+        // collision, rare but possible) by key bytes. Reading from `token >= token(after)`
+        // and dropping everything up to `after` itself continues exactly where the
+        // previous page ended, collisions included; a strict `>` could skip a user
+        // whose id shares `after`'s token. `after` is always found: ledger partitions
+        // are never deleted.
+        let mut users = Vec::new();
+        let mut after = after;
+        while users.len() < limit {
+            let want = (limit - users.len()).min(MAX_PENDING_ROWS);
+            // One more than wanted: the first row repeats `after`.
+            let rows_limit = (want + usize::from(after.is_some())) as i32;
+            let result = match after {
+                None => {
+                    self.session
+                        .execute_unpaged(&self.st.ledger_users, (rows_limit,))
+                        .await
+                }
+                Some(last) => {
+                    self.session
+                        .execute_unpaged(&self.st.ledger_users_from, (last, rows_limit))
+                        .await
+                }
+            }
+            .map_err(unavailable)?;
+            let rows = result.into_rows_result().map_err(internal)?;
+            let read: Vec<Uuid> = rows
+                .rows::<(Uuid,)>()
+                .map_err(internal)?
+                .map(|row| row.map(|(user,)| user).map_err(internal))
+                .collect::<StoreResult<_>>()?;
+            let full = read.len() == rows_limit as usize;
+            let fresh: Vec<Uuid> = match after {
+                Some(last) => match read.iter().position(|u| *u == last) {
+                    Some(at) => read[at + 1..].to_vec(),
+                    None => read.into_iter().filter(|u| *u != last).collect(),
+                },
+                None => read,
+            };
+            if let Some(last) = fresh.last() {
+                after = Some(*last);
+            }
+            let got = fresh.len();
+            users.extend(fresh);
+            if !full || got == 0 {
+                break;
+            }
+        }
+        users.truncate(limit);
+        Ok(users)
     }
 }

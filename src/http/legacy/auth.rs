@@ -56,7 +56,7 @@ fn token_response(state: &AppState, session: Session) -> HttpResponse {
 /// 200 with the user (the old backend did not sign in here; the frontend logs in next).
 async fn register(
     state: web::Data<AppState>,
-    body: web::Json<RegisterBody>,
+    body: crate::http::json::Json<RegisterBody>,
 ) -> Result<HttpResponse, ApiError> {
     match state.auth.register(&body.email, &body.password, None).await {
         Ok(user) => Ok(HttpResponse::Ok().json(LegacyUser::from(user))),
@@ -104,7 +104,7 @@ struct MePatch {
 async fn patch_me(
     state: web::Data<AppState>,
     user: AuthUser,
-    body: web::Json<MePatch>,
+    body: crate::http::json::Json<MePatch>,
 ) -> Result<HttpResponse, ApiError> {
     let user = match &body.display_name {
         Some(name) => state.auth.rename(user.0.id, name).await?,
@@ -126,7 +126,7 @@ struct OauthBody {
 /// token to `/api/v1/auth/google` instead.
 async fn oauth_login(
     state: web::Data<AppState>,
-    body: web::Json<OauthBody>,
+    body: crate::http::json::Json<OauthBody>,
 ) -> Result<HttpResponse, ApiError> {
     if !state.settings.legacy_oauth_login {
         return Err(ApiError::new(

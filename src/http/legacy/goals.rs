@@ -42,7 +42,7 @@ struct CreateGoal {
 async fn create(
     state: web::Data<AppState>,
     user: AuthUser,
-    body: web::Json<CreateGoal>,
+    body: crate::http::json::Json<CreateGoal>,
 ) -> Result<HttpResponse, ApiError> {
     let job = state.goals.create(user.0.id, &body.description).await?;
     let job = state

@@ -94,7 +94,7 @@ async fn submit(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<String>,
-    body: web::Json<Submission>,
+    body: crate::http::json::Json<Submission>,
 ) -> Result<HttpResponse, ApiError> {
     let level_id = parse_level(&path)?;
     if !(0..=100).contains(&body.score) {

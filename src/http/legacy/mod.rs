@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod goals;
+pub mod leaderboard;
 pub mod levels;
 
 use actix_web::middleware::from_fn;
@@ -14,7 +15,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(legacy_scope("/auth").configure(auth::configure))
         .service(legacy_scope("/goals").configure(goals::configure_goals))
         .service(legacy_scope("/progression").configure(goals::configure_progression))
-        .service(legacy_scope("/levels").configure(levels::configure));
+        .service(legacy_scope("/levels").configure(levels::configure))
+        .service(legacy_scope("/leaderboard").configure(leaderboard::configure));
 }
 
 /// A scope with the legacy error shape, rate limits and body limits.

@@ -123,7 +123,7 @@ fn session_response(
 pub(crate) async fn register(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Json<RegisterBody>,
+    body: crate::http::json::Json<RegisterBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let user = state
@@ -164,7 +164,7 @@ pub(crate) async fn register(
 pub(crate) async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Json<LoginBody>,
+    body: crate::http::json::Json<LoginBody>,
 ) -> Result<HttpResponse, ApiError> {
     let session = state
         .auth
@@ -287,7 +287,7 @@ pub(crate) async fn logout_all(
 )]
 pub(crate) async fn google(
     state: web::Data<AppState>,
-    body: web::Json<GoogleBody>,
+    body: crate::http::json::Json<GoogleBody>,
 ) -> Result<HttpResponse, ApiError> {
     let session = state.auth.google_login(&body.id_token).await?;
     Ok(session_response(

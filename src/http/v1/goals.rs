@@ -68,7 +68,7 @@ pub(crate) struct CreateGoal {
 pub(crate) async fn create(
     state: web::Data<AppState>,
     user: AuthUser,
-    body: web::Json<CreateGoal>,
+    body: crate::http::json::Json<CreateGoal>,
 ) -> Result<HttpResponse, ApiError> {
     let job = state.goals.create(user.0.id, &body.description).await?;
     Ok(HttpResponse::Accepted()
@@ -252,7 +252,7 @@ pub(crate) async fn set_topic(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<(String, u32)>,
-    body: web::Json<TopicState>,
+    body: crate::http::json::Json<TopicState>,
 ) -> Result<HttpResponse, ApiError> {
     let (raw_level, index) = path.into_inner();
     let level_id = parse_id(&raw_level, "Level")?;

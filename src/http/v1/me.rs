@@ -66,7 +66,7 @@ pub(crate) struct MePatch {
 pub(crate) async fn patch_me(
     state: web::Data<AppState>,
     user: AuthUser,
-    body: web::Json<MePatch>,
+    body: crate::http::json::Json<MePatch>,
 ) -> Result<HttpResponse, ApiError> {
     let user = match &body.display_name {
         Some(name) => state.auth.rename(user.0.id, name).await?,

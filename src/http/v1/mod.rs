@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod goals;
+pub mod leaderboards;
 pub mod me;
 
 use actix_web::web;
@@ -30,6 +31,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(auth::configure)
             .configure(me::configure)
             .configure(goals::configure)
+            .configure(leaderboards::configure)
             .configure(crate::realtime::connection::configure),
     );
 }

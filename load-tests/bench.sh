@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# The measurements of load-tests/RESULTS.md, one backend per call:
+#
+#   load-tests/bench.sh embedded|redis-cassandra [STEP...]
+#
+# Steps (default: all, in this order):
+#   setup       start a server, register PLAYERS learners with a goal each (accounts file)
+#   connect     restart the server (so it has hashed no password: see README), ramp to
+#               CONNECTIONS idle websockets, hold them 30 s
+#   quiz-max    PLAYERS players at QUIZ_MAX answers per second (embedded 20,000; else 5,000)
+#   quiz-half   the same players at QUIZ_HALF answers per second (embedded 10,000; else 5,000)
+#   quiz-sweep  the same players at each rate of QUIZ_RATES, 20 s each
+#   http        reads at each rate of HTTP_RATES, 20 s each
+#
+# Uses target/release/questpath and target/release/questpath-load (override with
+# QUESTPATH_BIN / QUESTPATH_LOAD_BIN); build them first with
+#   cargo build --release -p questpath -p questpath-load
+# Reports go to OUT (default load-tests/results); BENCH_COMMIT names the server's commit
+# in them when the binaries were not built from this checkout. Everything runs on loopback; the server
+# gets generous rate limits (one generator plays thousands of users from few addresses).
+# redis-cassandra: Redis and Cassandra must answer on 127.0.0.1:6379 and :9042
+# (bash scripts/services/redis.sh start; bash scripts/services/cassandra.sh start); a
+# keyspace and a Redis prefix of their own are created, and the keyspace is dropped at
+# the end.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+QP_LOG_TAG="bench"
+# shellcheck source=scripts/services/lib.sh
+source scripts/services/lib.sh
+
+BACKENDS="${1:?usage: load-tests/bench.sh embedded|redis-cassandra [STEP...]}"
+shift
+STEPS=("$@")
+((${#STEPS[@]})) || STEPS=(setup connect quiz-max quiz-half quiz-sweep http)
+
+BIN="${QUESTPATH_BIN:-$ROOT/target/release/questpath}"
+LOAD="${QUESTPATH_LOAD_BIN:-$ROOT/target/release/questpath-load}"
+OUT="${OUT:-$ROOT/load-tests/results}"
+PLAYERS="${PLAYERS:-3000}"
+CONNECTIONS="${CONNECTIONS:-19000}"
+HTTP_RATES="${HTTP_RATES:-2000 5000 10000 20000}"
+QUIZ_RATES="${QUIZ_RATES:-2000 4000 6000 8000}"
+WORK="${BENCH_WORK:-$(mktemp -d -t questpath-bench.XXXXXX)}"
+mkdir -p "$WORK"
+ACCOUNTS="$WORK/accounts.json"
+case $BACKENDS in
+  embedded)
+    QUIZ_MAX="${QUIZ_MAX:-20000}" QUIZ_HALF="${QUIZ_HALF:-10000}"
+    BACKEND_ENV=(QUESTPATH_SCYLLA_NODES= QUESTPATH_REDIS_URL=)
+    ;;
+  redis-cassandra)
+    QUIZ_MAX="${QUIZ_MAX:-5000}" QUIZ_HALF="${QUIZ_HALF:-5000}"
+    KEYSPACE="${BENCH_KEYSPACE:-load_$(date +%s)_$RANDOM}"
+    BACKEND_ENV=(QUESTPATH_REDIS_URL=redis://127.0.0.1:6379 "QUESTPATH_REDIS_PREFIX=$KEYSPACE:"
+      QUESTPATH_SCYLLA_NODES=127.0.0.1:9042 "QUESTPATH_SCYLLA_KEYSPACE=$KEYSPACE"
+      QUESTPATH_SCYLLA_REPLICATION=simple:1)
+    ;;
+  *)
+    qp_err "unknown backends $BACKENDS (embedded or redis-cassandra)"
+    exit 2
+    ;;
+esac
+[[ -x $BIN && -x $LOAD ]] || {
+  qp_err "build first: cargo build --release -p questpath -p questpath-load"
+  exit 1
+}
+
+# BENCH_WORK and BENCH_PORT of an earlier run reuse its data and learners (the accounts
+# file is keyed by the server's address).
+PORT="${BENCH_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
+BASE="http://127.0.0.1:$PORT"
+SERVER_PID=""
+
+SERVER_VARS=(QUESTPATH_ENV=development "QUESTPATH_BIND=127.0.0.1:$PORT" "QUESTPATH_DATA_DIR=$WORK/data"
+  QUESTPATH_LOG=warn QUESTPATH_LOG_FORMAT=json QUESTPATH_LLM_BASE_URL= QUESTPATH_METRICS_TOKEN=
+  QUESTPATH_SHUTDOWN_TIMEOUT_SECS=5
+  QUESTPATH_RATE_LIMIT_READS=1000000 QUESTPATH_RATE_LIMIT_WRITES=1000000
+  QUESTPATH_RATE_LIMIT_ANONYMOUS=1000000 QUESTPATH_RATE_LIMIT_LOGIN=1000000
+  QUESTPATH_RATE_LIMIT_REGISTER=1000000 "${BACKEND_ENV[@]}")
+
+start_server() {
+  qp_log "starting $BIN on $BASE ($BACKENDS)"
+  (
+    cd "$WORK"
+    # The server needs a descriptor per socket, like the generator.
+    ulimit -n "$(ulimit -Hn)"
+    exec env "${SERVER_VARS[@]}" "$BIN" serve
+  ) >>"$WORK/server.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 300); do
+    qp_pid_alive "$SERVER_PID" || {
+      qp_err "the server exited during start-up; see $WORK/server.log"
+      exit 1
+    }
+    curl -fsS "$BASE/ready" >/dev/null 2>&1 && return 0
+    sleep 0.2
+  done
+  qp_err "the server did not become ready"
+  exit 1
+}
+
+stop_server() {
+  if qp_pid_alive "$SERVER_PID"; then
+    kill -TERM "$SERVER_PID" 2>/dev/null
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  SERVER_PID=""
+}
+
+# A CQL statement over the native protocol v4 in pure bash (no cqlsh here); exit 0 when
+# the server answers RESULT. Same technique as scripts/services/cassandra.sh.
+cql_exec() {
+  local q=$1
+  hex_of() { printf '%s' "$1" | od -An -tx1 -v | tr -d ' \n'; }
+  frame() { # STREAM OPCODE BODY-HEX
+    local hex
+    hex="0400$1$2$(printf '%08x' $((${#3} / 2)))$3"
+    # shellcheck disable=SC2059,SC2001
+    printf "$(sed 's/../\\x&/g' <<<"$hex")" >&3
+  }
+  opcode() { timeout 10 head -c 9 <&3 | od -An -tx1 -v | tr -d ' \n' | cut -c9-10; }
+  (
+    exec 3<>/dev/tcp/127.0.0.1/9042 || exit 1
+    frame 0001 01 "0001$(printf '%04x' 11)$(hex_of CQL_VERSION)$(printf '%04x' 5)$(hex_of 3.0.0)"
+    [[ $(opcode) == 02 ]] || exit 1
+    frame 0002 07 "$(printf '%08x' "${#q}")$(hex_of "$q")000100"
+    [[ $(opcode) == 08 ]] || exit 1
+  ) 2>/dev/null
+}
+
+# shellcheck disable=SC2317  # invoked by the EXIT trap
+cleanup() {
+  local rc=$?
+  trap - EXIT
+  set +e
+  stop_server
+  if [[ $BACKENDS == redis-cassandra && -n ${KEYSPACE:-} ]]; then
+    if cql_exec "DROP KEYSPACE IF EXISTS $KEYSPACE"; then
+      qp_log "dropped keyspace $KEYSPACE"
+    else
+      qp_err "could not drop keyspace $KEYSPACE: drop it by hand"
+    fi
+  fi
+  qp_log "work folder (server log, accounts): $WORK"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+if [[ $BACKENDS == redis-cassandra ]]; then
+  qp_log "migrate: keyspace $KEYSPACE"
+  (cd "$WORK" && env "${SERVER_VARS[@]}" "$BIN" migrate) >>"$WORK/server.log" 2>&1
+fi
+
+load() { # SCENARIO ARGS...
+  qp_log "questpath-load $* (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
+  "$LOAD" "$@" --url "$BASE" --backends "$BACKENDS" --accounts "$ACCOUNTS" --out "$OUT" \
+    --setup-concurrency 8 --server-pid "$SERVER_PID" ${BENCH_COMMIT:+--commit "$BENCH_COMMIT"} ||
+    qp_err "questpath-load $1 exited with $?"
+}
+
+start_server
+for step in "${STEPS[@]}"; do
+  case $step in
+    setup)
+      # Registering and generating goals, measured as a (short) quiz run.
+      load quiz --players "$PLAYERS" --rate "$((PLAYERS * 2))" --warmup 1 --duration 5 \
+        --json "$WORK/setup.json"
+      ;;
+    connect)
+      stop_server
+      start_server
+      load connect --connections "$CONNECTIONS" --users "$(((CONNECTIONS + 24) / 25))" \
+        --rate 20000 --concurrency 512 --hold 30 --sources 8
+      ;;
+    quiz-max) load quiz --players "$PLAYERS" --rate "$QUIZ_MAX" --warmup 5 --duration 30 ;;
+    quiz-half) load quiz --players "$PLAYERS" --rate "$QUIZ_HALF" --warmup 5 --duration 30 ;;
+    quiz-sweep)
+      for rate in $QUIZ_RATES; do
+        load quiz --players "$PLAYERS" --rate "$rate" --warmup 5 --duration 20
+      done
+      ;;
+    http)
+      for rate in $HTTP_RATES; do
+        load http --rate "$rate" --users 200 --connections 128 --warmup 5 --duration 20
+      done
+      ;;
+    *)
+      qp_err "unknown step $step"
+      exit 2
+      ;;
+  esac
+done

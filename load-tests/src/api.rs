@@ -1,0 +1,412 @@
+//! The HTTP side of the protocol, as a client uses it: accounts, goals, topics, tickets,
+//! plus the server's `/metrics` and `/ready` for the report.
+//!
+//! One `reqwest::Client` per source address, each with its own connection pool, so HTTP
+//! traffic is spread over the source addresses like the websockets. Proxies from the
+//! environment are ignored and redirects are not followed: every request goes to the
+//! checked loopback target and nowhere else.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::net::Sources;
+use crate::target::Target;
+
+/// Setup requests refused with 429 or 503 are retried this often, after the server's
+/// `Retry-After` (capped by [`MAX_RETRY_WAIT`]): a run started against default rate
+/// limits gets slow, not wrong.
+const SETUP_ATTEMPTS: u32 = 6;
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(15);
+
+/// Tokens handed out at sign-in.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Tokens {
+    pub access_token: String,
+    /// Seconds the access token is valid.
+    pub expires_in: i64,
+}
+
+/// A roadmap-generation job as far as the generator cares.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Job {
+    pub id: String,
+    pub status: String,
+    pub goal_id: Option<String>,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct JobAccepted {
+    job: Job,
+}
+
+/// A topic of a level.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Topic {
+    pub index: u32,
+    pub completed: bool,
+}
+
+/// A level of a roadmap.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Level {
+    pub id: String,
+    pub order: u32,
+    pub topics: Vec<Topic>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Roadmap {
+    levels: Vec<Level>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Goal {
+    roadmap: Roadmap,
+}
+
+#[derive(Debug, Deserialize)]
+struct Ticket {
+    ticket: String,
+}
+
+/// What the report takes from the server's Prometheus text.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct ServerSample {
+    /// `process_resident_memory_bytes`.
+    pub rss_bytes: Option<f64>,
+    /// `process_cpu_seconds_total`.
+    pub cpu_seconds: Option<f64>,
+    /// `process_open_fds`.
+    pub open_fds: Option<f64>,
+}
+
+/// The server's API, reached from every source address in turn.
+pub struct Api {
+    target: Target,
+    clients: Vec<Client>,
+    metrics_token: Option<String>,
+}
+
+impl Api {
+    /// One client per source address; `pool` idle keep-alive connections each.
+    pub fn new(
+        target: &Target,
+        sources: &Sources,
+        pool: usize,
+        timeout: Duration,
+        metrics_token: Option<String>,
+    ) -> anyhow::Result<Api> {
+        let clients = sources
+            .all()
+            .iter()
+            .map(|ip| {
+                Client::builder()
+                    .local_address(IpAddr::V4(*ip))
+                    .no_proxy()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .pool_max_idle_per_host(pool)
+                    .tcp_nodelay(true)
+                    .timeout(timeout)
+                    .connect_timeout(Duration::from_secs(5))
+                    .build()
+                    .with_context(|| format!("building an HTTP client bound to {ip}"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(Api {
+            target: target.clone(),
+            clients,
+            metrics_token,
+        })
+    }
+
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// The client of the i-th source address (wrapping).
+    pub fn client(&self, i: usize) -> &Client {
+        &self.clients[i % self.clients.len()]
+    }
+
+    pub fn clients(&self) -> usize {
+        self.clients.len()
+    }
+
+    /// A request on client `via`, with the bearer token when given.
+    pub fn request(
+        &self,
+        via: usize,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+    ) -> RequestBuilder {
+        let builder = self.client(via).request(method, self.target.url(path));
+        match token {
+            Some(token) => builder.bearer_auth(token),
+            None => builder,
+        }
+    }
+
+    /// Sends a setup request (retrying 429 and 503 after `Retry-After`) and decodes a
+    /// 2xx JSON body; anything else is an error naming the route and the status.
+    async fn setup<T: DeserializeOwned>(
+        &self,
+        via: usize,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> anyhow::Result<T> {
+        let response = self
+            .setup_response(via, method.clone(), path, token, body)
+            .await?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .with_context(|| format!("{method} {path}: reading the body"))?;
+        serde_json::from_slice(&bytes).with_context(|| {
+            format!(
+                "{method} {path}: unexpected {status} body {:?}",
+                String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
+            )
+        })
+    }
+
+    async fn setup_response(
+        &self,
+        via: usize,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> anyhow::Result<Response> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut request = self.request(via, method.clone(), path, token);
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let response = request
+                .send()
+                .await
+                .with_context(|| format!("{method} {path}"))?;
+            let status = response.status();
+            if status.is_success() {
+                return Ok(response);
+            }
+            let retryable = matches!(
+                status,
+                StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+            );
+            if retryable && attempt < SETUP_ATTEMPTS {
+                let wait = retry_after(&response).min(MAX_RETRY_WAIT);
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            let text = response.text().await.unwrap_or_default();
+            bail!(
+                "{method} {path}: {status} {}{}",
+                text.chars().take(300).collect::<String>(),
+                if status == StatusCode::TOO_MANY_REQUESTS {
+                    " (start the server with generous QUESTPATH_RATE_LIMIT_* values; see load-tests/README.md)"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+
+    /// Creates an account (and signs it in).
+    pub async fn register(
+        &self,
+        via: usize,
+        email: &str,
+        password: &str,
+    ) -> anyhow::Result<Tokens> {
+        let body = json!({ "email": email, "password": password, "display_name": "Load" });
+        self.setup(
+            via,
+            Method::POST,
+            "/api/v1/auth/register",
+            None,
+            Some(&body),
+        )
+        .await
+    }
+
+    /// Signs an existing account in.
+    pub async fn login(&self, via: usize, email: &str, password: &str) -> anyhow::Result<Tokens> {
+        let body = json!({ "email": email, "password": password });
+        self.setup(via, Method::POST, "/api/v1/auth/login", None, Some(&body))
+            .await
+    }
+
+    /// Queues a goal; returns its generation job.
+    pub async fn create_goal(
+        &self,
+        via: usize,
+        token: &str,
+        description: &str,
+    ) -> anyhow::Result<Job> {
+        let body = json!({ "description": description });
+        let accepted: JobAccepted = self
+            .setup(via, Method::POST, "/api/v1/goals", Some(token), Some(&body))
+            .await?;
+        Ok(accepted.job)
+    }
+
+    pub async fn job(&self, via: usize, token: &str, job_id: &str) -> anyhow::Result<Job> {
+        self.setup(
+            via,
+            Method::GET,
+            &format!("/api/v1/jobs/{job_id}"),
+            Some(token),
+            None,
+        )
+        .await
+    }
+
+    /// The levels of a goal's roadmap, in roadmap order.
+    pub async fn levels(
+        &self,
+        via: usize,
+        token: &str,
+        goal_id: &str,
+    ) -> anyhow::Result<Vec<Level>> {
+        let goal: Goal = self
+            .setup(
+                via,
+                Method::GET,
+                &format!("/api/v1/goals/{goal_id}"),
+                Some(token),
+                None,
+            )
+            .await?;
+        let mut levels = goal.roadmap.levels;
+        levels.sort_by_key(|l| l.order);
+        Ok(levels)
+    }
+
+    /// Ticks one topic of a level.
+    pub async fn complete_topic(
+        &self,
+        via: usize,
+        token: &str,
+        level_id: &str,
+        index: u32,
+    ) -> anyhow::Result<()> {
+        let body = json!({ "completed": true });
+        let path = format!("/api/v1/levels/{level_id}/topics/{index}");
+        let _: Value = self
+            .setup(via, Method::PUT, &path, Some(token), Some(&body))
+            .await?;
+        Ok(())
+    }
+
+    /// A one-time websocket ticket (valid 30 s). Not retried: the connect scenario
+    /// measures it, and a refusal is a failure to report.
+    pub async fn ticket(&self, via: usize, token: &str) -> anyhow::Result<String> {
+        let response = self
+            .request(via, Method::POST, "/api/v1/ws/ticket", Some(token))
+            .send()
+            .await
+            .context("POST /api/v1/ws/ticket")?;
+        let status = response.status();
+        if !status.is_success() {
+            bail!("POST /api/v1/ws/ticket: {status}");
+        }
+        let ticket: Ticket = response
+            .json()
+            .await
+            .context("POST /api/v1/ws/ticket: body")?;
+        Ok(ticket.ticket)
+    }
+
+    /// The server's process figures from `GET /metrics`.
+    pub async fn server_sample(&self) -> anyhow::Result<ServerSample> {
+        let mut request = self.request(0, Method::GET, "/metrics", None);
+        if let Some(token) = &self.metrics_token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.context("GET /metrics")?;
+        let status = response.status();
+        if !status.is_success() {
+            bail!(
+                "GET /metrics: {status} (pass --metrics-token when QUESTPATH_METRICS_TOKEN is set)"
+            );
+        }
+        let text = response.text().await.context("GET /metrics: body")?;
+        Ok(parse_metrics(&text))
+    }
+
+    /// `GET /ready`: which backends the server uses and whether they answer.
+    pub async fn ready(&self) -> anyhow::Result<Value> {
+        let response = self
+            .request(0, Method::GET, "/ready", None)
+            .send()
+            .await
+            .context("GET /ready")?;
+        let status = response.status();
+        let body: Value = response.json().await.context("GET /ready: body")?;
+        if !status.is_success() {
+            bail!("the server is not ready: {body}");
+        }
+        Ok(body)
+    }
+}
+
+/// `Retry-After` in seconds, or one second.
+fn retry_after(response: &Response) -> Duration {
+    response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(|s| Duration::from_secs(s.max(1)))
+        .unwrap_or(Duration::from_secs(1))
+}
+
+/// Picks the process figures out of Prometheus text exposition.
+pub fn parse_metrics(text: &str) -> ServerSample {
+    let value = |name: &str| {
+        text.lines().find_map(|line| {
+            let rest = line.strip_prefix(name)?;
+            let rest = rest.strip_prefix(' ')?;
+            rest.split_whitespace().next()?.parse::<f64>().ok()
+        })
+    };
+    ServerSample {
+        rss_bytes: value("process_resident_memory_bytes"),
+        cpu_seconds: value("process_cpu_seconds_total"),
+        open_fds: value("process_open_fds"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn process_figures_are_read_from_prometheus_text() {
+        let text = "# HELP process_resident_memory_bytes Resident memory size in bytes.\n\
+                    # TYPE process_resident_memory_bytes gauge\n\
+                    process_resident_memory_bytes 1.2345e8\n\
+                    process_cpu_seconds_total 12.5\n\
+                    process_open_fds 42\n\
+                    process_resident_memory_bytes_other 1\n";
+        let s = parse_metrics(text);
+        assert_eq!(s.rss_bytes, Some(1.2345e8));
+        assert_eq!(s.cpu_seconds, Some(12.5));
+        assert_eq!(s.open_fds, Some(42.0));
+        assert!(parse_metrics("").rss_bytes.is_none());
+    }
+}
