@@ -29,6 +29,12 @@ pub fn configure(cfg: &mut ServiceConfig) {
     legacy::configure(cfg);
 }
 
+/// A path id that is not a UUID names nothing: 404 "`what` not found", like an
+/// unknown id, rather than a type error.
+pub fn path_id(raw: &str, what: &str) -> Result<uuid::Uuid, error::ApiError> {
+    uuid::Uuid::parse_str(raw).map_err(|_| error::ApiError::not_found(format!("{what} not found")))
+}
+
 /// The client's address, for per-address limits and lockouts: the TCP peer, or, when
 /// the peer is a trusted proxy (`QUESTPATH_TRUSTED_PROXIES`), the right-most untrusted
 /// address of `X-Forwarded-For` (see [`forwarded`]; any client can send the header, so

@@ -2,6 +2,8 @@
 //! roadmaps, progress, quiz attempts, the XP ledger). ScyllaDB in production, an
 //! embedded ACID store for a single instance.
 
+use std::collections::HashSet;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -238,6 +240,49 @@ pub struct NewGoal {
     pub goal: Goal,
     pub levels: Vec<Level>,
     pub questions: Vec<Question>,
+}
+
+impl NewGoal {
+    /// Refuses a goal whose parts do not belong together: levels of another goal or
+    /// user, two levels at one position, questions of a level not in the goal, a
+    /// question index used twice. Stored, such parts would escape `delete_goal`. Both
+    /// adapters check with this one function before writing.
+    pub fn check(&self) -> Result<(), String> {
+        let new = self;
+        let goal = &new.goal;
+        let mut orders = HashSet::new();
+        let mut level_ids = HashSet::new();
+        for level in &new.levels {
+            if level.goal_id != goal.id || level.user_id != goal.user_id {
+                return Err(format!(
+                    "level {} does not belong to goal {} of user {}",
+                    level.id, goal.id, goal.user_id
+                ));
+            }
+            if !orders.insert(level.order) || !level_ids.insert(level.id) {
+                return Err(format!(
+                    "goal {} repeats level {} or position {}",
+                    goal.id, level.id, level.order
+                ));
+            }
+        }
+        let mut slots = HashSet::new();
+        for question in &new.questions {
+            if !level_ids.contains(&question.level_id) {
+                return Err(format!(
+                    "question {} is of level {}, not a level of goal {}",
+                    question.id, question.level_id, goal.id
+                ));
+            }
+            if !slots.insert((question.level_id, question.index)) {
+                return Err(format!(
+                    "level {} repeats question index {}",
+                    question.level_id, question.index
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// State of a roadmap-generation job.

@@ -617,9 +617,16 @@ async fn a_separate_worker_process_generates_roadmaps_for_the_server() {
         ("QUESTPATH_SCYLLA_REPLICATION", "simple:1"),
         ("QUESTPATH_REDIS_URL", redis.as_str()),
         ("QUESTPATH_REDIS_PREFIX", prefix.as_str()),
-        ("QUESTPATH_JWT_SECRET", "worker-test-signing-key-0123456789abcdef"),
+        (
+            "QUESTPATH_JWT_SECRET",
+            "worker-test-signing-key-0123456789abcdef",
+        ),
     ];
-    assert!(run(questpath(dir.path(), &shared).arg("migrate")).status.success());
+    assert!(
+        run(questpath(dir.path(), &shared).arg("migrate"))
+            .status
+            .success()
+    );
     // The front generates nothing itself...
     let mut front_vars = shared.to_vec();
     front_vars.push(("QUESTPATH_GENERATION_WORKERS", "0"));
@@ -648,7 +655,15 @@ async fn a_separate_worker_process_generates_roadmaps_for_the_server() {
         .unwrap();
     let job_path = format!("/api/v1/jobs/{}", created["job"]["id"].as_str().unwrap());
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let waiting: serde_json::Value = client.get(front.url(&job_path)).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    let waiting: serde_json::Value = client
+        .get(front.url(&job_path))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
 
     // ...until a worker process starts.
     let mut worker = questpath(dir.path(), &shared)
@@ -659,13 +674,24 @@ async fn a_separate_worker_process_generates_roadmaps_for_the_server() {
         .unwrap();
     let started = Instant::now();
     let done = loop {
-        let job: serde_json::Value = client.get(front.url(&job_path)).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+        let job: serde_json::Value = client
+            .get(front.url(&job_path))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         if job["status"] == "done" || started.elapsed() > Duration::from_secs(20) {
             break job;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    let killed = Command::new("kill").args(["-TERM", &worker.id().to_string()]).status().unwrap();
+    let killed = Command::new("kill")
+        .args(["-TERM", &worker.id().to_string()])
+        .status()
+        .unwrap();
     let worker_status = worker.wait().unwrap();
     let (front_status, _) = front.terminate();
 
@@ -673,7 +699,10 @@ async fn a_separate_worker_process_generates_roadmaps_for_the_server() {
     assert_eq!(done["status"], "done", "{done}");
     assert!(done["goal_id"].is_string());
     assert!(killed.success());
-    assert!(worker_status.success(), "the worker stops cleanly on SIGTERM");
+    assert!(
+        worker_status.success(),
+        "the worker stops cleanly on SIGTERM"
+    );
     assert!(front_status.success());
     cql::drop_keyspace(&nodes, &keyspace).await;
 }

@@ -19,7 +19,6 @@
 //! read as absent once past their time, and are deleted when a method meets them, so
 //! the file does not grow with dead sessions.
 
-use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -257,46 +256,6 @@ where
     let tx = db.begin_write().map_err(internal)?;
     prune(&tx)?;
     tx.commit().map_err(internal)
-}
-
-/// Refuses a goal whose parts do not belong together (the same checks as the CQL
-/// adapter): levels of another goal or user, two levels at one position, questions of
-/// a level not in the goal. Stored, they would escape `delete_goal`, which finds
-/// questions through the goal's levels.
-fn check_new_goal(new: &NewGoal) -> StoreResult<()> {
-    let goal = &new.goal;
-    let mut orders = HashSet::new();
-    let mut level_ids = HashSet::new();
-    for level in &new.levels {
-        if level.goal_id != goal.id || level.user_id != goal.user_id {
-            return Err(internal(format!(
-                "level {} does not belong to goal {} of user {}",
-                level.id, goal.id, goal.user_id
-            )));
-        }
-        if !orders.insert(level.order) || !level_ids.insert(level.id) {
-            return Err(internal(format!(
-                "goal {} repeats level {} or position {}",
-                goal.id, level.id, level.order
-            )));
-        }
-    }
-    let mut slots = HashSet::new();
-    for question in &new.questions {
-        if !level_ids.contains(&question.level_id) {
-            return Err(internal(format!(
-                "question {} is of level {}, not a level of goal {}",
-                question.id, question.level_id, goal.id
-            )));
-        }
-        if !slots.insert((question.level_id, question.index)) {
-            return Err(internal(format!(
-                "level {} repeats question index {}",
-                question.level_id, question.index
-            )));
-        }
-    }
-    Ok(())
 }
 
 /// The goal's levels in order, read from any transaction.
@@ -866,7 +825,7 @@ impl Store for EmbeddedStore {
     }
 
     async fn save_goal(&self, goal: &NewGoal) -> StoreResult<()> {
-        check_new_goal(goal)?;
+        goal.check().map_err(StoreError::Internal)?;
         let new = goal.clone();
         self.blocking(move |db| {
             let goal = &new.goal;

@@ -240,45 +240,6 @@ fn topic_set(index: u32) -> StoreResult<BTreeSet<i32>> {
     Ok(BTreeSet::from([to_int(index, "topic index")?]))
 }
 
-/// Refuses a goal whose parts do not belong together: levels of another goal or user,
-/// two levels at one position, questions of a level not in the goal. Stored, they
-/// would escape `delete_goal` (it finds questions through the goal's levels).
-fn check_new_goal(new: &NewGoal) -> StoreResult<()> {
-    let goal = &new.goal;
-    let mut orders = HashSet::new();
-    let mut level_ids = HashSet::new();
-    for level in &new.levels {
-        if level.goal_id != goal.id || level.user_id != goal.user_id {
-            return Err(internal(format!(
-                "level {} does not belong to goal {} of user {}",
-                level.id, goal.id, goal.user_id
-            )));
-        }
-        if !orders.insert(level.order) || !level_ids.insert(level.id) {
-            return Err(internal(format!(
-                "goal {} repeats level {} or position {}",
-                goal.id, level.id, level.order
-            )));
-        }
-    }
-    let mut slots = HashSet::new();
-    for question in &new.questions {
-        if !level_ids.contains(&question.level_id) {
-            return Err(internal(format!(
-                "question {} is of level {}, not a level of goal {}",
-                question.id, question.level_id, goal.id
-            )));
-        }
-        if !slots.insert((question.level_id, question.index)) {
-            return Err(internal(format!(
-                "level {} repeats question index {}",
-                question.level_id, question.index
-            )));
-        }
-    }
-    Ok(())
-}
-
 // ---- rows ----
 
 #[derive(DeserializeRow)]
@@ -587,7 +548,7 @@ impl Goals<'_> {
     }
 
     pub(super) async fn save_goal(&self, new: &NewGoal) -> StoreResult<()> {
-        check_new_goal(new)?;
+        new.check().map_err(StoreError::Internal)?;
         let goal = &new.goal;
 
         // 1. What an earlier save of this goal left that this one does not rewrite: a

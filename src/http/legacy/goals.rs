@@ -4,7 +4,6 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
-use uuid::Uuid;
 
 use crate::auth::extractor::AuthUser;
 use crate::http::error::ApiError;
@@ -26,10 +25,6 @@ pub fn configure_goals(cfg: &mut web::ServiceConfig) {
 /// Routes under `/progression`.
 pub fn configure_progression(cfg: &mut web::ServiceConfig) {
     cfg.route("/stats", web::get().to(stats));
-}
-
-fn parse_id(raw: &str, what: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw).map_err(|_| ApiError::not_found(format!("{what} not found")))
 }
 
 #[derive(Deserialize)]
@@ -95,7 +90,7 @@ async fn get(
     user: AuthUser,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let goal_id = parse_id(&path, "Goal")?;
+    let goal_id = crate::http::path_id(&path, "Goal")?;
     let goal = state.goals.get(user.0.id, goal_id).await?;
     Ok(HttpResponse::Ok().json(LegacyGoal::from(&goal)))
 }
@@ -107,7 +102,7 @@ async fn toggle_topic(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (raw_level, raw_index) = path.into_inner();
-    let level_id = parse_id(&raw_level, "Level")?;
+    let level_id = crate::http::path_id(&raw_level, "Level")?;
     let index: u32 = raw_index
         .parse()
         .map_err(|_| ApiError::bad_request("invalid_topic_index", "Invalid topic index"))?;

@@ -32,16 +32,12 @@ fn issued_key(user_id: Uuid, level_id: Uuid) -> String {
     format!("legacy-quiz:{user_id}:{level_id}")
 }
 
-fn parse_level(raw: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw).map_err(|_| ApiError::not_found("Level not found"))
-}
-
 async fn quiz(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let level_id = parse_level(&path)?;
+    let level_id = crate::http::path_id(&path, "Level")?;
     let level = state.goals.level(user.0.id, level_id).await?;
     if level.status == LevelStatus::Locked {
         return Err(ApiError::forbidden(
@@ -96,7 +92,7 @@ async fn submit(
     path: web::Path<String>,
     body: crate::http::json::Json<Submission>,
 ) -> Result<HttpResponse, ApiError> {
-    let level_id = parse_level(&path)?;
+    let level_id = crate::http::path_id(&path, "Level")?;
     if !(0..=100).contains(&body.score) {
         return Err(ApiError::invalid_field("score", "score must be 0 to 100"));
     }

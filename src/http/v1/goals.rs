@@ -133,11 +133,6 @@ pub(crate) async fn list(
     }))
 }
 
-/// A path id that is not a UUID names nothing: 404, like an unknown one.
-fn parse_id(raw: &str, what: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw).map_err(|_| ApiError::not_found(format!("{what} not found")))
-}
-
 /// A goal with its roadmap.
 #[utoipa::path(
     get,
@@ -159,7 +154,7 @@ pub(crate) async fn get(
     user: AuthUser,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let goal_id = parse_id(&path, "Goal")?;
+    let goal_id = crate::http::path_id(&path, "Goal")?;
     let goal = state.goals.get(user.0.id, goal_id).await?;
     Ok(HttpResponse::Ok().json(GoalView::from(&goal)))
 }
@@ -185,7 +180,7 @@ pub(crate) async fn delete(
     user: AuthUser,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let goal_id = parse_id(&path, "Goal")?;
+    let goal_id = crate::http::path_id(&path, "Goal")?;
     state.goals.delete(user.0.id, goal_id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -211,7 +206,7 @@ pub(crate) async fn level(
     user: AuthUser,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let level_id = parse_id(&path, "Level")?;
+    let level_id = crate::http::path_id(&path, "Level")?;
     let level = state.goals.level(user.0.id, level_id).await?;
     Ok(HttpResponse::Ok().json(LevelView::from(&level)))
 }
@@ -255,7 +250,7 @@ pub(crate) async fn set_topic(
     body: crate::http::json::Json<TopicState>,
 ) -> Result<HttpResponse, ApiError> {
     let (raw_level, index) = path.into_inner();
-    let level_id = parse_id(&raw_level, "Level")?;
+    let level_id = crate::http::path_id(&raw_level, "Level")?;
     let level = state
         .goals
         .set_topic(user.0.id, level_id, index, body.completed)
@@ -284,7 +279,7 @@ pub(crate) async fn job(
     user: AuthUser,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let job_id = parse_id(&path, "Job")?;
+    let job_id = crate::http::path_id(&path, "Job")?;
     let job = state.goals.job(user.0.id, job_id).await?;
     Ok(HttpResponse::Ok().json(JobView::from(&job)))
 }
