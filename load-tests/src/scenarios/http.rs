@@ -5,7 +5,8 @@
 //! keep-alive connection, sending its next request when it is due or at once when it is
 //! late. Latency runs from the due time, so a server (or generator) that falls behind
 //! shows as latency instead of silently lowering the rate; the service time (from the
-//! actual send) is reported beside it.
+//! actual send) is reported beside it. The achieved rate counts the answers received
+//! within the window; latency covers the requests due in it.
 //!
 //! Routes the server does not serve (404/405 on a probe, e.g. the leaderboard before it
 //! exists) are left out of the mix and named in the report.
@@ -33,7 +34,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("legacy-stats", "/progression/stats"),
     ("v1-goals", "/api/v1/goals"),
     ("legacy-goals", "/goals/me"),
-    ("v1-leaderboard", "/api/v1/leaderboard"),
+    ("v1-leaderboard", "/api/v1/leaderboards/alltime"),
     ("legacy-leaderboard", "/leaderboard"),
 ];
 

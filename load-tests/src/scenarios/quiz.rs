@@ -14,7 +14,10 @@
 //! frame. When the server is late with a feedback or the next question, the next slot
 //! passes before the player can answer, and that wait is part of the next answer's
 //! latency (no coordinated omission). The service time (from the actual send) is
-//! reported beside it.
+//! reported beside it. A player that fell behind catches up no faster than the server's
+//! per-connection limit allows, and gives up slots still unsent 10 s after the window
+//! (counted). Throughput is the feedbacks received *within* the window; latency covers
+//! the answers *due* in it, whenever they completed.
 
 use std::time::{Duration, Instant};
 
