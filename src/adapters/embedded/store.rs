@@ -170,6 +170,36 @@ where
     }
 }
 
+/// Reads the JSON record under `id`, changes it with `change`, writes it back and
+/// commits, all in one write transaction; `None` (and nothing written) when there is no
+/// such record, so an update never creates one.
+fn update_record<T>(
+    db: &Database,
+    table: TableDefinition<u128, &[u8]>,
+    id: u128,
+    what: &str,
+    change: impl FnOnce(&mut T),
+) -> StoreResult<Option<T>>
+where
+    T: DeserializeOwned + serde::Serialize,
+{
+    let tx = db.begin_write().map_err(internal)?;
+    let record = {
+        let mut records = tx.open_table(table).map_err(internal)?;
+        let record: Option<T> = get_json(&records, id, what)?;
+        let Some(mut record) = record else {
+            // Dropping the transaction aborts it.
+            return Ok(None);
+        };
+        change(&mut record);
+        let bytes = encode(&record)?;
+        records.insert(id, bytes.as_slice()).map_err(internal)?;
+        record
+    };
+    tx.commit().map_err(internal)?;
+    Ok(Some(record))
+}
+
 fn encode<T: serde::Serialize>(value: &T) -> StoreResult<Vec<u8>> {
     serde_json::to_vec(value).map_err(internal)
 }
@@ -432,28 +462,14 @@ impl Store for EmbeddedStore {
     }
     async fn update_profile(&self, id: Uuid, update: ProfileUpdate) -> StoreResult<Option<User>> {
         self.blocking(move |db| {
-            let tx = db.begin_write().map_err(internal)?;
-            let user = {
-                let mut users = tx.open_table(USERS).map_err(internal)?;
-                let user: Option<User> = get_json(&users, id.as_u128(), "user")?;
-                let Some(mut user) = user else {
-                    // Dropping the transaction aborts it: nothing is created.
-                    return Ok(None);
-                };
+            update_record(db, USERS, id.as_u128(), "user", |user: &mut User| {
                 if let Some(display_name) = update.display_name {
                     user.display_name = display_name;
                 }
                 if let Some(picture) = update.picture {
                     user.picture = picture;
                 }
-                let bytes = encode(&user)?;
-                users
-                    .insert(id.as_u128(), bytes.as_slice())
-                    .map_err(internal)?;
-                user
-            };
-            tx.commit().map_err(internal)?;
-            Ok(Some(user))
+            })
         })
         .await
     }
@@ -801,25 +817,21 @@ impl Store for EmbeddedStore {
     async fn update_job(&self, job: &GenerationJob) -> StoreResult<()> {
         let update = job.clone();
         self.blocking(move |db| {
-            let tx = db.begin_write().map_err(internal)?;
-            {
-                let mut jobs = tx.open_table(GENERATION_JOBS).map_err(internal)?;
-                let stored: Option<GenerationJob> =
-                    get_json(&jobs, update.id.as_u128(), "generation job")?;
-                // An unknown job stays unknown (on CQL it gets no identity columns).
-                let Some(mut stored) = stored else {
-                    return Ok(());
-                };
-                stored.status = update.status;
-                stored.step = update.step;
-                stored.reason = update.reason;
-                stored.attempts = update.attempts;
-                stored.updated_at = update.updated_at;
-                let bytes = encode(&stored)?;
-                jobs.insert(update.id.as_u128(), bytes.as_slice())
-                    .map_err(internal)?;
-            }
-            tx.commit().map_err(internal)
+            // An unknown job stays unknown (on CQL it gets no identity columns).
+            update_record(
+                db,
+                GENERATION_JOBS,
+                update.id.as_u128(),
+                "generation job",
+                |stored: &mut GenerationJob| {
+                    stored.status = update.status;
+                    stored.step = update.step;
+                    stored.reason = update.reason;
+                    stored.attempts = update.attempts;
+                    stored.updated_at = update.updated_at;
+                },
+            )
+            .map(drop)
         })
         .await
     }
@@ -1006,21 +1018,10 @@ impl Store for EmbeddedStore {
 
     async fn set_goal_status(&self, goal_id: Uuid, status: GoalStatus) -> StoreResult<()> {
         self.blocking(move |db| {
-            let tx = db.begin_write().map_err(internal)?;
-            {
-                let mut goals = tx.open_table(GOALS).map_err(internal)?;
-                let goal: Option<Goal> = get_json(&goals, goal_id.as_u128(), "goal")?;
-                // An unknown goal is not created.
-                let Some(mut goal) = goal else {
-                    return Ok(());
-                };
-                goal.status = status;
-                let bytes = encode(&goal)?;
-                goals
-                    .insert(goal_id.as_u128(), bytes.as_slice())
-                    .map_err(internal)?;
-            }
-            tx.commit().map_err(internal)
+            update_record(db, GOALS, goal_id.as_u128(), "goal", |goal: &mut Goal| {
+                goal.status = status
+            })
+            .map(drop)
         })
         .await
     }
@@ -1086,21 +1087,10 @@ impl Store for EmbeddedStore {
 
     async fn set_total_xp(&self, user_id: Uuid, total: i64) -> StoreResult<()> {
         self.blocking(move |db| {
-            let tx = db.begin_write().map_err(internal)?;
-            {
-                let mut users = tx.open_table(USERS).map_err(internal)?;
-                let user: Option<User> = get_json(&users, user_id.as_u128(), "user")?;
-                // An unknown user is not created.
-                let Some(mut user) = user else {
-                    return Ok(());
-                };
-                user.total_xp = total;
-                let bytes = encode(&user)?;
-                users
-                    .insert(user_id.as_u128(), bytes.as_slice())
-                    .map_err(internal)?;
-            }
-            tx.commit().map_err(internal)
+            update_record(db, USERS, user_id.as_u128(), "user", |user: &mut User| {
+                user.total_xp = total
+            })
+            .map(drop)
         })
         .await
     }
