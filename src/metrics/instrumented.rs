@@ -28,7 +28,7 @@ use uuid::Uuid;
 use super::Metrics;
 use crate::backends::Backends;
 use crate::ports::leaderboard::{LeaderboardEntry, Placement, ScoreUpdate};
-use crate::ports::store::StoreResult;
+use crate::ports::store::{RoomResult, StoreResult};
 use crate::ports::{
     Bus, BusSubscription, Cache, GenerationJob, Goal, GoalStatus, Job, JobQueue, Leaderboard,
     Level, LevelStatus, LoginFailures, NewGoal, NewUser, Page, PortResult, ProfileUpdate, Question,
@@ -417,6 +417,30 @@ impl Store for InstrumentedStore {
 
     async fn xp_users(&self, after: Option<Uuid>, limit: usize) -> StoreResult<Vec<Uuid>> {
         timed_store!(self, "xp_users", self.inner.xp_users(after, limit))
+    }
+
+    async fn save_room_result(&self, result: &RoomResult) -> StoreResult<()> {
+        timed_store!(
+            self,
+            "save_room_result",
+            self.inner.save_room_result(result)
+        )
+    }
+
+    async fn room_result(&self, room_id: Uuid) -> StoreResult<Option<RoomResult>> {
+        timed_store!(self, "room_result", self.inner.room_result(room_id))
+    }
+
+    async fn room_results_of_host(
+        &self,
+        host_id: Uuid,
+        limit: usize,
+    ) -> StoreResult<Vec<RoomResult>> {
+        timed_store!(
+            self,
+            "room_results_of_host",
+            self.inner.room_results_of_host(host_id, limit)
+        )
     }
 }
 

@@ -328,6 +328,25 @@ pub struct XpEntry {
     pub created_at: DateTime<Utc>,
 }
 
+/// The final results of a multiplayer room, kept after the room is gone.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RoomResult {
+    pub room_id: Uuid,
+    /// The 6-character join code it had.
+    pub code: String,
+    pub host_id: Uuid,
+    pub title: String,
+    pub created_at: DateTime<Utc>,
+    pub ended_at: DateTime<Utc>,
+    /// Why it ended: `finished`, `ended_by_host`, `host_left`, `abandoned`.
+    pub end_reason: String,
+    /// Number of players who took part.
+    pub players: u32,
+    /// The whole result document (players, placements, per-question answers), opaque to
+    /// the store.
+    pub results: serde_json::Value,
+}
+
 /// One page of a list, newest first, and the cursor of the next page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page<T> {
@@ -510,4 +529,22 @@ pub trait Store: Send + Sync + 'static {
     /// The order is the store's own (CQL: token order; embedded: id order); a page
     /// shorter than `limit` is the last.
     async fn xp_users(&self, after: Option<Uuid>, limit: usize) -> StoreResult<Vec<Uuid>>;
+
+    // ---- multiplayer room results ----
+
+    /// Saves (or rewrites: idempotent) a room's final results. A rewrite that changes
+    /// the host or the end time moves the room in the hosts' lists.
+    async fn save_room_result(&self, result: &RoomResult) -> StoreResult<()>;
+
+    /// One room's results.
+    async fn room_result(&self, room_id: Uuid) -> StoreResult<Option<RoomResult>>;
+
+    /// A host's rooms, most recently ended first (rooms that ended in the same
+    /// millisecond by descending room id), at most `limit`, without the `results`
+    /// document (set to `Value::Null`).
+    async fn room_results_of_host(
+        &self,
+        host_id: Uuid,
+        limit: usize,
+    ) -> StoreResult<Vec<RoomResult>>;
 }

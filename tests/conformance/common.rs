@@ -106,11 +106,17 @@ pub async fn embedded_store() -> Arc<dyn Store> {
 pub async fn scylla_store() -> Arc<dyn Store> {
     let settings = scylla_settings();
     crate::cql::sweep_stale(&settings.nodes.join(",")).await;
+    scylla_store_with(&settings).await
+}
+
+/// A store on `settings`' keyspace, migrated first; the keyspace is dropped when the
+/// test ends.
+pub async fn scylla_store_with(settings: &ScyllaSettings) -> Arc<dyn Store> {
     let _ = KEYSPACES.try_with(|k| k.borrow_mut().push(settings.keyspace.clone()));
-    questpath::adapters::scylla::migrate(&settings)
+    questpath::adapters::scylla::migrate(settings)
         .await
         .expect("migrate test keyspace");
-    let store = ScyllaStore::connect(&settings)
+    let store = ScyllaStore::connect(settings)
         .await
         .expect("connect to CQL server");
     Arc::new(store)

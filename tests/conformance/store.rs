@@ -1,12 +1,12 @@
 //! Store conformance: users, profiles, credentials, Google links, refresh-token
 //! families and tokens, sign-in failures, generation jobs, goals with their levels and
-//! question banks, the XP ledger.
+//! question banks, the XP ledger, multiplayer room results.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use questpath::domain::roadmap::Difficulty;
-use questpath::ports::store::XpEntry;
+use questpath::ports::store::{RoomResult, XpEntry};
 use questpath::ports::{
     GenerationJob, Goal, GoalStatus, JobStatus, Level, LevelStatus, LoginFailures, NewGoal,
     NewUser, ProfileUpdate, Question, RefreshFamily, RefreshToken, Store, StoreError, Topic, User,
@@ -56,6 +56,10 @@ crate::conformance!(
         pending_grants_are_listed_until_cleared,
         pending_users_are_listed_once_up_to_the_limit,
         ledger_users_are_paged_each_once,
+        room_result_reads_back_exactly,
+        saving_a_room_result_again_is_idempotent_and_moves_its_list_entry,
+        room_results_of_host_are_newest_first_without_the_document,
+        unknown_room_result_is_none,
     ]
 );
 
@@ -1638,4 +1642,245 @@ async fn ledger_users_are_paged_each_once(store: Arc<dyn Store>) {
             "page size {page_size}"
         );
     }
+}
+
+// ---- multiplayer room results ----
+
+/// A finished room of `host_id` that ended `ended_ago` before now (to the millisecond,
+/// as CQL keeps it), with a result document of some size and shape.
+fn room_of(host_id: Uuid, ended_ago: Duration) -> RoomResult {
+    let ended_at = now_ms() - ended_ago;
+    let room_id = Uuid::now_v7();
+    let players: Vec<serde_json::Value> = (0..12)
+        .map(|i| {
+            serde_json::json!({
+                "user_id": Uuid::new_v4(),
+                "name": format!("Player {i} \u{e9}\u{1f600}"),
+                "placement": i + 1,
+                "score": 1000 - i * 37,
+                "answers": (0..10).map(|q| serde_json::json!({
+                    "question": q, "option": "B", "correct": q % 3 != 0, "ms": 1234 + q * 10,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    RoomResult {
+        room_id,
+        code: "K7Q2XZ".into(),
+        host_id,
+        title: "Rust ownership, round 1".into(),
+        created_at: ended_at - Duration::minutes(12),
+        ended_at,
+        end_reason: "finished".into(),
+        players: players.len() as u32,
+        results: serde_json::json!({ "players": players, "questions": 10, "ratio": 0.75 }),
+    }
+}
+
+fn without_document(result: &RoomResult) -> RoomResult {
+    RoomResult {
+        results: serde_json::Value::Null,
+        ..result.clone()
+    }
+}
+
+async fn room_result_reads_back_exactly(store: Arc<dyn Store>) {
+    let room = room_of(Uuid::new_v4(), Duration::zero());
+
+    store.save_room_result(&room).await.expect("save");
+
+    assert_eq!(
+        store.room_result(room.room_id).await.unwrap(),
+        Some(room.clone())
+    );
+    assert_eq!(
+        store.room_results_of_host(room.host_id, 10).await.unwrap(),
+        vec![without_document(&room)]
+    );
+}
+
+async fn saving_a_room_result_again_is_idempotent_and_moves_its_list_entry(store: Arc<dyn Store>) {
+    let host = Uuid::new_v4();
+    let room = room_of(host, Duration::minutes(5));
+    store.save_room_result(&room).await.unwrap();
+
+    // The same save again (a retry) changes nothing.
+    store.save_room_result(&room).await.unwrap();
+    assert_eq!(
+        store.room_result(room.room_id).await.unwrap(),
+        Some(room.clone())
+    );
+    assert_eq!(
+        store.room_results_of_host(host, 10).await.unwrap(),
+        vec![without_document(&room)]
+    );
+
+    // A rewrite with another end time and document replaces it, listed once.
+    let rewritten = RoomResult {
+        ended_at: room.ended_at + Duration::seconds(30),
+        end_reason: "ended_by_host".into(),
+        players: 3,
+        results: serde_json::json!({"players": [1, 2, 3]}),
+        ..room.clone()
+    };
+    store.save_room_result(&rewritten).await.unwrap();
+    assert_eq!(
+        store.room_result(room.room_id).await.unwrap(),
+        Some(rewritten.clone())
+    );
+    assert_eq!(
+        store.room_results_of_host(host, 10).await.unwrap(),
+        vec![without_document(&rewritten)]
+    );
+
+    // Another host: the room leaves the first host's list for the second's.
+    let other = Uuid::new_v4();
+    let moved = RoomResult {
+        host_id: other,
+        ..rewritten.clone()
+    };
+    store.save_room_result(&moved).await.unwrap();
+    assert!(
+        store
+            .room_results_of_host(host, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.room_results_of_host(other, 10).await.unwrap(),
+        vec![without_document(&moved)]
+    );
+}
+
+async fn room_results_of_host_are_newest_first_without_the_document(store: Arc<dyn Store>) {
+    let host = Uuid::new_v4();
+    let neighbour = Uuid::new_v4();
+    // Saved out of order; each ended a minute apart.
+    let rooms: Vec<RoomResult> = [3, 0, 4, 1, 2]
+        .into_iter()
+        .map(|minutes| room_of(host, Duration::minutes(minutes)))
+        .collect();
+    for room in &rooms {
+        store.save_room_result(room).await.unwrap();
+    }
+    store
+        .save_room_result(&room_of(neighbour, Duration::zero()))
+        .await
+        .unwrap();
+
+    let mut newest_first = rooms.clone();
+    newest_first.sort_by_key(|room| std::cmp::Reverse(room.ended_at));
+    let expected: Vec<RoomResult> = newest_first.iter().map(without_document).collect();
+    assert_eq!(
+        store.room_results_of_host(host, 10).await.unwrap(),
+        expected
+    );
+    assert_eq!(
+        store.room_results_of_host(host, 2).await.unwrap(),
+        expected[..2].to_vec()
+    );
+    assert!(
+        store
+            .room_results_of_host(host, 0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .room_results_of_host(neighbour, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // The documents are still there, one read away.
+    for room in &rooms {
+        assert_eq!(
+            store.room_result(room.room_id).await.unwrap().as_ref(),
+            Some(room)
+        );
+    }
+}
+
+async fn unknown_room_result_is_none(store: Arc<dyn Store>) {
+    assert_eq!(store.room_result(Uuid::now_v7()).await.unwrap(), None);
+    assert!(
+        store
+            .room_results_of_host(Uuid::new_v4(), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+// ---- schema upgrades ----
+
+/// Tables schema version 5 added; a version 4 keyspace has none of them.
+const TABLES_SINCE_V5: &[&str] = &["room_results", "room_results_by_host"];
+
+/// `migrate` brings a keyspace of schema version 4 (before room results and weekly
+/// archives) to the current version: `serve` refuses it until then, and afterwards the
+/// new tables work and the old data is still there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_upgrades_a_version_4_keyspace() {
+    crate::common::with_cleanup(async {
+        let settings = crate::common::scylla_settings();
+        let nodes = settings.nodes.join(",");
+        crate::cql::sweep_stale(&nodes).await;
+        let store = crate::common::scylla_store_with(&settings).await;
+        let user = new_user(&store).await;
+        drop(store);
+        // Make it what a version 4 release left: without the newer tables, version 4.
+        let session = scylla::client::session_builder::SessionBuilder::new()
+            .known_nodes(&settings.nodes)
+            .build()
+            .await
+            .unwrap();
+        let ks = &settings.keyspace;
+        for table in TABLES_SINCE_V5 {
+            session
+                .query_unpaged(format!("DROP TABLE {ks}.{table}"), ())
+                .await
+                .unwrap();
+            session.await_schema_agreement().await.unwrap();
+        }
+        session
+            .query_unpaged(
+                format!("UPDATE {ks}.schema_version SET version = 4 WHERE component = 'questpath'"),
+                (),
+            )
+            .await
+            .unwrap();
+
+        let refused = questpath::adapters::scylla::ScyllaStore::connect(&settings).await;
+        let migrated = questpath::adapters::scylla::migrate(&settings).await;
+        let store: Arc<dyn Store> = Arc::new(
+            questpath::adapters::scylla::ScyllaStore::connect(&settings)
+                .await
+                .expect("the upgraded keyspace is accepted"),
+        );
+
+        match refused {
+            Err(questpath::adapters::scylla::ConnectError::Schema(message)) => {
+                assert!(message.contains("schema version 4"), "{message}")
+            }
+            Err(other) => panic!("refused for another reason: {other}"),
+            Ok(_) => panic!("a version 4 keyspace is accepted"),
+        }
+        assert_eq!(
+            migrated.expect("migrate"),
+            questpath::adapters::scylla::SCHEMA_VERSION
+        );
+        assert_eq!(
+            store.user_by_id(user.id).await.unwrap().map(|u| u.email),
+            Some(user.email),
+            "existing data is kept"
+        );
+        let room = room_of(Uuid::new_v4(), Duration::zero());
+        store.save_room_result(&room).await.unwrap();
+        assert_eq!(store.room_result(room.room_id).await.unwrap(), Some(room));
+    })
+    .await;
 }

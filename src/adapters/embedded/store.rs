@@ -15,6 +15,10 @@
 //! leaderboard are keys of `xp_pending`. Writing a grant (ledger and pending mark) is
 //! one transaction, so a grant is never in one without the other.
 //!
+//! A room's results are one record of `room_results`, and a summary (without the
+//! document) in `room_results_by_host`, keyed so a host's rooms are one key range in
+//! end order; saving writes both in one transaction.
+//!
 //! redb has no TTL. Records that expire (refresh families and tokens, sign-in failures)
 //! read as absent once past their time, and are deleted when a method meets them, so
 //! the file does not grow with dead sessions.
@@ -30,8 +34,8 @@ use uuid::Uuid;
 
 use crate::ports::store::{
     GenerationJob, Goal, GoalStatus, Level, LevelStatus, LoginFailures, NewGoal, NewUser, Page,
-    ProfileUpdate, Question, RefreshFamily, RefreshToken, Store, StoreError, StoreResult, User,
-    XpEntry, email_key,
+    ProfileUpdate, Question, RefreshFamily, RefreshToken, RoomResult, Store, StoreError,
+    StoreResult, User, XpEntry, email_key,
 };
 
 /// users: user id -> JSON `User`.
@@ -71,6 +75,12 @@ const XP_LEDGER: TableDefinition<(u128, &str), &[u8]> = TableDefinition::new("xp
 /// xp_pending: (user id, grant id) -> nothing; grants written to the ledger and not yet
 /// applied to the profile and the leaderboard, a user's in one key range.
 const XP_PENDING: TableDefinition<(u128, &str), ()> = TableDefinition::new("xp_pending");
+/// room_results: room id -> JSON `RoomResult` (with its results document).
+const ROOM_RESULTS: TableDefinition<u128, &[u8]> = TableDefinition::new("room_results");
+/// room_results_by_host: (host id, ended at in ms, room id) -> JSON `RoomResult` without
+/// its document; a host's rooms in one key range, read backwards for newest first.
+const ROOM_RESULTS_BY_HOST: TableDefinition<(u128, i64, u128), &[u8]> =
+    TableDefinition::new("room_results_by_host");
 
 /// Most goals one page returns, whatever the caller asks (as on CQL).
 const MAX_PAGE: usize = 100;
@@ -121,6 +131,8 @@ impl EmbeddedStore {
             tx.open_table(QUESTIONS).map_err(internal)?;
             tx.open_table(XP_LEDGER).map_err(internal)?;
             tx.open_table(XP_PENDING).map_err(internal)?;
+            tx.open_table(ROOM_RESULTS).map_err(internal)?;
+            tx.open_table(ROOM_RESULTS_BY_HOST).map_err(internal)?;
             tx.commit().map_err(internal)?;
             Ok(EmbeddedStore { db: Arc::new(db) })
         })
@@ -1180,4 +1192,75 @@ impl Store for EmbeddedStore {
         })
         .await
     }
+
+    async fn save_room_result(&self, result: &RoomResult) -> StoreResult<()> {
+        let result = result.clone();
+        self.blocking(move |db| {
+            let bytes = encode(&result)?;
+            let summary = encode(&RoomResult {
+                results: serde_json::Value::Null,
+                ..result.clone()
+            })?;
+            let key = host_key(&result);
+            let tx = db.begin_write().map_err(internal)?;
+            {
+                let mut results = tx.open_table(ROOM_RESULTS).map_err(internal)?;
+                let mut by_host = tx.open_table(ROOM_RESULTS_BY_HOST).map_err(internal)?;
+                // A rewrite may move the room in the lists (another host or end time).
+                let previous: Option<RoomResult> =
+                    get_json(&results, result.room_id.as_u128(), "room result")?;
+                if let Some(previous) = previous {
+                    by_host.remove(host_key(&previous)).map_err(internal)?;
+                }
+                results
+                    .insert(result.room_id.as_u128(), bytes.as_slice())
+                    .map_err(internal)?;
+                by_host.insert(key, summary.as_slice()).map_err(internal)?;
+            }
+            tx.commit().map_err(internal)
+        })
+        .await
+    }
+
+    async fn room_result(&self, room_id: Uuid) -> StoreResult<Option<RoomResult>> {
+        self.blocking(move |db| {
+            let tx = db.begin_read().map_err(internal)?;
+            let results = tx.open_table(ROOM_RESULTS).map_err(internal)?;
+            get_json(&results, room_id.as_u128(), "room result")
+        })
+        .await
+    }
+
+    async fn room_results_of_host(
+        &self,
+        host_id: Uuid,
+        limit: usize,
+    ) -> StoreResult<Vec<RoomResult>> {
+        let host = host_id.as_u128();
+        self.blocking(move |db| {
+            let tx = db.begin_read().map_err(internal)?;
+            let by_host = tx.open_table(ROOM_RESULTS_BY_HOST).map_err(internal)?;
+            let mut found = Vec::new();
+            for entry in by_host
+                .range((host, i64::MIN, 0)..=(host, i64::MAX, u128::MAX))
+                .map_err(internal)?
+                .rev()
+                .take(limit)
+            {
+                let (_, bytes) = entry.map_err(internal)?;
+                found.push(decode(bytes.value(), "room result")?);
+            }
+            Ok(found)
+        })
+        .await
+    }
+}
+
+/// The key of a room in its host's list: newest end last, so the list reads backwards.
+fn host_key(result: &RoomResult) -> (u128, i64, u128) {
+    (
+        result.host_id.as_u128(),
+        result.ended_at.timestamp_millis(),
+        result.room_id.as_u128(),
+    )
 }

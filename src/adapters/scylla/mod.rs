@@ -2,6 +2,7 @@
 
 mod auth;
 mod goals;
+mod room_results;
 pub mod schema;
 pub mod session;
 pub mod store;

@@ -1,7 +1,8 @@
 //! The store on ScyllaDB (or Cassandra): prepared statements built once at connect.
 //! Users live here; credentials, Google links, refresh tokens and sign-in failures in
 //! [`super::auth`]; generation jobs, goals, levels and questions in [`super::goals`];
-//! the XP ledger (and the users' `total_xp`) in [`super::xp`].
+//! the XP ledger (and the users' `total_xp`) in [`super::xp`]; multiplayer room results in
+//! [`super::room_results`].
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -15,14 +16,15 @@ use uuid::Uuid;
 
 use super::auth::AuthStatements;
 use super::goals::GoalStatements;
+use super::room_results::RoomResultStatements;
 use super::schema::check_version;
 use super::session::{ConnectError, open, unreachable};
 use super::xp::XpStatements;
 use crate::config::ScyllaSettings;
 use crate::ports::store::{
     GenerationJob, Goal, GoalStatus, Level, LevelStatus, LoginFailures, NewGoal, NewUser, Page,
-    ProfileUpdate, Question, RefreshFamily, RefreshToken, Store, StoreError, StoreResult, User,
-    XpEntry, email_key,
+    ProfileUpdate, Question, RefreshFamily, RefreshToken, RoomResult, Store, StoreError,
+    StoreResult, User, XpEntry, email_key,
 };
 
 /// Statements prepared once per session.
@@ -45,6 +47,7 @@ pub struct ScyllaStore {
     pub(super) auth: AuthStatements,
     pub(super) goals: GoalStatements,
     pub(super) xp: XpStatements,
+    pub(super) room_results: RoomResultStatements,
 }
 
 #[derive(DeserializeRow)]
@@ -124,12 +127,14 @@ impl ScyllaStore {
         let auth = AuthStatements::prepare(&session, settings).await?;
         let goals = GoalStatements::prepare(&session, settings).await?;
         let xp = XpStatements::prepare(&session, settings).await?;
+        let room_results = RoomResultStatements::prepare(&session, settings).await?;
         Ok(ScyllaStore {
             session,
             statements,
             auth,
             goals,
             xp,
+            room_results,
         })
     }
 
@@ -518,5 +523,21 @@ impl Store for ScyllaStore {
 
     async fn xp_users(&self, after: Option<Uuid>, limit: usize) -> StoreResult<Vec<Uuid>> {
         self.xp().xp_users(after, limit).await
+    }
+
+    async fn save_room_result(&self, result: &RoomResult) -> StoreResult<()> {
+        self.room_results().save(result).await
+    }
+
+    async fn room_result(&self, room_id: Uuid) -> StoreResult<Option<RoomResult>> {
+        self.room_results().result(room_id).await
+    }
+
+    async fn room_results_of_host(
+        &self,
+        host_id: Uuid,
+        limit: usize,
+    ) -> StoreResult<Vec<RoomResult>> {
+        self.room_results().of_host(host_id, limit).await
     }
 }

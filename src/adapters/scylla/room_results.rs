@@ -1,0 +1,279 @@
+//! Final results of multiplayer rooms on CQL (see docs/data-model.md, Q24 to Q25, W23).
+//!
+//! * `room_results` holds one room's whole result, the document as JSON text;
+//! * `room_results_by_host` lists a host's rooms, newest end first, with everything but
+//!   the document, so a list is one bounded slice of one partition and no join;
+//! * no batch: the document can be far larger than a batch may be (Cassandra refuses
+//!   batches over 50 KiB by default). The room's row is written first, then its list
+//!   entry, so a listed room can always be read; a failed save is retried whole;
+//! * a rewrite is idempotent. One that changes the host or the end time (the list
+//!   entry's key) deletes the old list entry after writing the new one.
+
+use chrono::{DateTime, Utc};
+use futures_util::TryStreamExt;
+use scylla::DeserializeRow;
+use scylla::client::session::Session;
+use scylla::statement::prepared::PreparedStatement;
+use uuid::Uuid;
+
+use super::session::ConnectError;
+use super::store::{ScyllaStore, internal, prepare, unavailable};
+use crate::config::ScyllaSettings;
+use crate::ports::store::{RoomResult, StoreError, StoreResult};
+
+const RESULT_COLUMNS: &str =
+    "room_id, code, host_id, title, created_at, ended_at, end_reason, players, results";
+const ENTRY_COLUMNS: &str =
+    "host_id, ended_at, room_id, code, title, created_at, end_reason, players";
+
+/// Statements of the room results, prepared once per session.
+pub(super) struct RoomResultStatements {
+    insert_result: PreparedStatement,
+    result: PreparedStatement,
+    insert_entry: PreparedStatement,
+    delete_entry: PreparedStatement,
+    entries: PreparedStatement,
+}
+
+impl RoomResultStatements {
+    pub(super) async fn prepare(
+        session: &Session,
+        settings: &ScyllaSettings,
+    ) -> Result<Self, ConnectError> {
+        let ks = &settings.keyspace;
+        let prepare = |cql: String| prepare(session, settings, cql);
+        Ok(RoomResultStatements {
+            insert_result: prepare(format!(
+                "INSERT INTO {ks}.room_results ({RESULT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            ))
+            .await?,
+            result: prepare(format!(
+                "SELECT {RESULT_COLUMNS} FROM {ks}.room_results WHERE room_id = ?"
+            ))
+            .await?,
+            insert_entry: prepare(format!(
+                "INSERT INTO {ks}.room_results_by_host ({ENTRY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            ))
+            .await?,
+            delete_entry: prepare(format!(
+                "DELETE FROM {ks}.room_results_by_host WHERE host_id = ? AND ended_at = ? AND room_id = ?"
+            ))
+            .await?,
+            entries: prepare(format!(
+                "SELECT {ENTRY_COLUMNS} FROM {ks}.room_results_by_host WHERE host_id = ? LIMIT ?"
+            ))
+            .await?,
+        })
+    }
+}
+
+#[derive(DeserializeRow)]
+struct ResultRow {
+    room_id: Uuid,
+    code: Option<String>,
+    host_id: Option<Uuid>,
+    title: Option<String>,
+    created_at: Option<DateTime<Utc>>,
+    ended_at: Option<DateTime<Utc>>,
+    end_reason: Option<String>,
+    players: Option<i32>,
+    results: Option<String>,
+}
+
+#[derive(DeserializeRow)]
+struct EntryRow {
+    host_id: Uuid,
+    ended_at: DateTime<Utc>,
+    room_id: Uuid,
+    code: Option<String>,
+    title: Option<String>,
+    created_at: Option<DateTime<Utc>>,
+    end_reason: Option<String>,
+    players: Option<i32>,
+}
+
+/// Every row is written whole by one insert: a missing column is corruption.
+fn corrupt(room_id: Uuid) -> StoreError {
+    internal(format!("corrupt room result {room_id}"))
+}
+
+impl ResultRow {
+    fn into_result(self) -> StoreResult<RoomResult> {
+        let room_id = self.room_id;
+        let (
+            Some(code),
+            Some(host_id),
+            Some(title),
+            Some(created_at),
+            Some(ended_at),
+            Some(end_reason),
+            Some(players),
+            Some(results),
+        ) = (
+            self.code,
+            self.host_id,
+            self.title,
+            self.created_at,
+            self.ended_at,
+            self.end_reason,
+            self.players,
+            self.results,
+        )
+        else {
+            return Err(corrupt(room_id));
+        };
+        Ok(RoomResult {
+            room_id,
+            code,
+            host_id,
+            title,
+            created_at,
+            ended_at,
+            end_reason,
+            players: u32::try_from(players).map_err(|_| corrupt(room_id))?,
+            results: serde_json::from_str(&results)
+                .map_err(|e| internal(format!("corrupt results of room {room_id}: {e}")))?,
+        })
+    }
+}
+
+impl EntryRow {
+    fn into_result(self) -> StoreResult<RoomResult> {
+        let room_id = self.room_id;
+        let (Some(code), Some(title), Some(created_at), Some(end_reason), Some(players)) = (
+            self.code,
+            self.title,
+            self.created_at,
+            self.end_reason,
+            self.players,
+        ) else {
+            return Err(corrupt(room_id));
+        };
+        Ok(RoomResult {
+            room_id,
+            code,
+            host_id: self.host_id,
+            title,
+            created_at,
+            ended_at: self.ended_at,
+            end_reason,
+            players: u32::try_from(players).map_err(|_| corrupt(room_id))?,
+            results: serde_json::Value::Null,
+        })
+    }
+}
+
+/// The room-result queries of a [`ScyllaStore`].
+pub(super) struct RoomResults<'a> {
+    session: &'a Session,
+    st: &'a RoomResultStatements,
+}
+
+impl ScyllaStore {
+    pub(super) fn room_results(&self) -> RoomResults<'_> {
+        RoomResults {
+            session: &self.session,
+            st: &self.room_results,
+        }
+    }
+}
+
+impl RoomResults<'_> {
+    pub(super) async fn save(&self, result: &RoomResult) -> StoreResult<()> {
+        let players = i32::try_from(result.players)
+            .map_err(|_| internal(format!("room {} has too many players", result.room_id)))?;
+        let document = serde_json::to_string(&result.results).map_err(internal)?;
+        // What an earlier save listed, to move the entry if its key changes.
+        let previous = self.result(result.room_id).await?;
+        self.session
+            .execute_unpaged(
+                &self.st.insert_result,
+                (
+                    result.room_id,
+                    &result.code,
+                    result.host_id,
+                    &result.title,
+                    result.created_at,
+                    result.ended_at,
+                    &result.end_reason,
+                    players,
+                    document,
+                ),
+            )
+            .await
+            .map_err(unavailable)?;
+        self.session
+            .execute_unpaged(
+                &self.st.insert_entry,
+                (
+                    result.host_id,
+                    result.ended_at,
+                    result.room_id,
+                    &result.code,
+                    &result.title,
+                    result.created_at,
+                    &result.end_reason,
+                    players,
+                ),
+            )
+            .await
+            .map_err(unavailable)?;
+        if let Some(previous) = previous {
+            let moved = previous.host_id != result.host_id
+                || previous.ended_at.timestamp_millis() != result.ended_at.timestamp_millis();
+            if moved {
+                self.session
+                    .execute_unpaged(
+                        &self.st.delete_entry,
+                        (previous.host_id, previous.ended_at, result.room_id),
+                    )
+                    .await
+                    .map_err(unavailable)?;
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) async fn result(&self, room_id: Uuid) -> StoreResult<Option<RoomResult>> {
+        let result = self
+            .session
+            .execute_unpaged(&self.st.result, (room_id,))
+            .await
+            .map_err(unavailable)?;
+        result
+            .into_rows_result()
+            .map_err(internal)?
+            .maybe_first_row::<ResultRow>()
+            .map_err(internal)?
+            .map(ResultRow::into_result)
+            .transpose()
+    }
+
+    pub(super) async fn of_host(
+        &self,
+        host_id: Uuid,
+        limit: usize,
+    ) -> StoreResult<Vec<RoomResult>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let limit = i32::try_from(limit).unwrap_or(i32::MAX);
+        // Paged: a long history is read a page at a time, up to `limit` rows.
+        let mut rows = self
+            .session
+            .execute_iter(self.st.entries.clone(), (host_id, limit))
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?
+            .rows_stream::<EntryRow>()
+            .map_err(internal)?;
+        let mut found = Vec::new();
+        while let Some(row) = rows
+            .try_next()
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?
+        {
+            found.push(row.into_result()?);
+        }
+        Ok(found)
+    }
+}
