@@ -225,6 +225,31 @@ pub const VARIABLES: &[Variable] = &[
         doc: "time to answer one quiz question",
     },
     Variable {
+        name: "QUESTPATH_ROOM_MAX_PLAYERS",
+        default: "1000",
+        doc: "most players one multiplayer room may seat (a host may ask for fewer); tested up to 10000",
+    },
+    Variable {
+        name: "QUESTPATH_ROOMS_PER_INSTANCE",
+        default: "500",
+        doc: "most multiplayer rooms one instance runs at once; more are refused with 503",
+    },
+    Variable {
+        name: "QUESTPATH_ROOM_LEASE_SECS",
+        default: "15",
+        doc: "life of a room's entry in the code directory without a refresh: a dead instance's rooms disappear within it",
+    },
+    Variable {
+        name: "QUESTPATH_ROOM_HOST_GRACE_SECS",
+        default: "60",
+        doc: "how long a room waits for a host who dropped before ending (results are kept)",
+    },
+    Variable {
+        name: "QUESTPATH_ROOM_EMPTY_GRACE_SECS",
+        default: "60",
+        doc: "how long a room with nobody connected lives before it ends",
+    },
+    Variable {
         name: "QUESTPATH_SLOW_REQUEST_MS",
         default: "1000",
         doc: "requests slower than this many milliseconds are logged as a warning with their route, status and user (0 turns the warning off)",
@@ -407,6 +432,8 @@ pub struct Settings {
     pub legacy_goal_wait: Duration,
     /// Websocket and quiz timings and limits (defaults; tests shorten them).
     pub realtime: crate::realtime::RealtimeSettings,
+    /// Multiplayer room limits and timings.
+    pub rooms: crate::rooms::RoomSettings,
     /// Browser origins allowed to call the API with credentials (exact `scheme://host[:port]`).
     pub cors_origins: Vec<String>,
     /// Networks of reverse proxies whose `X-Forwarded-For` is believed.
@@ -792,6 +819,14 @@ impl Settings {
             question_time: Duration::from_secs(number("QUESTPATH_QUIZ_QUESTION_SECS", 5..=3600)?),
             ..crate::realtime::RealtimeSettings::default()
         };
+        let rooms = crate::rooms::RoomSettings {
+            max_players: number("QUESTPATH_ROOM_MAX_PLAYERS", 1..=100_000)? as usize,
+            max_rooms: number("QUESTPATH_ROOMS_PER_INSTANCE", 1..=100_000)? as usize,
+            lease: Duration::from_secs(number("QUESTPATH_ROOM_LEASE_SECS", 3..=3600)?),
+            host_grace: Duration::from_secs(number("QUESTPATH_ROOM_HOST_GRACE_SECS", 0..=3600)?),
+            empty_grace: Duration::from_secs(number("QUESTPATH_ROOM_EMPTY_GRACE_SECS", 0..=3600)?),
+            ..crate::rooms::RoomSettings::default()
+        };
         let slow_text = or_default("QUESTPATH_SLOW_REQUEST_MS");
         let slow_request = match slow_text.parse::<u64>() {
             Ok(0) => None,
@@ -821,6 +856,7 @@ impl Settings {
             slow_request,
             sentry_dsn,
             realtime,
+            rooms,
             cors_origins,
             trusted_proxies,
             rate_limits,
@@ -984,6 +1020,11 @@ mod tests {
             ("QUESTPATH_WS_MAX_FRAME_BYTES", "lots"),
             ("QUESTPATH_WS_OUTBOUND_QUEUE", "0"),
             ("QUESTPATH_QUIZ_QUESTION_SECS", "1"),
+            ("QUESTPATH_ROOM_MAX_PLAYERS", "0"),
+            ("QUESTPATH_ROOMS_PER_INSTANCE", "many"),
+            ("QUESTPATH_ROOM_LEASE_SECS", "1"),
+            ("QUESTPATH_ROOM_HOST_GRACE_SECS", "-1"),
+            ("QUESTPATH_ROOM_EMPTY_GRACE_SECS", "7200"),
             ("QUESTPATH_CORS_ORIGINS", "*"),
             ("QUESTPATH_CORS_ORIGINS", "http://localhost:3000/app"),
             ("QUESTPATH_TRUSTED_PROXIES", "10.0.0.0/33"),

@@ -23,6 +23,7 @@ pub mod leaderboard;
 pub mod metrics;
 pub mod ports;
 pub mod realtime;
+pub mod rooms;
 pub mod secrets;
 pub mod startup;
 pub mod state;

@@ -219,10 +219,23 @@ impl Application {
             .unwrap_or(2);
         let registry = Registry::new(deps, cores).start();
         let draining = CancellationToken::new();
+        let rooms = crate::rooms::Rooms::new(
+            settings.rooms.clone(),
+            crate::rooms::RoomDeps {
+                store: backends.store.clone(),
+                cache: backends.cache.clone(),
+                bus: backends.bus.clone(),
+                xp: xp.clone(),
+                metrics: metrics.clone(),
+            },
+            cores,
+        );
         let realtime = Arc::new(Realtime {
             registry,
             settings: settings.realtime.clone(),
             draining: draining.clone(),
+            rooms,
+            guests: crate::rooms::guests::Guests::new(backends.cache.clone()),
         });
         let state = web::Data::new(AppState {
             settings: Arc::new(settings.clone()),

@@ -26,4 +26,8 @@ pub struct Realtime {
     /// Cancelled when the server drains: every socket is closed with 1012 so clients
     /// reconnect (to another instance) instead of holding the shutdown.
     pub draining: tokio_util::sync::CancellationToken,
+    /// Multiplayer rooms: the actors this instance runs and the relays it feeds.
+    pub rooms: Arc<crate::rooms::Rooms>,
+    /// Guests' tickets and rejoin tokens.
+    pub guests: crate::rooms::guests::Guests,
 }

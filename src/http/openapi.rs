@@ -76,6 +76,11 @@ pub const DOCS_CSP: &str = "default-src 'self'; img-src 'self' data:; \
         crate::http::v1::goals::job,
         crate::http::v1::goals::stats,
         crate::http::v1::leaderboards::get,
+        crate::http::v1::rooms::create,
+        crate::http::v1::rooms::list,
+        crate::http::v1::rooms::guest,
+        crate::http::v1::rooms::results,
+        crate::http::v1::rooms::results_csv,
     ),
     components(
         schemas(ProblemDetails, crate::http::error::FieldError),
@@ -102,6 +107,7 @@ pub const DOCS_CSP: &str = "default-src 'self'; img-src 'self' data:; \
         (name = "levels", description = "Levels of a roadmap and their topics"),
         (name = "jobs", description = "Roadmap-generation jobs"),
         (name = "leaderboards", description = "All-time and weekly XP leaderboards"),
+        (name = "rooms", description = "Live multiplayer quiz rooms: create, guests, results"),
         (name = "realtime", description = "The websocket: quizzes, rooms and live events"),
         (name = "meta", description = "This document"),
     )

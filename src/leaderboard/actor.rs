@@ -438,8 +438,10 @@ impl Actor for LeaderboardActor {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         // Callers wait for their batch anyway; a bounded mailbox would only add a
-        // second queue in front of the actor's own.
-        ctx.set_mailbox_capacity(usize::MAX);
+        // second queue in front of the actor's own. Not `usize::MAX`: actix computes
+        // `MAX_CAPACITY - capacity` whenever the address is cloned, which overflows
+        // (a panic in debug builds, a wrapped count in release).
+        ctx.set_mailbox_capacity(1 << 20);
         // One task publishes every batch's pushes in turn, so a learner's pushes leave
         // in the order their grants were written.
         let (publisher, mut batches) = mpsc::channel::<Pushes>(PUSH_BACKLOG);

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use prometheus::core::Collector;
 
-use crate::realtime::protocol::{ClientMessage, ServerMessage};
+use crate::realtime::protocol::{ClientMessage, RoomPhase, ServerMessage};
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
@@ -110,6 +110,23 @@ pub mod job_outcome {
     pub const ERROR: &str = "error";
 }
 
+/// Phases of a room, as labels.
+const ROOM_PHASES: [&str; 4] = ["lobby", "question", "reveal", "ended"];
+
+fn phase_label(phase: RoomPhase) -> &'static str {
+    match phase {
+        RoomPhase::Lobby => ROOM_PHASES[0],
+        RoomPhase::Question => ROOM_PHASES[1],
+        RoomPhase::Reveal => ROOM_PHASES[2],
+        RoomPhase::Ended => ROOM_PHASES[3],
+    }
+}
+
+/// Fan-out of one question to up to 10,000 local sockets: milliseconds to a second.
+const FANOUT_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.5,
+];
+
 /// The server's metrics.
 #[derive(Clone)]
 pub struct Metrics {
@@ -140,6 +157,13 @@ pub struct Metrics {
     quiz_timeouts: IntCounter,
     xp_granted: IntCounterVec,
     level_ups: IntCounter,
+    // ---- rooms ----
+    rooms: IntGaugeVec,
+    room_players: IntGauge,
+    rooms_created: IntCounter,
+    rooms_ended: IntCounterVec,
+    room_answers: IntCounterVec,
+    room_fanout: Histogram,
     // ---- dependencies ----
     store_operations: IntCounterVec,
     store_duration: HistogramVec,
@@ -392,6 +416,44 @@ impl Metrics {
                 "Jobs moved to the dead-letter list after their last attempt, by queue",
                 &["queue"],
             )?,
+            rooms: register(
+                &r,
+                IntGaugeVec::new(
+                    Opts::new(
+                        "questpath_rooms",
+                        "Multiplayer rooms whose actor runs on this instance, by phase (lobby, question, reveal, ended)",
+                    ),
+                    &["phase"],
+                )?,
+            )?,
+            room_players: gauge(
+                &r,
+                "questpath_room_players",
+                "Connected players in the rooms this instance runs",
+            )?,
+            rooms_created: counter(
+                &r,
+                "questpath_rooms_created_total",
+                "Multiplayer rooms created on this instance",
+            )?,
+            rooms_ended: counter_vec(
+                &r,
+                "questpath_rooms_ended_total",
+                "Multiplayer rooms ended, by reason (finished, ended_by_host, host_left, abandoned)",
+                &["reason"],
+            )?,
+            room_answers: counter_vec(
+                &r,
+                "questpath_room_answers_total",
+                "Answers in multiplayer rooms, by outcome (accepted, or the refusal's error code)",
+                &["outcome"],
+            )?,
+            room_fanout: histogram(
+                &r,
+                "questpath_room_fanout_seconds",
+                "From a room actor publishing a question to this instance having queued it for every local player",
+                FANOUT_BUCKETS,
+            )?,
             job_queue_depth: register(
                 &r,
                 IntGaugeVec::new(
@@ -419,6 +481,15 @@ impl Metrics {
         }
         self.jobs_dead_lettered
             .with_label_values(&[crate::goals::QUEUE]);
+        for phase in ROOM_PHASES {
+            self.rooms.with_label_values(&[phase]);
+        }
+        for reason in ["finished", "ended_by_host", "host_left", "abandoned"] {
+            self.rooms_ended.with_label_values(&[reason]);
+        }
+        for outcome in ["accepted", "late_answer", "already_answered"] {
+            self.room_answers.with_label_values(&[outcome]);
+        }
     }
 
     // ---- HTTP -------------------------------------------------------------------------
@@ -504,6 +575,47 @@ impl Metrics {
     /// The number of live sessions on this instance.
     pub fn set_sessions(&self, count: usize) {
         self.sessions.set(i64::try_from(count).unwrap_or(i64::MAX));
+    }
+
+    // ---- rooms ------------------------------------------------------------------------
+
+    pub fn room_created(&self) {
+        self.rooms_created.inc();
+    }
+
+    /// A room's actor started (in the lobby).
+    pub fn room_phase_changed_from_none(&self, phase: RoomPhase) {
+        self.rooms.with_label_values(&[phase_label(phase)]).inc();
+    }
+
+    pub fn room_phase_changed(&self, from: RoomPhase, to: RoomPhase) {
+        self.rooms.with_label_values(&[phase_label(from)]).dec();
+        self.rooms.with_label_values(&[phase_label(to)]).inc();
+    }
+
+    /// A room's actor stopped.
+    pub fn room_phase_changed_to_none(&self, phase: RoomPhase) {
+        self.rooms.with_label_values(&[phase_label(phase)]).dec();
+    }
+
+    /// A room's connected players went from `from` to `to`.
+    pub fn room_players_changed(&self, from: u32, to: u32) {
+        self.room_players.add(i64::from(to) - i64::from(from));
+    }
+
+    /// A room ended for `reason` (a fixed name).
+    pub fn room_ended(&self, reason: &'static str) {
+        self.rooms_ended.with_label_values(&[reason]).inc();
+    }
+
+    /// An answer reached a room: `accepted` or a protocol error code.
+    pub fn room_answer(&self, outcome: &'static str) {
+        self.room_answers.with_label_values(&[outcome]).inc();
+    }
+
+    /// A question reached every local player's queue `elapsed` after it was published.
+    pub fn room_fanout(&self, elapsed: Duration) {
+        self.room_fanout.observe(elapsed.as_secs_f64());
     }
 
     // ---- game -------------------------------------------------------------------------
@@ -623,6 +735,18 @@ pub fn client_message_type(message: &ClientMessage) -> &'static str {
         ClientMessage::SessionState => "session.state",
         ClientMessage::LeaderboardSubscribe { .. } => "leaderboard.subscribe",
         ClientMessage::LeaderboardUnsubscribe { .. } => "leaderboard.unsubscribe",
+        ClientMessage::RoomJoin { .. } => "room.join",
+        ClientMessage::RoomLeave => "room.leave",
+        ClientMessage::RoomAnswer { .. } => "room.answer",
+        ClientMessage::RoomState => "room.state",
+        ClientMessage::RoomStart => "room.start",
+        ClientMessage::RoomNext => "room.next",
+        ClientMessage::RoomCloseQuestion => "room.close_question",
+        ClientMessage::RoomSkip => "room.skip",
+        ClientMessage::RoomKick { .. } => "room.kick",
+        ClientMessage::RoomPause => "room.pause",
+        ClientMessage::RoomResume => "room.resume",
+        ClientMessage::RoomEnd => "room.end",
         // A message type added to the protocol counts here until it is named above;
         // the protocol grows while this stays correct.
         #[allow(unreachable_patterns)]
@@ -643,6 +767,21 @@ pub fn server_message_type(message: &ServerMessage) -> &'static str {
         ServerMessage::XpGranted { .. } => "xp.granted",
         ServerMessage::LeaderboardRank { .. } => "leaderboard.rank",
         ServerMessage::LeaderboardTop { .. } => "leaderboard.top",
+        ServerMessage::RoomJoined { .. } => "room.joined",
+        ServerMessage::RoomStateView { .. } => "room.state",
+        ServerMessage::RoomLobby { .. } => "room.lobby",
+        ServerMessage::RoomPlayerJoined { .. } => "room.player_joined",
+        ServerMessage::RoomPlayerLeft { .. } => "room.player_left",
+        ServerMessage::RoomQuestion(_) => "room.question",
+        ServerMessage::RoomAnswerAck { .. } => "room.answer_ack",
+        ServerMessage::RoomAnswered { .. } => "room.answered",
+        ServerMessage::RoomPaused { .. } => "room.paused",
+        ServerMessage::RoomResumed { .. } => "room.resumed",
+        ServerMessage::RoomQuestionClosed { .. } => "room.question_closed",
+        ServerMessage::RoomYourResult { .. } => "room.your_result",
+        ServerMessage::RoomKicked { .. } => "room.kicked",
+        ServerMessage::RoomEnded { .. } => "room.ended",
+        ServerMessage::RoomFinal { .. } => "room.final",
         #[allow(unreachable_patterns)]
         _ => "other",
     }

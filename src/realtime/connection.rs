@@ -4,9 +4,8 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use actix::Addr;
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::{CloseCode, CloseReason, Message};
 use futures_util::StreamExt;
@@ -17,13 +16,14 @@ use uuid::Uuid;
 
 use super::RealtimeSettings;
 use super::protocol::{
-    ClientFrame, SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, ServerMessage, close, codes,
+    ClientFrame, ClientMessage, SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, ServerMessage, close, codes,
 };
-use super::registry::{GetOrStart, Registry};
+use super::registry::GetOrStart;
 use super::session::{Connect, Disconnect, Outbound, Request};
 use crate::http::error::ApiError;
 use crate::metrics::{Metrics, client_message_type, disconnect, server_message_type};
-use crate::state::AppState;
+use crate::rooms::link::{Player, RoomLink, is_room_message};
+use crate::state::{AppState, Realtime};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/ws", web::get().to(upgrade));
@@ -64,12 +64,20 @@ async fn upgrade(
     query: web::Query<TicketQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let ticket = query.ticket.as_deref().unwrap_or_default();
-    let user_id = state.auth.redeem_ticket(ticket).await?.ok_or_else(|| {
-        ApiError::unauthorized(
-            "invalid_ticket",
-            "A valid, unused websocket ticket is required",
-        )
-    })?;
+    // A learner's ticket, else a guest's (who may only play the room they were let in).
+    let player = match state.auth.redeem_ticket(ticket).await? {
+        Some(user_id) => Player::User(user_id),
+        None => match state.realtime.guests.redeem(ticket).await {
+            Ok(Some(pass)) => Player::Guest(pass),
+            Ok(None) => {
+                return Err(ApiError::unauthorized(
+                    "invalid_ticket",
+                    "A valid, unused websocket ticket is required",
+                ));
+            }
+            Err(e) => return Err(ApiError::unavailable(e)),
+        },
+    };
     let encoding = requested_encoding(&req).ok_or_else(|| {
         ApiError::bad_request(
             "subprotocol_required",
@@ -87,10 +95,9 @@ async fn upgrade(
     let stream = stream.max_frame_size(settings.max_frame);
     actix_web::rt::spawn(run(
         state.metrics.clone(),
-        realtime.registry.clone(),
+        realtime.clone(),
         settings,
-        realtime.draining.clone(),
-        user_id,
+        player,
         encoding,
         session,
         stream,
@@ -169,6 +176,42 @@ fn parse(encoding: Encoding, message: &Message) -> Result<ClientFrame, (&'static
     })
 }
 
+/// The socket's round trip, from the server's own pings: each carries a sequence
+/// number, and the pong that echoes the latest one gives a sample (smoothed).
+#[derive(Default)]
+struct RoundTrip {
+    sequence: u64,
+    sent: Option<(u64, Instant)>,
+    smoothed: Option<Duration>,
+}
+
+impl RoundTrip {
+    fn next(&mut self) -> [u8; 8] {
+        self.sequence += 1;
+        self.sent = Some((self.sequence, Instant::now()));
+        self.sequence.to_be_bytes()
+    }
+
+    fn answered(&mut self, payload: &[u8]) {
+        let Some((sequence, at)) = self.sent else {
+            return;
+        };
+        if payload != sequence.to_be_bytes() {
+            return;
+        }
+        self.sent = None;
+        let sample = at.elapsed();
+        self.smoothed = Some(match self.smoothed {
+            Some(old) => (old * 3 + sample) / 4,
+            None => sample,
+        });
+    }
+
+    fn round_trip(&self) -> Option<Duration> {
+        self.smoothed
+    }
+}
+
 const KNOWN_TYPES: &[&str] = &[
     "ping",
     "quiz.start",
@@ -177,6 +220,18 @@ const KNOWN_TYPES: &[&str] = &[
     "session.state",
     "leaderboard.subscribe",
     "leaderboard.unsubscribe",
+    "room.join",
+    "room.leave",
+    "room.answer",
+    "room.state",
+    "room.start",
+    "room.next",
+    "room.close_question",
+    "room.skip",
+    "room.kick",
+    "room.pause",
+    "room.resume",
+    "room.end",
 ];
 
 fn reply_id(message: &Message) -> Option<String> {
@@ -190,17 +245,17 @@ fn reply_id(message: &Message) -> Option<String> {
         .map(str::to_string)
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn run(
     metrics: Arc<Metrics>,
-    registry: Addr<Registry>,
+    realtime: Arc<Realtime>,
     settings: RealtimeSettings,
-    draining: CancellationToken,
-    user_id: Uuid,
+    player: Player,
     encoding: Encoding,
     mut ws: actix_ws::Session,
     mut stream: actix_ws::MessageStream,
 ) {
+    let draining = realtime.draining.clone();
+    let user_id = player.id();
     let connection_id = Uuid::now_v7();
     let (sender, mut outgoing) = mpsc::channel::<ServerMessage>(settings.outbound_queue);
     let kill = CancellationToken::new();
@@ -210,11 +265,28 @@ async fn run(
         kill: kill.clone(),
         close_code: close_code.clone(),
     };
-    let Ok(session) = registry.send(GetOrStart { user_id }).await else {
-        metrics.ws_refused(disconnect::SESSION_ERROR);
-        let _ = ws.close(Some(CloseReason::from(CloseCode::Error))).await;
-        return;
+    // Learners have a session (quizzes, pushes); guests only play rooms.
+    let session = match &player {
+        Player::User(user_id) => match realtime
+            .registry
+            .send(GetOrStart { user_id: *user_id })
+            .await
+        {
+            Ok(session) => Some(session),
+            Err(_) => {
+                metrics.ws_refused(disconnect::SESSION_ERROR);
+                let _ = ws.close(Some(CloseReason::from(CloseCode::Error))).await;
+                return;
+            }
+        },
+        Player::Guest(_) => None,
     };
+    let mut room = RoomLink::new(
+        realtime.rooms.clone(),
+        player,
+        connection_id,
+        outbound.clone(),
+    );
     let hello = ServerMessage::Hello {
         user_id,
         connection_id,
@@ -229,13 +301,14 @@ async fn run(
         }
         metrics.ws_sent(server_message_type(&hello), 0);
     }
-    if session
-        .send(Connect {
-            connection_id,
-            outbound,
-        })
-        .await
-        .is_err()
+    if let Some(session) = &session
+        && session
+            .send(Connect {
+                connection_id,
+                outbound,
+            })
+            .await
+            .is_err()
     {
         metrics.ws_refused(disconnect::SESSION_ERROR);
         let _ = ws.close(Some(CloseReason::from(CloseCode::Error))).await;
@@ -255,6 +328,8 @@ async fn run(
     let mut last_seen = Instant::now();
     let mut heartbeat = tokio::time::interval(settings.heartbeat);
     heartbeat.tick().await;
+    // Round trips measured with our own pings (never a value the client reports).
+    let mut pinger = RoundTrip::default();
     let reason: Option<CloseReason> = loop {
         tokio::select! {
             _ = draining.cancelled() => {
@@ -268,11 +343,12 @@ async fn run(
                 if last_seen.elapsed() > settings.client_timeout {
                     break Some(CloseReason { code: CloseCode::Other(close::TIMEOUT), description: Some("no heartbeat".into()) });
                 }
-                if ws.ping(b"").await.is_err() { break None; }
+                if ws.ping(&pinger.next()).await.is_err() { break None; }
             }
             message = outgoing.recv() => {
                 let Some(message) = message else { break None };
                 let kind = server_message_type(&message);
+                room.written(&message);
                 let Some(frame) = encode(encoding, &message) else { continue };
                 // A client that does not read blocks this write; the session then sees
                 // our queue fill up and cancels `kill`.
@@ -307,7 +383,7 @@ async fn run(
                 match message {
                     Message::Ping(bytes) if ws.pong(&bytes).await.is_err() => break None,
                     Message::Ping(_) => {}
-                    Message::Pong(_) => {}
+                    Message::Pong(bytes) => pinger.answered(&bytes),
                     Message::Close(_) => break None,
                     Message::Text(_) | Message::Binary(_) => {
                         if !bucket.take() {
@@ -323,7 +399,19 @@ async fn run(
                         match parse(encoding, &message) {
                             Ok(frame) => {
                                 metrics.ws_received(client_message_type(&frame.message));
-                                session.do_send(Request { connection_id, frame, received_at: Instant::now() })
+                                let received_at = Instant::now();
+                                if is_room_message(&frame.message) {
+                                    let (refused, joined) = room.handle(frame.message, frame.id, received_at, pinger.round_trip()).await;
+                                    if let Some(error) = refused && sender.try_send(error).is_err() { kill.cancel(); }
+                                    if joined && ws.ping(&pinger.next()).await.is_err() { break None; }
+                                } else if let Some(session) = &session {
+                                    session.do_send(Request { connection_id, frame, received_at })
+                                } else if frame.message == ClientMessage::Ping {
+                                    if sender.try_send(ServerMessage::Pong { re: frame.id }).is_err() { kill.cancel(); }
+                                } else {
+                                    let error = ServerMessage::Error { re: frame.id, code: codes::GUEST_ONLY_ROOMS.into(), message: "guests can only play the room they joined".into() };
+                                    if sender.try_send(error).is_err() { kill.cancel(); }
+                                }
                             }
                             Err((code, text)) => {
                                 metrics.ws_received("invalid");
@@ -337,7 +425,10 @@ async fn run(
             }
         }
     };
-    session.do_send(Disconnect { connection_id });
+    room.close().await;
+    if let Some(session) = &session {
+        session.do_send(Disconnect { connection_id });
+    }
     metrics.ws_disconnected(if broken {
         disconnect::ABNORMAL
     } else {

@@ -49,6 +49,147 @@ pub enum ClientMessage {
     /// Stops `leaderboard.top` of that board; answered with `pong`.
     #[serde(rename = "leaderboard.unsubscribe")]
     LeaderboardUnsubscribe { board: String },
+    /// Takes a seat in a multiplayer room by its join code (or the host's place). A
+    /// player who had a seat gets it back, with their score and streak.
+    #[serde(rename = "room.join")]
+    RoomJoin {
+        code: String,
+        /// Display name in the room, 1 to 24 characters (signed-in learners default to
+        /// their profile name; guests chose theirs when they got their ticket).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+    },
+    /// Leaves the room (in the lobby the seat is given up; in a game it is kept for
+    /// the results).
+    #[serde(rename = "room.leave")]
+    RoomLeave,
+    /// Answers the open question `question` (its index) with option `A` to `D`.
+    #[serde(rename = "room.answer")]
+    RoomAnswer { question: u32, option: String },
+    /// The current state of the room, as in `room.joined`.
+    #[serde(rename = "room.state")]
+    RoomState,
+    /// Host: opens the first question.
+    #[serde(rename = "room.start")]
+    RoomStart,
+    /// Host: after a question closed, opens the next (or ends after the last).
+    #[serde(rename = "room.next")]
+    RoomNext,
+    /// Host: closes the open question now and scores it.
+    #[serde(rename = "room.close_question")]
+    RoomCloseQuestion,
+    /// Host: cancels the open question (nobody scores) and opens the next.
+    #[serde(rename = "room.skip")]
+    RoomSkip,
+    /// Host: removes a player and keeps them out of this room.
+    #[serde(rename = "room.kick")]
+    RoomKick { player_id: Uuid },
+    /// Host: stops the clock of the open question.
+    #[serde(rename = "room.pause")]
+    RoomPause,
+    /// Host: restarts the clock with the time that was left.
+    #[serde(rename = "room.resume")]
+    RoomResume,
+    /// Host: ends the game now (the open question is scored first).
+    #[serde(rename = "room.end")]
+    RoomEnd,
+}
+
+/// Whether a connection in a room hosts it or plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RoomRole {
+    Host,
+    Player,
+}
+
+/// Phase of a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RoomPhase {
+    /// Waiting for the host to start.
+    Lobby,
+    /// A question is open.
+    Question,
+    /// A question closed: its answer and the scoreboard are shown.
+    Reveal,
+    /// The game is over.
+    Ended,
+}
+
+/// A room question as players see it (never its answer).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct RoomQuestionView {
+    /// Index of the question, from 0.
+    pub index: u32,
+    pub total: u32,
+    pub question: String,
+    pub options: Vec<OptionView>,
+    pub time_limit_ms: u64,
+    /// Time left when this frame was sent, from the server's deadline.
+    pub remaining_ms: u64,
+    /// Points multiplier of this question (0: no points, 1: standard, 2: double).
+    pub points: u32,
+    /// True while the host has paused the clock.
+    pub paused: bool,
+}
+
+/// One line of a room scoreboard.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct RoomScoreRow {
+    pub rank: u64,
+    /// Rank after the previous question (`None` before the first).
+    pub previous_rank: Option<u64>,
+    pub player_id: Uuid,
+    pub name: String,
+    pub score: u64,
+    pub streak: u32,
+}
+
+/// Answers per option of a closed question.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct RoomOptionCount {
+    pub option: String,
+    pub count: u32,
+}
+
+/// A room as one connection sees it: sent on joining and on `room.state`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct RoomSnapshot {
+    pub room_id: Uuid,
+    pub code: String,
+    pub title: String,
+    pub role: RoomRole,
+    pub phase: RoomPhase,
+    /// Seated players (the host is not one).
+    pub players: u32,
+    pub max_players: u32,
+    pub question_count: u32,
+    /// `speed` (Kahoot's formula) or `accuracy`.
+    pub scoring: String,
+    pub streak_bonus: bool,
+    pub allow_guests: bool,
+    /// The open question, if any, with the time left.
+    pub question: Option<RoomQuestionView>,
+    /// The player's own seat (`None` for the host).
+    pub you: Option<RoomSeat>,
+    /// The scoreboard after the last closed question (top 10).
+    pub scoreboard: Vec<RoomScoreRow>,
+}
+
+/// A player's seat: what a reconnect gives back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct RoomSeat {
+    pub player_id: Uuid,
+    pub name: String,
+    pub guest: bool,
+    pub score: u64,
+    pub streak: u32,
+    pub rank: Option<u64>,
+    /// True when the open question was already answered.
+    pub answered: bool,
+    /// First question this player may answer (late joiners wait for the next one).
+    pub first_question: u32,
 }
 
 /// One learner in a `leaderboard.top` frame.
@@ -175,6 +316,117 @@ pub enum ServerMessage {
         total: u64,
         next_reset: Option<String>,
     },
+    /// This connection is in the room (an answer to `room.join`).
+    #[serde(rename = "room.joined")]
+    RoomJoined {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        re: Option<String>,
+        room: RoomSnapshot,
+    },
+    /// The state of the room (an answer to `room.state`, or after missed events).
+    #[serde(rename = "room.state")]
+    RoomStateView {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        re: Option<String>,
+        room: RoomSnapshot,
+    },
+    /// Players in the lobby (coalesced: at most once a second).
+    #[serde(rename = "room.lobby")]
+    RoomLobby { players: u32 },
+    /// To the host: a player took (or took back) a seat.
+    #[serde(rename = "room.player_joined")]
+    RoomPlayerJoined {
+        player_id: Uuid,
+        name: String,
+        guest: bool,
+        /// True when the player had the seat before (a reconnect).
+        returning: bool,
+        players: u32,
+    },
+    /// To the host: a player left, dropped or was kicked.
+    #[serde(rename = "room.player_left")]
+    RoomPlayerLeft {
+        player_id: Uuid,
+        name: String,
+        /// `left`, `disconnected` or `kicked`.
+        reason: String,
+        players: u32,
+    },
+    /// A question opened for everyone.
+    #[serde(rename = "room.question")]
+    RoomQuestion(RoomQuestionView),
+    /// The answer was received in time; correctness comes when the question closes.
+    #[serde(rename = "room.answer_ack")]
+    RoomAnswerAck {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        re: Option<String>,
+        question: u32,
+    },
+    /// To the host: how many answered the open question (coalesced, 4 per second).
+    #[serde(rename = "room.answered")]
+    RoomAnswered {
+        question: u32,
+        answered: u32,
+        /// Players who may answer it.
+        expected: u32,
+    },
+    /// The host paused the open question.
+    #[serde(rename = "room.paused")]
+    RoomPaused { question: u32, remaining_ms: u64 },
+    /// The host resumed it; the deadline moved by the pause.
+    #[serde(rename = "room.resumed")]
+    RoomResumed { question: u32, remaining_ms: u64 },
+    /// A question closed: its answer, the counts, the top of the scoreboard.
+    #[serde(rename = "room.question_closed")]
+    RoomQuestionClosed {
+        question: u32,
+        correct_option: String,
+        explanation: String,
+        counts: Vec<RoomOptionCount>,
+        answered: u32,
+        /// True when the host skipped it: nobody scored.
+        skipped: bool,
+        scoreboard: Vec<RoomScoreRow>,
+        players: u32,
+    },
+    /// To one player after each question: their answer's outcome and their place.
+    #[serde(rename = "room.your_result")]
+    RoomYourResult {
+        question: u32,
+        answered: bool,
+        correct: bool,
+        /// Points of the answer, the streak bonus included.
+        points: u32,
+        streak_bonus: u32,
+        streak: u32,
+        score: u64,
+        rank: u64,
+        previous_rank: Option<u64>,
+    },
+    /// The host removed this player; the connection is out of the room.
+    #[serde(rename = "room.kicked")]
+    RoomKicked { room_id: Uuid },
+    /// The game is over; the connection is out of the room.
+    #[serde(rename = "room.ended")]
+    RoomEnded {
+        room_id: Uuid,
+        /// `finished`, `ended_by_host`, `host_left`, `abandoned` or `unavailable`.
+        reason: String,
+        podium: Vec<RoomScoreRow>,
+        players: u32,
+        /// The host can download the results (`/api/v1/rooms/{room_id}/results`).
+        results_saved: bool,
+    },
+    /// To one player at the end: their final place and the XP it earns.
+    #[serde(rename = "room.final")]
+    RoomFinal {
+        rank: u64,
+        score: u64,
+        correct: u32,
+        answered: u32,
+        /// XP granted through the ledger (0 for guests, who have no account).
+        xp: i64,
+    },
 }
 
 /// The JSON Schema of every frame, generated from these types; `docs/protocol.schema.json`
@@ -206,6 +458,21 @@ pub mod codes {
     pub const LATE_ANSWER: &str = "late_answer";
     pub const INVALID_OPTION: &str = "invalid_option";
     pub const UNAVAILABLE: &str = "unavailable";
+    pub const ROOM_NOT_FOUND: &str = "room_not_found";
+    pub const ROOM_FULL: &str = "room_full";
+    pub const KICKED: &str = "kicked";
+    pub const GUESTS_NOT_ALLOWED: &str = "guests_not_allowed";
+    pub const GUEST_ONLY_ROOMS: &str = "guest_only_rooms";
+    pub const NOT_HOST: &str = "not_host";
+    pub const NOT_IN_ROOM: &str = "not_in_room";
+    pub const ALREADY_IN_ROOM: &str = "already_in_room";
+    pub const WRONG_PHASE: &str = "wrong_phase";
+    pub const ALREADY_ANSWERED: &str = "already_answered";
+    pub const JOINED_LATE: &str = "joined_late";
+    pub const PAUSED: &str = "paused";
+    pub const INVALID_NAME: &str = "invalid_name";
+    pub const NO_PLAYERS: &str = "no_players";
+    pub const ROOM_ENDED: &str = "room_ended";
 }
 
 /// Close codes (4000-4999 are the application's).

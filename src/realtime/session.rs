@@ -32,6 +32,24 @@ pub struct Outbound {
     pub close_code: Arc<std::sync::atomic::AtomicU16>,
 }
 
+impl Outbound {
+    /// Queues `message` without waiting. A full queue closes the connection as a slow
+    /// consumer instead of letting its backlog grow; false when the connection is gone
+    /// (or was just closed for that).
+    pub fn deliver(&self, message: ServerMessage) -> bool {
+        match self.sender.try_send(message) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.close_code
+                    .store(close::SLOW_CONSUMER, std::sync::atomic::Ordering::SeqCst);
+                self.kill.cancel();
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+}
+
 /// A connection joined the session.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -105,19 +123,11 @@ impl SessionActor {
         let Some(outbound) = self.connections.get(&connection_id) else {
             return;
         };
-        match outbound.sender.try_send(message) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => {
+        if !outbound.deliver(message) {
+            if outbound.kill.is_cancelled() {
                 tracing::warn!(user_id = %self.user_id, %connection_id, "slow consumer: closing connection");
-                outbound
-                    .close_code
-                    .store(close::SLOW_CONSUMER, std::sync::atomic::Ordering::SeqCst);
-                outbound.kill.cancel();
-                self.connections.remove(&connection_id);
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => {
-                self.connections.remove(&connection_id);
-            }
+            self.connections.remove(&connection_id);
         }
     }
 
@@ -439,6 +449,24 @@ impl SessionActor {
                     .unsubscribe(&board, connection_id);
                 self.send_to(connection_id, ServerMessage::Pong { re });
             }
+            // The socket hands room frames to the room link, never to the session.
+            ClientMessage::RoomJoin { .. }
+            | ClientMessage::RoomLeave
+            | ClientMessage::RoomAnswer { .. }
+            | ClientMessage::RoomState
+            | ClientMessage::RoomStart
+            | ClientMessage::RoomNext
+            | ClientMessage::RoomCloseQuestion
+            | ClientMessage::RoomSkip
+            | ClientMessage::RoomKick { .. }
+            | ClientMessage::RoomPause
+            | ClientMessage::RoomResume
+            | ClientMessage::RoomEnd => self.error(
+                connection_id,
+                re,
+                codes::UNKNOWN_TYPE,
+                "room messages go to rooms",
+            ),
             ClientMessage::QuizAbandon => {
                 if self.quiz.take().is_some() {
                     self.deps.metrics.quiz_finished(quiz_result::ABANDONED);

@@ -48,6 +48,11 @@ const V1_ROUTES: &[(&str, &str, Auth)] = &[
     ("PUT", "/api/v1/levels/{level_id}/topics/{index}", Bearer),
     ("GET", "/api/v1/jobs/{job_id}", Bearer),
     ("GET", "/api/v1/leaderboards/{board}", Bearer),
+    ("POST", "/api/v1/rooms", Bearer),
+    ("GET", "/api/v1/rooms", Bearer),
+    ("POST", "/api/v1/rooms/{code}/guests", Public),
+    ("GET", "/api/v1/rooms/{room_id}/results", Bearer),
+    ("GET", "/api/v1/rooms/{room_id}/results.csv", Bearer),
 ];
 
 fn expected() -> BTreeSet<(String, String)> {

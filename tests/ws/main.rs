@@ -9,3 +9,4 @@ mod leaderboard;
 mod metrics;
 mod protocol;
 mod quiz;
+mod rooms;

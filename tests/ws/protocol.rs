@@ -227,8 +227,8 @@ fn every_documented_example_parses() {
             server += 1;
         }
     }
-    assert_eq!(client, 7, "client examples");
-    assert_eq!(server, 11, "server examples");
+    assert_eq!(client, 11, "client examples");
+    assert_eq!(server, 16, "server examples");
 }
 
 #[actix_web::test]

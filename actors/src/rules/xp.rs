@@ -47,6 +47,8 @@ pub enum XpSource {
     LevelFirstPass,
     /// A later pass of a level: a tenth of its reward, once per day.
     LevelRepass,
+    /// Taking part in a multiplayer room: by correct answers and placement.
+    RoomGame,
 }
 
 impl XpSource {
@@ -54,6 +56,7 @@ impl XpSource {
         match self {
             XpSource::LevelFirstPass => "level_first_pass",
             XpSource::LevelRepass => "level_repass",
+            XpSource::RoomGame => "room_game",
         }
     }
 }

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod goals;
 pub mod leaderboards;
 pub mod me;
+pub mod rooms;
 
 use actix_web::web;
 
@@ -32,6 +33,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(me::configure)
             .configure(goals::configure)
             .configure(leaderboards::configure)
+            .configure(rooms::configure)
             .configure(crate::realtime::connection::configure),
     );
 }

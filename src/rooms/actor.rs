@@ -1,0 +1,566 @@
+//! `RoomActor`: the single authority of one live room. It runs on the instance that
+//! created the room, applies commands to the [`Game`] in arrival order, runs the
+//! question clock, and publishes what happened as numbered batches of events on the
+//! room's bus topic (relays on every instance deliver them). At the end it saves the
+//! results, then grants XP through the ledger.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use questpath_actors::rules::room::room_grant;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use super::Rooms;
+use super::directory::Entry;
+use super::event::{Batch, Command, Event, HostAction, Target, events_topic};
+use super::game::{EndReason, Game, Results};
+use crate::ports::store::RoomResult;
+use crate::realtime::protocol::{RoomPhase, ServerMessage, codes};
+
+/// A command for the room (from a local connection or relayed from another instance).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RoomCommand(pub Command);
+
+/// How often coalesced counters (lobby, answered) and presence are looked at.
+const TICK: Duration = Duration::from_millis(250);
+/// Players in the lobby are told the count at most this often.
+const LOBBY_EVERY: Duration = Duration::from_secs(1);
+/// XP grants running at once when a game ends.
+const GRANTS_AT_ONCE: usize = 8;
+
+pub struct RoomActor {
+    game: Game,
+    rooms: Arc<Rooms>,
+    entry: Entry,
+    created_at: DateTime<Utc>,
+    seq: u64,
+    outbox: Vec<Event>,
+    flush_scheduled: bool,
+    publisher: mpsc::UnboundedSender<Vec<u8>>,
+    close_timer: Option<(DateTime<Utc>, SpawnHandle)>,
+    host_ever_joined: bool,
+    host_absent_since: Instant,
+    empty_since: Option<Instant>,
+    last_lobby: Instant,
+    ending: bool,
+    counted_phase: RoomPhase,
+    counted_players: u32,
+    commands: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl RoomActor {
+    pub fn new(game: Game, rooms: Arc<Rooms>, entry: Entry) -> Self {
+        let (publisher, mut queue) = mpsc::unbounded_channel::<Vec<u8>>();
+        // One task publishes the batches one after the other, so they leave in order.
+        let bus = rooms.deps.bus.clone();
+        let topic = events_topic(entry.room_id);
+        tokio::spawn(async move {
+            while let Some(payload) = queue.recv().await {
+                if let Err(e) = bus.publish(&topic, &payload).await {
+                    tracing::warn!(error = %e, %topic, "room events could not be published");
+                }
+            }
+        });
+        RoomActor {
+            game,
+            rooms,
+            entry,
+            created_at: Utc::now(),
+            seq: 0,
+            outbox: Vec::new(),
+            flush_scheduled: false,
+            publisher,
+            close_timer: None,
+            host_ever_joined: false,
+            host_absent_since: Instant::now(),
+            empty_since: None,
+            last_lobby: Instant::now(),
+            ending: false,
+            counted_phase: RoomPhase::Lobby,
+            counted_players: 0,
+            commands: None,
+        }
+    }
+
+    fn push(&mut self, events: impl IntoIterator<Item = Event>) {
+        self.outbox.extend(events);
+    }
+
+    fn refuse(
+        &mut self,
+        connection_id: Uuid,
+        re: Option<String>,
+        (code, message): (&'static str, String),
+    ) {
+        self.outbox.push(Event::to(
+            Target::Connection(connection_id),
+            ServerMessage::Error {
+                re,
+                code: code.into(),
+                message,
+            },
+        ));
+    }
+
+    /// Publishes what the last steps produced as one batch.
+    fn flush(&mut self) {
+        self.flush_scheduled = false;
+        if self.outbox.is_empty() {
+            return;
+        }
+        self.seq += 1;
+        let batch = Batch {
+            seq: self.seq,
+            at: Utc::now(),
+            events: std::mem::take(&mut self.outbox),
+        };
+        match serde_json::to_vec(&batch) {
+            Ok(payload) => {
+                let _ = self.publisher.send(payload);
+            }
+            Err(e) => tracing::error!(error = %e, "room batch could not be encoded"),
+        }
+    }
+
+    /// Flushes soon: commands arriving together share one batch.
+    fn schedule_flush(&mut self, ctx: &mut Context<Self>) {
+        if !self.flush_scheduled && !self.outbox.is_empty() {
+            self.flush_scheduled = true;
+            ctx.run_later(Duration::ZERO, |act, _| act.flush());
+        }
+    }
+
+    /// After every step: close a question everyone answered, keep the clock armed.
+    fn settle(&mut self, ctx: &mut Context<Self>) {
+        if self.game.phase() == RoomPhase::Question && self.game.everyone_answered() {
+            self.close_question(ctx);
+        }
+        let due = self.game.closes_at();
+        if self.close_timer.as_ref().map(|(at, _)| *at) != due {
+            if let Some((_, handle)) = self.close_timer.take() {
+                ctx.cancel_future(handle);
+            }
+            if let Some(at) = due {
+                let wait = (at - Utc::now()).to_std().unwrap_or_default();
+                let handle = ctx.run_later(wait, move |act, ctx| {
+                    act.close_timer = None;
+                    if act.game.closes_at().is_some_and(|due| due <= Utc::now()) {
+                        act.close_question(ctx);
+                    }
+                    act.settle(ctx);
+                });
+                self.close_timer = Some((at, handle));
+            }
+        }
+        self.count(ctx);
+        self.schedule_flush(ctx);
+    }
+
+    fn close_question(&mut self, _ctx: &mut Context<Self>) {
+        if let Ok(events) = self.game.close_question(false) {
+            self.push(events);
+        }
+    }
+
+    /// Keeps the room gauges current.
+    fn count(&mut self, _ctx: &mut Context<Self>) {
+        let metrics = &self.rooms.deps.metrics;
+        let phase = self.game.phase();
+        if phase != self.counted_phase {
+            metrics.room_phase_changed(self.counted_phase, phase);
+            self.counted_phase = phase;
+        }
+        let players = self.game.connected();
+        if players != self.counted_players {
+            metrics.room_players_changed(self.counted_players, players);
+            self.counted_players = players;
+        }
+    }
+
+    fn host(
+        &mut self,
+        connection_id: Uuid,
+        re: Option<String>,
+        action: HostAction,
+        ctx: &mut Context<Self>,
+    ) {
+        let now = Utc::now();
+        let result = match action {
+            HostAction::Start => self.game.start(now),
+            HostAction::Next
+                if self.game.phase() == RoomPhase::Reveal && self.game.out_of_questions() =>
+            {
+                self.outbox.push(Event::to(
+                    Target::Connection(connection_id),
+                    ServerMessage::Pong { re },
+                ));
+                return self.end(EndReason::Finished, ctx);
+            }
+            HostAction::Next => self.game.next(now),
+            HostAction::CloseQuestion => self.game.close_question(false),
+            HostAction::Skip => self.game.skip(now),
+            HostAction::Kick(player) => self.game.kick(player),
+            HostAction::Pause => self.game.pause(now),
+            HostAction::Resume => self.game.resume(now),
+            HostAction::End => {
+                self.outbox.push(Event::to(
+                    Target::Connection(connection_id),
+                    ServerMessage::Pong { re },
+                ));
+                return self.end(EndReason::EndedByHost, ctx);
+            }
+        };
+        match result {
+            Ok(events) => {
+                self.push(events);
+                self.outbox.push(Event::to(
+                    Target::Connection(connection_id),
+                    ServerMessage::Pong { re },
+                ));
+            }
+            Err(refusal) => self.refuse(connection_id, re, refusal),
+        }
+    }
+
+    fn handle_command(&mut self, command: Command, ctx: &mut Context<Self>) {
+        let now = Utc::now();
+        match command {
+            Command::Join {
+                player_id,
+                connection_id,
+                kind,
+                name,
+                re,
+            } => {
+                if self.ending {
+                    return self.outbox.push(
+                        Event::to(
+                            Target::Connection(connection_id),
+                            ServerMessage::Error {
+                                re,
+                                code: codes::ROOM_ENDED.into(),
+                                message: "this game is over".into(),
+                            },
+                        )
+                        .detaching(),
+                    );
+                }
+                if self.game.is_host(player_id) {
+                    self.host_ever_joined = true;
+                }
+                match self
+                    .game
+                    .join(player_id, connection_id, kind, &name, re.clone(), now)
+                {
+                    Ok(events) => self.push(events),
+                    Err((code, message)) => self.outbox.push(
+                        Event::to(
+                            Target::Connection(connection_id),
+                            ServerMessage::Error {
+                                re,
+                                code: code.into(),
+                                message,
+                            },
+                        )
+                        .detaching(),
+                    ),
+                }
+            }
+            Command::Disconnected { player_id, .. } => {
+                let events = self.game.disconnected(player_id);
+                self.push(events);
+            }
+            Command::Leave { player_id, .. } => {
+                let events = self.game.leave(player_id);
+                self.push(events);
+            }
+            Command::Answer {
+                player_id,
+                connection_id,
+                re,
+                question,
+                option,
+                received_at,
+                response_ms,
+            } => {
+                if self.ending {
+                    return;
+                }
+                let response = response_ms.map(Duration::from_millis);
+                match self.game.answer(
+                    player_id,
+                    re.clone(),
+                    question,
+                    &option,
+                    received_at,
+                    response,
+                ) {
+                    Ok(events) => {
+                        self.rooms.deps.metrics.room_answer("accepted");
+                        self.push(events);
+                    }
+                    Err(refusal) => {
+                        self.rooms.deps.metrics.room_answer(refusal.0);
+                        self.refuse(connection_id, re, refusal);
+                    }
+                }
+            }
+            Command::State {
+                player_id,
+                connection_id,
+                re,
+            } => {
+                let snapshot = self.game.snapshot(player_id, now);
+                if snapshot.you.is_none() && !self.game.is_host(player_id) {
+                    self.refuse(
+                        connection_id,
+                        re,
+                        (codes::NOT_IN_ROOM, "you have no seat in this room".into()),
+                    );
+                } else {
+                    self.outbox.push(Event::to(
+                        Target::Connection(connection_id),
+                        ServerMessage::RoomStateView { re, room: snapshot },
+                    ));
+                }
+            }
+            Command::Host {
+                player_id,
+                connection_id,
+                re,
+                action,
+            } => {
+                if !self.game.is_host(player_id) {
+                    self.refuse(
+                        connection_id,
+                        re,
+                        (codes::NOT_HOST, "only the host can do that".into()),
+                    );
+                } else if !self.ending {
+                    self.host(connection_id, re, action, ctx);
+                }
+            }
+            Command::Resync { players } => {
+                for player in players {
+                    let room = self.game.snapshot(player, now);
+                    self.outbox.push(Event::to(
+                        Target::Player(player),
+                        ServerMessage::RoomStateView { re: None, room },
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Every tick: the coalesced counters, and whether the room has been left alone.
+    fn tick(&mut self, ctx: &mut Context<Self>) {
+        if self.ending {
+            return;
+        }
+        if self.game.answered_dirty && self.game.phase() == RoomPhase::Question {
+            self.game.answered_dirty = false;
+            if let Some(event) = self.game.answered_event() {
+                self.outbox.push(event);
+            }
+        }
+        if self.game.lobby_dirty && self.last_lobby.elapsed() >= LOBBY_EVERY {
+            self.game.lobby_dirty = false;
+            self.last_lobby = Instant::now();
+            let event = self.game.lobby_event();
+            self.outbox.push(event);
+        }
+        let settings = &self.rooms.settings;
+        if self.game.host_connected() {
+            self.host_absent_since = Instant::now();
+        } else {
+            let allowed = if self.host_ever_joined {
+                settings.host_grace
+            } else {
+                settings.first_join_wait
+            };
+            if self.host_absent_since.elapsed() > allowed {
+                let reason = if self.host_ever_joined {
+                    EndReason::HostLeft
+                } else {
+                    EndReason::Abandoned
+                };
+                return self.end(reason, ctx);
+            }
+        }
+        if self.host_ever_joined && !self.game.host_connected() && self.game.connected() == 0 {
+            let since = *self.empty_since.get_or_insert_with(Instant::now);
+            if since.elapsed() > settings.empty_grace {
+                return self.end(EndReason::Abandoned, ctx);
+            }
+        } else {
+            self.empty_since = None;
+        }
+        self.settle(ctx);
+    }
+
+    /// Ends the game: results saved first (so "results saved" is true when said), then
+    /// the last events, then XP for every signed-in player, then the code is released.
+    fn end(&mut self, reason: EndReason, ctx: &mut Context<Self>) {
+        if self.ending {
+            return;
+        }
+        self.ending = true;
+        if let Some((_, handle)) = self.close_timer.take() {
+            ctx.cancel_future(handle);
+        }
+        let (mut events, results) = self.game.end(reason, true);
+        self.count(ctx);
+        let record = RoomResult {
+            room_id: results.room_id,
+            code: results.code.clone(),
+            host_id: results.host_id,
+            title: results.title.clone(),
+            created_at: self.created_at,
+            ended_at: Utc::now(),
+            end_reason: reason.as_str().into(),
+            players: results.players.len() as u32,
+            results: serde_json::to_value(&results).unwrap_or_default(),
+        };
+        let store = self.rooms.deps.store.clone();
+        let save = async move {
+            tokio::time::timeout(Duration::from_secs(10), store.save_room_result(&record)).await
+        };
+        self.rooms.deps.metrics.room_ended(reason.as_str());
+        ctx.wait(save.into_actor(self).map(move |saved, act, ctx| {
+            let saved = matches!(saved, Ok(Ok(())));
+            if !saved {
+                tracing::error!(room_id = %act.entry.room_id, ?saved, "room results could not be saved");
+                for event in &mut events {
+                    if let ServerMessage::RoomEnded { results_saved, .. } = &mut event.message {
+                        *results_saved = false;
+                    }
+                }
+            }
+            act.push(events);
+            act.flush();
+            tokio::spawn(grant_xp(act.rooms.clone(), results));
+            let rooms = act.rooms.clone();
+            let entry = act.entry.clone();
+            tokio::spawn(async move {
+                if let Err(e) = rooms.directory.release(&entry).await {
+                    tracing::warn!(error = %e, "room code could not be released; it expires with its lease");
+                }
+            });
+            ctx.stop();
+        }));
+    }
+}
+
+/// Grants every signed-in player their XP, once (the grant id names room and player).
+async fn grant_xp(rooms: Arc<Rooms>, results: Results) {
+    let room_id = results.room_id.to_string();
+    let grants: Vec<_> = results
+        .players
+        .iter()
+        .filter(|p| !p.guest)
+        .filter_map(|p| {
+            room_grant(
+                &room_id,
+                &p.player_id.to_string(),
+                p.correct,
+                p.answered,
+                p.rank,
+            )
+            .map(|grant| (p.player_id, grant))
+        })
+        .collect();
+    let xp = rooms.deps.xp.clone();
+    let failures = futures_util::stream::iter(grants)
+        .map(|(player, grant)| {
+            let xp = xp.clone();
+            async move { xp.grant(player, &grant).await.err().map(|e| (player, e)) }
+        })
+        .buffer_unordered(GRANTS_AT_ONCE)
+        .filter_map(|failed| async move { failed })
+        .collect::<Vec<_>>()
+        .await;
+    for (player, e) in failures {
+        tracing::error!(room_id, %player, error = %e, "room XP could not be granted");
+    }
+}
+
+impl Actor for RoomActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        self.rooms
+            .deps
+            .metrics
+            .room_phase_changed_from_none(RoomPhase::Lobby);
+        // Commands from connections on other instances.
+        let bus = self.rooms.deps.bus.clone();
+        let topic = super::event::commands_topic(self.entry.room_id);
+        let addr = ctx.address();
+        self.commands = Some(tokio::spawn(async move {
+            match bus.subscribe(&topic).await {
+                Ok(mut subscription) => {
+                    while let Some(payload) = subscription.recv().await {
+                        match serde_json::from_slice::<Command>(&payload) {
+                            Ok(command) => addr.do_send(RoomCommand(command)),
+                            Err(e) => tracing::warn!(error = %e, "unreadable room command ignored"),
+                        }
+                        if !addr.connected() {
+                            break;
+                        }
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, %topic, "room cannot hear other instances"),
+            }
+        }));
+        ctx.run_interval(TICK, |act, ctx| act.tick(ctx));
+        // The directory entry is a lease: refreshed well before it lapses.
+        let every = self.rooms.directory.lease() / 3;
+        ctx.run_interval(every, |act, ctx| {
+            if act.ending {
+                return;
+            }
+            let directory = act.rooms.directory.clone();
+            let entry = act.entry.clone();
+            ctx.spawn(
+                async move { directory.refresh(&entry).await }
+                    .into_actor(act)
+                    .map(|refreshed, act, ctx| match refreshed {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            tracing::error!(room_id = %act.entry.room_id, "room code taken over after a lapsed lease: ending");
+                            act.end(EndReason::Abandoned, ctx);
+                        }
+                        Err(e) => tracing::warn!(error = %e, "room lease could not be refreshed"),
+                    }),
+            );
+        });
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        if let Some(task) = self.commands.take() {
+            task.abort();
+        }
+        let metrics = &self.rooms.deps.metrics;
+        metrics.room_phase_changed_to_none(self.counted_phase);
+        metrics.room_players_changed(self.counted_players, 0);
+        self.rooms.forget_local(self.entry.room_id);
+    }
+}
+
+impl Handler<RoomCommand> for RoomActor {
+    type Result = ();
+
+    fn handle(&mut self, RoomCommand(command): RoomCommand, ctx: &mut Context<Self>) {
+        self.handle_command(command, ctx);
+        if !self.ending {
+            self.settle(ctx);
+        } else {
+            self.schedule_flush(ctx);
+        }
+    }
+}

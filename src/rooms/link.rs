@@ -1,0 +1,334 @@
+//! A connection's link to rooms: turns its `room.*` frames into commands for the room
+//! actor (wherever it runs), and measures what fair scoring needs on this side of the
+//! socket: when each question was written to it and the socket's round trip.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use questpath_actors::rules::room::compensated_response;
+use uuid::Uuid;
+
+use super::Rooms;
+use super::event::{Command, HostAction, PlayerKind};
+use super::guests::GuestPass;
+use super::relay::Attachment;
+use super::setup::player_name;
+use crate::realtime::protocol::{ClientMessage, ServerMessage, codes};
+use crate::realtime::session::Outbound;
+
+/// Who is behind a connection, as far as rooms are concerned.
+#[derive(Debug, Clone)]
+pub enum Player {
+    User(Uuid),
+    Guest(GuestPass),
+}
+
+impl Player {
+    pub fn id(&self) -> Uuid {
+        match self {
+            Player::User(id) => *id,
+            Player::Guest(pass) => pass.guest_id,
+        }
+    }
+}
+
+pub struct RoomLink {
+    rooms: Arc<Rooms>,
+    player: Player,
+    connection_id: Uuid,
+    outbound: Outbound,
+    current: Option<Attachment>,
+    /// The open question's index and when this socket was given it.
+    question_written: Option<(u32, Instant)>,
+}
+
+fn error(re: Option<String>, code: &str, message: impl Into<String>) -> ServerMessage {
+    ServerMessage::Error {
+        re,
+        code: code.into(),
+        message: message.into(),
+    }
+}
+
+/// Whether a client message is for rooms.
+pub fn is_room_message(message: &ClientMessage) -> bool {
+    matches!(
+        message,
+        ClientMessage::RoomJoin { .. }
+            | ClientMessage::RoomLeave
+            | ClientMessage::RoomAnswer { .. }
+            | ClientMessage::RoomState
+            | ClientMessage::RoomStart
+            | ClientMessage::RoomNext
+            | ClientMessage::RoomCloseQuestion
+            | ClientMessage::RoomSkip
+            | ClientMessage::RoomKick { .. }
+            | ClientMessage::RoomPause
+            | ClientMessage::RoomResume
+            | ClientMessage::RoomEnd
+    )
+}
+
+impl RoomLink {
+    pub fn new(rooms: Arc<Rooms>, player: Player, connection_id: Uuid, outbound: Outbound) -> Self {
+        RoomLink {
+            rooms,
+            player,
+            connection_id,
+            outbound,
+            current: None,
+            question_written: None,
+        }
+    }
+
+    /// The room this connection is in, unless the room let it go.
+    fn attached(&mut self) -> Option<&Attachment> {
+        if self.current.as_ref().is_some_and(Attachment::is_left) {
+            self.current = None;
+            self.question_written = None;
+        }
+        self.current.as_ref()
+    }
+
+    /// Notes a frame just written to the socket: a question's clock starts for this
+    /// player when it reaches their socket, not when the room opened it.
+    pub fn written(&mut self, message: &ServerMessage) {
+        let index = match message {
+            ServerMessage::RoomQuestion(view) => Some(view.index),
+            ServerMessage::RoomJoined { room, .. } | ServerMessage::RoomStateView { room, .. } => {
+                room.question.as_ref().map(|q| q.index)
+            }
+            _ => None,
+        };
+        if let Some(index) = index
+            && self
+                .question_written
+                .is_none_or(|(written, _)| written != index)
+        {
+            self.question_written = Some((index, Instant::now()));
+        }
+    }
+
+    /// Handles a `room.*` frame. Returns an error to send at once when the frame
+    /// cannot reach a room; `true` in the second place when a room was joined (the
+    /// socket then measures its round trip at once).
+    pub async fn handle(
+        &mut self,
+        message: ClientMessage,
+        re: Option<String>,
+        received_at: Instant,
+        round_trip: Option<Duration>,
+    ) -> (Option<ServerMessage>, bool) {
+        let player_id = self.player.id();
+        let connection_id = self.connection_id;
+        if let ClientMessage::RoomJoin { code, name } = message {
+            return self.join(code, name, re).await;
+        }
+        let Some(room_id) = self.attached().map(|a| a.room_id) else {
+            return (
+                Some(error(
+                    re,
+                    codes::NOT_IN_ROOM,
+                    "join a room first (room.join)",
+                )),
+                false,
+            );
+        };
+        let command = match message {
+            ClientMessage::RoomAnswer { question, option } => {
+                let response_ms = self.question_written.and_then(|(index, at)| {
+                    (index == question).then(|| {
+                        let measured = received_at.saturating_duration_since(at);
+                        compensated_response(measured, round_trip).as_millis() as u64
+                    })
+                });
+                Command::Answer {
+                    player_id,
+                    connection_id,
+                    re,
+                    question,
+                    option,
+                    received_at: Utc::now()
+                        - chrono::Duration::from_std(received_at.elapsed()).unwrap_or_default(),
+                    response_ms,
+                }
+            }
+            ClientMessage::RoomState => Command::State {
+                player_id,
+                connection_id,
+                re,
+            },
+            ClientMessage::RoomLeave => {
+                self.current = None;
+                self.rooms.detach(room_id, connection_id);
+                self.rooms
+                    .send(
+                        room_id,
+                        Command::Leave {
+                            player_id,
+                            connection_id,
+                        },
+                    )
+                    .await;
+                return (Some(ServerMessage::Pong { re }), false);
+            }
+            other => {
+                let action = match other {
+                    ClientMessage::RoomStart => HostAction::Start,
+                    ClientMessage::RoomNext => HostAction::Next,
+                    ClientMessage::RoomCloseQuestion => HostAction::CloseQuestion,
+                    ClientMessage::RoomSkip => HostAction::Skip,
+                    ClientMessage::RoomKick { player_id } => HostAction::Kick(player_id),
+                    ClientMessage::RoomPause => HostAction::Pause,
+                    ClientMessage::RoomResume => HostAction::Resume,
+                    ClientMessage::RoomEnd => HostAction::End,
+                    _ => return (None, false),
+                };
+                Command::Host {
+                    player_id,
+                    connection_id,
+                    re,
+                    action,
+                }
+            }
+        };
+        self.rooms.send(room_id, command).await;
+        (None, false)
+    }
+
+    async fn join(
+        &mut self,
+        code: String,
+        name: Option<String>,
+        re: Option<String>,
+    ) -> (Option<ServerMessage>, bool) {
+        if self.attached().is_some() {
+            return (
+                Some(error(
+                    re,
+                    codes::ALREADY_IN_ROOM,
+                    "leave this room first (room.leave)",
+                )),
+                false,
+            );
+        }
+        let entry = match self.rooms.find(&code).await {
+            Ok(Some(entry)) => entry,
+            Ok(None) => {
+                return (
+                    Some(error(
+                        re,
+                        codes::ROOM_NOT_FOUND,
+                        "no game is running with this code",
+                    )),
+                    false,
+                );
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "room directory unavailable");
+                return (
+                    Some(error(
+                        re,
+                        codes::UNAVAILABLE,
+                        "please try again in a moment",
+                    )),
+                    false,
+                );
+            }
+        };
+        let (kind, name) = match &self.player {
+            Player::Guest(pass) => {
+                if pass.room_id != entry.room_id {
+                    return (
+                        Some(error(
+                            re,
+                            codes::ROOM_NOT_FOUND,
+                            "this guest pass is for another game",
+                        )),
+                        false,
+                    );
+                }
+                (PlayerKind::Guest, pass.name.clone())
+            }
+            Player::User(id) => {
+                let name = match name {
+                    Some(raw) => match player_name(&raw) {
+                        Some(name) => name,
+                        None => {
+                            return (
+                                Some(error(
+                                    re,
+                                    codes::INVALID_NAME,
+                                    "a name is 1 to 24 characters",
+                                )),
+                                false,
+                            );
+                        }
+                    },
+                    None => match self.rooms.deps.store.user_by_id(*id).await {
+                        Ok(Some(user)) => crate::leaderboard::names::shown_name(&user)
+                            .chars()
+                            .take(24)
+                            .collect(),
+                        _ => "Player".to_string(),
+                    },
+                };
+                (PlayerKind::User, name)
+            }
+        };
+        let player_id = self.player.id();
+        let attachment = match self
+            .rooms
+            .attach(&entry, player_id, self.connection_id, self.outbound.clone())
+            .await
+        {
+            Ok(attachment) => attachment,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not follow the room's events");
+                return (
+                    Some(error(
+                        re,
+                        codes::UNAVAILABLE,
+                        "please try again in a moment",
+                    )),
+                    false,
+                );
+            }
+        };
+        self.current = Some(attachment);
+        self.question_written = None;
+        self.rooms
+            .send(
+                entry.room_id,
+                Command::Join {
+                    player_id,
+                    connection_id: self.connection_id,
+                    kind,
+                    name,
+                    re,
+                },
+            )
+            .await;
+        (None, true)
+    }
+
+    /// The connection closed: the seat is kept for a reconnect. Sent even when the
+    /// relay let the connection go (a slow consumer): the room must stop counting it.
+    pub async fn close(&mut self) {
+        let connection_id = self.connection_id;
+        let player_id = self.player.id();
+        if let Some(attachment) = self.current.take() {
+            self.rooms.detach(attachment.room_id, connection_id);
+            self.rooms
+                .send(
+                    attachment.room_id,
+                    Command::Disconnected {
+                        player_id,
+                        connection_id,
+                    },
+                )
+                .await;
+        }
+    }
+}
