@@ -197,3 +197,226 @@ async fn xp_granted_through_one_instance_reaches_a_socket_on_the_other() {
     assert_eq!(event["total_xp"], level["xp_reward"]);
     cql::drop_keyspace(&required_env("QUESTPATH_TEST_SCYLLA_NODES"), &keyspace).await;
 }
+
+/// Questions answered `B`, 5 s each.
+fn room_questions(n: usize) -> Vec<Value> {
+    (0..n)
+        .map(|i| {
+            json!({"question": format!("Q{i}"), "options": ["a", "b", "c"], "correct_option": "B", "time_limit_secs": 5})
+        })
+        .collect()
+}
+
+/// The event types a client sees until (and with) `last`.
+async fn types_until(client: &mut Client, last: &str) -> Vec<String> {
+    let mut seen = Vec::new();
+    loop {
+        let frame = client.next_json().await;
+        let kind = frame["type"].as_str().unwrap().to_string();
+        seen.push(kind.clone());
+        if kind == last {
+            return seen;
+        }
+    }
+}
+
+#[actix_web::test]
+async fn players_on_two_instances_play_one_room_in_the_same_order() {
+    let (first, second, keyspace) = cluster().await;
+    let host_token = first.learner().await;
+    let room: Value = first
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/rooms",
+            &host_token,
+            Some(json!({"questions": room_questions(2)})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let code = room["code"].as_str().unwrap();
+    let mut host = first.connect(&host_token).await;
+    host.send(json!({"type": "room.join", "code": code})).await;
+    assert_eq!(host.next_of("room.joined").await["room"]["role"], "host");
+
+    // One player on the owner's instance, one on the other.
+    let near_token = first.learner().await;
+    let far_token = second.learner().await;
+    let mut near = first.connect(&near_token).await;
+    let mut far = second.connect(&far_token).await;
+    for (client, name) in [(&mut near, "Near"), (&mut far, "Far")] {
+        client
+            .send(json!({"type": "room.join", "code": code, "name": name}))
+            .await;
+        assert_eq!(
+            client.next_of("room.joined").await["room"]["you"]["name"],
+            name
+        );
+    }
+    host.next_of("room.player_joined").await;
+    host.next_of("room.player_joined").await;
+
+    host.send(json!({"type": "room.start"})).await;
+    near.next_of("room.question").await;
+    far.next_of("room.question").await;
+    near.send(json!({"type": "room.answer", "question": 0, "option": "B"}))
+        .await;
+    far.send(json!({"type": "room.answer", "question": 0, "option": "B"}))
+        .await;
+    let near_seen = types_until(&mut near, "room.your_result").await;
+    let far_seen = types_until(&mut far, "room.your_result").await;
+    assert_eq!(near_seen, far_seen, "the same events in the same order");
+    assert!(near_seen.contains(&"room.question_closed".to_string()));
+
+    // The far player drops and comes back through the owner's instance: same seat.
+    drop(far);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut back = first.connect(&far_token).await;
+    back.send(json!({"type": "room.join", "code": code})).await;
+    let joined = back.next_of("room.joined").await;
+    assert_eq!(joined["room"]["you"]["name"], "Far");
+    assert!(joined["room"]["you"]["score"].as_u64().unwrap() >= 500);
+
+    host.send(json!({"type": "room.end"})).await;
+    let last = back.next_of("room.final").await;
+    near.next_of("room.ended").await;
+    // XP through the shared ledger, visible on either instance.
+    let mut total = 0;
+    for _ in 0..100 {
+        let me: Value = second
+            .call(reqwest::Method::GET, "/api/v1/me", &far_token, None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        total = me["total_xp"].as_i64().unwrap();
+        if total > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(total, last["xp"].as_i64().unwrap());
+    cql::drop_keyspace(&required_env("QUESTPATH_TEST_SCYLLA_NODES"), &keyspace).await;
+}
+
+/// A server process on the embedded store with Redis for shared state.
+struct Process(std::process::Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[actix_web::test]
+async fn the_room_directory_forgets_a_dead_instances_rooms_within_the_lease() {
+    let redis = required_env("QUESTPATH_TEST_REDIS_URL");
+    let prefix = format!("lease_{}:", uuid::Uuid::new_v4().simple());
+    let secret = "lease-test-signing-key-0123456789abcdef";
+    let lease = Duration::from_secs(3);
+    // Instance A: the real binary, so it can die for real (SIGKILL, no goodbye).
+    let a_dir = tempfile::tempdir().unwrap();
+    let a_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut a = Process(
+        std::process::Command::new(env!("CARGO_BIN_EXE_questpath"))
+            .env_clear()
+            .current_dir(a_dir.path())
+            .env("QUESTPATH_DATA_DIR", a_dir.path().join("data"))
+            .env("QUESTPATH_BIND", format!("127.0.0.1:{a_port}"))
+            .env("QUESTPATH_REDIS_URL", &redis)
+            .env("QUESTPATH_REDIS_PREFIX", &prefix)
+            .env("QUESTPATH_JWT_SECRET", secret)
+            .env("QUESTPATH_ROOM_LEASE_SECS", lease.as_secs().to_string())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    questpath::tls::install_crypto_provider();
+    let client = reqwest::Client::new();
+    let a_url = format!("http://127.0.0.1:{a_port}");
+    let started = std::time::Instant::now();
+    while client.get(format!("{a_url}/health")).send().await.is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "instance A did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let registered: Value = client
+        .post(format!("{a_url}/api/v1/auth/register"))
+        .json(&json!({"email": "host@example.org", "password": "a long password"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let room: Value = client
+        .post(format!("{a_url}/api/v1/rooms"))
+        .bearer_auth(registered["access_token"].as_str().unwrap())
+        .json(&json!({"questions": room_questions(1), "allow_guests": true}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let code = room["code"].as_str().unwrap().to_string();
+
+    // Instance B, in this process, shares only Redis with A.
+    let b_dir = tempfile::tempdir().unwrap();
+    let vars: HashMap<&str, String> = HashMap::from([
+        ("QUESTPATH_BIND", "127.0.0.1:0".to_string()),
+        ("QUESTPATH_DATA_DIR", b_dir.path().display().to_string()),
+        ("QUESTPATH_REDIS_URL", redis.clone()),
+        ("QUESTPATH_REDIS_PREFIX", prefix.clone()),
+        ("QUESTPATH_JWT_SECRET", secret.to_string()),
+        ("QUESTPATH_WORKERS", "1".to_string()),
+    ]);
+    let settings = Settings::from_lookup(|k| vars.get(k).cloned()).unwrap();
+    let b = Application::build(settings).await.unwrap();
+    let b_url = format!("http://127.0.0.1:{}", b.port());
+    actix_web::rt::spawn(b.run_until_stopped());
+    let guest_status = || {
+        let client = client.clone();
+        let url = format!("{b_url}/api/v1/rooms/{code}/guests");
+        async move {
+            client
+                .post(url)
+                .json(&json!({"name": "Guest"}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(guest_status().await, 201, "B finds A's room through Redis");
+    // The owner refreshes its lease: the room outlives several lease periods.
+    tokio::time::sleep(lease * 2 + Duration::from_millis(500)).await;
+    assert_eq!(guest_status().await, 201, "a live room stays listed");
+
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &a.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let _ = a.0.wait();
+    let died = std::time::Instant::now();
+    while guest_status().await != 404 {
+        assert!(
+            died.elapsed() < lease + Duration::from_secs(2),
+            "the dead instance's room is still listed after {:?}",
+            died.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(died.elapsed() <= lease + Duration::from_secs(1));
+}
