@@ -225,10 +225,22 @@ impl Application {
                 store: backends.store.clone(),
                 cache: backends.cache.clone(),
                 bus: backends.bus.clone(),
+                job_queue: backends.job_queue.clone(),
                 xp: xp.clone(),
                 metrics: metrics.clone(),
             },
             cores,
+        );
+        // Grants the XP of finished rooms (from this instance or one that died).
+        tokio::spawn(
+            crate::rooms::xp_jobs::RoomXpWorker {
+                store: backends.store.clone(),
+                queue: backends.job_queue.clone(),
+                xp: xp.clone(),
+                metrics: metrics.clone(),
+                consumer: format!("room-xp-{}", rooms.instance_id),
+            }
+            .run_until_stopped(background.clone()),
         );
         let realtime = Arc::new(Realtime {
             registry,

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
-use futures_util::StreamExt;
 use questpath_actors::rules::room::room_grant;
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -30,8 +29,6 @@ pub struct RoomCommand(pub Command);
 const TICK: Duration = Duration::from_millis(250);
 /// Players in the lobby are told the count at most this often.
 const LOBBY_EVERY: Duration = Duration::from_secs(1);
-/// XP grants running at once when a game ends.
-const GRANTS_AT_ONCE: usize = 8;
 
 pub struct RoomActor {
     game: Game,
@@ -443,7 +440,11 @@ impl RoomActor {
             }
             act.push(events);
             act.flush();
-            tokio::spawn(grant_xp(act.rooms.clone(), results));
+            if saved {
+                tokio::spawn(queue_xp(act.rooms.clone(), act.entry.room_id));
+            } else {
+                tokio::spawn(grant_from_memory(act.rooms.clone(), results));
+            }
             let rooms = act.rooms.clone();
             let entry = act.entry.clone();
             tokio::spawn(async move {
@@ -456,8 +457,27 @@ impl RoomActor {
     }
 }
 
-/// Grants every signed-in player their XP, once (the grant id names room and player).
-async fn grant_xp(rooms: Arc<Rooms>, results: Results) {
+/// Queues the room's XP: a worker grants it from the saved results (retried, and
+/// taken over by another instance if this one dies). Without saved results (the store
+/// failed) the grants are made here, from memory, as the only chance left.
+async fn queue_xp(rooms: Arc<Rooms>, room_id: Uuid) {
+    let queued = rooms
+        .deps
+        .job_queue
+        .enqueue(super::xp_jobs::QUEUE, room_id.to_string().as_bytes())
+        .await;
+    if let Err(e) = queued {
+        tracing::warn!(error = %e, %room_id, "room XP job could not be queued; granting now");
+        if let Err(e) =
+            super::xp_jobs::grant_room(rooms.deps.store.as_ref(), &rooms.deps.xp, room_id).await
+        {
+            tracing::error!(%room_id, error = %e, "room XP could not be granted");
+        }
+    }
+}
+
+/// Grants from the in-memory results (only when they could not be saved).
+async fn grant_from_memory(rooms: Arc<Rooms>, results: Results) {
     let room_id = results.room_id.to_string();
     let grants: Vec<_> = results
         .players
@@ -474,18 +494,10 @@ async fn grant_xp(rooms: Arc<Rooms>, results: Results) {
             .map(|grant| (p.player_id, grant))
         })
         .collect();
-    let xp = rooms.deps.xp.clone();
-    let failures = futures_util::stream::iter(grants)
-        .map(|(player, grant)| {
-            let xp = xp.clone();
-            async move { xp.grant(player, &grant).await.err().map(|e| (player, e)) }
-        })
-        .buffer_unordered(GRANTS_AT_ONCE)
-        .filter_map(|failed| async move { failed })
-        .collect::<Vec<_>>()
-        .await;
-    for (player, e) in failures {
-        tracing::error!(room_id, %player, error = %e, "room XP could not be granted");
+    for (player, grant) in grants {
+        if let Err(e) = rooms.deps.xp.grant(player, &grant).await {
+            tracing::error!(room_id, %player, error = %e, "room XP could not be granted");
+        }
     }
 }
 

@@ -13,6 +13,7 @@ pub mod link;
 pub mod relay;
 pub mod results;
 pub mod setup;
+pub mod xp_jobs;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -71,6 +72,8 @@ pub struct RoomDeps {
     pub store: Arc<dyn Store>,
     pub cache: Arc<dyn Cache>,
     pub bus: Arc<dyn Bus>,
+    /// Where finished rooms' XP waits to be granted.
+    pub job_queue: Arc<dyn crate::ports::JobQueue>,
     pub xp: XpService,
     pub metrics: Arc<crate::metrics::Metrics>,
 }

@@ -184,6 +184,35 @@ async fn a_whole_game_scores_by_speed_with_streaks_and_grants_xp_once() {
         entries[0].grant_id,
         format!("room:{}:{player_id}", room["room_id"].as_str().unwrap())
     );
+    // The room's XP job may run again (a retry, a worker that died before its
+    // acknowledgement): nothing is granted twice.
+    let service = questpath::xp::XpService::new(
+        app.backends.store.clone(),
+        app.backends.leaderboard.clone(),
+        app.backends.bus.clone(),
+    );
+    let room_uuid: uuid::Uuid = room["room_id"].as_str().unwrap().parse().unwrap();
+    let regranted =
+        questpath::rooms::xp_jobs::grant_room(app.backends.store.as_ref(), &service, room_uuid)
+            .await
+            .unwrap();
+    assert_eq!(regranted, 2, "both players answered");
+    assert_eq!(
+        app.backends
+            .store
+            .xp_entries(player_id)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let me: Value = app
+        .call(Method::GET, "/api/v1/me", token, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["total_xp"], xp);
 
     // The game is over: the code no longer takes anyone.
     let late_token = app.learner().await;
