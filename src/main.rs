@@ -43,6 +43,14 @@ enum LeaderboardCommand {
         #[arg(long)]
         clear: bool,
     },
+    /// Archive finished weeks' boards in the store (servers do it by themselves minutes
+    /// after a week ends): the weeks still kept that are not archived yet, or the one
+    /// week given (again if it was), built from the XP ledger when its board is gone.
+    Archive {
+        /// An ISO week that has ended, such as 2026-W47.
+        #[arg(long, value_name = "YYYY-Www")]
+        week: Option<String>,
+    },
 }
 
 /// Exit status for configuration the operator must fix.
@@ -81,6 +89,68 @@ fn main() -> ExitCode {
         Command::Leaderboard {
             command: LeaderboardCommand::Rebuild { clear },
         } => system.block_on(rebuild_leaderboards(settings, clear)),
+        Command::Leaderboard {
+            command: LeaderboardCommand::Archive { week },
+        } => system.block_on(archive_weeks(settings, week)),
+    }
+}
+
+async fn archive_weeks(settings: Settings, week: Option<String>) -> ExitCode {
+    let week = match week.as_deref().map(leaderboard::Week::parse) {
+        Some(None) => {
+            eprintln!("questpath leaderboard archive: --week must be an ISO week such as 2026-W47");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+        Some(Some(week)) => Some(week),
+        None => None,
+    };
+    let backends = match Backends::connect(&settings).await {
+        Ok(backends) => backends,
+        Err(e) => {
+            eprintln!("questpath leaderboard archive: {e}");
+            return if e.is_operator_error() {
+                ExitCode::from(EXIT_CONFIG)
+            } else {
+                ExitCode::FAILURE
+            };
+        }
+    };
+    let (store, port) = (backends.store.clone(), backends.leaderboard.as_ref());
+    let result = match week {
+        Some(week) => leaderboard::archive::archive_week(store, port, week)
+            .await
+            .map(|report| vec![report]),
+        None => {
+            let archived = leaderboard::archive::ArchivedWeeks::new(store.clone());
+            leaderboard::archive::archive_due(store, port, &archived, chrono::Utc::now()).await
+        }
+    };
+    backends.shutdown().await;
+    match result {
+        Ok(reports) if reports.is_empty() => {
+            println!("nothing to archive (or another instance is archiving)");
+            ExitCode::SUCCESS
+        }
+        Ok(reports) => {
+            for report in reports {
+                println!(
+                    "archived {}: {} learners{}",
+                    report.period,
+                    report.total,
+                    if report.rebuilt {
+                        " (board built from the ledger)"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "leaderboard archive failed");
+            eprintln!("questpath leaderboard archive: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -17,7 +17,9 @@
 //!   changed, at most once per [`MIN_GAP`] per watcher, straight into the connection's
 //!   outgoing queue. A closed connection is dropped from the watchers.
 //! - **Upkeep.** At start and every [`UPKEEP`], boards that are not complete (Redis lost
-//!   its data) are rebuilt from the ledger in the background (see [`super::rebuild`]).
+//!   its data) are rebuilt from the ledger in the background (see [`super::rebuild`]),
+//!   then finished weeks not yet archived are archived in the store (see
+//!   [`super::archive`]).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -29,6 +31,7 @@ use chrono::Utc;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
+use super::archive::{self, ArchivedWeeks};
 use super::board::Board;
 use super::names::Names;
 use super::rebuild;
@@ -125,7 +128,9 @@ pub struct LeaderboardActor {
     /// Client board name -> connection -> watcher.
     watchers: HashMap<String, HashMap<Uuid, Watcher>>,
     refreshing: bool,
+    /// Set while an upkeep (rebuild, then archive) runs.
     rebuilding: Arc<AtomicBool>,
+    archived: ArchivedWeeks,
 }
 
 impl LeaderboardActor {
@@ -136,6 +141,7 @@ impl LeaderboardActor {
         names: Names,
     ) -> Self {
         LeaderboardActor {
+            archived: ArchivedWeeks::new(Arc::clone(&store)),
             port,
             store,
             bus,
@@ -148,6 +154,12 @@ impl LeaderboardActor {
             refreshing: false,
             rebuilding: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// Shares what this instance knows of archived weeks with its readers.
+    pub fn with_archived(mut self, archived: ArchivedWeeks) -> Self {
+        self.archived = archived;
+        self
     }
 
     /// Sends what is queued as batches of up to [`MAX_BATCH`] updates, at most
@@ -416,7 +428,8 @@ impl LeaderboardActor {
         );
     }
 
-    /// Rebuilds incomplete boards in the background, one rebuild at a time.
+    /// Rebuilds incomplete boards, then archives finished weeks, in the background, one
+    /// upkeep at a time.
     fn upkeep(&self) {
         if self.rebuilding.swap(true, Ordering::SeqCst) {
             return;
@@ -424,9 +437,17 @@ impl LeaderboardActor {
         let flag = Arc::clone(&self.rebuilding);
         let store = Arc::clone(&self.store);
         let port = Arc::clone(&self.port);
+        let archived = self.archived.clone();
         tokio::spawn(async move {
-            if let Err(e) = rebuild::rebuild_missing(store, port.as_ref(), Utc::now()).await {
-                tracing::warn!(error = %e, "leaderboard rebuild failed; will retry");
+            match rebuild::rebuild_missing(Arc::clone(&store), port.as_ref(), Utc::now()).await {
+                Ok(_) => {
+                    if let Err(e) =
+                        archive::archive_due(store, port.as_ref(), &archived, Utc::now()).await
+                    {
+                        tracing::warn!(error = %e, "weekly board archive failed; will retry");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "leaderboard rebuild failed; will retry"),
             }
             flag.store(false, Ordering::SeqCst);
         });

@@ -7,12 +7,15 @@
 //!   coalesced top pushes, upkeep).
 //! - [`rebuild`]: boards rebuilt from the ledger when Redis lost them, or on demand
 //!   (`questpath leaderboard rebuild`).
+//! - [`archive`]: each finished week's final standings kept for good in the store; an
+//!   archived week is read from there.
 //! - [`names`]: what other learners see (display name or masked address, never an
 //!   email).
 //!
 //! [`Leaderboards`] is the handle the XP service, the routes and the sessions share.
 
 pub mod actor;
+pub mod archive;
 pub mod board;
 pub mod names;
 pub mod rebuild;
@@ -29,7 +32,9 @@ use uuid::Uuid;
 pub use board::{ALL_TIME, Board, WEEKLY, Week};
 
 use self::actor::{Apply, LeaderboardActor, Subscribe, Unsubscribe};
+use self::archive::ArchivedWeeks;
 use self::names::Names;
+use crate::ports::store::{ArchivedEntry, ArchivedWeek};
 use crate::ports::{
     Bus, Leaderboard, LeaderboardEntry, Placement, PortError, PortResult, Store, StoreError, User,
     XpEntry,
@@ -93,7 +98,9 @@ pub struct BoardView {
 #[derive(Clone)]
 pub struct Leaderboards {
     port: Arc<dyn Leaderboard>,
+    store: Arc<dyn Store>,
     names: Names,
+    archived: ArchivedWeeks,
     actor: Option<Addr<LeaderboardActor>>,
 }
 
@@ -101,16 +108,27 @@ impl Leaderboards {
     /// Starts the leaderboard actor on the current actix system. Outside one (tools,
     /// benchmarks), writes go straight to the port and nothing is pushed.
     pub fn start(store: Arc<dyn Store>, port: Arc<dyn Leaderboard>, bus: Arc<dyn Bus>) -> Self {
-        let names = Names::new(Arc::clone(&store));
-        let actor = actix::System::try_current()
-            .map(|_| LeaderboardActor::new(Arc::clone(&port), store, bus, names.clone()).start());
-        Leaderboards { port, names, actor }
+        let mut leaderboards = Leaderboards::direct(store, port);
+        leaderboards.actor = actix::System::try_current().map(|_| {
+            LeaderboardActor::new(
+                Arc::clone(&leaderboards.port),
+                Arc::clone(&leaderboards.store),
+                bus,
+                leaderboards.names.clone(),
+            )
+            .with_archived(leaderboards.archived.clone())
+            .start()
+        });
+        leaderboards
     }
 
-    /// Without an actor: writes go straight to the port and nothing is pushed.
+    /// Without an actor: writes go straight to the port, nothing is pushed, and no
+    /// week is archived by this instance.
     pub fn direct(store: Arc<dyn Store>, port: Arc<dyn Leaderboard>) -> Self {
         Leaderboards {
-            names: Names::new(store),
+            names: Names::new(Arc::clone(&store)),
+            archived: ArchivedWeeks::new(Arc::clone(&store)),
+            store,
             port,
             actor: None,
         }
@@ -193,13 +211,20 @@ impl Leaderboards {
     }
 
     /// A page of `board`, the viewer's entry and, when asked, their neighbours; all
-    /// read at once.
+    /// read at once. A past week that is archived is read from the archive, which
+    /// holds what its board held: the same ranks, scores and times.
     pub async fn view(
         &self,
         board: Board,
         viewer: &User,
         query: ViewQuery,
     ) -> Result<BoardView, LeaderboardError> {
+        if let Board::Weekly(week) = board
+            && !board.is_live(Utc::now())
+            && let Some(archived) = self.archived.get(week).await?
+        {
+            return self.view_archived(board, &archived, viewer, query).await;
+        }
         let key = board.key();
         let offset = query.from_rank.max(1) - 1;
         let limit = query.limit.min(MAX_PAGE);
@@ -220,6 +245,58 @@ impl Leaderboards {
             around,
         );
         let (page, total, me, around) = (page?, total?, me?, around?);
+        self.named(board, total, page, around, me, viewer).await
+    }
+
+    /// [`Leaderboards::view`] of an archived week, from the store: the page and the
+    /// viewer's entry at once, then the neighbours around that entry.
+    async fn view_archived(
+        &self,
+        board: Board,
+        archived: &ArchivedWeek,
+        viewer: &User,
+        query: ViewQuery,
+    ) -> Result<BoardView, LeaderboardError> {
+        let period = archived.period.as_str();
+        let total = archived.total;
+        // Ranks `from..=to` of the archive, clipped to its total.
+        let ranks = |from: u64, to: u64| async move {
+            let to = to.min(total);
+            if from > to {
+                return Ok(Vec::new());
+            }
+            let limit = usize::try_from(to - from + 1).unwrap_or(usize::MAX);
+            let entries = self.store.archived_entries(period, from, limit).await?;
+            Ok::<_, StoreError>(entries.iter().map(entry_of).collect::<Vec<_>>())
+        };
+        let from = query.from_rank.max(1);
+        let limit = query.limit.min(MAX_PAGE) as u64;
+        let (page, me) = tokio::join!(
+            ranks(from, from.saturating_add(limit).saturating_sub(1)),
+            self.store.archived_entry(period, viewer.id),
+        );
+        let (page, me) = (page?, me?.map(|e| entry_of(&e)));
+        let around = match (query.around, &me) {
+            (None, _) => None,
+            (Some(_), None) => Some(Vec::new()),
+            (Some(k), Some(me)) => {
+                let k = k.min(MAX_AROUND) as u64;
+                Some(ranks(me.rank.saturating_sub(k).max(1), me.rank.saturating_add(k)).await?)
+            }
+        };
+        self.named(board, total, page, around, me, viewer).await
+    }
+
+    /// The view of entries read, with the names other learners see.
+    async fn named(
+        &self,
+        board: Board,
+        total: u64,
+        page: Vec<LeaderboardEntry>,
+        around: Option<Vec<LeaderboardEntry>>,
+        me: Option<LeaderboardEntry>,
+        viewer: &User,
+    ) -> Result<BoardView, LeaderboardError> {
         self.names.remember(viewer).await;
         let ids = page
             .iter()
@@ -237,6 +314,15 @@ impl Leaderboards {
             around: around.as_deref().map(rows),
             me: me.as_ref().map(|e| row(e, &names)),
         })
+    }
+}
+
+fn entry_of(archived: &ArchivedEntry) -> LeaderboardEntry {
+    LeaderboardEntry {
+        user_id: archived.user_id,
+        score: archived.score,
+        reached_at: archived.reached_at,
+        rank: archived.rank,
     }
 }
 

@@ -96,6 +96,17 @@ pub async fn rebuild(
     port: &dyn Leaderboard,
     boards: &[Board],
 ) -> Result<RebuildReport, RebuildError> {
+    rebuild_until(store, port, boards, Board::expires_at).await
+}
+
+/// [`rebuild`], the boards expiring at `expires_at(board)` instead of their own time:
+/// the archiver builds a week past its retention for the time it takes to read it.
+pub async fn rebuild_until(
+    store: Arc<dyn Store>,
+    port: &dyn Leaderboard,
+    boards: &[Board],
+    expires_at: impl Fn(Board) -> Option<DateTime<Utc>>,
+) -> Result<RebuildReport, RebuildError> {
     let started_at = Utc::now();
     let mut report = RebuildReport {
         started_at,
@@ -120,7 +131,16 @@ pub async fn rebuild(
         let mut updates = Vec::with_capacity(page.len() * boards.len());
         for ledger in ledgers {
             let (user_id, entries) = ledger?;
-            updates.extend(standing::updates(user_id, &entries, boards));
+            for &board in boards {
+                updates.extend(
+                    standing::updates(user_id, &entries, &[board])
+                        .into_iter()
+                        .map(|mut update| {
+                            update.expires_at = expires_at(board);
+                            update
+                        }),
+                );
+            }
         }
         port.apply(&updates).await?;
         report.users += page.len() as u64;
@@ -130,8 +150,8 @@ pub async fn rebuild(
         }
         after = page.last().copied();
     }
-    for board in boards {
-        port.mark_built(&board.key(), started_at, board.expires_at())
+    for &board in boards {
+        port.mark_built(&board.key(), started_at, expires_at(board))
             .await?;
     }
     tracing::info!(

@@ -28,7 +28,7 @@ use uuid::Uuid;
 use super::Metrics;
 use crate::backends::Backends;
 use crate::ports::leaderboard::{LeaderboardEntry, Placement, ScoreUpdate};
-use crate::ports::store::{RoomResult, StoreResult};
+use crate::ports::store::{ArchivedEntry, ArchivedWeek, RoomResult, StoreResult};
 use crate::ports::{
     Bus, BusSubscription, Cache, GenerationJob, Goal, GoalStatus, Job, JobQueue, Leaderboard,
     Level, LevelStatus, LoginFailures, NewGoal, NewUser, Page, PortResult, ProfileUpdate, Question,
@@ -417,6 +417,59 @@ impl Store for InstrumentedStore {
 
     async fn xp_users(&self, after: Option<Uuid>, limit: usize) -> StoreResult<Vec<Uuid>> {
         timed_store!(self, "xp_users", self.inner.xp_users(after, limit))
+    }
+
+    async fn write_archive_entries(
+        &self,
+        period: &str,
+        entries: &[ArchivedEntry],
+    ) -> StoreResult<()> {
+        timed_store!(
+            self,
+            "write_archive_entries",
+            self.inner.write_archive_entries(period, entries)
+        )
+    }
+
+    async fn mark_week_archived(&self, week: &ArchivedWeek) -> StoreResult<()> {
+        timed_store!(
+            self,
+            "mark_week_archived",
+            self.inner.mark_week_archived(week)
+        )
+    }
+
+    async fn archived_week(&self, period: &str) -> StoreResult<Option<ArchivedWeek>> {
+        timed_store!(self, "archived_week", self.inner.archived_week(period))
+    }
+
+    async fn archived_weeks(&self, limit: usize) -> StoreResult<Vec<ArchivedWeek>> {
+        timed_store!(self, "archived_weeks", self.inner.archived_weeks(limit))
+    }
+
+    async fn archived_entries(
+        &self,
+        period: &str,
+        from_rank: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<ArchivedEntry>> {
+        timed_store!(
+            self,
+            "archived_entries",
+            self.inner.archived_entries(period, from_rank, limit)
+        )
+    }
+
+    async fn archived_entry(
+        &self,
+        period: &str,
+        user_id: Uuid,
+    ) -> StoreResult<Option<ArchivedEntry>> {
+        timed_store!(
+            self,
+            "archived_entry",
+            self.inner.archived_entry(period, user_id)
+        )
     }
 
     async fn save_room_result(&self, result: &RoomResult) -> StoreResult<()> {

@@ -1,5 +1,5 @@
-//! Leaderboards over HTTP: `GET /api/v1/leaderboards/{board}` and the legacy
-//! `GET /leaderboard`.
+//! Leaderboards over HTTP: `GET /api/v1/leaderboards/{board}` (archived weeks too) and
+//! the legacy `GET /leaderboard`.
 
 use std::time::Duration;
 
@@ -409,4 +409,115 @@ async fn lost_boards_are_rebuilt_from_the_ledger_by_the_next_instance() {
     }
     let (_, weekly_after, _) = board(&app, "/api/v1/leaderboards/weekly", &ada.token).await;
     assert_eq!(weekly_after["entries"], weekly_before["entries"]);
+}
+
+/// A week long gone from the board, once archived, is read from the store: the same
+/// pages, entries and neighbours its board gave, after the board is gone.
+#[actix_web::test]
+async fn an_archived_week_reads_as_its_board_did_after_the_board_is_gone() {
+    use questpath::leaderboard::archive::archive_week;
+    use questpath::leaderboard::rebuild::rebuild_until;
+    use questpath::leaderboard::{Board, Week};
+    use questpath::ports::XpEntry;
+
+    let mut captured = None;
+    let app = spawn_app_with(&[], |backends| {
+        captured = Some(backends.clone());
+        backends
+    })
+    .await;
+    let backends = captured.expect("backends");
+    let (store, port) = (backends.store.clone(), backends.leaderboard.clone());
+    let ada = learner(&app, Some("Ada")).await;
+    let bob = learner(&app, None).await;
+    let cyd = learner(&app, Some("Cyd")).await;
+    let dan = learner(&app, Some("Dan")).await;
+    let newcomer = learner(&app, None).await;
+    // Nine weeks ago: far past the four weeks a board stays in Redis.
+    let now = chrono::Utc::now();
+    let week = Week::of(now - chrono::Duration::weeks(9));
+    let tuesday = chrono::DateTime::from_timestamp_millis(
+        (week.starts_at() + chrono::Duration::days(1)).timestamp_millis(),
+    )
+    .unwrap();
+    for (i, (who, amount)) in [(&ada, 300), (&bob, 300), (&cyd, 100), (&dan, 50)]
+        .into_iter()
+        .enumerate()
+    {
+        let grant = XpEntry {
+            user_id: who.id,
+            grant_id: format!("old:{i}"),
+            amount,
+            source: "level_first_pass".into(),
+            // Ada reaches 300 a millisecond before Bob.
+            created_at: tuesday + chrono::Duration::milliseconds(i as i64),
+        };
+        assert!(store.record_xp(&grant).await.unwrap());
+    }
+    // The week's board as the archiver builds it: from the ledger, for an hour.
+    let week_board = Board::Weekly(week);
+    rebuild_until(store.clone(), port.as_ref(), &[week_board], |_| {
+        Some(chrono::Utc::now() + chrono::Duration::hours(1))
+    })
+    .await
+    .unwrap();
+    let base = format!("/api/v1/leaderboards/weekly:{}", week.label());
+    let reads = [
+        (base.clone(), &bob),
+        (format!("{base}?limit=2"), &ada),
+        (format!("{base}?limit=2&from_rank=3"), &dan),
+        (format!("{base}?around=me&k=1"), &cyd),
+        (format!("{base}?around=me&k=25&limit=100"), &ada),
+        (format!("{base}?from_rank=5"), &bob),
+        (format!("{base}?around=me"), &newcomer),
+    ];
+    let mut from_board = Vec::new();
+    for (path, who) in &reads {
+        let (status, body, text) = board(&app, path, &who.token).await;
+        assert_eq!(status, 200, "{path}: {text}");
+        from_board.push(body);
+    }
+    assert_eq!(
+        ranked(&from_board[0], "entries"),
+        vec![
+            (1, ada.id.to_string(), 300),
+            (2, bob.id.to_string(), 300),
+            (3, cyd.id.to_string(), 100),
+            (4, dan.id.to_string(), 50),
+        ]
+    );
+
+    // Archived, then gone from the board.
+    let report = archive_week(store.clone(), port.as_ref(), week)
+        .await
+        .unwrap();
+    assert_eq!(report.total, 4);
+    port.clear(&week_board.key()).await.unwrap();
+    assert_eq!(port.len(&week_board.key()).await.unwrap(), 0);
+
+    for ((path, who), before) in reads.iter().zip(&from_board) {
+        let (status, body, text) = board(&app, path, &who.token).await;
+        assert_eq!(status, 200, "{path}: {text}");
+        assert_eq!(&body, before, "{path}: the archive reads as the board did");
+    }
+    let first = &from_board[0];
+    assert_eq!(first["board"], "weekly");
+    assert_eq!(first["period"], week.label());
+    assert_eq!(first["live"], false);
+    assert_eq!(first["total"], 4);
+    assert_eq!(first["me"]["rank"], 2);
+    let reset =
+        chrono::DateTime::parse_from_rfc3339(first["next_reset"].as_str().unwrap()).unwrap();
+    assert_eq!(reset, week.ends_at());
+    assert_eq!(
+        ranked(&from_board[3], "around"),
+        vec![
+            (2, bob.id.to_string(), 300),
+            (3, cyd.id.to_string(), 100),
+            (4, dan.id.to_string(), 50),
+        ]
+    );
+    assert_eq!(from_board[5]["entries"], json!([]));
+    assert_eq!(from_board[6]["me"], Value::Null);
+    assert_eq!(from_board[6]["around"], json!([]));
 }

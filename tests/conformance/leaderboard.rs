@@ -1,11 +1,15 @@
 //! Leaderboard conformance: standings, ranks, ties by the time reached, exact scores,
-//! neighbourhoods at the edges, versions, expiry, weekly rollover, and a rebuild from
-//! the ledger that equals the lost board.
+//! neighbourhoods at the edges, versions, expiry, weekly rollover, a rebuild from the
+//! ledger that equals the lost board, and the archive of finished weeks in the store
+//! (embedded and CQL) that equals their boards.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use questpath::leaderboard::archive::{
+    ArchiveError, ArchivedWeeks, archive_due, archive_week, due_weeks,
+};
 use questpath::leaderboard::rebuild::{kept_boards, rebuild, rebuild_missing};
 use questpath::leaderboard::{Board, Week, standing};
 use questpath::ports::leaderboard::MAX_SCORE;
@@ -39,6 +43,13 @@ crate::conformance!(
         weekly_boards_roll_over_on_monday,
         rebuild_equals_the_lost_board,
         rebuild_missing_rebuilds_only_incomplete_boards,
+        archive_copies_each_finished_week_exactly,
+        archive_copies_each_finished_week_exactly_to_cql,
+        archive_pages_through_a_large_board_in_the_embedded_store,
+        archive_pages_through_a_large_board_to_cql,
+        archive_includes_grants_still_pending,
+        archive_of_a_week_past_retention_builds_it_from_the_ledger,
+        archive_due_archives_each_finished_kept_week_once,
     ]
 );
 
@@ -754,5 +765,280 @@ async fn rebuild_missing_rebuilds_only_incomplete_boards(board: Arc<dyn Leaderbo
             .await
             .unwrap()
             .is_none()
+    );
+}
+
+// ---- the archive of finished weeks ----
+
+type StoreRef = Arc<dyn questpath::ports::Store>;
+
+/// The whole archive of `week`, as board entries.
+async fn archived_board(store: &StoreRef, week: Week) -> Vec<LeaderboardEntry> {
+    store
+        .archived_entries(&week.label(), 1, 1_000_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| LeaderboardEntry {
+            user_id: e.user_id,
+            score: e.score,
+            reached_at: e.reached_at,
+            rank: e.rank,
+        })
+        .collect()
+}
+
+/// Archives every finished week `play_grants` touched; each archive equals its board
+/// (ranks, scores, tie-break times), also by learner, and archiving again changes
+/// nothing. The current week is not archived.
+async fn archive_copies_each_finished_week(board: Arc<dyn Leaderboard>, store: StoreRef) {
+    let now = Utc::now();
+    let touched = play_grants(&store, &board).await;
+    let finished: Vec<Week> = touched
+        .iter()
+        .filter_map(|key| Week::parse(key.strip_prefix("weekly:")?))
+        .filter(|week| week.ends_at() <= now)
+        .collect();
+    assert!(!finished.is_empty(), "the test must hold a finished week");
+
+    for &week in &finished {
+        let key = Board::Weekly(week).key();
+        let before = everything(&board, &key).await;
+        assert!(!before.is_empty());
+
+        let report = archive_week(store.clone(), board.as_ref(), week)
+            .await
+            .unwrap();
+
+        assert_eq!(report.period, week.label());
+        assert_eq!(report.total, before.len() as u64);
+        let archived = store.archived_week(&week.label()).await.unwrap().unwrap();
+        assert_eq!(archived.total, before.len() as u64);
+        assert_eq!(archived_board(&store, week).await, before, "{key} archived");
+        for entry in &before {
+            let mine = store
+                .archived_entry(&week.label(), entry.user_id)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!((mine.rank, mine.score), (entry.rank, entry.score));
+        }
+        // Again: the same archive.
+        archive_week(store.clone(), board.as_ref(), week)
+            .await
+            .unwrap();
+        assert_eq!(archived_board(&store, week).await, before);
+    }
+    let current = archive_week(store.clone(), board.as_ref(), Week::of(now)).await;
+    assert!(
+        matches!(current, Err(ArchiveError::NotEnded(_))),
+        "{current:?}"
+    );
+    assert_eq!(
+        store.archived_week(&Week::of(now).label()).await.unwrap(),
+        None
+    );
+}
+
+async fn archive_copies_each_finished_week_exactly(board: Arc<dyn Leaderboard>) {
+    archive_copies_each_finished_week(board, crate::common::embedded_store().await).await;
+}
+
+async fn archive_copies_each_finished_week_exactly_to_cql(board: Arc<dyn Leaderboard>) {
+    archive_copies_each_finished_week(board, crate::common::scylla_store().await).await;
+}
+
+/// A board of 2,500 learners (three pages of the archiver, ties included), complete,
+/// is copied whole and in order.
+async fn archive_pages_through_a_large_board(board: Arc<dyn Leaderboard>, store: StoreRef) {
+    let week = Week::of(Utc::now()).previous();
+    let key = Board::Weekly(week).key();
+    let start = week.starts_at();
+    let updates: Vec<ScoreUpdate> = (0..2_500)
+        .map(|i: i64| ScoreUpdate {
+            board: key.clone(),
+            user_id: Uuid::new_v4(),
+            standing: Standing {
+                score: (i % 400) * 5,
+                reached_at: start + chrono::Duration::milliseconds(i % 97),
+                entries: 1,
+            },
+            expires_at: Some(week.expires_at()),
+        })
+        .collect();
+    for chunk in updates.chunks(500) {
+        board.apply(chunk).await.unwrap();
+    }
+    board
+        .mark_built(&key, Utc::now(), Some(week.expires_at()))
+        .await
+        .unwrap();
+    let before = everything(&board, &key).await;
+    assert_eq!(before.len(), 2_500);
+
+    let started = std::time::Instant::now();
+    let report = archive_week(store.clone(), board.as_ref(), week)
+        .await
+        .unwrap();
+    eprintln!(
+        "archived {} learners in {:?} ({}, {})",
+        report.total,
+        started.elapsed(),
+        board.backend(),
+        store.backend()
+    );
+
+    assert!(!report.rebuilt, "a complete board is read as it is");
+    assert_eq!(report.total, 2_500);
+    assert_eq!(archived_board(&store, week).await, before);
+    let page = store
+        .archived_entries(&week.label(), 995, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        page.iter().map(|e| e.rank).collect::<Vec<_>>(),
+        (995..1_005).collect::<Vec<u64>>()
+    );
+}
+
+async fn archive_pages_through_a_large_board_in_the_embedded_store(board: Arc<dyn Leaderboard>) {
+    archive_pages_through_a_large_board(board, crate::common::embedded_store().await).await;
+}
+
+async fn archive_pages_through_a_large_board_to_cql(board: Arc<dyn Leaderboard>) {
+    archive_pages_through_a_large_board(board, crate::common::scylla_store().await).await;
+}
+
+/// A grant of last week written to the ledger whose instance died before applying it
+/// (still pending, not on the board, which is otherwise complete) is archived too.
+async fn archive_includes_grants_still_pending(board: Arc<dyn Leaderboard>) {
+    let store = crate::common::embedded_store().await;
+    let week = Week::of(Utc::now()).previous();
+    let key = Board::Weekly(week).key();
+    let monday = DateTime::from_timestamp_millis(week.starts_at().timestamp_millis()).unwrap();
+    let ada = Uuid::new_v4();
+    let bob = Uuid::new_v4();
+    for (user, grant, amount, hours) in [(ada, "a1", 100, 1), (bob, "b1", 80, 2)] {
+        let grant = entry(user, grant, amount, monday + chrono::Duration::hours(hours));
+        store.record_xp(&grant).await.unwrap();
+        let ledger = store.xp_entries(user).await.unwrap();
+        board
+            .apply(&standing::updates(user, &ledger, &[Board::Weekly(week)]))
+            .await
+            .unwrap();
+        store
+            .clear_xp_pending(user, std::slice::from_ref(&grant.grant_id))
+            .await
+            .unwrap();
+    }
+    board
+        .mark_built(&key, Utc::now(), Some(week.expires_at()))
+        .await
+        .unwrap();
+    // Bob's second grant reached the ledger only.
+    store
+        .record_xp(&entry(bob, "b2", 50, monday + chrono::Duration::days(6)))
+        .await
+        .unwrap();
+
+    archive_week(store.clone(), board.as_ref(), week)
+        .await
+        .unwrap();
+
+    let archived = archived_board(&store, week).await;
+    assert_eq!(
+        archived
+            .iter()
+            .map(|e| (e.user_id, e.score))
+            .collect::<Vec<_>>(),
+        vec![(bob, 130), (ada, 100)]
+    );
+}
+
+/// A week that left the board long ago (never archived) is built from the ledger for
+/// the archive, then archived like any other.
+async fn archive_of_a_week_past_retention_builds_it_from_the_ledger(board: Arc<dyn Leaderboard>) {
+    let store = crate::common::embedded_store().await;
+    let now = Utc::now();
+    let week = Week::of(now - chrono::Duration::weeks(9));
+    assert!(week.expires_at() < now);
+    let key = Board::Weekly(week).key();
+    let tuesday = DateTime::from_timestamp_millis(
+        (week.starts_at() + chrono::Duration::days(1)).timestamp_millis(),
+    )
+    .unwrap();
+    let users: Vec<Uuid> = (0..6).map(|_| Uuid::new_v4()).collect();
+    for (i, &user) in users.iter().enumerate() {
+        // Two by two at equal XP, the earlier one first; plus a grant of another week.
+        let at = tuesday + chrono::Duration::minutes(i as i64);
+        store
+            .record_xp(&entry(user, "w", 100 * (3 - i as i64 / 2), at))
+            .await
+            .unwrap();
+        store
+            .record_xp(&entry(user, "later", 7, now))
+            .await
+            .unwrap();
+    }
+    // The all-time board was rebuilt long after that week: no reason to believe a
+    // board of it is complete.
+    board.mark_built("alltime", now, None).await.unwrap();
+
+    let report = archive_week(store.clone(), board.as_ref(), week)
+        .await
+        .unwrap();
+
+    assert!(report.rebuilt);
+    assert_eq!(report.total, 6);
+    let archived = archived_board(&store, week).await;
+    assert_eq!(ids(&archived), users, "by XP, then by who reached it first");
+    assert_eq!(
+        archived.iter().map(|e| e.score).collect::<Vec<_>>(),
+        vec![300, 300, 200, 200, 100, 100]
+    );
+    // Built for the archive only: it leaves the board within the hour.
+    assert!(board.built_at(&key).await.unwrap().is_some());
+}
+
+/// At start-up (and at each upkeep) every finished week still on the board is
+/// archived, once, by the instance holding the lease.
+async fn archive_due_archives_each_finished_kept_week_once(board: Arc<dyn Leaderboard>) {
+    let store = crate::common::embedded_store().await;
+    let now = Utc::now();
+    let archived = ArchivedWeeks::new(store.clone());
+    // Another instance at it: nothing here.
+    assert!(
+        board
+            .claim("archive", Duration::from_secs(60))
+            .await
+            .unwrap()
+    );
+    assert!(
+        archive_due(store.clone(), board.as_ref(), &archived, now)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    board.release("archive").await.unwrap();
+
+    let reports = archive_due(store.clone(), board.as_ref(), &archived, now)
+        .await
+        .unwrap();
+
+    let mut periods: Vec<String> = reports.iter().map(|r| r.period.clone()).collect();
+    periods.sort();
+    let mut due: Vec<String> = due_weeks(now).into_iter().map(Week::label).collect();
+    due.sort();
+    assert_eq!(periods, due);
+    assert!(due.len() >= 3, "{due:?}");
+    for week in due_weeks(now) {
+        assert!(archived.get(week).await.unwrap().is_some());
+    }
+    assert!(
+        archive_due(store.clone(), board.as_ref(), &archived, now)
+            .await
+            .unwrap()
+            .is_empty(),
+        "archived once"
     );
 }

@@ -1,12 +1,13 @@
 //! Store conformance: users, profiles, credentials, Google links, refresh-token
 //! families and tokens, sign-in failures, generation jobs, goals with their levels and
-//! question banks, the XP ledger, multiplayer room results.
+//! question banks, the XP ledger, the archive of past weekly boards, multiplayer room
+//! results.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use questpath::domain::roadmap::Difficulty;
-use questpath::ports::store::{RoomResult, XpEntry};
+use questpath::ports::store::{ArchivedEntry, ArchivedWeek, RoomResult, XpEntry};
 use questpath::ports::{
     GenerationJob, Goal, GoalStatus, JobStatus, Level, LevelStatus, LoginFailures, NewGoal,
     NewUser, ProfileUpdate, Question, RefreshFamily, RefreshToken, Store, StoreError, Topic, User,
@@ -60,6 +61,11 @@ crate::conformance!(
         saving_a_room_result_again_is_idempotent_and_moves_its_list_entry,
         room_results_of_host_are_newest_first_without_the_document,
         unknown_room_result_is_none,
+        archived_week_reads_back_by_page_and_by_learner,
+        archive_pages_cross_partitions,
+        rewriting_an_archive_is_idempotent,
+        unarchived_week_answers_none,
+        archived_weeks_are_listed_newest_first,
     ]
 );
 
@@ -1815,10 +1821,244 @@ async fn unknown_room_result_is_none(store: Arc<dyn Store>) {
     );
 }
 
+// ---- archive of past weekly boards ----
+
+/// A week's final standings, ranks `first..=last`: scores fall with the rank, and
+/// pairs of equal scores are told apart by when they were reached.
+fn standings(first: u64, last: u64) -> Vec<ArchivedEntry> {
+    let base = now_ms() - Duration::days(10);
+    (first..=last)
+        .map(|rank| ArchivedEntry {
+            rank,
+            user_id: Uuid::new_v4(),
+            score: 1_000_000_000 - (rank as i64 / 2) * 10,
+            reached_at: base + Duration::milliseconds(rank as i64),
+        })
+        .collect()
+}
+
+fn archived(period: &str, total: u64) -> ArchivedWeek {
+    ArchivedWeek {
+        period: period.into(),
+        total,
+        archived_at: now_ms(),
+    }
+}
+
+/// Writes `entries` in pages of `page`, last page first (the order must not matter),
+/// then marks the week.
+async fn archive(store: &Arc<dyn Store>, period: &str, entries: &[ArchivedEntry], page: usize) {
+    for chunk in entries.chunks(page).rev() {
+        store.write_archive_entries(period, chunk).await.unwrap();
+    }
+    store
+        .mark_week_archived(&archived(period, entries.len() as u64))
+        .await
+        .unwrap();
+}
+
+async fn archived_week_reads_back_by_page_and_by_learner(store: Arc<dyn Store>) {
+    let entries = standings(1, 25);
+    let week = archived("2026-W47", 25);
+    for chunk in entries.chunks(10) {
+        store
+            .write_archive_entries("2026-W47", chunk)
+            .await
+            .unwrap();
+    }
+    store.mark_week_archived(&week).await.unwrap();
+
+    assert_eq!(store.archived_week("2026-W47").await.unwrap(), Some(week));
+    let mut paged = Vec::new();
+    for from_rank in [1, 11, 21] {
+        paged.extend(
+            store
+                .archived_entries("2026-W47", from_rank, 10)
+                .await
+                .unwrap(),
+        );
+    }
+    assert_eq!(paged, entries, "pages by rank, exactly as written");
+    assert_eq!(
+        store.archived_entries("2026-W47", 7, 3).await.unwrap(),
+        entries[6..9].to_vec()
+    );
+    assert!(
+        store
+            .archived_entries("2026-W47", 26, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .archived_entries("2026-W47", 1, 0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    for entry in &entries {
+        assert_eq!(
+            store
+                .archived_entry("2026-W47", entry.user_id)
+                .await
+                .unwrap(),
+            Some(*entry)
+        );
+    }
+    assert_eq!(
+        store
+            .archived_entry("2026-W47", Uuid::new_v4())
+            .await
+            .unwrap(),
+        None,
+        "a learner without XP that week"
+    );
+    // Another week's archive is another archive.
+    assert_eq!(store.archived_week("2026-W46").await.unwrap(), None);
+    assert_eq!(
+        store
+            .archived_entry("2026-W46", entries[0].user_id)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+async fn archive_pages_cross_partitions(store: Arc<dyn Store>) {
+    // Ranks on both sides of the CQL adapter's partition boundary (10,000 ranks each);
+    // written sparse, so the test stays small: a page asked across the boundary gets
+    // both sides, and a page past the last rank ends there.
+    let entries = standings(9_990, 10_015);
+    for chunk in entries.chunks(7) {
+        store
+            .write_archive_entries("2026-W01", chunk)
+            .await
+            .unwrap();
+    }
+
+    let across = store.archived_entries("2026-W01", 9_995, 12).await.unwrap();
+    assert_eq!(across, entries[5..17].to_vec());
+    let to_the_end = store
+        .archived_entries("2026-W01", 10_010, 100)
+        .await
+        .unwrap();
+    assert_eq!(to_the_end, entries[20..].to_vec());
+    let exactly_one_partition = store.archived_entries("2026-W01", 9_991, 10).await.unwrap();
+    assert_eq!(exactly_one_partition, entries[1..11].to_vec());
+}
+
+async fn rewriting_an_archive_is_idempotent(store: Arc<dyn Store>) {
+    let entries = standings(1, 30);
+    archive(&store, "2026-W30", &entries, 8).await;
+    let first = store.archived_week("2026-W30").await.unwrap().unwrap();
+
+    // Run again, in other pages: the same rows.
+    archive(&store, "2026-W30", &entries, 13).await;
+
+    let again = store.archived_week("2026-W30").await.unwrap().unwrap();
+    assert_eq!(again.total, first.total);
+    assert_eq!(
+        store.archived_entries("2026-W30", 1, 100).await.unwrap(),
+        entries
+    );
+    for entry in &entries {
+        assert_eq!(
+            store
+                .archived_entry("2026-W30", entry.user_id)
+                .await
+                .unwrap(),
+            Some(*entry)
+        );
+    }
+    assert_eq!(
+        store.archived_weeks(10).await.unwrap().len(),
+        1,
+        "listed once"
+    );
+}
+
+async fn unarchived_week_answers_none(store: Arc<dyn Store>) {
+    assert_eq!(store.archived_week("2026-W20").await.unwrap(), None);
+    assert!(
+        store
+            .archived_entries("2026-W20", 1, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .archived_entry("2026-W20", Uuid::new_v4())
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(store.archived_weeks(10).await.unwrap().is_empty());
+
+    // Standings written, the week not marked: an archive cut short is not archived.
+    let entries = standings(1, 5);
+    store
+        .write_archive_entries("2026-W20", &entries)
+        .await
+        .unwrap();
+    assert_eq!(store.archived_week("2026-W20").await.unwrap(), None);
+    assert!(store.archived_weeks(10).await.unwrap().is_empty());
+
+    store
+        .mark_week_archived(&archived("2026-W20", 5))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .archived_week("2026-W20")
+            .await
+            .unwrap()
+            .map(|w| w.total),
+        Some(5)
+    );
+}
+
+async fn archived_weeks_are_listed_newest_first(store: Arc<dyn Store>) {
+    // Across a year's end, marked out of order; an empty week is archived too.
+    for period in ["2026-W52", "2027-W02", "2025-W40", "2027-W01", "2026-W53"] {
+        store
+            .mark_week_archived(&archived(period, 0))
+            .await
+            .unwrap();
+    }
+
+    let periods =
+        |weeks: Vec<ArchivedWeek>| weeks.into_iter().map(|w| w.period).collect::<Vec<_>>();
+    assert_eq!(
+        periods(store.archived_weeks(10).await.unwrap()),
+        vec!["2027-W02", "2027-W01", "2026-W53", "2026-W52", "2025-W40"]
+    );
+    assert_eq!(
+        periods(store.archived_weeks(2).await.unwrap()),
+        vec!["2027-W02", "2027-W01"]
+    );
+    assert!(store.archived_weeks(0).await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .archived_week("2025-W40")
+            .await
+            .unwrap()
+            .map(|w| w.total),
+        Some(0)
+    );
+}
+
 // ---- schema upgrades ----
 
 /// Tables schema version 5 added; a version 4 keyspace has none of them.
-const TABLES_SINCE_V5: &[&str] = &["room_results", "room_results_by_host"];
+const TABLES_SINCE_V5: &[&str] = &[
+    "weekly_archive_ranks",
+    "weekly_archive_by_user",
+    "weekly_archives",
+    "room_results",
+    "room_results_by_host",
+];
 
 /// `migrate` brings a keyspace of schema version 4 (before room results and weekly
 /// archives) to the current version: `serve` refuses it until then, and afterwards the
@@ -1881,6 +2121,15 @@ async fn migrate_upgrades_a_version_4_keyspace() {
         let room = room_of(Uuid::new_v4(), Duration::zero());
         store.save_room_result(&room).await.unwrap();
         assert_eq!(store.room_result(room.room_id).await.unwrap(), Some(room));
+        archive(&store, "2026-W47", &standings(1, 3), 2).await;
+        assert_eq!(
+            store
+                .archived_entries("2026-W47", 1, 10)
+                .await
+                .unwrap()
+                .len(),
+            3
+        );
     })
     .await;
 }

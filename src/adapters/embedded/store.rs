@@ -15,6 +15,9 @@
 //! leaderboard are keys of `xp_pending`. Writing a grant (ledger and pending mark) is
 //! one transaction, so a grant is never in one without the other.
 //!
+//! A past week's archived board mirrors the CQL tables: its standings by rank (one key
+//! range), by learner, and the mark that it is complete, written last.
+//!
 //! A room's results are one record of `room_results`, and a summary (without the
 //! document) in `room_results_by_host`, keyed so a host's rooms are one key range in
 //! end order; saving writes both in one transaction.
@@ -33,9 +36,9 @@ use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 use crate::ports::store::{
-    GenerationJob, Goal, GoalStatus, Level, LevelStatus, LoginFailures, NewGoal, NewUser, Page,
-    ProfileUpdate, Question, RefreshFamily, RefreshToken, RoomResult, Store, StoreError,
-    StoreResult, User, XpEntry, email_key,
+    ArchivedEntry, ArchivedWeek, GenerationJob, Goal, GoalStatus, Level, LevelStatus,
+    LoginFailures, NewGoal, NewUser, Page, ProfileUpdate, Question, RefreshFamily, RefreshToken,
+    RoomResult, Store, StoreError, StoreResult, User, XpEntry, email_key,
 };
 
 /// users: user id -> JSON `User`.
@@ -75,6 +78,16 @@ const XP_LEDGER: TableDefinition<(u128, &str), &[u8]> = TableDefinition::new("xp
 /// xp_pending: (user id, grant id) -> nothing; grants written to the ledger and not yet
 /// applied to the profile and the leaderboard, a user's in one key range.
 const XP_PENDING: TableDefinition<(u128, &str), ()> = TableDefinition::new("xp_pending");
+/// weekly_archives: ISO week (`2026-W47`) -> JSON `ArchivedWeek`; the mark of a week
+/// whose archive is complete. Keys order as the weeks do.
+const WEEKLY_ARCHIVES: TableDefinition<&str, &[u8]> = TableDefinition::new("weekly_archives");
+/// weekly_archive_ranks: (week, rank) -> (user id, score, reached at in ms); a week's
+/// final standings by rank in one key range.
+const WEEKLY_ARCHIVE_RANKS: TableDefinition<(&str, u64), (u128, i64, i64)> =
+    TableDefinition::new("weekly_archive_ranks");
+/// weekly_archive_by_user: (week, user id) -> (rank, score, reached at in ms).
+const WEEKLY_ARCHIVE_BY_USER: TableDefinition<(&str, u128), (u64, i64, i64)> =
+    TableDefinition::new("weekly_archive_by_user");
 /// room_results: room id -> JSON `RoomResult` (with its results document).
 const ROOM_RESULTS: TableDefinition<u128, &[u8]> = TableDefinition::new("room_results");
 /// room_results_by_host: (host id, ended at in ms, room id) -> JSON `RoomResult` without
@@ -131,6 +144,9 @@ impl EmbeddedStore {
             tx.open_table(QUESTIONS).map_err(internal)?;
             tx.open_table(XP_LEDGER).map_err(internal)?;
             tx.open_table(XP_PENDING).map_err(internal)?;
+            tx.open_table(WEEKLY_ARCHIVES).map_err(internal)?;
+            tx.open_table(WEEKLY_ARCHIVE_RANKS).map_err(internal)?;
+            tx.open_table(WEEKLY_ARCHIVE_BY_USER).map_err(internal)?;
             tx.open_table(ROOM_RESULTS).map_err(internal)?;
             tx.open_table(ROOM_RESULTS_BY_HOST).map_err(internal)?;
             tx.commit().map_err(internal)?;
@@ -1193,6 +1209,134 @@ impl Store for EmbeddedStore {
         .await
     }
 
+    async fn write_archive_entries(
+        &self,
+        period: &str,
+        entries: &[ArchivedEntry],
+    ) -> StoreResult<()> {
+        if entries.iter().any(|e| e.rank == 0) {
+            return Err(internal("archived ranks start at 1"));
+        }
+        let period = period.to_string();
+        let entries = entries.to_vec();
+        self.blocking(move |db| {
+            let tx = db.begin_write().map_err(internal)?;
+            {
+                let mut ranks = tx.open_table(WEEKLY_ARCHIVE_RANKS).map_err(internal)?;
+                let mut by_user = tx.open_table(WEEKLY_ARCHIVE_BY_USER).map_err(internal)?;
+                for entry in &entries {
+                    let reached_ms = entry.reached_at.timestamp_millis();
+                    ranks
+                        .insert(
+                            (period.as_str(), entry.rank),
+                            (entry.user_id.as_u128(), entry.score, reached_ms),
+                        )
+                        .map_err(internal)?;
+                    by_user
+                        .insert(
+                            (period.as_str(), entry.user_id.as_u128()),
+                            (entry.rank, entry.score, reached_ms),
+                        )
+                        .map_err(internal)?;
+                }
+            }
+            tx.commit().map_err(internal)
+        })
+        .await
+    }
+
+    async fn mark_week_archived(&self, week: &ArchivedWeek) -> StoreResult<()> {
+        let week = week.clone();
+        self.blocking(move |db| {
+            let bytes = encode(&week)?;
+            let tx = db.begin_write().map_err(internal)?;
+            tx.open_table(WEEKLY_ARCHIVES)
+                .map_err(internal)?
+                .insert(week.period.as_str(), bytes.as_slice())
+                .map_err(internal)?;
+            tx.commit().map_err(internal)
+        })
+        .await
+    }
+
+    async fn archived_week(&self, period: &str) -> StoreResult<Option<ArchivedWeek>> {
+        let period = period.to_string();
+        self.blocking(move |db| {
+            let tx = db.begin_read().map_err(internal)?;
+            let weeks = tx.open_table(WEEKLY_ARCHIVES).map_err(internal)?;
+            get_json(&weeks, period.as_str(), "archived week")
+        })
+        .await
+    }
+
+    async fn archived_weeks(&self, limit: usize) -> StoreResult<Vec<ArchivedWeek>> {
+        self.blocking(move |db| {
+            let tx = db.begin_read().map_err(internal)?;
+            let weeks = tx.open_table(WEEKLY_ARCHIVES).map_err(internal)?;
+            let mut found = Vec::new();
+            for item in weeks.iter().map_err(internal)?.rev().take(limit) {
+                let (_, bytes) = item.map_err(internal)?;
+                found.push(decode(bytes.value(), "archived week")?);
+            }
+            Ok(found)
+        })
+        .await
+    }
+
+    async fn archived_entries(
+        &self,
+        period: &str,
+        from_rank: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<ArchivedEntry>> {
+        let period = period.to_string();
+        self.blocking(move |db| {
+            let tx = db.begin_read().map_err(internal)?;
+            let ranks = tx.open_table(WEEKLY_ARCHIVE_RANKS).map_err(internal)?;
+            let range = (period.as_str(), from_rank.max(1))..=(period.as_str(), u64::MAX);
+            let mut found = Vec::new();
+            for item in ranks.range(range).map_err(internal)?.take(limit) {
+                let (key, value) = item.map_err(internal)?;
+                let (_, rank) = key.value();
+                let (user, score, reached_ms) = value.value();
+                found.push(ArchivedEntry {
+                    rank,
+                    user_id: Uuid::from_u128(user),
+                    score,
+                    reached_at: ms_time(reached_ms)?,
+                });
+            }
+            Ok(found)
+        })
+        .await
+    }
+
+    async fn archived_entry(
+        &self,
+        period: &str,
+        user_id: Uuid,
+    ) -> StoreResult<Option<ArchivedEntry>> {
+        let period = period.to_string();
+        self.blocking(move |db| {
+            let tx = db.begin_read().map_err(internal)?;
+            let by_user = tx.open_table(WEEKLY_ARCHIVE_BY_USER).map_err(internal)?;
+            let Some(value) = by_user
+                .get((period.as_str(), user_id.as_u128()))
+                .map_err(internal)?
+            else {
+                return Ok(None);
+            };
+            let (rank, score, reached_ms) = value.value();
+            Ok(Some(ArchivedEntry {
+                rank,
+                user_id,
+                score,
+                reached_at: ms_time(reached_ms)?,
+            }))
+        })
+        .await
+    }
+
     async fn save_room_result(&self, result: &RoomResult) -> StoreResult<()> {
         let result = result.clone();
         self.blocking(move |db| {
@@ -1254,6 +1398,11 @@ impl Store for EmbeddedStore {
         })
         .await
     }
+}
+
+/// The time of a stored millisecond count.
+fn ms_time(ms: i64) -> StoreResult<DateTime<Utc>> {
+    DateTime::from_timestamp_millis(ms).ok_or_else(|| internal(format!("corrupt time {ms}")))
 }
 
 /// The key of a room in its host's list: newest end last, so the list reads backwards.

@@ -1,5 +1,6 @@
 //! ScyllaDB (or Cassandra) adapters: the store, and `migrate` for `schema.cql`.
 
+mod archive;
 mod auth;
 mod goals;
 mod room_results;

@@ -2,7 +2,7 @@
 //! Users live here; credentials, Google links, refresh tokens and sign-in failures in
 //! [`super::auth`]; generation jobs, goals, levels and questions in [`super::goals`];
 //! the XP ledger (and the users' `total_xp`) in [`super::xp`]; multiplayer room results in
-//! [`super::room_results`].
+//! [`super::room_results`]; the archive of past weekly boards in [`super::archive`].
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -14,6 +14,7 @@ use scylla::statement::prepared::PreparedStatement;
 use scylla::value::CqlValue;
 use uuid::Uuid;
 
+use super::archive::ArchiveStatements;
 use super::auth::AuthStatements;
 use super::goals::GoalStatements;
 use super::room_results::RoomResultStatements;
@@ -22,9 +23,9 @@ use super::session::{ConnectError, open, unreachable};
 use super::xp::XpStatements;
 use crate::config::ScyllaSettings;
 use crate::ports::store::{
-    GenerationJob, Goal, GoalStatus, Level, LevelStatus, LoginFailures, NewGoal, NewUser, Page,
-    ProfileUpdate, Question, RefreshFamily, RefreshToken, RoomResult, Store, StoreError,
-    StoreResult, User, XpEntry, email_key,
+    ArchivedEntry, ArchivedWeek, GenerationJob, Goal, GoalStatus, Level, LevelStatus,
+    LoginFailures, NewGoal, NewUser, Page, ProfileUpdate, Question, RefreshFamily, RefreshToken,
+    RoomResult, Store, StoreError, StoreResult, User, XpEntry, email_key,
 };
 
 /// Statements prepared once per session.
@@ -48,6 +49,7 @@ pub struct ScyllaStore {
     pub(super) goals: GoalStatements,
     pub(super) xp: XpStatements,
     pub(super) room_results: RoomResultStatements,
+    pub(super) archive: ArchiveStatements,
 }
 
 #[derive(DeserializeRow)]
@@ -128,6 +130,7 @@ impl ScyllaStore {
         let goals = GoalStatements::prepare(&session, settings).await?;
         let xp = XpStatements::prepare(&session, settings).await?;
         let room_results = RoomResultStatements::prepare(&session, settings).await?;
+        let archive = ArchiveStatements::prepare(&session, settings).await?;
         Ok(ScyllaStore {
             session,
             statements,
@@ -135,6 +138,7 @@ impl ScyllaStore {
             goals,
             xp,
             room_results,
+            archive,
         })
     }
 
@@ -523,6 +527,43 @@ impl Store for ScyllaStore {
 
     async fn xp_users(&self, after: Option<Uuid>, limit: usize) -> StoreResult<Vec<Uuid>> {
         self.xp().xp_users(after, limit).await
+    }
+
+    async fn write_archive_entries(
+        &self,
+        period: &str,
+        entries: &[ArchivedEntry],
+    ) -> StoreResult<()> {
+        self.archive().write_entries(period, entries).await
+    }
+
+    async fn mark_week_archived(&self, week: &ArchivedWeek) -> StoreResult<()> {
+        self.archive().mark(week).await
+    }
+
+    async fn archived_week(&self, period: &str) -> StoreResult<Option<ArchivedWeek>> {
+        self.archive().week(period).await
+    }
+
+    async fn archived_weeks(&self, limit: usize) -> StoreResult<Vec<ArchivedWeek>> {
+        self.archive().weeks(limit).await
+    }
+
+    async fn archived_entries(
+        &self,
+        period: &str,
+        from_rank: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<ArchivedEntry>> {
+        self.archive().entries(period, from_rank, limit).await
+    }
+
+    async fn archived_entry(
+        &self,
+        period: &str,
+        user_id: Uuid,
+    ) -> StoreResult<Option<ArchivedEntry>> {
+        self.archive().entry(period, user_id).await
     }
 
     async fn save_room_result(&self, result: &RoomResult) -> StoreResult<()> {

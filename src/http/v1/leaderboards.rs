@@ -160,14 +160,16 @@ impl LeaderboardPage {
 }
 
 /// A leaderboard: `alltime`, `weekly` (the current ISO week, reset Monday 00:00 UTC) or
-/// a past week still kept (`weekly:2026-W47`, four weeks after it ends).
+/// a past week (`weekly:2026-W47`), read-only: from its board for four weeks after it
+/// ends, and from its archive, kept for good, once archived (minutes after it ends).
+/// Both give the same ranks, scores and times.
 #[utoipa::path(
     get,
     path = "/api/v1/leaderboards/{board}",
     tag = "leaderboards",
     security(("bearer" = [])),
     params(
-        ("board" = String, Path, description = "`alltime`, `weekly`, or `weekly:<ISO week>` such as `weekly:2026-W47`"),
+        ("board" = String, Path, description = "`alltime`, `weekly`, or a past week `weekly:<ISO week>` such as `weekly:2026-W47`"),
         BoardQuery,
     ),
     responses(

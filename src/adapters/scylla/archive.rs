@@ -1,0 +1,366 @@
+//! The archive of past weekly boards on CQL (see docs/data-model.md, Q26 to Q29, W24
+//! and W25).
+//!
+//! * `weekly_archive_ranks` holds a week's final standings by rank, partitioned by
+//!   (week, rank bucket): [`RANKS_PER_PARTITION`] ranks per partition, so a week of a
+//!   million learners is a hundred partitions of about 10,000 small rows (well under a
+//!   megabyte each), and a page of at most a few hundred ranks reads one partition, or
+//!   two where it crosses a bucket boundary;
+//! * `weekly_archive_by_user` holds the same standings by learner, one row per
+//!   (week, learner) partition, for "my rank" without a scan;
+//! * `weekly_archives` marks a week archived, written last by the archiver. It is one
+//!   partition (bucket 0) of one row per week, newest first: 52 rows a year;
+//! * rows are only inserted, never updated or deleted: re-archiving a week writes the
+//!   same rows again. Rank rows of one partition go in small unlogged batches (one
+//!   mutation per partition on the server, far below the batch size warning);
+//!   learner rows are single-partition inserts, [`WRITE_CONCURRENCY`] in flight.
+
+use chrono::{DateTime, Utc};
+use futures_util::{TryStreamExt, stream};
+use scylla::DeserializeRow;
+use scylla::client::session::Session;
+use scylla::statement::batch::{Batch, BatchType};
+use scylla::statement::prepared::PreparedStatement;
+use uuid::Uuid;
+
+use super::session::ConnectError;
+use super::store::{ScyllaStore, internal, prepare, unavailable};
+use crate::config::ScyllaSettings;
+use crate::ports::store::{ArchivedEntry, ArchivedWeek, StoreError, StoreResult};
+
+/// Ranks per partition of `weekly_archive_ranks`.
+pub(super) const RANKS_PER_PARTITION: u64 = 10_000;
+
+/// The one partition of `weekly_archives`.
+const WEEKS_BUCKET: i32 = 0;
+
+/// Rank rows per unlogged batch: about 3 KB, under Cassandra's 5 KB warning.
+const BATCH_ROWS: usize = 50;
+
+/// Writes of one page in flight at once.
+const WRITE_CONCURRENCY: usize = 32;
+
+/// Statements of the archive, prepared once per session.
+pub(super) struct ArchiveStatements {
+    insert_rank: PreparedStatement,
+    insert_by_user: PreparedStatement,
+    mark: PreparedStatement,
+    week: PreparedStatement,
+    weeks: PreparedStatement,
+    ranks_from: PreparedStatement,
+    by_user: PreparedStatement,
+}
+
+impl ArchiveStatements {
+    pub(super) async fn prepare(
+        session: &Session,
+        settings: &ScyllaSettings,
+    ) -> Result<Self, ConnectError> {
+        let ks = &settings.keyspace;
+        let prepare = |cql: String| prepare(session, settings, cql);
+        Ok(ArchiveStatements {
+            insert_rank: prepare(format!(
+                "INSERT INTO {ks}.weekly_archive_ranks (period, rank_bucket, rank, user_id, score, reached_at) VALUES (?, ?, ?, ?, ?, ?)"
+            ))
+            .await?,
+            insert_by_user: prepare(format!(
+                "INSERT INTO {ks}.weekly_archive_by_user (period, user_id, rank, score, reached_at) VALUES (?, ?, ?, ?, ?)"
+            ))
+            .await?,
+            mark: prepare(format!(
+                "INSERT INTO {ks}.weekly_archives (bucket, period, total, archived_at) VALUES (?, ?, ?, ?)"
+            ))
+            .await?,
+            week: prepare(format!(
+                "SELECT period, total, archived_at FROM {ks}.weekly_archives WHERE bucket = ? AND period = ?"
+            ))
+            .await?,
+            weeks: prepare(format!(
+                "SELECT period, total, archived_at FROM {ks}.weekly_archives WHERE bucket = ? LIMIT ?"
+            ))
+            .await?,
+            ranks_from: prepare(format!(
+                "SELECT rank, user_id, score, reached_at FROM {ks}.weekly_archive_ranks WHERE period = ? AND rank_bucket = ? AND rank >= ? LIMIT ?"
+            ))
+            .await?,
+            by_user: prepare(format!(
+                "SELECT rank, user_id, score, reached_at FROM {ks}.weekly_archive_by_user WHERE period = ? AND user_id = ?"
+            ))
+            .await?,
+        })
+    }
+}
+
+#[derive(DeserializeRow)]
+struct WeekRow {
+    period: String,
+    total: Option<i64>,
+    archived_at: Option<DateTime<Utc>>,
+}
+
+impl WeekRow {
+    fn into_week(self) -> StoreResult<ArchivedWeek> {
+        match (
+            self.total.and_then(|t| u64::try_from(t).ok()),
+            self.archived_at,
+        ) {
+            (Some(total), Some(archived_at)) => Ok(ArchivedWeek {
+                period: self.period,
+                total,
+                archived_at,
+            }),
+            _ => Err(internal(format!("corrupt archive mark of {}", self.period))),
+        }
+    }
+}
+
+#[derive(DeserializeRow)]
+struct EntryRow {
+    rank: i64,
+    user_id: Uuid,
+    score: Option<i64>,
+    reached_at: Option<DateTime<Utc>>,
+}
+
+impl EntryRow {
+    fn into_entry(self, period: &str) -> StoreResult<ArchivedEntry> {
+        match (u64::try_from(self.rank).ok(), self.score, self.reached_at) {
+            (Some(rank), Some(score), Some(reached_at)) => Ok(ArchivedEntry {
+                rank,
+                user_id: self.user_id,
+                score,
+                reached_at,
+            }),
+            _ => Err(internal(format!(
+                "corrupt archived standing of {} on {period}",
+                self.user_id
+            ))),
+        }
+    }
+}
+
+/// The partition of `weekly_archive_ranks` holding `rank` (from 1).
+fn bucket_of(rank: u64) -> u64 {
+    (rank.max(1) - 1) / RANKS_PER_PARTITION
+}
+
+fn as_bigint(n: u64) -> StoreResult<i64> {
+    i64::try_from(n).map_err(|_| internal(format!("{n} does not fit a bigint")))
+}
+
+/// The archive queries of a [`ScyllaStore`].
+pub(super) struct Archive<'a> {
+    session: &'a Session,
+    st: &'a ArchiveStatements,
+}
+
+impl ScyllaStore {
+    pub(super) fn archive(&self) -> Archive<'_> {
+        Archive {
+            session: &self.session,
+            st: &self.archive,
+        }
+    }
+}
+
+/// One write of a page: a batch of rank rows of one partition, or one learner row.
+enum Write<'e> {
+    Ranks(Vec<&'e ArchivedEntry>),
+    ByUser(&'e ArchivedEntry),
+}
+
+impl Archive<'_> {
+    pub(super) async fn write_entries(
+        &self,
+        period: &str,
+        entries: &[ArchivedEntry],
+    ) -> StoreResult<()> {
+        if entries.iter().any(|e| e.rank == 0) {
+            return Err(internal("archived ranks start at 1"));
+        }
+        // Rank rows grouped by partition, in batches of a few dozen.
+        let mut sorted: Vec<&ArchivedEntry> = entries.iter().collect();
+        sorted.sort_by_key(|e| e.rank);
+        let mut writes: Vec<Write<'_>> = Vec::new();
+        for group in sorted.chunk_by(|a, b| bucket_of(a.rank) == bucket_of(b.rank)) {
+            for chunk in group.chunks(BATCH_ROWS) {
+                writes.push(Write::Ranks(chunk.to_vec()));
+            }
+        }
+        writes.extend(entries.iter().map(Write::ByUser));
+        stream::iter(writes.into_iter().map(Ok))
+            .try_for_each_concurrent(WRITE_CONCURRENCY, |write| async move {
+                match write {
+                    Write::Ranks(rows) => self.insert_ranks(period, &rows).await,
+                    Write::ByUser(entry) => {
+                        self.session
+                            .execute_unpaged(
+                                &self.st.insert_by_user,
+                                (
+                                    period,
+                                    entry.user_id,
+                                    as_bigint(entry.rank)?,
+                                    entry.score,
+                                    entry.reached_at,
+                                ),
+                            )
+                            .await
+                            .map_err(unavailable)?;
+                        Ok(())
+                    }
+                }
+            })
+            .await
+    }
+
+    /// One unlogged batch of rank rows, all of one partition.
+    async fn insert_ranks(&self, period: &str, rows: &[&ArchivedEntry]) -> StoreResult<()> {
+        let mut batch = Batch::new(BatchType::Unlogged);
+        let mut values = Vec::with_capacity(rows.len());
+        for entry in rows {
+            batch.append_statement(self.st.insert_rank.clone());
+            values.push((
+                period,
+                bucket_of(entry.rank) as i32,
+                as_bigint(entry.rank)?,
+                entry.user_id,
+                entry.score,
+                entry.reached_at,
+            ));
+        }
+        self.session
+            .batch(&batch, values)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    pub(super) async fn mark(&self, week: &ArchivedWeek) -> StoreResult<()> {
+        self.session
+            .execute_unpaged(
+                &self.st.mark,
+                (
+                    WEEKS_BUCKET,
+                    week.period.as_str(),
+                    as_bigint(week.total)?,
+                    week.archived_at,
+                ),
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    pub(super) async fn week(&self, period: &str) -> StoreResult<Option<ArchivedWeek>> {
+        let result = self
+            .session
+            .execute_unpaged(&self.st.week, (WEEKS_BUCKET, period))
+            .await
+            .map_err(unavailable)?;
+        result
+            .into_rows_result()
+            .map_err(internal)?
+            .maybe_first_row::<WeekRow>()
+            .map_err(internal)?
+            .map(WeekRow::into_week)
+            .transpose()
+    }
+
+    pub(super) async fn weeks(&self, limit: usize) -> StoreResult<Vec<ArchivedWeek>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let limit = i32::try_from(limit).unwrap_or(i32::MAX);
+        let mut rows = self
+            .session
+            .execute_iter(self.st.weeks.clone(), (WEEKS_BUCKET, limit))
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?
+            .rows_stream::<WeekRow>()
+            .map_err(internal)?;
+        let mut weeks = Vec::new();
+        while let Some(row) = rows
+            .try_next()
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?
+        {
+            weeks.push(row.into_week()?);
+        }
+        Ok(weeks)
+    }
+
+    pub(super) async fn entries(
+        &self,
+        period: &str,
+        from_rank: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<ArchivedEntry>> {
+        let mut found = Vec::new();
+        let mut next = from_rank.max(1);
+        let mut wanted = limit as u64;
+        // Partition after partition, while the range goes on and the archive does.
+        while wanted > 0 {
+            let bucket = bucket_of(next);
+            let bucket_end = (bucket + 1) * RANKS_PER_PARTITION;
+            let here = wanted.min(bucket_end - next + 1);
+            let result = self
+                .session
+                .execute_unpaged(
+                    &self.st.ranks_from,
+                    (
+                        period,
+                        bucket as i32,
+                        as_bigint(next)?,
+                        i32::try_from(here).unwrap_or(i32::MAX),
+                    ),
+                )
+                .await
+                .map_err(unavailable)?;
+            let rows = result.into_rows_result().map_err(internal)?;
+            let mut read = 0;
+            for row in rows.rows::<EntryRow>().map_err(internal)? {
+                found.push(row.map_err(internal)?.into_entry(period)?);
+                read += 1;
+            }
+            if read < here {
+                // Ranks are written 1 to total: a short partition is the end.
+                break;
+            }
+            wanted -= here;
+            next = bucket_end + 1;
+        }
+        Ok(found)
+    }
+
+    pub(super) async fn entry(
+        &self,
+        period: &str,
+        user_id: Uuid,
+    ) -> StoreResult<Option<ArchivedEntry>> {
+        let result = self
+            .session
+            .execute_unpaged(&self.st.by_user, (period, user_id))
+            .await
+            .map_err(unavailable)?;
+        result
+            .into_rows_result()
+            .map_err(internal)?
+            .maybe_first_row::<EntryRow>()
+            .map_err(internal)?
+            .map(|row| row.into_entry(period))
+            .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranks_fill_partitions_of_ten_thousand() {
+        assert_eq!(bucket_of(1), 0);
+        assert_eq!(bucket_of(10_000), 0);
+        assert_eq!(bucket_of(10_001), 1);
+        assert_eq!(bucket_of(1_000_000), 99);
+    }
+}
