@@ -53,6 +53,8 @@ pub struct Application {
     background: CancellationToken,
     /// Closes websockets when the server drains.
     draining: CancellationToken,
+    /// Rooms run here, handed over to other instances when the server drains.
+    rooms: Arc<crate::rooms::Rooms>,
 }
 
 /// Background roadmap-generation workers, stopped with the server.
@@ -246,7 +248,7 @@ impl Application {
             registry,
             settings: settings.realtime.clone(),
             draining: draining.clone(),
-            rooms,
+            rooms: rooms.clone(),
             guests: crate::rooms::guests::Guests::new(backends.cache.clone()),
         });
         let state = web::Data::new(AppState {
@@ -292,6 +294,7 @@ impl Application {
             workers,
             background,
             draining,
+            rooms,
         })
     }
 
@@ -310,9 +313,19 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let handle = self.server.handle();
         let draining = self.draining.clone();
+        let rooms = self.rooms.clone();
         let signals = tokio::spawn(async move {
             wait_for_signal().await;
-            tracing::info!("shutdown requested: closing websockets, finishing requests");
+            tracing::info!(
+                "shutdown requested: handing rooms over, closing websockets, finishing requests"
+            );
+            // Rooms first: their players reconnect elsewhere and find them saved.
+            if tokio::time::timeout(std::time::Duration::from_secs(5), rooms.hand_over_all())
+                .await
+                .is_err()
+            {
+                tracing::warn!("rooms not all handed over within 5 s");
+            }
             draining.cancel();
             handle.stop(true).await;
         });

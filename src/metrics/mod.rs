@@ -161,6 +161,7 @@ pub struct Metrics {
     rooms: IntGaugeVec,
     room_players: IntGauge,
     rooms_created: IntCounter,
+    rooms_adopted: IntCounter,
     rooms_ended: IntCounterVec,
     room_answers: IntCounterVec,
     room_fanout: Histogram,
@@ -436,6 +437,11 @@ impl Metrics {
                 "questpath_rooms_created_total",
                 "Multiplayer rooms created on this instance",
             )?,
+            rooms_adopted: counter(
+                &r,
+                "questpath_rooms_adopted_total",
+                "Multiplayer rooms this instance took over from a saved game (their instance died or drained)",
+            )?,
             rooms_ended: counter_vec(
                 &r,
                 "questpath_rooms_ended_total",
@@ -581,6 +587,10 @@ impl Metrics {
 
     pub fn room_created(&self) {
         self.rooms_created.inc();
+    }
+
+    pub fn room_adopted(&self) {
+        self.rooms_adopted.inc();
     }
 
     /// A room's actor started (in the lobby).

@@ -17,6 +17,7 @@ use super::Rooms;
 use super::directory::Entry;
 use super::event::{Batch, Command, Event, HostAction, Target, events_topic};
 use super::game::{EndReason, Game, Results};
+use super::snapshot::{Saved, SavedRef, Write};
 use crate::ports::store::RoomResult;
 use crate::realtime::protocol::{RoomPhase, ServerMessage, codes};
 
@@ -24,6 +25,15 @@ use crate::realtime::protocol::{RoomPhase, ServerMessage, codes};
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct RoomCommand(pub Command);
+
+/// The state of the room and the way out, for a draining instance: the saved game
+/// (for the next instance to adopt) after which the actor stops without ending.
+#[derive(Message)]
+#[rtype(result = "Option<(Entry, Vec<u8>)>")]
+pub struct HandOver;
+
+/// Saves between phase changes happen at most this often.
+const SAVE_EVERY: Duration = Duration::from_secs(1);
 
 /// How often coalesced counters (lobby, answered) and presence are looked at.
 const TICK: Duration = Duration::from_millis(250);
@@ -48,9 +58,25 @@ pub struct RoomActor {
     counted_phase: RoomPhase,
     counted_players: u32,
     commands: Option<tokio::task::JoinHandle<()>>,
+    saver: tokio::sync::watch::Sender<Write>,
+    saved_phase: Option<RoomPhase>,
+    last_save: Instant,
+    unsaved: bool,
+    handed_over: bool,
 }
 
 impl RoomActor {
+    /// An actor for a room another instance ran: its saved game, seats and clock.
+    pub fn adopt(saved: Saved, rooms: Arc<Rooms>, entry: Entry) -> Self {
+        let mut actor = RoomActor::new(saved.game.adopted(), rooms, entry);
+        actor.created_at = saved.created_at;
+        actor.host_ever_joined = saved.host_ever_joined;
+        // Far past anything the old owner published, so every relay sees a gap.
+        actor.seq = saved.seq + 1_000_000;
+        actor.counted_phase = RoomPhase::Lobby;
+        actor
+    }
+
     pub fn new(game: Game, rooms: Arc<Rooms>, entry: Entry) -> Self {
         let (publisher, mut queue) = mpsc::unbounded_channel::<Vec<u8>>();
         // One task publishes the batches one after the other, so they leave in order.
@@ -63,6 +89,7 @@ impl RoomActor {
                 }
             }
         });
+        let saver = super::snapshot::writer(rooms.deps.cache.clone(), entry.code.clone());
         RoomActor {
             game,
             rooms,
@@ -81,6 +108,49 @@ impl RoomActor {
             counted_phase: RoomPhase::Lobby,
             counted_players: 0,
             commands: None,
+            saver,
+            saved_phase: None,
+            last_save: Instant::now(),
+            unsaved: true,
+            handed_over: false,
+        }
+    }
+
+    /// The game as the next owner would need it.
+    fn encode(&self) -> Option<Vec<u8>> {
+        let saved = SavedRef {
+            entry: &self.entry,
+            created_at: self.created_at,
+            seq: self.seq,
+            host_ever_joined: self.host_ever_joined,
+            game: &self.game,
+        };
+        match serde_json::to_vec(&saved) {
+            Ok(bytes) => Some(bytes),
+            Err(e) => {
+                tracing::error!(error = %e, "room state could not be encoded");
+                None
+            }
+        }
+    }
+
+    /// Saves the game when its phase changed, else at most once a second.
+    fn save(&mut self, force: bool) {
+        if self.ending || self.handed_over {
+            return;
+        }
+        let phase = Some(self.game.phase());
+        let due = force
+            || phase != self.saved_phase
+            || (self.unsaved && self.last_save.elapsed() >= SAVE_EVERY);
+        if !due {
+            return;
+        }
+        if let Some(bytes) = self.encode() {
+            let _ = self.saver.send(Write::Save(Arc::new(bytes)));
+            self.saved_phase = phase;
+            self.last_save = Instant::now();
+            self.unsaved = false;
         }
     }
 
@@ -155,6 +225,7 @@ impl RoomActor {
             }
         }
         self.count(ctx);
+        self.save(false);
         self.schedule_flush(ctx);
     }
 
@@ -342,6 +413,22 @@ impl RoomActor {
                     self.host(connection_id, re, action, ctx);
                 }
             }
+            Command::Reattach { players } => {
+                for player in &players {
+                    self.game.reattach(*player);
+                    if self.game.is_host(*player) {
+                        self.host_ever_joined = true;
+                    }
+                }
+                let mut seen = std::collections::HashSet::new();
+                for player in players.into_iter().filter(|p| seen.insert(*p)) {
+                    let room = self.game.snapshot(player, now);
+                    self.outbox.push(Event::to(
+                        Target::Player(player),
+                        ServerMessage::RoomStateView { re: None, room },
+                    ));
+                }
+            }
             Command::Resync { players } => {
                 for player in players {
                     let room = self.game.snapshot(player, now);
@@ -412,6 +499,7 @@ impl RoomActor {
         }
         let (mut events, results) = self.game.end(reason, true);
         self.count(ctx);
+        let _ = self.saver.send(Write::Delete);
         let record = RoomResult {
             room_id: results.room_id,
             code: results.code.clone(),
@@ -564,10 +652,26 @@ impl Actor for RoomActor {
     }
 }
 
+impl Handler<HandOver> for RoomActor {
+    type Result = Option<(Entry, Vec<u8>)>;
+
+    fn handle(&mut self, _: HandOver, ctx: &mut Context<Self>) -> Self::Result {
+        if self.ending {
+            return None;
+        }
+        self.flush();
+        let bytes = self.encode()?;
+        self.handed_over = true;
+        ctx.stop();
+        Some((self.entry.clone(), bytes))
+    }
+}
+
 impl Handler<RoomCommand> for RoomActor {
     type Result = ();
 
     fn handle(&mut self, RoomCommand(command): RoomCommand, ctx: &mut Context<Self>) {
+        self.unsaved = true;
         self.handle_command(command, ctx);
         if !self.ending {
             self.settle(ctx);

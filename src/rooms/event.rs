@@ -111,6 +111,9 @@ pub enum Command {
     },
     /// A relay missed events: send these players the state again.
     Resync { players: Vec<Uuid> },
+    /// The room was adopted by another instance: these connections (one entry per
+    /// connection, by player) were in it on the relay's instance and still are.
+    Reattach { players: Vec<Uuid> },
 }
 
 /// What the host can do.

@@ -10,7 +10,7 @@ use questpath_actors::rules::quiz::LATE_GRACE;
 use questpath_actors::rules::room::{
     BASE_POINTS, Scoring, Standing, answer_points, rank_order, room_grant, streak_bonus,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::event::{Event, PlayerKind, Target};
@@ -36,7 +36,7 @@ pub struct RoomQuestion {
 }
 
 /// How a room was set up.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RoomConfig {
     pub room_id: Uuid,
     pub code: String,
@@ -57,7 +57,7 @@ fn refuse(code: &'static str, message: impl Into<String>) -> Refusal {
 }
 
 /// One player's answer to one question.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct AnswerRecord {
     pub option: u8,
     pub correct: bool,
@@ -65,7 +65,7 @@ pub struct AnswerRecord {
     pub response_ms: u64,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Player {
     id: Uuid,
     name: String,
@@ -100,7 +100,7 @@ impl Player {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct OpenQuestion {
     index: u32,
     opened_at: DateTime<Utc>,
@@ -132,7 +132,7 @@ impl EndReason {
 }
 
 /// A closed question in the results.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct QuestionOutcome {
     pub index: u32,
     pub question: String,
@@ -172,7 +172,9 @@ pub struct Results {
     pub players: Vec<PlayerResult>,
 }
 
-/// A game of one room.
+/// A game of one room. Serializable: the actor snapshots it, so another instance can
+/// adopt the room if this one dies or drains.
+#[derive(Serialize, Deserialize)]
 pub struct Game {
     config: RoomConfig,
     phase: RoomPhase,
@@ -210,6 +212,29 @@ impl Game {
             expected: None,
             lobby_dirty: false,
             answered_dirty: false,
+        }
+    }
+
+    /// The game as another instance takes it over: nobody is connected until their
+    /// instances reattach them (or they join again).
+    pub fn adopted(mut self) -> Self {
+        self.host_connections = 0;
+        for player in self.players.values_mut() {
+            player.connections = 0;
+        }
+        self.expected = None;
+        self
+    }
+
+    /// Connections that were in the room on another instance when it was adopted.
+    pub fn reattach(&mut self, id: Uuid) {
+        if self.is_host(id) {
+            self.host_connections += 1;
+        } else if let Some(player) = self.players.get_mut(&id)
+            && !player.left
+        {
+            player.connections += 1;
+            self.expected = None;
         }
     }
 
@@ -1272,5 +1297,33 @@ mod tests {
         assert_eq!(results.players[0].score, 1000);
         assert_eq!(results.players[0].xp, 0);
         assert!(results.players[0].guest);
+    }
+
+    #[test]
+    fn a_saved_game_is_adopted_with_seats_scores_and_the_open_question() {
+        let (mut game, host) = game(2, Scoring::Speed, true);
+        game.join(host, Uuid::new_v4(), PlayerKind::User, "Host", None, t(0))
+            .unwrap();
+        let a = join(&mut game, "A");
+        game.start(t(0)).unwrap();
+        answer(&mut game, a, 0, "B", 400).unwrap();
+        game.close_question(false).unwrap();
+        game.next(t(10_000)).unwrap();
+        let saved = serde_json::to_vec(&game).unwrap();
+        let mut adopted = serde_json::from_slice::<Game>(&saved).unwrap().adopted();
+        assert!(!adopted.host_connected());
+        assert_eq!(
+            adopted.connected(),
+            0,
+            "nobody until they reattach or rejoin"
+        );
+        adopted.reattach(host);
+        adopted.reattach(a);
+        assert!(adopted.host_connected());
+        let seat = adopted.snapshot(a, t(11_000)).you.unwrap();
+        assert_eq!((seat.score, seat.streak), (1000, 1));
+        assert_eq!(adopted.closes_at(), Some(t(30_500)), "the same deadline");
+        answer(&mut adopted, a, 1, "B", 10_400).unwrap();
+        assert!(adopted.everyone_answered());
     }
 }

@@ -13,6 +13,7 @@ pub mod link;
 pub mod relay;
 pub mod results;
 pub mod setup;
+pub mod snapshot;
 pub mod xp_jobs;
 
 use std::collections::HashMap;
@@ -175,11 +176,89 @@ impl Rooms {
         Ok(entry)
     }
 
-    /// The running room with this join code (as typed), if any.
-    pub async fn find(&self, code: &str) -> Result<Option<Entry>, PortError> {
-        match questpath_actors::rules::room::normalize_code(code) {
-            Some(code) => self.directory.find(&code).await,
-            None => Ok(None),
+    /// The running room with this join code (as typed), if any. A room whose instance
+    /// died or drained is adopted here from its saved game.
+    pub async fn find(self: &Arc<Self>, code: &str) -> Result<Option<Entry>, PortError> {
+        let Some(code) = questpath_actors::rules::room::normalize_code(code) else {
+            return Ok(None);
+        };
+        match self.directory.find(&code).await? {
+            Some(entry) => Ok(Some(entry)),
+            None => self.adopt(&code).await,
+        }
+    }
+
+    /// Takes over the room saved under `code`, if one is saved and nobody runs it.
+    async fn adopt(self: &Arc<Self>, code: &str) -> Result<Option<Entry>, PortError> {
+        if self.draining.load(Ordering::SeqCst) {
+            return Ok(None);
+        }
+        let Some(bytes) = self.deps.cache.get(&snapshot::key(code)).await? else {
+            return Ok(None);
+        };
+        let saved: snapshot::Saved = match serde_json::from_slice(&bytes) {
+            Ok(saved) => saved,
+            Err(e) => {
+                tracing::warn!(error = %e, code, "saved room unreadable; not adopted");
+                return Ok(None);
+            }
+        };
+        if saved.game.phase() == crate::realtime::protocol::RoomPhase::Ended {
+            return Ok(None);
+        }
+        let entry = Entry {
+            owner: self.instance_id,
+            ..saved.entry.clone()
+        };
+        if !self.directory.claim(&entry).await? {
+            // Another instance adopted it first (or a new room took the code).
+            return self.directory.find(code).await;
+        }
+        let room_id = entry.room_id;
+        let arbiter =
+            &self.arbiters[self.next_arbiter.fetch_add(1, Ordering::Relaxed) % self.arbiters.len()];
+        let rooms = self.clone();
+        let actor_entry = entry.clone();
+        let addr = RoomActor::start_in_arbiter(&arbiter.handle(), move |_| {
+            RoomActor::adopt(saved, rooms, actor_entry)
+        });
+        self.local.lock().expect("rooms lock").insert(room_id, addr);
+        self.deps.metrics.room_adopted();
+        tracing::info!(%room_id, code, "room adopted from its saved state");
+        Ok(Some(entry))
+    }
+
+    /// Draining: every room this instance runs is saved and its code released, so the
+    /// players' next `room.join` (on another instance, after the 1012 close) adopts it.
+    pub async fn hand_over_all(&self) {
+        self.drain();
+        let actors: Vec<Addr<RoomActor>> = self
+            .local
+            .lock()
+            .expect("rooms lock")
+            .values()
+            .cloned()
+            .collect();
+        for addr in actors {
+            let Ok(Some((entry, bytes))) = addr.send(actor::HandOver).await else {
+                continue;
+            };
+            let saved = self
+                .deps
+                .cache
+                .set(&snapshot::key(&entry.code), &bytes, snapshot::TTL)
+                .await;
+            match saved {
+                Ok(()) => {
+                    if let Err(e) = self.directory.release(&entry).await {
+                        tracing::warn!(error = %e, "room code not released; it lapses with its lease");
+                    }
+                    tracing::info!(room_id = %entry.room_id, "room handed over");
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, room_id = %entry.room_id, "room could not be handed over")
+                }
+            }
         }
     }
 
@@ -262,6 +341,7 @@ impl Rooms {
                         entry.room_id,
                         entry.code.clone(),
                         entry.host_id,
+                        entry.owner,
                         local_owner,
                     );
                     tokio::spawn(relay::run(self.clone(), relay, subscription, receiver));
@@ -305,6 +385,10 @@ impl Rooms {
     /// No new rooms while the instance drains.
     pub fn drain(&self) {
         self.draining.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
     }
 }
 

@@ -59,18 +59,21 @@ pub(super) struct Relay {
     /// Whether the room's actor runs on this instance (else the relay watches the
     /// directory, to tell its players when the owner is gone).
     pub local_owner: bool,
+    /// The instance running the room's actor, as last seen.
+    owner: Option<Uuid>,
     members: HashMap<Uuid, Member>,
     by_player: HashMap<Uuid, Vec<Uuid>>,
     last_seq: Option<u64>,
 }
 
 impl Relay {
-    pub fn new(room_id: Uuid, code: String, host_id: Uuid, local_owner: bool) -> Self {
+    pub fn new(room_id: Uuid, code: String, host_id: Uuid, owner: Uuid, local_owner: bool) -> Self {
         Relay {
             room_id,
             code,
             host_id,
             local_owner,
+            owner: Some(owner),
             members: HashMap::new(),
             by_player: HashMap::new(),
             last_seq: None,
@@ -167,6 +170,11 @@ impl Relay {
     fn players(&self) -> Vec<Uuid> {
         self.by_player.keys().copied().collect()
     }
+
+    /// One entry per local connection, by player.
+    fn connections(&self) -> Vec<Uuid> {
+        self.members.values().map(|m| m.player_id).collect()
+    }
 }
 
 /// Runs a relay until no local connection is left in the room.
@@ -217,24 +225,40 @@ pub(super) async fn run(
                     rooms.deps.metrics.room_fanout(elapsed);
                 }
             }
-            _ = watch.tick(), if !relay.local_owner => {
-                // The owner died if its lease ran out: tell the players instead of
-                // leaving them waiting for a question that never comes.
-                let alive = match rooms.directory.find(&relay.code).await {
-                    Ok(Some(entry)) => entry.room_id == room_id,
-                    Ok(None) => false,
+            _ = watch.tick(), if !rooms.is_draining() => {
+                // The owner may have died or drained: look the room up (which adopts
+                // it when it is saved and nobody runs it) and follow it to its new
+                // owner, or tell the players it is gone.
+                let found = match rooms.directory.find(&relay.code).await {
+                    Ok(Some(entry)) => Some(entry),
+                    Ok(None) => match rooms.find(&relay.code).await {
+                        Ok(found) => found,
+                        Err(_) => continue,
+                    },
                     // The cache is down, not necessarily the owner: keep waiting.
-                    Err(_) => true,
+                    Err(_) => continue,
                 };
-                if !alive {
-                    tracing::warn!(%room_id, "room owner gone: closing the room for local players");
-                    relay.deliver(Event::to(Target::All, ServerMessage::RoomEnded {
-                        room_id,
-                        reason: "unavailable".into(),
-                        podium: Vec::new(),
-                        players: 0,
-                        results_saved: false,
-                    }).detaching());
+                match found {
+                    Some(entry) if entry.room_id == room_id => {
+                        let moved = relay.owner.is_some_and(|owner| owner != entry.owner);
+                        relay.owner = Some(entry.owner);
+                        relay.local_owner = entry.owner == rooms.instance_id;
+                        if moved {
+                            tracing::info!(%room_id, owner = %entry.owner, "room moved: reattaching local players");
+                            relay.last_seq = None;
+                            rooms.send(room_id, Command::Reattach { players: relay.connections() }).await;
+                        }
+                    }
+                    _ => {
+                        tracing::warn!(%room_id, "room owner gone: closing the room for local players");
+                        relay.deliver(Event::to(Target::All, ServerMessage::RoomEnded {
+                            room_id,
+                            reason: "unavailable".into(),
+                            podium: Vec::new(),
+                            players: 0,
+                            results_saved: false,
+                        }).detaching());
+                    }
                 }
             }
         }

@@ -403,6 +403,16 @@ async fn the_room_directory_forgets_a_dead_instances_rooms_within_the_lease() {
     tokio::time::sleep(lease * 2 + Duration::from_millis(500)).await;
     assert_eq!(guest_status().await, 201, "a live room stays listed");
 
+    // Read the directory itself: looking the room up through B would adopt it.
+    let shared = questpath::adapters::redis::Redis::connect(&questpath::config::RedisSettings {
+        url: questpath::config::Secret::new(redis.clone()),
+        prefix: prefix.clone(),
+    })
+    .await
+    .unwrap();
+    let directory =
+        questpath::rooms::directory::Directory::new(std::sync::Arc::new(shared.cache()), lease);
+    let owner = directory.find(&code).await.unwrap().expect("listed").owner;
     let killed = std::process::Command::new("kill")
         .args(["-KILL", &a.0.id().to_string()])
         .status()
@@ -410,13 +420,250 @@ async fn the_room_directory_forgets_a_dead_instances_rooms_within_the_lease() {
     assert!(killed.success());
     let _ = a.0.wait();
     let died = std::time::Instant::now();
-    while guest_status().await != 404 {
+    while directory.find(&code).await.unwrap().is_some() {
         assert!(
             died.elapsed() < lease + Duration::from_secs(2),
             "the dead instance's room is still listed after {:?}",
             died.elapsed()
         );
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(died.elapsed() <= lease + Duration::from_secs(1));
+    // The next look-up adopts the room from its saved game: listed again, owned by B.
+    assert_eq!(guest_status().await, 201, "adopted by the survivor");
+    let adopted = directory.find(&code).await.unwrap().expect("listed again");
+    assert_ne!(adopted.owner, owner);
+    assert_eq!(
+        adopted.room_id.to_string(),
+        room["room_id"].as_str().unwrap()
+    );
+}
+
+/// One instance as a real process (so it can be killed or drained) and one in this
+/// process, over one keyspace and one Redis prefix, with 3-second room leases.
+async fn process_and_instance() -> (Process, u16, TestApp, String) {
+    let nodes = required_env("QUESTPATH_TEST_SCYLLA_NODES");
+    let redis = required_env("QUESTPATH_TEST_REDIS_URL");
+    let keyspace = cql::keyspace_name("adopt");
+    cql::sweep_stale(&nodes).await;
+    let prefix = format!("adopt_{}:", uuid::Uuid::new_v4().simple());
+    let secret = "adopt-test-signing-key-0123456789abcdef";
+    let vars = |data: &std::path::Path, bind: String| -> Vec<(&'static str, String)> {
+        vec![
+            ("QUESTPATH_BIND", bind),
+            ("QUESTPATH_DATA_DIR", data.display().to_string()),
+            ("QUESTPATH_WORKERS", "1".to_string()),
+            ("QUESTPATH_SHUTDOWN_TIMEOUT_SECS", "2".to_string()),
+            ("QUESTPATH_SCYLLA_NODES", nodes.clone()),
+            ("QUESTPATH_SCYLLA_KEYSPACE", keyspace.clone()),
+            ("QUESTPATH_SCYLLA_REPLICATION", "simple:1".to_string()),
+            ("QUESTPATH_REDIS_URL", redis.clone()),
+            ("QUESTPATH_REDIS_PREFIX", prefix.clone()),
+            ("QUESTPATH_JWT_SECRET", secret.to_string()),
+            ("QUESTPATH_ROOM_LEASE_SECS", "3".to_string()),
+        ]
+    };
+    let b_dir = tempfile::tempdir().unwrap();
+    let b_vars: HashMap<_, _> = vars(b_dir.path(), "127.0.0.1:0".into())
+        .into_iter()
+        .collect();
+    let settings = Settings::from_lookup(|k| b_vars.get(k).cloned()).unwrap();
+    questpath::adapters::scylla::migrate(settings.scylla.as_ref().unwrap())
+        .await
+        .unwrap();
+    let a_dir = tempfile::tempdir().unwrap();
+    let a_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_questpath"));
+    command
+        .env_clear()
+        .current_dir(a_dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    for (k, v) in vars(&a_dir.path().join("data"), format!("127.0.0.1:{a_port}")) {
+        command.env(k, v);
+    }
+    let a = Process(command.spawn().unwrap());
+    std::mem::forget(a_dir);
+    let b = Application::build(settings).await.unwrap();
+    let b_port = b.port();
+    actix_web::rt::spawn(b.run_until_stopped());
+    questpath::tls::install_crypto_provider();
+    let client = reqwest::Client::new();
+    let started = std::time::Instant::now();
+    while client
+        .get(format!("http://127.0.0.1:{a_port}/health"))
+        .send()
+        .await
+        .is_err()
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "process did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let store = std::sync::Arc::new(
+        questpath::adapters::embedded::EmbeddedStore::open(b_dir.path())
+            .await
+            .unwrap(),
+    );
+    let b = TestApp {
+        address: format!("http://127.0.0.1:{b_port}"),
+        port: b_port,
+        client,
+        backends: questpath::backends::Backends::in_process(store),
+        _data: b_dir,
+    };
+    (a, a_port, b, keyspace)
+}
+
+/// The process as a `TestApp` for HTTP and websocket calls.
+async fn app_at(port: u16) -> TestApp {
+    let data = tempfile::tempdir().unwrap();
+    let store = questpath::adapters::embedded::EmbeddedStore::open(data.path())
+        .await
+        .unwrap();
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        port,
+        client: reqwest::Client::new(),
+        backends: questpath::backends::Backends::in_process(std::sync::Arc::new(store)),
+        _data: data,
+    }
+}
+
+async fn join_room(client: &mut Client, code: &str, name: &str) -> Value {
+    client
+        .send(json!({"type": "room.join", "code": code, "name": name}))
+        .await;
+    client.next_of("room.joined").await
+}
+
+#[actix_web::test]
+async fn a_room_survives_the_death_of_its_instance() {
+    let (mut a_process, a_port, b, keyspace) = process_and_instance().await;
+    let a = app_at(a_port).await;
+    let host_token = b.learner().await;
+    let room: Value = a
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/rooms",
+            &host_token,
+            Some(json!({"questions": room_questions(3)})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let code = room["code"].as_str().unwrap().to_string();
+    let mut host = b.connect(&host_token).await;
+    join_room(&mut host, &code, "Host").await;
+    let near_token = b.learner().await;
+    let mut near = b.connect(&near_token).await;
+    join_room(&mut near, &code, "Near").await;
+    let doomed_token = b.learner().await;
+    let mut doomed = a.connect(&doomed_token).await;
+    join_room(&mut doomed, &code, "Doomed").await;
+    host.send(json!({"type": "room.start"})).await;
+    for client in [&mut near, &mut doomed] {
+        client.next_of("room.question").await;
+        client
+            .send(json!({"type": "room.answer", "question": 0, "option": "B"}))
+            .await;
+    }
+    let before = near.next_of("room.your_result").await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // The owner dies without a word.
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &a_process.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let _ = a_process.0.wait();
+    let died = std::time::Instant::now();
+    // Within the lease and a watch period, the other instance adopts the room and
+    // tells its players where they stand.
+    let state = tokio::time::timeout(Duration::from_secs(15), near.next_of("room.state"))
+        .await
+        .expect("room adopted");
+    assert!(
+        died.elapsed() < Duration::from_secs(6),
+        "adopted after {:?}",
+        died.elapsed()
+    );
+    assert_eq!(state["room"]["phase"], "reveal");
+    assert_eq!(state["room"]["you"]["score"], before["score"]);
+    // The dropped player comes back through the survivor with the same seat.
+    let mut back = b.connect(&doomed_token).await;
+    let joined = join_room(&mut back, &code, "Doomed").await;
+    assert_eq!(joined["room"]["you"]["name"], "Doomed");
+    assert!(joined["room"]["you"]["score"].as_u64().unwrap() >= 500);
+    host.next_of("room.state").await;
+    host.send(json!({"type": "room.next"})).await;
+    for client in [&mut near, &mut back] {
+        let question = client.next_of("room.question").await;
+        assert_eq!(question["index"], 1);
+        client
+            .send(json!({"type": "room.answer", "question": 1, "option": "B"}))
+            .await;
+    }
+    let after = near.next_of("room.your_result").await;
+    assert_eq!(after["streak"], 2, "the streak survived the move");
+    host.send(json!({"type": "room.end"})).await;
+    let last = near.next_of("room.final").await;
+    assert!(last["xp"].as_i64().unwrap() > 0);
+    cql::drop_keyspace(&required_env("QUESTPATH_TEST_SCYLLA_NODES"), &keyspace).await;
+}
+
+#[actix_web::test]
+async fn a_draining_instance_hands_its_room_over() {
+    let (a_process, a_port, b, keyspace) = process_and_instance().await;
+    let a = app_at(a_port).await;
+    let host_token = b.learner().await;
+    let room: Value = a
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/rooms",
+            &host_token,
+            Some(json!({"questions": room_questions(2)})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let code = room["code"].as_str().unwrap().to_string();
+    let mut host = b.connect(&host_token).await;
+    join_room(&mut host, &code, "Host").await;
+    let player_token = b.learner().await;
+    let mut player = a.connect(&player_token).await;
+    join_room(&mut player, &code, "Mover").await;
+    host.send(json!({"type": "room.start"})).await;
+    player.next_of("room.question").await;
+    player
+        .send(json!({"type": "room.answer", "question": 0, "option": "B"}))
+        .await;
+    let before = player.next_of("room.your_result").await;
+
+    // A deploy: SIGTERM. The room is saved and its code released before sockets close.
+    let terminated = std::process::Command::new("kill")
+        .args(["-TERM", &a_process.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(terminated.success());
+    assert_eq!(player.closed_with().await, 1012, "told to reconnect");
+    let mut back = b.connect(&player_token).await;
+    let joined = join_room(&mut back, &code, "Mover").await;
+    assert_eq!(joined["room"]["you"]["score"], before["score"]);
+    assert_eq!(joined["room"]["phase"], "reveal");
+    host.next_of("room.state").await;
+    host.send(json!({"type": "room.next"})).await;
+    let question = back.next_of("room.question").await;
+    assert_eq!(question["index"], 1);
+    drop(a_process);
+    cql::drop_keyspace(&required_env("QUESTPATH_TEST_SCYLLA_NODES"), &keyspace).await;
 }

@@ -33,7 +33,7 @@ pub fn normalize_code(typed: &str) -> Option<String> {
 }
 
 /// How a room scores answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Scoring {
     /// Kahoot's public formula: `round((1 - (t / limit) / 2) * base)`, full points for an
     /// answer within half a second, half at the deadline.
