@@ -38,6 +38,8 @@ NOT_OK = 'outcome!="ok"'
 ERROR = 'outcome="error"'
 HIT = 'result="hit"'
 HIT_OR_MISS = 'result=~"hit|miss"'
+ACCEPTED = 'outcome="accepted"'
+OPEN_PHASES = 'phase!="ended"'
 
 # The SLOs the overview and the alerts share (grafana/alerts/questpath.yml).
 AVAILABILITY_SLO = 0.999  # non-5xx answers
@@ -190,16 +192,6 @@ def table(title, expr, description=""):
             {"id": "organize", "options": {"excludeByName": {"Time": True, "Value": True, "__name__": True}}}
         ],
     }
-
-
-def text(title, content):
-    return {"type": "text", "title": title, "options": {"mode": "markdown", "content": content}}
-
-
-NO_ROOMS = (
-    "Multiplayer rooms do not exist yet: rooms by phase, players in rooms and question "
-    "fan-out time get their metrics and panels with the rooms feature."
-)
 
 
 def dashboard(uid, title, description, layout):
@@ -561,7 +553,28 @@ def realtime():
         12,
         7,
     )
-    L.add(text("Rooms", NO_ROOMS), 24, 3)
+    L.row("Rooms")
+    L.add(
+        timeseries(
+            "Players in rooms by instance",
+            [(f'sum by (instance) ({m("questpath_room_players")})', "{{instance}}")],
+            "short",
+            "Connected players in the rooms whose actor runs on the instance (their sockets may be on any instance).",
+        ),
+        12,
+        7,
+    )
+    L.add(
+        timeseries(
+            "Question fan-out p99 by instance",
+            [(quantile(0.99, "questpath_room_fanout_seconds_bucket", "instance"), "{{instance}}")],
+            "s",
+            "From a room actor publishing a question to the instance having queued it for all its local "
+            "sockets of that room. The game economy dashboard has the rest of the rooms.",
+        ),
+        12,
+        7,
+    )
     return dashboard(
         "questpath-realtime",
         "QuestPath / Realtime",
@@ -658,11 +671,105 @@ def game():
         12,
         8,
     )
-    L.add(text("Rooms", NO_ROOMS), 24, 3)
+    L.row("Rooms")
+    L.add(
+        stat(
+            "Rooms running",
+            f'sum({m("questpath_rooms", OPEN_PHASES)})',
+            description="Rooms in the lobby or playing, on all instances.",
+        ),
+        6,
+        4,
+    )
+    L.add(stat("Players in rooms", f'sum({m("questpath_room_players")})', description="Connected players, on all instances."), 6, 4)
+    L.add(
+        stat(
+            "Rooms created",
+            f'sum(increase({m("questpath_rooms_created_total")}[$__range]))',
+            description="In the time range.",
+        ),
+        6,
+        4,
+    )
+    L.add(
+        stat(
+            "Room answers accepted",
+            f'sum(increase({m("questpath_room_answers_total", ACCEPTED)}[$__range])) / '
+            f'sum(increase({m("questpath_room_answers_total")}[$__range]))',
+            "percentunit",
+            "Accepted among all answers sent to rooms, in the time range; the rest were refused "
+            "(late, twice, wrong question...).",
+        ),
+        6,
+        4,
+    )
+    L.add(
+        timeseries(
+            "Rooms by phase",
+            [(f'sum by (phase) ({m("questpath_rooms")})', "{{phase}}")],
+            "short",
+            "Room actors by phase: lobby (waiting for the host to start), question (one open), "
+            "reveal (between questions), ended (results being saved).",
+            stack=True,
+        ),
+        12,
+        8,
+    )
+    L.add(
+        timeseries(
+            "Players in rooms",
+            [(f'sum({m("questpath_room_players")})', "players")],
+            "short",
+            "Connected players seated in rooms (hosts not counted).",
+        ),
+        12,
+        8,
+    )
+    L.add(
+        timeseries(
+            "Rooms created and ended / s",
+            [
+                (f'sum({rate("questpath_rooms_created_total")})', "created", "A"),
+                (f'sum by (reason) ({rate("questpath_rooms_ended_total")})', "ended: {{reason}}", "B"),
+            ],
+            "ops",
+            "finished: played to the end; ended_by_host; host_left: the host did not come back in time; "
+            "abandoned: nobody connected.",
+        ),
+        12,
+        8,
+    )
+    L.add(
+        timeseries(
+            "Room answers / s by outcome",
+            [(f'sum by (outcome) ({rate("questpath_room_answers_total")})', "{{outcome}}")],
+            "ops",
+            "accepted, or the error code it was refused with (late_answer, already_answered, wrong_question, "
+            "joined_late, paused...).",
+            stack=True,
+        ),
+        12,
+        8,
+    )
+    L.add(
+        timeseries(
+            "Question fan-out",
+            [
+                (quantile(0.5, "questpath_room_fanout_seconds_bucket"), "p50", "A"),
+                (quantile(0.99, "questpath_room_fanout_seconds_bucket"), "p99", "B"),
+            ],
+            "s",
+            "From a room actor publishing a question to an instance having queued it for all its local "
+            "players (wall clocks: between instances their skew counts too). "
+            "Alert QuestpathRoomFanoutSlow: p99 over 200 ms for 10 minutes.",
+        ),
+        24,
+        8,
+    )
     return dashboard(
         "questpath-game",
         "QuestPath / Game economy",
-        "Is the game economy sane: quizzes, pass rate, answer times, XP flow and level-ups.",
+        "Is the game economy sane: quizzes, pass rate, answer times, XP flow, level-ups and multiplayer rooms.",
         L,
     )
 

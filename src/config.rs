@@ -100,6 +100,11 @@ pub const VARIABLES: &[Variable] = &[
         doc: "when set, GET /metrics requires `Authorization: Bearer <token>`; leave empty only where /metrics is not reachable from outside",
     },
     Variable {
+        name: "QUESTPATH_WORKER_METRICS_BIND",
+        default: "127.0.0.1:8081",
+        doc: "where `questpath worker` serves GET /metrics (host:port; port 0 picks one; off for none); QUESTPATH_METRICS_TOKEN applies; each worker on a host needs its own port",
+    },
+    Variable {
         name: "QUESTPATH_COOKIE_SECURE",
         default: "",
         doc: "true or false: mark the refresh-token cookie Secure (HTTPS only); empty means true in production, false in development",
@@ -418,6 +423,8 @@ pub struct Settings {
     /// `None` in development means: generate one and keep it in the data folder.
     pub jwt_secret: Option<Secret>,
     pub metrics_token: Option<Secret>,
+    /// Where `questpath worker` serves its metrics; `None` (`off`): nowhere.
+    pub worker_metrics_bind: Option<SocketAddr>,
     /// Whether the refresh-token cookie carries `Secure`.
     pub cookie_secure: bool,
     /// Google sign-in, when a client id is configured.
@@ -661,6 +668,19 @@ impl Settings {
         }
 
         let metrics_token = get("QUESTPATH_METRICS_TOKEN").map(Secret);
+        let worker_metrics_text = or_default("QUESTPATH_WORKER_METRICS_BIND");
+        let worker_metrics_bind = if worker_metrics_text.eq_ignore_ascii_case("off") {
+            None
+        } else {
+            Some(worker_metrics_text.parse::<SocketAddr>().map_err(|_| {
+                bad(
+                    "QUESTPATH_WORKER_METRICS_BIND",
+                    format!(
+                        "{worker_metrics_text:?} is not a socket address (expected host:port, e.g. 127.0.0.1:8081, or off)"
+                    ),
+                )
+            })?)
+        };
 
         let llm = match get("QUESTPATH_LLM_BASE_URL") {
             None => None,
@@ -864,6 +884,7 @@ impl Settings {
             generation_workers,
             legacy_goal_wait,
             metrics_token,
+            worker_metrics_bind,
             cookie_secure,
             google,
             legacy_oauth_login,
@@ -1036,6 +1057,7 @@ mod tests {
             ("QUESTPATH_SLOW_REQUEST_MS", "fast"),
             ("QUESTPATH_SLOW_REQUEST_MS", "600001"),
             ("QUESTPATH_SENTRY_DSN", "not a dsn"),
+            ("QUESTPATH_WORKER_METRICS_BIND", "9100"),
         ];
         for (name, value) in cases {
             let err = settings(&[(name, value)]).expect_err(name);
@@ -1098,6 +1120,19 @@ mod tests {
         assert_eq!(s.slow_request, None);
         assert_eq!(s.sentry_dsn.as_ref().map(Secret::expose), Some(dsn));
         assert!(!format!("{s:?}").contains("public@"));
+    }
+
+    #[test]
+    fn worker_metrics_listen_on_loopback_unless_turned_off() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(
+            s.worker_metrics_bind,
+            Some("127.0.0.1:8081".parse().unwrap())
+        );
+        let s = settings(&[("QUESTPATH_WORKER_METRICS_BIND", "0.0.0.0:9100")]).unwrap();
+        assert_eq!(s.worker_metrics_bind, Some("0.0.0.0:9100".parse().unwrap()));
+        let s = settings(&[("QUESTPATH_WORKER_METRICS_BIND", "OFF")]).unwrap();
+        assert_eq!(s.worker_metrics_bind, None);
     }
 
     #[test]

@@ -2,11 +2,15 @@
 //! configuration, start logging, then run the chosen subcommand from the library.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use questpath::backends::Backends;
 use questpath::config::Settings;
 use questpath::leaderboard;
+use questpath::metrics::Metrics;
+use questpath::metrics::exporter::WorkerMetricsListener;
+use questpath::metrics::instrumented::instrument;
 use questpath::startup::{Application, StartupError, WorkerPool};
 use questpath::telemetry;
 
@@ -24,8 +28,9 @@ enum Command {
     Serve,
     /// Apply schema.cql to the configured ScyllaDB keyspace (idempotent).
     Migrate,
-    /// Run roadmap-generation workers only (no HTTP), to scale generation apart from
-    /// the websocket front. Needs the shared store and Redis to be useful.
+    /// Run roadmap-generation workers only (no API), to scale generation apart from
+    /// the websocket front. Needs the shared store and Redis to be useful. Serves its
+    /// metrics on QUESTPATH_WORKER_METRICS_BIND (127.0.0.1:8081; `off` for none).
     Worker,
     /// Leaderboard maintenance.
     Leaderboard {
@@ -255,8 +260,16 @@ async fn worker(settings: Settings) -> ExitCode {
             "no QUESTPATH_REDIS_URL: this worker only sees jobs queued in its own process"
         );
     }
+    let metrics = match Metrics::for_worker() {
+        Ok(metrics) => Arc::new(metrics),
+        Err(e) => {
+            eprintln!("questpath worker: metrics: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let backends = match Backends::connect(&settings).await {
-        Ok(backends) => backends,
+        // Store and Redis calls are timed and counted as in the server.
+        Ok(backends) => instrument(backends, &metrics),
         Err(e) => {
             eprintln!("questpath worker: {e}");
             return if e.is_operator_error() {
@@ -266,11 +279,37 @@ async fn worker(settings: Settings) -> ExitCode {
             };
         }
     };
+    // Listening before taking jobs: a worker whose metrics cannot be served stops here.
+    let listener = match settings.worker_metrics_bind {
+        None => None,
+        Some(address) => match WorkerMetricsListener::start(
+            address,
+            metrics.clone(),
+            settings.metrics_token.clone(),
+            backends.job_queue.clone(),
+        ) {
+            Ok(listener) => {
+                tracing::info!(address = %listener.address(), "metrics on /metrics");
+                Some(listener)
+            }
+            Err(e) => {
+                eprintln!(
+                    "questpath worker: cannot listen on {address} for metrics (QUESTPATH_WORKER_METRICS_BIND): {e}"
+                );
+                backends.shutdown().await;
+                return ExitCode::FAILURE;
+            }
+        },
+    };
     let count = settings.generation_workers.max(1);
-    let pool = match WorkerPool::start(&settings, &backends, count) {
+    let pool = match WorkerPool::start_observed(&settings, &backends, count, Some(metrics)) {
         Ok(pool) => pool,
         Err(e) => {
             eprintln!("questpath worker: {e}");
+            if let Some(listener) = listener {
+                listener.stop().await;
+            }
+            backends.shutdown().await;
             return ExitCode::FAILURE;
         }
     };
@@ -280,6 +319,9 @@ async fn worker(settings: Settings) -> ExitCode {
     );
     questpath::startup::wait_for_signal().await;
     pool.stop().await;
+    if let Some(listener) = listener {
+        listener.stop().await;
+    }
     backends.shutdown().await;
     tracing::info!("shutdown complete");
     ExitCode::SUCCESS

@@ -9,19 +9,25 @@
 # 3. promtool check rules and promtool test rules on grafana/alerts/;
 # 4. builds and starts target/debug/questpath on a free loopback port (embedded store,
 #    shared state on the test Redis under a throw-away key prefix, JSON logs);
-# 5. promtool check metrics on its /metrics;
-# 6. starts Prometheus on another free loopback port, scraping it every second and
-#    loading the alert rules, and waits for the first scrape;
+# 5. starts `questpath worker` with its metrics listener on another free loopback port
+#    (in-process backends and its own data folder: it cannot share the server's embedded
+#    store, and must not take the server's jobs); promtool check metrics on both /metrics;
+# 6. starts Prometheus on another free loopback port, scraping both every second (one job,
+#    `questpath`, as grafana/README.md says to) and loading the alert rules, and waits
+#    for the first scrape of each;
 # 7. runs scripts/observability/load.py (a bounded load: accounts, goals, a websocket quiz
-#    played until it passes, a 429), waits for two more scrapes;
+#    played until it passes, a multiplayer room with a host, a learner and a guest, a 429),
+#    waits for two more scrapes;
 # 8. scripts/observability/check_panels.py: every panel query of every dashboard parses and
 #    returns data, every metric it names exists; the rules evaluate without error;
 # 9. the server's log lines are JSON and name the user of authenticated requests;
-# 10. stops what it started and deletes its Redis keys.
+# 10. stops what it started (the worker with SIGTERM, which it must exit 0 on) and deletes
+#     its Redis keys.
 #
 # Needs Redis: QUESTPATH_TEST_REDIS_URL (scripts/test exports it), else
-# redis://127.0.0.1:6379. OBSERVABILITY_KEEP=1 keeps the temp folder (server and
+# redis://127.0.0.1:6379. OBSERVABILITY_KEEP=1 keeps the temp folder (server, worker and
 # Prometheus logs, prom.yml). OBSERVABILITY_LOAD_SECS (default 12) sets the load's length.
+# OBSERVABILITY_BIN=path checks that binary instead of building target/debug/questpath.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
@@ -31,7 +37,9 @@ source scripts/services/lib.sh
 T0=$(qp_now_ms)
 step() { qp_log "$* [+$(qp_since "$T0") s]"; }
 
-BIN="$ROOT/target/debug/questpath"
+# Where `cargo build` below puts it (CARGO_TARGET_DIR moves the target folder), unless
+# OBSERVABILITY_BIN names a binary already built (then nothing is built).
+BIN="${OBSERVABILITY_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/questpath}"
 LOAD_SECS="${OBSERVABILITY_LOAD_SECS:-12}"
 REDIS_URL="${QUESTPATH_TEST_REDIS_URL:-redis://127.0.0.1:6379}"
 PREFIX="qp-obs-$$-$(date +%s)-"
@@ -64,6 +72,7 @@ promtool test rules grafana/alerts/*.test.yml
 # ---- 4. the server ----------------------------------------------------------------------
 WORK="$(mktemp -d -t questpath-observability.XXXXXX)"
 SERVER_PID=""
+WORKER_PID=""
 PROM_PID=""
 redis_cli() { redis-cli -u "$REDIS_URL" "$@"; }
 # shellcheck disable=SC2317  # invoked by the EXIT trap
@@ -71,7 +80,7 @@ cleanup() {
   local rc=$?
   trap - EXIT
   set +e
-  for pid in "$PROM_PID" "$SERVER_PID"; do
+  for pid in "$PROM_PID" "$WORKER_PID" "$SERVER_PID"; do
     if qp_pid_alive "$pid"; then
       kill -TERM "$pid" 2>/dev/null
       wait "$pid" 2>/dev/null
@@ -83,6 +92,7 @@ cleanup() {
   if ((rc != 0)); then
     qp_err "failed (exit $rc); last lines of the server's and Prometheus's logs:"
     tail -n 20 "$WORK/server.log" >&2 2>/dev/null
+    tail -n 10 "$WORK/worker.log" >&2 2>/dev/null
     tail -n 20 "$WORK/prometheus.log" >&2 2>/dev/null
   fi
   if [[ ${OBSERVABILITY_KEEP:-0} == 1 ]]; then
@@ -108,8 +118,10 @@ if command -v redis-cli >/dev/null 2>&1; then
   fi
 fi
 
-step "building the server (a no-op after the test suite)"
-cargo build --quiet --bin questpath
+if [[ -z ${OBSERVABILITY_BIN:-} ]]; then
+  step "building the server (a no-op after the test suite)"
+  cargo build --quiet --bin questpath
+fi
 
 PORT="$(free_port)"
 BASE="http://127.0.0.1:$PORT"
@@ -146,14 +158,43 @@ for _ in $(seq 1 150); do
 done
 curl -fsS "$BASE/health" >/dev/null
 
-# ---- 5. promtool check metrics ------------------------------------------------------------
-step "promtool check metrics on $BASE/metrics"
-curl -fsS "$BASE/metrics" >"$WORK/metrics.txt"
-if ! promtool check metrics <"$WORK/metrics.txt"; then
-  qp_err "promtool check metrics found problems in /metrics (above)"
-  exit 1
-fi
-qp_log "$(grep -c '^# TYPE' "$WORK/metrics.txt") metric families, no problems"
+# ---- 5. a worker, and promtool check metrics ---------------------------------------------
+WORKER_PORT="$(free_port)"
+WORKER_METRICS="http://127.0.0.1:$WORKER_PORT/metrics"
+step "starting $BIN worker, metrics on $WORKER_METRICS"
+(
+  cd "$WORK"
+  exec env \
+    QUESTPATH_ENV=development \
+    QUESTPATH_DATA_DIR="$WORK/worker-data" \
+    QUESTPATH_LOG=info \
+    QUESTPATH_LOG_FORMAT=json \
+    QUESTPATH_SCYLLA_NODES= \
+    QUESTPATH_REDIS_URL= \
+    QUESTPATH_LLM_BASE_URL= \
+    QUESTPATH_SENTRY_DSN= \
+    QUESTPATH_METRICS_TOKEN= \
+    QUESTPATH_GENERATION_WORKERS=1 \
+    QUESTPATH_WORKER_METRICS_BIND="127.0.0.1:$WORKER_PORT" \
+    "$BIN" worker
+) >"$WORK/worker.log" 2>&1 &
+WORKER_PID=$!
+for _ in $(seq 1 150); do
+  qp_pid_alive "$WORKER_PID" || { qp_err "the worker exited during start-up"; exit 1; }
+  curl -fsS "$WORKER_METRICS" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+curl -fsS "$WORKER_METRICS" >/dev/null || { qp_err "the worker does not serve $WORKER_METRICS"; exit 1; }
+
+for endpoint in "$BASE/metrics" "$WORKER_METRICS"; do
+  step "promtool check metrics on $endpoint"
+  curl -fsS "$endpoint" >"$WORK/metrics.txt"
+  if ! promtool check metrics <"$WORK/metrics.txt"; then
+    qp_err "promtool check metrics found problems in $endpoint (above)"
+    exit 1
+  fi
+  qp_log "$(grep -c '^# TYPE' "$WORK/metrics.txt") metric families, no problems"
+done
 
 # ---- 6. Prometheus ------------------------------------------------------------------------
 PROM_PORT="$(free_port)"
@@ -168,7 +209,7 @@ $(for f in "${rules[@]}"; do echo "  - $ROOT/$f"; done)
 scrape_configs:
   - job_name: questpath
     static_configs:
-      - targets: ['127.0.0.1:$PORT']
+      - targets: ['127.0.0.1:$PORT', '127.0.0.1:$WORKER_PORT']
 YAML
 promtool check config "$WORK/prom.yml" >/dev/null
 step "starting Prometheus on $PROM"
@@ -179,14 +220,14 @@ query() { curl -fsS --get "$PROM/api/v1/query" --data-urlencode "query=$1"; }
 scraped=0
 for _ in $(seq 1 60); do
   qp_pid_alive "$PROM_PID" || { qp_err "Prometheus exited"; exit 1; }
-  if query 'up{job="questpath"} == 1' 2>/dev/null | grep -q '"value"'; then
+  if [[ $(query 'count(up{job="questpath"} == 1)' 2>/dev/null) == *'"value":['*',"2"]'* ]]; then
     scraped=1
     break
   fi
   sleep 0.5
 done
-((scraped)) || { qp_err "Prometheus never scraped the server"; exit 1; }
-step "first scrape done"
+((scraped)) || { qp_err "Prometheus never scraped both the server and the worker"; exit 1; }
+step "first scrapes done"
 
 # ---- 7. load ------------------------------------------------------------------------------
 step "load for ${LOAD_SECS} s"
@@ -225,4 +266,12 @@ if not done or not with_user or missing:
     sys.exit(f"access lines: {len(done)}, with user_id: {len(with_user)}, incomplete: {missing[:2]}")
 print(f"[observability] {len(records)} JSON lines; {len(done)} access lines, {len(with_user)} with user_id")
 PY
+
+# ---- 10. the worker stops cleanly -------------------------------------------------------
+step "worker: SIGTERM"
+kill -TERM "$WORKER_PID"
+worker_rc=0
+wait "$WORKER_PID" || worker_rc=$?
+WORKER_PID=""
+((worker_rc == 0)) || { qp_err "the worker exited $worker_rc on SIGTERM"; exit 1; }
 qp_log "all observability checks passed"

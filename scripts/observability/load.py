@@ -12,6 +12,8 @@ few lines). What it does, in order, then reads in a loop until the time is up:
 - ticks every topic of the first level, then plays its quiz over a websocket, learning
   the answers from the feedback until it passes (XP, a level-up); abandons one quiz,
   sends a ping and a malformed frame;
+- plays a multiplayer room: one learner hosts (custom questions, guests allowed), one
+  learner and one guest play; start, answers (one refused as a duplicate), next, end;
 - registers past the per-IP limit until a 429.
 Exits non-zero if the server does not behave as expected, so a broken server cannot
 pass as "a load ran".
@@ -173,9 +175,7 @@ def goal_ready_for_quiz(http, token, description):
 def play_until_passed(http, base, token, level_id):
     """Plays the level's quiz, remembering every correct option the feedback reveals,
     until a quiz passes (the bank is small: a few rounds)."""
-    _, ticket = http.call("POST", "/api/v1/ws/ticket", token=token, expect=(200, 201))
-    ws = WebSocket(base, f"/api/v1/ws?ticket={ticket['ticket']}", "questpath.v1")
-    ws.next_of("hello")
+    ws = connect(http, base, token)
     ws.send({"type": "ping", "id": "p"})
     ws.next_of("pong")
     ws.send_raw('{"type": "no.such.type"}')
@@ -207,6 +207,93 @@ def play_until_passed(http, base, token, level_id):
     raise SystemExit("load: no quiz passed in 20 attempts")
 
 
+def connect(http, base, token):
+    """A signed-in learner's websocket, past its `hello`."""
+    _, ticket = http.call("POST", "/api/v1/ws/ticket", token=token, expect=(200, 201))
+    ws = WebSocket(base, f"/api/v1/ws?ticket={ticket['ticket']}", "questpath.v1")
+    ws.next_of("hello")
+    return ws
+
+
+def join_room(ws, code, name, role):
+    ws.send({"type": "room.join", "id": "j", "code": code, "name": name})
+    joined = ws.next_of("room.joined")
+    if joined["room"]["role"] != role:
+        raise SystemExit(f"load: {name} joined room {code} as {joined['room']['role']}, not {role}")
+    return joined
+
+
+def host_does(host, kind):
+    """A host command, answered by a `pong` naming it (events may come first)."""
+    host.send({"type": kind, "id": kind})
+    while True:
+        message = host.receive()
+        if message.get("re") == kind:
+            if message.get("type") != "pong":
+                raise SystemExit(f"load: {kind} refused: {message}")
+            return
+
+
+def room_answer(ws, question, option):
+    ws.send({"type": "room.answer", "id": f"a{question}", "question": question, "option": option})
+    return ws.next_of("room.answer_ack")
+
+
+def play_room(http, base, host_token, player_token):
+    """A room game: questions, players over the bus relay, answers, scores and XP."""
+    questions = [
+        {
+            "question": f"Room question {n}: which letter is second?",
+            "options": ["A is first", "B is second", "C is third", "D is fourth"],
+            "correct_option": "B",
+            "explanation": "B follows A.",
+            "time_limit_secs": 5,
+        }
+        for n in range(2)
+    ]
+    _, room = http.call(
+        "POST",
+        "/api/v1/rooms",
+        {"title": "Observability", "questions": questions, "allow_guests": True},
+        host_token,
+        expect=201,
+    )
+    code = room["code"]
+    host = connect(http, base, host_token)
+    join_room(host, code, "Host", "host")
+    player = connect(http, base, player_token)
+    join_room(player, code, "Learner", "player")
+    _, access = http.call("POST", f"/api/v1/rooms/{code}/guests", {"name": "Guest"}, expect=(200, 201))
+    guest = WebSocket(base, f"/api/v1/ws?ticket={access['ticket']}", "questpath.v1")
+    guest.next_of("hello")
+    join_room(guest, code, "Guest", "player")
+
+    host_does(host, "room.start")
+    for ws in (player, guest):
+        ws.next_of("room.question")
+    room_answer(guest, 0, "A")
+    guest.send({"type": "room.answer", "id": "again", "question": 0, "option": "B"})
+    refusal = guest.next_of("error")
+    if refusal.get("code") != "already_answered":
+        raise SystemExit(f"load: a second answer was not refused as already_answered: {refusal}")
+    room_answer(player, 0, "B")  # everyone answered: the question closes at once
+    closed = player.next_of("room.question_closed")
+    if closed["correct_option"] != "B":
+        raise SystemExit(f"load: room question closed with {closed}")
+
+    host_does(host, "room.next")
+    player.next_of("room.question")
+    room_answer(player, 1, "B")
+    host_does(host, "room.end")
+    final = player.next_of("room.final")
+    ended = player.next_of("room.ended")
+    if ended["reason"] != "ended_by_host" or final["rank"] != 1:
+        raise SystemExit(f"load: room ended {ended} with {final}")
+    for ws in (guest, player, host):
+        ws.close()
+    return final
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("base")
@@ -234,6 +321,8 @@ def main():
         http.call("GET", "/api/v1/me/stats", token=token, expect=200)
         quizzes.append(play_until_passed(http, args.base, token, level_id))
     print(f"load: quizzes passed after {[n for n, _ in quizzes]} attempts; XP {[r['xp_earned'] for _, r in quizzes]}")
+    final = play_room(http, args.base, learners[0][2], learners[1][2])
+    print(f"load: room played (the learner ranked {final['rank']} with {final['score']} points, {final['xp']} XP)")
 
     refused = 0
     for n in range(20):

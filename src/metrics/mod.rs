@@ -11,8 +11,10 @@
 //! (route templates, operation names, reasons), never ids or raw paths, so the number of
 //! series stays bounded. `grafana/README.md` lists the families with their dashboards.
 //!
-//! [`instrumented`] holds the decorators that time every port call.
+//! [`instrumented`] holds the decorators that time every port call; [`exporter`] serves
+//! a registry over HTTP (the server's `/metrics` and `questpath worker`'s listener).
 
+pub mod exporter;
 pub mod instrumented;
 
 use std::time::Duration;
@@ -127,10 +129,25 @@ const FANOUT_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.5,
 ];
 
+/// The families `questpath worker` exposes (name prefixes): what a generation worker
+/// does (jobs, the store, Redis, caches), its process and its build. The others (HTTP,
+/// websockets, game, rooms) never move in a worker and would only add zeros.
+const WORKER_FAMILIES: &[&str] = &[
+    "questpath_build_info",
+    "process_",
+    "questpath_job_",
+    "questpath_jobs_",
+    "questpath_store_operation",
+    "questpath_redis_operation",
+    "questpath_cache_",
+];
+
 /// The server's metrics.
 #[derive(Clone)]
 pub struct Metrics {
     registry: Registry,
+    /// Name prefixes of the families [`Metrics::render`] exposes; `None`: all of them.
+    exposed: Option<&'static [&'static str]>,
     // ---- HTTP ----
     http_requests: IntCounterVec,
     http_duration: HistogramVec,
@@ -233,6 +250,17 @@ fn histogram_vec(
 impl Metrics {
     /// Registers every metric, process metrics included.
     pub fn new() -> Result<Self, prometheus::Error> {
+        Self::with_exposed(None)
+    }
+
+    /// The metrics of a `questpath worker` process: the same handles (the worker code
+    /// and the port decorators call them as in the server), exposing only
+    /// [`WORKER_FAMILIES`].
+    pub fn for_worker() -> Result<Self, prometheus::Error> {
+        Self::with_exposed(Some(WORKER_FAMILIES))
+    }
+
+    fn with_exposed(exposed: Option<&'static [&'static str]>) -> Result<Self, prometheus::Error> {
         let r = Registry::new();
         let build_info = register(
             &r,
@@ -471,6 +499,7 @@ impl Metrics {
                 )?,
             )?,
             registry: r,
+            exposed,
         };
         metrics.initialise_known_series();
         Ok(metrics)
@@ -728,7 +757,11 @@ impl Metrics {
     pub fn render(&self) -> String {
         let mut buffer = Vec::new();
         let encoder = TextEncoder::new();
-        if let Err(e) = encoder.encode(&self.registry.gather(), &mut buffer) {
+        let mut families = self.registry.gather();
+        if let Some(prefixes) = self.exposed {
+            families.retain(|family| prefixes.iter().any(|p| family.name().starts_with(p)));
+        }
+        if let Err(e) = encoder.encode(&families, &mut buffer) {
             tracing::error!(error = %e, "metrics encoding failed");
         }
         String::from_utf8(buffer).unwrap_or_default()
@@ -927,6 +960,51 @@ mod tests {
         assert!(text.contains(r#"questpath_quizzes_finished_total{result="abandoned"} 0"#));
         assert!(text.contains(r#"questpath_jobs_dead_lettered_total{queue="roadmaps"} 0"#));
         assert!(text.contains("questpath_quiz_late_answers_total 0"));
+    }
+
+    #[test]
+    fn a_worker_exposes_its_own_families_only() {
+        let m = Metrics::for_worker().unwrap();
+        m.job_finished("roadmaps", job_outcome::DONE, Duration::from_millis(30));
+        m.store_operation("job", "ok", Duration::from_millis(1));
+        m.set_job_queue_depth("roadmaps", 2);
+        // Counted, but not a worker's business: not exposed.
+        m.ws_connected();
+        m.http_started();
+        let text = m.render();
+        for expected in [
+            "questpath_build_info{commit=",
+            r#"questpath_job_duration_seconds_count{outcome="done",queue="roadmaps"} 1"#,
+            r#"questpath_jobs_dead_lettered_total{queue="roadmaps"} 0"#,
+            r#"questpath_job_queue_depth{queue="roadmaps"} 2"#,
+            r#"questpath_store_operations_total{operation="job",outcome="ok"} 1"#,
+        ] {
+            assert!(text.contains(expected), "missing {expected}:\n{text}");
+        }
+        #[cfg(target_os = "linux")]
+        assert!(text.contains("process_resident_memory_bytes"), "{text}");
+        for absent in [
+            "http_",
+            "questpath_ws_",
+            "questpath_quiz",
+            "questpath_room",
+            "rate_limit",
+        ] {
+            assert!(
+                !text.lines().any(|l| l
+                    .trim_start_matches("# TYPE ")
+                    .trim_start_matches("# HELP ")
+                    .starts_with(absent)),
+                "{absent} exposed by a worker:\n{text}"
+            );
+        }
+        // The server's registry still exposes everything.
+        assert!(
+            Metrics::new()
+                .unwrap()
+                .render()
+                .contains("questpath_ws_connections")
+        );
     }
 
     #[test]

@@ -666,12 +666,7 @@ async fn a_separate_worker_process_generates_roadmaps_for_the_server() {
         .unwrap();
 
     // ...until a worker process starts.
-    let mut worker = questpath(dir.path(), &shared)
-        .arg("worker")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut worker = WorkerProcess::start(dir.path(), &shared);
     let started = Instant::now();
     let done = loop {
         let job: serde_json::Value = client
@@ -688,21 +683,198 @@ async fn a_separate_worker_process_generates_roadmaps_for_the_server() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    let killed = Command::new("kill")
-        .args(["-TERM", &worker.id().to_string()])
-        .status()
-        .unwrap();
-    let worker_status = worker.wait().unwrap();
+    // The attempt is counted where it ran: in the worker, which also times its store
+    // and Redis calls.
+    let done_attempts =
+        r#"questpath_job_duration_seconds_count{outcome="done",queue="roadmaps"} 1"#;
+    let mut scraped = String::new();
+    for _ in 0..50 {
+        scraped = worker.scrape(None).await.text().await.unwrap();
+        if scraped.contains(done_attempts) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let worker_status = worker.terminate();
     let (front_status, _) = front.terminate();
 
     assert_eq!(waiting["status"], "queued", "no worker in the front");
     assert_eq!(done["status"], "done", "{done}");
     assert!(done["goal_id"].is_string());
-    assert!(killed.success());
+    assert!(scraped.contains(done_attempts), "{scraped}");
+    for family in [
+        "questpath_store_operations_total{",
+        "questpath_redis_operations_total{",
+        "questpath_job_queue_depth{",
+    ] {
+        assert!(scraped.contains(family), "{family} missing:\n{scraped}");
+    }
     assert!(
         worker_status.success(),
         "the worker stops cleanly on SIGTERM"
     );
     assert!(front_status.success());
     cql::drop_keyspace(&nodes, &keyspace).await;
+}
+
+/// A `questpath worker` process with its metrics on a free loopback port, killed if the
+/// test fails before stopping it.
+struct WorkerProcess {
+    child: Child,
+    metrics_url: String,
+}
+
+impl WorkerProcess {
+    fn start(dir: &Path, vars: &[(&str, &str)]) -> WorkerProcess {
+        let bind = format!("127.0.0.1:{}", free_port());
+        let mut all = vars.to_vec();
+        all.push(("QUESTPATH_WORKER_METRICS_BIND", &bind));
+        let child = questpath(dir, &all)
+            .arg("worker")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start questpath worker");
+        WorkerProcess {
+            child,
+            metrics_url: format!("http://{bind}/metrics"),
+        }
+    }
+
+    /// Waits until the listener accepts connections.
+    async fn wait_listening(&mut self) {
+        let address = self.metrics_url["http://".len()..].trim_end_matches("/metrics");
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(30) {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                let mut err = String::new();
+                std::io::Read::read_to_string(self.child.stderr.as_mut().unwrap(), &mut err)
+                    .unwrap();
+                panic!("worker exited with {status}: {err}");
+            }
+            if std::net::TcpStream::connect(address).is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("the worker did not listen on {address} within 30 s");
+    }
+
+    async fn scrape(&mut self, token: Option<&str>) -> reqwest::Response {
+        self.wait_listening().await;
+        let request = http().get(&self.metrics_url);
+        match token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+        .send()
+        .await
+        .unwrap()
+    }
+
+    /// Sends SIGTERM and waits for the exit.
+    fn terminate(mut self) -> ExitStatus {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "no exit after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+#[tokio::test]
+async fn a_worker_serves_its_metrics_under_the_metrics_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut worker = WorkerProcess::start(dir.path(), &[("QUESTPATH_METRICS_TOKEN", "scrape-me")]);
+
+    let bare = worker.scrape(None).await;
+    let wrong = worker.scrape(Some("scrape-mE")).await;
+    let right = worker.scrape(Some("scrape-me")).await;
+    let other = http()
+        .get(worker.metrics_url.replace("/metrics", "/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bare.status(), 401);
+    assert_eq!(bare.headers()["www-authenticate"], "Bearer");
+    assert_eq!(wrong.status(), 401);
+    assert_eq!(right.status(), 200);
+    assert_eq!(
+        right.headers()["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    assert_eq!(other.status(), 404, "/metrics only");
+    let text = right.text().await.unwrap();
+    let status = worker.terminate();
+
+    for expected in [
+        // Sampled from the queue at scrape time, and created at 0. Job durations appear
+        // with the first attempt (a_separate_worker_process_generates_roadmaps_for_the_server).
+        r#"questpath_job_queue_depth{queue="roadmaps"} 0"#,
+        r#"questpath_jobs_dead_lettered_total{queue="roadmaps"} 0"#,
+        "questpath_build_info{commit=",
+    ] {
+        assert!(text.contains(expected), "{expected} missing:\n{text}");
+    }
+    for process in [
+        "process_cpu_seconds_total ",
+        "process_resident_memory_bytes ",
+        "process_open_fds ",
+    ] {
+        assert!(
+            text.lines().any(|l| l.starts_with(process)),
+            "{process}missing:\n{text}"
+        );
+    }
+    // A worker serves no HTTP API or websockets: those families stay out.
+    for absent in [
+        "http_request",
+        "questpath_ws_",
+        "questpath_quiz",
+        "questpath_rooms",
+    ] {
+        assert!(!text.contains(absent), "{absent} exposed:\n{text}");
+    }
+    assert!(
+        status.success(),
+        "the worker stops cleanly on SIGTERM: {status}"
+    );
+}
+
+#[test]
+fn a_worker_whose_metrics_address_is_taken_exits_naming_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+
+    let out = run(questpath(
+        dir.path(),
+        &[("QUESTPATH_WORKER_METRICS_BIND", address.as_str())],
+    )
+    .arg("worker"));
+
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("QUESTPATH_WORKER_METRICS_BIND"), "{stderr}");
+    assert!(stderr.contains(&address), "{stderr}");
 }
