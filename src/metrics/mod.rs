@@ -514,8 +514,9 @@ impl Metrics {
         for result in quiz_result::ALL {
             self.quizzes_finished.with_label_values(&[result]);
         }
-        self.jobs_dead_lettered
-            .with_label_values(&[crate::goals::QUEUE]);
+        for queue in [crate::goals::QUEUE, crate::rooms::xp_jobs::QUEUE] {
+            self.jobs_dead_lettered.with_label_values(&[queue]);
+        }
         for phase in ROOM_PHASES {
             self.rooms.with_label_values(&[phase]);
         }
