@@ -878,3 +878,88 @@ fn a_worker_whose_metrics_address_is_taken_exits_naming_the_variable() {
     assert!(stderr.contains("QUESTPATH_WORKER_METRICS_BIND"), "{stderr}");
     assert!(stderr.contains(&address), "{stderr}");
 }
+
+#[tokio::test]
+async fn leaderboard_rebuild_restores_a_lost_board_from_the_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = required_env("QUESTPATH_TEST_REDIS_URL");
+    let prefix = format!("rebuild_{}:", uuid::Uuid::new_v4().simple());
+    let vars = [
+        ("QUESTPATH_REDIS_URL", redis.as_str()),
+        ("QUESTPATH_REDIS_PREFIX", prefix.as_str()),
+    ];
+    let mut server = Server::start(dir.path(), &vars);
+    server.wait_healthy().await;
+    let (token, level_id, reward) = learner_ready_for_quiz(&server).await;
+    let client = http();
+    client
+        .get(server.url(&format!("/levels/{level_id}/quiz")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let submitted: serde_json::Value = client
+        .post(server.url(&format!("/levels/{level_id}/quiz/submit")))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"score": 100, "passed": true, "time_taken": 0}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(submitted["xp_earned"], reward);
+    let me: serde_json::Value = client
+        .get(server.url("/api/v1/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let user_id = uuid::Uuid::parse_str(me["id"].as_str().unwrap()).unwrap();
+    let (status, _) = server.terminate();
+    assert!(status.success());
+
+    // Redis loses everything (this deployment's keys).
+    let redis_port =
+        questpath::adapters::redis::Redis::connect(&questpath::config::RedisSettings {
+            url: questpath::config::Secret::new(redis.clone()),
+            prefix: prefix.clone(),
+        })
+        .await
+        .unwrap();
+    use questpath::ports::Leaderboard;
+    let board = redis_port.leaderboard();
+    board.clear(questpath::xp::ALL_TIME).await.unwrap();
+    assert_eq!(
+        board.entry(questpath::xp::ALL_TIME, user_id).await.unwrap(),
+        None
+    );
+    let rebuilt = run(questpath(dir.path(), &vars).args(["leaderboard", "rebuild"]));
+    assert!(
+        rebuilt.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rebuilt.stderr)
+    );
+    let after = board.entry(questpath::xp::ALL_TIME, user_id).await.unwrap();
+    assert_eq!(
+        after.map(|e| e.score),
+        Some(reward),
+        "rebuilt from the ledger"
+    );
+
+    // Archiving a finished week works by hand too; a bad week is a usage error.
+    let archived =
+        run(questpath(dir.path(), &vars).args(["leaderboard", "archive", "--week", "2026-W40"]));
+    assert!(
+        archived.status.success(),
+        "{}",
+        String::from_utf8_lossy(&archived.stderr)
+    );
+    let refused =
+        run(questpath(dir.path(), &vars).args(["leaderboard", "archive", "--week", "soon"]));
+    assert_eq!(refused.status.code(), Some(2));
+    redis_port.shutdown().await;
+}

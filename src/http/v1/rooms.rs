@@ -12,8 +12,8 @@ use crate::auth::extractor::AuthUser;
 use crate::http::error::ApiError;
 use crate::http::json::Json;
 use crate::http::openapi::{
-    BadRequest, Forbidden, Internal, NotFound, TooManyRequests, Unauthorized, Unavailable,
-    Unprocessable,
+    BadRequest, Forbidden, Internal, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized,
+    Unavailable, Unprocessable, UnsupportedMediaType,
 };
 use crate::rooms::RoomError;
 use crate::rooms::guests::GuestPass;
@@ -73,6 +73,8 @@ pub(crate) struct CreatedRoom {
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
         (status = 422, response = Unprocessable),
         (status = 429, response = TooManyRequests),
         (status = 500, response = Internal),
@@ -152,6 +154,8 @@ pub(crate) struct GuestAccess {
         (status = 400, response = BadRequest),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
         (status = 422, response = Unprocessable),
         (status = 429, response = TooManyRequests),
         (status = 503, response = Unavailable),
