@@ -321,14 +321,14 @@ pub enum ServerMessage {
     RoomJoined {
         #[serde(skip_serializing_if = "Option::is_none")]
         re: Option<String>,
-        room: RoomSnapshot,
+        room: Box<RoomSnapshot>,
     },
     /// The state of the room (an answer to `room.state`, or after missed events).
     #[serde(rename = "room.state")]
     RoomStateView {
         #[serde(skip_serializing_if = "Option::is_none")]
         re: Option<String>,
-        room: RoomSnapshot,
+        room: Box<RoomSnapshot>,
     },
     /// Players in the lobby (coalesced: at most once a second).
     #[serde(rename = "room.lobby")]

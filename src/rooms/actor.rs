@@ -393,7 +393,10 @@ impl RoomActor {
                 } else {
                     self.outbox.push(Event::to(
                         Target::Connection(connection_id),
-                        ServerMessage::RoomStateView { re, room: snapshot },
+                        ServerMessage::RoomStateView {
+                            re,
+                            room: Box::new(snapshot),
+                        },
                     ));
                 }
             }
@@ -425,7 +428,10 @@ impl RoomActor {
                     let room = self.game.snapshot(player, now);
                     self.outbox.push(Event::to(
                         Target::Player(player),
-                        ServerMessage::RoomStateView { re: None, room },
+                        ServerMessage::RoomStateView {
+                            re: None,
+                            room: Box::new(room),
+                        },
                     ));
                 }
             }
@@ -434,7 +440,10 @@ impl RoomActor {
                     let room = self.game.snapshot(player, now);
                     self.outbox.push(Event::to(
                         Target::Player(player),
-                        ServerMessage::RoomStateView { re: None, room },
+                        ServerMessage::RoomStateView {
+                            re: None,
+                            room: Box::new(room),
+                        },
                     ));
                 }
             }

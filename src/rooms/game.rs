@@ -432,7 +432,7 @@ impl Game {
             Target::Connection(connection_id),
             ServerMessage::RoomJoined {
                 re,
-                room: self.snapshot(id, now),
+                room: Box::new(self.snapshot(id, now)),
             },
         ));
         Ok(events)
