@@ -315,6 +315,8 @@ async fn run(
         return;
     }
     metrics.ws_connected();
+    // A player with a seat in a live room is put back in it.
+    room.resume().await;
     tracing::debug!(%user_id, %connection_id, "websocket connected");
 
     let mut bucket = Bucket {

@@ -382,6 +382,7 @@ impl RoomActor {
                 player_id,
                 connection_id,
                 re,
+                joined,
             } => {
                 let snapshot = self.game.snapshot(player_id, now);
                 if snapshot.you.is_none() && !self.game.is_host(player_id) {
@@ -391,13 +392,14 @@ impl RoomActor {
                         (codes::NOT_IN_ROOM, "you have no seat in this room".into()),
                     );
                 } else {
-                    self.outbox.push(Event::to(
-                        Target::Connection(connection_id),
-                        ServerMessage::RoomStateView {
-                            re,
-                            room: Box::new(snapshot),
-                        },
-                    ));
+                    let room = Box::new(snapshot);
+                    let message = if joined {
+                        ServerMessage::RoomJoined { re, room }
+                    } else {
+                        ServerMessage::RoomStateView { re, room }
+                    };
+                    self.outbox
+                        .push(Event::to(Target::Connection(connection_id), message));
                 }
             }
             Command::Host {

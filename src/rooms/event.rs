@@ -102,6 +102,10 @@ pub enum Command {
         player_id: Uuid,
         connection_id: Uuid,
         re: Option<String>,
+        /// Answer as to a `room.join` (`room.joined`): the connection asked to join the
+        /// room it is already in (its client did not know it was put back).
+        #[serde(default)]
+        joined: bool,
     },
     Host {
         player_id: Uuid,

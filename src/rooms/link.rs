@@ -51,6 +51,13 @@ fn error(re: Option<String>, code: &str, message: impl Into<String>) -> ServerMe
     }
 }
 
+/// How long a player's seat is remembered for their next connection.
+const SEAT_TTL: Duration = Duration::from_secs(6 * 3600);
+
+fn seat_key(player_id: Uuid) -> String {
+    format!("room-seat:{player_id}")
+}
+
 /// Whether a client message is for rooms.
 pub fn is_room_message(message: &ClientMessage) -> bool {
     matches!(
@@ -94,6 +101,17 @@ impl RoomLink {
     /// Notes a frame just written to the socket: a question's clock starts for this
     /// player when it reaches their socket, not when the room opened it.
     pub fn written(&mut self, message: &ServerMessage) {
+        match message {
+            ServerMessage::RoomJoined { room, .. }
+                if room.you.is_some() || room.role == crate::realtime::protocol::RoomRole::Host =>
+            {
+                self.remember_seat(room.code.clone());
+            }
+            ServerMessage::RoomKicked { .. } | ServerMessage::RoomEnded { .. } => {
+                self.forget_seat()
+            }
+            _ => {}
+        }
         let index = match message {
             ServerMessage::RoomQuestion(view) => Some(view.index),
             ServerMessage::RoomJoined { room, .. } | ServerMessage::RoomStateView { room, .. } => {
@@ -158,9 +176,11 @@ impl RoomLink {
                 player_id,
                 connection_id,
                 re,
+                joined: false,
             },
             ClientMessage::RoomLeave => {
                 self.current = None;
+                self.forget_seat();
                 self.rooms.detach(room_id, connection_id);
                 self.rooms
                     .send(
@@ -203,7 +223,21 @@ impl RoomLink {
         name: Option<String>,
         re: Option<String>,
     ) -> (Option<ServerMessage>, bool) {
-        if self.attached().is_some() {
+        if let Some(current) = self.attached() {
+            let same = questpath_actors::rules::room::normalize_code(&code)
+                .is_some_and(|code| code == current.code);
+            if same {
+                // Already back in it (put back on connecting): answer as a join would.
+                let room_id = current.room_id;
+                let command = Command::State {
+                    player_id: self.player.id(),
+                    connection_id: self.connection_id,
+                    re,
+                    joined: true,
+                };
+                self.rooms.send(room_id, command).await;
+                return (None, false);
+            }
             return (
                 Some(error(
                     re,
@@ -311,6 +345,47 @@ impl RoomLink {
             )
             .await;
         (None, true)
+    }
+
+    /// Remembers (in the cache port, so any instance knows) which room this player sits
+    /// in, so their next connection is put back without re-entering the code.
+    fn remember_seat(&self, code: String) {
+        let cache = self.rooms.deps.cache.clone();
+        let key = seat_key(self.player.id());
+        tokio::spawn(async move {
+            if let Err(e) = cache.set(&key, code.as_bytes(), SEAT_TTL).await {
+                tracing::debug!(error = %e, "seat not remembered");
+            }
+        });
+    }
+
+    fn forget_seat(&self) {
+        let cache = self.rooms.deps.cache.clone();
+        let key = seat_key(self.player.id());
+        tokio::spawn(async move {
+            let _ = cache.delete(&key).await;
+        });
+    }
+
+    /// Puts a new connection back in the room its player sits in (a phone that slept, a
+    /// second device): it gets `room.joined` without asking. Guests go to their room.
+    pub async fn resume(&mut self) {
+        let code = match &self.player {
+            Player::Guest(pass) => Some(pass.code.clone()),
+            Player::User(id) => match self.rooms.deps.cache.get(&seat_key(*id)).await {
+                Ok(Some(bytes)) => String::from_utf8(bytes).ok(),
+                _ => None,
+            },
+        };
+        let Some(code) = code else { return };
+        let (refused, _) = self.join(code, None, None).await;
+        if let Some(ServerMessage::Error { code, .. }) = refused {
+            // The room is over (or the directory is down): nothing to resume, and the
+            // client asked for nothing, so it is not told.
+            if code == codes::ROOM_NOT_FOUND {
+                self.forget_seat();
+            }
+        }
     }
 
     /// The connection closed: the seat is kept for a reconnect. Sent even when the

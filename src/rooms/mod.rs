@@ -350,6 +350,7 @@ impl Rooms {
         }
         Ok(Attachment {
             room_id: entry.room_id,
+            code: entry.code.clone(),
             player_id,
             left,
         })

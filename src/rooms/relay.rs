@@ -23,6 +23,7 @@ use crate::realtime::session::Outbound;
 #[derive(Clone)]
 pub struct Attachment {
     pub room_id: Uuid,
+    pub code: String,
     pub player_id: Uuid,
     /// Set by the relay when the room let this connection go (kicked, refused, over).
     pub left: Arc<AtomicBool>,

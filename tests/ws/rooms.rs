@@ -36,10 +36,15 @@ async fn join(client: &mut Client, code: &str, name: &str) -> Value {
     client
         .send(json!({"type": "room.join", "id": "j", "code": code, "name": name}))
         .await;
-    let joined = client.next_json().await;
-    assert_eq!(joined["type"], "room.joined", "{joined}");
-    assert_eq!(joined["re"], "j");
-    joined
+    // A connection may have been put back in its room already (a `room.joined` without
+    // `re`): the answer to this join is the one that carries it.
+    loop {
+        let joined = client.next_json().await;
+        if joined["re"] == "j" {
+            assert_eq!(joined["type"], "room.joined", "{joined}");
+            return joined;
+        }
+    }
 }
 
 /// A host and `n` players seated in a new room.
@@ -712,10 +717,14 @@ async fn rooms_refuse_bad_setups_unknown_codes_and_full_rooms() {
         .await,
         "not_in_room"
     );
+    // The same code again is answered like a join; another room needs a leave first.
+    let again = join(&mut first, code, "again").await;
+    assert_eq!(again["room"]["you"]["name"], "First");
+    let other = create_room(&app, &host_token, json!({"questions": questions(1)})).await;
     assert_eq!(
         refused(
             &mut first,
-            json!({"type": "room.join", "code": code, "name": "again"})
+            json!({"type": "room.join", "code": other["code"], "name": "again"})
         )
         .await,
         "already_in_room"
@@ -740,4 +749,34 @@ async fn a_room_plays_a_levels_quiz_bank() {
     let mut host = app.connect(&host_token).await;
     let joined = join(&mut host, room["code"].as_str().unwrap(), "Host").await;
     assert_eq!(joined["room"]["question_count"], room["question_count"]);
+}
+
+#[actix_web::test]
+async fn a_reconnecting_player_is_put_back_without_the_code() {
+    let app = spawn_app().await;
+    let (_, mut host, mut players) = seated(&app, 1, json!({"questions": questions(2)})).await;
+    host_does(&mut host, "room.start").await;
+    answer(&mut players[0].1, 0, "B").await;
+    let result = players[0].1.next_of("room.your_result").await;
+    let (token, client, seat) = players.remove(0);
+    drop(client);
+    host.next_of("room.player_left").await;
+    // A new socket, and nothing sent: the seat comes back by itself.
+    let mut again = app.connect(&token).await;
+    let joined = again.next_json().await;
+    assert_eq!(joined["type"], "room.joined", "{joined}");
+    assert_eq!(joined["room"]["you"]["player_id"], seat["player_id"]);
+    assert_eq!(joined["room"]["you"]["score"], result["score"]);
+    assert_eq!(joined["room"]["phase"], "reveal");
+    // Once the game is over, a new connection is not put back anywhere.
+    host_does(&mut host, "room.end").await;
+    again.next_of("room.ended").await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut later = app.connect(&token).await;
+    later.send(json!({"type": "ping", "id": "p"})).await;
+    assert_eq!(
+        later.next_json().await["type"],
+        "pong",
+        "no room frame first"
+    );
 }
