@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
-use questpath_actors::rules::room::room_grant;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
@@ -18,6 +17,7 @@ use super::directory::Entry;
 use super::event::{Batch, Command, Event, HostAction, Target, events_topic};
 use super::game::{EndReason, Game, Results};
 use super::snapshot::{Saved, SavedRef, Write};
+use super::xp_jobs::{Placed, grant_placed};
 use crate::ports::store::RoomResult;
 use crate::realtime::protocol::{RoomPhase, ServerMessage, codes};
 
@@ -577,26 +577,19 @@ async fn queue_xp(rooms: Arc<Rooms>, room_id: Uuid) {
 
 /// Grants from the in-memory results (only when they could not be saved).
 async fn grant_from_memory(rooms: Arc<Rooms>, results: Results) {
-    let room_id = results.room_id.to_string();
-    let grants: Vec<_> = results
+    let players: Vec<Placed> = results
         .players
         .iter()
-        .filter(|p| !p.guest)
-        .filter_map(|p| {
-            room_grant(
-                &room_id,
-                &p.player_id.to_string(),
-                p.correct,
-                p.answered,
-                p.rank,
-            )
-            .map(|grant| (p.player_id, grant))
+        .map(|p| Placed {
+            player_id: p.player_id,
+            guest: p.guest,
+            rank: p.rank,
+            correct: p.correct,
+            answered: p.answered,
         })
         .collect();
-    for (player, grant) in grants {
-        if let Err(e) = rooms.deps.xp.grant(player, &grant).await {
-            tracing::error!(room_id, %player, error = %e, "room XP could not be granted");
-        }
+    if let Err(e) = grant_placed(&rooms.deps.xp, results.room_id, &players).await {
+        tracing::error!(room_id = %results.room_id, error = %e, "room XP could not be granted");
     }
 }
 

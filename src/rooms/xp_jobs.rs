@@ -23,14 +23,14 @@ const GRANTS_AT_ONCE: usize = 8;
 /// How long a claim waits before looking at the stop signal again.
 const CLAIM_WAIT: Duration = Duration::from_secs(1);
 
-/// What a job needs of the results document.
+/// A player's final place, as XP needs it (read from the results document).
 #[derive(Deserialize)]
-struct Placed {
-    player_id: Uuid,
-    guest: bool,
-    rank: u64,
-    correct: u32,
-    answered: u32,
+pub struct Placed {
+    pub player_id: Uuid,
+    pub guest: bool,
+    pub rank: u64,
+    pub correct: u32,
+    pub answered: u32,
 }
 
 #[derive(Deserialize)]
@@ -57,9 +57,18 @@ pub async fn grant_room(store: &dyn Store, xp: &XpService, room_id: Uuid) -> Res
     };
     let document: Document =
         serde_json::from_value(result.results).map_err(|e| format!("unreadable results: {e}"))?;
+    grant_placed(xp, room_id, &document.players).await
+}
+
+/// Grants every signed-in player of a room their XP; guests and players who answered
+/// nothing get none. Returns how many grants were asked for.
+pub async fn grant_placed(
+    xp: &XpService,
+    room_id: Uuid,
+    players: &[Placed],
+) -> Result<usize, String> {
     let room = room_id.to_string();
-    let grants: Vec<_> = document
-        .players
+    let grants: Vec<_> = players
         .iter()
         .filter(|p| !p.guest)
         .filter_map(|p| {
