@@ -11,9 +11,15 @@
 #   quiz-half   the same players at QUIZ_HALF answers per second (embedded 10,000; else 5,000)
 #   quiz-sweep  the same players at each rate of QUIZ_RATES, 20 s each
 #   http        reads at each rate of HTTP_RATES, 20 s each
+#   room-1k     restart the server, one room of 1,000 guests and a host, ROOM_QUESTIONS
+#               questions (10), answers within 3 s
+#   room-1k-accounts  the same with 1,000 registered learners (PLAYERS >= 1,001 from setup)
+#   room-10k    restart the server, one room of 10,000 guests (ROOM_MAX_PLAYERS, 10,000,
+#               is the server's QUESTPATH_ROOM_MAX_PLAYERS)
 #
-# Uses target/release/questpath and target/release/questpath-load (override with
-# QUESTPATH_BIN / QUESTPATH_LOAD_BIN); build them first with
+# Uses target/release/questpath and target/release/questpath-load (under
+# CARGO_TARGET_DIR when set; override with QUESTPATH_BIN / QUESTPATH_LOAD_BIN); build
+# them first with
 #   cargo build --release -p questpath -p questpath-load
 # Reports go to OUT (default load-tests/results); BENCH_COMMIT names the server's commit
 # in them when the binaries were not built from this checkout. Everything runs on loopback; the server
@@ -32,15 +38,17 @@ source scripts/services/lib.sh
 BACKENDS="${1:?usage: load-tests/bench.sh embedded|redis-cassandra [STEP...]}"
 shift
 STEPS=("$@")
-((${#STEPS[@]})) || STEPS=(setup connect quiz-max quiz-half quiz-sweep http)
+((${#STEPS[@]})) || STEPS=(setup connect quiz-max quiz-half quiz-sweep http room-1k room-10k)
 
-BIN="${QUESTPATH_BIN:-$ROOT/target/release/questpath}"
-LOAD="${QUESTPATH_LOAD_BIN:-$ROOT/target/release/questpath-load}"
+BIN="${QUESTPATH_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/questpath}"
+LOAD="${QUESTPATH_LOAD_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/questpath-load}"
 OUT="${OUT:-$ROOT/load-tests/results}"
 PLAYERS="${PLAYERS:-3000}"
 CONNECTIONS="${CONNECTIONS:-19000}"
 HTTP_RATES="${HTTP_RATES:-2000 5000 10000 20000}"
 QUIZ_RATES="${QUIZ_RATES:-2000 4000 6000 8000}"
+ROOM_QUESTIONS="${ROOM_QUESTIONS:-10}"
+ROOM_MAX_PLAYERS="${ROOM_MAX_PLAYERS:-10000}"
 WORK="${BENCH_WORK:-$(mktemp -d -t questpath-bench.XXXXXX)}"
 mkdir -p "$WORK"
 ACCOUNTS="$WORK/accounts.json"
@@ -77,7 +85,8 @@ SERVER_VARS=(QUESTPATH_ENV=development "QUESTPATH_BIND=127.0.0.1:$PORT" "QUESTPA
   QUESTPATH_SHUTDOWN_TIMEOUT_SECS=5
   QUESTPATH_RATE_LIMIT_READS=1000000 QUESTPATH_RATE_LIMIT_WRITES=1000000
   QUESTPATH_RATE_LIMIT_ANONYMOUS=1000000 QUESTPATH_RATE_LIMIT_LOGIN=1000000
-  QUESTPATH_RATE_LIMIT_REGISTER=1000000 "${BACKEND_ENV[@]}")
+  QUESTPATH_RATE_LIMIT_REGISTER=1000000 "QUESTPATH_ROOM_MAX_PLAYERS=$ROOM_MAX_PLAYERS"
+  "${BACKEND_ENV[@]}")
 
 start_server() {
   qp_log "starting $BIN on $BASE ($BACKENDS)"
@@ -186,6 +195,21 @@ for step in "${STEPS[@]}"; do
       for rate in $HTTP_RATES; do
         load http --rate "$rate" --users 200 --connections 128 --warmup 5 --duration 20
       done
+      ;;
+    room-1k | room-1k-accounts | room-10k)
+      # A fresh server process for each room: nothing left over from earlier steps.
+      # Each process (server, generator) holds one descriptor per socket; both raise
+      # their soft limit to the hard limit (20,000 here), enough for 10,001 sockets each.
+      stop_server
+      start_server
+      case $step in
+        room-1k) load room --players 1000 --questions "$ROOM_QUESTIONS" --guests \
+          --join-rate 1000 --sources 4 ;;
+        room-1k-accounts) load room --players 1000 --questions "$ROOM_QUESTIONS" \
+          --join-rate 1000 --sources 4 ;;
+        room-10k) load room --players 10000 --questions "$ROOM_QUESTIONS" --guests \
+          --join-rate 2000 --join-concurrency 512 --sources 8 ;;
+      esac
       ;;
     *)
       qp_err "unknown step $step"
