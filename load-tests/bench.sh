@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The measurements of load-tests/RESULTS.md, one backend per call:
 #
-#   load-tests/bench.sh embedded|redis-cassandra [STEP...]
+#   load-tests/bench.sh embedded|embedded-redis|redis-cassandra [STEP...]
 #
 # Steps (default: all, in this order):
 #   setup       start a server, register PLAYERS learners with a goal each (accounts file)
@@ -17,6 +17,10 @@
 #   room-10k    restart the server, one room of 10,000 guests (ROOM_MAX_PLAYERS, 10,000,
 #               is the server's QUESTPATH_ROOM_MAX_PLAYERS)
 #
+# WS_OUTBOUND_QUEUE, when set, is the server's QUESTPATH_WS_OUTBOUND_QUEUE (messages a
+# socket may have queued before it is closed as a slow consumer; the server's default
+# is 64). ROOM_JOIN_RATE (1,000) is the joins per second of the room steps.
+#
 # Uses target/release/questpath and target/release/questpath-load (under
 # CARGO_TARGET_DIR when set; override with QUESTPATH_BIN / QUESTPATH_LOAD_BIN); build
 # them first with
@@ -24,6 +28,8 @@
 # Reports go to OUT (default load-tests/results); BENCH_COMMIT names the server's commit
 # in them when the binaries were not built from this checkout. Everything runs on loopback; the server
 # gets generous rate limits (one generator plays thousands of users from few addresses).
+# embedded-redis: the embedded store, Redis on 127.0.0.1:6379 for everything else
+# (bash scripts/services/redis.sh start).
 # redis-cassandra: Redis and Cassandra must answer on 127.0.0.1:6379 and :9042
 # (bash scripts/services/redis.sh start; bash scripts/services/cassandra.sh start); a
 # keyspace and a Redis prefix of their own are created, and the keyspace is dropped at
@@ -35,7 +41,7 @@ QP_LOG_TAG="bench"
 # shellcheck source=scripts/services/lib.sh
 source scripts/services/lib.sh
 
-BACKENDS="${1:?usage: load-tests/bench.sh embedded|redis-cassandra [STEP...]}"
+BACKENDS="${1:?usage: load-tests/bench.sh embedded|embedded-redis|redis-cassandra [STEP...]}"
 shift
 STEPS=("$@")
 ((${#STEPS[@]})) || STEPS=(setup connect quiz-max quiz-half quiz-sweep http room-1k room-10k)
@@ -49,6 +55,9 @@ HTTP_RATES="${HTTP_RATES:-2000 5000 10000 20000}"
 QUIZ_RATES="${QUIZ_RATES:-2000 4000 6000 8000}"
 ROOM_QUESTIONS="${ROOM_QUESTIONS:-10}"
 ROOM_MAX_PLAYERS="${ROOM_MAX_PLAYERS:-10000}"
+ROOM_JOIN_RATE="${ROOM_JOIN_RATE:-1000}"
+EXTRA_SERVER_ENV=()
+[[ -z ${WS_OUTBOUND_QUEUE:-} ]] || EXTRA_SERVER_ENV+=("QUESTPATH_WS_OUTBOUND_QUEUE=$WS_OUTBOUND_QUEUE")
 WORK="${BENCH_WORK:-$(mktemp -d -t questpath-bench.XXXXXX)}"
 mkdir -p "$WORK"
 ACCOUNTS="$WORK/accounts.json"
@@ -56,6 +65,13 @@ case $BACKENDS in
   embedded)
     QUIZ_MAX="${QUIZ_MAX:-20000}" QUIZ_HALF="${QUIZ_HALF:-10000}"
     BACKEND_ENV=(QUESTPATH_SCYLLA_NODES= QUESTPATH_REDIS_URL=)
+    ;;
+  embedded-redis)
+    # The embedded store with Redis as cache, limiter, bus and leaderboards (what a room
+    # across instances needs); a Redis prefix of the run's own.
+    QUIZ_MAX="${QUIZ_MAX:-5000}" QUIZ_HALF="${QUIZ_HALF:-5000}"
+    BACKEND_ENV=(QUESTPATH_SCYLLA_NODES= QUESTPATH_REDIS_URL=redis://127.0.0.1:6379
+      "QUESTPATH_REDIS_PREFIX=load_$(date +%s)_$RANDOM:")
     ;;
   redis-cassandra)
     QUIZ_MAX="${QUIZ_MAX:-5000}" QUIZ_HALF="${QUIZ_HALF:-5000}"
@@ -65,7 +81,7 @@ case $BACKENDS in
       QUESTPATH_SCYLLA_REPLICATION=simple:1)
     ;;
   *)
-    qp_err "unknown backends $BACKENDS (embedded or redis-cassandra)"
+    qp_err "unknown backends $BACKENDS (embedded, embedded-redis or redis-cassandra)"
     exit 2
     ;;
 esac
@@ -86,7 +102,7 @@ SERVER_VARS=(QUESTPATH_ENV=development "QUESTPATH_BIND=127.0.0.1:$PORT" "QUESTPA
   QUESTPATH_RATE_LIMIT_READS=1000000 QUESTPATH_RATE_LIMIT_WRITES=1000000
   QUESTPATH_RATE_LIMIT_ANONYMOUS=1000000 QUESTPATH_RATE_LIMIT_LOGIN=1000000
   QUESTPATH_RATE_LIMIT_REGISTER=1000000 "QUESTPATH_ROOM_MAX_PLAYERS=$ROOM_MAX_PLAYERS"
-  "${BACKEND_ENV[@]}")
+  "${BACKEND_ENV[@]}" ${EXTRA_SERVER_ENV[@]+"${EXTRA_SERVER_ENV[@]}"})
 
 start_server() {
   qp_log "starting $BIN on $BASE ($BACKENDS)"
@@ -204,11 +220,11 @@ for step in "${STEPS[@]}"; do
       start_server
       case $step in
         room-1k) load room --players 1000 --questions "$ROOM_QUESTIONS" --guests \
-          --join-rate 1000 --sources 4 ;;
+          --join-rate "$ROOM_JOIN_RATE" --sources 4 ;;
         room-1k-accounts) load room --players 1000 --questions "$ROOM_QUESTIONS" \
-          --join-rate 1000 --sources 4 ;;
+          --join-rate "$ROOM_JOIN_RATE" --sources 4 ;;
         room-10k) load room --players 10000 --questions "$ROOM_QUESTIONS" --guests \
-          --join-rate 2000 --join-concurrency 512 --sources 8 ;;
+          --join-rate "$ROOM_JOIN_RATE" --join-concurrency 512 --sources 8 ;;
       esac
       ;;
     *)
