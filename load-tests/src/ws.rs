@@ -15,7 +15,8 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use crate::net::connect_from;
@@ -159,9 +160,15 @@ pub async fn next_text(socket: &mut Socket) -> anyhow::Result<RawEvent> {
     }
 }
 
-/// Closes politely (bounded: a server that does not answer the close is left).
+/// Closes politely with 1000 (normal closure), as a browser leaving a page does
+/// (a close frame without a code reads as 1005 on the server, which counts it as
+/// abnormal). Bounded: a server that does not answer the close is left.
 pub async fn close(mut socket: Socket) {
-    let _ = tokio::time::timeout(Duration::from_secs(2), socket.close(None)).await;
+    let frame = CloseFrame {
+        code: CloseCode::Normal,
+        reason: Utf8Bytes::from_static(""),
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(2), socket.close(Some(frame))).await;
 }
 
 #[cfg(test)]
