@@ -240,7 +240,8 @@ struct PlayerOut {
     ack_latency: Samples,
     /// Answer (from its actual send) to ack.
     ack_service: Samples,
-    ack_times: Vec<Instant>,
+    /// Acked answers: the question, when sent, when acked.
+    ack_times: Vec<(u32, Instant, Instant)>,
     /// Refusals of answers, by error code.
     refused: Tally,
     /// Questions that closed before this player's answer was due.
@@ -602,6 +603,17 @@ pub async fn run(ctx: &Ctx, args: &RoomArgs, learners: &[Learner]) -> anyhow::Re
     let mut per_question = Vec::new();
     let mut missing_questions = 0u64;
     let in_room: Vec<&PlayerOut> = players.iter().filter(|p| p.joined).collect();
+    // Per question: acks, the first answer's send, the last ack.
+    let mut ingest: Vec<(u64, Option<Instant>, Option<Instant>)> = vec![(0, None, None); questions];
+    for p in &in_room {
+        for (q, sent, acked_at) in &p.ack_times {
+            if let Some((n, first, last)) = ingest.get_mut(*q as usize) {
+                *n += 1;
+                *first = Some(first.map_or(*sent, |f| f.min(*sent)));
+                *last = Some(last.map_or(*acked_at, |l| l.max(*acked_at)));
+            }
+        }
+    }
     for &q in &played {
         let Some(sent) = host_out.sent_at[q] else {
             continue;
@@ -636,6 +648,12 @@ pub async fn run(ctx: &Ctx, args: &RoomArgs, learners: &[Learner]) -> anyhow::Re
             "host_own_receipt_ms": host_out.received_at[q].map(|r| ms(r.saturating_duration_since(sent))),
             "open_ms": host_out.closed_at[q].map(|c| ms(c.saturating_duration_since(sent))),
             "answered": host_out.answered[q],
+            "answers_acked": ingest[q].0,
+            "first_answer_to_last_ack_ms": ingest[q].1.zip(ingest[q].2).map(|(f, l)| ms(l.saturating_duration_since(f))),
+            "acks_per_second_over_that": ingest[q].1.zip(ingest[q].2).and_then(|(f, l)| {
+                let secs = l.saturating_duration_since(f).as_secs_f64();
+                (secs > 0.0).then(|| ingest[q].0 as f64 / secs)
+            }),
         }));
     }
     let fanout = fanout.summary();
@@ -676,7 +694,7 @@ pub async fn run(ctx: &Ctx, args: &RoomArgs, learners: &[Learner]) -> anyhow::Re
                 None => missing_ended += 1,
             }
         }
-        for t in &p.ack_times {
+        for (_, _, t) in &p.ack_times {
             let bin =
                 (t.saturating_duration_since(game_started).as_nanos() / BIN.as_nanos()) as usize;
             if bins.len() <= bin {
@@ -691,6 +709,7 @@ pub async fn run(ctx: &Ctx, args: &RoomArgs, learners: &[Learner]) -> anyhow::Re
         .map(|w| w.iter().sum::<u64>())
         .max()
         .unwrap_or(0);
+    let peak_100ms = bins.iter().max().copied().unwrap_or(0) * per_second as u64;
     let ack_latency = ack_latency.summary();
     let ack_service = ack_service.summary();
     let expected_joins = joined as u64;
@@ -725,6 +744,7 @@ pub async fn run(ctx: &Ctx, args: &RoomArgs, learners: &[Learner]) -> anyhow::Re
         "ack_latency_from_schedule": ack_latency,
         "ack_service_time": ack_service,
         "peak_acks_per_second": peak_answers,
+        "peak_acks_per_second_in_100ms": peak_100ms,
         "server_outcomes": server_answers,
     });
     let completeness = json!({
@@ -784,7 +804,7 @@ pub async fn run(ctx: &Ctx, args: &RoomArgs, learners: &[Learner]) -> anyhow::Re
         ));
     }
     lines.push(format!(
-        "answers: {answers_sent} sent, {acked} acked, refused: {}; peak {peak_answers} acks per second",
+        "answers: {answers_sent} sent, {acked} acked, refused: {}; peak {peak_answers} acks per second (best 1 s), {peak_100ms} per second over the best 100 ms",
         refused.line()
     ));
     lines.push(format!(
@@ -928,8 +948,8 @@ async fn play(
 ) -> anyhow::Result<()> {
     // The question to answer and when.
     let mut pending: Option<(u32, Instant)> = None;
-    // The answer waiting for its ack: id, due, sent.
-    let mut in_flight: Option<(String, Instant, Instant)> = None;
+    // The answer waiting for its ack: id, question, due, sent.
+    let mut in_flight: Option<(String, u32, Instant, Instant)> = None;
     let mut last_sent = Instant::now();
     let mut id = 0u64;
     loop {
@@ -970,14 +990,14 @@ async fn play(
                         pending = Some((index, now + delay));
                     }
                     "room.answer_ack" | "error"
-                        if in_flight.as_ref().is_some_and(|(re, _, _)| f.re.as_deref() == Some(re.as_str())) =>
+                        if in_flight.as_ref().is_some_and(|(re, _, _, _)| f.re.as_deref() == Some(re.as_str())) =>
                     {
-                        let Some((_, due, sent)) = in_flight.take() else { continue };
+                        let Some((_, question, due, sent)) = in_flight.take() else { continue };
                         if f.kind == "room.answer_ack" {
                             out.acked += 1;
                             out.ack_latency.record(from_schedule(due, sent, now));
                             out.ack_service.record(now - sent);
-                            out.ack_times.push(now);
+                            out.ack_times.push((question, sent, now));
                         } else {
                             out.refused.add(f.code.unwrap_or_default());
                         }
@@ -1020,7 +1040,7 @@ async fn play(
                         )
                         .await?;
                         out.answers_sent += 1;
-                        in_flight = Some((re, due, sent));
+                        in_flight = Some((re, question, due, sent));
                         last_sent = sent;
                     }
                     _ if heartbeat_at <= now => {
