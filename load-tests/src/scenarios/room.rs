@@ -50,7 +50,7 @@ use crate::ws::{self, RawEvent, Socket};
 /// Each step of a join (pass or ticket, upgrade, `room.join` to `room.joined`) must
 /// finish within this; a whole join within [`JOIN_TIMEOUT`].
 const JOIN_STEP_TIMEOUT: Duration = Duration::from_secs(20);
-const JOIN_TIMEOUT: Duration = Duration::from_secs(60);
+const JOIN_TIMEOUT: Duration = Duration::from_secs(100);
 /// A socket that has sent nothing for this long sends an application `ping` (the
 /// server drops a connection silent for 30 s).
 const HEARTBEAT: Duration = Duration::from_secs(10);
@@ -918,14 +918,12 @@ async fn join(
         join["name"] = json!(name);
     }
     ws::send(&mut socket, join.to_string()).await?;
-    tokio::time::timeout(JOIN_STEP_TIMEOUT, await_joined(&mut socket, "join"))
+    if tokio::time::timeout(JOIN_STEP_TIMEOUT, await_joined(&mut socket, "join"))
         .await
-        .with_context(|| {
-            format!(
-                "room.join sent, no room.joined within {} s",
-                JOIN_STEP_TIMEOUT.as_secs()
-            )
-        })??;
+        .is_err()
+    {
+        return Err(diagnose_missing_join(&mut socket).await);
+    }
     let done = Instant::now();
     Ok((
         socket,
@@ -936,6 +934,42 @@ async fn join(
             join: done - upgraded,
         },
     ))
+}
+
+/// After a `room.join` unanswered for [`JOIN_STEP_TIMEOUT`]: keeps reading as long
+/// again, and says whether the answer was late or lost, and what arrived meanwhile (a
+/// `room.lobby` means the server had put the connection in the room's relay).
+async fn diagnose_missing_join(socket: &mut Socket) -> anyhow::Error {
+    let mut seen = std::collections::BTreeSet::new();
+    let watch = async {
+        loop {
+            match next_frame(socket).await {
+                Ok(Ok(f)) if f.kind == "room.joined" && f.re.as_deref() == Some("join") => {
+                    return Some("it came late");
+                }
+                Ok(Ok(f)) => {
+                    seen.insert(f.kind);
+                }
+                Ok(Err(_)) => return Some("then closed"),
+                Err(_) => return Some("then the socket failed"),
+            }
+        }
+    };
+    let verdict = tokio::time::timeout(JOIN_STEP_TIMEOUT, watch)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or("nor in as long again");
+    let seen = if seen.is_empty() {
+        "nothing".to_string()
+    } else {
+        seen.into_iter().collect::<Vec<_>>().join(" ")
+    };
+    // Short: error tallies keep 90 characters.
+    anyhow::anyhow!(
+        "no room.joined in {} s, {verdict}; got: {seen}",
+        JOIN_STEP_TIMEOUT.as_secs()
+    )
 }
 
 /// A player from `room.joined` to `room.ended`: answers each question once after a
