@@ -181,9 +181,13 @@ fi
 
 load() { # SCENARIO ARGS...
   qp_log "questpath-load $* (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
+  local setting settings=()
+  for setting in ${EXTRA_SERVER_ENV[@]+"${EXTRA_SERVER_ENV[@]}"} "QUESTPATH_ROOM_MAX_PLAYERS=$ROOM_MAX_PLAYERS"; do
+    settings+=(--server-setting "$setting")
+  done
   "$LOAD" "$@" --url "$BASE" --backends "$BACKENDS" --accounts "$ACCOUNTS" --out "$OUT" \
-    --setup-concurrency 8 --server-pid "$SERVER_PID" ${BENCH_COMMIT:+--commit "$BENCH_COMMIT"} ||
-    qp_err "questpath-load $1 exited with $?"
+    --setup-concurrency 8 --server-pid "$SERVER_PID" ${BENCH_COMMIT:+--commit "$BENCH_COMMIT"} \
+    "${settings[@]}" || qp_err "questpath-load $1 exited with $?"
 }
 
 start_server

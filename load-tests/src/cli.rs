@@ -101,6 +101,10 @@ pub struct Common {
     /// of the current folder).
     #[arg(long)]
     pub commit: Option<String>,
+    /// A server setting that differs from its defaults (`QUESTPATH_X=value`), recorded
+    /// in the report's parameters; repeat for several. Changes nothing on the server.
+    #[arg(long = "server-setting", value_name = "NAME=VALUE")]
+    pub server_settings: Vec<String>,
 }
 
 /// `connect` flags.
