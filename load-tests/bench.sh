@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The measurements of load-tests/RESULTS.md, one backend per call:
 #
-#   load-tests/bench.sh embedded|redis-cassandra [STEP...]
+#   load-tests/bench.sh embedded|embedded-redis|redis-cassandra [STEP...]
 #
 # Steps (default: all, in this order):
 #   setup       start a server, register PLAYERS learners with a goal each (accounts file)
@@ -11,13 +11,25 @@
 #   quiz-half   the same players at QUIZ_HALF answers per second (embedded 10,000; else 5,000)
 #   quiz-sweep  the same players at each rate of QUIZ_RATES, 20 s each
 #   http        reads at each rate of HTTP_RATES, 20 s each
+#   room-1k     restart the server, one room of 1,000 guests and a host, ROOM_QUESTIONS
+#               questions (10), answers within 3 s
+#   room-1k-accounts  the same with 1,000 registered learners (PLAYERS >= 1,001 from setup)
+#   room-10k    restart the server, one room of 10,000 guests (ROOM_MAX_PLAYERS, 10,000,
+#               is the server's QUESTPATH_ROOM_MAX_PLAYERS)
 #
-# Uses target/release/questpath and target/release/questpath-load (override with
-# QUESTPATH_BIN / QUESTPATH_LOAD_BIN); build them first with
+# WS_OUTBOUND_QUEUE, when set, is the server's QUESTPATH_WS_OUTBOUND_QUEUE (messages a
+# socket may have queued before it is closed as a slow consumer; the server's default
+# is 64). ROOM_JOIN_RATE (1,000) is the joins per second of the room steps.
+#
+# Uses target/release/questpath and target/release/questpath-load (under
+# CARGO_TARGET_DIR when set; override with QUESTPATH_BIN / QUESTPATH_LOAD_BIN); build
+# them first with
 #   cargo build --release -p questpath -p questpath-load
 # Reports go to OUT (default load-tests/results); BENCH_COMMIT names the server's commit
 # in them when the binaries were not built from this checkout. Everything runs on loopback; the server
 # gets generous rate limits (one generator plays thousands of users from few addresses).
+# embedded-redis: the embedded store, Redis on 127.0.0.1:6379 for everything else
+# (bash scripts/services/redis.sh start).
 # redis-cassandra: Redis and Cassandra must answer on 127.0.0.1:6379 and :9042
 # (bash scripts/services/redis.sh start; bash scripts/services/cassandra.sh start); a
 # keyspace and a Redis prefix of their own are created, and the keyspace is dropped at
@@ -29,18 +41,23 @@ QP_LOG_TAG="bench"
 # shellcheck source=scripts/services/lib.sh
 source scripts/services/lib.sh
 
-BACKENDS="${1:?usage: load-tests/bench.sh embedded|redis-cassandra [STEP...]}"
+BACKENDS="${1:?usage: load-tests/bench.sh embedded|embedded-redis|redis-cassandra [STEP...]}"
 shift
 STEPS=("$@")
-((${#STEPS[@]})) || STEPS=(setup connect quiz-max quiz-half quiz-sweep http)
+((${#STEPS[@]})) || STEPS=(setup connect quiz-max quiz-half quiz-sweep http room-1k room-10k)
 
-BIN="${QUESTPATH_BIN:-$ROOT/target/release/questpath}"
-LOAD="${QUESTPATH_LOAD_BIN:-$ROOT/target/release/questpath-load}"
+BIN="${QUESTPATH_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/questpath}"
+LOAD="${QUESTPATH_LOAD_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/questpath-load}"
 OUT="${OUT:-$ROOT/load-tests/results}"
 PLAYERS="${PLAYERS:-3000}"
 CONNECTIONS="${CONNECTIONS:-19000}"
 HTTP_RATES="${HTTP_RATES:-2000 5000 10000 20000}"
 QUIZ_RATES="${QUIZ_RATES:-2000 4000 6000 8000}"
+ROOM_QUESTIONS="${ROOM_QUESTIONS:-10}"
+ROOM_MAX_PLAYERS="${ROOM_MAX_PLAYERS:-10000}"
+ROOM_JOIN_RATE="${ROOM_JOIN_RATE:-1000}"
+EXTRA_SERVER_ENV=()
+[[ -z ${WS_OUTBOUND_QUEUE:-} ]] || EXTRA_SERVER_ENV+=("QUESTPATH_WS_OUTBOUND_QUEUE=$WS_OUTBOUND_QUEUE")
 WORK="${BENCH_WORK:-$(mktemp -d -t questpath-bench.XXXXXX)}"
 mkdir -p "$WORK"
 ACCOUNTS="$WORK/accounts.json"
@@ -48,6 +65,13 @@ case $BACKENDS in
   embedded)
     QUIZ_MAX="${QUIZ_MAX:-20000}" QUIZ_HALF="${QUIZ_HALF:-10000}"
     BACKEND_ENV=(QUESTPATH_SCYLLA_NODES= QUESTPATH_REDIS_URL=)
+    ;;
+  embedded-redis)
+    # The embedded store with Redis as cache, limiter, bus and leaderboards (what a room
+    # across instances needs); a Redis prefix of the run's own.
+    QUIZ_MAX="${QUIZ_MAX:-5000}" QUIZ_HALF="${QUIZ_HALF:-5000}"
+    BACKEND_ENV=(QUESTPATH_SCYLLA_NODES= QUESTPATH_REDIS_URL=redis://127.0.0.1:6379
+      "QUESTPATH_REDIS_PREFIX=load_$(date +%s)_$RANDOM:")
     ;;
   redis-cassandra)
     QUIZ_MAX="${QUIZ_MAX:-5000}" QUIZ_HALF="${QUIZ_HALF:-5000}"
@@ -57,7 +81,7 @@ case $BACKENDS in
       QUESTPATH_SCYLLA_REPLICATION=simple:1)
     ;;
   *)
-    qp_err "unknown backends $BACKENDS (embedded or redis-cassandra)"
+    qp_err "unknown backends $BACKENDS (embedded, embedded-redis or redis-cassandra)"
     exit 2
     ;;
 esac
@@ -77,7 +101,8 @@ SERVER_VARS=(QUESTPATH_ENV=development "QUESTPATH_BIND=127.0.0.1:$PORT" "QUESTPA
   QUESTPATH_SHUTDOWN_TIMEOUT_SECS=5
   QUESTPATH_RATE_LIMIT_READS=1000000 QUESTPATH_RATE_LIMIT_WRITES=1000000
   QUESTPATH_RATE_LIMIT_ANONYMOUS=1000000 QUESTPATH_RATE_LIMIT_LOGIN=1000000
-  QUESTPATH_RATE_LIMIT_REGISTER=1000000 "${BACKEND_ENV[@]}")
+  QUESTPATH_RATE_LIMIT_REGISTER=1000000 "QUESTPATH_ROOM_MAX_PLAYERS=$ROOM_MAX_PLAYERS"
+  "${BACKEND_ENV[@]}" ${EXTRA_SERVER_ENV[@]+"${EXTRA_SERVER_ENV[@]}"})
 
 start_server() {
   qp_log "starting $BIN on $BASE ($BACKENDS)"
@@ -156,9 +181,13 @@ fi
 
 load() { # SCENARIO ARGS...
   qp_log "questpath-load $* (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
+  local setting settings=()
+  for setting in ${EXTRA_SERVER_ENV[@]+"${EXTRA_SERVER_ENV[@]}"} "QUESTPATH_ROOM_MAX_PLAYERS=$ROOM_MAX_PLAYERS"; do
+    settings+=(--server-setting "$setting")
+  done
   "$LOAD" "$@" --url "$BASE" --backends "$BACKENDS" --accounts "$ACCOUNTS" --out "$OUT" \
-    --setup-concurrency 8 --server-pid "$SERVER_PID" ${BENCH_COMMIT:+--commit "$BENCH_COMMIT"} ||
-    qp_err "questpath-load $1 exited with $?"
+    --setup-concurrency 8 --server-pid "$SERVER_PID" ${BENCH_COMMIT:+--commit "$BENCH_COMMIT"} \
+    "${settings[@]}" || qp_err "questpath-load $1 exited with $?"
 }
 
 start_server
@@ -186,6 +215,21 @@ for step in "${STEPS[@]}"; do
       for rate in $HTTP_RATES; do
         load http --rate "$rate" --users 200 --connections 128 --warmup 5 --duration 20
       done
+      ;;
+    room-1k | room-1k-accounts | room-10k)
+      # A fresh server process for each room: nothing left over from earlier steps.
+      # Each process (server, generator) holds one descriptor per socket; both raise
+      # their soft limit to the hard limit (20,000 here), enough for 10,001 sockets each.
+      stop_server
+      start_server
+      case $step in
+        room-1k) load room --players 1000 --questions "$ROOM_QUESTIONS" --guests \
+          --join-rate "$ROOM_JOIN_RATE" --sources 4 ;;
+        room-1k-accounts) load room --players 1000 --questions "$ROOM_QUESTIONS" \
+          --join-rate "$ROOM_JOIN_RATE" --sources 4 ;;
+        room-10k) load room --players 10000 --questions "$ROOM_QUESTIONS" --guests \
+          --join-rate "$ROOM_JOIN_RATE" --join-concurrency 512 --sources 8 ;;
+      esac
       ;;
     *)
       qp_err "unknown step $step"

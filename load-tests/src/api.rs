@@ -6,6 +6,7 @@
 //! environment are ignored and redirects are not followed: every request goes to the
 //! checked loopback target and nowhere else.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -76,6 +77,15 @@ struct Ticket {
     ticket: String,
 }
 
+/// A room just created (`POST /api/v1/rooms`), as far as the generator cares.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CreatedRoom {
+    pub room_id: String,
+    pub code: String,
+    pub max_players: u32,
+    pub question_count: u32,
+}
+
 /// What the report takes from the server's Prometheus text.
 #[derive(Debug, Clone, Copy, Default, serde::Serialize)]
 pub struct ServerSample {
@@ -124,6 +134,18 @@ impl Api {
             clients,
             metrics_token,
         })
+    }
+
+    /// The same client setup (sources, pool, metrics token) towards another target: a
+    /// second server instance.
+    pub fn for_target(
+        &self,
+        target: &Target,
+        sources: &Sources,
+        pool: usize,
+        timeout: Duration,
+    ) -> anyhow::Result<Api> {
+        Api::new(target, sources, pool, timeout, self.metrics_token.clone())
     }
 
     pub fn target(&self) -> &Target {
@@ -333,6 +355,11 @@ impl Api {
 
     /// The server's process figures from `GET /metrics`.
     pub async fn server_sample(&self) -> anyhow::Result<ServerSample> {
+        Ok(parse_metrics(&self.metrics_text().await?))
+    }
+
+    /// The server's whole Prometheus text from `GET /metrics`.
+    pub async fn metrics_text(&self) -> anyhow::Result<String> {
         let mut request = self.request(0, Method::GET, "/metrics", None);
         if let Some(token) = &self.metrics_token {
             request = request.bearer_auth(token);
@@ -344,8 +371,45 @@ impl Api {
                 "GET /metrics: {status} (pass --metrics-token when QUESTPATH_METRICS_TOKEN is set)"
             );
         }
-        let text = response.text().await.context("GET /metrics: body")?;
-        Ok(parse_metrics(&text))
+        response.text().await.context("GET /metrics: body")
+    }
+
+    /// `POST /api/v1/rooms` as the host: the new room's id and join code. A refusal
+    /// names the server's reason (a `max_players` above `QUESTPATH_ROOM_MAX_PLAYERS`
+    /// comes back as 422 on `max_players`).
+    pub async fn create_room(
+        &self,
+        via: usize,
+        token: &str,
+        body: &Value,
+    ) -> anyhow::Result<CreatedRoom> {
+        self.setup(via, Method::POST, "/api/v1/rooms", Some(token), Some(body))
+            .await
+    }
+
+    /// `POST /api/v1/rooms/{code}/guests`: a guest's websocket ticket. Not retried: the
+    /// room scenario measures it as part of joining, and a refusal is a failure to report.
+    pub async fn guest_ticket(&self, via: usize, code: &str, name: &str) -> anyhow::Result<String> {
+        let response = self
+            .request(
+                via,
+                Method::POST,
+                &format!("/api/v1/rooms/{code}/guests"),
+                None,
+            )
+            .json(&json!({ "name": name }))
+            .send()
+            .await
+            .context("POST /api/v1/rooms/{code}/guests")?;
+        let status = response.status();
+        if !status.is_success() {
+            bail!("POST /api/v1/rooms/{{code}}/guests: {status}");
+        }
+        let ticket: Ticket = response
+            .json()
+            .await
+            .context("POST /api/v1/rooms/{code}/guests: body")?;
+        Ok(ticket.ticket)
     }
 
     /// `GET /ready`: which backends the server uses and whether they answer.
@@ -391,9 +455,173 @@ pub fn parse_metrics(text: &str) -> ServerSample {
     }
 }
 
+/// A Prometheus histogram (all label sets of one name added up): cumulative bucket
+/// counts by upper bound, the sum and the count.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PromHistogram {
+    /// `(le, cumulative count)`, ascending, `+Inf` last.
+    pub buckets: Vec<(f64, f64)>,
+    pub sum: f64,
+    pub count: f64,
+}
+
+impl PromHistogram {
+    /// What was observed between two scrapes (`self` minus `before`).
+    pub fn since(&self, before: &PromHistogram) -> PromHistogram {
+        let buckets = self
+            .buckets
+            .iter()
+            .map(|(le, n)| {
+                let was = before
+                    .buckets
+                    .iter()
+                    .find(|(b, _)| b == le)
+                    .map_or(0.0, |(_, n)| *n);
+                (*le, (n - was).max(0.0))
+            })
+            .collect();
+        PromHistogram {
+            buckets,
+            sum: (self.sum - before.sum).max(0.0),
+            count: (self.count - before.count).max(0.0),
+        }
+    }
+
+    /// The q-quantile estimated like PromQL's `histogram_quantile`: linear within the
+    /// bucket it falls in (the lowest bucket from 0; a quantile in `+Inf` gives the
+    /// highest finite bound). `None` without observations.
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        if self.count <= 0.0 || self.buckets.is_empty() {
+            return None;
+        }
+        let rank = q * self.count;
+        let mut lower = 0.0;
+        let mut below = 0.0;
+        for (le, n) in &self.buckets {
+            if *n >= rank {
+                if le.is_infinite() {
+                    return Some(lower);
+                }
+                let inside = n - below;
+                let frac = if inside > 0.0 {
+                    (rank - below) / inside
+                } else {
+                    1.0
+                };
+                return Some(lower + (le - lower) * frac);
+            }
+            lower = *le;
+            below = *n;
+        }
+        Some(lower)
+    }
+}
+
+/// Reads the histogram `name` out of Prometheus text (every label set added up).
+pub fn parse_histogram(text: &str, name: &str) -> PromHistogram {
+    let mut buckets: Vec<(f64, f64)> = Vec::new();
+    let mut out = PromHistogram::default();
+    let bucket_prefix = format!("{name}_bucket{{");
+    for line in text.lines() {
+        let Some((series, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let Ok(value) = value.trim().parse::<f64>() else {
+            continue;
+        };
+        if let Some(labels) = series.strip_prefix(&bucket_prefix) {
+            let Some(le) = labels
+                .split(',')
+                .find_map(|l| l.trim().strip_prefix("le=\""))
+                .and_then(|l| l.split('"').next())
+            else {
+                continue;
+            };
+            let le = if le == "+Inf" {
+                f64::INFINITY
+            } else {
+                match le.parse::<f64>() {
+                    Ok(v) => v,
+                    Err(_) => continue,
+                }
+            };
+            match buckets.iter_mut().find(|(b, _)| *b == le) {
+                Some((_, n)) => *n += value,
+                None => buckets.push((le, value)),
+            }
+        } else if series == format!("{name}_sum") || series.starts_with(&format!("{name}_sum{{")) {
+            out.sum += value;
+        } else if series == format!("{name}_count")
+            || series.starts_with(&format!("{name}_count{{"))
+        {
+            out.count += value;
+        }
+    }
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    out.buckets = buckets;
+    out
+}
+
+/// The values of a counter by one label (`name{label="x"} v`), added up per value.
+pub fn parse_counter_by(text: &str, name: &str, label: &str) -> BTreeMap<String, f64> {
+    let mut out = BTreeMap::new();
+    let prefix = format!("{name}{{");
+    let key = format!("{label}=\"");
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix(&prefix) else {
+            continue;
+        };
+        let Some((labels, value)) = rest.rsplit_once("} ") else {
+            continue;
+        };
+        let Ok(value) = value.trim().parse::<f64>() else {
+            continue;
+        };
+        let Some(v) = labels
+            .split(',')
+            .find_map(|l| l.trim().strip_prefix(key.as_str()))
+            .and_then(|l| l.split('"').next())
+        else {
+            continue;
+        };
+        *out.entry(v.to_string()).or_insert(0.0) += value;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn histograms_and_labelled_counters_are_read() {
+        let before = "questpath_room_fanout_seconds_bucket{le=\"0.001\"} 1\n\
+                      questpath_room_fanout_seconds_bucket{le=\"0.01\"} 1\n\
+                      questpath_room_fanout_seconds_bucket{le=\"+Inf\"} 1\n\
+                      questpath_room_fanout_seconds_sum 0.0005\n\
+                      questpath_room_fanout_seconds_count 1\n";
+        let after = "# TYPE questpath_room_fanout_seconds histogram\n\
+                     questpath_room_fanout_seconds_bucket{le=\"0.001\"} 1\n\
+                     questpath_room_fanout_seconds_bucket{le=\"0.01\"} 11\n\
+                     questpath_room_fanout_seconds_bucket{le=\"+Inf\"} 11\n\
+                     questpath_room_fanout_seconds_sum 0.0505\n\
+                     questpath_room_fanout_seconds_count 11\n\
+                     questpath_room_answers_total{outcome=\"accepted\"} 7\n\
+                     questpath_room_answers_total{outcome=\"late_answer\"} 2\n";
+        let h = parse_histogram(after, "questpath_room_fanout_seconds");
+        assert_eq!(h.count, 11.0);
+        assert_eq!(h.buckets.len(), 3);
+        let d = h.since(&parse_histogram(before, "questpath_room_fanout_seconds"));
+        assert_eq!(d.count, 10.0);
+        assert!((d.sum - 0.05).abs() < 1e-9);
+        // All ten in (0.001, 0.01]: the median is half-way.
+        let p50 = d.quantile(0.5).unwrap();
+        assert!((p50 - 0.0055).abs() < 1e-9, "{p50}");
+        assert!(PromHistogram::default().quantile(0.5).is_none());
+        let c = parse_counter_by(after, "questpath_room_answers_total", "outcome");
+        assert_eq!(c.get("accepted"), Some(&7.0));
+        assert_eq!(c.get("late_answer"), Some(&2.0));
+    }
 
     #[test]
     fn process_figures_are_read_from_prometheus_text() {

@@ -14,8 +14,7 @@ pub struct Cli {
     pub scenario: Scenario,
 }
 
-/// The scenarios. (`room` is missing on purpose: the server has no multiplayer rooms
-/// yet, so there is nothing real to measure.)
+/// The scenarios.
 #[derive(Debug, Subcommand)]
 pub enum Scenario {
     /// Ramp to N authenticated idle websockets, hold them with heartbeats; connect rate,
@@ -26,6 +25,9 @@ pub enum Scenario {
     Quiz(QuizArgs),
     /// A mix of legacy and v1 reads at a target rate; latency percentiles and errors.
     Http(HttpArgs),
+    /// One multiplayer room of N players and a host playing Q questions; question
+    /// fan-out time to the last player and answer ingest.
+    Room(RoomArgs),
 }
 
 impl Scenario {
@@ -34,6 +36,7 @@ impl Scenario {
             Scenario::Connect(_) => "connect",
             Scenario::Quiz(_) => "quiz",
             Scenario::Http(_) => "http",
+            Scenario::Room(_) => "room",
         }
     }
 
@@ -42,6 +45,7 @@ impl Scenario {
             Scenario::Connect(a) => &a.common,
             Scenario::Quiz(a) => &a.common,
             Scenario::Http(a) => &a.common,
+            Scenario::Room(a) => &a.common,
         }
     }
 }
@@ -97,6 +101,10 @@ pub struct Common {
     /// of the current folder).
     #[arg(long)]
     pub commit: Option<String>,
+    /// A server setting that differs from its defaults (`QUESTPATH_X=value`), recorded
+    /// in the report's parameters; repeat for several. Changes nothing on the server.
+    #[arg(long = "server-setting", value_name = "NAME=VALUE")]
+    pub server_settings: Vec<String>,
 }
 
 /// `connect` flags.
@@ -174,4 +182,50 @@ pub struct HttpArgs {
     /// legacy-goals, v1-leaderboard, legacy-leaderboard.
     #[arg(long, value_delimiter = ',')]
     pub routes: Vec<String>,
+}
+
+/// `room` flags.
+#[derive(Debug, Clone, Args, Serialize)]
+pub struct RoomArgs {
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub common: Common,
+    /// Players in the room besides the host, one websocket each (at most 50,000). The
+    /// server must allow that many: QUESTPATH_ROOM_MAX_PLAYERS (default 1,000).
+    #[arg(long, short = 'n', default_value_t = 100)]
+    pub players: usize,
+    /// Questions the host runs (1 to 100).
+    #[arg(long, short = 'q', default_value_t = 5)]
+    pub questions: usize,
+    /// Seconds per question (5 to 300; the server's range).
+    #[arg(long, default_value_t = 20)]
+    pub question_time: u64,
+    /// Each player answers each question after a random delay from 0 to this many
+    /// seconds after receiving it (less than --question-time).
+    #[arg(long, default_value_t = 3.0)]
+    pub answer_delay: f64,
+    /// Seconds the host waits after a question closes before `room.next` (the reveal).
+    #[arg(long, default_value_t = 2.0)]
+    pub reveal: f64,
+    /// Players join as guests (`POST /api/v1/rooms/{code}/guests`, no account, no
+    /// argon2 at setup) instead of as registered learners (one account each, reused
+    /// from --accounts).
+    #[arg(long)]
+    pub guests: bool,
+    /// Joins started per second (guest pass or ticket, upgrade, `room.join`).
+    #[arg(long, default_value_t = 1000.0)]
+    pub join_rate: f64,
+    /// Joins in flight at once.
+    #[arg(long, default_value_t = 256)]
+    pub join_concurrency: usize,
+    /// Server instances the players are spread over, round robin (comma-separated
+    /// http://127.x.y.z:PORT; default: --url only). The host creates the room on --url.
+    /// Instances must share Redis (QUESTPATH_REDIS_URL) to play one room; with
+    /// registered players they must also share the store.
+    #[arg(long, value_delimiter = ',')]
+    pub player_urls: Vec<String>,
+    /// Longest the game may run once started, in seconds (at most 600); the host then
+    /// ends it with `room.end`.
+    #[arg(long, default_value_t = 300)]
+    pub duration: u64,
 }

@@ -15,7 +15,7 @@
 //! - [`ws`]: websocket connect, send and receive.
 //! - [`stats`]: HDR latency histograms and tallies.
 //! - [`report`]: the JSON report and the human summary.
-//! - [`scenarios`]: `connect`, `quiz`, `http`.
+//! - [`scenarios`]: `connect`, `quiz`, `http`, `room`.
 
 pub mod accounts;
 pub mod api;
@@ -110,6 +110,7 @@ fn check_bounds(scenario: &Scenario) -> anyhow::Result<()> {
             }
             scenarios::http::selected_routes(&a.routes)?;
         }
+        Scenario::Room(a) => scenarios::room::check(a)?,
     }
     Ok(())
 }
@@ -122,6 +123,7 @@ fn sockets_needed(scenario: &Scenario) -> usize {
         Scenario::Connect(a) => a.connections + a.concurrency + setup,
         Scenario::Quiz(a) => a.players + setup,
         Scenario::Http(a) => a.connections * 2 + setup,
+        Scenario::Room(a) => a.players + 1 + a.join_concurrency * 2 + setup,
     }
 }
 
@@ -141,6 +143,10 @@ pub async fn run(scenario: Scenario, stop: CancellationToken) -> anyhow::Result<
 
     let pool = match &scenario {
         Scenario::Http(a) => a.connections.div_ceil(common.sources),
+        Scenario::Room(a) => a
+            .join_concurrency
+            .max(common.setup_concurrency)
+            .div_ceil(common.sources),
         _ => common.setup_concurrency,
     };
     let api = Arc::new(Api::new(
@@ -162,6 +168,12 @@ pub async fn run(scenario: Scenario, stop: CancellationToken) -> anyhow::Result<
         Scenario::Connect(a) => (scenarios::connect::users_for(a), false, a.hold + 120),
         Scenario::Quiz(a) => (a.players, true, a.warmup + a.duration + 60),
         Scenario::Http(a) => (a.users, true, a.warmup + a.duration + 60),
+        // The host, and one account per player unless they come as guests.
+        Scenario::Room(a) => (
+            if a.guests { 1 } else { a.players + 1 },
+            false,
+            a.duration + 300,
+        ),
     };
     eprintln!("questpath-load {name}: preparing {count} learners");
     let (learners, setup) = accounts::prepare(
@@ -193,6 +205,7 @@ pub async fn run(scenario: Scenario, stop: CancellationToken) -> anyhow::Result<
         Scenario::Connect(a) => scenarios::connect::run(&ctx, a, &learners).await?,
         Scenario::Quiz(a) => scenarios::quiz::run(&ctx, a, &learners).await?,
         Scenario::Http(a) => scenarios::http::run(&ctx, a, &learners).await?,
+        Scenario::Room(a) => scenarios::room::run(&ctx, a, &learners).await?,
     };
     let generator_after = report::SelfUsage::now();
 
@@ -209,6 +222,7 @@ pub async fn run(scenario: Scenario, stop: CancellationToken) -> anyhow::Result<
         Scenario::Connect(a) => serde_json::to_value(a),
         Scenario::Quiz(a) => serde_json::to_value(a),
         Scenario::Http(a) => serde_json::to_value(a),
+        Scenario::Room(a) => serde_json::to_value(a),
     }
     .context("encoding the parameters")?;
     let report = Report {

@@ -15,7 +15,8 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use crate::net::connect_from;
@@ -132,9 +133,42 @@ pub async fn next_event(socket: &mut Socket) -> anyhow::Result<Event> {
     }
 }
 
-/// Closes politely (bounded: a server that does not answer the close is left).
+/// What reading a socket gave, undecoded (for scenarios with frames of their own).
+#[derive(Debug)]
+pub enum RawEvent {
+    Text(Utf8Bytes),
+    /// The server closed the socket (with its close code, if any).
+    Closed(Option<u16>),
+}
+
+/// The next text frame, undecoded. Like [`next_event`], pings are answered while
+/// reading and control frames skipped. Cancel-safe: a frame is returned in the same
+/// poll that read it.
+pub async fn next_text(socket: &mut Socket) -> anyhow::Result<RawEvent> {
+    loop {
+        let Some(message) = socket.next().await else {
+            return Ok(RawEvent::Closed(None));
+        };
+        match message.context("reading a frame")? {
+            Message::Text(text) => return Ok(RawEvent::Text(text)),
+            Message::Close(reason) => {
+                return Ok(RawEvent::Closed(reason.map(|r| u16::from(r.code))));
+            }
+            Message::Binary(_) => bail!("a binary frame on the JSON subprotocol"),
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
+        }
+    }
+}
+
+/// Closes politely with 1000 (normal closure), as a browser leaving a page does
+/// (a close frame without a code reads as 1005 on the server, which counts it as
+/// abnormal). Bounded: a server that does not answer the close is left.
 pub async fn close(mut socket: Socket) {
-    let _ = tokio::time::timeout(Duration::from_secs(2), socket.close(None)).await;
+    let frame = CloseFrame {
+        code: CloseCode::Normal,
+        reason: Utf8Bytes::from_static(""),
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(2), socket.close(Some(frame))).await;
 }
 
 #[cfg(test)]

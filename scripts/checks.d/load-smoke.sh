@@ -7,8 +7,9 @@
 # 1. builds target/debug/questpath-load (and the server binary if missing);
 # 2. starts target/debug/questpath on a free loopback port with a fresh data folder,
 #    the embedded store, in-process backends and generous rate limits;
-# 3. runs `connect` (50 sockets), `quiz` (20 players) and `http` (200 requests per
-#    second), each a few seconds, and checks each exits 0 and wrote its JSON report;
+# 3. runs `connect` (50 sockets), `quiz` (20 players), `http` (200 requests per
+#    second) and `room` (20 guests, then 10 learners, 2 questions each), each a few
+#    seconds, and checks each exits 0 and wrote its JSON report;
 # 4. stops the server.
 #
 # Numbers from a debug build mean nothing; see load-tests/README.md for real runs.
@@ -20,8 +21,10 @@ QP_LOG_TAG="load-smoke"
 # shellcheck source=scripts/services/lib.sh
 source scripts/services/lib.sh
 
-BIN="$ROOT/target/debug/questpath"
-LOAD="$ROOT/target/debug/questpath-load"
+# The binaries follow CARGO_TARGET_DIR when it is set, like cargo itself.
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+BIN="$TARGET_DIR/debug/questpath"
+LOAD="$TARGET_DIR/debug/questpath-load"
 T0=$(qp_now_ms)
 
 qp_log "building questpath-load"
@@ -108,15 +111,15 @@ failed=0
 scenario() { # NAME ARGS...: one bounded run; checks the exit status and the report
   local name=$1 rc=0
   shift
-  local report="$WORK/$name.json"
+  local report="$WORK/$name${SMOKE_TAG:-}.json"
   qp_log "questpath-load $name $*"
   timeout --signal=TERM --kill-after=10 60 \
     "$LOAD" "$name" --url "$BASE" --backends embedded --accounts "$ACCOUNTS" \
     --json "$report" --max-runtime 45 --setup-concurrency 4 "$@" \
-    >"$WORK/$name.out" 2>&1 || rc=$?
+    >"$WORK/$name${SMOKE_TAG:-}.out" 2>&1 || rc=$?
   if ((rc != 0)); then
     qp_err "$name exited with $rc; its output follows"
-    cat "$WORK/$name.out" >&2
+    cat "$WORK/$name${SMOKE_TAG:-}.out" >&2
     failed=1
     return
   fi
@@ -126,12 +129,19 @@ scenario() { # NAME ARGS...: one bounded run; checks the exit status and the rep
     failed=1
     return
   fi
-  grep -E '^(connections|connect rate|answers|requests):' "$WORK/$name.out" | sed "s/^/  $name: /" || true
+  grep -E '^(connections|connect rate|answers|requests|joined|fan-out, host command -> player):' \
+    "$WORK/$name${SMOKE_TAG:-}.out" | sed "s/^/  $name: /" || true
 }
 
 scenario quiz --players 20 --rate 60 --warmup 1 --duration 3
 scenario http --users 20 --rate 200 --connections 8 --warmup 1 --duration 3
 scenario connect --connections 50 --rate 500 --hold 2 --users 20
+# A room: the host (learner 0) and 20 guests, then 10 of the quiz's learners; two
+# questions each, answers within a second, the question closing once all answered.
+SMOKE_TAG=-guests scenario room --players 20 --guests --questions 2 --question-time 5 \
+  --answer-delay 1 --reveal 0.2 --join-rate 200
+SMOKE_TAG=-learners scenario room --players 10 --questions 2 --question-time 5 \
+  --answer-delay 1 --reveal 0.2 --join-rate 200
 
 if ! qp_pid_alive "$SERVER_PID"; then
   qp_err "the server died during the runs"

@@ -4,6 +4,7 @@
 pub mod connect;
 pub mod http;
 pub mod quiz;
+pub mod room;
 
 use std::sync::Arc;
 use std::time::Duration;
