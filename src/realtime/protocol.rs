@@ -153,6 +153,25 @@ pub struct RoomOptionCount {
     pub count: u32,
 }
 
+/// A player who took a seat (or came back to theirs), in a `room.roster`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct RoomRosterJoined {
+    pub player_id: Uuid,
+    pub name: String,
+    pub guest: bool,
+    /// True when the player had the seat before (a reconnect).
+    pub returning: bool,
+}
+
+/// A player who left, dropped or was kicked, in a `room.roster`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct RoomRosterLeft {
+    pub player_id: Uuid,
+    pub name: String,
+    /// `left`, `disconnected` or `kicked`.
+    pub reason: String,
+}
+
 /// A room as one connection sees it: sent on joining and on `room.state`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RoomSnapshot {
@@ -333,23 +352,13 @@ pub enum ServerMessage {
     /// Players in the lobby (coalesced: at most once a second).
     #[serde(rename = "room.lobby")]
     RoomLobby { players: u32 },
-    /// To the host: a player took (or took back) a seat.
-    #[serde(rename = "room.player_joined")]
-    RoomPlayerJoined {
-        player_id: Uuid,
-        name: String,
-        guest: bool,
-        /// True when the player had the seat before (a reconnect).
-        returning: bool,
-        players: u32,
-    },
-    /// To the host: a player left, dropped or was kicked.
-    #[serde(rename = "room.player_left")]
-    RoomPlayerLeft {
-        player_id: Uuid,
-        name: String,
-        /// `left`, `disconnected` or `kicked`.
-        reason: String,
+    /// To the host: who took (or took back) a seat and who left since the last roster
+    /// (coalesced: at most four a second, so a 10,000-player join ramp stays a trickle).
+    #[serde(rename = "room.roster")]
+    RoomRoster {
+        joined: Vec<RoomRosterJoined>,
+        left: Vec<RoomRosterLeft>,
+        /// Seated players now.
         players: u32,
     },
     /// A question opened for everyone.

@@ -339,10 +339,7 @@ impl RoomActor {
                     ),
                 }
             }
-            Command::Disconnected { player_id, .. } => {
-                let events = self.game.disconnected(player_id);
-                self.push(events);
-            }
+            Command::Disconnected { player_id, .. } => self.game.disconnected(player_id),
             Command::Leave { player_id, .. } => {
                 let events = self.game.leave(player_id);
                 self.push(events);
@@ -462,6 +459,9 @@ impl RoomActor {
             if let Some(event) = self.game.answered_event() {
                 self.outbox.push(event);
             }
+        }
+        if let Some(roster) = self.game.roster_event() {
+            self.outbox.push(roster);
         }
         if self.game.lobby_dirty && self.last_lobby.elapsed() >= LOBBY_EVERY {
             self.game.lobby_dirty = false;

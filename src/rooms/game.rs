@@ -15,8 +15,8 @@ use uuid::Uuid;
 
 use super::event::{Event, PlayerKind, Target};
 use crate::realtime::protocol::{
-    LETTERS, OptionView, RoomOptionCount, RoomPhase, RoomQuestionView, RoomRole, RoomScoreRow,
-    RoomSeat, RoomSnapshot, ServerMessage, codes,
+    LETTERS, OptionView, RoomOptionCount, RoomPhase, RoomQuestionView, RoomRole, RoomRosterJoined,
+    RoomRosterLeft, RoomScoreRow, RoomSeat, RoomSnapshot, ServerMessage, codes,
 };
 
 /// Rows of the scoreboard broadcast after each question.
@@ -188,8 +188,16 @@ pub struct Game {
     open: Option<OpenQuestion>,
     closed: Vec<QuestionOutcome>,
     scoreboard: Vec<RoomScoreRow>,
-    /// Players who may answer the open question and are connected; recounted lazily.
-    expected: Option<u32>,
+    /// Players with a connection (kept in step with every seat change, so no command
+    /// walks the seats).
+    present: u32,
+    /// Of those, the ones who may answer the open question.
+    expected: u32,
+    /// Roster changes the host has not been told yet.
+    #[serde(skip)]
+    roster_joined: Vec<RoomRosterJoined>,
+    #[serde(skip)]
+    roster_left: Vec<RoomRosterLeft>,
     /// Something the coalesced lobby / answered counters should report.
     pub lobby_dirty: bool,
     pub answered_dirty: bool,
@@ -209,7 +217,10 @@ impl Game {
             open: None,
             closed: Vec::new(),
             scoreboard: Vec::new(),
-            expected: None,
+            present: 0,
+            expected: 0,
+            roster_joined: Vec::new(),
+            roster_left: Vec::new(),
             lobby_dirty: false,
             answered_dirty: false,
         }
@@ -222,7 +233,8 @@ impl Game {
         for player in self.players.values_mut() {
             player.connections = 0;
         }
-        self.expected = None;
+        self.present = 0;
+        self.expected = 0;
         self
     }
 
@@ -230,12 +242,68 @@ impl Game {
     pub fn reattach(&mut self, id: Uuid) {
         if self.is_host(id) {
             self.host_connections += 1;
-        } else if let Some(player) = self.players.get_mut(&id)
-            && !player.left
-        {
-            player.connections += 1;
-            self.expected = None;
+        } else if self.players.get(&id).is_some_and(|p| !p.left) {
+            self.update_seat(id, |p| p.connections += 1);
         }
+    }
+
+    /// Changes a seat and keeps the presence counts in step with it.
+    fn update_seat(&mut self, id: Uuid, change: impl FnOnce(&mut Player)) {
+        let open = self.open.as_ref().map(|o| o.index);
+        let Some(player) = self.players.get_mut(&id) else {
+            return;
+        };
+        let counts = |p: &Player| {
+            let present = p.present();
+            (
+                present,
+                present && open.is_some_and(|i| p.first_question <= i),
+            )
+        };
+        let before = counts(player);
+        change(player);
+        let after = counts(player);
+        Self::step(&mut self.present, before.0, after.0);
+        Self::step(&mut self.expected, before.1, after.1);
+    }
+
+    fn step(count: &mut u32, before: bool, after: bool) {
+        match (before, after) {
+            (false, true) => *count += 1,
+            (true, false) => *count = count.saturating_sub(1),
+            _ => {}
+        }
+    }
+
+    /// Removes a seat (a lobby leave, a kick), keeping the counts in step.
+    fn remove_seat(&mut self, id: Uuid) -> Option<Player> {
+        self.update_seat(id, |p| p.connections = 0);
+        let player = self.players.remove(&id)?;
+        self.names.remove(&player.name.to_lowercase());
+        Some(player)
+    }
+
+    /// What the host has not been told about seats yet, as one `room.roster`.
+    pub fn roster_event(&mut self) -> Option<Event> {
+        if self.roster_joined.is_empty() && self.roster_left.is_empty() {
+            return None;
+        }
+        Some(Event::to(
+            Target::Host,
+            ServerMessage::RoomRoster {
+                joined: std::mem::take(&mut self.roster_joined),
+                left: std::mem::take(&mut self.roster_left),
+                players: self.players.len() as u32,
+            },
+        ))
+    }
+
+    fn roster_left(&mut self, player: &Player, reason: &str) {
+        self.roster_left.push(RoomRosterLeft {
+            player_id: player.id,
+            name: player.name.clone(),
+            reason: reason.into(),
+        });
     }
 
     pub fn config(&self) -> &RoomConfig {
@@ -253,7 +321,7 @@ impl Game {
 
     /// Players with at least one connection.
     pub fn connected(&self) -> u32 {
-        self.players.values().filter(|p| p.present()).count() as u32
+        self.present
     }
 
     pub fn host_connected(&self) -> bool {
@@ -354,22 +422,20 @@ impl Game {
         let mut events = Vec::new();
         if self.is_host(id) {
             self.host_connections += 1;
-        } else if let Some(player) = self.players.get_mut(&id) {
-            let returning = player.connections == 0 || player.left;
-            player.connections += 1;
-            player.left = false;
+        } else if let Some(player) = self.players.get(&id) {
+            let returning = !player.present();
+            let entry = RoomRosterJoined {
+                player_id: id,
+                name: player.name.clone(),
+                guest: player.kind == PlayerKind::Guest,
+                returning: true,
+            };
+            self.update_seat(id, |p| {
+                p.connections += 1;
+                p.left = false;
+            });
             if returning {
-                self.expected = None;
-                events.push(Event::to(
-                    Target::Host,
-                    ServerMessage::RoomPlayerJoined {
-                        player_id: id,
-                        name: player.name.clone(),
-                        guest: player.kind == PlayerKind::Guest,
-                        returning: true,
-                        players: self.players.len() as u32,
-                    },
-                ));
+                self.roster_joined.push(entry);
             }
         } else {
             if self.banned.contains(&id) {
@@ -415,18 +481,16 @@ impl Game {
                     answers: vec![None; self.config.questions.len()],
                 },
             );
-            self.expected = None;
+            // A new seat is present, and never counted for an open question (it plays
+            // from the next one).
+            self.present += 1;
             self.lobby_dirty = true;
-            events.push(Event::to(
-                Target::Host,
-                ServerMessage::RoomPlayerJoined {
-                    player_id: id,
-                    name,
-                    guest: kind == PlayerKind::Guest,
-                    returning: false,
-                    players: self.players.len() as u32,
-                },
-            ));
+            self.roster_joined.push(RoomRosterJoined {
+                player_id: id,
+                name,
+                guest: kind == PlayerKind::Guest,
+                returning: false,
+            });
         }
         events.push(Event::to(
             Target::Connection(connection_id),
@@ -451,60 +515,43 @@ impl Game {
     }
 
     /// A connection went away. The seat stays (score, streak) for a reconnect.
-    pub fn disconnected(&mut self, id: Uuid) -> Vec<Event> {
+    pub fn disconnected(&mut self, id: Uuid) {
         if self.is_host(id) {
             self.host_connections = self.host_connections.saturating_sub(1);
-            return Vec::new();
+            return;
         }
-        let Some(player) = self.players.get_mut(&id) else {
-            return Vec::new();
+        let Some(player) = self.players.get(&id) else {
+            return;
         };
-        player.connections = player.connections.saturating_sub(1);
-        if player.connections > 0 || player.left {
-            return Vec::new();
+        let was_present = player.present();
+        self.update_seat(id, |p| p.connections = p.connections.saturating_sub(1));
+        if let Some(player) = self.players.get(&id)
+            && was_present
+            && !player.present()
+        {
+            let player = player.clone();
+            self.roster_left(&player, "disconnected");
         }
-        self.expected = None;
-        let event = Event::to(
-            Target::Host,
-            ServerMessage::RoomPlayerLeft {
-                player_id: id,
-                name: player.name.clone(),
-                reason: "disconnected".into(),
-                players: self.players.len() as u32,
-            },
-        );
-        vec![event]
     }
 
     /// The player gives the seat up: in the lobby it is freed; during a game it stays
     /// in the results.
     pub fn leave(&mut self, id: Uuid) -> Vec<Event> {
-        let Some(player) = self.players.get_mut(&id) else {
+        let Some(player) = self.players.get(&id).cloned() else {
             return Vec::new();
         };
-        let name = player.name.clone();
         if self.phase == RoomPhase::Lobby {
-            self.players.remove(&id);
-            self.names.remove(&name.to_lowercase());
+            self.remove_seat(id);
             self.lobby_dirty = true;
         } else {
-            player.left = true;
-            player.connections = 0;
+            self.update_seat(id, |p| {
+                p.left = true;
+                p.connections = 0;
+            });
         }
-        self.expected = None;
-        vec![
-            // Every connection of the player leaves the room with them.
-            Event::to(Target::Player(id), ServerMessage::Pong { re: None }).detaching(),
-            Event::to(
-                Target::Host,
-                ServerMessage::RoomPlayerLeft {
-                    player_id: id,
-                    name,
-                    reason: "left".into(),
-                    players: self.players.len() as u32,
-                },
-            ),
-        ]
+        self.roster_left(&player, "left");
+        // Every connection of the player leaves the room with them.
+        vec![Event::to(Target::Player(id), ServerMessage::Pong { re: None }).detaching()]
     }
 
     /// Records an answer to the open question. `response` is the server-measured time
@@ -591,32 +638,24 @@ impl Game {
     }
 
     /// Whether every connected player who may answer has answered.
-    pub fn everyone_answered(&mut self) -> bool {
-        let expected = self.expected_answers();
+    pub fn everyone_answered(&self) -> bool {
         let Some(open) = &self.open else {
             return false;
         };
-        expected > 0 && open.answers.len() as u32 >= expected
+        self.expected > 0 && open.answers.len() as u32 >= self.expected
     }
 
     /// Players who may answer the open question and are connected.
-    pub fn expected_answers(&mut self) -> u32 {
-        let Some(open) = &self.open else { return 0 };
-        if let Some(n) = self.expected {
-            return n;
+    pub fn expected_answers(&self) -> u32 {
+        if self.open.is_some() {
+            self.expected
+        } else {
+            0
         }
-        let index = open.index;
-        let n = self
-            .players
-            .values()
-            .filter(|p| p.present() && p.first_question <= index)
-            .count() as u32;
-        self.expected = Some(n);
-        n
     }
 
     /// The coalesced answered count for the host.
-    pub fn answered_event(&mut self) -> Option<Event> {
+    pub fn answered_event(&self) -> Option<Event> {
         let expected = self.expected_answers();
         let open = self.open.as_ref()?;
         Some(Event::to(
@@ -683,7 +722,12 @@ impl Game {
             answers: HashMap::new(),
         });
         self.phase = RoomPhase::Question;
-        self.expected = None;
+        // Counted once per question; seat changes keep it in step from here.
+        self.expected = self
+            .players
+            .values()
+            .filter(|p| p.present() && p.first_question <= index)
+            .count() as u32;
         self.answered_dirty = true;
         let view = self.question_view(now).expect("just opened");
         vec![Event::to(Target::All, ServerMessage::RoomQuestion(view))]
@@ -855,16 +899,15 @@ impl Game {
 
     /// Host: removes a player for good.
     pub fn kick(&mut self, id: Uuid) -> Result<Vec<Event>, Refusal> {
-        let Some(player) = self.players.remove(&id) else {
+        let Some(player) = self.remove_seat(id) else {
             return Err(refuse(codes::NOT_FOUND, "no such player in this room"));
         };
         self.banned.insert(id);
-        self.names.remove(&player.name.to_lowercase());
         if let Some(open) = self.open.as_mut() {
             open.answers.remove(&id);
         }
-        self.expected = None;
         self.lobby_dirty = true;
+        self.roster_left(&player, "kicked");
         Ok(vec![
             Event::to(
                 Target::Player(id),
@@ -873,15 +916,6 @@ impl Game {
                 },
             )
             .detaching(),
-            Event::to(
-                Target::Host,
-                ServerMessage::RoomPlayerLeft {
-                    player_id: id,
-                    name: player.name,
-                    reason: "kicked".into(),
-                    players: self.players.len() as u32,
-                },
-            ),
         ])
     }
 
@@ -1325,5 +1359,87 @@ mod tests {
         assert_eq!(adopted.closes_at(), Some(t(30_500)), "the same deadline");
         answer(&mut adopted, a, 1, "B", 10_400).unwrap();
         assert!(adopted.everyone_answered());
+    }
+
+    /// The counts kept in step, recounted the slow way.
+    fn recount(game: &Game) -> (u32, u32) {
+        let present = game.players.values().filter(|p| p.present()).count() as u32;
+        let expected = match &game.open {
+            Some(open) => game
+                .players
+                .values()
+                .filter(|p| p.present() && p.first_question <= open.index)
+                .count() as u32,
+            None => 0,
+        };
+        (present, expected)
+    }
+
+    #[test]
+    fn presence_counts_follow_every_seat_change() {
+        let (mut game, host) = game(3, Scoring::Speed, true);
+        game.config.max_players = 10;
+        game.join(host, Uuid::new_v4(), PlayerKind::User, "Host", None, t(0))
+            .unwrap();
+        let check = |game: &Game| {
+            assert_eq!((game.connected(), game.expected_answers()), recount(game));
+        };
+        let a = join(&mut game, "A");
+        let b = join(&mut game, "B");
+        let c = join(&mut game, "C");
+        check(&game);
+        game.leave(c);
+        check(&game);
+        game.start(t(0)).unwrap();
+        check(&game);
+        let late = join(&mut game, "Late");
+        check(&game);
+        game.disconnected(a);
+        check(&game);
+        game.join(a, Uuid::new_v4(), PlayerKind::User, "A", None, t(1))
+            .unwrap();
+        game.join(a, Uuid::new_v4(), PlayerKind::User, "A", None, t(1))
+            .unwrap();
+        game.disconnected(a);
+        check(&game);
+        assert_eq!(game.expected_answers(), 2, "A (one device left) and B");
+        game.kick(b).unwrap();
+        check(&game);
+        game.leave(a);
+        check(&game);
+        game.close_question(false).unwrap();
+        game.next(t(30_000)).unwrap();
+        check(&game);
+        assert_eq!(game.expected_answers(), 1, "only the late joiner is left");
+        game.disconnected(late);
+        check(&game);
+        assert_eq!(game.connected(), 0);
+    }
+
+    #[test]
+    fn the_host_hears_of_seat_changes_in_one_roster() {
+        let (mut game, _) = game(1, Scoring::Speed, true);
+        let a = join(&mut game, "A");
+        join(&mut game, "B");
+        game.disconnected(a);
+        let Some(Event {
+            message:
+                ServerMessage::RoomRoster {
+                    joined,
+                    left,
+                    players,
+                },
+            to: Target::Host,
+            ..
+        }) = game.roster_event()
+        else {
+            panic!("a roster for the host")
+        };
+        assert_eq!(joined.len(), 2);
+        assert_eq!(
+            (left.len(), left[0].reason.as_str(), players),
+            (1, "disconnected", 2)
+        );
+        assert!(game.roster_event().is_none(), "told once");
     }
 }

@@ -228,7 +228,7 @@ fn every_documented_example_parses() {
         }
     }
     assert_eq!(client, 11, "client examples");
-    assert_eq!(server, 16, "server examples");
+    assert_eq!(server, 17, "server examples");
 }
 
 #[actix_web::test]

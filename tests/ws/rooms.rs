@@ -47,6 +47,17 @@ async fn join(client: &mut Client, code: &str, name: &str) -> Value {
     }
 }
 
+/// The next seat change the host is told of in a `room.roster` (`joined` or `left`),
+/// with the roster's player count.
+async fn roster_entry(host: &mut Client, list: &str) -> (Value, u64) {
+    loop {
+        let roster = host.next_of("room.roster").await;
+        if let Some(entry) = roster[list].as_array().and_then(|l| l.first()) {
+            return (entry.clone(), roster["players"].as_u64().unwrap());
+        }
+    }
+}
+
 /// A host and `n` players seated in a new room.
 async fn seated(
     app: &TestApp,
@@ -65,8 +76,9 @@ async fn seated(
         let mut client = app.connect(&token).await;
         let joined = join(&mut client, &code, &format!("Player {i}")).await;
         assert_eq!(joined["room"]["role"], "player");
-        let seen = host.next_of("room.player_joined").await;
-        assert_eq!(seen["players"], i + 1);
+        let (seen, players_now) = roster_entry(&mut host, "joined").await;
+        assert_eq!(seen["name"], format!("Player {i}"));
+        assert_eq!(players_now, i as u64 + 1);
         players.push((token, client, joined["room"]["you"].clone()));
     }
     (room, host, players)
@@ -407,11 +419,8 @@ async fn host_controls_kick_pause_skip_and_close_early() {
         .await;
     let kicked = players[1].1.next_of("room.kicked").await;
     assert_eq!(kicked["room_id"], room["room_id"]);
-    let left = host.next_of("room.player_left").await;
-    assert_eq!(
-        (left["reason"].as_str(), left["players"].as_u64()),
-        (Some("kicked"), Some(1))
-    );
+    let (left, players_now) = roster_entry(&mut host, "left").await;
+    assert_eq!((left["reason"].as_str(), players_now), (Some("kicked"), 1));
     assert_eq!(
         refused(
             &mut players[1].1,
@@ -476,7 +485,7 @@ async fn a_player_who_drops_gets_the_seat_score_and_streak_back() {
     // The phone sleeps: the socket is gone.
     let (token, client, seat) = players.remove(0);
     drop(client);
-    let gone = host.next_of("room.player_left").await;
+    let (gone, _) = roster_entry(&mut host, "left").await;
     assert_eq!(gone["reason"], "disconnected");
     host_does(&mut host, "room.next").await;
     // Back with a new socket and the same code: same seat, the open question shown.
@@ -493,7 +502,7 @@ async fn a_player_who_drops_gets_the_seat_score_and_streak_back() {
     answer(&mut players[0].1, 1, "B").await;
     let after = again.next_of("room.your_result").await;
     assert_eq!(after["streak"], 2, "the streak survived the reconnect");
-    let returned = host.next_of("room.player_joined").await;
+    let (returned, _) = roster_entry(&mut host, "joined").await;
     assert_eq!(returned["returning"], true);
 }
 
@@ -760,7 +769,7 @@ async fn a_reconnecting_player_is_put_back_without_the_code() {
     let result = players[0].1.next_of("room.your_result").await;
     let (token, client, seat) = players.remove(0);
     drop(client);
-    host.next_of("room.player_left").await;
+    roster_entry(&mut host, "left").await;
     // A new socket, and nothing sent: the seat comes back by itself.
     let mut again = app.connect(&token).await;
     let joined = again.next_json().await;

@@ -26,7 +26,7 @@
 //!   at the peak (best 1 s window, in 100 ms steps); refusals by error code.
 //! - **Completeness**: every joined player must receive every question, one
 //!   `room.your_result` per question, `room.final` and `room.ended`; the host one
-//!   `room.player_joined` per join. Anything missing is counted.
+//!   new seat in its `room.roster` frames. Anything missing is counted.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -145,9 +145,21 @@ struct RoomFrame {
     answered: Option<Value>,
     #[serde(default)]
     room: Option<Value>,
+    /// Seats taken, in `room.roster`.
+    #[serde(default)]
+    joined: Option<Vec<Value>>,
 }
 
 impl RoomFrame {
+    /// New seats a `room.roster` announces (reconnects are not counted).
+    fn new_seats(&self) -> u64 {
+        self.joined
+            .iter()
+            .flatten()
+            .filter(|entry| entry["returning"] != Value::Bool(true))
+            .count() as u64
+    }
+
     fn question_index(&self) -> Option<u32> {
         self.question
             .as_ref()
@@ -288,7 +300,7 @@ struct HostOut {
     end_sent: Option<Instant>,
     ended: Option<String>,
     ended_at: Option<Instant>,
-    player_joined_frames: u64,
+    seats_announced: u64,
     errors: Tally,
     /// The server closed the host's socket with this code before `room.ended`.
     closed_with: Option<u16>,
@@ -713,7 +725,7 @@ pub async fn run(ctx: &Ctx, args: &RoomArgs, learners: &[Learner]) -> anyhow::Re
     let ack_latency = ack_latency.summary();
     let ack_service = ack_service.summary();
     let expected_joins = joined as u64;
-    let lost_join_events = expected_joins.saturating_sub(host_out.player_joined_frames);
+    let lost_join_events = expected_joins.saturating_sub(host_out.seats_announced);
 
     // The server's own fan-out histogram and answer outcomes over the game.
     let server_fanout = server_fanout(&metrics_before, &metrics_after);
@@ -728,7 +740,7 @@ pub async fn run(ctx: &Ctx, args: &RoomArgs, learners: &[Learner]) -> anyhow::Re
         "pass_or_ticket": join_pass.summary(),
         "upgrade": join_upgrade.summary(),
         "room_join": join_join.summary(),
-        "host_player_joined_frames": host_out.player_joined_frames,
+        "host_seats_announced": host_out.seats_announced,
     });
     let fanout_figures = json!({
         "from_host_command": fanout,
@@ -754,7 +766,7 @@ pub async fn run(ctx: &Ctx, args: &RoomArgs, learners: &[Learner]) -> anyhow::Re
         "missing_finals": missing_finals,
         "missing_ended": missing_ended,
         "ended_reasons": ended_reasons,
-        "lost_player_joined_events": lost_join_events,
+        "seats_not_announced": lost_join_events,
         "players_failed": failed_players,
         "player_errors": errors,
         "host_errors": host_out.errors,
@@ -816,7 +828,7 @@ pub async fn run(ctx: &Ctx, args: &RoomArgs, learners: &[Learner]) -> anyhow::Re
         ack_service.line()
     ));
     lines.push(format!(
-        "missing: questions {missing_questions}, your_result {missing_results}, final {missing_finals}, ended {missing_ended}, player_joined to host {lost_join_events}; errors: {}; host errors: {}; players failed: {failed_players}",
+        "missing: questions {missing_questions}, your_result {missing_results}, final {missing_finals}, ended {missing_ended}, seats not announced to the host {lost_join_events}; errors: {}; host errors: {}; players failed: {failed_players}",
         errors.line(),
         host_out.errors.line()
     ));
@@ -829,8 +841,8 @@ pub async fn run(ctx: &Ctx, args: &RoomArgs, learners: &[Learner]) -> anyhow::Re
             _ => "",
         };
         notes.push(format!(
-            "the server closed the host's socket with code {code}{why} after {} room.player_joined frames",
-            host_out.player_joined_frames
+            "the server closed the host's socket with code {code}{why} after {} seats were announced",
+            host_out.seats_announced
         ));
     }
     if let Some(why) = &host_out.cut_short {
@@ -1088,7 +1100,7 @@ async fn play(
     }
 }
 
-/// The host: waits in the lobby for the signal (reading the `room.player_joined`
+/// The host: waits in the lobby for the signal (reading the `room.roster`
 /// frames), starts, moves on after each question closes, ends after the last.
 #[allow(clippy::too_many_arguments)]
 async fn run_host(
@@ -1121,7 +1133,7 @@ async fn run_host(
                 break;
             }
             frame = next_frame(socket) => match frame? {
-                Ok(f) if f.kind == "room.player_joined" => out.player_joined_frames += 1,
+                Ok(f) if f.kind == "room.roster" => out.seats_announced += f.new_seats(),
                 Ok(_) => {}
                 Err(code) => {
                     out.closed_with = Some(code.unwrap_or(0));
@@ -1187,7 +1199,7 @@ async fn run_host(
                             stuck_at = far();
                         }
                     }
-                    "room.player_joined" => out.player_joined_frames += 1,
+                    "room.roster" => out.seats_announced += f.new_seats(),
                     "error" => out.errors.add(f.code.unwrap_or_default()),
                     "room.ended" => {
                         out.ended = f.reason;
@@ -1252,7 +1264,7 @@ async fn wait_end(socket: &mut Socket, out: &mut HostOut) -> anyhow::Result<()> 
                     out.ended_at = Some(Instant::now());
                     return Ok(());
                 }
-                Ok(f) if f.kind == "room.player_joined" => out.player_joined_frames += 1,
+                Ok(f) if f.kind == "room.roster" => out.seats_announced += f.new_seats(),
                 Ok(f) if f.kind == "error" => out.errors.add(f.code.unwrap_or_default()),
                 Ok(_) => {}
                 Err(code) => {
