@@ -276,7 +276,17 @@ impl Application {
         })
         .shutdown_timeout(settings.shutdown_timeout.as_secs())
         // Signals are handled in `run_until_stopped`, which closes websockets first.
-        .disable_signals();
+        .disable_signals()
+        // Websocket frames are small and must not wait: without TCP_NODELAY, Nagle holds
+        // a second frame until the first is acknowledged, and the client's delayed ACK
+        // made that 40 ms (seen in the room load test: hello, then room.joined).
+        .on_connect(|connection, _| {
+            if let Some(tcp) = connection.downcast_ref::<actix_web::rt::net::TcpStream>()
+                && let Err(e) = tcp.set_nodelay(true)
+            {
+                tracing::debug!(error = %e, "TCP_NODELAY not set");
+            }
+        });
         if let Some(workers) = settings.workers {
             server = server.workers(workers);
         }

@@ -79,7 +79,7 @@ pub struct Apply {
 pub struct Subscribe {
     pub board: String,
     pub connection_id: Uuid,
-    pub sender: mpsc::Sender<ServerMessage>,
+    pub sender: mpsc::Sender<crate::realtime::outgoing::Outgoing>,
     pub re: Option<String>,
 }
 
@@ -105,7 +105,7 @@ struct Queued {
 }
 
 struct Watcher {
-    sender: mpsc::Sender<ServerMessage>,
+    sender: mpsc::Sender<crate::realtime::outgoing::Outgoing>,
     /// `re` of the subscription, for the first frame.
     re: Option<String>,
     /// Board key and top last sent.
@@ -409,7 +409,7 @@ impl LeaderboardActor {
                             total: *len,
                             next_reset: board.next_reset_text(),
                         };
-                        match watcher.sender.try_send(frame) {
+                        match watcher.sender.try_send(frame.into()) {
                             Ok(()) => {
                                 watcher.last = Some((board.key(), top.clone(), *len));
                                 watcher.sent_at = Some(sent_at);

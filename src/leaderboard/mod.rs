@@ -39,7 +39,6 @@ use crate::ports::{
     Bus, Leaderboard, LeaderboardEntry, Placement, PortError, PortResult, Store, StoreError, User,
     XpEntry,
 };
-use crate::realtime::protocol::ServerMessage;
 
 /// Most entries one page holds.
 pub const MAX_PAGE: usize = 100;
@@ -185,7 +184,7 @@ impl Leaderboards {
         &self,
         board: &str,
         connection_id: Uuid,
-        sender: mpsc::Sender<ServerMessage>,
+        sender: mpsc::Sender<crate::realtime::outgoing::Outgoing>,
         re: Option<String>,
     ) -> Result<(), LeaderboardError> {
         if board != ALL_TIME && board != WEEKLY {

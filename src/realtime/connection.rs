@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::RealtimeSettings;
+use super::outgoing::{self, Outgoing};
 use super::protocol::{
     ClientFrame, ClientMessage, SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, ServerMessage, close, codes,
 };
@@ -128,20 +129,16 @@ impl Bucket {
     }
 }
 
-fn encode(encoding: Encoding, message: &ServerMessage) -> Option<Message> {
-    match encoding {
-        Encoding::Json => serde_json::to_string(message)
-            .ok()
-            .map(|t| Message::Text(t.into())),
-        Encoding::MessagePack => {
-            // Human-readable mode: ids travel as strings, exactly as in JSON.
-            let mut buffer = Vec::new();
-            let mut serializer = rmp_serde::Serializer::new(&mut buffer)
-                .with_struct_map()
-                .with_human_readable();
-            serde::Serialize::serialize(message, &mut serializer).ok()?;
-            Some(Message::Binary(buffer.into()))
+fn encode(encoding: Encoding, outgoing: &Outgoing) -> Option<Message> {
+    match (encoding, outgoing) {
+        (Encoding::Json, Outgoing::One(message)) => {
+            outgoing::json(message).map(|t| Message::Text(t.into()))
         }
+        (Encoding::MessagePack, Outgoing::One(message)) => {
+            outgoing::msgpack(message).map(|b| Message::Binary(b.into()))
+        }
+        (Encoding::Json, Outgoing::Shared(shared)) => shared.json().map(Message::Text),
+        (Encoding::MessagePack, Outgoing::Shared(shared)) => shared.msgpack().map(Message::Binary),
     }
 }
 
@@ -257,7 +254,7 @@ async fn run(
     let draining = realtime.draining.clone();
     let user_id = player.id();
     let connection_id = Uuid::now_v7();
-    let (sender, mut outgoing) = mpsc::channel::<ServerMessage>(settings.outbound_queue);
+    let (sender, mut outgoing) = mpsc::channel::<Outgoing>(settings.outbound_queue);
     let kill = CancellationToken::new();
     let close_code = Arc::new(AtomicU16::new(0));
     let outbound = Outbound {
@@ -294,7 +291,7 @@ async fn run(
         heartbeat_secs: settings.heartbeat.as_secs(),
         late_grace_ms: questpath_actors::rules::quiz::LATE_GRACE.as_millis() as u64,
     };
-    if let Some(frame) = encode(encoding, &hello) {
+    if let Some(frame) = encode(encoding, &Outgoing::One(hello.clone())) {
         if send(&mut ws, frame).await.is_err() {
             metrics.ws_refused(disconnect::CLOSED);
             return;
@@ -349,8 +346,8 @@ async fn run(
             }
             message = outgoing.recv() => {
                 let Some(message) = message else { break None };
-                let kind = server_message_type(&message);
-                room.written(&message);
+                let kind = server_message_type(message.message());
+                room.written(message.message());
                 let Some(frame) = encode(encoding, &message) else { continue };
                 // A client that does not read blocks this write; the session then sees
                 // our queue fill up and cancels `kill`.
@@ -372,7 +369,7 @@ async fn run(
                     Ok(message) => message,
                     Err(actix_ws::ProtocolError::Overflow) => {
                         let error = ServerMessage::Error { re: None, code: codes::FRAME_TOO_LARGE.into(), message: format!("frames are limited to {} bytes", settings.max_frame) };
-                        if let Some(frame) = encode(encoding, &error) { let _ = send(&mut ws, frame).await; }
+                        if let Some(frame) = encode(encoding, &Outgoing::One(error)) { let _ = send(&mut ws, frame).await; }
                         break Some(CloseReason { code: CloseCode::Size, description: Some("frame too large".into()) });
                     }
                     Err(actix_ws::ProtocolError::Io(_)) => {
@@ -395,7 +392,7 @@ async fn run(
                                 break Some(CloseReason { code: CloseCode::Other(close::FLOOD), description: Some("too many messages".into()) });
                             }
                             let error = ServerMessage::Error { re: reply_id(&message), code: codes::RATE_LIMITED.into(), message: "slow down".into() };
-                            if sender.try_send(error).is_err() { kill.cancel(); }
+                            if sender.try_send(error.into()).is_err() { kill.cancel(); }
                             continue;
                         }
                         match parse(encoding, &message) {
@@ -404,21 +401,21 @@ async fn run(
                                 let received_at = Instant::now();
                                 if is_room_message(&frame.message) {
                                     let (refused, joined) = room.handle(frame.message, frame.id, received_at, pinger.round_trip()).await;
-                                    if let Some(error) = refused && sender.try_send(error).is_err() { kill.cancel(); }
+                                    if let Some(error) = refused && sender.try_send(error.into()).is_err() { kill.cancel(); }
                                     if joined && ws.ping(&pinger.next()).await.is_err() { break None; }
                                 } else if let Some(session) = &session {
                                     session.do_send(Request { connection_id, frame, received_at })
                                 } else if frame.message == ClientMessage::Ping {
-                                    if sender.try_send(ServerMessage::Pong { re: frame.id }).is_err() { kill.cancel(); }
+                                    if sender.try_send(ServerMessage::Pong { re: frame.id }.into()).is_err() { kill.cancel(); }
                                 } else {
                                     let error = ServerMessage::Error { re: frame.id, code: codes::GUEST_ONLY_ROOMS.into(), message: "guests can only play the room they joined".into() };
-                                    if sender.try_send(error).is_err() { kill.cancel(); }
+                                    if sender.try_send(error.into()).is_err() { kill.cancel(); }
                                 }
                             }
                             Err((code, text)) => {
                                 metrics.ws_received("invalid");
                                 let error = ServerMessage::Error { re: reply_id(&message), code: code.into(), message: text };
-                                if sender.try_send(error).is_err() { kill.cancel(); }
+                                if sender.try_send(error.into()).is_err() { kill.cancel(); }
                             }
                         }
                     }

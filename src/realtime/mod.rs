@@ -8,6 +8,7 @@
 //! would let a slow reader grow memory without bound.
 
 pub mod connection;
+pub mod outgoing;
 pub mod protocol;
 pub mod quiz;
 pub mod registry;

@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::Deps;
+use super::outgoing::Outgoing;
 use super::protocol::{ClientFrame, ClientMessage, ServerMessage, close, codes};
 use super::quiz::QuizRun;
 use super::registry::{Registry, SessionStopped};
@@ -26,7 +27,7 @@ use crate::ports::LevelStatus;
 /// A connection's handle: its bounded outgoing queue and a way to close it.
 #[derive(Clone)]
 pub struct Outbound {
-    pub sender: mpsc::Sender<ServerMessage>,
+    pub sender: mpsc::Sender<Outgoing>,
     /// Cancelled to close the connection; the code says why.
     pub kill: CancellationToken,
     pub close_code: Arc<std::sync::atomic::AtomicU16>,
@@ -36,8 +37,8 @@ impl Outbound {
     /// Queues `message` without waiting. A full queue closes the connection as a slow
     /// consumer instead of letting its backlog grow; false when the connection is gone
     /// (or was just closed for that).
-    pub fn deliver(&self, message: ServerMessage) -> bool {
-        match self.sender.try_send(message) {
+    pub fn deliver(&self, message: impl Into<Outgoing>) -> bool {
+        match self.sender.try_send(message.into()) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
                 self.close_code

@@ -16,6 +16,7 @@ use uuid::Uuid;
 use super::Rooms;
 use super::event::{Batch, Command, Event, Target};
 use crate::ports::BusSubscription;
+use crate::realtime::outgoing::{Outgoing, SharedFrame};
 use crate::realtime::protocol::ServerMessage;
 use crate::realtime::session::Outbound;
 
@@ -150,10 +151,14 @@ impl Relay {
             {
                 gone.push(*only);
             }
-        } else {
+        } else if !targets.is_empty() {
+            // One copy, encoded once, for every socket.
+            let shared = SharedFrame::new(event.message);
             for connection_id in &targets {
                 if let Some(member) = self.members.get(connection_id)
-                    && !member.outbound.deliver(event.message.clone())
+                    && !member
+                        .outbound
+                        .deliver(Outgoing::Shared(Arc::clone(&shared)))
                 {
                     gone.push(*connection_id);
                 }
