@@ -198,7 +198,12 @@ impl RoomActor {
     fn schedule_flush(&mut self, ctx: &mut Context<Self>) {
         if !self.flush_scheduled && !self.outbox.is_empty() {
             self.flush_scheduled = true;
-            ctx.run_later(Duration::ZERO, |act, _| act.flush());
+            // Events first, then the save: serialising a big room's game takes
+            // milliseconds that must not delay a question.
+            ctx.run_later(Duration::ZERO, |act, _| {
+                act.flush();
+                act.save(false);
+            });
         }
     }
 
@@ -225,8 +230,11 @@ impl RoomActor {
             }
         }
         self.count(ctx);
-        self.save(false);
-        self.schedule_flush(ctx);
+        if self.outbox.is_empty() {
+            self.save(false);
+        } else {
+            self.schedule_flush(ctx);
+        }
     }
 
     fn close_question(&mut self, _ctx: &mut Context<Self>) {
