@@ -24,9 +24,9 @@ use scylla::statement::prepared::PreparedStatement;
 use uuid::Uuid;
 
 use super::session::ConnectError;
-use super::store::{ScyllaStore, internal, prepare, unavailable};
+use super::store::{ScyllaStore, all_rows, internal, prepare, unavailable};
 use crate::config::ScyllaSettings;
-use crate::ports::store::{ArchivedEntry, ArchivedWeek, StoreError, StoreResult};
+use crate::ports::store::{ArchivedEntry, ArchivedWeek, StoreResult};
 
 /// Ranks per partition of `weekly_archive_ranks`.
 pub(super) const RANKS_PER_PARTITION: u64 = 10_000;
@@ -271,22 +271,11 @@ impl Archive<'_> {
             return Ok(Vec::new());
         }
         let limit = i32::try_from(limit).unwrap_or(i32::MAX);
-        let mut rows = self
-            .session
-            .execute_iter(self.st.weeks.clone(), (WEEKS_BUCKET, limit))
-            .await
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?
-            .rows_stream::<WeekRow>()
-            .map_err(internal)?;
-        let mut weeks = Vec::new();
-        while let Some(row) = rows
-            .try_next()
-            .await
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?
-        {
-            weeks.push(row.into_week()?);
-        }
-        Ok(weeks)
+        all_rows::<WeekRow>(self.session, &self.st.weeks, (WEEKS_BUCKET, limit))
+            .await?
+            .into_iter()
+            .map(WeekRow::into_week)
+            .collect()
     }
 
     pub(super) async fn entries(

@@ -16,7 +16,6 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures_util::TryStreamExt;
 use scylla::DeserializeRow;
 use scylla::client::session::Session;
 use scylla::statement::Consistency;
@@ -25,7 +24,9 @@ use scylla::value::CqlValue;
 use uuid::Uuid;
 
 use super::session::ConnectError;
-use super::store::{LwtOutcome, ScyllaStore, internal, lwt_applied, prepare, unavailable};
+use super::store::{
+    LwtOutcome, ScyllaStore, all_rows, internal, lwt_applied, prepare, unavailable,
+};
 use crate::config::ScyllaSettings;
 use crate::ports::store::{LoginFailures, RefreshFamily, RefreshToken, StoreError, StoreResult};
 
@@ -496,23 +497,10 @@ impl Auth<'_> {
 
     pub(super) async fn revoke_user_refresh_families(&self, user_id: Uuid) -> StoreResult<u32> {
         // One partition, bounded: its entries expire with their families.
-        let mut rows = self
-            .session
-            .execute_iter(self.st.families_of_user.clone(), (user_id,))
-            .await
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?
-            .rows_stream::<(Uuid,)>()
-            .map_err(internal)?;
-        let mut family_ids = Vec::new();
-        while let Some((family_id,)) = rows
-            .try_next()
-            .await
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?
-        {
-            family_ids.push(family_id);
-        }
+        let family_ids =
+            all_rows::<(Uuid,)>(self.session, &self.st.families_of_user, (user_id,)).await?;
         let mut revoked = 0;
-        for family_id in family_ids {
+        for (family_id,) in family_ids {
             // Ownership is checked on the family itself, not taken from the index.
             if self.revoke_refresh_family(family_id, Some(user_id)).await? {
                 revoked += 1;

@@ -10,14 +10,13 @@
 //!   entry's key) deletes the old list entry after writing the new one.
 
 use chrono::{DateTime, Utc};
-use futures_util::TryStreamExt;
 use scylla::DeserializeRow;
 use scylla::client::session::Session;
 use scylla::statement::prepared::PreparedStatement;
 use uuid::Uuid;
 
 use super::session::ConnectError;
-use super::store::{ScyllaStore, internal, prepare, unavailable};
+use super::store::{ScyllaStore, all_rows, internal, prepare, unavailable};
 use crate::config::ScyllaSettings;
 use crate::ports::store::{RoomResult, StoreError, StoreResult};
 
@@ -259,21 +258,10 @@ impl RoomResults<'_> {
         }
         let limit = i32::try_from(limit).unwrap_or(i32::MAX);
         // Paged: a long history is read a page at a time, up to `limit` rows.
-        let mut rows = self
-            .session
-            .execute_iter(self.st.entries.clone(), (host_id, limit))
-            .await
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?
-            .rows_stream::<EntryRow>()
-            .map_err(internal)?;
-        let mut found = Vec::new();
-        while let Some(row) = rows
-            .try_next()
-            .await
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?
-        {
-            found.push(row.into_result()?);
-        }
-        Ok(found)
+        all_rows::<EntryRow>(self.session, &self.st.entries, (host_id, limit))
+            .await?
+            .into_iter()
+            .map(EntryRow::into_result)
+            .collect()
     }
 }

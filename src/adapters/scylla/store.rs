@@ -6,6 +6,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use futures_util::TryStreamExt;
 use scylla::DeserializeRow;
 use scylla::client::session::Session;
 use scylla::errors::ExecutionError;
@@ -168,6 +169,26 @@ pub(super) async fn prepare(
         .prepare(cql.as_str())
         .await
         .map_err(|e| unreachable(settings, format!("prepare {cql}: {e}")))
+}
+
+/// Every row of a paged query, read as `R`, one page at a time.
+pub(super) async fn all_rows<R>(
+    session: &Session,
+    statement: &PreparedStatement,
+    values: impl scylla::serialize::row::SerializeRow,
+) -> StoreResult<Vec<R>>
+where
+    R: for<'frame, 'metadata> scylla::deserialize::row::DeserializeRow<'frame, 'metadata>,
+{
+    session
+        .execute_iter(statement.clone(), values)
+        .await
+        .map_err(|e| StoreError::Unavailable(e.to_string()))?
+        .rows_stream::<R>()
+        .map_err(internal)?
+        .try_collect()
+        .await
+        .map_err(|e| StoreError::Unavailable(e.to_string()))
 }
 
 pub(super) fn unavailable(e: ExecutionError) -> StoreError {

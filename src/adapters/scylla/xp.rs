@@ -24,7 +24,6 @@
 use std::collections::{BTreeSet, HashSet};
 
 use chrono::{DateTime, Utc};
-use futures_util::TryStreamExt;
 use scylla::DeserializeRow;
 use scylla::client::session::Session;
 use scylla::statement::Consistency;
@@ -32,9 +31,9 @@ use scylla::statement::prepared::PreparedStatement;
 use uuid::Uuid;
 
 use super::session::ConnectError;
-use super::store::{ScyllaStore, internal, lwt_applied, prepare, unavailable};
+use super::store::{ScyllaStore, all_rows, internal, lwt_applied, prepare, unavailable};
 use crate::config::ScyllaSettings;
-use crate::ports::store::{StoreError, StoreResult, XpEntry};
+use crate::ports::store::{StoreResult, XpEntry};
 
 /// The one partition of `xp_pending`. A column of its own (not a constant table), so
 /// the pending set could be spread over several buckets later without a new table.
@@ -267,22 +266,13 @@ impl Xp<'_> {
 
     pub(super) async fn xp_pending(&self, user_id: Uuid) -> StoreResult<Vec<String>> {
         // One clustering slice, paged: small, since applied grants are deleted.
-        let mut rows = self
-            .session
-            .execute_iter(self.st.pending_of_user.clone(), (PENDING_BUCKET, user_id))
-            .await
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?
-            .rows_stream::<(String,)>()
-            .map_err(internal)?;
-        let mut grant_ids = Vec::new();
-        while let Some((grant_id,)) = rows
-            .try_next()
-            .await
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?
-        {
-            grant_ids.push(grant_id);
-        }
-        Ok(grant_ids)
+        let rows = all_rows::<(String,)>(
+            self.session,
+            &self.st.pending_of_user,
+            (PENDING_BUCKET, user_id),
+        )
+        .await?;
+        Ok(rows.into_iter().map(|(grant_id,)| grant_id).collect())
     }
 
     pub(super) async fn clear_xp_pending(
