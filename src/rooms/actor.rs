@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::Rooms;
 use super::directory::Entry;
 use super::event::{Batch, Command, Event, HostAction, Target, events_topic};
-use super::game::{EndReason, Game, Results};
+use super::game::{EndReason, Game, Refusal, Results};
 use super::snapshot::{Saved, SavedRef, Write};
 use super::xp_jobs::{Placed, grant_placed};
 use crate::ports::store::RoomResult;
@@ -158,20 +158,8 @@ impl RoomActor {
         self.outbox.extend(events);
     }
 
-    fn refuse(
-        &mut self,
-        connection_id: Uuid,
-        re: Option<String>,
-        (code, message): (&'static str, String),
-    ) {
-        self.outbox.push(Event::to(
-            Target::Connection(connection_id),
-            ServerMessage::Error {
-                re,
-                code: code.into(),
-                message,
-            },
-        ));
+    fn refuse(&mut self, connection_id: Uuid, re: Option<String>, refusal: Refusal) {
+        self.outbox.push(error_to(connection_id, re, refusal));
     }
 
     /// Publishes what the last steps produced as one batch.
@@ -210,7 +198,7 @@ impl RoomActor {
     /// After every step: close a question everyone answered, keep the clock armed.
     fn settle(&mut self, ctx: &mut Context<Self>) {
         if self.game.phase() == RoomPhase::Question && self.game.everyone_answered() {
-            self.close_question(ctx);
+            self.close_question();
         }
         let due = self.game.closes_at();
         if self.close_timer.as_ref().map(|(at, _)| *at) != due {
@@ -222,14 +210,14 @@ impl RoomActor {
                 let handle = ctx.run_later(wait, move |act, ctx| {
                     act.close_timer = None;
                     if act.game.closes_at().is_some_and(|due| due <= Utc::now()) {
-                        act.close_question(ctx);
+                        act.close_question();
                     }
                     act.settle(ctx);
                 });
                 self.close_timer = Some((at, handle));
             }
         }
-        self.count(ctx);
+        self.count();
         if self.outbox.is_empty() {
             self.save(false);
         } else {
@@ -237,14 +225,14 @@ impl RoomActor {
         }
     }
 
-    fn close_question(&mut self, _ctx: &mut Context<Self>) {
+    fn close_question(&mut self) {
         if let Ok(events) = self.game.close_question(false) {
             self.push(events);
         }
     }
 
     /// Keeps the room gauges current.
-    fn count(&mut self, _ctx: &mut Context<Self>) {
+    fn count(&mut self) {
         let metrics = &self.rooms.deps.metrics;
         let phase = self.game.phase();
         if phase != self.counted_phase {
@@ -313,19 +301,7 @@ impl RoomActor {
                 name,
                 re,
             } => {
-                if self.ending {
-                    return self.outbox.push(
-                        Event::to(
-                            Target::Connection(connection_id),
-                            ServerMessage::Error {
-                                re,
-                                code: codes::ROOM_ENDED.into(),
-                                message: "this game is over".into(),
-                            },
-                        )
-                        .detaching(),
-                    );
-                }
+                // A game that ended refuses joins itself (`room_ended`).
                 if self.game.is_host(player_id) {
                     self.host_ever_joined = true;
                 }
@@ -334,17 +310,10 @@ impl RoomActor {
                     .join(player_id, connection_id, kind, &name, re.clone(), now)
                 {
                     Ok(events) => self.push(events),
-                    Err((code, message)) => self.outbox.push(
-                        Event::to(
-                            Target::Connection(connection_id),
-                            ServerMessage::Error {
-                                re,
-                                code: code.into(),
-                                message,
-                            },
-                        )
-                        .detaching(),
-                    ),
+                    // A refused connection is not in the room.
+                    Err(refusal) => self
+                        .outbox
+                        .push(error_to(connection_id, re, refusal).detaching()),
                 }
             }
             Command::Disconnected { player_id, .. } => self.game.disconnected(player_id),
@@ -517,7 +486,7 @@ impl RoomActor {
             ctx.cancel_future(handle);
         }
         let (mut events, results) = self.game.end(reason, true);
-        self.count(ctx);
+        self.count();
         let _ = self.saver.send(Write::Delete);
         let record = RoomResult {
             room_id: results.room_id,
@@ -562,6 +531,18 @@ impl RoomActor {
             ctx.stop();
         }));
     }
+}
+
+/// An `error` frame for one connection.
+fn error_to(connection_id: Uuid, re: Option<String>, (code, message): Refusal) -> Event {
+    Event::to(
+        Target::Connection(connection_id),
+        ServerMessage::Error {
+            re,
+            code: code.into(),
+            message,
+        },
+    )
 }
 
 /// Queues the room's XP: a worker grants it from the saved results (retried, and

@@ -298,10 +298,10 @@ impl Game {
         ))
     }
 
-    fn roster_left(&mut self, player: &Player, reason: &str) {
+    fn roster_left(&mut self, player_id: Uuid, name: String, reason: &str) {
         self.roster_left.push(RoomRosterLeft {
-            player_id: player.id,
-            name: player.name.clone(),
+            player_id,
+            name,
             reason: reason.into(),
         });
     }
@@ -529,15 +529,15 @@ impl Game {
             && was_present
             && !player.present()
         {
-            let player = player.clone();
-            self.roster_left(&player, "disconnected");
+            let name = player.name.clone();
+            self.roster_left(id, name, "disconnected");
         }
     }
 
     /// The player gives the seat up: in the lobby it is freed; during a game it stays
     /// in the results.
     pub fn leave(&mut self, id: Uuid) -> Vec<Event> {
-        let Some(player) = self.players.get(&id).cloned() else {
+        let Some(name) = self.players.get(&id).map(|p| p.name.clone()) else {
             return Vec::new();
         };
         if self.phase == RoomPhase::Lobby {
@@ -549,7 +549,7 @@ impl Game {
                 p.connections = 0;
             });
         }
-        self.roster_left(&player, "left");
+        self.roster_left(id, name, "left");
         // Every connection of the player leaves the room with them.
         vec![Event::to(Target::Player(id), ServerMessage::Pong { re: None }).detaching()]
     }
@@ -907,7 +907,7 @@ impl Game {
             open.answers.remove(&id);
         }
         self.lobby_dirty = true;
-        self.roster_left(&player, "kicked");
+        self.roster_left(id, player.name, "kicked");
         Ok(vec![
             Event::to(
                 Target::Player(id),

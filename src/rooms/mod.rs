@@ -163,17 +163,30 @@ impl Rooms {
             max_players: setup.max_players.min(self.settings.max_players),
             questions: setup.questions,
         });
+        self.start_actor(&entry, move |rooms, entry| {
+            RoomActor::new(game, rooms, entry)
+        });
+        self.deps.metrics.room_created();
+        tracing::info!(%room_id, code = %entry.code, %host_id, "room created");
+        Ok(entry)
+    }
+
+    /// Starts a room's actor on the next of the rooms' arbiters and lists it as local.
+    fn start_actor(
+        self: &Arc<Self>,
+        entry: &Entry,
+        make: impl FnOnce(Arc<Rooms>, Entry) -> RoomActor + Send + 'static,
+    ) {
         let arbiter =
             &self.arbiters[self.next_arbiter.fetch_add(1, Ordering::Relaxed) % self.arbiters.len()];
         let rooms = self.clone();
         let actor_entry = entry.clone();
-        let addr = RoomActor::start_in_arbiter(&arbiter.handle(), move |_| {
-            RoomActor::new(game, rooms, actor_entry)
-        });
-        self.local.lock().expect("rooms lock").insert(room_id, addr);
-        self.deps.metrics.room_created();
-        tracing::info!(%room_id, code = %entry.code, %host_id, "room created");
-        Ok(entry)
+        let addr =
+            RoomActor::start_in_arbiter(&arbiter.handle(), move |_| make(rooms, actor_entry));
+        self.local
+            .lock()
+            .expect("rooms lock")
+            .insert(entry.room_id, addr);
     }
 
     /// The running room with this join code (as typed), if any. A room whose instance
@@ -215,14 +228,9 @@ impl Rooms {
             return self.directory.find(code).await;
         }
         let room_id = entry.room_id;
-        let arbiter =
-            &self.arbiters[self.next_arbiter.fetch_add(1, Ordering::Relaxed) % self.arbiters.len()];
-        let rooms = self.clone();
-        let actor_entry = entry.clone();
-        let addr = RoomActor::start_in_arbiter(&arbiter.handle(), move |_| {
-            RoomActor::adopt(saved, rooms, actor_entry)
+        self.start_actor(&entry, move |rooms, entry| {
+            RoomActor::adopt(saved, rooms, entry)
         });
-        self.local.lock().expect("rooms lock").insert(room_id, addr);
         self.deps.metrics.room_adopted();
         tracing::info!(%room_id, code, "room adopted from its saved state");
         Ok(Some(entry))

@@ -235,12 +235,8 @@ pub(super) async fn run(
                 // The owner may have died or drained: look the room up (which adopts
                 // it when it is saved and nobody runs it) and follow it to its new
                 // owner, or tell the players it is gone.
-                let found = match rooms.directory.find(&relay.code).await {
-                    Ok(Some(entry)) => Some(entry),
-                    Ok(None) => match rooms.find(&relay.code).await {
-                        Ok(found) => found,
-                        Err(_) => continue,
-                    },
+                let found = match rooms.find(&relay.code).await {
+                    Ok(found) => found,
                     // The cache is down, not necessarily the owner: keep waiting.
                     Err(_) => continue,
                 };
