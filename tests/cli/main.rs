@@ -457,12 +457,10 @@ async fn serve_refuses_a_keyspace_older_than_the_binary() {
     cql::drop_keyspace(&nodes, &keyspace).await;
 }
 
-/// A learner ready for their first level's quiz on a running server; returns the token,
-/// the level id and its reward.
-async fn learner_ready_for_quiz(server: &Server) -> (String, String, i64) {
-    let client = http();
-    let email = format!("crash-{}@example.org", uuid::Uuid::new_v4().simple());
-    let registered: serde_json::Value = client
+/// A new learner on a running server; returns their access token.
+async fn register(server: &Server) -> String {
+    let email = format!("cli-{}@example.org", uuid::Uuid::new_v4().simple());
+    let registered: serde_json::Value = http()
         .post(server.url("/api/v1/auth/register"))
         .json(&serde_json::json!({"email": email, "password": "a long password"}))
         .send()
@@ -471,7 +469,14 @@ async fn learner_ready_for_quiz(server: &Server) -> (String, String, i64) {
         .json()
         .await
         .unwrap();
-    let token = registered["access_token"].as_str().unwrap().to_string();
+    registered["access_token"].as_str().unwrap().to_string()
+}
+
+/// A learner ready for their first level's quiz on a running server; returns the token,
+/// the level id and its reward.
+async fn learner_ready_for_quiz(server: &Server) -> (String, String, i64) {
+    let client = http();
+    let token = register(server).await;
     let goal: serde_json::Value = client
         .post(server.url("/goals"))
         .bearer_auth(&token)
@@ -633,16 +638,7 @@ async fn a_separate_worker_process_generates_roadmaps_for_the_server() {
     let mut front = Server::start(dir.path(), &front_vars);
     front.wait_healthy().await;
     let client = http();
-    let token: serde_json::Value = client
-        .post(front.url("/api/v1/auth/register"))
-        .json(&serde_json::json!({"email": format!("w-{}@example.org", uuid::Uuid::new_v4().simple()), "password": "a long password"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = token["access_token"].as_str().unwrap().to_string();
+    let token = register(&front).await;
     let created: serde_json::Value = client
         .post(front.url("/api/v1/goals"))
         .bearer_auth(&token)

@@ -198,6 +198,28 @@ async fn xp_granted_through_one_instance_reaches_a_socket_on_the_other() {
     cql::drop_keyspace(&required_env("QUESTPATH_TEST_SCYLLA_NODES"), &keyspace).await;
 }
 
+/// A room of `questions` questions created through `owner` by a new learner who hosts
+/// it from a socket on `host_side`; its code and the host's socket.
+async fn hosted_room(owner: &TestApp, host_side: &TestApp, questions: usize) -> (String, Client) {
+    let host_token = host_side.learner().await;
+    let room: Value = owner
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/rooms",
+            &host_token,
+            Some(json!({"questions": room_questions(questions)})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let code = room["code"].as_str().unwrap().to_string();
+    let mut host = host_side.connect(&host_token).await;
+    host.send(json!({"type": "room.join", "code": code})).await;
+    assert_eq!(host.next_of("room.joined").await["room"]["role"], "host");
+    (code, host)
+}
+
 /// Questions answered `B`, 5 s each.
 fn room_questions(n: usize) -> Vec<Value> {
     (0..n)
@@ -223,22 +245,8 @@ async fn types_until(client: &mut Client, last: &str) -> Vec<String> {
 #[actix_web::test]
 async fn players_on_two_instances_play_one_room_in_the_same_order() {
     let (first, second, keyspace) = cluster().await;
-    let host_token = first.learner().await;
-    let room: Value = first
-        .call(
-            reqwest::Method::POST,
-            "/api/v1/rooms",
-            &host_token,
-            Some(json!({"questions": room_questions(2)})),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let code = room["code"].as_str().unwrap();
-    let mut host = first.connect(&host_token).await;
-    host.send(json!({"type": "room.join", "code": code})).await;
-    assert_eq!(host.next_of("room.joined").await["room"]["role"], "host");
+    let (code, mut host) = hosted_room(&first, &first, 2).await;
+    let code = code.as_str();
 
     // One player on the owner's instance, one on the other.
     let near_token = first.learner().await;
@@ -551,21 +559,8 @@ async fn join_room(client: &mut Client, code: &str, name: &str) -> Value {
 async fn a_room_survives_the_death_of_its_instance() {
     let (mut a_process, a_port, b, keyspace) = process_and_instance().await;
     let a = app_at(a_port).await;
-    let host_token = b.learner().await;
-    let room: Value = a
-        .call(
-            reqwest::Method::POST,
-            "/api/v1/rooms",
-            &host_token,
-            Some(json!({"questions": room_questions(3)})),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let code = room["code"].as_str().unwrap().to_string();
-    let mut host = b.connect(&host_token).await;
-    join_room(&mut host, &code, "Host").await;
+    // The room runs on the process; its host plays from the other instance.
+    let (code, mut host) = hosted_room(&a, &b, 3).await;
     let near_token = b.learner().await;
     let mut near = b.connect(&near_token).await;
     join_room(&mut near, &code, "Near").await;
@@ -628,21 +623,8 @@ async fn a_room_survives_the_death_of_its_instance() {
 async fn a_draining_instance_hands_its_room_over() {
     let (a_process, a_port, b, keyspace) = process_and_instance().await;
     let a = app_at(a_port).await;
-    let host_token = b.learner().await;
-    let room: Value = a
-        .call(
-            reqwest::Method::POST,
-            "/api/v1/rooms",
-            &host_token,
-            Some(json!({"questions": room_questions(2)})),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let code = room["code"].as_str().unwrap().to_string();
-    let mut host = b.connect(&host_token).await;
-    join_room(&mut host, &code, "Host").await;
+    // The room runs on the process; its host plays from the other instance.
+    let (code, mut host) = hosted_room(&a, &b, 2).await;
     let player_token = b.learner().await;
     let mut player = a.connect(&player_token).await;
     join_room(&mut player, &code, "Mover").await;
