@@ -92,17 +92,7 @@ qp_log "starting $BIN on $BASE (data in $WORK/data)"
 ) >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 
-for _ in $(seq 1 150); do
-  if ! qp_pid_alive "$SERVER_PID"; then
-    qp_err "the server exited during start-up"
-    exit 1
-  fi
-  if curl -fsS "$BASE/health" >/dev/null 2>&1; then
-    break
-  fi
-  sleep 0.2
-done
-curl -fsS "$BASE/health" >/dev/null
+qp_wait_serving "$SERVER_PID" "$BASE/health" server || exit 1
 
 # One accounts file for the three runs: learners are registered (and their goals
 # generated) once, by the first scenario that needs them.

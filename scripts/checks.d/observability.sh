@@ -151,12 +151,7 @@ step "starting $BIN on $BASE (Redis key prefix $PREFIX)"
     "$BIN" serve
 ) >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
-for _ in $(seq 1 150); do
-  qp_pid_alive "$SERVER_PID" || { qp_err "the server exited during start-up"; exit 1; }
-  curl -fsS "$BASE/health" >/dev/null 2>&1 && break
-  sleep 0.2
-done
-curl -fsS "$BASE/health" >/dev/null
+qp_wait_serving "$SERVER_PID" "$BASE/health" server || exit 1
 
 # ---- 5. a worker, and promtool check metrics ---------------------------------------------
 WORKER_PORT="$(free_port)"
@@ -179,12 +174,7 @@ step "starting $BIN worker, metrics on $WORKER_METRICS"
     "$BIN" worker
 ) >"$WORK/worker.log" 2>&1 &
 WORKER_PID=$!
-for _ in $(seq 1 150); do
-  qp_pid_alive "$WORKER_PID" || { qp_err "the worker exited during start-up"; exit 1; }
-  curl -fsS "$WORKER_METRICS" >/dev/null 2>&1 && break
-  sleep 0.2
-done
-curl -fsS "$WORKER_METRICS" >/dev/null || { qp_err "the worker does not serve $WORKER_METRICS"; exit 1; }
+qp_wait_serving "$WORKER_PID" "$WORKER_METRICS" worker || exit 1
 
 for endpoint in "$BASE/metrics" "$WORKER_METRICS"; do
   step "promtool check metrics on $endpoint"

@@ -118,17 +118,7 @@ qp_log "starting $BIN on $BASE (data in $WORK/data)"
 ) >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 
-for _ in $(seq 1 150); do
-  if ! qp_pid_alive "$SERVER_PID"; then
-    qp_err "the server exited during start-up"
-    exit 1
-  fi
-  if curl -fsS "$BASE/health" >/dev/null 2>&1; then
-    break
-  fi
-  sleep 0.2
-done
-curl -fsS "$BASE/health" >/dev/null
+qp_wait_serving "$SERVER_PID" "$BASE/health" server || exit 1
 
 # ---- 3. a signed-in user ---------------------------------------------------------------
 EMAIL="contract-$(date +%s)-$RANDOM@example.org"

@@ -21,6 +21,19 @@ qp_pid_alive() {
   [[ -n "${1:-}" ]] && kill -0 "$1" 2>/dev/null
 }
 
+# Waits up to 30 s for process $1 to answer URL $2; says which ($3: server, worker)
+# exited or never answered, and fails.
+qp_wait_serving() {
+  local pid=$1 url=$2 what=$3
+  for _ in $(seq 1 150); do
+    qp_pid_alive "$pid" || { qp_err "the $what exited during start-up"; return 1; }
+    curl -fsS "$url" >/dev/null 2>&1 && return 0
+    sleep 0.2
+  done
+  qp_err "the $what does not serve $url"
+  return 1
+}
+
 # apt-get install, noninteractive, never starting the package's own service,
 # with `apt-get update` run at most once per day (per checkout), serialised with flock.
 qp_apt_install() {
