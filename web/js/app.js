@@ -1,0 +1,243 @@
+// The shell: hash router, auth guard, top bar, reconnect/offline banner and the service
+// worker. Screens live in views/*/routes.js.
+
+import { html, render, useEffect, useRef, useState, useUser, toast, describeError, navigate } from './ui.js';
+import { auth } from './api.js';
+import { connectionBanner, learnerSocket } from './socket.js';
+import { routes as learnerRoutes } from './views/learner/routes.js';
+import { routes as hostRoutes } from './views/host/routes.js';
+import { routes as playRoutes } from './views/play/routes.js';
+
+const XP_PER_LEVEL = 100; // the server's rule: level = floor(total_xp / 100) + 1
+
+const routes = [...learnerRoutes, ...hostRoutes, ...playRoutes].map((route) => ({
+  ...route,
+  segments: route.path.split('/').filter(Boolean),
+}));
+
+// The phone link in a room's QR code is a real path: /join/{code} -> #/join/{code}.
+const joinPath = location.pathname.match(/^\/join\/([^/]+)\/?$/);
+if (joinPath) {
+  history.replaceState(null, '', `/#/join/${joinPath[1]}`);
+}
+
+function parseHash() {
+  const raw = location.hash.replace(/^#/, '') || '/';
+  const [pathPart, queryPart = ''] = raw.split('?');
+  const path = pathPart.startsWith('/') ? pathPart : `/${pathPart}`;
+  const query = Object.fromEntries(new URLSearchParams(queryPart));
+  return { path, query, hash: `#${path}${queryPart ? `?${queryPart}` : ''}` };
+}
+
+function match(path) {
+  const parts = path.split('/').filter(Boolean);
+  for (const route of routes) {
+    if (route.segments.length !== parts.length) continue;
+    const params = {};
+    let ok = true;
+    for (let i = 0; i < parts.length; i += 1) {
+      const seg = route.segments[i];
+      if (seg.startsWith(':')) {
+        try {
+          params[seg.slice(1)] = decodeURIComponent(parts[i]);
+        } catch {
+          ok = false;
+          break;
+        }
+      } else if (seg !== parts[i]) {
+        ok = false;
+        break;
+      }
+    }
+    if (ok) return { route, params };
+  }
+  return null;
+}
+
+function useLocation() {
+  const [loc, setLoc] = useState(parseHash);
+  useEffect(() => {
+    const onChange = () => setLoc(parseHash());
+    window.addEventListener('hashchange', onChange);
+    return () => window.removeEventListener('hashchange', onChange);
+  }, []);
+  return loc;
+}
+
+function useOnline() {
+  const [online, setOnline] = useState(navigator.onLine !== false);
+  useEffect(() => {
+    const up = () => setOnline(true);
+    const down = () => setOnline(false);
+    window.addEventListener('online', up);
+    window.addEventListener('offline', down);
+    return () => {
+      window.removeEventListener('online', up);
+      window.removeEventListener('offline', down);
+    };
+  }, []);
+  return online;
+}
+
+function useReconnecting() {
+  const [reconnecting, setReconnecting] = useState(connectionBanner.reconnecting);
+  useEffect(() => connectionBanner.subscribe(setReconnecting), []);
+  return reconnecting;
+}
+
+function Banner() {
+  const online = useOnline();
+  const reconnecting = useReconnecting();
+  let message = '';
+  if (!online) message = 'You are offline. QuestPath needs a network connection to play; it reconnects when you are back.';
+  else if (reconnecting) message = 'Reconnecting…';
+  return html`<div class=${`banner${message ? ' banner-visible' : ''}`} role="status">
+    ${message && html`<span class="banner-spinner" aria-hidden="true"></span><span>${message}</span>`}
+  </div>`;
+}
+
+function XpChip({ user }) {
+  const into = Math.max(0, user.total_xp) % XP_PER_LEVEL;
+  return html`<a class="xp-chip" href="#/profile" aria-label=${`Level ${user.level}, ${user.total_xp} XP. Open your profile`}>
+    <span class="xp-level" aria-hidden="true">Lv ${user.level}</span>
+    <span class="xp-bar" aria-hidden="true"><span class="xp-fill" style=${{ width: `${into}%` }}></span></span>
+    <span class="xp-total" aria-hidden="true">${user.total_xp} XP</span>
+  </a>`;
+}
+
+function NavLink({ href, current, children }) {
+  const active = current === href || (href !== '#/' && current.startsWith(`${href}/`));
+  return html`<a href=${href} aria-current=${active ? 'page' : undefined}>${children}</a>`;
+}
+
+function TopBar({ user, loc }) {
+  const current = `#${loc.path}`;
+  return html`<header class="topbar">
+    <div class="topbar-inner">
+      <a class="brand" href="#/"><img src="/icons/icon.svg" alt="" width="28" height="28" /><span>QuestPath</span></a>
+      ${user && html`<${XpChip} user=${user} />`}
+      <nav class="nav" aria-label="Main">
+        ${user
+          ? html`<${NavLink} href="#/" current=${current}>Home<//>
+              <${NavLink} href="#/leaderboard" current=${current}>Leaderboard<//>
+              <${NavLink} href="#/host" current=${current}>Host<//>
+              <${NavLink} href="#/join" current=${current}>Join<//>
+              <${NavLink} href="#/profile" current=${current}>Profile<//>`
+          : html`<${NavLink} href="#/join" current=${current}>Join a game<//>
+              <${NavLink} href="#/login" current=${current}>Sign in<//>
+              <${NavLink} href="#/signup" current=${current}>Sign up<//>`}
+      </nav>
+    </div>
+  </header>`;
+}
+
+function NotFound() {
+  return html`<section class="page narrow">
+    <h1>Page not found</h1>
+    <p>There is nothing at this address.</p>
+    <p><a class="button" href="#/">Go home</a></p>
+  </section>`;
+}
+
+function Redirect({ to }) {
+  useEffect(() => {
+    navigate(to);
+  }, [to]);
+  return null;
+}
+
+function App() {
+  const loc = useLocation();
+  const user = useUser();
+  const mainRef = useRef(null);
+  const firstRender = useRef(true);
+  const found = match(loc.path);
+  const route = found ? found.route : null;
+
+  let view;
+  if (!found) {
+    view = html`<${NotFound} />`;
+  } else if (route.auth && !user) {
+    view = html`<${Redirect} to=${`#/login?next=${encodeURIComponent(loc.hash)}`} />`;
+  } else if (route.guestOnly && user) {
+    view = html`<${Redirect} to=${safeNext(loc.query.next)} />`;
+  } else {
+    const View = route.view;
+    view = html`<${View} key=${loc.path} params=${found.params} query=${loc.query} />`;
+  }
+
+  useEffect(() => {
+    document.title = route && route.title ? `${route.title} · QuestPath` : 'QuestPath';
+    if (firstRender.current) {
+      firstRender.current = false;
+      return;
+    }
+    // Move focus to the new screen so screen readers and keyboards start there.
+    requestAnimationFrame(() => {
+      const main = mainRef.current;
+      if (!main || main.contains(document.activeElement)) return;
+      const heading = main.querySelector('h1');
+      (heading || main).focus({ preventScroll: false });
+    });
+    window.scrollTo(0, 0);
+  }, [loc.path]);
+
+  const bare = route && route.bare;
+  return html`
+    <a class="skip-link" href="#main" onClick=${(e) => {
+      e.preventDefault();
+      mainRef.current && mainRef.current.focus();
+    }}>Skip to content</a>
+    ${!bare && html`<${TopBar} user=${user} loc=${loc} />`}
+    <${Banner} />
+    <main id="main" class=${bare ? 'main main-bare' : 'main'} tabindex="-1" ref=${mainRef}>${view}</main>
+  `;
+}
+
+/** Only same-app hash routes are followed after sign-in (no open redirects). */
+export function safeNext(next) {
+  return typeof next === 'string' && next.startsWith('#/') && !next.startsWith('#//') ? next : '#/';
+}
+
+// App-wide learner events: XP in the top bar, and leaderboard moves as toasts.
+function listenToLearner() {
+  const sock = learnerSocket();
+  sock.on('xp.granted', (frame) => {
+    auth.update({ total_xp: frame.total_xp, level: frame.player_level });
+  });
+  sock.on('leaderboard.rank', (frame) => {
+    if (frame.rank == null || frame.rank === frame.previous_rank) return;
+    const board = frame.board === 'weekly' ? 'this week’s' : 'the all-time';
+    const moved = frame.previous_rank == null
+      ? `You are on ${board} leaderboard at #${frame.rank}!`
+      : frame.rank < frame.previous_rank
+        ? `You climbed to #${frame.rank} on ${board} leaderboard!`
+        : `You are now #${frame.rank} on ${board} leaderboard.`;
+    toast(moved, frame.rank < (frame.previous_rank ?? Infinity) ? 'success' : 'info');
+  });
+}
+
+function registerServiceWorker() {
+  if (!('serviceWorker' in navigator)) return;
+  window.addEventListener('load', () => {
+    navigator.serviceWorker.register('/sw.js').catch((err) => {
+      console.warn('Service worker not registered:', err);
+    });
+  });
+}
+
+async function start() {
+  listenToLearner();
+  registerServiceWorker();
+  const root = document.getElementById('app');
+  try {
+    await auth.restore();
+  } catch (err) {
+    // The server is unreachable or busy: start signed out and say why.
+    toast(describeError(err), 'error');
+  }
+  root.textContent = '';
+  render(html`<${App} />`, root);
+}
+
+start();

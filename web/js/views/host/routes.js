@@ -1,0 +1,2 @@
+// Filled in by the host screens.
+export const routes = [];

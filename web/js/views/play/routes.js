@@ -1,0 +1,2 @@
+// Filled in by the play screens.
+export const routes = [];
