@@ -16,6 +16,7 @@ pub mod security_headers;
 pub mod users;
 pub mod v1;
 pub mod versioning;
+pub mod web;
 
 use actix_web::HttpRequest;
 use actix_web::web::ServiceConfig;
@@ -27,6 +28,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     openapi::configure(cfg); // before v1: the /api/v1 scope would 404 the document
     v1::configure(cfg);
     legacy::configure(cfg);
+    web::configure(cfg);
 }
 
 /// A path id that is not a UUID names nothing: 404 "`what` not found", like an

@@ -81,6 +81,7 @@ pub const DOCS_CSP: &str = "default-src 'self'; img-src 'self' data:; \
         crate::http::v1::rooms::guest,
         crate::http::v1::rooms::results,
         crate::http::v1::rooms::results_csv,
+        crate::http::v1::room_qr::qr,
     ),
     components(
         schemas(ProblemDetails, crate::http::error::FieldError),

@@ -53,6 +53,7 @@ const V1_ROUTES: &[(&str, &str, Auth)] = &[
     ("POST", "/api/v1/rooms/{code}/guests", Public),
     ("GET", "/api/v1/rooms/{room_id}/results", Bearer),
     ("GET", "/api/v1/rooms/{room_id}/results.csv", Bearer),
+    ("GET", "/api/v1/rooms/{code}/qr.svg", Public),
 ];
 
 fn expected() -> BTreeSet<(String, String)> {

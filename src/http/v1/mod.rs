@@ -4,6 +4,7 @@ pub mod auth;
 pub mod goals;
 pub mod leaderboards;
 pub mod me;
+pub mod room_qr;
 pub mod rooms;
 
 use actix_web::web;
@@ -34,6 +35,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(goals::configure)
             .configure(leaderboards::configure)
             .configure(rooms::configure)
+            .configure(room_qr::configure)
             .configure(crate::realtime::connection::configure),
     );
 }
