@@ -28,7 +28,9 @@ use uuid::Uuid;
 use super::Metrics;
 use crate::backends::Backends;
 use crate::ports::leaderboard::{LeaderboardEntry, Placement, ScoreUpdate};
-use crate::ports::store::{ArchivedEntry, ArchivedWeek, RoomResult, StoreResult};
+use crate::ports::store::{
+    ArchivedEntry, ArchivedWeek, QuizSummary, RoomResult, SavedQuiz, StoreResult,
+};
 use crate::ports::{
     Bus, BusSubscription, Cache, GenerationJob, Goal, GoalStatus, Job, JobQueue, Leaderboard,
     Level, LevelStatus, LoginFailures, NewGoal, NewUser, Page, PortResult, ProfileUpdate, Question,
@@ -493,6 +495,38 @@ impl Store for InstrumentedStore {
             self,
             "room_results_of_host",
             self.inner.room_results_of_host(host_id, limit)
+        )
+    }
+
+    async fn create_quiz(&self, quiz: &SavedQuiz, limit: usize) -> StoreResult<bool> {
+        timed_store!(self, "create_quiz", self.inner.create_quiz(quiz, limit))
+    }
+
+    async fn update_quiz(&self, quiz: &SavedQuiz) -> StoreResult<bool> {
+        timed_store!(self, "update_quiz", self.inner.update_quiz(quiz))
+    }
+
+    async fn quiz(&self, quiz_id: Uuid) -> StoreResult<Option<SavedQuiz>> {
+        timed_store!(self, "quiz", self.inner.quiz(quiz_id))
+    }
+
+    async fn quizzes_of_owner(
+        &self,
+        owner_id: Uuid,
+        limit: usize,
+    ) -> StoreResult<Vec<QuizSummary>> {
+        timed_store!(
+            self,
+            "quizzes_of_owner",
+            self.inner.quizzes_of_owner(owner_id, limit)
+        )
+    }
+
+    async fn delete_quiz(&self, owner_id: Uuid, quiz_id: Uuid) -> StoreResult<bool> {
+        timed_store!(
+            self,
+            "delete_quiz",
+            self.inner.delete_quiz(owner_id, quiz_id)
         )
     }
 }

@@ -1,13 +1,15 @@
 //! Store conformance: users, profiles, credentials, Google links, refresh-token
 //! families and tokens, sign-in failures, generation jobs, goals with their levels and
 //! question banks, the XP ledger, the archive of past weekly boards, multiplayer room
-//! results.
+//! results, saved quizzes.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use questpath::domain::roadmap::Difficulty;
-use questpath::ports::store::{ArchivedEntry, ArchivedWeek, RoomResult, XpEntry};
+use questpath::ports::store::{
+    ArchivedEntry, ArchivedWeek, QuizQuestion, QuizSummary, RoomResult, SavedQuiz, XpEntry,
+};
 use questpath::ports::{
     GenerationJob, Goal, GoalStatus, JobStatus, Level, LevelStatus, LoginFailures, NewGoal,
     NewUser, ProfileUpdate, Question, RefreshFamily, RefreshToken, Store, StoreError, Topic, User,
@@ -66,6 +68,12 @@ crate::conformance!(
         rewriting_an_archive_is_idempotent,
         unarchived_week_answers_none,
         archived_weeks_are_listed_newest_first,
+        saved_quiz_reads_back_exactly,
+        creating_a_quiz_again_is_idempotent_and_not_counted_twice,
+        quizzes_are_bounded_per_owner,
+        quiz_update_replaces_the_content_and_keeps_the_identity,
+        quizzes_of_owner_are_newest_first_without_questions,
+        deleted_quiz_is_gone_and_only_its_owner_can_delete_it,
     ]
 );
 
@@ -2049,6 +2057,242 @@ async fn archived_weeks_are_listed_newest_first(store: Arc<dyn Store>) {
     );
 }
 
+// ---- saved quizzes ----
+
+/// A v7 id of `ms_ago` milliseconds before now: ids of quizzes made in a known order.
+fn quiz_id_at(ms_ago: i64) -> Uuid {
+    let at = now_ms() - Duration::milliseconds(ms_ago);
+    Uuid::new_v7(uuid::Timestamp::from_unix(
+        uuid::NoContext,
+        at.timestamp() as u64,
+        at.timestamp_subsec_nanos(),
+    ))
+}
+
+/// A quiz of `owner_id` with `n` questions of every shape a question can have.
+fn quiz_of(owner_id: Uuid, id: Uuid, n: usize) -> SavedQuiz {
+    let at = now_ms();
+    SavedQuiz {
+        id,
+        owner_id,
+        title: "Capitals \u{e9}\u{1f30d}, round 1".into(),
+        description: String::new(),
+        questions: (0..n)
+            .map(|i| QuizQuestion {
+                question: format!("Question {i}: the capital of France?\nThink \"twice\"."),
+                options: ["Paris", "Rome", "=SUM(A1)", "Lyon"][..2 + i % 3]
+                    .iter()
+                    .map(|o| o.to_string())
+                    .collect(),
+                answer: (i % 2) as u8,
+                explanation: if i % 2 == 0 {
+                    String::new()
+                } else {
+                    "It is Paris.".into()
+                },
+                time_limit_secs: (i % 3 == 0).then_some(5 + i as u32),
+                points: (i % 3) as u32,
+            })
+            .collect(),
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+fn summaries(quizzes: &[&SavedQuiz]) -> Vec<QuizSummary> {
+    quizzes.iter().map(|q| q.summary()).collect()
+}
+
+async fn saved_quiz_reads_back_exactly(store: Arc<dyn Store>) {
+    let owner = Uuid::new_v4();
+    let mut quiz = quiz_of(owner, Uuid::now_v7(), 12);
+    quiz.description = "Europe's capitals.\nFor class 4b.".into();
+
+    assert!(store.create_quiz(&quiz, 500).await.expect("create"));
+
+    assert_eq!(store.quiz(quiz.id).await.unwrap(), Some(quiz.clone()));
+    assert_eq!(
+        store.quizzes_of_owner(owner, 500).await.unwrap(),
+        summaries(&[&quiz])
+    );
+    assert_eq!(store.quiz(Uuid::now_v7()).await.unwrap(), None);
+    assert!(
+        store
+            .quizzes_of_owner(Uuid::new_v4(), 500)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn creating_a_quiz_again_is_idempotent_and_not_counted_twice(store: Arc<dyn Store>) {
+    let owner = Uuid::new_v4();
+    let first = quiz_of(owner, quiz_id_at(10), 3);
+    let second = quiz_of(owner, quiz_id_at(5), 1);
+    assert!(store.create_quiz(&first, 2).await.unwrap());
+
+    // A retried create writes the same quiz again and still counts once.
+    assert!(store.create_quiz(&first, 2).await.unwrap());
+    assert_eq!(store.quizzes_of_owner(owner, 10).await.unwrap().len(), 1);
+    assert!(store.create_quiz(&second, 2).await.unwrap());
+    // At the limit, a retry of a quiz already saved still goes through.
+    assert!(store.create_quiz(&first, 2).await.unwrap());
+
+    assert_eq!(store.quiz(first.id).await.unwrap(), Some(first.clone()));
+    assert_eq!(
+        store.quizzes_of_owner(owner, 10).await.unwrap(),
+        summaries(&[&second, &first])
+    );
+}
+
+async fn quizzes_are_bounded_per_owner(store: Arc<dyn Store>) {
+    let owner = Uuid::new_v4();
+    let neighbour = Uuid::new_v4();
+    let quizzes: Vec<SavedQuiz> = (0..4)
+        .map(|i| quiz_of(owner, quiz_id_at(40 - i * 10), 2))
+        .collect();
+    for quiz in &quizzes[..3] {
+        assert!(store.create_quiz(quiz, 3).await.unwrap());
+    }
+
+    assert!(
+        !store.create_quiz(&quizzes[3], 3).await.unwrap(),
+        "the fourth is over the limit"
+    );
+    assert_eq!(
+        store.quiz(quizzes[3].id).await.unwrap(),
+        None,
+        "not written"
+    );
+    assert_eq!(store.quizzes_of_owner(owner, 10).await.unwrap().len(), 3);
+    // Another owner has a limit of their own.
+    assert!(
+        store
+            .create_quiz(&quiz_of(neighbour, Uuid::now_v7(), 1), 3)
+            .await
+            .unwrap()
+    );
+
+    // Deleting one frees its slot.
+    assert!(store.delete_quiz(owner, quizzes[0].id).await.unwrap());
+    assert!(store.create_quiz(&quizzes[3], 3).await.unwrap());
+    assert_eq!(
+        store.quizzes_of_owner(owner, 10).await.unwrap(),
+        summaries(&[&quizzes[3], &quizzes[2], &quizzes[1]])
+    );
+}
+
+async fn quiz_update_replaces_the_content_and_keeps_the_identity(store: Arc<dyn Store>) {
+    let owner = Uuid::new_v4();
+    let quiz = quiz_of(owner, Uuid::now_v7(), 5);
+    store.create_quiz(&quiz, 500).await.unwrap();
+
+    let changed = SavedQuiz {
+        title: "Capitals, round 2".into(),
+        description: "Harder.".into(),
+        questions: quiz_of(owner, quiz.id, 2).questions,
+        updated_at: quiz.updated_at + Duration::minutes(3),
+        // Neither can be changed by an update.
+        created_at: quiz.created_at + Duration::days(1),
+        ..quiz.clone()
+    };
+    assert!(store.update_quiz(&changed).await.unwrap());
+
+    let expected = SavedQuiz {
+        created_at: quiz.created_at,
+        ..changed.clone()
+    };
+    assert_eq!(store.quiz(quiz.id).await.unwrap(), Some(expected.clone()));
+    assert_eq!(
+        store.quizzes_of_owner(owner, 10).await.unwrap(),
+        summaries(&[&expected])
+    );
+
+    // Someone else's update changes nothing.
+    let intruder = SavedQuiz {
+        owner_id: Uuid::new_v4(),
+        title: "Mine now".into(),
+        ..changed.clone()
+    };
+    assert!(!store.update_quiz(&intruder).await.unwrap());
+    assert_eq!(store.quiz(quiz.id).await.unwrap(), Some(expected.clone()));
+    assert!(
+        store
+            .quizzes_of_owner(intruder.owner_id, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // An unknown quiz is not created by an update.
+    let unknown = quiz_of(owner, Uuid::now_v7(), 1);
+    assert!(!store.update_quiz(&unknown).await.unwrap());
+    assert_eq!(store.quiz(unknown.id).await.unwrap(), None);
+    assert_eq!(store.quizzes_of_owner(owner, 10).await.unwrap().len(), 1);
+}
+
+async fn quizzes_of_owner_are_newest_first_without_questions(store: Arc<dyn Store>) {
+    let owner = Uuid::new_v4();
+    let neighbour = Uuid::new_v4();
+    // Made a few milliseconds apart, saved out of order.
+    let quizzes: Vec<SavedQuiz> = [30, 0, 40, 10, 20]
+        .into_iter()
+        .map(|ms_ago| quiz_of(owner, quiz_id_at(ms_ago), 1 + ms_ago as usize / 10))
+        .collect();
+    for quiz in &quizzes {
+        store.create_quiz(quiz, 500).await.unwrap();
+    }
+    store
+        .create_quiz(&quiz_of(neighbour, Uuid::now_v7(), 1), 500)
+        .await
+        .unwrap();
+
+    let mut newest_first: Vec<&SavedQuiz> = quizzes.iter().collect();
+    newest_first.sort_by_key(|quiz| std::cmp::Reverse(quiz.id));
+    let expected = summaries(&newest_first);
+    assert_eq!(
+        expected
+            .iter()
+            .map(|s| s.question_count)
+            .collect::<Vec<_>>(),
+        vec![1, 2, 3, 4, 5]
+    );
+    assert_eq!(store.quizzes_of_owner(owner, 10).await.unwrap(), expected);
+    assert_eq!(
+        store.quizzes_of_owner(owner, 2).await.unwrap(),
+        expected[..2].to_vec()
+    );
+    assert!(store.quizzes_of_owner(owner, 0).await.unwrap().is_empty());
+    assert_eq!(
+        store.quizzes_of_owner(neighbour, 10).await.unwrap().len(),
+        1
+    );
+}
+
+async fn deleted_quiz_is_gone_and_only_its_owner_can_delete_it(store: Arc<dyn Store>) {
+    let owner = Uuid::new_v4();
+    let kept = quiz_of(owner, quiz_id_at(10), 2);
+    let doomed = quiz_of(owner, quiz_id_at(0), 3);
+    store.create_quiz(&kept, 500).await.unwrap();
+    store.create_quiz(&doomed, 500).await.unwrap();
+
+    assert!(!store.delete_quiz(Uuid::new_v4(), doomed.id).await.unwrap());
+    assert_eq!(store.quiz(doomed.id).await.unwrap(), Some(doomed.clone()));
+
+    assert!(store.delete_quiz(owner, doomed.id).await.unwrap());
+    assert_eq!(store.quiz(doomed.id).await.unwrap(), None);
+    assert_eq!(
+        store.quizzes_of_owner(owner, 10).await.unwrap(),
+        summaries(&[&kept])
+    );
+    assert!(!store.delete_quiz(owner, doomed.id).await.unwrap(), "again");
+    assert!(!store.delete_quiz(owner, Uuid::now_v7()).await.unwrap());
+    // An update after the delete does not bring it back.
+    assert!(!store.update_quiz(&doomed).await.unwrap());
+    assert_eq!(store.quiz(doomed.id).await.unwrap(), None);
+    assert_eq!(store.quizzes_of_owner(owner, 10).await.unwrap().len(), 1);
+}
+
 // ---- schema upgrades ----
 
 /// Tables schema version 5 added; a version 4 keyspace has none of them.
@@ -2060,64 +2304,82 @@ const TABLES_SINCE_V5: &[&str] = &[
     "room_results_by_host",
 ];
 
+/// Tables schema version 6 added (saved quizzes).
+const TABLES_SINCE_V6: &[&str] = &["quizzes", "quizzes_by_owner"];
+
+/// Makes a migrated keyspace what a release of schema `version` left (without the
+/// tables added since), with a user in it; returns the store (reconnected after
+/// `migrate`), the user, and why `connect` refused the old keyspace.
+async fn upgraded_from(version: i32, newer_tables: &[&str]) -> (Arc<dyn Store>, User) {
+    let settings = crate::common::scylla_settings();
+    let nodes = settings.nodes.join(",");
+    crate::cql::sweep_stale(&nodes).await;
+    let store = crate::common::scylla_store_with(&settings).await;
+    let user = new_user(&store).await;
+    drop(store);
+    let session = scylla::client::session_builder::SessionBuilder::new()
+        .known_nodes(&settings.nodes)
+        .build()
+        .await
+        .unwrap();
+    let ks = &settings.keyspace;
+    for table in newer_tables {
+        session
+            .query_unpaged(format!("DROP TABLE {ks}.{table}"), ())
+            .await
+            .unwrap();
+        session.await_schema_agreement().await.unwrap();
+    }
+    session
+        .query_unpaged(
+            format!(
+                "UPDATE {ks}.schema_version SET version = {version} WHERE component = 'questpath'"
+            ),
+            (),
+        )
+        .await
+        .unwrap();
+
+    let refused = questpath::adapters::scylla::ScyllaStore::connect(&settings).await;
+    let migrated = questpath::adapters::scylla::migrate(&settings).await;
+    let store: Arc<dyn Store> = Arc::new(
+        questpath::adapters::scylla::ScyllaStore::connect(&settings)
+            .await
+            .expect("the upgraded keyspace is accepted"),
+    );
+
+    match refused {
+        Err(questpath::adapters::scylla::ConnectError::Schema(message)) => {
+            assert!(
+                message.contains(&format!("schema version {version}")),
+                "{message}"
+            )
+        }
+        Err(other) => panic!("refused for another reason: {other}"),
+        Ok(_) => panic!("a version {version} keyspace is accepted"),
+    }
+    assert_eq!(
+        migrated.expect("migrate"),
+        questpath::adapters::scylla::SCHEMA_VERSION
+    );
+    assert_eq!(
+        store.user_by_id(user.id).await.unwrap().map(|u| u.email),
+        Some(user.email.clone()),
+        "existing data is kept"
+    );
+    (store, user)
+}
+
 /// `migrate` brings a keyspace of schema version 4 (before room results and weekly
 /// archives) to the current version: `serve` refuses it until then, and afterwards the
 /// new tables work and the old data is still there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_upgrades_a_version_4_keyspace() {
     crate::common::with_cleanup(async {
-        let settings = crate::common::scylla_settings();
-        let nodes = settings.nodes.join(",");
-        crate::cql::sweep_stale(&nodes).await;
-        let store = crate::common::scylla_store_with(&settings).await;
-        let user = new_user(&store).await;
-        drop(store);
-        // Make it what a version 4 release left: without the newer tables, version 4.
-        let session = scylla::client::session_builder::SessionBuilder::new()
-            .known_nodes(&settings.nodes)
-            .build()
-            .await
-            .unwrap();
-        let ks = &settings.keyspace;
-        for table in TABLES_SINCE_V5 {
-            session
-                .query_unpaged(format!("DROP TABLE {ks}.{table}"), ())
-                .await
-                .unwrap();
-            session.await_schema_agreement().await.unwrap();
-        }
-        session
-            .query_unpaged(
-                format!("UPDATE {ks}.schema_version SET version = 4 WHERE component = 'questpath'"),
-                (),
-            )
-            .await
-            .unwrap();
+        let newer: Vec<&str> = [TABLES_SINCE_V5, TABLES_SINCE_V6].concat();
+        // Boxed: the connect and migrate futures are too large for a test thread's stack.
+        let (store, _) = Box::pin(upgraded_from(4, &newer)).await;
 
-        let refused = questpath::adapters::scylla::ScyllaStore::connect(&settings).await;
-        let migrated = questpath::adapters::scylla::migrate(&settings).await;
-        let store: Arc<dyn Store> = Arc::new(
-            questpath::adapters::scylla::ScyllaStore::connect(&settings)
-                .await
-                .expect("the upgraded keyspace is accepted"),
-        );
-
-        match refused {
-            Err(questpath::adapters::scylla::ConnectError::Schema(message)) => {
-                assert!(message.contains("schema version 4"), "{message}")
-            }
-            Err(other) => panic!("refused for another reason: {other}"),
-            Ok(_) => panic!("a version 4 keyspace is accepted"),
-        }
-        assert_eq!(
-            migrated.expect("migrate"),
-            questpath::adapters::scylla::SCHEMA_VERSION
-        );
-        assert_eq!(
-            store.user_by_id(user.id).await.unwrap().map(|u| u.email),
-            Some(user.email),
-            "existing data is kept"
-        );
         let room = room_of(Uuid::new_v4(), Duration::zero());
         store.save_room_result(&room).await.unwrap();
         assert_eq!(store.room_result(room.room_id).await.unwrap(), Some(room));
@@ -2129,6 +2391,27 @@ async fn migrate_upgrades_a_version_4_keyspace() {
                 .unwrap()
                 .len(),
             3
+        );
+        let quiz = quiz_of(Uuid::new_v4(), Uuid::now_v7(), 2);
+        assert!(store.create_quiz(&quiz, 500).await.unwrap());
+        assert_eq!(store.quiz(quiz.id).await.unwrap(), Some(quiz));
+    })
+    .await;
+}
+
+/// `migrate` brings a keyspace of schema version 5 (before saved quizzes) to the current
+/// version, keeping what it held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_upgrades_a_version_5_keyspace() {
+    crate::common::with_cleanup(async {
+        let (store, user) = Box::pin(upgraded_from(5, TABLES_SINCE_V6)).await;
+
+        let quiz = quiz_of(user.id, Uuid::now_v7(), 3);
+        assert!(store.create_quiz(&quiz, 500).await.unwrap());
+        assert_eq!(store.quiz(quiz.id).await.unwrap(), Some(quiz.clone()));
+        assert_eq!(
+            store.quizzes_of_owner(user.id, 10).await.unwrap(),
+            vec![quiz.summary()]
         );
     })
     .await;

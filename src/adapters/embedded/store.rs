@@ -22,6 +22,10 @@
 //! document) in `room_results_by_host`, keyed so a host's rooms are one key range in
 //! end order; saving writes both in one transaction.
 //!
+//! A saved quiz is one record of `quizzes`, and its summary in `quizzes_by_owner`, keyed
+//! (owner, quiz id) so an owner's quizzes are one key range in creation order. Every
+//! write (create with its count against the limit, update, delete) is one transaction.
+//!
 //! redb has no TTL. Records that expire (refresh families and tokens, sign-in failures)
 //! read as absent once past their time, and are deleted when a method meets them, so
 //! the file does not grow with dead sessions.
@@ -37,8 +41,8 @@ use uuid::Uuid;
 
 use crate::ports::store::{
     ArchivedEntry, ArchivedWeek, GenerationJob, Goal, GoalStatus, Level, LevelStatus,
-    LoginFailures, NewGoal, NewUser, Page, ProfileUpdate, Question, RefreshFamily, RefreshToken,
-    RoomResult, Store, StoreError, StoreResult, User, XpEntry, email_key,
+    LoginFailures, NewGoal, NewUser, Page, ProfileUpdate, Question, QuizSummary, RefreshFamily,
+    RefreshToken, RoomResult, SavedQuiz, Store, StoreError, StoreResult, User, XpEntry, email_key,
 };
 
 /// users: user id -> JSON `User`.
@@ -94,6 +98,12 @@ const ROOM_RESULTS: TableDefinition<u128, &[u8]> = TableDefinition::new("room_re
 /// its document; a host's rooms in one key range, read backwards for newest first.
 const ROOM_RESULTS_BY_HOST: TableDefinition<(u128, i64, u128), &[u8]> =
     TableDefinition::new("room_results_by_host");
+/// quizzes: quiz id -> JSON `SavedQuiz`.
+const QUIZZES: TableDefinition<u128, &[u8]> = TableDefinition::new("quizzes");
+/// quizzes_by_owner: (owner id, quiz id) -> JSON `QuizSummary`; an owner's quizzes in one
+/// key range, oldest first (v7 ids), read backwards for newest first.
+const QUIZZES_BY_OWNER: TableDefinition<(u128, u128), &[u8]> =
+    TableDefinition::new("quizzes_by_owner");
 
 /// Most goals one page returns, whatever the caller asks (as on CQL).
 const MAX_PAGE: usize = 100;
@@ -149,6 +159,8 @@ impl EmbeddedStore {
             tx.open_table(WEEKLY_ARCHIVE_BY_USER).map_err(internal)?;
             tx.open_table(ROOM_RESULTS).map_err(internal)?;
             tx.open_table(ROOM_RESULTS_BY_HOST).map_err(internal)?;
+            tx.open_table(QUIZZES).map_err(internal)?;
+            tx.open_table(QUIZZES_BY_OWNER).map_err(internal)?;
             tx.commit().map_err(internal)?;
             Ok(EmbeddedStore { db: Arc::new(db) })
         })
@@ -1395,6 +1407,127 @@ impl Store for EmbeddedStore {
                 found.push(decode(bytes.value(), "room result")?);
             }
             Ok(found)
+        })
+        .await
+    }
+
+    async fn create_quiz(&self, quiz: &SavedQuiz, limit: usize) -> StoreResult<bool> {
+        let quiz = quiz.clone();
+        self.blocking(move |db| {
+            let bytes = encode(&quiz)?;
+            let summary = encode(&quiz.summary())?;
+            let owner = quiz.owner_id.as_u128();
+            let id = quiz.id.as_u128();
+            let tx = db.begin_write().map_err(internal)?;
+            {
+                let mut quizzes = tx.open_table(QUIZZES).map_err(internal)?;
+                let mut by_owner = tx.open_table(QUIZZES_BY_OWNER).map_err(internal)?;
+                let again = by_owner.get((owner, id)).map_err(internal)?.is_some();
+                if !again {
+                    let held = by_owner
+                        .range((owner, 0)..=(owner, u128::MAX))
+                        .map_err(internal)?
+                        .take(limit)
+                        .count();
+                    if held >= limit {
+                        return Ok(false);
+                    }
+                }
+                quizzes.insert(id, bytes.as_slice()).map_err(internal)?;
+                by_owner
+                    .insert((owner, id), summary.as_slice())
+                    .map_err(internal)?;
+            }
+            tx.commit().map_err(internal)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn update_quiz(&self, quiz: &SavedQuiz) -> StoreResult<bool> {
+        let quiz = quiz.clone();
+        self.blocking(move |db| {
+            let owner = quiz.owner_id.as_u128();
+            let id = quiz.id.as_u128();
+            let tx = db.begin_write().map_err(internal)?;
+            {
+                let mut quizzes = tx.open_table(QUIZZES).map_err(internal)?;
+                let mut by_owner = tx.open_table(QUIZZES_BY_OWNER).map_err(internal)?;
+                let stored: Option<SavedQuiz> = get_json(&quizzes, id, "saved quiz")?;
+                let Some(stored) = stored.filter(|q| q.owner_id == quiz.owner_id) else {
+                    return Ok(false);
+                };
+                let updated = SavedQuiz {
+                    title: quiz.title,
+                    description: quiz.description,
+                    questions: quiz.questions,
+                    updated_at: quiz.updated_at,
+                    ..stored
+                };
+                let bytes = encode(&updated)?;
+                let summary = encode(&updated.summary())?;
+                quizzes.insert(id, bytes.as_slice()).map_err(internal)?;
+                by_owner
+                    .insert((owner, id), summary.as_slice())
+                    .map_err(internal)?;
+            }
+            tx.commit().map_err(internal)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn quiz(&self, quiz_id: Uuid) -> StoreResult<Option<SavedQuiz>> {
+        self.blocking(move |db| {
+            let tx = db.begin_read().map_err(internal)?;
+            let quizzes = tx.open_table(QUIZZES).map_err(internal)?;
+            get_json(&quizzes, quiz_id.as_u128(), "saved quiz")
+        })
+        .await
+    }
+
+    async fn quizzes_of_owner(
+        &self,
+        owner_id: Uuid,
+        limit: usize,
+    ) -> StoreResult<Vec<QuizSummary>> {
+        let owner = owner_id.as_u128();
+        self.blocking(move |db| {
+            let tx = db.begin_read().map_err(internal)?;
+            let by_owner = tx.open_table(QUIZZES_BY_OWNER).map_err(internal)?;
+            let mut found = Vec::new();
+            for entry in by_owner
+                .range((owner, 0)..=(owner, u128::MAX))
+                .map_err(internal)?
+                .rev()
+                .take(limit)
+            {
+                let (_, bytes) = entry.map_err(internal)?;
+                found.push(decode(bytes.value(), "saved quiz summary")?);
+            }
+            Ok(found)
+        })
+        .await
+    }
+
+    async fn delete_quiz(&self, owner_id: Uuid, quiz_id: Uuid) -> StoreResult<bool> {
+        self.blocking(move |db| {
+            let id = quiz_id.as_u128();
+            let tx = db.begin_write().map_err(internal)?;
+            {
+                let mut quizzes = tx.open_table(QUIZZES).map_err(internal)?;
+                let stored: Option<SavedQuiz> = get_json(&quizzes, id, "saved quiz")?;
+                if !stored.is_some_and(|q| q.owner_id == owner_id) {
+                    return Ok(false);
+                }
+                quizzes.remove(id).map_err(internal)?;
+                tx.open_table(QUIZZES_BY_OWNER)
+                    .map_err(internal)?
+                    .remove((owner_id.as_u128(), id))
+                    .map_err(internal)?;
+            }
+            tx.commit().map_err(internal)?;
+            Ok(true)
         })
         .await
     }

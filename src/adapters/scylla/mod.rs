@@ -3,6 +3,7 @@
 mod archive;
 mod auth;
 mod goals;
+mod quizzes;
 mod room_results;
 pub mod schema;
 pub mod session;

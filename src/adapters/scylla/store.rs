@@ -2,7 +2,8 @@
 //! Users live here; credentials, Google links, refresh tokens and sign-in failures in
 //! [`super::auth`]; generation jobs, goals, levels and questions in [`super::goals`];
 //! the XP ledger (and the users' `total_xp`) in [`super::xp`]; multiplayer room results in
-//! [`super::room_results`]; the archive of past weekly boards in [`super::archive`].
+//! [`super::room_results`]; the archive of past weekly boards in [`super::archive`]; saved
+//! quizzes in [`super::quizzes`].
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -18,6 +19,7 @@ use uuid::Uuid;
 use super::archive::ArchiveStatements;
 use super::auth::AuthStatements;
 use super::goals::GoalStatements;
+use super::quizzes::QuizStatements;
 use super::room_results::RoomResultStatements;
 use super::schema::check_version;
 use super::session::{ConnectError, open, unreachable};
@@ -25,8 +27,8 @@ use super::xp::XpStatements;
 use crate::config::ScyllaSettings;
 use crate::ports::store::{
     ArchivedEntry, ArchivedWeek, GenerationJob, Goal, GoalStatus, Level, LevelStatus,
-    LoginFailures, NewGoal, NewUser, Page, ProfileUpdate, Question, RefreshFamily, RefreshToken,
-    RoomResult, Store, StoreError, StoreResult, User, XpEntry, email_key,
+    LoginFailures, NewGoal, NewUser, Page, ProfileUpdate, Question, QuizSummary, RefreshFamily,
+    RefreshToken, RoomResult, SavedQuiz, Store, StoreError, StoreResult, User, XpEntry, email_key,
 };
 
 /// Statements prepared once per session.
@@ -51,6 +53,7 @@ pub struct ScyllaStore {
     pub(super) xp: XpStatements,
     pub(super) room_results: RoomResultStatements,
     pub(super) archive: ArchiveStatements,
+    pub(super) quizzes: QuizStatements,
 }
 
 #[derive(DeserializeRow)]
@@ -132,6 +135,7 @@ impl ScyllaStore {
         let xp = XpStatements::prepare(&session, settings).await?;
         let room_results = RoomResultStatements::prepare(&session, settings).await?;
         let archive = ArchiveStatements::prepare(&session, settings).await?;
+        let quizzes = QuizStatements::prepare(&session, settings).await?;
         Ok(ScyllaStore {
             session,
             statements,
@@ -140,6 +144,7 @@ impl ScyllaStore {
             xp,
             room_results,
             archive,
+            quizzes,
         })
     }
 
@@ -601,5 +606,29 @@ impl Store for ScyllaStore {
         limit: usize,
     ) -> StoreResult<Vec<RoomResult>> {
         self.room_results().of_host(host_id, limit).await
+    }
+
+    async fn create_quiz(&self, quiz: &SavedQuiz, limit: usize) -> StoreResult<bool> {
+        self.quizzes().create(quiz, limit).await
+    }
+
+    async fn update_quiz(&self, quiz: &SavedQuiz) -> StoreResult<bool> {
+        self.quizzes().update(quiz).await
+    }
+
+    async fn quiz(&self, quiz_id: Uuid) -> StoreResult<Option<SavedQuiz>> {
+        self.quizzes().quiz(quiz_id).await
+    }
+
+    async fn quizzes_of_owner(
+        &self,
+        owner_id: Uuid,
+        limit: usize,
+    ) -> StoreResult<Vec<QuizSummary>> {
+        self.quizzes().of_owner(owner_id, limit).await
+    }
+
+    async fn delete_quiz(&self, owner_id: Uuid, quiz_id: Uuid) -> StoreResult<bool> {
+        self.quizzes().delete(owner_id, quiz_id).await
     }
 }
