@@ -105,9 +105,22 @@ function XpChip({ user }) {
   </a>`;
 }
 
-function NavLink({ href, current, children }) {
+const NAV_ICONS = {
+  home: 'M12 3 2 11.5h3V21h6v-6h2v6h6v-9.5h3z',
+  trophy: 'M7 3h10v2h4v3a5 5 0 0 1-4.6 5 5 5 0 0 1-3.4 2.9V18h3v3H8v-3h3v-2.1A5 5 0 0 1 7.6 13 5 5 0 0 1 3 8V5h4V3Zm0 4H5v1a3 3 0 0 0 2 2.8V7Zm10 0v3.8A3 3 0 0 0 19 8V7h-2Z',
+  host: 'M3 4h18v12h-7v2h3v2H7v-2h3v-2H3V4Zm2 2v8h14V6H5Zm3 2h8v2H8V8Z',
+  join: 'M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20Zm-2 5.5 7 4.5-7 4.5v-9Z',
+  user: 'M12 2a5 5 0 1 1 0 10 5 5 0 0 1 0-10Zm0 12c5 0 9 2.2 9 5v3H3v-3c0-2.8 4-5 9-5Z',
+  login: 'M10 4h9a2 2 0 0 1 2 2v12a2 2 0 0 1-2 2h-9v-2h9V6h-9V4Zm1 3.5 4.5 4.5-4.5 4.5-1.4-1.4 2.1-2.1H3v-2h8.7L9.6 8.9 11 7.5Z',
+  signup: 'M10 4a4 4 0 1 1 0 8 4 4 0 0 1 0-8Zm0 10c4.4 0 8 1.8 8 4v2H2v-2c0-2.2 3.6-4 8-4Zm9-7h2v3h3v2h-3v3h-2v-3h-3v-2h3V7Z',
+};
+
+function NavLink({ href, current, icon, wide, children }) {
   const active = current === href || (href !== '#/' && current.startsWith(`${href}/`));
-  return html`<a href=${href} aria-current=${active ? 'page' : undefined}>${children}</a>`;
+  return html`<a href=${href} class=${wide ? 'nav-wide' : undefined} aria-current=${active ? 'page' : undefined}>
+    <svg class="nav-icon" width="24" height="24" viewBox="0 0 24 24" aria-hidden="true" focusable="false"><path fill="currentColor" d=${NAV_ICONS[icon]} /></svg>
+    <span class="nav-label">${children}</span>
+  </a>`;
 }
 
 function TopBar({ user, loc }) {
@@ -118,14 +131,14 @@ function TopBar({ user, loc }) {
       ${user && html`<${XpChip} user=${user} />`}
       <nav class="nav" aria-label="Main">
         ${user
-          ? html`<${NavLink} href="#/" current=${current}>Home<//>
-              <${NavLink} href="#/leaderboard" current=${current}>Leaderboard<//>
-              <${NavLink} href="#/host" current=${current}>Host<//>
-              <${NavLink} href="#/join" current=${current}>Join<//>
-              <${NavLink} href="#/profile" current=${current}>Profile<//>`
-          : html`<${NavLink} href="#/join" current=${current}>Join a game<//>
-              <${NavLink} href="#/login" current=${current}>Sign in<//>
-              <${NavLink} href="#/signup" current=${current}>Sign up<//>`}
+          ? html`<${NavLink} href="#/" icon="home" current=${current}>Home<//>
+              <${NavLink} href="#/leaderboard" icon="trophy" current=${current}>Leaderboard<//>
+              <${NavLink} href="#/host" icon="host" wide current=${current}>Host<//>
+              <${NavLink} href="#/join" icon="join" current=${current}>Join<//>
+              <${NavLink} href="#/profile" icon="user" current=${current}>Profile<//>`
+          : html`<${NavLink} href="#/join" icon="join" current=${current}>Join a game<//>
+              <${NavLink} href="#/login" icon="login" current=${current}>Sign in<//>
+              <${NavLink} href="#/signup" icon="signup" current=${current}>Sign up<//>`}
       </nav>
     </div>
   </header>`;
@@ -190,7 +203,7 @@ function App() {
     }}>Skip to content</a>
     ${!bare && html`<${TopBar} user=${user} loc=${loc} />`}
     <${Banner} />
-    <main id="main" class=${bare ? 'main main-bare' : 'main'} tabindex="-1" ref=${mainRef}>${view}</main>
+    <main id="main" class=${bare ? 'main main-bare' : 'main main-with-nav'} tabindex="-1" ref=${mainRef}>${view}</main>
   `;
 }
 

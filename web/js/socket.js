@@ -89,15 +89,20 @@ export class GameSocket extends EventTarget {
   request(type, fields = {}) {
     const id = String(++this._seq);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const entry = { resolve, reject, sent: false, timer: null };
+      const fail = (err) => {
+        clearTimeout(entry.timer);
         this._pending.delete(id);
-        reject(new SocketError('timeout', 'The server did not answer in time.'));
-      }, REQUEST_TIMEOUT_MS);
-      this._pending.set(id, { resolve, reject, timer });
-      this._transmit({ ...fields, type, id }, (err) => {
-        clearTimeout(timer);
-        this._pending.delete(id);
+        this._queue = this._queue.filter((q) => q.frame.id !== id);
         reject(err);
+      };
+      entry.timer = setTimeout(
+        () => fail(new SocketError('timeout', 'The server did not answer in time.')),
+        REQUEST_TIMEOUT_MS,
+      );
+      this._pending.set(id, entry);
+      this._transmit({ ...fields, type, id }, fail, () => {
+        entry.sent = true;
       });
     });
   }
@@ -107,15 +112,16 @@ export class GameSocket extends EventTarget {
     this._transmit({ ...fields, type }, () => {});
   }
 
-  _transmit(frame, fail) {
+  _transmit(frame, fail, onSent) {
     if (!this._wanted) {
       fail(new SocketError('not_connected', 'Not connected to the game server.'));
       return;
     }
     if (this.status === 'open' && this._ws && this._ws.readyState === WebSocket.OPEN) {
       this._ws.send(JSON.stringify(frame));
+      if (onSent) onSent();
     } else {
-      this._queue.push({ frame, fail });
+      this._queue.push({ frame, fail, onSent });
     }
   }
 
@@ -222,18 +228,20 @@ export class GameSocket extends EventTarget {
   _flushQueue() {
     const queue = this._queue;
     this._queue = [];
-    for (const { frame, fail } of queue) this._transmit(frame, fail);
+    for (const { frame, fail, onSent } of queue) this._transmit(frame, fail, onSent);
   }
 
-  // `queued` false keeps frames waiting for the next connection (a drop mid-game);
-  // true fails them too (close()).
-  _failAll(code, message, queued = true) {
-    for (const [id, pending] of this._pending) {
+  // A drop mid-game (`everything` false) fails the requests already sent (their answer
+  // is lost with the connection) and keeps the queued ones for the next connection;
+  // close() fails everything.
+  _failAll(code, message, everything = true) {
+    for (const [id, pending] of [...this._pending]) {
+      if (!everything && !pending.sent) continue;
       clearTimeout(pending.timer);
-      pending.reject(new SocketError(code, message));
       this._pending.delete(id);
+      pending.reject(new SocketError(code, message));
     }
-    if (queued) {
+    if (everything) {
       const queue = this._queue;
       this._queue = [];
       for (const { fail } of queue) fail(new SocketError(code, message));
