@@ -22,7 +22,10 @@ function useQuizState(initial) {
 
 /** Milliseconds left on the server's clock for a question frame received at `receivedAt`. */
 function remainingOf(q, now = performance.now()) {
-  return q ? Math.max(0, q.remaining_ms - (now - q.receivedAt)) : 0;
+  if (!q) return 0;
+  // `now` may predate the frame for one render (a tick taken before it arrived).
+  const elapsed = Math.max(0, now - q.receivedAt);
+  return Math.max(0, Math.min(q.remaining_ms, q.time_limit_ms || Infinity) - elapsed);
 }
 
 function useCountdown(q, active) {
@@ -44,13 +47,15 @@ const formatClock = (ms) => {
 export function Quiz({ params, query }) {
   const levelId = params.levelId;
   const sock = learnerSocket();
+  // Every question of the running quiz by position, each with its feedback once it
+  // came. `view` is the position on screen: the learner reads a feedback for as long
+  // as they like while later frames (the next question, even its time-out) queue up.
   const [st, update] = useQuizState({
-    phase: 'connecting', // connecting | question | feedback | result | blocked | other | gone
-    question: null, // the open quiz.question, with receivedAt
-    next: null, // a question that arrived while feedback is shown
-    feedback: null,
+    phase: 'connecting', // connecting | play | result | blocked | other | gone
+    quizId: null,
+    steps: {},
+    view: null,
     result: null,
-    chosen: null,
     error: null,
     other: null,
   });
@@ -61,16 +66,19 @@ export function Quiz({ params, query }) {
   const adopt = (frame) => {
     const q = { ...frame, receivedAt: performance.now() };
     const s = st.current;
-    if (s.phase === 'feedback' && s.feedback && frame.position > s.feedback.position) {
-      update({ next: q });
+    if (frame.quiz_id !== s.quizId) {
+      update({ phase: 'play', quizId: frame.quiz_id, steps: { [frame.position]: { question: q } }, view: frame.position, result: null, error: null });
       return;
     }
-    const same = s.question && s.question.quiz_id === frame.quiz_id && s.question.position === frame.position;
-    update({ phase: 'question', question: q, next: null, feedback: null, chosen: same ? s.chosen : null, error: null });
+    const steps = { ...s.steps, [frame.position]: { ...s.steps[frame.position], question: q } };
+    const shown = s.steps[s.view];
+    // Without a feedback on screen, follow the server (a feedback missed while offline).
+    const view = shown && shown.feedback ? s.view : frame.position;
+    update({ phase: s.phase === 'result' ? 'result' : 'play', steps, view, error: null });
   };
 
   const start = async () => {
-    update({ phase: 'connecting', result: null, feedback: null, next: null, question: null, chosen: null, error: null });
+    update({ phase: 'connecting', quizId: null, steps: {}, view: null, result: null, error: null });
     try {
       await sock.request('quiz.start', { level_id: levelId });
     } catch (err) {
@@ -82,7 +90,7 @@ export function Quiz({ params, query }) {
     }
   };
 
-  // Asks the server what is open: resumes this level's quiz, or starts it when none runs.
+  // Asks the server what is open: resumes this level's quiz, or starts one when none runs.
   const resume = async ({ startIfNone = true } = {}) => {
     try {
       const frame = await sock.request('session.state');
@@ -91,10 +99,10 @@ export function Quiz({ params, query }) {
       else adopt(frame);
     } catch (err) {
       if (err.code !== 'no_quiz') {
-        update({ phase: 'blocked', error: err });
+        if (startIfNone) update({ phase: 'blocked', error: err });
       } else if (startIfNone) {
         start();
-      } else if (st.current.phase !== 'result' && !st.current.result) {
+      } else if (!st.current.result) {
         update({ phase: 'gone' });
       }
     }
@@ -106,21 +114,25 @@ export function Quiz({ params, query }) {
         if (frame.level_id === levelId) adopt(frame);
       }),
       sock.on('quiz.feedback', (frame) => {
-        const q = st.current.question;
-        if (!q || frame.quiz_id !== q.quiz_id || frame.position !== q.position) return;
-        update({ phase: 'feedback', feedback: frame });
-        const right = q.options.find((o) => o.value === frame.correct_option);
+        const s = st.current;
+        const step = s.steps[frame.position];
+        if (frame.quiz_id !== s.quizId || !step) return;
+        update({ steps: { ...s.steps, [frame.position]: { ...step, feedback: frame } } });
+        if (frame.position !== s.view) return;
+        const right = step.question.options.find((o) => o.value === frame.correct_option);
         const answer = right ? ` The answer is ${right.value}: ${right.text}.` : '';
         setAnnouncement(frame.correct ? 'Correct!' : `${frame.timed_out ? 'Time is up.' : 'Not quite.'}${answer}`);
       }),
       sock.on('quiz.result', (frame) => {
-        if (frame.level_id !== levelId) return;
-        update((s) => ({ result: frame, phase: s.phase === 'feedback' ? 'feedback' : 'result' }));
+        const s = st.current;
+        if (frame.level_id !== levelId || (s.quizId && frame.quiz_id !== s.quizId)) return;
+        const shown = s.steps[s.view];
+        update({ result: frame, phase: shown && shown.feedback ? s.phase : 'result' });
       }),
-      // After a reconnection: the server may push the open question itself; asking
-      // covers a question that closed meanwhile as well.
+      // After a reconnection (not the first hello: the mount's own request covers it),
+      // ask again: the open question with its time left, or the end of the quiz.
       sock.on('hello', () => {
-        if (['question', 'feedback', 'connecting'].includes(st.current.phase)) resume({ startIfNone: false });
+        if (st.current.phase === 'play') resume({ startIfNone: false });
       }),
     ];
     if (sock.status === 'closed') sock.connect();
@@ -129,47 +141,64 @@ export function Quiz({ params, query }) {
   }, [levelId]);
 
   const s = st.current;
-  const answering = s.phase === 'question' && s.chosen != null;
-  const remaining = useCountdown(s.question, s.phase === 'question');
-  const nextRemaining = useCountdown(s.next, s.phase === 'feedback' && !!s.next);
-  const timeUp = s.phase === 'question' && remaining <= 0;
+  const step = s.view != null ? s.steps[s.view] : null;
+  const q = step ? step.question : null;
+  const fb = step ? step.feedback || null : null;
+  const positions = Object.keys(s.steps).map(Number).sort((a, b) => a - b);
+  const nextPos = positions.find((p) => p > s.view);
+  const nextStep = nextPos != null ? s.steps[nextPos] : null;
+  const chosen = step ? step.chosen || null : null;
+  const asking = s.phase === 'play' && q && !fb;
+  const answering = asking && chosen != null;
+  const remaining = useCountdown(q, asking);
+  const nextRemaining = useCountdown(nextStep && nextStep.question, s.phase === 'play' && !!fb && !!nextStep && !nextStep.feedback);
+  const timeUp = asking && remaining <= 0;
 
   // Spoken time warnings at a few steps, not every second.
   const spoken = useRef(new Set());
   useEffect(() => {
     spoken.current = new Set();
-  }, [s.question && s.question.quiz_id, s.question && s.question.position]);
+  }, [s.quizId, s.view]);
   useEffect(() => {
-    if (s.phase !== 'question' || s.chosen != null) return;
+    if (!asking || chosen != null) return;
     const secs = Math.ceil(remaining / 1000);
     if (secs <= 0 && !spoken.current.has(0)) {
       spoken.current.add(0);
       setAnnouncement('Time is up.');
       return;
     }
-    for (const step of ANNOUNCE_AT) {
-      if (secs <= step && secs > step - 1.5 && !spoken.current.has(step)) {
-        spoken.current.add(step);
-        setAnnouncement(`${step} seconds left.`);
+    for (const mark of ANNOUNCE_AT) {
+      if (secs <= mark && secs > mark - 1.5 && !spoken.current.has(mark)) {
+        spoken.current.add(mark);
+        setAnnouncement(`${mark} seconds left.`);
       }
     }
-  }, [Math.ceil(remaining / 1000), s.phase, s.chosen]);
+  }, [Math.ceil(remaining / 1000), asking, chosen]);
+
+  const setChosen = (position, option) => {
+    const cur = st.current;
+    if (!cur.steps[position]) return;
+    update({ steps: { ...cur.steps, [position]: { ...cur.steps[position], chosen: option } } });
+  };
 
   const choose = async (option) => {
-    const q = st.current.question;
-    if (st.current.phase !== 'question' || st.current.chosen != null || remainingOf(q) <= 0) return;
-    update({ chosen: option });
+    const cur = st.current;
+    const shown = cur.steps[cur.view];
+    if (cur.phase !== 'play' || !shown || shown.feedback || shown.chosen || remainingOf(shown.question) <= 0) return;
+    const { position, quiz_id: quizId } = shown.question;
+    setChosen(position, option);
     setAnnouncement(`Answer ${option} locked in.`);
     try {
-      await sock.request('quiz.answer', { position: q.position, option });
+      await sock.request('quiz.answer', { position, option });
     } catch (err) {
       if (err.code === 'late_answer') {
         setAnnouncement('Too late: the time for this question ran out.');
       } else if (err.code === 'wrong_question') {
         resume({ startIfNone: false });
-      } else {
+      } else if (st.current.quizId === quizId) {
         // The answer may not have reached the server: let the learner answer again.
-        if (st.current.question === q && st.current.phase === 'question') update({ chosen: null });
+        const again = st.current.steps[position];
+        if (again && !again.feedback) setChosen(position, null);
         toast(describeError(err), 'error');
       }
     }
@@ -177,39 +206,33 @@ export function Quiz({ params, query }) {
 
   const proceed = () => {
     const cur = st.current;
-    if (cur.result) update({ phase: 'result', feedback: null, next: null });
-    else if (cur.next) update({ phase: 'question', question: cur.next, next: null, feedback: null, chosen: null });
+    const next = Object.keys(cur.steps).map(Number).sort((a, b) => a - b).find((p) => p > cur.view);
+    if (next != null) update({ view: next });
+    else if (cur.result) update({ phase: 'result' });
   };
 
   const [quitting, setQuitting] = useState(false);
-  const quit = async () => {
+  const abandon = async () => {
     try {
       await sock.request('quiz.abandon');
+      return true;
     } catch (err) {
-      if (err.code !== 'no_quiz') {
-        toast(describeError(err), 'error');
-        return;
-      }
+      if (err.code === 'no_quiz') return true;
+      toast(describeError(err), 'error');
+      return false;
     }
-    navigate(levelHref);
   };
-
+  const quit = async () => {
+    if (await abandon()) navigate(levelHref);
+  };
   const abandonOtherAndStart = async () => {
-    try {
-      await sock.request('quiz.abandon');
-    } catch (err) {
-      if (err.code !== 'no_quiz') {
-        toast(describeError(err), 'error');
-        return;
-      }
-    }
-    start();
+    if (await abandon()) start();
   };
 
   const announcer = html`<p class="visually-hidden" aria-live="polite" aria-atomic="true">${announcement}</p>`;
   const backLink = html`<p><a class="back-link" href=${levelHref}><${Icon} name="back" size=${20} /> Back to the level</a></p>`;
 
-  if (s.phase === 'connecting') {
+  if (s.phase === 'connecting' || (s.phase === 'play' && !q)) {
     return html`<section class="page narrow quiz-page">${backLink}<h1 tabindex="-1">Quiz</h1>
       <${Loading} label="Getting your quiz ready…" />${announcer}</section>`;
   }
@@ -239,8 +262,6 @@ export function Quiz({ params, query }) {
     return html`<${Result} result=${s.result} levelHref=${levelHref} roadmapHref=${roadmapHref} retry=${start} />${announcer}`;
   }
 
-  const q = s.question;
-  const fb = s.phase === 'feedback' ? s.feedback : null;
   const fraction = q.time_limit_ms > 0 ? remaining / q.time_limit_ms : 0;
   const urgent = remaining <= 10_000;
   const correctText = fb && (q.options.find((o) => o.value === fb.correct_option) || {}).text;
@@ -257,12 +278,12 @@ export function Quiz({ params, query }) {
     <h1 class="question" id="question-text" tabindex="-1">${q.question}</h1>
     <div class="options" role="group" aria-labelledby="question-text">
       ${q.options.map((o) => {
-        const isChosen = s.chosen === o.value;
+        const isChosen = chosen === o.value;
         const isCorrect = fb && fb.correct_option === o.value;
         const isWrong = fb && isChosen && !isCorrect;
         const cls = ['option', `option-${o.value}`, isChosen && 'option-chosen', isCorrect && 'option-correct', isWrong && 'option-wrong', fb && !isCorrect && !isChosen && 'option-dim']
           .filter(Boolean).join(' ');
-        return html`<button type="button" class=${cls} disabled=${!!fb || answering || timeUp}
+        return html`<button type="button" key=${`${s.quizId}-${q.position}-${o.value}`} class=${cls} disabled=${!!fb || answering || timeUp}
           aria-pressed=${isChosen ? 'true' : 'false'} onClick=${() => choose(o.value)}>
           <${OptionShape} value=${o.value} />
           <span class="option-letter" aria-hidden="true">${o.value}</span>
@@ -272,10 +293,10 @@ export function Quiz({ params, query }) {
         </button>`;
       })}
     </div>
-    ${answering && !fb && html`<p class="quiz-wait" aria-live="polite">Answer locked in. Checking…</p>`}
-    ${timeUp && !answering && !fb && html`<p class="quiz-wait" aria-live="polite">Time is up! Waiting for the answer…</p>`}
-    ${fb && html`<${Feedback} feedback=${fb} correctText=${correctText} hasResult=${!!s.result}
-      next=${s.next} nextRemaining=${nextRemaining} proceed=${proceed} />`}
+    ${answering && html`<p class="quiz-wait">Answer locked in. Checking…</p>`}
+    ${timeUp && !answering && html`<p class="quiz-wait">Time is up! Waiting for the answer…</p>`}
+    ${fb && html`<${Feedback} feedback=${fb} correctText=${correctText} hasResult=${!!s.result && nextStep == null}
+      next=${nextStep} nextRemaining=${nextRemaining} proceed=${proceed} />`}
     <div class="quiz-quit">
       ${quitting
         ? html`<p>Quit this quiz? You earn no XP for it.</p>
@@ -291,12 +312,18 @@ export function Quiz({ params, query }) {
 
 function Feedback({ feedback, correctText, hasResult, next, nextRemaining, proceed }) {
   const buttonRef = useRef(null);
+  const ready = hasResult || next;
   useEffect(() => {
     if (buttonRef.current) buttonRef.current.focus();
-  }, [feedback, hasResult, !!next]);
+  }, [feedback, !!ready]);
   const kind = feedback.correct ? 'correct' : 'wrong';
   const title = feedback.correct ? 'Correct!' : feedback.timed_out ? 'Time is up!' : 'Not quite.';
-  const ready = hasResult || next;
+  let clock = null;
+  if (next && !hasResult) {
+    clock = next.feedback
+      ? 'The next question ran out of time while you were reading.'
+      : `The next question's clock is running: ${formatClock(nextRemaining)} left`;
+  }
   return html`<div class=${`feedback feedback-${kind}`}>
     <p class="feedback-title">
       <${Icon} name=${feedback.correct ? 'check' : 'cross'} /> ${title}
@@ -308,7 +335,7 @@ function Feedback({ feedback, correctText, hasResult, next, nextRemaining, proce
           <button type="button" class="button button-primary button-large" ref=${buttonRef} onClick=${proceed}>
             ${hasResult ? 'See your result' : 'Next question'}
           </button>
-          ${next && !hasResult && html`<span class="hint">The next question's clock is running: ${formatClock(nextRemaining)} left</span>`}
+          ${clock && html`<span class="hint">${clock}</span>`}
         </div>`
       : html`<p class="hint">Loading the next question…</p>`}
   </div>`;
