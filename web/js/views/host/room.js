@@ -143,13 +143,13 @@ function Projector({ session }) {
       ${phase === 'question' || phase === 'reveal'
         ? html`<span class="pj-joinhint">Join at <strong>${location.host}/join</strong> · <strong class="pj-code-small">${session.code}</strong></span>`
         : null}
-      <span class="pj-players" aria-label=${`${state.players} players`}>
-        <${PersonIcon} /> ${state.players}
+      <span class="pj-players">
+        <${PersonIcon} /> ${state.players}<span class="sr-only"> ${state.players === 1 ? 'player' : 'players'}</span>
       </span>
     </header>
     <div class="pj-stage">${stage}</div>
     ${showPlayers ? html`<${PlayersPanel} state=${state} onKick=${kick} onClose=${() => setShowPlayers(false)} />` : null}
-    <footer class="pj-controls" aria-label="Host controls">${controls}</footer>
+    <section class="pj-controls" aria-label="Host controls">${controls}</section>
   </div>`;
 }
 
@@ -167,7 +167,7 @@ function Lobby({ state, onKick }) {
     <section class="pj-join" aria-label="How to join">
       <p class="pj-join-line">Join at <strong>${location.host}/join</strong></p>
       <p class="pj-code-label">Game code</p>
-      <p class="pj-code" aria-label=${`Game code ${code.split('').join(' ')}`}>
+      <p class="pj-code">
         <span>${code.slice(0, 3)}</span><span>${code.slice(3)}</span>
       </p>
       <img class="pj-qr" src=${`/api/v1/rooms/${code}/qr.svg`} width="240" height="240"
@@ -204,8 +204,8 @@ function QuestionStage({ state }) {
     <div class="pj-q-head">
       <${Countdown} clock=${state.clock} className="pj-countdown" />
       <h2 class="pj-q-text">${q.question}</h2>
-      <div class="pj-answered" aria-live="off">
-        <span class="pj-answered-count">${answered ? answered.answered : 0}/${answered ? answered.expected : state.players}</span>
+      <div class="pj-answered">
+        <span class="pj-answered-count">${!answered ? '–' : answered.expected == null ? answered.answered : `${answered.answered}/${answered.expected}`}</span>
         <span class="pj-answered-label">answered</span>
       </div>
     </div>
@@ -256,6 +256,10 @@ function Distribution({ state }) {
     </figure>
     ${closed.skipped
       ? null
+      : closed.answered === 0
+        ? html`<p class="pj-correct">Nobody answered. The answer was${' '}
+            <span class=${`answer-chip answer--${closed.correct_option}`}><${Shape} letter=${closed.correct_option} /> ${closed.correct_option}</span>
+            <strong>${correctText}</strong></p>`
       : html`<p class="pj-correct">
           <span class=${`answer-chip answer--${closed.correct_option}`}><${Shape} letter=${closed.correct_option} /> ${closed.correct_option}</span>
           <strong>${correctText}</strong>
@@ -268,11 +272,14 @@ function Distribution({ state }) {
 function RankChange({ row }) {
   if (row.previous_rank == null) return html`<span class="rank-move rank-move--new">new</span>`;
   const by = row.previous_rank - row.rank;
-  if (by === 0) return html`<span class="rank-move rank-move--same" aria-label="same place">–</span>`;
+  if (by === 0) {
+    return html`<span class="rank-move rank-move--same"><span aria-hidden="true">–</span><span class="sr-only">same place</span></span>`;
+  }
   const up = by > 0;
+  const n = Math.abs(by);
   return html`<span class=${`rank-move rank-move--${up ? 'up' : 'down'}`}
-    aria-label=${`${up ? 'up' : 'down'} ${Math.abs(by)} ${Math.abs(by) === 1 ? 'place' : 'places'}`}
-    >${up ? '▲' : '▼'} ${Math.abs(by)}</span
+    ><span aria-hidden="true">${up ? '▲' : '▼'} ${n}</span
+    ><span class="sr-only">${up ? 'up' : 'down'} ${n} ${n === 1 ? 'place' : 'places'}</span></span
   >`;
 }
 

@@ -77,7 +77,7 @@ export class HostSession extends EventTarget {
         phase: 'question',
         question: f,
         clock: clockFrom(f.remaining_ms, f.paused, f.time_limit_ms),
-        answered: { question: f.index, answered: 0, expected: this.state.players },
+        answered: { question: f.index, answered: 0, expected: null },
         closed: null,
       }),
     );
@@ -139,6 +139,8 @@ export class HostSession extends EventTarget {
     if (q) {
       patch.question = q;
       patch.clock = clockFrom(q.remaining_ms, q.paused, q.time_limit_ms);
+      // The snapshot has no answered count: keep the one of this question, if heard.
+      if (!this.state.answered || this.state.answered.question !== q.index) patch.answered = null;
     } else {
       patch.clock = null;
     }

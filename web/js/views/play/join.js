@@ -90,6 +90,7 @@ function NameStep({ code, user, onChangeCode }) {
   const already = live && live.state.status !== 'failed' ? live : null;
   const [name, setName] = useState(user ? user.display_name || '' : '');
   const [problem, setProblem] = useState(null);
+  const [nameWrong, setNameWrong] = useState(false);
   const [busy, setBusy] = useState(false);
   const [signIn, setSignIn] = useState(false);
   const input = useRef(null);
@@ -103,11 +104,14 @@ function NameStep({ code, user, onChangeCode }) {
     event.preventDefault();
     if (busy) return;
     setProblem(null);
+    setNameWrong(false);
+    setSignIn(false);
     let chosen = null;
     if (!user || name.trim()) {
       const checked = checkName(name);
       if (checked.error) {
         setProblem(checked.error);
+        setNameWrong(true);
         input.current && input.current.focus();
         return;
       }
@@ -137,6 +141,10 @@ function NameStep({ code, user, onChangeCode }) {
       if (err && err.code === 'guests_not_allowed') setSignIn(true);
       if (err instanceof ApiError && err.fields && err.fields.name) {
         setProblem(err.fields.name);
+        setNameWrong(true);
+      } else if (err && err.code === 'invalid_name') {
+        setProblem(roomMessage(err));
+        setNameWrong(true);
       } else {
         setProblem(roomMessage(err));
       }
@@ -171,7 +179,7 @@ function NameStep({ code, user, onChangeCode }) {
         autocomplete="nickname"
         maxlength="24"
         required=${!user}
-        aria-invalid=${problem ? 'true' : 'false'}
+        aria-invalid=${nameWrong ? 'true' : 'false'}
         aria-describedby=${problem ? 'join-name-hint join-name-error' : 'join-name-hint'}
         value=${name}
         onInput=${(e) => setName(e.currentTarget.value)}

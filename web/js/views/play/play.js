@@ -42,7 +42,7 @@ export function Play({ params }) {
       setSession(next);
     } else if (user) {
       const next = PlayerSession.start(code, 'learner');
-      next.joinAsLearner(null).catch(() => {});
+      next.joinAsLearner(null, true).catch(() => {});
       setSession(next);
     } else {
       navigate(`#/join/${code}`);
@@ -163,7 +163,7 @@ function Question({ session, state }) {
       ${picked
         ? html`<div class=${`locked-answer answer--${picked}`}><${Shape} letter=${picked} /><span class="answer-letter">${picked}</span></div>`
         : null}
-      <p class="play-big">${answer === 'locked' ? 'Answer locked' : 'Sending your answer…'}</p>
+      <h1 class="play-big">${answer === 'locked' ? 'Answer locked' : 'Sending your answer…'}</h1>
       ${picked ? html`<p class="play-hint">You answered ${picked}: ${optionText(q.options, picked)}</p>` : null}
       <p class="play-hint">Waiting for the others…</p>
     </section>`;
@@ -172,9 +172,9 @@ function Question({ session, state }) {
     ${top}
     <h1 id="play-q-text" class="play-q-text" tabindex="-1" ref=${heading}>${q.question}</h1>
     ${paused
-      ? html`<p class="play-paused" role="status">Paused by the host. Wait a moment…</p>`
+      ? html`<p class="play-paused">Paused by the host. Wait a moment…</p>`
       : left <= 0
-        ? html`<p class="play-paused" role="status">Time's up!</p>`
+        ? html`<p class="play-paused">Time's up!</p>`
         : null}
     ${notice ? html`<p class="play-notice" role="alert">${notice}</p>` : null}
     <div class=${`answer-grid answer-grid--${q.options.length}`} role="group" aria-label="Answers">
@@ -189,8 +189,7 @@ function Question({ session, state }) {
           onClick=${() => session.answer(o.value)}
         >
           <${Shape} letter=${o.value} />
-          <span class="answer-letter" aria-hidden="true">${o.value}</span>
-          <span class="answer-text" aria-hidden="true">${o.text}</span>
+          <span class="answer-letter">${o.value}</span>${' '}<span class="answer-text">${o.text}</span>
         </button>`,
       )}
     </div>
@@ -310,7 +309,7 @@ function Refused({ state, code }) {
   const error = state.error || { message: 'You are not in this game.' };
   return html`<section class="play-center play-refused">
     <h1 class="play-big">${state.status === 'kicked' ? 'Removed from the game' : "Can't play this game"}</h1>
-    <p class="play-hint" role="alert">${error.message}</p>
+    <p class="play-hint">${error.message}</p>
     ${error.code === 'guests_not_allowed'
       ? html`<a class="room-btn" href=${`#/login?next=${encodeURIComponent(`#/join/${code}`)}`}>Sign in</a>`
       : null}

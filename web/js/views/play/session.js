@@ -145,8 +145,11 @@ export class PlayerSession extends EventTarget {
       } catch (err) {
         // The room is gone or the token is not for it: the seat cannot come back.
         if (err instanceof ApiError && [403, 404, 422].includes(err.status)) {
-          const code = err.status === 404 ? 'room_not_found' : err.code || 'room_not_found';
-          this.fail({ code, message: err.status === 404 ? roomMessage({ code: 'room_ended' }) : roomMessage(err) });
+          this.fail(
+            err.status === 404
+              ? { code: 'room_ended', message: 'This game is over: it is no longer running.' }
+              : { code: err.code || 'room_not_found', message: roomMessage(err) },
+          );
         }
         throw err;
       }
@@ -161,9 +164,11 @@ export class PlayerSession extends EventTarget {
    * Joins with the signed-in learner's socket (frames wait for its hello if it is
    * still connecting); resolves once seated. A connection still in another game
    * leaves that one first: joining this one is what the learner asked for.
+   * `resume`: taking a seat back after a reload, so a vanished room means it ended.
    */
-  async joinAsLearner(name) {
+  async joinAsLearner(name, resume = false) {
     this.name = name || null;
+    this.resumed = resume;
     this.sock = learnerSocket();
     this.listen();
     try {
@@ -221,7 +226,10 @@ export class PlayerSession extends EventTarget {
       if (frame && frame.room) this.snapshot(frame.room);
       return frame;
     } catch (err) {
-      if (err && (FINAL_CODES.has(err.code) || err.code === 'invalid_name')) {
+      if (err && err.code === 'room_not_found' && this.resumed) {
+        // Coming back to a seat (reload, reconnect): the game has ended since.
+        this.fail({ code: 'room_ended', message: 'This game is over: it is no longer running.' });
+      } else if (err && (FINAL_CODES.has(err.code) || err.code === 'invalid_name')) {
         this.fail({ code: err.code, message: roomMessage(err) });
       }
       throw err;
