@@ -246,11 +246,24 @@ async function start() {
   try {
     await auth.restore();
   } catch (err) {
-    // The server is unreachable or busy: start signed out and say why.
+    // The server is unreachable or busy: start signed out, say why, and sign back in
+    // by itself once the server answers (the cookie is still there).
     toast(describeError(err), 'error');
+    retryRestore();
   }
   root.textContent = '';
   render(html`<${App} />`, root);
+}
+
+function retryRestore(delay = 5000) {
+  let timer = null;
+  const attempt = () => {
+    clearTimeout(timer);
+    window.removeEventListener('online', attempt);
+    auth.restore().catch(() => retryRestore(Math.min(delay * 2, 60_000)));
+  };
+  timer = setTimeout(attempt, delay);
+  window.addEventListener('online', attempt);
 }
 
 start();
