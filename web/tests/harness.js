@@ -205,6 +205,47 @@ export async function registerApi(server, learner) {
   return res.json();
 }
 
+/** A JSON call as the learner holding `token`; throws on a non-2xx answer. */
+export async function apiCall(server, token, method, path, body) {
+  const res = await fetch(`${server.baseURL}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+/** Creates a goal over the API and waits for its roadmap; returns the goal. */
+export async function createGoalApi(server, token, description) {
+  const { job } = await apiCall(server, token, 'POST', '/api/v1/goals', { description });
+  const deadline = Date.now() + WAIT_MS;
+  for (;;) {
+    const now = await apiCall(server, token, 'GET', `/api/v1/jobs/${job.id}`);
+    if (now.status === 'done') return apiCall(server, token, 'GET', `/api/v1/goals/${now.goal_id}`);
+    if (now.status === 'failed' || Date.now() > deadline) throw new Error(`roadmap job ${job.id}: ${JSON.stringify(now)}`);
+    await sleep(100);
+  }
+}
+
+/**
+ * Passes the first `levels` levels of `goal` for the learner holding `token`, through
+ * the legacy quiz routes (the server grants the same XP as for a socket quiz). For
+ * set-up only: a rival on the leaderboard.
+ */
+export async function passLevelsApi(server, token, goal, levels) {
+  const ordered = goal.roadmap.levels.slice().sort((a, b) => a.order - b.order).slice(0, levels);
+  for (const { id } of ordered) {
+    const level = await apiCall(server, token, 'GET', `/api/v1/levels/${id}`);
+    for (const t of level.topics) {
+      await apiCall(server, token, 'PUT', `/api/v1/levels/${id}/topics/${t.index}`, { completed: true });
+    }
+    await apiCall(server, token, 'GET', `/levels/${id}/quiz`);
+    await apiCall(server, token, 'POST', `/levels/${id}/quiz/submit`, { score: 100, passed: true, time_taken: 60 });
+  }
+}
+
 // ---------------------------------------------------------------------------------------
 // The browser
 
@@ -254,6 +295,7 @@ export class Watcher {
     this.problems = [];
     /** Substrings of console errors a test expects (e.g. a 401 from a signed-out refresh). */
     this.allowed = [];
+    this.pages = [];
   }
 
   async attachContext(context) {
@@ -270,6 +312,7 @@ export class Watcher {
   }
 
   attachPage(page) {
+    this.pages.push(page);
     page.on('console', (msg) => {
       if (msg.type() !== 'error') return;
       const text = msg.text();
@@ -309,9 +352,11 @@ export class Watcher {
 const AXE_SOURCE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 
 /**
- * Runs axe-core on the page as it is now and throws on any serious or critical
- * violation. axe is evaluated through the DevTools protocol (page.evaluate), which the
- * page's CSP does not govern, so the app keeps its strict CSP under test.
+ * Runs axe-core on the page as it is now and records every serious or critical
+ * violation; `assertA11y()` fails the test on them at its end, so that one run lists
+ * every screen's problems. axe is evaluated through the DevTools protocol
+ * (page.evaluate), which the page's CSP does not govern: the app keeps its strict CSP
+ * under test, no bypassCSP.
  */
 export async function checkA11y(page, screen) {
   const injected = await page.evaluate(() => typeof window.axe === 'object');
@@ -319,28 +364,33 @@ export async function checkA11y(page, screen) {
   const results = await page.evaluate(async () => {
     const r = await window.axe.run(document, {
       resultTypes: ['violations'],
-      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
+      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'] },
     });
     return r.violations.map((v) => ({
       id: v.id,
       impact: v.impact,
       help: v.help,
-      nodes: v.nodes.slice(0, 5).map((n) => `${n.target.join(' ')} — ${n.failureSummary?.split('\n').slice(1, 2).join('').trim()}`),
+      nodes: v.nodes.slice(0, 5).map((n) => `${n.target.join(' ')} — ${(n.failureSummary || '').split('\n').slice(1, 2).join('').trim()}`),
     }));
   });
   a11yLog.push({ screen, url: page.url(), violations: results });
-  const bad = results.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  if (bad.length) {
-    const text = bad
-      .map((v) => `${v.impact} ${v.id}: ${v.help}\n      ${v.nodes.join('\n      ')}`)
-      .join('\n    ');
-    throw new Error(`axe on screen "${screen}" (${page.url()}):\n    ${text}`);
+  for (const v of results.filter((x) => x.impact === 'serious' || x.impact === 'critical')) {
+    a11yFailures.push(`screen "${screen}": ${v.impact} ${v.id}: ${v.help}\n      ${v.nodes.join('\n      ')}`);
   }
   return results;
 }
 
-/** Every scan of this process, for the summary. */
+/** Every scan of this process, and the serious or critical violations not yet reported. */
 export const a11yLog = [];
+const a11yFailures = [];
+
+/** Throws when any scan since the last call found a serious or critical violation. */
+export function assertA11y() {
+  if (a11yFailures.length) {
+    const list = a11yFailures.splice(0);
+    throw new Error(`axe found ${list.length} serious or critical violation(s):\n    ${list.join('\n    ')}`);
+  }
+}
 
 /** A PNG of the page into target/browser-screenshots/<name>-<width>.png. */
 export async function screenshot(page, name) {
@@ -383,6 +433,52 @@ export function catalogAnswers() {
     }
   }
   return answersByQuestion;
+}
+
+/**
+ * Runs a test's body; then fails on any page problem or axe violation. When the body
+ * itself fails, the page problems seen meanwhile are added to its error (a console
+ * error often says why an expected element never came).
+ */
+export async function scenario(watchers, body) {
+  try {
+    await body();
+  } catch (err) {
+    let extra = '';
+    const seen = watchers.flatMap((w) => w.problems.splice(0));
+    if (seen.length) extra += `\n  page problems meanwhile:\n  ${seen.join('\n  ')}`;
+    if (a11yFailures.length) extra += `\n  axe meanwhile:\n    ${a11yFailures.splice(0).join('\n    ')}`;
+    const shots = await failureShots(watchers);
+    if (shots.length) extra += `\n  screenshots at the failure:\n  ${shots.join('\n  ')}`;
+    if (extra && err instanceof Error) {
+      // The reporter prints the stack, which starts with the message as it was.
+      err.message += extra;
+      if (typeof err.stack === 'string') err.stack = `${err.stack}${extra}`;
+    }
+    throw err;
+  }
+  for (const w of watchers) w.check();
+  assertA11y();
+}
+
+/** A screenshot of every open watched page, into target/browser-screenshots/failures/. */
+async function failureShots(watchers) {
+  const dir = path.join(SCREENSHOT_DIR, 'failures');
+  const files = [];
+  for (const w of watchers) {
+    for (const [i, page] of w.pages.entries()) {
+      if (page.isClosed()) continue;
+      fs.mkdirSync(dir, { recursive: true });
+      const file = path.join(dir, `${w.label}-${i}-${Date.now()}.png`);
+      try {
+        await page.screenshot({ path: file, timeout: 5000 });
+        files.push(`${file} (${page.url()})`);
+      } catch {
+        // A page that cannot be photographed any more adds nothing.
+      }
+    }
+  }
+  return files;
 }
 
 /** Wall time of a test, printed as a TAP diagnostic line. */

@@ -10,7 +10,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startServer, launchBrowser, newPerson, newLearner, registerApi, checkA11y, screenshotBoth, timer, sleep, WAIT_MS,
+  startServer, launchBrowser, newPerson, newLearner, registerApi, checkA11y, screenshotBoth, scenario, timer, sleep, WAIT_MS,
 } from './harness.js';
 
 const TTL_SECS = 2;
@@ -73,54 +73,55 @@ test('two tabs refresh at the same moment after the access token expired: both s
   const { context, page: tab1, watcher } = await newPerson(browser, server, { label: 'tabs' });
   const log = { tokens: [], refreshes: [] };
   trackAuth(tab1, log);
+  await scenario([watcher], async () => {
 
-  // Sign in through the form (the login screen is also scanned by axe).
-  await tab1.goto('/#/login');
-  await tab1.getByRole('heading', { name: 'Sign in' }).waitFor();
-  await checkA11y(tab1, 'login');
-  await screenshotBoth(tab1, 'login');
-  await tab1.getByLabel('Email').fill(learner.email);
-  await tab1.getByLabel('Password').fill(learner.password);
-  await tab1.getByRole('button', { name: 'Sign in' }).click();
-  await tab1.getByRole('heading', { name: `Hi, ${learner.display_name}!` }).waitFor();
-  // From here on every refresh must succeed (the signed-out start's 401 is expected).
-  log.refreshes.length = 0;
+    // Sign in through the form (the login screen is also scanned by axe).
+    await tab1.goto('/#/login');
+    await tab1.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await checkA11y(tab1, 'login');
+    await screenshotBoth(tab1, 'login');
+    await tab1.getByLabel('Email').fill(learner.email);
+    await tab1.getByLabel('Password').fill(learner.password);
+    await tab1.getByRole('button', { name: 'Sign in' }).click();
+    await tab1.getByRole('heading', { name: `Hi, ${learner.display_name}!` }).waitFor();
+    // From here on every refresh must succeed (the signed-out start's 401 is expected).
+    log.refreshes.length = 0;
 
-  // A second tab of the same browser: it signs in from the shared cookie.
-  const tab2 = await context.newPage();
-  trackAuth(tab2, log);
-  await tab2.goto('/#/profile');
-  await expectSignedIn(tab2, 'tab 2 on open');
-  await expectSignedIn(tab1, 'tab 1 after tab 2 opened');
+    // A second tab of the same browser: it signs in from the shared cookie.
+    const tab2 = await context.newPage();
+    trackAuth(tab2, log);
+    await tab2.goto('/#/profile');
+    await expectSignedIn(tab2, 'tab 2 on open');
+    await expectSignedIn(tab1, 'tab 1 after tab 2 opened');
 
-  // 1. Both tokens expire; both tabs then call the API at the same moment (each gets
-  //    a 401, refreshes and retries).
-  await waitExpired(log.tokens.at(-1));
-  const before1 = log.refreshes.length;
-  await Promise.all([
-    tab1.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Leaderboard' }).click(),
-    tab2.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Leaderboard' }).click(),
-  ]);
-  for (const [tab, name] of [[tab1, 'tab 1'], [tab2, 'tab 2']]) {
-    await tab.getByRole('heading', { name: 'Leaderboard' }).waitFor();
-    await tab.getByRole('region', { name: 'Your rank' }).getByText(/not on this board yet|You are #/).waitFor();
-    await expectSignedIn(tab, `${name} after the expired-token calls`);
-  }
-  assert.ok(log.refreshes.length > before1, 'the expired token caused no refresh');
+    // 1. Both tokens expire; both tabs then call the API at the same moment (each gets
+    //    a 401, refreshes and retries).
+    await waitExpired(log.tokens.at(-1));
+    const before1 = log.refreshes.length;
+    await Promise.all([
+      tab1.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Leaderboard' }).click(),
+      tab2.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Leaderboard' }).click(),
+    ]);
+    for (const [tab, name] of [[tab1, 'tab 1'], [tab2, 'tab 2']]) {
+      await tab.getByRole('heading', { name: 'Leaderboard' }).waitFor();
+      await tab.getByRole('region', { name: 'Your rank' }).getByText(/not on this board yet|You are #/).waitFor();
+      await expectSignedIn(tab, `${name} after the expired-token calls`);
+    }
+    assert.ok(log.refreshes.length > before1, 'the expired token caused no refresh');
 
-  // 2. Both tabs reload at once: each starts with no token and refreshes with the
-  //    same cookie at the same moment.
-  await waitExpired(log.tokens.at(-1));
-  await Promise.all([tab1.reload(), tab2.reload()]);
-  await expectSignedIn(tab1, 'tab 1 after both reloaded');
-  await expectSignedIn(tab2, 'tab 2 after both reloaded');
+    // 2. Both tabs reload at once: each starts with no token and refreshes with the
+    //    same cookie at the same moment.
+    await waitExpired(log.tokens.at(-1));
+    await Promise.all([tab1.reload(), tab2.reload()]);
+    await expectSignedIn(tab1, 'tab 1 after both reloaded');
+    await expectSignedIn(tab2, 'tab 2 after both reloaded');
 
-  // 3. One cookie presented twice at the same moment, without the app's lock (as two
-  //    browsers or an older client would): the server's grace window answers both.
-  const raced = await tab1.evaluate(async () => {
-    const once = () => fetch('/api/v1/auth/refresh', { method: 'POST', credentials: 'same-origin' })
-      .then(async (r) => ({ status: r.status, user: r.ok ? (await r.json()).user?.email : null }));
-    return Promise.all([once(), once()]);
+    // 3. One cookie presented twice at the same moment, without the app's lock (as two
+    //    browsers or an older client would): the server's grace window answers both.
+    const raced = await tab1.evaluate(async () => {
+      const once = () => fetch('/api/v1/auth/refresh', { method: 'POST', credentials: 'same-origin' })
+        .then(async (r) => ({ status: r.status, user: r.ok ? (await r.json()).user?.email : null }));
+      return Promise.all([once(), once()]);
   });
   assert.deepEqual(raced.map((r) => r.status), [200, 200], `concurrent refreshes with one cookie: ${JSON.stringify(raced)}`);
   assert.ok(raced.every((r) => r.user === learner.email), `refresh answered another user: ${JSON.stringify(raced)}`);
@@ -132,7 +133,7 @@ test('two tabs refresh at the same moment after the access token expired: both s
 
   const refused = log.refreshes.filter((s) => s !== 200);
   assert.deepEqual(refused, [], `some refreshes were refused: ${JSON.stringify(log.refreshes)}`);
-  watcher.check();
+  });
   await context.close();
   done();
 });
