@@ -19,7 +19,7 @@ export function Roadmap({ params }) {
   const passed = levels.filter((l) => l.status === 'completed').length;
   const currentId = (levels.find((l) => l.status === 'unlocked' || l.status === 'in_progress') || {}).id;
 
-  return html`<section class="page roadmap">
+  return html`<section class="page narrow roadmap">
     <p><a class="back-link" href="#/"><${Icon} name="back" size=${20} /> All goals</a></p>
     <header class="roadmap-head">
       <h1 tabindex="-1">${g.title}</h1>
