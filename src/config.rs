@@ -110,6 +110,16 @@ pub const VARIABLES: &[Variable] = &[
         doc: "true or false: mark the refresh-token cookie Secure (HTTPS only); empty means true in production, false in development",
     },
     Variable {
+        name: "QUESTPATH_ACCESS_TOKEN_TTL_SECS",
+        default: "900",
+        doc: "lifetime of an access token in seconds (1 to 86400); clients refresh after it",
+    },
+    Variable {
+        name: "QUESTPATH_REFRESH_GRACE_SECS",
+        default: "30",
+        doc: "seconds (0 to 300) during which a just-rotated refresh token still yields an access token (two tabs refreshing at once); reuse later revokes the family",
+    },
+    Variable {
         name: "QUESTPATH_GOOGLE_CLIENT_ID",
         default: "",
         doc: "OAuth client id that Google ID tokens must be issued for (aud); empty disables Google sign-in",
@@ -427,6 +437,10 @@ pub struct Settings {
     pub worker_metrics_bind: Option<SocketAddr>,
     /// Whether the refresh-token cookie carries `Secure`.
     pub cookie_secure: bool,
+    /// How long an access token is valid.
+    pub access_token_ttl: Duration,
+    /// How long a rotated refresh token still answers with an access token.
+    pub refresh_grace: Duration,
     /// Google sign-in, when a client id is configured.
     pub google: Option<GoogleSettings>,
     /// Whether the unverified legacy `POST /auth/oauth-login` is enabled.
@@ -819,6 +833,9 @@ impl Settings {
                 )),
             }
         };
+        let access_token_ttl =
+            Duration::from_secs(number("QUESTPATH_ACCESS_TOKEN_TTL_SECS", 1..=86_400)?);
+        let refresh_grace = Duration::from_secs(number("QUESTPATH_REFRESH_GRACE_SECS", 0..=300)?);
         let heartbeat = Duration::from_secs(number("QUESTPATH_WS_HEARTBEAT_SECS", 1..=300)?);
         let client_timeout = Duration::from_secs(number("QUESTPATH_WS_TIMEOUT_SECS", 2..=3600)?);
         if client_timeout <= heartbeat {
@@ -886,6 +903,8 @@ impl Settings {
             metrics_token,
             worker_metrics_bind,
             cookie_secure,
+            access_token_ttl,
+            refresh_grace,
             google,
             legacy_oauth_login,
             environment,

@@ -181,9 +181,13 @@ impl Application {
         let auth = AuthService::new(
             backends.store.clone(),
             backends.cache.clone(),
-            TokenKeys::new(&signing_key),
+            TokenKeys::new(&signing_key).with_access_ttl(
+                chrono::Duration::from_std(settings.access_token_ttl)
+                    .unwrap_or(crate::auth::tokens::ACCESS_TTL),
+            ),
             google,
-        );
+        )
+        .with_refresh_grace(chrono::Duration::from_std(settings.refresh_grace).unwrap_or_default());
         let goals = GoalService::new(
             backends.store.clone(),
             backends.cache.clone(),

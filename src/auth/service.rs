@@ -20,6 +20,8 @@ use crate::ports::{
 
 /// Lifetime of a refresh token (and of a family left unused).
 pub const REFRESH_TTL: Duration = Duration::days(30);
+/// Default grace window of a rotated refresh token (`QUESTPATH_REFRESH_GRACE_SECS`).
+pub const DEFAULT_REFRESH_GRACE: Duration = Duration::seconds(30);
 /// Lifetime of a websocket ticket.
 pub const TICKET_TTL: StdDuration = StdDuration::from_secs(30);
 
@@ -28,9 +30,10 @@ pub const TICKET_TTL: StdDuration = StdDuration::from_secs(30);
 pub struct Session {
     pub user: User,
     pub access: IssuedToken,
-    /// The opaque refresh token for the cookie; only its hash is stored.
-    pub refresh_token: String,
-    pub refresh_expires_at: DateTime<Utc>,
+    /// The new refresh token for the cookie (only its hash is stored) and its expiry.
+    /// `None` when a refresh came within the grace window of a rotation that just
+    /// happened: the client holds, or is receiving, that rotation's token already.
+    pub refresh: Option<(String, DateTime<Utc>)>,
 }
 
 /// Failures of the account operations, mapped to HTTP by the routes.
@@ -76,6 +79,7 @@ pub struct AuthService {
     cache: Arc<dyn Cache>,
     keys: TokenKeys,
     google: Option<Arc<GoogleVerifier>>,
+    refresh_grace: Duration,
 }
 
 impl AuthService {
@@ -90,7 +94,15 @@ impl AuthService {
             cache,
             keys,
             google,
+            refresh_grace: DEFAULT_REFRESH_GRACE,
         }
+    }
+
+    /// How long after a rotation the rotated-out token still yields an access token
+    /// (`QUESTPATH_REFRESH_GRACE_SECS`); zero turns the window off.
+    pub fn with_refresh_grace(mut self, grace: Duration) -> Self {
+        self.refresh_grace = grace;
+        self
     }
 
     pub fn keys(&self) -> &TokenKeys {
@@ -307,8 +319,7 @@ impl AuthService {
         Ok(Session {
             user,
             access,
-            refresh_token,
-            refresh_expires_at: record.expires_at,
+            refresh: Some((refresh_token, record.expires_at)),
         })
     }
 
@@ -339,7 +350,43 @@ impl AuthService {
         if family.revoked || family.expires_at <= now {
             return Err(AuthError::RefreshInvalid);
         }
-        if token.used_at.is_some() || !self.store.consume_refresh_token(&hash, now).await? {
+        let rotated_at = match token.used_at {
+            Some(at) => Some(at),
+            None if self.store.consume_refresh_token(&hash, now).await? => None,
+            // Another request consumed it between our read and our compare-and-set.
+            None => Some(
+                self.store
+                    .refresh_token(&hash)
+                    .await?
+                    .and_then(|t| t.used_at)
+                    .unwrap_or(DateTime::<Utc>::MIN_UTC),
+            ),
+        };
+        if let Some(rotated_at) = rotated_at {
+            // Two tabs (or two calls of one page) refreshing with the same cookie: the
+            // first rotated it, the second gets an access token of the same family and
+            // no new cookie. Later reuse is theft: the family goes.
+            if now - rotated_at <= self.refresh_grace {
+                let user = self
+                    .store
+                    .user_by_id(token.user_id)
+                    .await?
+                    .ok_or(AuthError::RefreshInvalid)?;
+                let access = self
+                    .keys
+                    .issue_access(user.id, now)
+                    .map_err(AuthError::Token)?;
+                tracing::info!(
+                    user_id = %token.user_id,
+                    family_id = %token.family_id,
+                    "refresh token presented again within the grace window"
+                );
+                return Ok(Session {
+                    user,
+                    access,
+                    refresh: None,
+                });
+            }
             self.store.revoke_refresh_family(token.family_id).await?;
             tracing::warn!(
                 user_id = %token.user_id,

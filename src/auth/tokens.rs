@@ -15,7 +15,7 @@ pub const ISSUER: &str = "questpath";
 pub const AUDIENCE: &str = "questpath-api";
 /// Value of the `typ` claim of access tokens.
 pub const ACCESS_TYPE: &str = "access";
-/// Lifetime of an access token.
+/// Default lifetime of an access token (`QUESTPATH_ACCESS_TOKEN_TTL_SECS`).
 pub const ACCESS_TTL: Duration = Duration::minutes(15);
 
 /// Claims of an access token.
@@ -37,6 +37,7 @@ pub struct TokenKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    access_ttl: Duration,
 }
 
 /// A signed access token and its expiry.
@@ -66,16 +67,23 @@ impl TokenKeys {
             encoding: EncodingKey::from_secret(secret.expose().as_bytes()),
             decoding: DecodingKey::from_secret(secret.expose().as_bytes()),
             validation,
+            access_ttl: ACCESS_TTL,
         }
     }
 
-    /// Signs an access token for `user_id`, valid for [`ACCESS_TTL`] from `now`.
+    /// The same keys issuing access tokens that live `ttl`.
+    pub fn with_access_ttl(mut self, ttl: Duration) -> Self {
+        self.access_ttl = ttl;
+        self
+    }
+
+    /// Signs an access token for `user_id`, valid for the configured lifetime from `now`.
     pub fn issue_access(
         &self,
         user_id: Uuid,
         now: DateTime<Utc>,
     ) -> Result<IssuedToken, TokenError> {
-        let expires_at = now + ACCESS_TTL;
+        let expires_at = now + self.access_ttl;
         let claims = AccessClaims {
             sub: user_id.to_string(),
             iat: now.timestamp(),

@@ -4,7 +4,9 @@ use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
-use crate::helpers::{Session, TestApp, TestUser, set_cookie, spawn_app, spawn_app_with};
+use crate::helpers::{
+    Session, TestApp, TestUser, cookie_value, set_cookie, spawn_app, spawn_app_with,
+};
 
 /// Signing key of servers started by [`app_with_known_key`], so tests can forge tokens.
 const KEY: &str = "test-signing-key-0123456789-abcdefghijklmnop";
@@ -232,7 +234,8 @@ async fn bad_display_names_are_refused() {
 
 #[actix_web::test]
 async fn refresh_rotates_and_a_reused_token_revokes_its_family() {
-    let app = spawn_app().await;
+    // No grace window: any second use of a rotated token is reuse.
+    let app = spawn_app_with(&[("QUESTPATH_REFRESH_GRACE_SECS", "0")], |b| b).await;
     let first = app.register(&TestUser::generate()).await;
 
     let second = app
@@ -263,6 +266,81 @@ async fn refresh_rotates_and_a_reused_token_revokes_its_family() {
         401,
         "the rotated token of a revoked family is dead too"
     );
+}
+
+#[actix_web::test]
+async fn two_tabs_refreshing_with_one_cookie_both_stay_signed_in() {
+    let app = spawn_app().await;
+    let first = app.register(&TestUser::generate()).await;
+
+    let (a, b) = tokio::join!(
+        app.post_with_refresh("/api/v1/auth/refresh", &first.refresh),
+        app.post_with_refresh("/api/v1/auth/refresh", &first.refresh),
+    );
+    assert_eq!((a.status().as_u16(), b.status().as_u16()), (200, 200));
+    let cookies: Vec<_> = [&a, &b]
+        .iter()
+        .filter_map(|r| set_cookie(r, "refresh_token"))
+        .collect();
+    assert_eq!(
+        cookies.len(),
+        1,
+        "only the rotation sets a cookie: {cookies:?}"
+    );
+    for response in [a, b] {
+        let body: Value = response.json().await.unwrap();
+        let access = body["access_token"].as_str().unwrap();
+        assert_eq!(app.get_bearer("/api/v1/me", access).await.status(), 200);
+    }
+    let rotated = cookie_value(&cookies[0]);
+    let next = app
+        .post_with_refresh("/api/v1/auth/refresh", &rotated)
+        .await;
+    assert_eq!(next.status(), 200, "the family lives on");
+}
+
+#[actix_web::test]
+async fn a_rotated_token_after_the_grace_window_revokes_its_family() {
+    let app = spawn_app_with(&[("QUESTPATH_REFRESH_GRACE_SECS", "1")], |b| b).await;
+    let first = app.register(&TestUser::generate()).await;
+    let second = app
+        .post_with_refresh("/api/v1/auth/refresh", &first.refresh)
+        .await;
+    let second = Session::from_response(second).await;
+
+    let within = app
+        .post_with_refresh("/api/v1/auth/refresh", &first.refresh)
+        .await;
+    assert_eq!(within.status(), 200);
+    assert!(set_cookie(&within, "refresh_token").is_none());
+
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let late = app
+        .post_with_refresh("/api/v1/auth/refresh", &first.refresh)
+        .await;
+    assert_eq!(late.status(), 401);
+    assert_eq!(
+        late.json::<Value>().await.unwrap()["code"],
+        "refresh_token_reused"
+    );
+    let after = app
+        .post_with_refresh("/api/v1/auth/refresh", &second.refresh)
+        .await;
+    assert_eq!(after.status(), 401, "the family is revoked");
+}
+
+#[actix_web::test]
+async fn access_tokens_live_as_long_as_configured() {
+    let app = spawn_app_with(&[("QUESTPATH_ACCESS_TOKEN_TTL_SECS", "60")], |b| b).await;
+    let response = app
+        .post_json(
+            "/api/v1/auth/register",
+            &json!({"email": format!("{}@example.org", uuid::Uuid::new_v4().simple()),
+                "password": "correct horse battery staple"}),
+        )
+        .await;
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["expires_in"], 60);
 }
 
 #[actix_web::test]

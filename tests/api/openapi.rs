@@ -54,6 +54,15 @@ const V1_ROUTES: &[(&str, &str, Auth)] = &[
     ("GET", "/api/v1/rooms/{room_id}/results", Bearer),
     ("GET", "/api/v1/rooms/{room_id}/results.csv", Bearer),
     ("GET", "/api/v1/rooms/{code}/qr.svg", Public),
+    ("GET", "/api/v1/quizzes", Bearer),
+    ("POST", "/api/v1/quizzes", Bearer),
+    ("POST", "/api/v1/quizzes/import", Bearer),
+    ("GET", "/api/v1/quizzes/{quiz_id}", Bearer),
+    ("PUT", "/api/v1/quizzes/{quiz_id}", Bearer),
+    ("DELETE", "/api/v1/quizzes/{quiz_id}", Bearer),
+    ("GET", "/api/v1/quizzes/{quiz_id}/export.json", Bearer),
+    ("GET", "/api/v1/quizzes/{quiz_id}/export.csv", Bearer),
+    ("GET", "/api/v1/catalog", Bearer),
 ];
 
 fn expected() -> BTreeSet<(String, String)> {
@@ -316,6 +325,8 @@ async fn the_server_answers_every_listed_route_as_documented() {
             .replace("{goal_id}", &id)
             .replace("{level_id}", &id)
             .replace("{job_id}", &id)
+            .replace("{quiz_id}", &id)
+            .replace("{code}", "K7XQ2M")
             .replace("{board}", "alltime")
             .replace("{index}", "0");
         let response = app

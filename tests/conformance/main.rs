@@ -11,4 +11,5 @@ mod cql;
 mod job_queue;
 mod leaderboard;
 mod rate_limiter;
+mod refresh_race;
 mod store;

@@ -42,12 +42,15 @@ struct LegacyToken {
 }
 
 fn token_response(state: &AppState, session: Session) -> HttpResponse {
-    let cookie = cookie::set(
-        &session.refresh_token,
-        session.refresh_expires_at,
-        state.settings.cookie_secure,
-    );
-    HttpResponse::Ok().cookie(cookie).json(LegacyToken {
+    let mut response = HttpResponse::Ok();
+    if let Some((token, expires_at)) = &session.refresh {
+        response.cookie(cookie::set(
+            token,
+            *expires_at,
+            state.settings.cookie_secure,
+        ));
+    }
+    response.json(LegacyToken {
         access_token: session.access.token,
         token_type: "bearer",
     })

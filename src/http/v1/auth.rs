@@ -6,7 +6,6 @@ use serde::{Deserialize, Serialize};
 use crate::auth::cookie;
 use crate::auth::extractor::AuthUser;
 use crate::auth::service::{Session, TICKET_TTL};
-use crate::auth::tokens::ACCESS_TTL;
 use crate::http::client_ip;
 use crate::http::error::ApiError;
 use crate::http::openapi::{
@@ -86,19 +85,22 @@ fn session_response(
     session: Session,
     status: actix_web::http::StatusCode,
 ) -> HttpResponse {
-    let cookie = cookie::set(
-        &session.refresh_token,
-        session.refresh_expires_at,
-        state.settings.cookie_secure,
-    );
-    HttpResponse::build(status)
-        .cookie(cookie)
-        .json(TokenResponse {
-            access_token: session.access.token,
-            token_type: "Bearer",
-            expires_in: ACCESS_TTL.num_seconds(),
-            user: session.user.into(),
-        })
+    let mut response = HttpResponse::build(status);
+    if let Some((token, expires_at)) = &session.refresh {
+        response.cookie(cookie::set(
+            token,
+            *expires_at,
+            state.settings.cookie_secure,
+        ));
+    }
+    // Every access token is issued for the full configured lifetime.
+    let expires_in = i64::try_from(state.settings.access_token_ttl.as_secs()).unwrap_or(i64::MAX);
+    response.json(TokenResponse {
+        access_token: session.access.token,
+        token_type: "Bearer",
+        expires_in,
+        user: session.user.into(),
+    })
 }
 
 /// Creates an account and signs it in: 201 with tokens.
@@ -178,14 +180,16 @@ pub(crate) async fn login(
 }
 
 /// Rotates the refresh cookie and returns a new access token. A refused cookie is
-/// cleared; presenting a rotated-out token revokes its whole family.
+/// cleared. A token rotated out less than `QUESTPATH_REFRESH_GRACE_SECS` (30 s) ago
+/// still yields an access token of its family, without a new cookie (two tabs
+/// refreshing at once); presenting it later revokes the whole family.
 #[utoipa::path(
     post,
     path = "/api/v1/auth/refresh",
     tag = "auth",
     params(RefreshCookie),
     responses(
-        (status = 200, description = "New tokens; the cookie is rotated", body = TokenResponse,
+        (status = 200, description = "A new access token; the cookie is rotated (not within the grace window of a rotation just made)", body = TokenResponse,
             headers(("Set-Cookie" = String, description = "The new `refresh_token` cookie"))),
         (status = 401, response = Unauthorized),
         (status = 429, response = TooManyRequests),
