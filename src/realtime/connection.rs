@@ -324,6 +324,7 @@ async fn run(
     };
     let mut strikes = 0u32;
     let mut broken = false;
+    let mut client_closed = false;
     let mut last_seen = Instant::now();
     let mut heartbeat = tokio::time::interval(settings.heartbeat);
     heartbeat.tick().await;
@@ -383,7 +384,12 @@ async fn run(
                     Message::Ping(bytes) if ws.pong(&bytes).await.is_err() => break None,
                     Message::Ping(_) => {}
                     Message::Pong(bytes) => pinger.answered(&bytes),
-                    Message::Close(_) => break None,
+                    // Answer with the client's own code (RFC 6455 5.5.1), so a client
+                    // that closed with 1000 sees 1000 come back, not 1005.
+                    Message::Close(theirs) => {
+                        client_closed = true;
+                        break theirs.map(|r| CloseReason { code: r.code, description: None });
+                    }
                     Message::Text(_) | Message::Binary(_) => {
                         if !bucket.take() {
                             metrics.ws_rate_limited();
@@ -430,6 +436,8 @@ async fn run(
     }
     metrics.ws_disconnected(if broken {
         disconnect::ABNORMAL
+    } else if client_closed {
+        disconnect::CLOSED
     } else {
         disconnect_reason(reason.as_ref())
     });

@@ -440,6 +440,11 @@ impl RoomActor {
         if let Some(roster) = self.game.roster_event() {
             self.outbox.push(roster);
         }
+        // The lobby count belongs to the lobby: once a game started, a pending count
+        // must not reach players after the first question (they would jump back).
+        if self.game.phase() != RoomPhase::Lobby {
+            self.game.lobby_dirty = false;
+        }
         if self.game.lobby_dirty && self.last_lobby.elapsed() >= LOBBY_EVERY {
             self.game.lobby_dirty = false;
             self.last_lobby = Instant::now();

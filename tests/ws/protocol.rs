@@ -270,3 +270,29 @@ async fn a_silent_client_is_dropped_after_the_heartbeat_timeout() {
     assert!(closed_4010, "close frame 4010 in {raw:?}");
     assert_eq!(pong["re"], "alive");
 }
+
+#[actix_web::test]
+async fn a_client_close_is_answered_with_its_code() {
+    let app = spawn_app().await;
+    let token = app.learner().await;
+    let mut client = app.connect(&token).await;
+
+    client
+        .socket
+        .close(Some(tokio_tungstenite::tungstenite::protocol::CloseFrame {
+            code: tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode::Normal,
+            reason: "bye".into(),
+        }))
+        .await
+        .unwrap();
+    let code = client.closed_with().await;
+    let end = tokio::time::timeout(Duration::from_secs(5), client.socket.next())
+        .await
+        .expect("the server ends the connection");
+
+    assert_eq!(
+        code, 1000,
+        "the close is echoed with the client's code, not 1005"
+    );
+    assert!(end.is_none() || matches!(end, Some(Err(_))), "{end:?}");
+}

@@ -789,3 +789,45 @@ async fn a_reconnecting_player_is_put_back_without_the_code() {
         "no room frame first"
     );
 }
+
+/// Players who joined just before the start must never see the lobby again: the
+/// lobby count is coalesced (once a second), and one still pending at the start used to
+/// arrive after `room.question` 0, sending clients that follow phases back to the lobby.
+#[actix_web::test]
+async fn no_lobby_frame_arrives_after_the_first_question() {
+    // 21 sign-ups from one address in a few seconds.
+    let app = spawn_app_tuned(|s| s.rate_limits.register = 1000).await;
+    let host_token = app.learner().await;
+    let room = create_room(&app, &host_token, json!({"questions": questions(2)})).await;
+    let code = room["code"].as_str().unwrap().to_string();
+    let mut host = app.connect(&host_token).await;
+    join(&mut host, &code, "Teacher").await;
+    let mut players = Vec::new();
+    for i in 0..20 {
+        let token = app.learner().await;
+        let mut client = app.connect(&token).await;
+        join(&mut client, &code, &format!("P{i}")).await;
+        players.push(client);
+    }
+    // The last joins leave a lobby count pending; start at once.
+    host_does(&mut host, "room.start").await;
+    // Longer than the lobby's coalescing period, so a pending count would go out.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    host_does(&mut host, "room.close_question").await;
+
+    for (i, player) in players.iter_mut().enumerate() {
+        let mut seen_question = false;
+        loop {
+            let frame = player.next_json().await;
+            match frame["type"].as_str().unwrap() {
+                "room.question" => seen_question = true,
+                "room.lobby" => {
+                    assert!(!seen_question, "player {i}: room.lobby after room.question")
+                }
+                "room.question_closed" => break,
+                _ => {}
+            }
+        }
+        assert!(seen_question, "player {i} saw the question");
+    }
+}
