@@ -175,10 +175,17 @@ pub async fn rebuild_missing(
     if missing.is_empty() || !port.claim(LEASE, LEASE_TTL).await? {
         return Ok(None);
     }
-    tracing::warn!(
-        boards = ?missing.iter().map(|b| b.key()).collect::<Vec<_>>(),
-        "leaderboards missing (Redis lost its data?): rebuilding from the XP ledger"
-    );
+    let keys: Vec<String> = missing.iter().map(|b| b.key()).collect();
+    // Missing boards are a loss only where boards outlive the process and the ledger
+    // has something to rank; a fresh deployment or an in-process board is expected.
+    if port.outlives_process() && !store.xp_users(None, 1).await?.is_empty() {
+        tracing::warn!(
+            boards = ?keys,
+            "leaderboards missing (Redis lost its data?): rebuilding from the XP ledger"
+        );
+    } else {
+        tracing::info!(boards = ?keys, "building the leaderboards from the XP ledger");
+    }
     let result = rebuild(store, port, &missing).await;
     if let Err(e) = port.release(LEASE).await {
         tracing::warn!(error = %e, "could not release the rebuild lease; it expires by itself");

@@ -700,6 +700,10 @@ impl Leaderboard for InstrumentedLeaderboard {
         self.inner.backend()
     }
 
+    fn outlives_process(&self) -> bool {
+        self.inner.outlives_process()
+    }
+
     async fn ping(&self) -> PortResult<()> {
         timed_port!(self, "ping", self.inner.ping())
     }

@@ -84,6 +84,12 @@ pub struct Placement {
 pub trait Leaderboard: Send + Sync + 'static {
     fn backend(&self) -> &'static str;
 
+    /// Whether boards survive a restart of this process (Redis: yes; in-process: no,
+    /// they are built from the ledger at every start, which is no loss to warn about).
+    fn outlives_process(&self) -> bool {
+        true
+    }
+
     async fn ping(&self) -> PortResult<()>;
 
     /// Applies the updates in order, as one batch (one round trip on Redis), and

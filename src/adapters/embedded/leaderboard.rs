@@ -275,6 +275,10 @@ impl Leaderboard for InProcessLeaderboard {
         BACKEND
     }
 
+    fn outlives_process(&self) -> bool {
+        false
+    }
+
     async fn ping(&self) -> PortResult<()> {
         Ok(())
     }
