@@ -121,7 +121,8 @@ function Quizzes({ quizzes, error, reload }) {
       await reload();
     } catch (err) {
       const fields = err instanceof ApiError ? Object.values(err.fields || {}) : [];
-      toast([err.message, ...fields.filter((f) => f !== err.message)].join(' '), 'error');
+      const why = [err.message, ...fields.filter((f) => f !== err.message)].join(' ');
+      toast(`“${chosen.name}” was not imported: ${why}`, 'error');
     } finally {
       setBusy(false);
     }

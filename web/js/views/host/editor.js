@@ -36,10 +36,17 @@ function fromSaved(q) {
   };
 }
 
+/** The options that count: empty ones at the end (C, D) are left out, down to two. */
+function filledOptions(options) {
+  const out = options.slice();
+  while (out.length > 2 && !out[out.length - 1].trim()) out.pop();
+  return out;
+}
+
 function toSaved(q) {
   const out = {
     question: q.question.trim(),
-    options: q.options.map((o) => o.trim()),
+    options: filledOptions(q.options).map((o) => o.trim()),
     correct_option: LETTERS[q.correct],
     points: Number(q.points),
   };
@@ -73,18 +80,21 @@ export function validateQuiz(quiz) {
     const id = `q-${q.key}`;
     const qp = textProblem(q.question, LIMITS.question, `Question ${n}`);
     if (qp) errors[`${id}-question`] = qp;
-    q.options.forEach((o, j) => {
+    const options = filledOptions(q.options);
+    options.forEach((o, j) => {
       const op = textProblem(o, LIMITS.option, `Question ${n}, option ${LETTERS[j]}`);
       if (op) errors[`${id}-option-${j}`] = op;
     });
     const seen = new Map();
-    q.options.forEach((o, j) => {
+    options.forEach((o, j) => {
       const k = o.trim().toLowerCase();
       if (!k) return;
       if (seen.has(k)) errors[`${id}-option-${j}`] = `Question ${n}: options ${LETTERS[seen.get(k)]} and ${LETTERS[j]} are the same.`;
       else seen.set(k, j);
     });
-    if (!(q.correct >= 0 && q.correct < q.options.length)) errors[`${id}-correct`] = `Question ${n}: choose the correct option.`;
+    if (!(q.correct >= 0 && q.correct < options.length)) {
+      errors[`${id}-correct`] = `Question ${n}: mark one of the filled options as correct.`;
+    }
     const ep = textProblem(q.explanation, LIMITS.explanation, `Question ${n}'s explanation`, false);
     if (ep) errors[`${id}-explanation`] = ep;
     if (String(q.time).trim() !== '') {
@@ -326,6 +336,7 @@ function QuestionCard({ q, index, count, errors, onChange, onMove, onRemove }) {
     </div>
     <fieldset class="q-options" aria-describedby=${err('correct') ? `${id}-correct-error` : undefined}>
       <legend>Options: mark the correct one</legend>
+      <p class="field-hint">Two to four. Empty options at the end are left out.</p>
       ${q.options.map(
         (o, j) => html`<div class=${`q-option answer--${LETTERS[j]}`} key=${j}>
           <span class="q-option-mark"><${Shape} letter=${LETTERS[j]} /><span class="answer-letter">${LETTERS[j]}</span></span>
@@ -335,8 +346,9 @@ function QuestionCard({ q, index, count, errors, onChange, onMove, onRemove }) {
             onInput=${(e) => setOption(j, e.currentTarget.value)} />
           <label class="q-correct">
             <input type="radio" name=${`${id}-correct`} checked=${q.correct === j}
+              aria-label=${`Correct: option ${LETTERS[j]}`}
               onChange=${() => onChange({ correct: j })} />
-            <span>Correct<span class="sr-only">: option ${LETTERS[j]}</span></span>
+            <span>Correct</span>
           </label>
           ${q.options.length > 2
             ? html`<button type="button" class="room-btn room-btn--quiet room-btn--small"
@@ -378,9 +390,9 @@ function QuestionCard({ q, index, count, errors, onChange, onMove, onRemove }) {
     </div>
     <div class="q-actions">
       <button type="button" id=${`${id}-up`} class="room-btn room-btn--small" disabled=${index === 0}
-        aria-label=${`Move question ${n} up`} onClick=${() => onMove(-1)}>Move up</button>
+        aria-label=${`Move up: question ${n}`} onClick=${() => onMove(-1)}>Move up</button>
       <button type="button" id=${`${id}-down`} class="room-btn room-btn--small" disabled=${index === count - 1}
-        aria-label=${`Move question ${n} down`} onClick=${() => onMove(1)}>Move down</button>
+        aria-label=${`Move down: question ${n}`} onClick=${() => onMove(1)}>Move down</button>
       <span class="pj-spacer"></span>
       <button type="button" class="room-btn room-btn--danger room-btn--small" disabled=${count === 1}
         aria-label=${`Remove question ${n}`} onClick=${onRemove}>Remove question</button>

@@ -162,7 +162,10 @@ function PersonIcon() {
 function Lobby({ state, onKick }) {
   const code = state.room.code;
   const link = `${location.origin}/join/${code}`;
-  const roster = state.roster;
+  // The newest names fill the space; the rest are counted, so nothing scrolls.
+  const many = state.roster.length > 16;
+  const roster = state.roster.slice(many ? -30 : -16);
+  const hidden = state.roster.length - roster.length;
   return html`<div class="pj-lobby">
     <section class="pj-join" aria-label="How to join">
       <p class="pj-join-line">Join at <strong>${location.host}/join</strong></p>
@@ -181,7 +184,7 @@ function Lobby({ state, onKick }) {
       </h2>
       ${roster.length === 0
         ? html`<p class="pj-waiting">Waiting for players to join…</p>`
-        : html`<ul class="pj-names" aria-live="polite" aria-relevant="additions">
+        : html`<ul class=${`pj-names ${many ? 'pj-names--many' : ''}`} aria-live="polite" aria-relevant="additions">
             ${roster.map(
               (p) => html`<li key=${p.player_id} class=${`pj-name ${p.present === false ? 'pj-name--away' : ''}`}>
                 <span>${p.name}</span>${p.present === false ? html`<span class="sr-only"> (offline)</span>` : null}
@@ -190,6 +193,7 @@ function Lobby({ state, onKick }) {
               </li>`,
             )}
           </ul>`}
+      ${hidden > 0 ? html`<p class="pj-note">and ${hidden} more</p>` : null}
       ${state.roster.length < state.players
         ? html`<p class="pj-note">${state.players - state.roster.length} more joined before this screen opened.</p>`
         : null}
@@ -197,13 +201,21 @@ function Lobby({ state, onKick }) {
   </div>`;
 }
 
+// Long texts get smaller type so a question and its options always fit 1280x720.
+function lengthClass(prefix, text, steps) {
+  const n = [...(text || '')].length;
+  const step = steps.findIndex((limit) => n > limit);
+  return step < 0 ? '' : `${prefix}--${steps.length - step}`;
+}
+
 function QuestionStage({ state }) {
   const q = state.question;
+  const longest = q.options.reduce((a, o) => (o.text.length > a.length ? o.text : a), '');
   const answered = state.answered && state.answered.question === q.index ? state.answered : null;
   return html`<div class="pj-question">
     <div class="pj-q-head">
       <${Countdown} clock=${state.clock} className="pj-countdown" />
-      <h2 class="pj-q-text">${q.question}</h2>
+      <h2 class=${`pj-q-text ${lengthClass('pj-len-q', q.question, [300, 160, 90])}`}>${q.question}</h2>
       <div class="pj-answered">
         <span class="pj-answered-count">${!answered ? '–' : answered.expected == null ? answered.answered : `${answered.answered}/${answered.expected}`}</span>
         <span class="pj-answered-label">answered</span>
@@ -213,7 +225,7 @@ function QuestionStage({ state }) {
     ${q.points !== 1
       ? html`<p class=${`points-badge points-badge--x${q.points}`}>${q.points === 0 ? 'No points' : 'Double points'}</p>`
       : null}
-    <ul class=${`pj-options pj-options--${q.options.length}`} aria-label="Options">
+    <ul class=${`pj-options pj-options--${q.options.length} ${lengthClass('pj-len-o', longest, [120, 60, 30])}`} aria-label="Options">
       ${q.options.map(
         (o) => html`<li key=${o.value} class=${`pj-option answer--${o.value}`}>
           <${Shape} letter=${o.value} />
@@ -233,7 +245,9 @@ function Distribution({ state }) {
   const max = Math.max(1, ...letters.map(count));
   const correctText = q ? (q.options.find((o) => o.value === closed.correct_option) || {}).text : '';
   return html`<div class="pj-reveal">
-    <h2 class="pj-q-text pj-q-text--small">${q ? q.question : `Question ${closed.question + 1}`}</h2>
+    <h2 class=${`pj-q-text pj-q-text--small ${lengthClass('pj-len-q', q ? q.question : '', [300, 160, 90])}`}>
+      ${q ? q.question : `Question ${closed.question + 1}`}
+    </h2>
     ${closed.skipped ? html`<p class="pj-skipped">Skipped: nobody scores on this question.</p>` : null}
     <figure class="pj-chart">
       <figcaption class="sr-only">
@@ -257,7 +271,7 @@ function Distribution({ state }) {
     ${closed.skipped
       ? null
       : closed.answered === 0
-        ? html`<p class="pj-correct">Nobody answered. The answer was${' '}
+        ? html`<p class="pj-correct"><span>Nobody answered. The answer was</span>
             <span class=${`answer-chip answer--${closed.correct_option}`}><${Shape} letter=${closed.correct_option} /> ${closed.correct_option}</span>
             <strong>${correctText}</strong></p>`
       : html`<p class="pj-correct">
