@@ -49,6 +49,8 @@ pub struct TopicView {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct LevelView {
     pub id: Uuid,
+    /// The goal (roadmap) this level belongs to.
+    pub goal_id: Uuid,
     pub order: u32,
     pub title: String,
     pub description: String,
@@ -63,6 +65,7 @@ impl From<&Level> for LevelView {
     fn from(l: &Level) -> Self {
         LevelView {
             id: l.id,
+            goal_id: l.goal_id,
             order: l.order,
             title: l.title.clone(),
             description: l.description.clone(),

@@ -50,6 +50,7 @@ async fn a_goal_gets_a_catalog_roadmap_in_the_background() {
     let levels = goal["roadmap"]["levels"].as_array().unwrap();
     assert!((3..=8).contains(&levels.len()));
     assert_eq!(levels[0]["order"], 1);
+    assert!(levels.iter().all(|l| l["goal_id"] == goal_id));
     assert_eq!(levels[0]["status"], "unlocked");
     assert!(levels[1..].iter().all(|l| l["status"] == "locked"));
     let topics = levels[0]["topics"].as_array().unwrap();
