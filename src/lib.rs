@@ -8,6 +8,7 @@
 //! - `backends`: picks the adapters the settings name; readiness probes.
 //! - `http`: routes and middleware; `state`: what handlers share.
 //! - `leaderboard`: all-time and weekly boards, their actor, rebuilds from the ledger.
+//! - `quizzes`: hosts' saved quizzes, their checks, export and import files.
 //! - `metrics`, `telemetry`: Prometheus metrics and JSON logs.
 //! - `secrets`: the token signing key; `startup`: binds and runs the server.
 
@@ -22,6 +23,7 @@ pub mod http;
 pub mod leaderboard;
 pub mod metrics;
 pub mod ports;
+pub mod quizzes;
 pub mod realtime;
 pub mod rooms;
 pub mod secrets;

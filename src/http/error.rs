@@ -97,6 +97,33 @@ impl ApiError {
         error
     }
 
+    /// 422 naming every invalid field (`(field, message)`); the detail is the first
+    /// message, and says how many other problems there are.
+    pub fn invalid_fields(fields: Vec<(String, String)>) -> Self {
+        let first = fields.first().map(|(_, message)| message.as_str());
+        // Fields that share one message (two sources of one room) are one problem.
+        let others = fields
+            .iter()
+            .filter(|(_, m)| Some(m.as_str()) != first)
+            .count();
+        let detail = match (first, others) {
+            (None, _) => "The request is invalid".to_string(),
+            (Some(first), 0) => first.to_string(),
+            (Some(first), 1) => format!("{first} (and 1 more problem)"),
+            (Some(first), n) => format!("{first} (and {n} more problems)"),
+        };
+        let mut error = ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            detail,
+        );
+        error.errors = fields
+            .into_iter()
+            .map(|(field, message)| FieldError { field, message })
+            .collect();
+        error
+    }
+
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         ApiError::new(StatusCode::BAD_REQUEST, code, message)
     }

@@ -63,6 +63,7 @@ pub const DOCS_CSP: &str = "default-src 'self'; img-src 'self' data:; \
         crate::http::v1::auth::logout,
         crate::http::v1::auth::logout_all,
         crate::http::v1::auth::google,
+        crate::http::v1::auth::providers,
         crate::http::v1::auth::ticket,
         websocket,
         crate::http::v1::me::get_me,
@@ -82,6 +83,15 @@ pub const DOCS_CSP: &str = "default-src 'self'; img-src 'self' data:; \
         crate::http::v1::rooms::results,
         crate::http::v1::rooms::results_csv,
         crate::http::v1::room_qr::qr,
+        crate::http::v1::quizzes::list,
+        crate::http::v1::quizzes::create,
+        crate::http::v1::quizzes::get,
+        crate::http::v1::quizzes::update,
+        crate::http::v1::quizzes::delete,
+        crate::http::v1::quizzes::export_json,
+        crate::http::v1::quizzes::export_csv,
+        crate::http::v1::quizzes::import,
+        crate::http::v1::catalog::get,
     ),
     components(
         schemas(ProblemDetails, crate::http::error::FieldError),
@@ -109,6 +119,7 @@ pub const DOCS_CSP: &str = "default-src 'self'; img-src 'self' data:; \
         (name = "jobs", description = "Roadmap-generation jobs"),
         (name = "leaderboards", description = "All-time and weekly XP leaderboards"),
         (name = "rooms", description = "Live multiplayer quiz rooms: create, guests, results"),
+        (name = "quizzes", description = "Saved quizzes to play in rooms: write, export, import"),
         (name = "realtime", description = "The websocket: quizzes, rooms and live events"),
         (name = "meta", description = "This document"),
     )
@@ -308,17 +319,19 @@ pub struct Forbidden(pub ProblemDetails);
 pub struct NotFound(pub ProblemDetails);
 
 /// The request conflicts with the current state (`email_taken`, `level_locked`,
-/// `conflict`).
+/// `quiz_limit_reached`, `conflict`).
 #[derive(ToResponse)]
 #[response(content_type = "application/problem+json")]
 pub struct Conflict(pub ProblemDetails);
 
-/// The body is larger than the route accepts (`payload_too_large`; JSON bodies: 64 KiB).
+/// The body is larger than the route accepts (`payload_too_large`; JSON bodies: 64 KiB,
+/// saved quizzes and their imports: 1 MiB).
 #[derive(ToResponse)]
 #[response(content_type = "application/problem+json")]
 pub struct PayloadTooLarge(pub ProblemDetails);
 
-/// The body is not `application/json` (`unsupported_media_type`).
+/// The body is not `application/json` (or, for a quiz import, `text/csv`)
+/// (`unsupported_media_type`).
 #[derive(ToResponse)]
 #[response(content_type = "application/problem+json")]
 pub struct UnsupportedMediaType(pub ProblemDetails);

@@ -102,8 +102,9 @@ pub fn to_csv(results: &serde_json::Value) -> Result<String, String> {
     String::from_utf8(bytes).map_err(|e| e.to_string())
 }
 
-/// Keeps a player-chosen name from running as a spreadsheet formula.
-fn defuse(name: &str) -> String {
+/// Keeps a player-chosen name (or any text a user wrote) from running as a spreadsheet
+/// formula. Saved quiz exports use it too.
+pub(crate) fn defuse(name: &str) -> String {
     if name.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{name}")
     } else {

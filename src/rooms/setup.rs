@@ -1,6 +1,8 @@
 //! Creating a room: the request a host sends, and its validation into a [`RoomSetup`].
-//! Questions come from one of the host's levels (its quiz bank) or from the host's
-//! own list; either way every question is checked before a room exists.
+//! Questions come from one of the host's levels (its quiz bank), one of the host's saved
+//! quizzes, a level of the built-in catalog, or the host's own list; either way every
+//! question is checked before a room exists. Saved quizzes are checked by the same
+//! [`CustomQuestion::check`] when they are saved.
 
 use std::time::Duration;
 
@@ -9,7 +11,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::game::RoomQuestion;
+use crate::domain::roadmap::GeneratedQuestion;
 use crate::ports::Question;
+use crate::ports::store::{QuizQuestion, SavedQuiz};
 
 /// Limits of a room's setup.
 pub const MAX_TITLE: usize = 120;
@@ -20,35 +24,58 @@ pub const MAX_EXPLANATION: usize = 1_000;
 pub const TIME_LIMIT_SECS: std::ops::RangeInclusive<u64> = 5..=300;
 
 /// A question the host wrote.
-#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct CustomQuestion {
+    /// 1 to 500 characters.
     pub question: String,
-    /// Two to four options, shown as A to D.
+    /// Two to four different options (1 to 200 characters each), shown as A to D.
+    #[schema(min_items = 2, max_items = 4)]
     pub options: Vec<String>,
     /// The correct option: `A` to `D`.
+    #[schema(example = "B")]
     pub correct_option: String,
+    /// Up to 1,000 characters, shown when the question closes.
     #[serde(default)]
     pub explanation: Option<String>,
     /// Seconds to answer (5 to 300); the room's default when absent.
     #[serde(default)]
+    #[schema(minimum = 5, maximum = 300)]
     pub time_limit_secs: Option<u64>,
     /// Points multiplier: 0 (no points), 1 (default) or 2.
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 2)]
     pub points: Option<u32>,
+}
+
+/// A level of a built-in catalog subject, as `GET /api/v1/catalog` lists them.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
+pub struct CatalogChoice {
+    /// The subject's `slug`.
+    #[schema(example = "python")]
+    pub subject: String,
+    /// The level's `index` (from 0).
+    pub level: u32,
 }
 
 /// `POST /api/v1/rooms`.
 #[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct NewRoom {
-    /// Shown in the lobby; defaults to the level's title.
+    /// Shown in the lobby (1 to 120 characters); defaults to the title of the level,
+    /// saved quiz or catalog level.
     #[serde(default)]
     pub title: Option<String>,
     /// Play this level's quiz bank (a level of one of your goals)...
     #[serde(default)]
     pub level_id: Option<Uuid>,
-    /// ...or these questions (exactly one of the two).
+    /// ...or these questions (1 to 100)...
     #[serde(default)]
     pub questions: Option<Vec<CustomQuestion>>,
+    /// ...or one of your saved quizzes (`GET /api/v1/quizzes`)...
+    #[serde(default)]
+    pub quiz_id: Option<Uuid>,
+    /// ...or a level of a built-in subject (`GET /api/v1/catalog`). Exactly one of the four.
+    #[serde(default)]
+    pub catalog: Option<CatalogChoice>,
     /// Default seconds per question (5 to 300, default 20).
     #[serde(default)]
     pub question_time_secs: Option<u64>,
@@ -77,102 +104,201 @@ pub struct RoomSetup {
     pub max_players: usize,
 }
 
-/// A field that is wrong, and why.
-pub type Invalid = (&'static str, String);
+/// A field that is wrong (as the client named it: `questions[2].options[1]`), and why.
+pub type Invalid = (String, String);
 
-fn invalid(field: &'static str, message: impl Into<String>) -> Invalid {
-    (field, message.into())
+fn invalid(field: impl Into<String>, message: impl Into<String>) -> Invalid {
+    (field.into(), message.into())
 }
 
-fn text(field: &'static str, value: &str, max: usize) -> Result<String, Invalid> {
+/// `value` trimmed, if it is 1 to `max` characters without control characters (line
+/// breaks allowed); else what is wrong with it, to follow the field's name.
+pub fn text(value: &str, max: usize) -> Result<String, String> {
     let value = value.trim();
     if value.is_empty() || value.chars().count() > max {
-        return Err(invalid(
-            field,
-            format!("{field} must be 1 to {max} characters"),
-        ));
+        return Err(format!("must be 1 to {max} characters"));
     }
     if value.chars().any(|c| c.is_control() && c != '\n') {
-        return Err(invalid(
-            field,
-            format!("{field} must not contain control characters"),
-        ));
+        return Err("must not contain control characters".into());
     }
     Ok(value.to_string())
 }
 
+/// Where the questions of a room come from, as the request names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Level(Uuid),
+    Questions,
+    Quiz(Uuid),
+    Catalog(CatalogChoice),
+}
+
+/// The questions of the source a request named, looked up by the caller (who checked that
+/// a level or a saved quiz belongs to the host).
+#[derive(Debug, Clone)]
+pub enum Bank {
+    /// A level's title and quiz bank.
+    Level(String, Vec<Question>),
+    Quiz(SavedQuiz),
+    /// A catalog level: the room's default title and the level's questions.
+    Catalog(String, Vec<GeneratedQuestion>),
+}
+
+const SOURCES: [&str; 4] = ["level_id", "questions", "quiz_id", "catalog"];
+
 impl NewRoom {
-    /// The room-wide settings; `bank` is the level's questions and title when a level
-    /// was named (the caller checked it belongs to the host).
+    /// The one source of questions the request names; otherwise every field at fault.
+    pub fn source(&self) -> Result<Source, Vec<Invalid>> {
+        let given = [
+            self.level_id.is_some(),
+            self.questions.is_some(),
+            self.quiz_id.is_some(),
+            self.catalog.is_some(),
+        ];
+        let named: Vec<&str> = SOURCES
+            .iter()
+            .zip(given)
+            .filter_map(|(field, given)| given.then_some(*field))
+            .collect();
+        match (named.as_slice(), self) {
+            (
+                [_],
+                NewRoom {
+                    level_id: Some(id), ..
+                },
+            ) => Ok(Source::Level(*id)),
+            (
+                [_],
+                NewRoom {
+                    quiz_id: Some(id), ..
+                },
+            ) => Ok(Source::Quiz(*id)),
+            (
+                [_],
+                NewRoom {
+                    catalog: Some(choice),
+                    ..
+                },
+            ) => Ok(Source::Catalog(choice.clone())),
+            ([_], _) => Ok(Source::Questions),
+            ([], _) => Err(SOURCES
+                .iter()
+                .map(|field| {
+                    invalid(
+                        *field,
+                        "give one of level_id, questions, quiz_id or catalog",
+                    )
+                })
+                .collect()),
+            (several, _) => {
+                let message = format!("give only one of {}", several.join(", "));
+                Err(several.iter().map(|f| invalid(*f, &message)).collect())
+            }
+        }
+    }
+
+    /// The room-wide settings and the questions: from `bank` when the request named a
+    /// level, a saved quiz or a catalog level (looked up by the caller), else its own.
     pub fn validate(
         &self,
-        bank: Option<(String, Vec<Question>)>,
+        bank: Option<Bank>,
         server_max_players: usize,
-    ) -> Result<RoomSetup, Invalid> {
+    ) -> Result<RoomSetup, Vec<Invalid>> {
+        let one = |field: &str, message: String| vec![invalid(field, message)];
         let default_time = match self.question_time_secs {
             None => 20,
             Some(secs) if TIME_LIMIT_SECS.contains(&secs) => secs,
             Some(_) => {
-                return Err(invalid(
+                return Err(one(
                     "question_time_secs",
-                    "question_time_secs must be 5 to 300",
+                    "question_time_secs must be 5 to 300".into(),
                 ));
             }
         };
         let scoring = match self.scoring.as_deref() {
             None | Some("speed") => Scoring::Speed,
             Some("accuracy") => Scoring::Accuracy,
-            Some(_) => return Err(invalid("scoring", "scoring must be speed or accuracy")),
+            Some(_) => {
+                return Err(one("scoring", "scoring must be speed or accuracy".into()));
+            }
         };
         let max_players = match self.max_players {
             None => server_max_players,
             Some(n) if (1..=server_max_players).contains(&n) => n,
             Some(_) => {
-                return Err(invalid(
+                return Err(one(
                     "max_players",
                     format!("max_players must be 1 to {server_max_players}"),
                 ));
             }
         };
-        let (default_title, questions) = match (&bank, &self.questions) {
-            (Some(_), Some(_)) | (None, None) => {
-                return Err(invalid("questions", "give either level_id or questions"));
-            }
-            (Some((title, bank)), None) => {
-                if bank.is_empty() {
-                    return Err(invalid("level_id", "this level has no questions"));
-                }
-                let questions = bank
+        let source = self.source()?;
+        let bank_questions = |questions: Vec<(String, Vec<String>, u8, String)>| {
+            questions
+                .into_iter()
+                .take(MAX_QUESTIONS)
+                .map(|(question, options, answer, explanation)| RoomQuestion {
+                    question,
+                    options,
+                    answer,
+                    explanation,
+                    time_limit: Duration::from_secs(default_time),
+                    points: 1,
+                })
+                .collect::<Vec<_>>()
+        };
+        let (default_title, questions) = match (source, bank) {
+            (Source::Questions, _) => {
+                let custom = self.questions.as_deref().unwrap_or_default();
+                let questions = check_questions(custom)?
                     .iter()
-                    .take(MAX_QUESTIONS)
-                    .map(|q| RoomQuestion {
-                        question: q.question.clone(),
-                        options: q.options.clone(),
-                        answer: q.answer,
-                        explanation: q.explanation.clone(),
-                        time_limit: Duration::from_secs(default_time),
-                        points: 1,
-                    })
+                    .map(|q| room_question(q, default_time))
                     .collect();
-                (title.clone(), questions)
-            }
-            (None, Some(custom)) => {
-                if custom.is_empty() || custom.len() > MAX_QUESTIONS {
-                    return Err(invalid(
-                        "questions",
-                        format!("1 to {MAX_QUESTIONS} questions"),
-                    ));
-                }
-                let questions = custom
-                    .iter()
-                    .map(|q| q.validate(default_time))
-                    .collect::<Result<Vec<_>, _>>()?;
                 ("Live quiz".to_string(), questions)
             }
+            (_, Some(Bank::Level(title, bank))) => {
+                if bank.is_empty() {
+                    return Err(one("level_id", "this level has no questions".into()));
+                }
+                let bank = bank
+                    .into_iter()
+                    .map(|q| (q.question, q.options, q.answer, q.explanation))
+                    .collect();
+                (title, bank_questions(bank))
+            }
+            (_, Some(Bank::Catalog(title, bank))) => {
+                if bank.is_empty() {
+                    return Err(one("catalog", "this level has no questions".into()));
+                }
+                let bank = bank
+                    .into_iter()
+                    .map(|q| (q.question, q.options, q.answer, q.explanation))
+                    .collect();
+                (title, bank_questions(bank))
+            }
+            (_, Some(Bank::Quiz(quiz))) => {
+                let questions = quiz
+                    .questions
+                    .iter()
+                    .take(MAX_QUESTIONS)
+                    .map(|q| room_question(q, default_time))
+                    .collect();
+                (quiz.title, questions)
+            }
+            (Source::Level(_), None) => return Err(one("level_id", "no such level".into())),
+            (Source::Quiz(_), None) => return Err(one("quiz_id", "no such quiz".into())),
+            (Source::Catalog(_), None) => {
+                return Err(one("catalog", "no such catalog level".into()));
+            }
         };
+        if questions.is_empty() {
+            return Err(one("questions", "the room has no questions".into()));
+        }
         let title = match &self.title {
-            Some(title) => text("title", title, MAX_TITLE)?,
-            None => default_title,
+            Some(title) => {
+                text(title, MAX_TITLE).map_err(|e| one("title", format!("title {e}")))?
+            }
+            None => default_title.chars().take(MAX_TITLE).collect(),
         };
         Ok(RoomSetup {
             title,
@@ -185,56 +311,149 @@ impl NewRoom {
     }
 }
 
+/// The room question of a checked question; `default_time` when it has no time limit.
+pub fn room_question(q: &QuizQuestion, default_time: u64) -> RoomQuestion {
+    RoomQuestion {
+        question: q.question.clone(),
+        options: q.options.clone(),
+        answer: q.answer,
+        explanation: q.explanation.clone(),
+        time_limit: Duration::from_secs(q.time_limit_secs.map_or(default_time, u64::from)),
+        points: q.points,
+    }
+}
+
+/// Checks a list of 1 to 100 questions; every question's first problem, named
+/// `questions[i].<part>`.
+pub fn check_questions(custom: &[CustomQuestion]) -> Result<Vec<QuizQuestion>, Vec<Invalid>> {
+    if custom.is_empty() || custom.len() > MAX_QUESTIONS {
+        return Err(vec![invalid(
+            "questions",
+            format!("give 1 to {MAX_QUESTIONS} questions"),
+        )]);
+    }
+    let mut checked = Vec::with_capacity(custom.len());
+    let mut problems = Vec::new();
+    for (i, question) in custom.iter().enumerate() {
+        match question.check() {
+            Ok(q) => checked.push(q),
+            Err((part, message)) => {
+                let field = format!("questions[{i}].{}", part.name());
+                problems.push(invalid(&field, format!("{field} {message}")));
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(checked)
+    } else {
+        Err(problems)
+    }
+}
+
+/// The part of a question a problem is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuestionPart {
+    Question,
+    /// The list of options as a whole.
+    Options,
+    /// One option, from 0.
+    Option(usize),
+    CorrectOption,
+    Explanation,
+    TimeLimit,
+    Points,
+}
+
+impl QuestionPart {
+    /// The part's name in a question object (`options[1]`).
+    pub fn name(self) -> String {
+        match self {
+            QuestionPart::Question => "question".into(),
+            QuestionPart::Options => "options".into(),
+            QuestionPart::Option(i) => format!("options[{i}]"),
+            QuestionPart::CorrectOption => "correct_option".into(),
+            QuestionPart::Explanation => "explanation".into(),
+            QuestionPart::TimeLimit => "time_limit_secs".into(),
+            QuestionPart::Points => "points".into(),
+        }
+    }
+}
+
 impl CustomQuestion {
-    fn validate(&self, default_time: u64) -> Result<RoomQuestion, Invalid> {
-        let question = text("questions", &self.question, MAX_QUESTION_TEXT)?;
+    /// Checks the question against the limits above: the question trimmed and ready to
+    /// play or save, or the first part that is wrong and what is wrong with it (a
+    /// predicate: "must be 1 to 500 characters").
+    pub fn check(&self) -> Result<QuizQuestion, (QuestionPart, String)> {
+        let question =
+            text(&self.question, MAX_QUESTION_TEXT).map_err(|e| (QuestionPart::Question, e))?;
         if !(2..=4).contains(&self.options.len()) {
-            return Err(invalid("questions", "every question needs 2 to 4 options"));
+            return Err((
+                QuestionPart::Options,
+                format!("must be 2 to 4 options, not {}", self.options.len()),
+            ));
         }
         let options = self
             .options
             .iter()
-            .map(|o| text("questions", o, MAX_OPTION_TEXT))
+            .enumerate()
+            .map(|(i, o)| text(o, MAX_OPTION_TEXT).map_err(|e| (QuestionPart::Option(i), e)))
             .collect::<Result<Vec<_>, _>>()?;
         let mut distinct = options.iter().map(|o| o.to_lowercase()).collect::<Vec<_>>();
         distinct.sort();
         distinct.dedup();
         if distinct.len() != options.len() {
-            return Err(invalid(
-                "questions",
-                "the options of a question must differ",
-            ));
+            return Err((QuestionPart::Options, "must all differ".into()));
         }
-        let answer = crate::realtime::protocol::LETTERS
+        let letters = &crate::realtime::protocol::LETTERS[..options.len()];
+        let answer = letters
             .iter()
-            .take(options.len())
             .position(|l| l.eq_ignore_ascii_case(self.correct_option.trim()))
             .ok_or_else(|| {
-                invalid(
-                    "questions",
-                    "correct_option must name one of the options (A to D)",
+                (
+                    QuestionPart::CorrectOption,
+                    format!("must name one of the options ({})", letters.join(", ")),
                 )
             })?;
         let explanation = match &self.explanation {
-            Some(e) if !e.trim().is_empty() => text("questions", e, MAX_EXPLANATION)?,
+            Some(e) if !e.trim().is_empty() => {
+                text(e, MAX_EXPLANATION).map_err(|e| (QuestionPart::Explanation, e))?
+            }
             _ => String::new(),
         };
-        let secs = self.time_limit_secs.unwrap_or(default_time);
-        if !TIME_LIMIT_SECS.contains(&secs) {
-            return Err(invalid("questions", "time_limit_secs must be 5 to 300"));
-        }
+        let time_limit_secs = match self.time_limit_secs {
+            None => None,
+            Some(secs) if TIME_LIMIT_SECS.contains(&secs) => Some(secs as u32),
+            Some(_) => return Err((QuestionPart::TimeLimit, "must be 5 to 300".into())),
+        };
         let points = self.points.unwrap_or(1);
         if points > 2 {
-            return Err(invalid("questions", "points must be 0, 1 or 2"));
+            return Err((QuestionPart::Points, "must be 0, 1 or 2".into()));
         }
-        Ok(RoomQuestion {
+        Ok(QuizQuestion {
             question,
             options,
             answer: answer as u8,
             explanation,
-            time_limit: Duration::from_secs(secs),
+            time_limit_secs,
             points,
         })
+    }
+
+    /// The question as a client sends it (what [`CustomQuestion::check`] makes of it
+    /// gives the same question back).
+    pub fn from_checked(q: &QuizQuestion) -> Self {
+        CustomQuestion {
+            question: q.question.clone(),
+            options: q.options.clone(),
+            correct_option: crate::realtime::protocol::LETTERS
+                .get(usize::from(q.answer))
+                .copied()
+                .unwrap_or("A")
+                .to_string(),
+            explanation: (!q.explanation.is_empty()).then(|| q.explanation.clone()),
+            time_limit_secs: q.time_limit_secs.map(u64::from),
+            points: Some(q.points),
+        }
     }
 }
 
@@ -265,6 +484,8 @@ mod tests {
             title: None,
             level_id: None,
             questions: Some(questions),
+            quiz_id: None,
+            catalog: None,
             question_time_secs: None,
             scoring: None,
             streak_bonus: None,
@@ -287,31 +508,124 @@ mod tests {
 
     #[test]
     fn bad_questions_name_the_problem() {
-        let refused = |q| room(vec![q]).validate(None, 1000).unwrap_err().1;
-        assert!(refused(custom(&["Paris"], "A")).contains("2 to 4 options"));
-        assert!(refused(custom(&["Paris", "paris"], "A")).contains("differ"));
-        assert!(refused(custom(&["Paris", "Rome"], "C")).contains("correct_option"));
-        assert!(refused(custom(&["Paris", " "], "A")).contains("1 to 200"));
+        let refused = |q| room(vec![q]).validate(None, 1000).unwrap_err().remove(0);
+        let (field, message) = refused(custom(&["Paris"], "A"));
+        assert_eq!(field, "questions[0].options");
+        assert!(message.contains("2 to 4 options"), "{message}");
+        assert!(
+            refused(custom(&["Paris", "paris"], "A"))
+                .1
+                .contains("differ")
+        );
+        let (field, message) = refused(custom(&["Paris", "Rome"], "C"));
+        assert_eq!(field, "questions[0].correct_option");
+        assert!(message.contains("(A, B)"), "{message}");
+        let (field, message) = refused(custom(&["Paris", " "], "A"));
+        assert_eq!(field, "questions[0].options[1]");
+        assert!(message.contains("1 to 200"), "{message}");
         let mut slow = custom(&["Paris", "Rome"], "A");
         slow.time_limit_secs = Some(1);
-        assert!(refused(slow).contains("5 to 300"));
+        assert_eq!(refused(slow).0, "questions[0].time_limit_secs");
+        let mut greedy = custom(&["Paris", "Rome"], "A");
+        greedy.points = Some(3);
+        assert_eq!(refused(greedy).0, "questions[0].points");
         assert_eq!(
-            room(vec![]).validate(None, 1000).unwrap_err().0,
+            room(vec![]).validate(None, 1000).unwrap_err()[0].0,
             "questions"
         );
+    }
+
+    #[test]
+    fn every_bad_question_is_named() {
+        let good = custom(&["Paris", "Rome"], "A");
+        let errors = room(vec![
+            custom(&["Paris"], "A"),
+            good.clone(),
+            custom(&["Paris", "Rome"], "E"),
+        ])
+        .validate(None, 1000)
+        .unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["questions[0].options", "questions[2].correct_option"]
+        );
+    }
+
+    #[test]
+    fn a_checked_question_gives_itself_back() {
+        let mut q = custom(&[" Paris ", "Rome", "=1+1"], " c");
+        q.explanation = Some("  Because.\nReally.  ".into());
+        q.time_limit_secs = Some(45);
+        q.points = Some(0);
+        let checked = q.check().unwrap();
+        assert_eq!(checked.options, ["Paris", "Rome", "=1+1"]);
+        assert_eq!(checked.answer, 2);
+        assert_eq!(checked.explanation, "Because.\nReally.");
+        let back = CustomQuestion::from_checked(&checked);
+        assert_eq!(back.correct_option, "C");
+        assert_eq!(back.check().unwrap(), checked);
+        let plain = custom(&["Paris", "Rome"], "B").check().unwrap();
+        assert_eq!(CustomQuestion::from_checked(&plain).explanation, None);
+        assert_eq!(plain.time_limit_secs, None);
+        assert_eq!(plain.points, 1);
     }
 
     #[test]
     fn exactly_one_source_of_questions_and_limits_hold() {
         let mut both = room(vec![custom(&["Paris", "Rome"], "A")]);
         both.level_id = Some(Uuid::new_v4());
-        assert!(both.validate(Some(("L".into(), vec![])), 1000).is_err());
+        let errors = both
+            .validate(Some(Bank::Level("L".into(), vec![])), 1000)
+            .unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(fields, ["level_id", "questions"]);
+        let mut none = room(vec![]);
+        none.questions = None;
+        assert_eq!(none.source().unwrap_err().len(), 4);
+        let mut catalog = none.clone();
+        catalog.catalog = Some(CatalogChoice {
+            subject: "python".into(),
+            level: 1,
+        });
+        assert!(matches!(catalog.source(), Ok(Source::Catalog(c)) if c.level == 1));
         let mut big = room(vec![custom(&["Paris", "Rome"], "A")]);
         big.max_players = Some(5000);
-        assert_eq!(big.validate(None, 1000).unwrap_err().0, "max_players");
+        assert_eq!(big.validate(None, 1000).unwrap_err()[0].0, "max_players");
         let mut scoring = room(vec![custom(&["Paris", "Rome"], "A")]);
         scoring.scoring = Some("luck".into());
-        assert_eq!(scoring.validate(None, 1000).unwrap_err().0, "scoring");
+        assert_eq!(scoring.validate(None, 1000).unwrap_err()[0].0, "scoring");
+    }
+
+    #[test]
+    fn a_saved_quiz_plays_with_its_own_times_and_title() {
+        let mut timed = custom(&["Paris", "Rome"], "B");
+        timed.time_limit_secs = Some(7);
+        timed.points = Some(2);
+        let quiz = SavedQuiz {
+            id: Uuid::now_v7(),
+            owner_id: Uuid::new_v4(),
+            title: "Capitals".into(),
+            description: String::new(),
+            questions: vec![
+                timed.check().unwrap(),
+                custom(&["Paris", "Rome"], "A").check().unwrap(),
+            ],
+            created_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
+        };
+        let mut request = room(vec![]);
+        request.questions = None;
+        request.quiz_id = Some(quiz.id);
+        request.question_time_secs = Some(30);
+        let setup = request.validate(Some(Bank::Quiz(quiz)), 10).unwrap();
+        assert_eq!(setup.title, "Capitals");
+        let times: Vec<_> = setup.questions.iter().map(|q| q.time_limit).collect();
+        assert_eq!(times, [Duration::from_secs(7), Duration::from_secs(30)]);
+        assert_eq!(
+            (setup.questions[0].answer, setup.questions[0].points),
+            (1, 2)
+        );
     }
 
     #[test]

@@ -13,4 +13,5 @@ mod legacy_goals;
 mod legacy_quiz;
 mod metrics;
 mod openapi;
+mod quizzes;
 mod tickets;

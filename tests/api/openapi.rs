@@ -35,6 +35,7 @@ const V1_ROUTES: &[(&str, &str, Auth)] = &[
     ("POST", "/api/v1/auth/logout", Public),
     ("POST", "/api/v1/auth/logout-all", Bearer),
     ("POST", "/api/v1/auth/google", Public),
+    ("GET", "/api/v1/auth/providers", Public),
     ("POST", "/api/v1/ws/ticket", Bearer),
     ("GET", "/api/v1/ws", Ticket),
     ("GET", "/api/v1/me", Bearer),

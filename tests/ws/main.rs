@@ -9,4 +9,5 @@ mod leaderboard;
 mod metrics;
 mod protocol;
 mod quiz;
+mod room_sources;
 mod rooms;

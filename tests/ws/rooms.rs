@@ -662,10 +662,11 @@ async fn rooms_refuse_bad_setups_unknown_codes_and_full_rooms() {
     let app = spawn_app().await;
     let host_token = app.learner().await;
     for (body, field) in [
-        (json!({}), "questions"),
+        // No source of questions: every source is named, level_id first.
+        (json!({}), "level_id"),
         (
             json!({"questions": [{"question": "Q", "options": ["x"], "correct_option": "A"}]}),
-            "questions",
+            "questions[0].options",
         ),
         (
             json!({"questions": questions(1), "scoring": "luck"}),

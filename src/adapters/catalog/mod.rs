@@ -42,6 +42,14 @@ impl Subject {
     }
 }
 
+/// The catalog shipped in this binary, loaded on first use and kept: rooms played from
+/// a catalog level and `GET /api/v1/catalog` read it whatever generator is configured.
+pub fn shared() -> Result<&'static CatalogGenerator, &'static CatalogError> {
+    static SHARED: std::sync::LazyLock<Result<CatalogGenerator, CatalogError>> =
+        std::sync::LazyLock::new(CatalogGenerator::load);
+    SHARED.as_ref()
+}
+
 /// The catalog generator.
 pub struct CatalogGenerator {
     subjects: Vec<Subject>,

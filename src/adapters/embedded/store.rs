@@ -1517,7 +1517,7 @@ impl Store for EmbeddedStore {
             {
                 let mut quizzes = tx.open_table(QUIZZES).map_err(internal)?;
                 let stored: Option<SavedQuiz> = get_json(&quizzes, id, "saved quiz")?;
-                if !stored.is_some_and(|q| q.owner_id == owner_id) {
+                if stored.is_none_or(|q| q.owner_id != owner_id) {
                     return Ok(false);
                 }
                 quizzes.remove(id).map_err(internal)?;

@@ -1,9 +1,11 @@
 //! Versioned API, `/api/v1`.
 
 pub mod auth;
+pub mod catalog;
 pub mod goals;
 pub mod leaderboards;
 pub mod me;
+pub mod quizzes;
 pub mod room_qr;
 pub mod rooms;
 
@@ -35,6 +37,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(goals::configure)
             .configure(leaderboards::configure)
             .configure(rooms::configure)
+            .configure(quizzes::configure)
+            .configure(catalog::configure)
             .configure(room_qr::configure)
             .configure(crate::realtime::connection::configure),
     );

@@ -17,7 +17,7 @@ use crate::http::openapi::{
 };
 use crate::rooms::RoomError;
 use crate::rooms::guests::GuestPass;
-use crate::rooms::setup::{NewRoom, player_name};
+use crate::rooms::setup::{Bank, CatalogChoice, NewRoom, Source, player_name};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -59,9 +59,11 @@ pub(crate) struct CreatedRoom {
     allow_guests: bool,
 }
 
-/// Creates a live room hosted by the signed-in learner, with the quiz bank of one of
-/// their levels or with their own questions. The room waits 10 minutes for its host's
-/// first `room.join`.
+/// Creates a live room hosted by the signed-in learner, with exactly one source of
+/// questions: the quiz bank of one of their levels (`level_id`), their own questions
+/// (`questions`), one of their saved quizzes (`quiz_id`), or a level of a built-in
+/// subject (`catalog`, from `GET /api/v1/catalog`). Naming none or several is a 422
+/// naming the fields. The room waits 10 minutes for its host's first `room.join`.
 #[utoipa::path(
     post,
     path = "/api/v1/rooms",
@@ -87,18 +89,24 @@ pub(crate) async fn create(
     body: Json<NewRoom>,
 ) -> Result<HttpResponse, ApiError> {
     let request = body.into_inner();
-    let bank = match request.level_id {
-        Some(level_id) => {
+    let source = request.source().map_err(ApiError::invalid_fields)?;
+    let bank = match source {
+        Source::Level(level_id) => {
             let level = state.goals.level(user.0.id, level_id).await?;
             let questions = state.backends.store.questions(level_id).await?;
-            Some((level.title, questions))
+            Some(Bank::Level(level.title, questions))
         }
-        None => None,
+        Source::Quiz(quiz_id) => {
+            let quiz = crate::http::v1::quizzes::owned(&state, &user, quiz_id).await?;
+            Some(Bank::Quiz(quiz))
+        }
+        Source::Catalog(choice) => Some(catalog_bank(&choice)?),
+        Source::Questions => None,
     };
     let rooms = &state.realtime.rooms;
     let setup = request
         .validate(bank, rooms.settings.max_players)
-        .map_err(|(field, message)| ApiError::invalid_field(field, message))?;
+        .map_err(ApiError::invalid_fields)?;
     let created = CreatedRoom {
         room_id: Uuid::nil(),
         code: String::new(),
@@ -115,6 +123,38 @@ pub(crate) async fn create(
         code: entry.code,
         ..created
     }))
+}
+
+/// The questions of a catalog level, and the room's default title.
+fn catalog_bank(choice: &CatalogChoice) -> Result<Bank, ApiError> {
+    let catalog = crate::adapters::catalog::shared().map_err(ApiError::internal)?;
+    let subject = catalog
+        .subjects()
+        .iter()
+        .find(|s| s.slug == choice.subject)
+        .ok_or_else(|| {
+            ApiError::invalid_field(
+                "catalog.subject",
+                format!(
+                    "catalog.subject {:?} is not a subject of GET /api/v1/catalog",
+                    choice.subject
+                ),
+            )
+        })?;
+    let level = subject.levels.get(choice.level as usize).ok_or_else(|| {
+        ApiError::invalid_field(
+            "catalog.level",
+            format!(
+                "catalog.level must be 0 to {} for {}",
+                subject.levels.len().saturating_sub(1),
+                subject.slug
+            ),
+        )
+    })?;
+    Ok(Bank::Catalog(
+        format!("{}: {}", subject.title, level.title),
+        level.questions.clone(),
+    ))
 }
 
 /// A guest's name, or the rejoin token from an earlier answer (same seat).
