@@ -417,7 +417,8 @@ function PlayersPanel({ state, onKick, onClose }) {
           ${state.roster.map(
             (p) => html`<li key=${p.player_id}>
               <span>${p.name}${p.present === false ? html` <span class="pj-note">(offline)</span>` : null}</span>
-              <button type="button" class="room-btn room-btn--danger room-btn--small" onClick=${() => onKick(p)}>Remove ${p.name}</button>
+              <button type="button" class="room-btn room-btn--danger room-btn--small" aria-label=${`Remove ${p.name}`}
+                onClick=${() => onKick(p)}>Remove</button>
             </li>`,
           )}
         </ul>`}

@@ -4,6 +4,7 @@
 import { learnerSocket } from '../../socket.js';
 import { clockFrom } from '../play/clock.js';
 import { roomMessage } from '../play/messages.js';
+import { endLearnerSession } from '../play/session.js';
 
 const HOSTING_KEY = 'questpath.hosting';
 
@@ -64,6 +65,9 @@ export class HostSession extends EventTarget {
   }
 
   start() {
+    // The learner's socket may still hold a player seat in another game: hosting this
+    // one replaces it (room frames carry no code to tell them apart).
+    endLearnerSession();
     const on = (type, fn) => this.offs.push(this.sock.on(type, (f) => !this.disposed && fn(f)));
     on('hello', () => {
       if (this.state.status === 'joining' || this.state.status === 'in') this.join().catch(() => {});

@@ -83,6 +83,14 @@ const INITIAL = {
 
 let current = null;
 
+/**
+ * Ends a learner's seat held by this tab, if any: called when the learner's socket is
+ * about to be used for another room (hosting one), whose frames carry no room code.
+ */
+export function endLearnerSession() {
+  if (current && !current.disposed && current.kind === 'learner') current.leave();
+}
+
 /** The session of this tab for `code`, if one is live. */
 export function sessionFor(code) {
   return current && current.code === code && !current.disposed ? current : null;
@@ -327,8 +335,14 @@ export class PlayerSession extends EventTarget {
     this.finish();
   }
 
-  /** The seat is over (ended, kicked, refused): a guest's socket and token go. */
+  /**
+   * The seat is over (ended, kicked, refused): stop listening (the learner's socket
+   * goes on to other games, whose frames are not this one's); a guest's socket and
+   * token go.
+   */
   finish() {
+    this.offs.forEach((off) => off());
+    this.offs = [];
     if (this.kind === 'guest') {
       forgetGuest(this.code);
       if (this.sock && this.sock.status !== 'closed') this.sock.close();
