@@ -27,6 +27,16 @@ pub const APP_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'sel
      img-src 'self' data:; connect-src 'self'; manifest-src 'self'; worker-src 'self'; \
      object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
+/// The same policy plus Google Identity Services' own paths (its script, its button's
+/// frame and styles), sent only when Google sign-in is configured: a LAN-only server
+/// without Google never names another host.
+pub const APP_CSP_WITH_GOOGLE: &str = "default-src 'self'; \
+     script-src 'self' https://accounts.google.com/gsi/client; \
+     style-src 'self' https://accounts.google.com/gsi/style; img-src 'self' data:; \
+     connect-src 'self' https://accounts.google.com/gsi/; \
+     frame-src https://accounts.google.com/gsi/; manifest-src 'self'; worker-src 'self'; \
+     object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
 /// The page every client route starts from.
 const INDEX: &str = "index.html";
 
@@ -66,13 +76,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 // Both handlers take the state first: the 405 probe (`fallback.rs`) routes requests
 // through a state-less copy of the app and relies on handlers failing there.
-async fn index(_state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    serve(INDEX, &req).unwrap_or_else(|| missing(INDEX))
+async fn index(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    serve(INDEX, &req, csp(&state)).unwrap_or_else(|| missing(INDEX))
 }
 
-async fn asset(_state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+async fn asset(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     let path = req.path().trim_start_matches('/');
-    serve(path, &req).unwrap_or_else(|| missing(path))
+    serve(path, &req, csp(&state)).unwrap_or_else(|| missing(path))
+}
+
+fn csp(state: &AppState) -> &'static str {
+    if state.settings.google.is_some() {
+        APP_CSP_WITH_GOOGLE
+    } else {
+        APP_CSP
+    }
 }
 
 fn missing(path: &str) -> HttpResponse {
@@ -81,7 +99,7 @@ fn missing(path: &str) -> HttpResponse {
 
 /// The embedded file at `path` (relative to `web/`), or a 304 when the client's copy
 /// is current; `None` when there is no such file.
-fn serve(path: &str, req: &HttpRequest) -> Option<HttpResponse> {
+fn serve(path: &str, req: &HttpRequest, csp: &'static str) -> Option<HttpResponse> {
     if path
         .split('/')
         .any(|segment| segment == ".." || segment.is_empty())
@@ -106,7 +124,7 @@ fn serve(path: &str, req: &HttpRequest) -> Option<HttpResponse> {
     response
         .insert_header((header::ETAG, etag))
         .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .insert_header((header::CONTENT_SECURITY_POLICY, APP_CSP));
+        .insert_header((header::CONTENT_SECURITY_POLICY, csp));
     if fresh {
         return Some(response.finish());
     }

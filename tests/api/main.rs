@@ -15,3 +15,4 @@ mod metrics;
 mod openapi;
 mod quizzes;
 mod tickets;
+mod web_app;

@@ -22,6 +22,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/auth/logout", web::post().to(logout))
         .route("/auth/logout-all", web::post().to(logout_all))
         .route("/auth/google", web::post().to(google))
+        .route("/auth/providers", web::get().to(providers))
         .route("/ws/ticket", web::post().to(ticket));
 }
 
@@ -299,6 +300,43 @@ pub(crate) async fn google(
         session,
         actix_web::http::StatusCode::OK,
     ))
+}
+
+/// The ways to sign in that this server offers, for a client to draw its buttons.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct Providers {
+    /// Email and password: always offered.
+    password: bool,
+    /// Google sign-in, when configured: the OAuth client id to give Google Identity
+    /// Services; `null` when not configured.
+    google: Option<GoogleProvider>,
+}
+
+/// What a browser needs to show Google's button.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct GoogleProvider {
+    client_id: String,
+}
+
+/// Which sign-in methods are offered (public: the sign-in page asks before anyone is
+/// signed in).
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth/providers",
+    tag = "auth",
+    responses(
+        (status = 200, description = "The sign-in methods", body = Providers),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = Internal),
+    )
+)]
+pub(crate) async fn providers(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(Providers {
+        password: true,
+        google: state.settings.google.as_ref().map(|g| GoogleProvider {
+            client_id: g.client_id.clone(),
+        }),
+    })
 }
 
 /// A websocket ticket: pass it as `?ticket=` when opening the websocket.
