@@ -209,6 +209,11 @@ export const auth = {
     return startSession('/auth/login', { email, password });
   },
 
+  /** Signs in with a Google ID token (from Google Identity Services' button). */
+  signInWithGoogle(idToken) {
+    return startSession('/auth/google', { id_token: idToken });
+  },
+
   signUp({ email, password, display_name }) {
     const body = { email, password };
     if (display_name && display_name.trim()) body.display_name = display_name.trim();

@@ -1,12 +1,10 @@
-// Sign in and sign up with email and password.
-//
-// No Google button: the server has POST /api/v1/auth/google, but no endpoint says
-// whether Google is configured, and Google's sign-in script would need the CSP opened
-// to accounts.google.com.
+// Sign in and sign up with email and password, and with Google when the server has it
+// configured (see google.js).
 
 import { html, useState, navigate, describeError } from '../../ui.js';
 import { auth, ApiError } from '../../api.js';
 import { FieldError, safeNextHash } from './common.js';
+import { GoogleButton } from './google.js';
 
 function useForm(initial) {
   const [values, setValues] = useState(initial);
@@ -73,6 +71,7 @@ export function Login({ query }) {
         ${form.busy ? 'Signing in…' : 'Sign in'}
       </button>
     </form>
+    <${GoogleButton} onSignedIn=${() => navigate(safeNextHash(query.next))} />
     <p class="aside">New here? <a href=${`#/signup${query.next ? `?next=${encodeURIComponent(query.next)}` : ''}`}>Create an account</a></p>
     <p class="aside">Playing a live game? <a href="#/join">Join with a code</a> — no account needed.</p>
   </section>`;
@@ -129,6 +128,7 @@ export function Signup({ query }) {
         ${form.busy ? 'Creating account…' : 'Create account'}
       </button>
     </form>
+    <${GoogleButton} onSignedIn=${() => navigate(safeNextHash(query.next))} />
     <p class="aside">Already have an account? <a href=${`#/login${query.next ? `?next=${encodeURIComponent(query.next)}` : ''}`}>Sign in</a></p>
   </section>`;
 }
