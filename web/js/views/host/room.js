@@ -141,7 +141,7 @@ function Projector({ session }) {
         ? html`<span class="pj-progress">Question ${(q ? q.index : 0) + 1} of ${room ? room.question_count : ''}</span>`
         : null}
       ${phase === 'question' || phase === 'reveal'
-        ? html`<span class="pj-joinhint">Join at <strong>${location.host}/join</strong> · <strong class="pj-code-small">${session.code}</strong></span>`
+        ? html`<span class="pj-joinhint">Join at <strong>${location.host}/join/${session.code}</strong></span>`
         : null}
       <span class="pj-players">
         <${PersonIcon} /> ${state.players}<span class="sr-only"> ${state.players === 1 ? 'player' : 'players'}</span>
@@ -168,14 +168,14 @@ function Lobby({ state, onKick }) {
   const hidden = state.roster.length - roster.length;
   return html`<div class="pj-lobby">
     <section class="pj-join" aria-label="How to join">
-      <p class="pj-join-line">Join at <strong>${location.host}/join</strong></p>
-      <p class="pj-code-label">Game code</p>
+      <p class="pj-code-label">Join on your phone at</p>
+      <p class="pj-join-line"><strong class="pj-link">${link}</strong></p>
+      <p class="pj-code-label">or scan, or enter the game code</p>
       <p class="pj-code">
         <span>${code.slice(0, 3)}</span><span>${code.slice(3)}</span>
       </p>
       <img class="pj-qr" src=${`/api/v1/rooms/${code}/qr.svg`} width="240" height="240"
         alt=${`QR code: scan it to open ${link}`} />
-      <p class="pj-link">${link}</p>
     </section>
     <section class="pj-roster" aria-labelledby="pj-roster-title">
       <h2 id="pj-roster-title" class="pj-roster-title">
