@@ -34,7 +34,7 @@ TESTS="$ROOT/web/tests"
 # 1. What the tests need
 if [[ ! -x $CHROMIUM ]]; then
   qp_log "$CHROMIUM is missing: installing Debian's chromium"
-  if ! qp_apt_install chromium fonts-noto-color-emoji || [[ ! -x $CHROMIUM ]]; then
+  if ! qp_apt_install chromium fonts-dejavu-core fonts-noto-color-emoji || [[ ! -x $CHROMIUM ]]; then
     qp_err "could not install Debian's chromium (apt-get install chromium): the browser tests cannot run"
     exit 1
   fi
@@ -122,10 +122,14 @@ set -e
 pass=$(sed -n 's/^ℹ pass \([0-9]*\)$/\1/p' "$out" | tail -n 1)
 fail=$(sed -n 's/^ℹ fail \([0-9]*\)$/\1/p' "$out" | tail -n 1)
 skip=$(sed -n 's/^ℹ skipped \([0-9]*\)$/\1/p' "$out" | tail -n 1)
+# A test ended by its timeout is "cancelled" to node: a failure here.
+cancelled=$(sed -n 's/^ℹ cancelled \([0-9]*\)$/\1/p' "$out" | tail -n 1)
+fail=$((${fail:-0} + ${cancelled:-0}))
 rm -f "$out"
 shots=$(find "$TARGET_DIR/browser-screenshots" -name '*.png' 2>/dev/null | wc -l)
 qp_log "screenshots: $shots in $TARGET_DIR/browser-screenshots"
-printf 'browser: %s passed, %s failed, %s skipped (%s s)\n' "${pass:-0}" "${fail:-0}" "${skip:-0}" "$(qp_since "$T0")"
+qp_log "browser tests took $(qp_since "$T0") s"
+printf 'browser: %s passed, %s failed, %s skipped\n' "${pass:-0}" "${fail:-0}" "${skip:-0}"
 if ((rc != 0)) || [[ ${fail:-0} != 0 ]] || [[ -z $pass ]]; then
   qp_err "browser tests failed (node --test exit $rc)"
   exit 1

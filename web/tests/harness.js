@@ -107,13 +107,18 @@ export async function startServer({ name = 'server', env = {} } = {}) {
       });
       fs.closeSync(log);
       this.child = child;
+      this.stopping = false;
       child.exited = once(child, 'exit');
+      child.on('exit', (code, signal) => {
+        if (!this.stopping) this.crashed = `exited by itself (${code ?? signal})`;
+      });
       await waitHealthy(this);
     },
     /** SIGTERM and wait (SIGKILL after 10 s). */
     async stop() {
       const child = this.child;
       if (!child || child.exitCode !== null || child.signalCode !== null) return;
+      this.stopping = true;
       child.kill('SIGTERM');
       const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
       await child.exited;
@@ -133,6 +138,7 @@ export async function startServer({ name = 'server', env = {} } = {}) {
     },
     /** Stops the server; removes its folder unless BROWSER_TESTS_KEEP=1. */
     async dispose() {
+      servers.delete(this);
       await this.stop();
       if (process.env.BROWSER_TESTS_KEEP === '1') {
         console.log(`# kept ${work}`);
@@ -142,8 +148,12 @@ export async function startServer({ name = 'server', env = {} } = {}) {
     },
   };
   await server.start();
+  servers.add(server);
   return server;
 }
+
+/** Every server of this process, for the failure report. */
+const servers = new Set();
 
 async function waitHealthy(server, timeoutMs = 30_000) {
   const deadline = Date.now() + timeoutMs;
@@ -399,7 +409,18 @@ export async function screenshot(page, name) {
   const file = path.join(SCREENSHOT_DIR, `${name}-${width}.png`);
   // Let fonts and transitions settle (the app respects reduced motion, so this is brief).
   await page.evaluate(() => document.fonts?.ready);
-  await page.screenshot({ path: file, fullPage: false, animations: 'disabled', caret: 'hide' });
+  // Toasts come and go with timing; a picture for the docs is better without them.
+  // (Hidden through the CSSOM: a <style> would be refused by the app's CSP.)
+  const toasts = (visibility) => page.evaluate((v) => {
+    const region = document.getElementById('toasts');
+    if (region) region.style.visibility = v;
+  }, visibility);
+  await toasts('hidden');
+  try {
+    await page.screenshot({ path: file, fullPage: false, animations: 'disabled', caret: 'hide' });
+  } finally {
+    await toasts('');
+  }
   return file;
 }
 
@@ -447,6 +468,9 @@ export async function scenario(watchers, body) {
     let extra = '';
     const seen = watchers.flatMap((w) => w.problems.splice(0));
     if (seen.length) extra += `\n  page problems meanwhile:\n  ${seen.join('\n  ')}`;
+    for (const srv of servers) {
+      if (srv.crashed) extra += `\n  the ${srv.name} server ${srv.crashed}; its log ends:\n${srv.logTail(30)}`;
+    }
     if (a11yFailures.length) extra += `\n  axe meanwhile:\n    ${a11yFailures.splice(0).join('\n    ')}`;
     const shots = await failureShots(watchers);
     if (shots.length) extra += `\n  screenshots at the failure:\n  ${shots.join('\n  ')}`;

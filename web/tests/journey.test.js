@@ -14,8 +14,9 @@ import {
   signUp, signIn, createGoal, openCurrentLevel, tickTopicsAndStartQuiz, readQuestion, answerCorrectly, proceed,
 } from './steps.js';
 
-// Short questions, so that the one left unanswered times out quickly.
-const QUESTION_SECS = 5;
+// Short questions, so that the one left unanswered times out quickly; long enough for
+// a busy CI machine to answer the others.
+const QUESTION_SECS = 8;
 const GOAL = 'Learn web development: HTML, CSS and JavaScript';
 let server;
 let browser;
