@@ -87,7 +87,7 @@ function CodeStep({ error, onCode }) {
 function NameStep({ code, user, onChangeCode }) {
   const live = sessionFor(code);
   const guestSeat = savedGuest(code);
-  const already = live && live.state.status !== 'failed' ? live : null;
+  const already = live && ['joining', 'in'].includes(live.state.status) ? live : null;
   const [name, setName] = useState(user ? user.display_name || '' : '');
   const [problem, setProblem] = useState(null);
   const [nameWrong, setNameWrong] = useState(false);
