@@ -505,6 +505,30 @@ async function failureShots(watchers) {
   return files;
 }
 
+/**
+ * Starts recording every toast the page shows (they go after 5 s, so a test that
+ * looks later still knows what was said); `toastsSeen(page)` returns their texts.
+ * The observer runs through the DevTools protocol, like axe: no script tag, CSP intact.
+ */
+export async function recordToasts(page) {
+  await page.evaluate(() => {
+    if (window.__qpToasts) return;
+    window.__qpToasts = [];
+    const region = document.getElementById('toasts');
+    new MutationObserver((changes) => {
+      for (const change of changes) {
+        for (const node of change.addedNodes) {
+          if (node.nodeType === 1 && node.textContent.trim()) window.__qpToasts.push(node.textContent.trim());
+        }
+      }
+    }).observe(region, { childList: true });
+  });
+}
+
+export function toastsSeen(page) {
+  return page.evaluate(() => window.__qpToasts || []);
+}
+
 /** Wall time of a test, printed as a TAP diagnostic line. */
 export function timer(name) {
   const t0 = Date.now();
