@@ -1,23 +1,115 @@
-//! A finished room's results as the host downloads them: the stored JSON document, or
-//! a CSV with one row per player (rank, name, score, per-question answers).
+//! A finished room's results as the host downloads them: a typed JSON document, or a
+//! CSV with one row per player (rank, name, score, per-question answers).
+//!
+//! The store keeps the document the room wrote (options as 0-based indexes, counts as
+//! a list per option); [`RoomResults::from_stored`] turns it into the same vocabulary
+//! as the websocket (`A`-`D`, `[{option, count}]`), so older stored rooms read the same.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// The parts of the stored results document the CSV needs.
+use crate::realtime::protocol::LETTERS;
+
+/// The results of a finished room (`GET /api/v1/rooms/{room_id}/results`).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RoomResults {
+    pub room_id: Uuid,
+    pub code: String,
+    pub title: String,
+    pub host_id: Uuid,
+    /// `speed` or `accuracy`.
+    pub scoring: String,
+    pub streak_bonus: bool,
+    /// `finished`, `ended_by_host`, `host_left` or `abandoned`.
+    pub end_reason: String,
+    /// The questions that were closed (played or skipped), in order.
+    pub questions: Vec<QuestionResult>,
+    /// Every player, best first.
+    pub players: Vec<PlayerResult>,
+}
+
+/// One question of the game and how the room answered it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct QuestionResult {
+    /// 0-based position in the game.
+    pub index: u32,
+    pub question: String,
+    /// `A` to `D`.
+    #[schema(example = "B")]
+    pub correct_option: String,
+    /// How many players chose each option (as in `room.question_closed`).
+    pub counts: Vec<OptionCount>,
+    pub answered: u32,
+    /// The host skipped it: nobody scored.
+    pub skipped: bool,
+}
+
+/// Players who chose one option.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OptionCount {
+    /// `A` to `D`.
+    #[schema(example = "A")]
+    pub option: String,
+    pub count: u32,
+}
+
+/// A player's place, score and answers.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PlayerResult {
+    pub rank: u64,
+    pub player_id: Uuid,
+    pub name: String,
+    /// Played without an account (no XP).
+    pub guest: bool,
+    pub score: u64,
+    pub correct: u32,
+    pub answered: u32,
+    pub best_streak: u32,
+    /// XP granted for the game (0 for guests).
+    pub xp: i64,
+    /// One entry per question of `questions` (by `index`); `null`: not answered.
+    pub answers: Vec<Option<PlayerAnswer>>,
+}
+
+/// One answer of a player.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PlayerAnswer {
+    /// `A` to `D`.
+    #[schema(example = "B")]
+    pub option: String,
+    pub correct: bool,
+    /// Points earned, the streak bonus included.
+    pub points: u32,
+    /// Time to answer as the server measured it.
+    pub response_ms: u64,
+}
+
+/// The document as the room stored it.
 #[derive(Debug, Deserialize)]
-struct Document {
-    questions: Vec<QuestionRow>,
-    players: Vec<PlayerRow>,
+struct Stored {
+    room_id: Uuid,
+    code: String,
+    title: String,
+    host_id: Uuid,
+    scoring: String,
+    streak_bonus: bool,
+    end_reason: String,
+    questions: Vec<StoredQuestion>,
+    players: Vec<StoredPlayer>,
 }
 
 #[derive(Debug, Deserialize)]
-struct QuestionRow {
+struct StoredQuestion {
     index: u32,
+    question: String,
+    correct_option: String,
+    counts: Vec<u32>,
+    answered: u32,
+    skipped: bool,
 }
 
 #[derive(Debug, Deserialize)]
-struct PlayerRow {
+struct StoredPlayer {
     rank: u64,
     player_id: Uuid,
     name: String,
@@ -27,79 +119,146 @@ struct PlayerRow {
     answered: u32,
     best_streak: u32,
     xp: i64,
-    answers: Vec<Option<AnswerCell>>,
+    answers: Vec<Option<StoredAnswer>>,
 }
 
 #[derive(Debug, Deserialize)]
-struct AnswerCell {
+struct StoredAnswer {
     option: u8,
     correct: bool,
     points: u32,
     response_ms: u64,
 }
 
-/// The results as CSV (RFC 4180, a header row first). Cells a spreadsheet would run as
-/// a formula (`=`, `+`, `-`, `@` at the start of a name) are prefixed with `'`.
-pub fn to_csv(results: &serde_json::Value) -> Result<String, String> {
-    let document: Document =
-        serde_json::from_value(results.clone()).map_err(|e| format!("unreadable results: {e}"))?;
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    let mut header = vec![
-        "rank".to_string(),
-        "name".into(),
-        "player_id".into(),
-        "account".into(),
-        "score".into(),
-        "correct".into(),
-        "answered".into(),
-        "best_streak".into(),
-        "xp".into(),
-    ];
-    for q in &document.questions {
-        let n = q.index + 1;
-        header.extend([
-            format!("q{n}_answer"),
-            format!("q{n}_correct"),
-            format!("q{n}_points"),
-            format!("q{n}_ms"),
-        ]);
+fn letter(index: usize) -> String {
+    LETTERS.get(index).copied().unwrap_or("?").to_string()
+}
+
+impl RoomResults {
+    /// Reads the document a room stored.
+    pub fn from_stored(stored: &serde_json::Value) -> Result<Self, String> {
+        let stored: Stored = serde_json::from_value(stored.clone())
+            .map_err(|e| format!("unreadable results: {e}"))?;
+        Ok(RoomResults {
+            room_id: stored.room_id,
+            code: stored.code,
+            title: stored.title,
+            host_id: stored.host_id,
+            scoring: stored.scoring,
+            streak_bonus: stored.streak_bonus,
+            end_reason: stored.end_reason,
+            questions: stored
+                .questions
+                .into_iter()
+                .map(|q| QuestionResult {
+                    index: q.index,
+                    question: q.question,
+                    correct_option: q.correct_option,
+                    counts: q
+                        .counts
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &count)| OptionCount {
+                            option: letter(i),
+                            count,
+                        })
+                        .collect(),
+                    answered: q.answered,
+                    skipped: q.skipped,
+                })
+                .collect(),
+            players: stored
+                .players
+                .into_iter()
+                .map(|p| PlayerResult {
+                    rank: p.rank,
+                    player_id: p.player_id,
+                    name: p.name,
+                    guest: p.guest,
+                    score: p.score,
+                    correct: p.correct,
+                    answered: p.answered,
+                    best_streak: p.best_streak,
+                    xp: p.xp,
+                    answers: p
+                        .answers
+                        .into_iter()
+                        .map(|a| {
+                            a.map(|a| PlayerAnswer {
+                                option: letter(a.option as usize),
+                                correct: a.correct,
+                                points: a.points,
+                                response_ms: a.response_ms,
+                            })
+                        })
+                        .collect(),
+                })
+                .collect(),
+        })
     }
-    writer.write_record(&header).map_err(|e| e.to_string())?;
-    for player in &document.players {
-        let mut row = vec![
-            player.rank.to_string(),
-            defuse(&player.name),
-            player.player_id.to_string(),
-            if player.guest { "guest" } else { "learner" }.into(),
-            player.score.to_string(),
-            player.correct.to_string(),
-            player.answered.to_string(),
-            player.best_streak.to_string(),
-            player.xp.to_string(),
+
+    /// The results as CSV (RFC 4180, a header row first). Cells a spreadsheet would run
+    /// as a formula (`=`, `+`, `-`, `@` at the start of a name) are prefixed with `'`.
+    pub fn to_csv(&self) -> Result<String, String> {
+        let mut writer = csv::Writer::from_writer(Vec::new());
+        let mut header = vec![
+            "rank".to_string(),
+            "name".into(),
+            "player_id".into(),
+            "account".into(),
+            "score".into(),
+            "correct".into(),
+            "answered".into(),
+            "best_streak".into(),
+            "xp".into(),
         ];
-        for q in &document.questions {
-            match player
-                .answers
-                .get(q.index as usize)
-                .and_then(Option::as_ref)
-            {
-                Some(a) => row.extend([
-                    crate::realtime::protocol::LETTERS
-                        .get(a.option as usize)
-                        .copied()
-                        .unwrap_or("?")
-                        .to_string(),
-                    if a.correct { "yes" } else { "no" }.into(),
-                    a.points.to_string(),
-                    a.response_ms.to_string(),
-                ]),
-                None => row.extend([String::new(), "no".into(), "0".into(), String::new()]),
-            }
+        for q in &self.questions {
+            let n = q.index + 1;
+            header.extend([
+                format!("q{n}_answer"),
+                format!("q{n}_correct"),
+                format!("q{n}_points"),
+                format!("q{n}_ms"),
+            ]);
         }
-        writer.write_record(&row).map_err(|e| e.to_string())?;
+        writer.write_record(&header).map_err(|e| e.to_string())?;
+        for player in &self.players {
+            let mut row = vec![
+                player.rank.to_string(),
+                defuse(&player.name),
+                player.player_id.to_string(),
+                if player.guest { "guest" } else { "learner" }.into(),
+                player.score.to_string(),
+                player.correct.to_string(),
+                player.answered.to_string(),
+                player.best_streak.to_string(),
+                player.xp.to_string(),
+            ];
+            for q in &self.questions {
+                match player
+                    .answers
+                    .get(q.index as usize)
+                    .and_then(Option::as_ref)
+                {
+                    Some(a) => row.extend([
+                        a.option.clone(),
+                        if a.correct { "yes" } else { "no" }.into(),
+                        a.points.to_string(),
+                        a.response_ms.to_string(),
+                    ]),
+                    None => row.extend([String::new(), "no".into(), "0".into(), String::new()]),
+                }
+            }
+            writer.write_record(&row).map_err(|e| e.to_string())?;
+        }
+        let bytes = writer.into_inner().map_err(|e| e.to_string())?;
+        String::from_utf8(bytes).map_err(|e| e.to_string())
     }
-    let bytes = writer.into_inner().map_err(|e| e.to_string())?;
-    String::from_utf8(bytes).map_err(|e| e.to_string())
+}
+
+/// The stored document as CSV; see [`RoomResults::to_csv`].
+pub fn to_csv(stored: &serde_json::Value) -> Result<String, String> {
+    RoomResults::from_stored(stored)?.to_csv()
 }
 
 /// Keeps a player-chosen name (or any text a user wrote) from running as a spreadsheet
@@ -119,7 +278,12 @@ mod tests {
     #[test]
     fn one_row_per_player_with_each_answer_and_formulas_defused() {
         let results = serde_json::json!({
-            "questions": [{"index": 0}, {"index": 1}],
+            "room_id": Uuid::nil(), "code": "K7XQ2M", "title": "Quiz", "host_id": Uuid::nil(),
+            "scoring": "speed", "streak_bonus": true, "end_reason": "finished",
+            "questions": [
+                {"index": 0, "question": "One?", "correct_option": "B", "counts": [0, 1, 1], "answered": 2, "skipped": false},
+                {"index": 1, "question": "Two?", "correct_option": "A", "counts": [1, 0], "answered": 1, "skipped": false}
+            ],
             "players": [
                 {"rank": 1, "player_id": Uuid::nil(), "name": "=HYPERLINK(\"x\")", "guest": false,
                  "score": 1900, "correct": 2, "answered": 2, "best_streak": 2, "xp": 39,
@@ -130,7 +294,10 @@ mod tests {
                  "answers": [{"option": 2, "correct": false, "points": 0, "response_ms": 900}, null]}
             ]
         });
-        let csv = to_csv(&results).unwrap();
+        let results = RoomResults::from_stored(&results).unwrap();
+        assert_eq!(results.questions[0].counts[1].option, "B");
+        assert_eq!(results.players[0].answers[0].as_ref().unwrap().option, "B");
+        let csv = results.to_csv().unwrap();
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(lines.len(), 3);
         assert!(lines[0].starts_with("rank,name,player_id,account,score"));

@@ -279,6 +279,13 @@ async fn results_are_the_hosts_as_json_and_csv() {
     assert_eq!(results["players"][0]["name"], "=1+1");
     assert_eq!(results["players"][0]["correct"], 1);
     assert_eq!(results["end_reason"], "ended_by_host");
+    // Options in the socket's vocabulary: letters, and counts per letter.
+    assert_eq!(results["players"][0]["answers"][0]["option"], "B");
+    assert_eq!(results["questions"][0]["correct_option"], "B");
+    assert_eq!(
+        results["questions"][0]["counts"][1],
+        json!({"option": "B", "count": 1})
+    );
     let csv = app
         .call(
             Method::GET,

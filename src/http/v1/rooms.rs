@@ -341,7 +341,7 @@ async fn hosted_result(
     security(("bearer" = [])),
     params(("room_id" = Uuid, Path, description = "`room_id` from the room's creation")),
     responses(
-        (status = 200, description = "The results document", body = Object),
+        (status = 200, description = "The results document", body = crate::rooms::results::RoomResults),
         (status = 401, response = Unauthorized),
         (status = 404, response = NotFound),
         (status = 429, response = TooManyRequests),
@@ -355,7 +355,9 @@ pub(crate) async fn results(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let result = hosted_result(&state, &user, &path).await?;
-    Ok(HttpResponse::Ok().json(result.results))
+    let results = crate::rooms::results::RoomResults::from_stored(&result.results)
+        .map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok().json(results))
 }
 
 /// The same results as CSV, one row per player, ready for a spreadsheet.
