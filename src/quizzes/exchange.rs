@@ -40,12 +40,14 @@ const MAX_PROBLEMS: usize = 50;
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct QuizDocument {
     /// Always `questpath.quiz.v1`.
-    #[schema(example = "questpath.quiz.v1")]
+    #[schema(example = "questpath.quiz.v1", pattern = "^questpath\\.quiz\\.v1$")]
     pub format: String,
     /// 1 to 120 characters.
+    #[schema(min_length = 1, max_length = 120)]
     pub title: String,
     /// Up to 1,000 characters.
     #[serde(default)]
+    #[schema(max_length = 1000)]
     pub description: Option<String>,
     /// 1 to 100 questions.
     #[schema(min_items = 1, max_items = 100)]

@@ -23,10 +23,11 @@ pub const MAX_BODY: usize = 1024 * 1024;
 #[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct QuizInput {
     /// 1 to 120 characters.
-    #[schema(example = "European capitals")]
+    #[schema(example = "European capitals", min_length = 1, max_length = 120)]
     pub title: String,
     /// Up to 1,000 characters.
     #[serde(default)]
+    #[schema(max_length = 1000)]
     pub description: Option<String>,
     /// 1 to 100 questions.
     #[schema(min_items = 1, max_items = 100)]

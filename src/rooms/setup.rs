@@ -27,15 +27,17 @@ pub const TIME_LIMIT_SECS: std::ops::RangeInclusive<u64> = 5..=300;
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct CustomQuestion {
     /// 1 to 500 characters.
+    #[schema(min_length = 1, max_length = 500)]
     pub question: String,
     /// Two to four different options (1 to 200 characters each), shown as A to D.
     #[schema(min_items = 2, max_items = 4)]
     pub options: Vec<String>,
-    /// The correct option: `A` to `D`.
-    #[schema(example = "B")]
+    /// The correct option: `A` to `D` (one of the options given).
+    #[schema(example = "B", pattern = "^[A-Da-d]$")]
     pub correct_option: String,
     /// Up to 1,000 characters, shown when the question closes.
     #[serde(default)]
+    #[schema(max_length = 1000)]
     pub explanation: Option<String>,
     /// Seconds to answer (5 to 300); the room's default when absent.
     #[serde(default)]
