@@ -32,3 +32,7 @@ pub mod state;
 pub mod telemetry;
 pub mod tls;
 pub mod xp;
+
+/// Generators of hostile input for the property tests.
+#[cfg(test)]
+pub(crate) mod proptest_strategies;
