@@ -38,6 +38,16 @@ const MAX_PROBLEMS: usize = 50;
 
 /// A saved quiz as a file: what `export.json` gives and `import` takes.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "format": "questpath.quiz.v1",
+    "title": "European capitals",
+    "description": "",
+    "questions": [
+        {"question": "Capital of Italy?", "options": ["Paris", "Madrid", "Rome"],
+         "correct_option": "C", "explanation": "Rome, since 1871.", "time_limit_secs": 20,
+         "points": 1}
+    ]
+}))]
 pub struct QuizDocument {
     /// Always `questpath.quiz.v1`.
     #[schema(example = "questpath.quiz.v1", pattern = "^questpath\\.quiz\\.v1$")]

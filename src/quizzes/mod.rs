@@ -21,6 +21,16 @@ pub const MAX_BODY: usize = 1024 * 1024;
 
 /// A quiz as a host writes it (`POST /api/v1/quizzes`, `PUT /api/v1/quizzes/{quiz_id}`).
 #[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "title": "European capitals",
+    "description": "For class 4b",
+    "questions": [
+        {"question": "Capital of Italy?", "options": ["Paris", "Madrid", "Rome"],
+         "correct_option": "C", "explanation": "Rome, since 1871.", "time_limit_secs": 20,
+         "points": 1},
+        {"question": "Capital of France?", "options": ["Paris", "Lyon"], "correct_option": "A"}
+    ]
+}))]
 pub struct QuizInput {
     /// 1 to 120 characters.
     #[schema(example = "European capitals", min_length = 1, max_length = 120)]
