@@ -25,6 +25,8 @@ pub struct Backends {
     pub job_queue: Arc<dyn JobQueue>,
     /// Kept to close the connections on shutdown.
     redis: Option<Redis>,
+    /// Kept to close the file on shutdown, so the next start needs no repair.
+    embedded: Option<EmbeddedStore>,
 }
 
 /// A backend that could not be opened at start-up.
@@ -62,17 +64,20 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 impl Backends {
     /// Opens every backend the settings name.
     pub async fn connect(settings: &Settings) -> Result<Self, BackendError> {
+        let mut embedded = None;
         let store: Arc<dyn Store> = match &settings.scylla {
             Some(scylla) => Arc::new(
                 ScyllaStore::connect(scylla)
                     .await
                     .map_err(BackendError::Scylla)?,
             ),
-            None => Arc::new(
-                EmbeddedStore::open(&settings.data_dir)
+            None => {
+                let store = EmbeddedStore::open(&settings.data_dir)
                     .await
-                    .map_err(BackendError::Embedded)?,
-            ),
+                    .map_err(BackendError::Embedded)?;
+                embedded = Some(store.clone());
+                Arc::new(store)
+            }
         };
         match &settings.redis {
             Some(redis_settings) => {
@@ -87,9 +92,13 @@ impl Backends {
                     leaderboard: Arc::new(redis.leaderboard()),
                     job_queue: Arc::new(redis.job_queue()),
                     redis: Some(redis),
+                    embedded,
                 })
             }
-            None => Ok(Backends::in_process(store)),
+            None => Ok(Backends {
+                embedded,
+                ..Backends::in_process(store)
+            }),
         }
     }
 
@@ -103,6 +112,7 @@ impl Backends {
             leaderboard: Arc::new(InProcessLeaderboard::new()),
             job_queue: Arc::new(InProcessJobQueue::new()),
             redis: None,
+            embedded: None,
         }
     }
 
@@ -148,10 +158,13 @@ impl Backends {
         vec![store, cache, rate_limiter, bus, leaderboard, job_queue]
     }
 
-    /// Closes connections that need a clean goodbye.
+    /// Closes connections that need a clean goodbye, and the embedded store's file.
     pub async fn shutdown(&self) {
         if let Some(redis) = &self.redis {
             redis.shutdown().await;
+        }
+        if let Some(store) = &self.embedded {
+            store.close().await;
         }
     }
 }

@@ -1,10 +1,12 @@
 //! `questpath`: the server binary. Thin on purpose: parse the command line, read the
 //! configuration, start logging, then run the chosen subcommand from the library.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+use questpath::adapters::embedded::backup;
 use questpath::backends::Backends;
 use questpath::config::Settings;
 use questpath::leaderboard;
@@ -32,6 +34,19 @@ enum Command {
     /// the websocket front. Needs the shared store and Redis to be useful. Serves its
     /// metrics on QUESTPATH_WORKER_METRICS_BIND (127.0.0.1:8081; `off` for none).
     Worker,
+    /// Write a consistent snapshot of the embedded store to FILE (a new file). While a
+    /// server runs, the server writes it (asked through `questpath.sock` in the data
+    /// folder) and keeps serving; otherwise the store is opened here.
+    Backup {
+        /// The backup file to create.
+        file: PathBuf,
+    },
+    /// Restore a backup written by `questpath backup` into the data folder, which must
+    /// be empty. The file is checked in full first.
+    Restore {
+        /// The backup file.
+        file: PathBuf,
+    },
     /// Leaderboard maintenance.
     Leaderboard {
         #[command(subcommand)]
@@ -91,12 +106,87 @@ fn main() -> ExitCode {
         Command::Serve => system.block_on(serve(settings)),
         Command::Migrate => system.block_on(migrate(settings)),
         Command::Worker => system.block_on(worker(settings)),
+        Command::Backup { file } => backup_store(&settings, &file),
+        Command::Restore { file } => restore_store(&settings, &file),
         Command::Leaderboard {
             command: LeaderboardCommand::Rebuild { clear },
         } => system.block_on(rebuild_leaderboards(settings, clear)),
         Command::Leaderboard {
             command: LeaderboardCommand::Archive { week },
         } => system.block_on(archive_weeks(settings, week)),
+    }
+}
+
+/// Exit status of a failed backup or restore.
+fn backup_failure(command: &str, error: &backup::BackupError) -> ExitCode {
+    eprintln!("questpath {command}: {error}");
+    if error.is_operator_error() {
+        ExitCode::from(EXIT_CONFIG)
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// Backups are of the embedded store; a CQL cluster has its own (docs/operations.md).
+fn refuse_scylla(command: &str, settings: &Settings) -> Option<ExitCode> {
+    settings.scylla.as_ref()?;
+    eprintln!(
+        "questpath {command}: the store is ScyllaDB (QUESTPATH_SCYLLA_NODES): use nodetool snapshot and refresh (docs/operations.md)"
+    );
+    Some(ExitCode::from(EXIT_CONFIG))
+}
+
+fn backup_store(settings: &Settings, file: &std::path::Path) -> ExitCode {
+    if let Some(refused) = refuse_scylla("backup", settings) {
+        return refused;
+    }
+    let started = std::time::Instant::now();
+    match backup::backup(&settings.data_dir, file) {
+        Ok((report, via)) => {
+            println!(
+                "backup written to {}: {} tables, {} entries, {} bytes in {:.1} s (copy {} ms, check {} ms; {})",
+                report.path.display(),
+                report.tables,
+                report.entries,
+                report.bytes,
+                started.elapsed().as_secs_f64(),
+                report.copy_ms,
+                report.verify_ms,
+                match via {
+                    backup::Via::Server => "taken by the running server",
+                    backup::Via::Direct => "no server was running",
+                }
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => backup_failure("backup", &e),
+    }
+}
+
+fn restore_store(settings: &Settings, file: &std::path::Path) -> ExitCode {
+    if let Some(refused) = refuse_scylla("restore", settings) {
+        return refused;
+    }
+    match backup::restore(file, &settings.data_dir) {
+        Ok(report) => {
+            let entries = |table: &str| report.manifest.tables.get(table).copied().unwrap_or(0);
+            println!(
+                "restored {} into {}: {} entries, {} learners, {} XP ledger entries (backup of {})",
+                file.display(),
+                report.path.display(),
+                report.manifest.entries(),
+                entries("users"),
+                entries("xp_ledger"),
+                report.manifest.created_at.to_rfc3339()
+            );
+            if settings.redis.is_some() {
+                println!(
+                    "Redis still holds state newer than the backup: clear this deployment's keys or run `questpath leaderboard rebuild --clear` before serving (docs/operations.md)"
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => backup_failure("restore", &e),
     }
 }
 

@@ -1,7 +1,10 @@
 //! Embedded adapters: one process, no other service.
 
+pub mod backup;
 pub mod bus;
 pub mod cache;
+pub mod control;
+mod database;
 pub mod job_queue;
 pub mod leaderboard;
 pub mod rate_limiter;

@@ -31,7 +31,6 @@
 //! the file does not grow with dead sessions.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -39,6 +38,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
+use super::database::DbHandle;
 use crate::ports::store::{
     ArchivedEntry, ArchivedWeek, GenerationJob, Goal, GoalStatus, Level, LevelStatus,
     LoginFailures, NewGoal, NewUser, Page, ProfileUpdate, Question, QuizSummary, RefreshFamily,
@@ -118,10 +118,10 @@ struct Credentials {
 /// File name of the database inside the data folder.
 pub const FILE_NAME: &str = "questpath.redb";
 
-/// A redb database shared by all handlers.
+/// A redb database shared by all handlers; closed on shutdown (`database.rs`).
 #[derive(Clone)]
 pub struct EmbeddedStore {
-    db: Arc<Database>,
+    pub(super) db: DbHandle,
 }
 
 impl EmbeddedStore {
@@ -133,7 +133,7 @@ impl EmbeddedStore {
                 StoreError::Unavailable(format!("cannot create data folder {}: {e}", dir.display()))
             })?;
             let path = dir.join(FILE_NAME);
-            let db = Database::create(&path).map_err(|e| {
+            let db = super::database::open_file(&path, true).map_err(|e| {
                 StoreError::Unavailable(format!("cannot open {}: {e}", path.display()))
             })?;
             let tx = db.begin_write().map_err(internal)?;
@@ -162,7 +162,9 @@ impl EmbeddedStore {
             tx.open_table(QUIZZES).map_err(internal)?;
             tx.open_table(QUIZZES_BY_OWNER).map_err(internal)?;
             tx.commit().map_err(internal)?;
-            Ok(EmbeddedStore { db: Arc::new(db) })
+            Ok(EmbeddedStore {
+                db: DbHandle::new(db, &dir, path),
+            })
         })
         .await
         .map_err(internal)?
@@ -174,7 +176,7 @@ impl EmbeddedStore {
         T: Send + 'static,
         F: FnOnce(&Database) -> StoreResult<T> + Send + 'static,
     {
-        let db = self.db.clone();
+        let db = self.db.get()?;
         tokio::task::spawn_blocking(move || f(&db))
             .await
             .map_err(internal)?
