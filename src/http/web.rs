@@ -45,10 +45,11 @@ const INDEX: &str = "index.html";
 const FOLDERS: [&str; 4] = ["js", "css", "vendor", "icons"];
 const ROOT_FILES: [&str; 2] = ["manifest.webmanifest", "sw.js"];
 
-/// Registers the app's routes: `/`, `/join/{code}` (the link in a room's QR code),
+/// Registers the app's routes: `/`, `/join` (the short address a projector shows) and
+/// `/join/{code}` (the link in a room's QR code),
 /// the asset folders and the root files. API paths are untouched.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    for path in ["/", "/index.html", "/join/{code}"] {
+    for path in ["/", "/index.html", "/join", "/join/{code}"] {
         cfg.service(
             web::resource(path)
                 .wrap(Compress::default())

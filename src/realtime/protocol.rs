@@ -194,6 +194,21 @@ pub struct RoomSnapshot {
     pub you: Option<RoomSeat>,
     /// The scoreboard after the last closed question (top 10).
     pub scoreboard: Vec<RoomScoreRow>,
+    /// Host only (`null` for players): every seat, so a host who reloads can show and
+    /// kick everyone; `room.roster` frames then carry the changes.
+    pub roster: Option<Vec<RoomRosterSeat>>,
+    /// Host only, while a question is open: answers so far, as in `room.answered`.
+    pub answered: Option<u32>,
+}
+
+/// A seat in the host's snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct RoomRosterSeat {
+    pub player_id: Uuid,
+    pub name: String,
+    pub guest: bool,
+    /// Has a connection right now.
+    pub connected: bool,
 }
 
 /// A player's seat: what a reconnect gives back.

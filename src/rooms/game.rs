@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::event::{Event, PlayerKind, Target};
 use crate::realtime::protocol::{
     LETTERS, OptionView, RoomOptionCount, RoomPhase, RoomQuestionView, RoomRole, RoomRosterJoined,
-    RoomRosterLeft, RoomScoreRow, RoomSeat, RoomSnapshot, ServerMessage, codes,
+    RoomRosterLeft, RoomRosterSeat, RoomScoreRow, RoomSeat, RoomSnapshot, ServerMessage, codes,
 };
 
 /// Rows of the scoreboard broadcast after each question.
@@ -193,6 +193,16 @@ pub struct Game {
     present: u32,
     /// Of those, the ones who may answer the open question.
     expected: u32,
+    /// Of those, the ones who have not answered it yet: the question closes early when
+    /// this reaches zero. Counted apart from the answers, because an answer may come
+    /// from a player who has since dropped (and a reconnect must not close it).
+    #[serde(default)]
+    pending: u32,
+    /// The question that was open when this instance adopted the room: its players are
+    /// still reconnecting, so it closes early only once every seated player who may
+    /// answer has answered (not just the first ones back).
+    #[serde(skip)]
+    adopted_during: Option<u32>,
     /// Roster changes the host has not been told yet.
     #[serde(skip)]
     roster_joined: Vec<RoomRosterJoined>,
@@ -219,6 +229,8 @@ impl Game {
             scoreboard: Vec::new(),
             present: 0,
             expected: 0,
+            pending: 0,
+            adopted_during: None,
             roster_joined: Vec::new(),
             roster_left: Vec::new(),
             lobby_dirty: false,
@@ -235,6 +247,8 @@ impl Game {
         }
         self.present = 0;
         self.expected = 0;
+        self.pending = 0;
+        self.adopted_during = self.open.as_ref().map(|o| o.index);
         self
     }
 
@@ -250,21 +264,24 @@ impl Game {
     /// Changes a seat and keeps the presence counts in step with it.
     fn update_seat(&mut self, id: Uuid, change: impl FnOnce(&mut Player)) {
         let open = self.open.as_ref().map(|o| o.index);
+        let answered = self
+            .open
+            .as_ref()
+            .is_some_and(|o| o.answers.contains_key(&id));
         let Some(player) = self.players.get_mut(&id) else {
             return;
         };
         let counts = |p: &Player| {
             let present = p.present();
-            (
-                present,
-                present && open.is_some_and(|i| p.first_question <= i),
-            )
+            let expected = present && open.is_some_and(|i| p.first_question <= i);
+            (present, expected, expected && !answered)
         };
         let before = counts(player);
         change(player);
         let after = counts(player);
         Self::step(&mut self.present, before.0, after.0);
         Self::step(&mut self.expected, before.1, after.1);
+        Self::step(&mut self.pending, before.2, after.2);
     }
 
     fn step(count: &mut u32, before: bool, after: bool) {
@@ -384,6 +401,25 @@ impl Game {
                 .is_some_and(|o| o.answers.contains_key(&p.id)),
             first_question: p.first_question,
         });
+        let host = self.is_host(viewer);
+        let roster = host.then(|| {
+            let mut seats: Vec<_> = self.players.values().filter(|p| !p.left).collect();
+            seats.sort_by_key(|p| p.joined);
+            seats
+                .into_iter()
+                .map(|p| RoomRosterSeat {
+                    player_id: p.id,
+                    name: p.name.clone(),
+                    guest: p.kind == PlayerKind::Guest,
+                    connected: p.present(),
+                })
+                .collect()
+        });
+        let answered = if host && self.open.is_some() {
+            Some(self.expected.saturating_sub(self.pending))
+        } else {
+            None
+        };
         RoomSnapshot {
             room_id: self.config.room_id,
             code: self.config.code.clone(),
@@ -403,6 +439,8 @@ impl Game {
             question: self.question_view(now),
             you: seat,
             scoreboard: self.scoreboard.clone(),
+            roster,
+            answered,
         }
     }
 
@@ -568,6 +606,7 @@ impl Game {
         let Some(player) = self.players.get(&id).filter(|p| !p.left) else {
             return Err(refuse(codes::NOT_IN_ROOM, "you have no seat in this room"));
         };
+        let was_pending = player.present();
         let Some(open) = self.open.as_mut() else {
             return Err(refuse(codes::WRONG_PHASE, "no question is open"));
         };
@@ -618,6 +657,11 @@ impl Game {
             question.time_limit,
             BASE_POINTS * question.points,
         );
+        // An eligible, connected player no longer waited for (an answer relayed from a
+        // socket that has since dropped was not counted as pending).
+        if was_pending {
+            self.pending = self.pending.saturating_sub(1);
+        }
         open.answers.insert(
             id,
             AnswerRecord {
@@ -642,7 +686,12 @@ impl Game {
         let Some(open) = &self.open else {
             return false;
         };
-        self.expected > 0 && open.answers.len() as u32 >= self.expected
+        if self.adopted_during == Some(open.index) {
+            return self.players.values().all(|p| {
+                p.left || p.first_question > open.index || open.answers.contains_key(&p.id)
+            });
+        }
+        self.expected > 0 && self.pending == 0
     }
 
     /// Players who may answer the open question and are connected.
@@ -662,7 +711,9 @@ impl Game {
             Target::Host,
             ServerMessage::RoomAnswered {
                 question: open.index,
-                answered: open.answers.len() as u32,
+                // Of the players waited for, so the host never sees 3/2 after an
+                // answered player dropped.
+                answered: expected.saturating_sub(self.pending),
                 expected,
             },
         ))
@@ -728,6 +779,7 @@ impl Game {
             .values()
             .filter(|p| p.present() && p.first_question <= index)
             .count() as u32;
+        self.pending = self.expected;
         self.answered_dirty = true;
         let view = self.question_view(now).expect("just opened");
         vec![Event::to(Target::All, ServerMessage::RoomQuestion(view))]
@@ -1358,6 +1410,98 @@ mod tests {
         assert_eq!((seat.score, seat.streak), (1000, 1));
         assert_eq!(adopted.closes_at(), Some(t(30_500)), "the same deadline");
         answer(&mut adopted, a, 1, "B", 10_400).unwrap();
+        assert!(adopted.everyone_answered());
+    }
+
+    /// An answer from a player who then drops and comes back must not count for the
+    /// players still thinking: the question stays open until they answer too.
+    #[test]
+    fn a_reconnect_after_answering_does_not_close_the_question_for_the_others() {
+        let (mut game, host) = game(2, Scoring::Speed, true);
+        game.join(host, Uuid::new_v4(), PlayerKind::User, "Host", None, t(0))
+            .unwrap();
+        let a = join(&mut game, "A");
+        let b = join(&mut game, "B");
+        game.start(t(1_000)).unwrap();
+
+        answer(&mut game, a, 0, "B", 2_000).unwrap();
+        game.disconnected(a);
+        assert!(!game.everyone_answered(), "B has not answered");
+        let counted = |game: &Game| match game.answered_event().map(|e| e.message) {
+            Some(ServerMessage::RoomAnswered {
+                answered, expected, ..
+            }) => (answered, expected),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            counted(&game),
+            (0, 1),
+            "of the connected players: B, unanswered"
+        );
+        game.join(a, Uuid::new_v4(), PlayerKind::User, "A", None, t(3_000))
+            .unwrap();
+        assert!(
+            !game.everyone_answered(),
+            "A's return changes nothing for B"
+        );
+
+        assert_eq!(counted(&game), (1, 2));
+        answer(&mut game, b, 0, "A", 4_000).unwrap();
+        assert!(game.everyone_answered());
+        assert_eq!(counted(&game), (2, 2));
+    }
+
+    /// A host who reloads gets every seat and the answered count in the snapshot;
+    /// players get neither.
+    #[test]
+    fn the_hosts_snapshot_lists_every_seat_and_the_answered_count() {
+        let (mut game, host) = game(2, Scoring::Speed, true);
+        game.join(host, Uuid::new_v4(), PlayerKind::User, "Host", None, t(0))
+            .unwrap();
+        let a = join(&mut game, "A");
+        let b = join(&mut game, "B");
+        game.disconnected(b);
+        let lobby = game.snapshot(host, t(500));
+        let seats: Vec<_> = lobby
+            .roster
+            .unwrap()
+            .into_iter()
+            .map(|s| (s.name, s.connected))
+            .collect();
+        assert_eq!(seats, [("A".to_string(), true), ("B".to_string(), false)]);
+        assert_eq!(lobby.answered, None, "no question open");
+
+        game.start(t(1_000)).unwrap();
+        answer(&mut game, a, 0, "B", 2_000).unwrap();
+        let playing = game.snapshot(host, t(2_500));
+        assert_eq!(playing.answered, Some(1));
+        let player = game.snapshot(a, t(2_500));
+        assert!(player.roster.is_none() && player.answered.is_none());
+    }
+
+    /// The same after the room moved to another instance: the first player back had
+    /// answered already; the question waits for the others.
+    #[test]
+    fn an_adopted_room_waits_for_players_who_have_not_answered() {
+        let (mut game, host) = game(2, Scoring::Speed, true);
+        game.join(host, Uuid::new_v4(), PlayerKind::User, "Host", None, t(0))
+            .unwrap();
+        let a = join(&mut game, "A");
+        let b = join(&mut game, "B");
+        game.start(t(1_000)).unwrap();
+        answer(&mut game, a, 0, "B", 2_000).unwrap();
+
+        let saved = serde_json::to_vec(&game).unwrap();
+        let mut adopted = serde_json::from_slice::<Game>(&saved).unwrap().adopted();
+        adopted.reattach(host);
+        adopted.reattach(a);
+        assert!(
+            !adopted.everyone_answered(),
+            "only A is back, and A answered"
+        );
+        adopted.reattach(b);
+        assert!(!adopted.everyone_answered());
+        answer(&mut adopted, b, 0, "A", 3_000).unwrap();
         assert!(adopted.everyone_answered());
     }
 

@@ -11,7 +11,7 @@ use crate::helpers::{spawn_app, spawn_app_with};
 async fn the_app_is_served_at_the_root_and_at_join_links_with_its_own_csp() {
     let app = spawn_app().await;
 
-    for path in ["/", "/index.html", "/join/K7XQ2M"] {
+    for path in ["/", "/index.html", "/join", "/join/K7XQ2M"] {
         let page = app.get(path).await;
         assert_eq!(page.status(), 200, "{path}");
         let headers = page.headers().clone();

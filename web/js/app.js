@@ -15,10 +15,11 @@ const routes = [...learnerRoutes, ...hostRoutes, ...playRoutes].map((route) => (
   segments: route.path.split('/').filter(Boolean),
 }));
 
-// The phone link in a room's QR code is a real path: /join/{code} -> #/join/{code}.
-const joinPath = location.pathname.match(/^\/join\/([^/]+)\/?$/);
+// The phone link in a room's QR code is a real path: /join/{code} -> #/join/{code};
+// /join alone (typed from a projector) -> #/join.
+const joinPath = location.pathname.match(/^\/join(?:\/([^/]+))?\/?$/);
 if (joinPath) {
-  history.replaceState(null, '', `/#/join/${joinPath[1]}`);
+  history.replaceState(null, '', joinPath[1] ? `/#/join/${joinPath[1]}` : '/#/join');
 }
 
 function parseHash() {

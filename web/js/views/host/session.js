@@ -143,20 +143,23 @@ export class HostSession extends EventTarget {
     if (q) {
       patch.question = q;
       patch.clock = clockFrom(q.remaining_ms, q.paused, q.time_limit_ms);
-      // The snapshot has no answered count: keep the one of this question, if heard.
-      if (!this.state.answered || this.state.answered.question !== q.index) patch.answered = null;
+      // The host's snapshot carries the answered count of the open question.
+      if (typeof room.answered === 'number') {
+        const expected = this.state.answered?.question === q.index ? this.state.answered.expected : null;
+        patch.answered = { question: q.index, answered: room.answered, expected };
+      } else if (!this.state.answered || this.state.answered.question !== q.index) {
+        patch.answered = null;
+      }
     } else {
       patch.clock = null;
     }
-    // The snapshot carries no seat list: keep the names heard so far, and add the
-    // scoreboard's, so a reloaded host screen can still show and kick them.
-    const known = new Map(this.state.roster.map((p) => [p.player_id, p]));
-    for (const row of room.scoreboard || []) {
-      if (!known.has(row.player_id)) {
-        known.set(row.player_id, { player_id: row.player_id, name: row.name, guest: false, present: true });
-      }
+    // The host's snapshot lists every seat: a reloaded host screen shows and can kick
+    // everyone; room.roster frames carry the changes from here.
+    if (Array.isArray(room.roster)) {
+      patch.roster = room.roster.map((s) => ({
+        player_id: s.player_id, name: s.name, guest: s.guest, present: s.connected,
+      }));
     }
-    patch.roster = [...known.values()];
     this.set(patch);
   }
 
