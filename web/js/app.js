@@ -99,10 +99,12 @@ function Banner() {
 
 function XpChip({ user }) {
   const into = Math.max(0, user.total_xp) % XP_PER_LEVEL;
-  return html`<a class="xp-chip" href="#/profile" aria-label=${`Level ${user.level}, ${user.total_xp} XP. Open your profile`}>
-    <span class="xp-level" aria-hidden="true">Lv ${user.level}</span>
+  // The visible text is the link's name (no aria-label that would differ from it).
+  return html`<a class="xp-chip" href="#/profile">
+    <span class="xp-level">Lv ${user.level}</span>
     <span class="xp-bar" aria-hidden="true"><span class="xp-fill" style=${{ width: `${into}%` }}></span></span>
-    <span class="xp-total" aria-hidden="true">${user.total_xp} XP</span>
+    <span class="xp-total">${user.total_xp} XP</span>
+    <span class="visually-hidden">: your profile</span>
   </a>`;
 }
 
