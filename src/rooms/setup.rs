@@ -90,6 +90,10 @@ pub struct NewRoom {
     /// Let people without an account join with a name (default off).
     #[serde(default)]
     pub allow_guests: Option<bool>,
+    /// Points multiplier of every question from a level or a catalog level: 0 (no
+    /// points), 1 (default) or 2. Saved and custom quizzes set it per question.
+    #[serde(default)]
+    pub points: Option<u32>,
     /// Seats, up to the server's limit (default: that limit).
     #[serde(default)]
     pub max_players: Option<usize>,
@@ -234,6 +238,11 @@ impl NewRoom {
                 ));
             }
         };
+        let bank_points = match self.points {
+            None => 1,
+            Some(points) if points <= 2 => points,
+            Some(_) => return Err(one("points", "points must be 0, 1 or 2".into())),
+        };
         let source = self.source()?;
         let bank_questions = |questions: Vec<(String, Vec<String>, u8, String)>| {
             questions
@@ -245,7 +254,7 @@ impl NewRoom {
                     answer,
                     explanation,
                     time_limit: Duration::from_secs(default_time),
-                    points: 1,
+                    points: bank_points,
                 })
                 .collect::<Vec<_>>()
         };
@@ -493,7 +502,35 @@ mod tests {
             streak_bonus: None,
             allow_guests: None,
             max_players: None,
+            points: None,
         }
+    }
+
+    #[test]
+    fn a_levels_questions_take_the_rooms_points() {
+        let question = Question {
+            id: Uuid::new_v4(),
+            level_id: Uuid::new_v4(),
+            index: 0,
+            question: "2 + 2?".into(),
+            options: vec!["3".into(), "4".into()],
+            answer: 1,
+            explanation: "Arithmetic.".into(),
+        };
+        let mut double = room(vec![]);
+        double.questions = None;
+        double.level_id = Some(question.level_id);
+        double.points = Some(2);
+        let setup = double
+            .validate(Some(Bank::Level("L".into(), vec![question.clone()])), 10)
+            .unwrap();
+        assert_eq!(setup.questions[0].points, 2);
+
+        double.points = Some(3);
+        let errors = double
+            .validate(Some(Bank::Level("L".into(), vec![question])), 10)
+            .unwrap_err();
+        assert_eq!(errors[0].0, "points");
     }
 
     #[test]

@@ -40,6 +40,7 @@ export function NewRoom({ query }) {
     streak: true,
     guests: true,
     maxPlayers: '',
+    points: '1',
   });
   const [errors, setErrors] = useState({});
   const [serverError, setServerError] = useState(null);
@@ -119,6 +120,8 @@ export function NewRoom({ query }) {
     if (source === 'quiz') body.quiz_id = quizId;
     if (source === 'level') body.level_id = levelId;
     if (source === 'catalog') body.catalog = { subject, level: Number(subjectLevel) };
+    // Saved quizzes carry points per question; levels and catalog levels take the room's.
+    if (source === 'level' || source === 'catalog') body.points = Number(settings.points);
     setBusy(true);
     try {
       const room = await api.post('/rooms', body);
@@ -286,6 +289,14 @@ export function NewRoom({ query }) {
             <span>Accuracy: 1000 points for every right answer</span>
           </label>
         </fieldset>
+        ${(source === 'level' || source === 'catalog') && html`<div class="field">
+          <label for="room-points">Points per question</label>
+          <select id="room-points" value=${settings.points} onChange=${(e) => set('points', e.currentTarget.value)}>
+            <option value="1">Standard</option>
+            <option value="2">Double points</option>
+            <option value="0">No points (practice)</option>
+          </select>
+        </div>`}
         <label class="choice">
           <input type="checkbox" checked=${settings.streak} onChange=${(e) => set('streak', e.currentTarget.checked)} />
           <span>Streak bonus: +100 per right answer in a row (up to +500)</span>
