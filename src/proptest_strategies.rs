@@ -7,6 +7,16 @@
 use proptest::prelude::*;
 use serde_json::{Map, Number, Value};
 
+/// The default configuration (`PROPTEST_CASES`, else 256) with `1/divisor` of its cases,
+/// for properties whose every case is slow (an HTTP client built, an RSA signature).
+pub fn fewer_cases(divisor: u32) -> ProptestConfig {
+    let default = ProptestConfig::default();
+    ProptestConfig {
+        cases: (default.cases / divisor).max(1),
+        ..default
+    }
+}
+
 /// Strings a hostile client would send: any Unicode (control, bidi, NUL included),
 /// spreadsheet formula starters, quotes and separators, and some long ones.
 pub fn hostile_string() -> impl Strategy<Value = String> {
@@ -17,6 +27,11 @@ pub fn hostile_string() -> impl Strategy<Value = String> {
         1 => "[\u{0}-\u{1f}\u{7f}\u{200b}-\u{200f}\u{202a}-\u{202e}\u{2066}-\u{2069}\u{feff}]{0,8}",
         1 => (any::<char>(), 0..3000usize).prop_map(|(c, n)| c.to_string().repeat(n)),
     ]
+}
+
+/// Up to 8 characters of any kind: cheap to generate, for large documents.
+pub fn short_string() -> impl Strategy<Value = String> + Clone {
+    prop::collection::vec(any::<char>(), 0..8).prop_map(String::from_iter)
 }
 
 /// Any JSON value: scalars of every kind (huge numbers, hostile strings), arrays and
@@ -41,8 +56,9 @@ pub fn json_value(depth: u32) -> impl Strategy<Value = Value> {
     })
 }
 
-/// A JSON object with the given keys (each maybe left out) bound to `value`s, so
-/// generated documents get past "not an object" and reach the field checks.
+/// A JSON object with the given keys (each maybe left out) bound to `value`s, and a
+/// few unknown keys bound to strings, so generated documents get past "not an object"
+/// and reach the field checks.
 pub fn object_with(
     keys: &'static [&'static str],
     value: impl Strategy<Value = Value> + Clone + 'static,
@@ -51,22 +67,19 @@ pub fn object_with(
         .iter()
         .map(|key| prop::option::weighted(0.8, value.clone()).prop_map(move |v| (*key, v)))
         .collect::<Vec<_>>();
-    (
-        fields,
-        prop::collection::vec((hostile_string(), value), 0..3),
-    )
-        .prop_map(|(known, extra)| {
-            let mut object = Map::new();
-            for (key, value) in extra {
-                object.insert(key, value);
+    let extra = (short_string(), short_string().prop_map(Value::String));
+    (fields, prop::collection::vec(extra, 0..3)).prop_map(|(known, extra)| {
+        let mut object = Map::new();
+        for (key, value) in extra {
+            object.insert(key, value);
+        }
+        for (key, value) in known {
+            if let Some(value) = value {
+                object.insert(key.to_string(), value);
             }
-            for (key, value) in known {
-                if let Some(value) = value {
-                    object.insert(key.to_string(), value);
-                }
-            }
-            Value::Object(object)
-        })
+        }
+        Value::Object(object)
+    })
 }
 
 /// `depth` arrays nested in each other (`[[[...]]]`), as JSON text.

@@ -156,6 +156,8 @@ fn text(what: &str, value: &str, max: usize) -> Result<(), String> {
 
 #[cfg(test)]
 pub(crate) mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     pub fn sample() -> GeneratedRoadmap {
@@ -211,5 +213,194 @@ pub(crate) mod tests {
         let mut r = sample();
         r.levels[0].topics[0].explanation = "  ".into();
         assert!(r.validate().unwrap_err().contains("explanation is empty"));
+    }
+
+    /// Text of 1 to `max` characters that is not blank: short text of any characters,
+    /// or exactly `max` copies of one (multi-byte ones included, since the limits count
+    /// characters, not bytes).
+    pub fn text(max: usize) -> impl Strategy<Value = String> {
+        let visible = any::<char>().prop_filter("not whitespace", |c| !c.is_whitespace());
+        prop_oneof![
+            8 => (visible.clone(), prop::collection::vec(any::<char>(), 0..12))
+                .prop_map(|(first, rest)| std::iter::once(first).chain(rest).collect()),
+            1 => visible.prop_map(move |c| c.to_string().repeat(max)),
+        ]
+    }
+
+    fn question() -> impl Strategy<Value = GeneratedQuestion> {
+        let options = prop::collection::vec(text(limits::SHORT_TEXT), limits::OPTIONS).prop_filter(
+            "distinct options",
+            |options| {
+                let mut trimmed: Vec<&str> = options.iter().map(|o| o.trim()).collect();
+                trimmed.sort();
+                trimmed.dedup();
+                trimmed.len() == limits::OPTIONS
+            },
+        );
+        (
+            text(limits::LONG_TEXT),
+            options,
+            0..4u8,
+            text(limits::LONG_TEXT),
+        )
+            .prop_map(
+                |(question, options, answer, explanation)| GeneratedQuestion {
+                    question,
+                    options,
+                    answer,
+                    explanation,
+                },
+            )
+    }
+
+    fn level() -> impl Strategy<Value = GeneratedLevel> {
+        let topic = (text(limits::SHORT_TEXT), text(limits::LONG_TEXT))
+            .prop_map(|(name, explanation)| GeneratedTopic { name, explanation });
+        (
+            text(limits::SHORT_TEXT),
+            text(limits::LONG_TEXT),
+            limits::XP,
+            prop::collection::vec(topic, limits::TOPICS),
+            // Mostly short levels: a full one (30 questions) is slow to generate.
+            prop_oneof![
+                4 => prop::collection::vec(question(), limits::MIN_QUESTIONS..=8),
+                1 => prop::collection::vec(question(), limits::MIN_QUESTIONS..=limits::MAX_QUESTIONS),
+            ],
+        )
+            .prop_map(|(title, description, xp_reward, topics, questions)| {
+                GeneratedLevel {
+                    title,
+                    description,
+                    xp_reward,
+                    topics,
+                    questions,
+                }
+            })
+    }
+
+    /// Any roadmap that meets every rule.
+    pub fn valid_roadmap() -> impl Strategy<Value = GeneratedRoadmap> {
+        let difficulty = prop::sample::select(
+            &[
+                Difficulty::Beginner,
+                Difficulty::Intermediate,
+                Difficulty::Advanced,
+            ][..],
+        );
+        (
+            text(limits::SHORT_TEXT),
+            text(limits::SHORT_TEXT),
+            difficulty,
+            text(limits::SHORT_TEXT),
+            prop::collection::vec(level(), limits::LEVELS),
+        )
+            .prop_map(|(title, category, difficulty, roadmap_name, levels)| {
+                GeneratedRoadmap {
+                    title,
+                    category,
+                    difficulty,
+                    roadmap_name,
+                    levels,
+                }
+            })
+    }
+
+    /// One way to break exactly one rule; `at` picks the level, topic, question or
+    /// option (modulo their count).
+    #[derive(Debug, Clone, Copy)]
+    enum Break {
+        BlankText,
+        LongText,
+        Xp(u32),
+        Levels(usize),
+        Topics(usize),
+        Questions(usize),
+        Options(usize),
+        RepeatedOption,
+        Answer(u8),
+    }
+
+    fn break_rule() -> impl Strategy<Value = Break> {
+        prop_oneof![
+            Just(Break::BlankText),
+            Just(Break::LongText),
+            prop_oneof![
+                0..limits::XP.start().to_owned(),
+                limits::XP.end() + 1..=u32::MAX
+            ]
+            .prop_map(Break::Xp),
+            prop_oneof![0..3usize, 9..12usize].prop_map(Break::Levels),
+            prop_oneof![0..3usize, 8..10usize].prop_map(Break::Topics),
+            prop_oneof![0..5usize, 31..33usize].prop_map(Break::Questions),
+            prop_oneof![0..4usize, 5..7usize].prop_map(Break::Options),
+            Just(Break::RepeatedOption),
+            (4..=u8::MAX).prop_map(Break::Answer),
+        ]
+    }
+
+    fn apply(roadmap: &mut GeneratedRoadmap, rule: Break, at: usize, blank: &str) {
+        let levels = roadmap.levels.len();
+        let level = &mut roadmap.levels[at % levels];
+        let questions = level.questions.len();
+        let question = &mut level.questions[at % questions];
+        match rule {
+            Break::BlankText => match at % 5 {
+                0 => roadmap.title = blank.into(),
+                1 => level.description = blank.into(),
+                2 => level.topics[at % 3].name = blank.into(),
+                3 => question.explanation = blank.into(),
+                _ => question.options[at % 4] = blank.into(),
+            },
+            Break::LongText => match at % 4 {
+                0 => roadmap.roadmap_name = "é".repeat(limits::SHORT_TEXT + 1),
+                1 => level.topics[at % 3].explanation = "x".repeat(limits::LONG_TEXT + 1),
+                2 => question.question = "ö".repeat(limits::LONG_TEXT + 1),
+                _ => question.options[at % 4] = "y".repeat(limits::SHORT_TEXT + 1),
+            },
+            Break::Xp(xp) => level.xp_reward = xp,
+            Break::Levels(n) => {
+                let template = roadmap.levels[0].clone();
+                roadmap.levels.resize(n, template);
+            }
+            Break::Topics(n) => {
+                let template = level.topics[0].clone();
+                level.topics.resize(n, template);
+            }
+            Break::Questions(n) => {
+                let template = level.questions[0].clone();
+                level.questions.resize(n, template);
+            }
+            Break::Options(n) => {
+                question.options.resize(n, "another".into());
+                // Keep them distinct, so only the count is wrong.
+                for (i, option) in question.options.iter_mut().enumerate() {
+                    option.push_str(&format!(" #{i}"));
+                }
+            }
+            Break::RepeatedOption => {
+                let copy = format!(" {} ", question.options[at % 4].trim());
+                question.options[(at + 1) % 4] = copy;
+            }
+            Break::Answer(answer) => question.answer = answer,
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn every_roadmap_within_the_rules_is_accepted(roadmap in valid_roadmap()) {
+            prop_assert_eq!(roadmap.validate(), Ok(()));
+        }
+
+        #[test]
+        fn breaking_any_one_rule_is_refused(
+            roadmap in valid_roadmap(),
+            rule in break_rule(),
+            at in any::<usize>(),
+            blank in "[ \t\n\u{a0}\u{3000}]{0,4}",
+        ) {
+            let mut broken = roadmap;
+            apply(&mut broken, rule, at, &blank);
+            prop_assert!(broken.validate().is_err(), "{:?} at {} accepted", rule, at);
+        }
     }
 }
