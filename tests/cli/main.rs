@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 #[path = "../support/cql.rs"]
 mod cql;
+mod store;
 
 const BIN: &str = env!("CARGO_BIN_EXE_questpath");
 
