@@ -2,7 +2,7 @@
 // the learner's own rank with their neighbours.
 
 import { html, useEffect, useState, useUser, navigate } from '../../ui.js';
-import { api } from '../../api.js';
+import { api, auth } from '../../api.js';
 import { learnerSocket } from '../../socket.js';
 import { useAsync, Loading, ErrorBox, Icon, timeUntil, fmt } from './common.js';
 
@@ -20,6 +20,7 @@ export function Leaderboard({ query }) {
 
   useEffect(() => {
     const sock = learnerSocket();
+    let lastReload = 0;
     setLive(null);
     setMine(null);
     const subscribe = () => {
@@ -29,7 +30,18 @@ export function Leaderboard({ query }) {
     };
     const offs = [
       sock.on('leaderboard.top', (frame) => {
-        if (frame.board === board) setLive(frame);
+        if (frame.board !== board) return;
+        setLive(frame);
+        // Someone else's XP can move me without a leaderboard.rank of mine: outside the
+        // top 10, ask for my standing again (at most every 2 s).
+        if (!frame.entries.some((e) => e.user_id === auth.user?.id)) {
+          const now = Date.now();
+          if (now - lastReload >= 2000) {
+            lastReload = now;
+            setMine(null);
+            page.reload();
+          }
+        }
       }),
       sock.on('leaderboard.rank', (frame) => {
         if (frame.board !== board) return;
@@ -50,7 +62,14 @@ export function Leaderboard({ query }) {
   const entries = live ? live.entries : data ? data.entries : [];
   const total = live ? live.total : data ? data.total : 0;
   const nextReset = (live && live.next_reset) || (data && data.next_reset);
-  const me = mine ? { rank: mine.rank, score: mine.score } : data && data.me;
+  // The live top 10 is the freshest word on my rank when I am in it (a rival passing me
+  // sends me no leaderboard.rank); else my last rank push, else the page.
+  const topMe = entries.find((e) => e.user_id === user.id);
+  const me = topMe
+    ? { rank: topMe.rank, score: topMe.score }
+    : mine
+      ? { rank: mine.rank, score: mine.score }
+      : data && data.me;
   const around = data && data.around ? data.around : [];
   const inTop = me && entries.some((e) => e.user_id === user.id);
 
