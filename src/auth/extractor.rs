@@ -49,3 +49,38 @@ fn bearer_token(req: &HttpRequest) -> Option<String> {
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use actix_web::http::header::HeaderValue;
+    use actix_web::test::TestRequest;
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::proptest_strategies::hostile_string;
+
+    proptest! {
+        #[test]
+        fn any_authorization_header_yields_a_trimmed_token_or_none(
+            value in prop_oneof![
+                prop::collection::vec(any::<u8>(), 0..80),
+                hostile_string().prop_map(|s| format!("Bearer {s}").into_bytes()),
+                "(?i:bearer)[ \t]{0,3}[ -~]{0,40}".prop_map(String::into_bytes),
+            ],
+        ) {
+            let Ok(header) = HeaderValue::from_bytes(&value) else {
+                return Ok(());
+            };
+            let req = TestRequest::default()
+                .insert_header((header::AUTHORIZATION, header))
+                .to_http_request();
+            if let Some(token) = bearer_token(&req) {
+                prop_assert!(!token.is_empty());
+                prop_assert_eq!(token.trim(), token.as_str());
+                let text = std::str::from_utf8(&value).unwrap();
+                prop_assert!(text.get(..7).is_some_and(|s| s.eq_ignore_ascii_case("bearer ")));
+                prop_assert!(text.contains(&token));
+            }
+        }
+    }
+}

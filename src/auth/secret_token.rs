@@ -39,4 +39,38 @@ mod tests {
         assert_eq!(hash(&a), hash(&a));
         assert!(!well_formed("short"));
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+        use crate::proptest_strategies::hostile_string;
+
+        /// The shape check, written out independently of `well_formed`.
+        fn has_token_shape(value: &str) -> bool {
+            value.chars().count() == 43
+                && value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        }
+
+        proptest! {
+            #[test]
+            fn only_strings_shaped_like_a_token_are_well_formed(
+                value in prop_oneof![hostile_string(), "[A-Za-z0-9_=+/.-]{41,45}"],
+            ) {
+                prop_assert_eq!(well_formed(&value), has_token_shape(&value));
+                let hashed = hash(&value);
+                prop_assert_eq!(hashed.len(), 64);
+                prop_assert!(hashed.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+            }
+
+            #[test]
+            fn generated_tokens_are_well_formed_and_hash_apart(_round in 0..4u8) {
+                let (a, b) = (generate(), generate());
+                prop_assert!(well_formed(&a) && well_formed(&b));
+                prop_assert_ne!(hash(&a), hash(&b));
+            }
+        }
+    }
 }

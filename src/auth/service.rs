@@ -486,3 +486,110 @@ fn seconds_until(now: DateTime<Utc>, until: DateTime<Utc>) -> u64 {
     let ms = (until - now).num_milliseconds().max(0) as u64;
     ms.div_ceil(1000).max(1)
 }
+
+#[cfg(test)]
+mod tests {
+    //! Property tests: no string a client presents redeems a websocket ticket, rotates
+    //! a refresh token or authenticates, unless it is exactly the one issued.
+
+    use proptest::prelude::*;
+    use proptest::test_runner::TestRunner;
+
+    use super::*;
+    use crate::adapters::embedded::{EmbeddedStore, InProcessCache};
+    use crate::config::Secret;
+    use crate::proptest_strategies::hostile_string;
+
+    /// Strings near `genuine`: one character changed, cut, extended, re-cased or padded.
+    fn near_miss(genuine: String) -> impl Strategy<Value = String> {
+        let len = genuine.len();
+        (0..len, any::<char>(), 0..6u8).prop_filter_map("unchanged", move |(at, c, how)| {
+            let mut s = genuine.clone();
+            match how {
+                0 => s.replace_range(at..at + 1, &c.to_string()),
+                1 => s.truncate(at),
+                2 => s.push(c),
+                3 => s = s.to_ascii_uppercase(),
+                4 => s = format!(" {s}"),
+                _ => s.insert(at, c),
+            }
+            (s != genuine).then_some(s)
+        })
+    }
+
+    #[test]
+    fn only_the_issued_ticket_token_or_refresh_token_is_accepted() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store = runtime.block_on(EmbeddedStore::open(dir.path())).unwrap();
+        let service = AuthService::new(
+            Arc::new(store),
+            Arc::new(InProcessCache::new()),
+            TokenKeys::new(&Secret::new("k".repeat(40))),
+            None,
+        );
+        let user = Uuid::now_v7();
+        let (ticket, session) = runtime.block_on(async {
+            let ticket = service.issue_ticket(user).await.unwrap();
+            service
+                .register("prop@example.org", "correct horse battery", None)
+                .await
+                .unwrap();
+            let session = service
+                .login("prop@example.org", "correct horse battery", "127.0.0.1")
+                .await
+                .unwrap();
+            (ticket, session)
+        });
+        let refresh = session.refresh.clone().unwrap().0;
+        let access = session.access.token.clone();
+
+        let presented = prop_oneof![
+            hostile_string(),
+            near_miss(ticket.clone()),
+            near_miss(refresh.clone()),
+            near_miss(access.clone()),
+            // The other kinds of secret, each where it does not belong.
+            Just(refresh.clone()),
+            Just(access.clone()),
+        ];
+        let mut runner = TestRunner::new(ProptestConfig::default());
+        runner
+            .run(&presented, |value| {
+                runtime.block_on(async {
+                    if value != ticket {
+                        prop_assert_eq!(service.redeem_ticket(&value).await.ok().flatten(), None);
+                    }
+                    if value != refresh {
+                        let refreshed = service.refresh(Some(&value)).await;
+                        prop_assert!(
+                            matches!(
+                                refreshed,
+                                Err(AuthError::RefreshInvalid | AuthError::RefreshMissing)
+                            ),
+                            "{:?}",
+                            refreshed.map(|s| s.user.id)
+                        );
+                        // Signing out with garbage does nothing and does not fail.
+                        prop_assert!(service.logout(Some(&value)).await.is_ok());
+                    }
+                    if value != access {
+                        prop_assert!(service.authenticate(&value).await.is_err());
+                    }
+                    Ok(())
+                })
+            })
+            .unwrap();
+
+        // The genuine ones still work, after all that: the ticket once.
+        runtime.block_on(async {
+            assert_eq!(service.redeem_ticket(&ticket).await.unwrap(), Some(user));
+            assert_eq!(service.redeem_ticket(&ticket).await.unwrap(), None);
+            assert!(service.authenticate(&access).await.is_ok());
+            assert!(service.refresh(Some(&refresh)).await.is_ok());
+        });
+    }
+}

@@ -225,4 +225,126 @@ mod tests {
             Err(TokenError::Invalid(_))
         ));
     }
+
+    mod properties {
+        //! No string a client can send verifies as an access token unless this server
+        //! signed it, and none makes verification panic.
+
+        use proptest::prelude::*;
+
+        use super::*;
+        use crate::proptest_strategies::{hostile_string, json_value};
+
+        const CLAIMS: &[&str] = &["sub", "iat", "exp", "jti", "iss", "aud", "typ", "nbf"];
+
+        fn segment() -> impl Strategy<Value = String> {
+            prop_oneof![
+                json_value(2).prop_map(|v| b64(&v)),
+                prop::collection::vec(any::<u8>(), 0..64)
+                    .prop_map(|b| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)),
+                "[A-Za-z0-9_=+/-]{0,64}",
+            ]
+        }
+
+        fn header() -> impl Strategy<Value = serde_json::Value> {
+            let alg = prop::sample::select(
+                &[
+                    "HS256", "HS384", "HS512", "none", "None", "RS256", "ES256", "", "hs256",
+                ][..],
+            );
+            (alg, json_value(1)).prop_map(
+                |(alg, extra)| serde_json::json!({"alg": alg, "typ": "JWT", "kid": extra}),
+            )
+        }
+
+        /// Sound claims with up to three of them removed or replaced by right or
+        /// wrong values; the flag tells whether they were left sound.
+        fn claims() -> impl Strategy<Value = (serde_json::Value, bool)> {
+            let now = Utc::now().timestamp();
+            let value = prop_oneof![
+                json_value(1),
+                Just(serde_json::json!(ISSUER)),
+                Just(serde_json::json!(AUDIENCE)),
+                Just(serde_json::json!(ACCESS_TYPE)),
+                Just(serde_json::json!([AUDIENCE, "other"])),
+                any::<u128>().prop_map(|u| serde_json::json!(Uuid::from_u128(u).to_string())),
+                (-100_000i64..100_000).prop_map(move |d| serde_json::json!(now + d)),
+            ];
+            let edit = (prop::sample::select(CLAIMS), prop::option::of(value));
+            (any::<u128>(), prop::collection::vec(edit, 0..=3)).prop_map(move |(user, edits)| {
+                let mut claims = serde_json::json!({
+                    "sub": Uuid::from_u128(user).to_string(), "iat": now, "exp": now + 600,
+                    "jti": "j", "iss": ISSUER, "aud": AUDIENCE, "typ": ACCESS_TYPE,
+                });
+                let sound = edits.is_empty();
+                for (claim, value) in edits {
+                    match value {
+                        Some(value) => claims[claim] = value,
+                        None => {
+                            claims.as_object_mut().unwrap().remove(claim);
+                        }
+                    }
+                }
+                (claims, sound)
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn no_arbitrary_string_verifies(token in hostile_string()) {
+                prop_assert!(keys().verify_access(&token).is_err());
+            }
+
+            #[test]
+            fn no_unsigned_or_foreign_token_verifies(
+                header in prop_oneof![header().prop_map(|h| b64(&h)), segment()],
+                claims in prop_oneof![claims().prop_map(|(c, _)| b64(&c)), segment()],
+                signature in segment(),
+            ) {
+                let token = format!("{header}.{claims}.{signature}");
+                prop_assert!(keys().verify_access(&token).is_err());
+            }
+
+            #[test]
+            fn a_token_signed_with_our_key_verifies_only_with_sound_claims(
+                (claims, sound) in claims(),
+                algorithm in prop::sample::select(&[Algorithm::HS256, Algorithm::HS384, Algorithm::HS512][..]),
+            ) {
+                let token = jsonwebtoken::encode(
+                    &Header::new(algorithm),
+                    &claims,
+                    &EncodingKey::from_secret("k".repeat(40).as_bytes()),
+                )
+                .unwrap();
+                let outcome = keys().verify_access(&token);
+                if sound && algorithm == Algorithm::HS256 {
+                    prop_assert!(outcome.is_ok(), "{:?}", outcome);
+                }
+                if let Ok((user_id, verified)) = outcome {
+                    prop_assert_eq!(algorithm, Algorithm::HS256);
+                    prop_assert_eq!(verified.typ.as_str(), ACCESS_TYPE);
+                    prop_assert_eq!(verified.iss.as_str(), ISSUER);
+                    prop_assert_eq!(verified.aud.as_str(), AUDIENCE);
+                    prop_assert_eq!(user_id.to_string(), verified.sub);
+                    prop_assert!(verified.exp >= Utc::now().timestamp() - 5);
+                }
+            }
+
+            #[test]
+            fn issued_tokens_verify_and_any_one_character_changed_does_not(
+                user in any::<u128>(),
+                at in any::<prop::sample::Index>(),
+                replacement in any::<char>(),
+            ) {
+                let user = Uuid::from_u128(user);
+                let token = keys().issue_access(user, Utc::now()).unwrap().token;
+                prop_assert_eq!(keys().verify_access(&token).map(|(id, _)| id), Ok(user));
+                let (i, original) = token.char_indices().nth(at.index(token.len())).unwrap();
+                prop_assume!(original != replacement);
+                let mut tampered = token.clone();
+                tampered.replace_range(i..i + original.len_utf8(), &replacement.to_string());
+                prop_assert!(keys().verify_access(&tampered).is_err(), "{}", tampered);
+            }
+        }
+    }
 }
