@@ -604,6 +604,13 @@ impl Settings {
                     }
                     nodes.push(node.to_string());
                 }
+                // Only commas: the cluster would have no node to connect to.
+                if nodes.is_empty() {
+                    return Err(bad(
+                        "QUESTPATH_SCYLLA_NODES",
+                        format!("{nodes_text:?} names no host:port"),
+                    ));
+                }
                 let keyspace = or_default("QUESTPATH_SCYLLA_KEYSPACE");
                 if !is_cql_identifier(&keyspace) {
                     return Err(bad(
@@ -1048,6 +1055,8 @@ mod tests {
             ("QUESTPATH_WORKERS", "0"),
             ("QUESTPATH_SHUTDOWN_TIMEOUT_SECS", "-1"),
             ("QUESTPATH_SCYLLA_NODES", "localhost"),
+            // Found by the property tests: only separators gave a cluster of no nodes.
+            ("QUESTPATH_SCYLLA_NODES", ", ,"),
             ("QUESTPATH_REDIS_URL", "http://localhost"),
             ("QUESTPATH_JWT_SECRET", "short"),
             ("QUESTPATH_COOKIE_SECURE", "maybe"),
@@ -1230,6 +1239,145 @@ mod tests {
                     VARIABLES.iter().any(|v| v.name == name),
                     ".env.example names unknown {name}"
                 );
+            }
+        }
+    }
+
+    mod properties {
+        //! Any value of any variable gives settings or an error that names the variable
+        //! (or the one it must agree with), never a panic, and never echoes a secret.
+
+        use proptest::prelude::*;
+
+        use super::*;
+        use crate::proptest_strategies::hostile_string;
+
+        /// Sound values that make the server read every variable: a cluster with
+        /// credentials, Redis, Google sign-in, an LLM, a signing key.
+        fn base() -> HashMap<String, String> {
+            let mut map: HashMap<String, String> = VARIABLES
+                .iter()
+                .map(|v| (v.name.to_string(), v.default.to_string()))
+                .collect();
+            for (name, value) in [
+                ("QUESTPATH_SCYLLA_NODES", "10.0.0.1:9042,scylla-2:9042"),
+                ("QUESTPATH_SCYLLA_USERNAME", "questpath"),
+                ("QUESTPATH_SCYLLA_PASSWORD", "cql-password"),
+                ("QUESTPATH_REDIS_URL", "redis://:hunter2@127.0.0.1:6379/0"),
+                ("QUESTPATH_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+                ("QUESTPATH_METRICS_TOKEN", "metrics-token"),
+                (
+                    "QUESTPATH_GOOGLE_CLIENT_ID",
+                    "client.apps.googleusercontent.com",
+                ),
+                ("QUESTPATH_LLM_BASE_URL", "https://llm.example.org/v1"),
+                ("QUESTPATH_LLM_API_KEY", "sk-test"),
+                (
+                    "QUESTPATH_SENTRY_DSN",
+                    "https://public@o1.ingest.example.org/42",
+                ),
+            ] {
+                map.insert(name.into(), value.into());
+            }
+            map
+        }
+
+        fn load(map: &HashMap<String, String>) -> Result<Settings, ConfigError> {
+            Settings::from_lookup(|name| map.get(name).cloned())
+        }
+
+        /// Variables whose error may name another: the one it must agree with.
+        fn partner(name: &str) -> Option<&'static str> {
+            match name {
+                "QUESTPATH_WS_HEARTBEAT_SECS" => Some("QUESTPATH_WS_TIMEOUT_SECS"),
+                "QUESTPATH_SCYLLA_USERNAME" => Some("QUESTPATH_SCYLLA_PASSWORD"),
+                "QUESTPATH_ENV" => Some("QUESTPATH_GOOGLE_JWKS_URL"),
+                _ => None,
+            }
+        }
+
+        /// Values near what each variable takes, and anything else.
+        fn value() -> impl Strategy<Value = String> {
+            prop_oneof![
+                4 => hostile_string(),
+                1 => any::<u64>().prop_map(|n| n.to_string()),
+                1 => (0u64..5000).prop_map(|n| n.to_string()),
+                1 => any::<i64>().prop_map(|n| n.to_string()),
+                1 => "(redis|rediss|https?|ftp)://[a-z:@0-9.\\[\\]%/?=,-]{0,30}",
+                1 => "[a-z0-9.:\\[\\]/,-]{0,30}",
+                1 => prop::sample::select(&[
+                    "true", "off", "none", "json", "pretty", "open", "closed", "production",
+                    "simple:0", "dc1:3,dc2", "info,questpath=debug", "[{", "::1", "0.0.0.0:0",
+                    ",", " , ", "10.0.0.0/8", "*",
+                ][..]).prop_map(str::to_string),
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn any_value_of_any_one_variable_is_accepted_or_named(value in value()) {
+                for variable in VARIABLES.iter().map(|v| v.name) {
+                    let mut map = base();
+                    map.insert(variable.to_string(), value.clone());
+                    match load(&map) {
+                        Ok(settings) => {
+                            // What was accepted is usable: a cluster has nodes.
+                            if let Some(scylla) = &settings.scylla {
+                                prop_assert!(
+                                    !scylla.nodes.is_empty(),
+                                    "{} = {:?} gave no nodes", variable, value
+                                );
+                            }
+                        }
+                        Err(error) => {
+                            prop_assert!(
+                                error.variable == variable
+                                    || Some(error.variable) == partner(variable),
+                                "{} = {:?}: {}", variable, value, error
+                            );
+                            prop_assert!(!error.problem.is_empty());
+                        }
+                    }
+                }
+            }
+
+            #[test]
+            fn any_values_of_all_variables_are_accepted_or_named(
+                values in prop::collection::vec(prop::option::of(value()), VARIABLES.len()),
+            ) {
+                let map: HashMap<String, String> = VARIABLES
+                    .iter()
+                    .zip(values)
+                    .filter_map(|(v, value)| Some((v.name.to_string(), value?)))
+                    .collect();
+                if let Err(error) = load(&map) {
+                    prop_assert!(VARIABLES.iter().any(|v| v.name == error.variable), "{}", error);
+                }
+            }
+
+            #[test]
+            fn secrets_never_show_in_errors_or_settings(
+                secret in "[A-Za-z0-9]{12,24}",
+                variable in prop::sample::select(&[
+                    "QUESTPATH_JWT_SECRET", "QUESTPATH_METRICS_TOKEN", "QUESTPATH_SCYLLA_PASSWORD",
+                    "QUESTPATH_REDIS_URL", "QUESTPATH_LLM_API_KEY", "QUESTPATH_SENTRY_DSN",
+                ][..]),
+                around in ("[a-z:/@.?#%\\[\\]-]{0,12}", "[a-z:/@.?#%\\[\\]0-9-]{0,12}"),
+            ) {
+                let (before, after) = around;
+                let value = match variable {
+                    // The secret where a password or key sits in these URLs.
+                    "QUESTPATH_REDIS_URL" => format!("redis://user:{secret}@{before}{after}"),
+                    "QUESTPATH_SENTRY_DSN" => format!("https://{secret}@{before}{after}"),
+                    _ => format!("{before}{secret}{after}"),
+                };
+                let mut map = base();
+                map.insert(variable.to_string(), value);
+                let printed = match load(&map) {
+                    Ok(settings) => format!("{settings:?}"),
+                    Err(error) => format!("{error} {error:?}"),
+                };
+                prop_assert!(!printed.contains(&secret), "{}", printed);
             }
         }
     }
