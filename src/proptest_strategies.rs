@@ -19,7 +19,7 @@ pub fn fewer_cases(divisor: u32) -> ProptestConfig {
 
 /// Strings a hostile client would send: any Unicode (control, bidi, NUL included),
 /// spreadsheet formula starters, quotes and separators, and some long ones.
-pub fn hostile_string() -> impl Strategy<Value = String> {
+pub fn hostile_string() -> impl Strategy<Value = String> + Clone {
     prop_oneof![
         4 => any::<String>(),
         2 => "\\PC{0,40}",
@@ -36,7 +36,7 @@ pub fn short_string() -> impl Strategy<Value = String> + Clone {
 
 /// Any JSON value: scalars of every kind (huge numbers, hostile strings), arrays and
 /// objects nested up to `depth`.
-pub fn json_value(depth: u32) -> impl Strategy<Value = Value> {
+pub fn json_value(depth: u32) -> impl Strategy<Value = Value> + Clone {
     let leaf = prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),

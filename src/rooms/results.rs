@@ -213,7 +213,8 @@ impl RoomResults {
             "xp".into(),
         ];
         for q in &self.questions {
-            let n = q.index + 1;
+            // Widened: a stored index of u32::MAX overflowed (a panic in debug builds).
+            let n = u64::from(q.index) + 1;
             header.extend([
                 format!("q{n}_answer"),
                 format!("q{n}_correct"),
@@ -262,9 +263,10 @@ pub fn to_csv(stored: &serde_json::Value) -> Result<String, String> {
 }
 
 /// Keeps a player-chosen name (or any text a user wrote) from running as a spreadsheet
-/// formula. Saved quiz exports use it too.
+/// formula: OWASP's first characters, and NUL as ASVS 1.2.10 adds. Saved quiz exports
+/// use it too.
 pub(crate) fn defuse(name: &str) -> String {
-    if name.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+    if name.starts_with(['=', '+', '-', '@', '\t', '\r', '\0']) {
         format!("'{name}")
     } else {
         name.to_string()
@@ -306,5 +308,143 @@ mod tests {
         assert!(lines[1].ends_with("B,yes,1000,300,A,yes,900,4000"));
         assert!(lines[2].contains("\"Sam, the second\""));
         assert!(lines[2].ends_with("C,no,0,900,,no,0,"));
+    }
+
+    #[test]
+    fn regression_the_last_question_index_and_nul_names_are_written() {
+        // Found by the properties below: `index + 1` overflowed for u32::MAX, and a name
+        // starting with NUL was not defused.
+        let stored = serde_json::json!({
+            "room_id": Uuid::nil(), "code": "K7XQ2M", "title": "Quiz", "host_id": Uuid::nil(),
+            "scoring": "speed", "streak_bonus": true, "end_reason": "finished",
+            "questions": [{"index": u32::MAX, "question": "Q?", "correct_option": "A",
+                           "counts": [], "answered": 0, "skipped": false}],
+            "players": [{"rank": 1, "player_id": Uuid::nil(), "name": "\u{0}=1+1", "guest": true,
+                         "score": 0, "correct": 0, "answered": 0, "best_streak": 0, "xp": 0,
+                         "answers": []}]
+        });
+        let csv = to_csv(&stored).unwrap();
+        assert!(csv.lines().next().unwrap().ends_with("q4294967296_ms"));
+        assert!(csv.contains(",'\0=1+1,"));
+    }
+
+    mod properties {
+        //! Any player name survives the CSV exactly (a CSV reader gets it back) and no
+        //! cell of it starts a spreadsheet formula; any stored document gives a CSV or
+        //! an error, never a panic.
+
+        use proptest::prelude::*;
+        use serde_json::{Value, json};
+
+        use super::*;
+        use crate::proptest_strategies::{hostile_string, json_value, object_with};
+
+        /// First characters that make Excel, LibreOffice or Google Sheets evaluate a
+        /// cell (OWASP's CSV injection list, plus NUL from ASVS 1.2.10).
+        const FORMULA_STARTS: &[char] = &['=', '+', '-', '@', '\t', '\r', '\0'];
+
+        fn answer() -> impl Strategy<Value = Value> {
+            prop_oneof![
+                1 => Just(Value::Null),
+                3 => (any::<u8>(), any::<bool>(), any::<u32>(), any::<u64>()).prop_map(
+                    |(option, correct, points, ms)| {
+                        json!({"option": option, "correct": correct, "points": points, "response_ms": ms})
+                    },
+                ),
+            ]
+        }
+
+        fn player(questions: usize) -> impl Strategy<Value = Value> {
+            (
+                hostile_string(),
+                any::<u128>(),
+                any::<(u64, bool, u64, u32, u32, u32, i64)>(),
+                prop::collection::vec(answer(), 0..=questions + 1),
+            )
+                .prop_map(|(name, id, (rank, guest, score, correct, answered, streak, xp), answers)| {
+                    json!({
+                        "rank": rank, "player_id": Uuid::from_u128(id), "name": name, "guest": guest,
+                        "score": score, "correct": correct, "answered": answered,
+                        "best_streak": streak, "xp": xp, "answers": answers,
+                    })
+                })
+        }
+
+        fn question(index: u32) -> impl Strategy<Value = Value> {
+            (
+                hostile_string(),
+                prop::collection::vec(any::<u32>(), 0..5),
+                any::<bool>(),
+            )
+                .prop_map(move |(text, counts, skipped)| {
+                    json!({"index": index, "question": text, "correct_option": "B",
+                           "counts": counts, "answered": 1, "skipped": skipped})
+                })
+        }
+
+        /// A stored document: up to 5 questions (any index, huge ones too) and 5 players.
+        fn document() -> impl Strategy<Value = Value> {
+            let index = prop_oneof![8 => 0u32..40, 1 => any::<u32>(), 1 => Just(u32::MAX)];
+            prop::collection::vec(index, 0..6).prop_flat_map(|indexes| {
+                let count = indexes.len();
+                let questions: Vec<_> = indexes.into_iter().map(question).collect();
+                (
+                    questions,
+                    prop::collection::vec(player(count), 0..6),
+                    hostile_string(),
+                )
+                    .prop_map(|(questions, players, title)| {
+                        json!({
+                            "room_id": Uuid::nil(), "code": "K7XQ2M", "title": title,
+                            "host_id": Uuid::nil(), "scoring": "speed", "streak_bonus": true,
+                            "end_reason": "finished", "questions": questions, "players": players,
+                        })
+                    })
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn every_name_round_trips_and_never_starts_a_formula(document in document()) {
+                let csv = to_csv(&document).unwrap();
+                let mut reader = csv::Reader::from_reader(csv.as_bytes());
+                let header = reader.headers().unwrap().clone();
+                let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+                let players = document["players"].as_array().unwrap();
+                prop_assert_eq!(rows.len(), players.len());
+                prop_assert_eq!(header.len(), 9 + 4 * document["questions"].as_array().unwrap().len());
+                for (row, player) in rows.iter().zip(players) {
+                    prop_assert_eq!(row.len(), header.len());
+                    let name = player["name"].as_str().unwrap();
+                    let cell = &row[1];
+                    prop_assert!(!cell.starts_with(FORMULA_STARTS), "{:?}", cell);
+                    // Exactly the name, or the name behind the one quote that defused it.
+                    let restored = if name.starts_with(FORMULA_STARTS) {
+                        cell.strip_prefix('\'')
+                    } else {
+                        Some(cell)
+                    };
+                    prop_assert_eq!(restored, Some(name));
+                    for cell in row.iter() {
+                        prop_assert!(!cell.starts_with(FORMULA_STARTS) || cell.parse::<i64>().is_ok(), "{:?}", cell);
+                    }
+                }
+            }
+
+            #[test]
+            fn any_stored_document_gives_a_csv_or_an_error(
+                document in prop_oneof![
+                    json_value(4),
+                    object_with(
+                        &["room_id", "code", "title", "host_id", "scoring", "streak_bonus",
+                          "end_reason", "questions", "players"],
+                        json_value(3),
+                    ),
+                    document(),
+                ],
+            ) {
+                let _ = to_csv(&document);
+            }
+        }
     }
 }
