@@ -229,7 +229,8 @@ async fn backup(shared: Weak<Shared>, busy: Arc<AtomicBool>, dest: PathBuf) -> R
 }
 
 /// Asks the process serving `data_dir` for a backup to `dest` (absolute). `None` when no
-/// process listens there (no socket, or one left by a process that is gone).
+/// process listens there (no socket, one left by a process that is gone, or a path too
+/// long for a socket, which no server could have bound either).
 pub(crate) fn request_backup(
     data_dir: &Path,
     dest: &Path,
@@ -240,7 +241,9 @@ pub(crate) fn request_backup(
         Err(e)
             if matches!(
                 e.kind(),
-                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+                std::io::ErrorKind::NotFound
+                    | std::io::ErrorKind::ConnectionRefused
+                    | std::io::ErrorKind::InvalidInput
             ) =>
         {
             return Ok(None);
