@@ -51,7 +51,7 @@ fn bearer_token(req: &HttpRequest) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
+mod properties {
     use actix_web::http::header::HeaderValue;
     use actix_web::test::TestRequest;
     use proptest::prelude::*;

@@ -488,7 +488,7 @@ fn seconds_until(now: DateTime<Utc>, until: DateTime<Utc>) -> u64 {
 }
 
 #[cfg(test)]
-mod tests {
+mod properties {
     //! Property tests: no string a client presents redeems a websocket ticket, rotates
     //! a refresh token or authenticates, unless it is exactly the one issued.
 

@@ -385,22 +385,28 @@ pub(crate) mod tests {
         }
     }
 
-    proptest! {
-        #[test]
-        fn every_roadmap_within_the_rules_is_accepted(roadmap in valid_roadmap()) {
-            prop_assert_eq!(roadmap.validate(), Ok(()));
-        }
+    mod properties {
+        use proptest::prelude::*;
 
-        #[test]
-        fn breaking_any_one_rule_is_refused(
-            roadmap in valid_roadmap(),
-            rule in break_rule(),
-            at in any::<usize>(),
-            blank in "[ \t\n\u{a0}\u{3000}]{0,4}",
-        ) {
-            let mut broken = roadmap;
-            apply(&mut broken, rule, at, &blank);
-            prop_assert!(broken.validate().is_err(), "{:?} at {} accepted", rule, at);
+        use super::*;
+
+        proptest! {
+            #[test]
+            fn every_roadmap_within_the_rules_is_accepted(roadmap in valid_roadmap()) {
+                prop_assert_eq!(roadmap.validate(), Ok(()));
+            }
+
+            #[test]
+            fn breaking_any_one_rule_is_refused(
+                roadmap in valid_roadmap(),
+                rule in break_rule(),
+                at in any::<usize>(),
+                blank in "[ \t\n\u{a0}\u{3000}]{0,4}",
+            ) {
+                let mut broken = roadmap;
+                apply(&mut broken, rule, at, &blank);
+                prop_assert!(broken.validate().is_err(), "{:?} at {} accepted", rule, at);
+            }
         }
     }
 }

@@ -147,6 +147,25 @@ fn encode(encoding: Encoding, outgoing: &Outgoing) -> Option<Message> {
 /// worker stack in a debug build, which aborts the whole process.
 const MSGPACK_MAX_DEPTH: usize = 128;
 
+/// Reads one client frame as the socket loop does: a text frame as JSON, a binary one as
+/// MessagePack. The error is the `error` frame's code and message. Public for the
+/// coverage-guided fuzz targets in `fuzz/`, which see only the library's public items.
+pub fn decode_client_frame(
+    bytes: &[u8],
+    binary: bool,
+) -> Result<ClientFrame, (&'static str, String)> {
+    if binary {
+        parse(
+            Encoding::MessagePack,
+            &Message::Binary(bytes.to_vec().into()),
+        )
+    } else {
+        let text = std::str::from_utf8(bytes)
+            .map_err(|_| (codes::MALFORMED, "a text frame must be UTF-8".to_string()))?;
+        parse(Encoding::Json, &Message::Text(text.to_string().into()))
+    }
+}
+
 fn parse(encoding: Encoding, message: &Message) -> Result<ClientFrame, (&'static str, String)> {
     let value: serde_json::Value = match (encoding, message) {
         (Encoding::Json, Message::Text(text)) => {
@@ -477,7 +496,7 @@ async fn send(ws: &mut actix_ws::Session, frame: Message) -> Result<(), actix_ws
 }
 
 #[cfg(test)]
-mod tests {
+mod properties {
     //! Property tests of the frame parser: whatever a client sends, `parse` answers
     //! with a frame or an error code, and never panics or overflows the stack.
 
