@@ -284,11 +284,13 @@ impl Application {
         // Websocket frames are small and must not wait: without TCP_NODELAY, Nagle holds
         // a second frame until the first is acknowledged, and the client's delayed ACK
         // made that 40 ms (seen in the room load test: hello, then room.joined).
-        .on_connect(|connection, _| {
-            if let Some(tcp) = connection.downcast_ref::<actix_web::rt::net::TcpStream>()
-                && let Err(e) = tcp.set_nodelay(true)
-            {
-                tracing::debug!(error = %e, "TCP_NODELAY not set");
+        .on_connect(|connection, data| {
+            if let Some(tcp) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() {
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::debug!(error = %e, "TCP_NODELAY not set");
+                }
+                // A websocket ends its connection through it when the close handshake is over.
+                data.insert(crate::realtime::connection::AcceptedSocket::of(tcp));
             }
         });
         if let Some(workers) = settings.workers {

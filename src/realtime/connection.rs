@@ -2,15 +2,20 @@
 //! plain HTTP otherwise), then one task per socket reads frames (size cap, rate limit,
 //! heartbeat) and writes what the session sends through a bounded queue.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, Ordering};
+use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
+use actix_web::body::{BodySize, BoxBody, MessageBody};
+use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::{CloseCode, CloseReason, Message};
 use futures_util::StreamExt;
 use serde::Deserialize;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -94,16 +99,166 @@ async fn upgrade(
     let realtime = state.realtime.clone();
     let settings = realtime.settings.clone();
     let stream = stream.max_frame_size(settings.max_frame);
+    let (release, released) = oneshot::channel();
+    let socket = req.conn_data::<AcceptedSocket>().copied();
+    let response = response
+        .map_body(|_, frames| ClosingBody {
+            frames,
+            frames_ended: false,
+            released: Some(released),
+            socket,
+        })
+        .map_into_boxed_body();
     actix_web::rt::spawn(run(
         state.metrics.clone(),
         realtime.clone(),
         settings,
         player,
         encoding,
-        session,
-        stream,
+        Ends {
+            ws: session,
+            stream,
+            release,
+        },
     ));
     Ok(response)
+}
+
+/// The accepted TCP socket of a connection, recorded by the server's `on_connect` so a
+/// websocket can end its connection once the close handshake is over.
+#[derive(Clone, Copy, Debug)]
+pub struct AcceptedSocket {
+    #[cfg(unix)]
+    fd: std::os::fd::RawFd,
+}
+
+impl AcceptedSocket {
+    pub fn of(tcp: &actix_web::rt::net::TcpStream) -> Self {
+        #[cfg(not(unix))]
+        let _ = tcp;
+        AcceptedSocket {
+            #[cfg(unix)]
+            fd: std::os::fd::AsRawFd::as_raw_fd(tcp),
+        }
+    }
+
+    /// Shuts the socket's reading half: the HTTP/1 dispatcher reads end-of-stream, so it
+    /// flushes what it has to write (our close frame), sends FIN and drops the socket.
+    ///
+    /// # Safety
+    /// Only while the dispatcher that owns this socket is polling us (it closes the
+    /// descriptor when it is dropped, and the number may then be reused).
+    unsafe fn stop_reading(self) {
+        #[cfg(unix)]
+        {
+            use std::os::fd::FromRawFd;
+            // SAFETY: the caller guarantees the descriptor is open and is this
+            // connection's; `ManuallyDrop` leaves closing it to its owner.
+            let tcp =
+                std::mem::ManuallyDrop::new(unsafe { std::net::TcpStream::from_raw_fd(self.fd) });
+            if let Err(e) = tcp.shutdown(std::net::Shutdown::Read) {
+                tracing::debug!(error = %e, "websocket socket not shut for reading");
+            }
+        }
+    }
+}
+
+/// The websocket's response body: actix-ws's frames, then the end of the connection.
+///
+/// actix-http (3.13 and later) lingers after a response whose request body was not read
+/// to its end, and a websocket's request body is the rest of the connection: after our
+/// close frame it keeps the socket open until the client closes it or
+/// `client_disconnect_timeout` (1 s) passes. Clients wait for the server to close first
+/// (RFC 6455 7.1.1), so every close took 0.5-1 s. Instead, once the task reports the
+/// handshake over, this body shuts the socket's reading half, which ends the linger at
+/// once. A shorter `client_disconnect_timeout` is no cure: it also cuts the linger that
+/// early answers to HTTP uploads need, and under the 500 ms tick of the clock its deadline
+/// is taken from, the deadline is often already past, which actix-http's timer never
+/// wakes for: the socket then stays open until the client gives up.
+struct ClosingBody {
+    frames: BoxBody,
+    frames_ended: bool,
+    /// Fires when the connection may end; dropped unsent (the task failed before its
+    /// close), the body ends and actix-http lingers as usual.
+    released: Option<oneshot::Receiver<()>>,
+    socket: Option<AcceptedSocket>,
+}
+
+impl MessageBody for ClosingBody {
+    type Error = <BoxBody as MessageBody>::Error;
+
+    fn size(&self) -> BodySize {
+        self.frames.size()
+    }
+
+    fn poll_next(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        let this = self.get_mut();
+        if !this.frames_ended {
+            match ready!(Pin::new(&mut this.frames).poll_next(cx)) {
+                Some(frame) => return Poll::Ready(Some(frame)),
+                None => this.frames_ended = true,
+            }
+        }
+        // The frames end with our close frame; holding the body open keeps the client's
+        // answer flowing to the task's message stream.
+        if let Some(released) = this.released.as_mut() {
+            let outcome = ready!(Pin::new(released).poll(cx));
+            this.released = None;
+            if outcome.is_ok()
+                && let Some(socket) = this.socket.take()
+            {
+                // SAFETY: a response body is polled only by (or within a poll of) the
+                // dispatcher serving the request, which owns the socket `on_connect`
+                // recorded until it is dropped, and it cannot be dropped mid-poll.
+                unsafe { socket.stop_reading() };
+            }
+        }
+        Poll::Ready(None)
+    }
+}
+
+/// How long a client gets to answer a close frame the server sent (RFC 6455 wants the
+/// server to close TCP once the client's close frame is in); actix-http's own linger
+/// after a response is as long.
+const CLOSE_ANSWER_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The task's ends of a websocket: frames out, frames in, and the body's release.
+struct Ends {
+    ws: actix_ws::Session,
+    stream: actix_ws::MessageStream,
+    release: oneshot::Sender<()>,
+}
+
+/// Sends our close frame, waits (bounded) for the client's when the server closes first,
+/// then releases the body, which ends the connection.
+async fn finish_close(
+    ws: actix_ws::Session,
+    mut stream: actix_ws::MessageStream,
+    release: oneshot::Sender<()>,
+    reason: Option<CloseReason>,
+    client_closed: bool,
+    client_timeout: Duration,
+) {
+    // A client that reads nothing can keep the frame queued; it gets as long as a silent
+    // client does.
+    let sent = matches!(
+        tokio::time::timeout(client_timeout, ws.close(reason)).await,
+        Ok(Ok(()))
+    );
+    if sent && !client_closed {
+        let answer = async {
+            while let Some(Ok(message)) = stream.next().await {
+                if matches!(message, Message::Close(_)) {
+                    break;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(CLOSE_ANSWER_TIMEOUT, answer).await;
+    }
+    let _ = release.send(());
 }
 
 /// A token bucket: `rate` per second, `burst` at once.
@@ -273,9 +428,13 @@ async fn run(
     settings: RealtimeSettings,
     player: Player,
     encoding: Encoding,
-    mut ws: actix_ws::Session,
-    mut stream: actix_ws::MessageStream,
+    ends: Ends,
 ) {
+    let Ends {
+        mut ws,
+        mut stream,
+        release,
+    } = ends;
     let draining = realtime.draining.clone();
     let user_id = player.id();
     let connection_id = Uuid::now_v7();
@@ -297,7 +456,8 @@ async fn run(
             Ok(session) => Some(session),
             Err(_) => {
                 metrics.ws_refused(disconnect::SESSION_ERROR);
-                let _ = ws.close(Some(CloseReason::from(CloseCode::Error))).await;
+                let reason = Some(CloseReason::from(CloseCode::Error));
+                finish_close(ws, stream, release, reason, false, settings.client_timeout).await;
                 return;
             }
         },
@@ -333,7 +493,8 @@ async fn run(
             .is_err()
     {
         metrics.ws_refused(disconnect::SESSION_ERROR);
-        let _ = ws.close(Some(CloseReason::from(CloseCode::Error))).await;
+        let reason = Some(CloseReason::from(CloseCode::Error));
+        finish_close(ws, stream, release, reason, false, settings.client_timeout).await;
         return;
     }
     metrics.ws_connected();
@@ -467,7 +628,15 @@ async fn run(
         disconnect_reason(reason.as_ref())
     });
     tracing::debug!(%user_id, %connection_id, ?reason, "websocket closed");
-    let _ = ws.close(reason).await;
+    finish_close(
+        ws,
+        stream,
+        release,
+        reason,
+        client_closed,
+        settings.client_timeout,
+    )
+    .await;
 }
 
 /// The `reason` label of a close: the close code the server sent, or `closed` when the
