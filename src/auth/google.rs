@@ -779,8 +779,10 @@ mod tests {
                     prop_assert!(ISSUERS.contains(&claims["iss"].as_str().unwrap_or_default()));
                     let aud = &claims["aud"];
                     prop_assert!(aud == CLIENT_ID || aud.as_array().is_some_and(|a| a.contains(&json!(CLIENT_ID))));
-                    prop_assert!(claims["exp"].as_i64().is_some_and(|exp| exp >= now - LEEWAY_SECS as i64));
-                    prop_assert!(claims["nbf"].as_i64().is_none_or(|nbf| nbf <= now + LEEWAY_SECS as i64));
+                    // Any JSON number: 2^63 is a valid, far-off expiry.
+                    let (now, leeway) = (now as f64, LEEWAY_SECS as f64);
+                    prop_assert!(claims["exp"].as_f64().is_some_and(|exp| exp >= now - leeway));
+                    prop_assert!(claims["nbf"].as_f64().is_none_or(|nbf| nbf <= now + leeway));
                     prop_assert!(!identity.sub.is_empty() && !identity.email.is_empty());
                     prop_assert!(identity.email_verified);
                 }
