@@ -579,7 +579,14 @@ impl Settings {
             }
         };
 
-        let log_filter = or_default("QUESTPATH_LOG");
+        // Each directive trimmed: tracing-subscriber 0.3.23 slices a directive with offsets
+        // from its trimmed form, so `info, é=debug` panicked instead of parsing.
+        let log_filter = or_default("QUESTPATH_LOG")
+            .split(',')
+            .map(str::trim)
+            .filter(|directive| !directive.is_empty())
+            .collect::<Vec<_>>()
+            .join(",");
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log_filter) {
             return Err(bad(
                 "QUESTPATH_LOG",
@@ -1187,6 +1194,16 @@ mod tests {
     }
 
     #[test]
+    fn log_directives_with_spaces_and_any_characters_parse() {
+        // Found by the `config` fuzz target: a directive after ", " holding a multi-byte
+        // character made tracing-subscriber slice inside it and panic.
+        let s = settings(&[("QUESTPATH_LOG", "info, é=debug ,\t0$*4\u{fffd}=")]);
+        assert!(s.is_ok() || s.as_ref().is_err_and(|e| e.variable == "QUESTPATH_LOG"));
+        let s = settings(&[("QUESTPATH_LOG", "info, questpath=debug")]).unwrap();
+        assert_eq!(s.log_filter, "info,questpath=debug");
+    }
+
+    #[test]
     fn replication_renders_cql() {
         assert_eq!(
             Replication::parse("3").unwrap().to_cql(),
@@ -1308,7 +1325,7 @@ mod tests {
                 1 => prop::sample::select(&[
                     "true", "off", "none", "json", "pretty", "open", "closed", "production",
                     "simple:0", "dc1:3,dc2", "info,questpath=debug", "[{", "::1", "0.0.0.0:0",
-                    ",", " , ", "10.0.0.0/8", "*",
+                    ",", " , ", "10.0.0.0/8", "*", "info, é=debug",
                 ][..]).prop_map(str::to_string),
             ]
         }
