@@ -50,29 +50,27 @@ const ROOT_FILES: [&str; 2] = ["manifest.webmanifest", "sw.js"];
 /// the asset folders and the root files. API paths are untouched.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     for path in ["/", "/index.html", "/join", "/join/{code}"] {
-        cfg.service(
-            web::resource(path)
-                .wrap(Compress::default())
-                .route(web::get().to(index))
-                .route(web::head().to(index)),
-        );
+        cfg.service(file_resource(path.to_string(), index));
     }
     for folder in FOLDERS {
-        cfg.service(
-            web::resource(format!("/{folder}/{{file:.+}}"))
-                .wrap(Compress::default())
-                .route(web::get().to(asset))
-                .route(web::head().to(asset)),
-        );
+        cfg.service(file_resource(format!("/{folder}/{{file:.+}}"), asset));
     }
     for file in ROOT_FILES {
-        cfg.service(
-            web::resource(format!("/{file}"))
-                .wrap(Compress::default())
-                .route(web::get().to(asset))
-                .route(web::head().to(asset)),
-        );
+        cfg.service(file_resource(format!("/{file}"), asset));
     }
+}
+
+/// GET and HEAD of `path`, compressed, answered by `handler`.
+fn file_resource<F, Args>(path: String, handler: F) -> impl actix_web::dev::HttpServiceFactory
+where
+    F: actix_web::Handler<Args> + Clone,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    web::resource(path)
+        .wrap(Compress::default())
+        .route(web::get().to(handler.clone()))
+        .route(web::head().to(handler))
 }
 
 // Both handlers take the state first: the 405 probe (`fallback.rs`) routes requests
