@@ -12,7 +12,9 @@ use crate::adapters::embedded::{
 use crate::adapters::redis::Redis;
 use crate::adapters::scylla::{ConnectError, ScyllaStore};
 use crate::config::Settings;
-use crate::ports::{Bus, Cache, JobQueue, Leaderboard, PortError, RateLimiter, Store, StoreError};
+use questpath_actors::ports::{
+    Bus, Cache, JobQueue, Leaderboard, PortError, RateLimiter, Store, StoreError,
+};
 
 /// Every port, as trait objects shared by handlers and actors.
 #[derive(Clone)]

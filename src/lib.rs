@@ -16,13 +16,11 @@ pub mod adapters;
 pub mod auth;
 pub mod backends;
 pub mod config;
-pub mod domain;
 pub mod fault;
 pub mod goals;
 pub mod http;
 pub mod leaderboard;
 pub mod metrics;
-pub mod ports;
 pub mod quizzes;
 pub mod realtime;
 pub mod rooms;
@@ -32,6 +30,9 @@ pub mod state;
 pub mod telemetry;
 pub mod tls;
 pub mod xp;
+
+// The game core's domain types and ports, under their old paths for the adapters and tests.
+pub use questpath_actors::{domain, ports};
 
 /// Generators of hostile input for the property tests.
 #[cfg(test)]

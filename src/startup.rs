@@ -16,11 +16,11 @@ use crate::config::Settings;
 use crate::goals::service::GoalService;
 use crate::goals::worker::Worker;
 use crate::metrics::Metrics;
-use crate::ports::RoadmapGenerator;
 use crate::realtime::registry::Registry;
 use crate::state::{AppState, Realtime};
 use crate::xp::XpService;
 use actix::Actor;
+use questpath_actors::ports::RoadmapGenerator;
 use tokio_util::sync::CancellationToken;
 
 /// Why the server could not start.

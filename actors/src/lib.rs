@@ -1,7 +1,12 @@
-//! QuestPath actors and the game rules they apply.
+//! QuestPath's game core: domain types, the ports the core depends on, the game rules,
+//! and (as they arrive) the domain events and the actors.
 //!
 //! # Layout
-//! - `rules`: pure game rules with no actix dependency (XP and player levels); the
-//!   actors (sessions, rooms, leaderboard) build on them.
+//! - `domain`: value types with their checks (emails, passwords, names, roadmaps).
+//! - `ports`: the traits of the store, cache, rate limiter, bus, leaderboard, job queue
+//!   and roadmap generator; adapters live in the server crate.
+//! - `rules`: pure game rules with no actix dependency (XP and player levels, scoring).
 
+pub mod domain;
+pub mod ports;
 pub mod rules;

@@ -8,8 +8,8 @@ use actix_web::{FromRequest, HttpRequest, web};
 
 use super::service::AuthError;
 use crate::http::error::ApiError;
-use crate::ports::User;
 use crate::state::AppState;
+use questpath_actors::ports::User;
 
 /// The authenticated user; extracting it answers 401 when there is none.
 pub struct AuthUser(pub User);

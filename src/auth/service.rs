@@ -13,8 +13,8 @@ use super::lockout;
 use super::password::{self, Verified};
 use super::secret_token;
 use super::tokens::{IssuedToken, TokenError, TokenKeys};
-use crate::domain::{DisplayName, Email, Password};
-use crate::ports::{
+use questpath_actors::domain::{DisplayName, Email, Password};
+use questpath_actors::ports::{
     Cache, NewUser, ProfileUpdate, RefreshFamily, RefreshToken, Store, StoreError, User,
 };
 

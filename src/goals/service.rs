@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::QUEUE;
-use crate::ports::{
+use questpath_actors::ports::{
     Cache, GenerationJob, Goal, GoalStatus, JobQueue, JobStatus, Level, LevelStatus, Page,
     PortError, Store, StoreError, User,
 };

@@ -9,8 +9,8 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::{QUEUE, ids};
-use crate::domain::roadmap::GeneratedRoadmap;
-use crate::ports::{
+use questpath_actors::domain::roadmap::GeneratedRoadmap;
+use questpath_actors::ports::{
     Bus, Cache, GenerateError, GenerationJob, Goal, GoalStatus, Job, JobQueue, JobStatus, Level,
     LevelStatus, NewGoal, Question, RoadmapGenerator, Store, Topic,
 };

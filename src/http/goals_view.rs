@@ -5,9 +5,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::domain::roadmap::Difficulty;
 use crate::goals::service::GoalWithLevels;
-use crate::ports::{GenerationJob, Goal, GoalStatus, JobStatus, Level, LevelStatus};
+use questpath_actors::domain::roadmap::Difficulty;
+use questpath_actors::ports::{GenerationJob, Goal, GoalStatus, JobStatus, Level, LevelStatus};
 
 /// A goal in a list, without its roadmap.
 #[derive(Serialize, utoipa::ToSchema)]

@@ -33,8 +33,8 @@ use uuid::Uuid;
 
 use crate::config::{RateLimitFailure, RateLimitSettings};
 use crate::http::error::ApiError;
-use crate::ports::{RateDecision, RateLimit};
 use crate::state::AppState;
+use questpath_actors::ports::{RateDecision, RateLimit};
 
 pub const RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
 pub const RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");

@@ -5,7 +5,7 @@ use questpath_actors::rules::xp::player_level;
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::ports::User;
+use questpath_actors::ports::User;
 
 /// The signed-in user as its owner sees it (`GET /api/v1/me`).
 #[derive(Debug, Serialize, utoipa::ToSchema)]

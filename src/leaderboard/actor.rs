@@ -35,11 +35,11 @@ use super::archive::{self, ArchivedWeeks};
 use super::board::Board;
 use super::names::Names;
 use super::rebuild;
-use crate::ports::leaderboard::check_scores;
-use crate::ports::{
+use crate::realtime::protocol::{LeaderboardRow, ServerMessage};
+use questpath_actors::ports::leaderboard::check_scores;
+use questpath_actors::ports::{
     Bus, Leaderboard, LeaderboardEntry, Placement, PortError, PortResult, ScoreUpdate, Store,
 };
-use crate::realtime::protocol::{LeaderboardRow, ServerMessage};
 
 /// How often watched boards are read.
 pub const TICK: Duration = Duration::from_millis(250);

@@ -34,8 +34,8 @@ pub use board::{ALL_TIME, Board, WEEKLY, Week};
 use self::actor::{Apply, LeaderboardActor, Subscribe, Unsubscribe};
 use self::archive::ArchivedWeeks;
 use self::names::Names;
-use crate::ports::store::{ArchivedEntry, ArchivedWeek};
-use crate::ports::{
+use questpath_actors::ports::store::{ArchivedEntry, ArchivedWeek};
+use questpath_actors::ports::{
     Bus, Leaderboard, LeaderboardEntry, Placement, PortError, PortResult, Store, StoreError, User,
     XpEntry,
 };

@@ -12,7 +12,7 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 
 use super::Metrics;
 use crate::config::Secret;
-use crate::ports::JobQueue;
+use questpath_actors::ports::JobQueue;
 
 /// The Prometheus text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";

@@ -27,11 +27,11 @@ use uuid::Uuid;
 
 use super::Metrics;
 use crate::backends::Backends;
-use crate::ports::leaderboard::{LeaderboardEntry, Placement, ScoreUpdate};
-use crate::ports::store::{
+use questpath_actors::ports::leaderboard::{LeaderboardEntry, Placement, ScoreUpdate};
+use questpath_actors::ports::store::{
     ArchivedEntry, ArchivedWeek, QuizSummary, RoomResult, SavedQuiz, StoreResult,
 };
-use crate::ports::{
+use questpath_actors::ports::{
     Bus, BusSubscription, Cache, GenerationJob, Goal, GoalStatus, Job, JobQueue, Leaderboard,
     Level, LevelStatus, LoginFailures, NewGoal, NewUser, Page, PortResult, ProfileUpdate, Question,
     RateDecision, RateLimit, RateLimiter, RefreshFamily, RefreshToken, Store, StoreError, User,

@@ -10,9 +10,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::{QuizContent, QuizInput};
-use crate::ports::store::{QuizQuestion, SavedQuiz};
 use crate::realtime::protocol::LETTERS;
 use crate::rooms::setup::{CustomQuestion, Invalid, MAX_QUESTIONS, QuestionPart};
+use questpath_actors::ports::store::{QuizQuestion, SavedQuiz};
 
 /// The `format` of the JSON document.
 pub const FORMAT: &str = "questpath.quiz.v1";

@@ -18,8 +18,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::goals::service::GoalService;
-use crate::ports::{Bus, Cache, Store};
 use crate::xp::XpService;
+use questpath_actors::ports::{Bus, Cache, Store};
 
 /// Limits and timings of the realtime layer.
 #[derive(Debug, Clone)]

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::protocol::{LETTERS, OptionView, ServerMessage, codes};
-use crate::ports::{Level, Question};
+use questpath_actors::ports::{Level, Question};
 
 /// The quiz state that is saved and resumed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

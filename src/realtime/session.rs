@@ -22,7 +22,7 @@ use super::quiz::QuizRun;
 use super::registry::{Registry, SessionStopped};
 use crate::goals::service::GoalError;
 use crate::metrics::{client_message_type, quiz_result};
-use crate::ports::LevelStatus;
+use questpath_actors::ports::LevelStatus;
 
 /// A connection's handle: its bounded outgoing queue and a way to close it.
 #[derive(Clone)]

@@ -18,8 +18,8 @@ use super::event::{Batch, Command, Event, HostAction, Target, events_topic};
 use super::game::{EndReason, Game, Refusal, Results};
 use super::snapshot::{Saved, SavedRef, Write};
 use super::xp_jobs::{Placed, grant_placed};
-use crate::ports::store::RoomResult;
 use crate::realtime::protocol::{RoomPhase, ServerMessage, codes};
+use questpath_actors::ports::store::RoomResult;
 
 /// A command for the room (from a local connection or relayed from another instance).
 #[derive(Message)]

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::auth::secret_token;
 use crate::auth::service::TICKET_TTL;
-use crate::ports::{Cache, PortResult};
+use questpath_actors::ports::{Cache, PortResult};
 
 /// How long a rejoin token works (longer than any game).
 pub const REJOIN_TTL: Duration = Duration::from_secs(12 * 3600);

@@ -15,10 +15,10 @@ use uuid::Uuid;
 
 use super::Rooms;
 use super::event::{Batch, Command, Event, Target};
-use crate::ports::BusSubscription;
 use crate::realtime::outgoing::{Outgoing, SharedFrame};
 use crate::realtime::protocol::ServerMessage;
 use crate::realtime::session::Outbound;
+use questpath_actors::ports::BusSubscription;
 
 /// A connection's place in a room, as its socket task holds it.
 #[derive(Clone)]

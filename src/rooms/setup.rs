@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::game::RoomQuestion;
-use crate::domain::roadmap::GeneratedQuestion;
-use crate::ports::Question;
-use crate::ports::store::{QuizQuestion, SavedQuiz};
+use questpath_actors::domain::roadmap::GeneratedQuestion;
+use questpath_actors::ports::Question;
+use questpath_actors::ports::store::{QuizQuestion, SavedQuiz};
 
 /// Limits of a room's setup.
 pub const MAX_TITLE: usize = 120;

@@ -13,8 +13,8 @@ use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::ports::{Job, JobQueue, Store};
 use crate::xp::XpService;
+use questpath_actors::ports::{Job, JobQueue, Store};
 
 /// The queue of room XP jobs.
 pub const QUEUE: &str = "room-xp";

@@ -15,7 +15,7 @@ use questpath_actors::rules::xp::{XpGrant, player_level};
 use uuid::Uuid;
 
 use crate::leaderboard::Leaderboards;
-use crate::ports::{Bus, Leaderboard, Store, StoreError, XpEntry};
+use questpath_actors::ports::{Bus, Leaderboard, Store, StoreError, XpEntry};
 
 /// The all-time leaderboard.
 pub use crate::leaderboard::ALL_TIME;

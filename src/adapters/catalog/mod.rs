@@ -8,8 +8,8 @@ use std::collections::HashSet;
 use async_trait::async_trait;
 use serde::Deserialize;
 
-use crate::domain::roadmap::{Difficulty, GeneratedLevel, GeneratedRoadmap};
-use crate::ports::{GenerateError, RoadmapGenerator};
+use questpath_actors::domain::roadmap::{Difficulty, GeneratedLevel, GeneratedRoadmap};
+use questpath_actors::ports::{GenerateError, RoadmapGenerator};
 
 #[derive(rust_embed::Embed)]
 #[folder = "content/catalog/"]

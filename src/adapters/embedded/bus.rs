@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 
-use crate::ports::{Bus, BusSubscription, PortResult};
+use questpath_actors::ports::{Bus, BusSubscription, PortResult};
 
 const BACKEND: &str = "in-process";
 

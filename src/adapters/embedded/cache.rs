@@ -8,7 +8,7 @@ use moka::Expiry;
 use moka::future::Cache as MokaCache;
 use moka::ops::compute::{CompResult, Op};
 
-use crate::ports::{Cache, PortResult};
+use questpath_actors::ports::{Cache, PortResult};
 
 const BACKEND: &str = "in-process";
 

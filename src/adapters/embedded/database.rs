@@ -20,8 +20,8 @@ use redb::{Database, DatabaseError};
 
 use super::control::ControlSocket;
 use super::store::EmbeddedStore;
-use crate::ports::StoreError;
-use crate::ports::store::StoreResult;
+use questpath_actors::ports::StoreError;
+use questpath_actors::ports::store::StoreResult;
 
 /// How long `close` waits for operations in flight before giving up on a clean close.
 const CLOSE_WAIT: Duration = Duration::from_secs(10);

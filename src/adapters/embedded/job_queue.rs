@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-use crate::ports::{Job, JobQueue, PortError, PortResult};
+use questpath_actors::ports::{Job, JobQueue, PortError, PortResult};
 
 const BACKEND: &str = "in-process";
 

@@ -10,8 +10,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::ports::leaderboard::{check_scores, ms_time, reached_ms};
-use crate::ports::{Leaderboard, LeaderboardEntry, Placement, PortResult, ScoreUpdate, Standing};
+use questpath_actors::ports::leaderboard::{check_scores, ms_time, reached_ms};
+use questpath_actors::ports::{
+    Leaderboard, LeaderboardEntry, Placement, PortResult, ScoreUpdate, Standing,
+};
 
 const BACKEND: &str = "in-process";
 

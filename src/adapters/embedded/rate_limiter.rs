@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use crate::ports::{PortResult, RateDecision, RateLimit, RateLimiter};
+use questpath_actors::ports::{PortResult, RateDecision, RateLimit, RateLimiter};
 
 const BACKEND: &str = "in-process";
 

@@ -39,7 +39,7 @@ use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 use super::database::DbHandle;
-use crate::ports::store::{
+use questpath_actors::ports::store::{
     ArchivedEntry, ArchivedWeek, GenerationJob, Goal, GoalStatus, Level, LevelStatus,
     LoginFailures, NewGoal, NewUser, Page, ProfileUpdate, Question, QuizSummary, RefreshFamily,
     RefreshToken, RoomResult, SavedQuiz, Store, StoreError, StoreResult, User, XpEntry, email_key,

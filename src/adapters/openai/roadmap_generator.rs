@@ -28,8 +28,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::config::{LlmSettings, Secret};
-use crate::domain::roadmap::{GeneratedRoadmap, limits};
-use crate::ports::roadmap_generator::{GenerateError, RoadmapGenerator};
+use questpath_actors::domain::roadmap::{GeneratedRoadmap, limits};
+use questpath_actors::ports::roadmap_generator::{GenerateError, RoadmapGenerator};
 
 /// Connecting should be quick even when generating is slow; a dead host fails fast.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 
 use super::{BACKEND, Shared, port_err};
 use crate::adapters::embedded::bus::{DEFAULT_SUBSCRIBER_CAPACITY, Subscriber, fan_out};
-use crate::ports::{Bus, BusSubscription, PortResult};
+use questpath_actors::ports::{Bus, BusSubscription, PortResult};
 
 type Subscribers = HashMap<String, Vec<Subscriber>>;
 

@@ -8,7 +8,7 @@ use fred::prelude::*;
 
 use super::{BACKEND, Shared, port_err};
 use crate::adapters::embedded::cache::MAX_TTL;
-use crate::ports::{Cache, PortResult};
+use questpath_actors::ports::{Cache, PortResult};
 
 /// The cache on Redis. `take` is `GETDEL`, a single command, so it is atomic across
 /// instances as one-time tickets require.

@@ -36,7 +36,7 @@ use crate::adapters::embedded::job_queue::{
     ABANDONED_REASON, DEFAULT_MAX_ATTEMPTS, DEFAULT_VISIBILITY_TIMEOUT, MAX_DEAD_LETTERS,
     MAX_DURATION,
 };
-use crate::ports::{Job, JobQueue, PortError, PortResult};
+use questpath_actors::ports::{Job, JobQueue, PortError, PortResult};
 
 const GROUP: &str = "workers";
 

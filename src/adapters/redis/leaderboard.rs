@@ -30,8 +30,8 @@ use fred::types::{Expiration, SetOptions};
 use uuid::Uuid;
 
 use super::{BACKEND, Shared, bad_reply, port_err};
-use crate::ports::leaderboard::{check_scores, ms_time, reached_ms};
-use crate::ports::{Leaderboard, LeaderboardEntry, Placement, PortResult, ScoreUpdate};
+use questpath_actors::ports::leaderboard::{check_scores, ms_time, reached_ms};
+use questpath_actors::ports::{Leaderboard, LeaderboardEntry, Placement, PortResult, ScoreUpdate};
 
 /// Most updates one script call applies; a longer batch is several calls, in order.
 /// A call of this size runs for about a millisecond, short enough not to hold other

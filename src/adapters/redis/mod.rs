@@ -29,7 +29,7 @@ use fred::prelude::*;
 use fred::types::scripts::Script;
 
 use crate::config::RedisSettings;
-use crate::ports::{PortError, PortResult};
+use questpath_actors::ports::{PortError, PortResult};
 
 pub use bus::RedisBus;
 pub use cache::RedisCache;

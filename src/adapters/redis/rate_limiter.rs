@@ -10,7 +10,7 @@ use fred::types::scripts::Script;
 
 use super::{BACKEND, Shared, bad_reply};
 use crate::adapters::embedded::rate_limiter::{Gcra, refuse_all};
-use crate::ports::{PortResult, RateDecision, RateLimit, RateLimiter};
+use questpath_actors::ports::{PortResult, RateDecision, RateLimit, RateLimiter};
 
 /// The same arithmetic as [`Gcra::decide`], in whole microseconds (exact in Lua's
 /// doubles below 2^53). The key holds the theoretical arrival time and expires when

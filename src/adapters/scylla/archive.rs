@@ -26,7 +26,7 @@ use uuid::Uuid;
 use super::session::ConnectError;
 use super::store::{ScyllaStore, all_rows, internal, prepare, unavailable};
 use crate::config::ScyllaSettings;
-use crate::ports::store::{ArchivedEntry, ArchivedWeek, StoreResult};
+use questpath_actors::ports::store::{ArchivedEntry, ArchivedWeek, StoreResult};
 
 /// Ranks per partition of `weekly_archive_ranks`.
 pub(super) const RANKS_PER_PARTITION: u64 = 10_000;

@@ -28,7 +28,9 @@ use super::store::{
     LwtOutcome, ScyllaStore, all_rows, internal, lwt_applied, prepare, unavailable,
 };
 use crate::config::ScyllaSettings;
-use crate::ports::store::{LoginFailures, RefreshFamily, RefreshToken, StoreError, StoreResult};
+use questpath_actors::ports::store::{
+    LoginFailures, RefreshFamily, RefreshToken, StoreError, StoreResult,
+};
 
 /// Extra life given to expiring rows beyond their expiry: the application's clock, not
 /// the nodes', decides when they expire; the TTL only removes them afterwards.

@@ -33,7 +33,7 @@ use uuid::Uuid;
 use super::session::ConnectError;
 use super::store::{ScyllaStore, internal, prepare, unavailable};
 use crate::config::ScyllaSettings;
-use crate::ports::store::{
+use questpath_actors::ports::store::{
     GenerationJob, Goal, GoalStatus, Level, LevelStatus, NewGoal, Page, Question, StoreError,
     StoreResult, Topic,
 };

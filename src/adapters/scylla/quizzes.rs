@@ -25,7 +25,9 @@ use uuid::Uuid;
 use super::session::ConnectError;
 use super::store::{ScyllaStore, all_rows, internal, prepare, unavailable};
 use crate::config::ScyllaSettings;
-use crate::ports::store::{QuizQuestion, QuizSummary, SavedQuiz, StoreError, StoreResult};
+use questpath_actors::ports::store::{
+    QuizQuestion, QuizSummary, SavedQuiz, StoreError, StoreResult,
+};
 
 const QUIZ_COLUMNS: &str =
     "quiz_id, owner_id, title, description, questions, created_at, updated_at";

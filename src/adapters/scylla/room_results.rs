@@ -18,7 +18,7 @@ use uuid::Uuid;
 use super::session::ConnectError;
 use super::store::{ScyllaStore, all_rows, internal, prepare, unavailable};
 use crate::config::ScyllaSettings;
-use crate::ports::store::{RoomResult, StoreError, StoreResult};
+use questpath_actors::ports::store::{RoomResult, StoreError, StoreResult};
 
 const RESULT_COLUMNS: &str =
     "room_id, code, host_id, title, created_at, ended_at, end_reason, players, results";

@@ -25,7 +25,7 @@ use super::schema::check_version;
 use super::session::{ConnectError, open, unreachable};
 use super::xp::XpStatements;
 use crate::config::ScyllaSettings;
-use crate::ports::store::{
+use questpath_actors::ports::store::{
     ArchivedEntry, ArchivedWeek, GenerationJob, Goal, GoalStatus, Level, LevelStatus,
     LoginFailures, NewGoal, NewUser, Page, ProfileUpdate, Question, QuizSummary, RefreshFamily,
     RefreshToken, RoomResult, SavedQuiz, Store, StoreError, StoreResult, User, XpEntry, email_key,

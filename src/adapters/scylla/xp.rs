@@ -33,7 +33,7 @@ use uuid::Uuid;
 use super::session::ConnectError;
 use super::store::{ScyllaStore, all_rows, internal, lwt_applied, prepare, unavailable};
 use crate::config::ScyllaSettings;
-use crate::ports::store::{StoreResult, XpEntry};
+use questpath_actors::ports::store::{StoreResult, XpEntry};
 
 /// The one partition of `xp_pending`. A column of its own (not a constant table), so
 /// the pending set could be spread over several buckets later without a new table.

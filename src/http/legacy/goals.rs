@@ -8,8 +8,8 @@ use serde_json::json;
 use crate::auth::extractor::AuthUser;
 use crate::http::error::ApiError;
 use crate::http::goals_view::{LegacyGoal, LegacyGoalListItem};
-use crate::ports::JobStatus;
 use crate::state::AppState;
+use questpath_actors::ports::JobStatus;
 
 /// Routes under `/goals`.
 pub fn configure_goals(cfg: &mut web::ServiceConfig) {

@@ -16,9 +16,9 @@ use uuid::Uuid;
 
 use crate::auth::extractor::AuthUser;
 use crate::http::error::ApiError;
-use crate::ports::LevelStatus;
 use crate::realtime::protocol::LETTERS;
 use crate::state::AppState;
+use questpath_actors::ports::LevelStatus;
 
 /// How long a handed-out quiz may be submitted.
 const ISSUED_TTL: Duration = Duration::from_secs(30 * 60);

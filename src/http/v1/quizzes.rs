@@ -16,11 +16,11 @@ use crate::http::openapi::{
     BadRequest, Conflict, Internal, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized,
     Unavailable, Unprocessable, UnsupportedMediaType,
 };
-use crate::ports::store::SavedQuiz as StoredQuiz;
 use crate::quizzes::exchange::{self, QuizDocument};
 use crate::quizzes::{MAX_BODY, MAX_PER_OWNER, QuizContent, QuizInput};
 use crate::rooms::setup::CustomQuestion;
 use crate::state::AppState;
+use questpath_actors::ports::store::SavedQuiz as StoredQuiz;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/quizzes", web::get().to(list))

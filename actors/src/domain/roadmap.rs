@@ -4,7 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 /// How hard a goal is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Difficulty {
     Beginner,
@@ -154,8 +155,11 @@ fn text(what: &str, value: &str, max: usize) -> Result<(), String> {
     Ok(())
 }
 
-#[cfg(test)]
-pub(crate) mod tests {
+/// The roadmap tests, and their generators of valid roadmaps, which the server's
+/// roadmap-generator tests reuse through the `proptest` feature.
+#[cfg(any(test, feature = "proptest"))]
+#[allow(dead_code)]
+pub mod tests {
     use proptest::prelude::*;
 
     use super::*;
@@ -386,6 +390,7 @@ pub(crate) mod tests {
         }
     }
 
+    #[cfg(test)]
     mod properties {
         use proptest::prelude::*;
 

@@ -1,0 +1,219 @@
+#!/usr/bin/env python3
+"""The dependency table between the top-level modules of each crate, and its checks.
+
+Reads every `.rs` file of a crate, finds its references to `crate::<module>` (in `use`
+trees too) outside `#[cfg(test)]` items, and prints one table per crate: each top-level
+module and the modules it uses. Fails (exit 1) when
+  - two top-level modules of one crate reach each other (an import cycle), or
+  - an arrow listed in FORBIDDEN appears, or
+  - the core crate (`actors/`) depends on a crate in CORE_MUST_NOT_USE.
+
+`--markdown` prints the tables as Markdown (docs/architecture.md holds that output).
+Run by scripts/test; no dependencies beyond Python 3.
+"""
+from __future__ import annotations
+
+import pathlib
+import re
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+# Crates and their library roots.
+CRATES = {
+    "questpath": ROOT / "src",
+    "questpath-actors": ROOT / "actors" / "src",
+    "questpath-load-tests": ROOT / "load-tests" / "src",
+}
+
+# Arrows that must never appear: (crate, from, to). The core crate cannot name the
+# server crate at all (Cargo forbids it), so its rules are about its own modules.
+FORBIDDEN = {
+    # The game core is not a transport: only the transport knows the wire protocol.
+    ("questpath", "rooms", "realtime"),
+    ("questpath", "leaderboard", "realtime"),
+    ("questpath", "xp", "realtime"),
+    ("questpath", "goals", "realtime"),
+    ("questpath", "ports", "http"),
+    ("questpath", "ports", "adapters"),
+    ("questpath", "services", "http"),
+    ("questpath", "services", "realtime"),
+    ("questpath", "services", "adapters"),
+    ("questpath", "auth", "http"),
+    ("questpath", "config", "adapters"),
+    ("questpath", "metrics", "adapters"),
+    ("questpath-actors", "ports", "actors"),
+    ("questpath-actors", "rules", "ports"),
+    ("questpath-actors", "rules", "actors"),
+    ("questpath-actors", "domain", "ports"),
+    ("questpath-actors", "domain", "actors"),
+    ("questpath-actors", "events", "actors"),
+}
+
+# Crates the core must not depend on: a transport, a driver, or an embedded database.
+CORE_MUST_NOT_USE = ["actix-web", "actix-ws", "actix-http", "scylla", "fred", "redb", "questpath"]
+
+CFG_TEST = re.compile(r"#\[cfg\(test\)\]\s*(pub(\([^)]*\))?\s+)?mod\s+\w+\s*(;|\{)")
+
+
+def strip_comments(text: str) -> str:
+    text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
+    return re.sub(r"//[^\n]*", "", text)
+
+
+def strip_test_items(text: str) -> str:
+    """Removes `#[cfg(test)] mod x { ... }` blocks and `#[cfg(test)] mod x;` lines."""
+    out = []
+    pos = 0
+    for m in CFG_TEST.finditer(text):
+        if m.start() < pos:
+            continue
+        out.append(text[pos : m.start()])
+        if m.group(3) == ";":
+            pos = m.end()
+            continue
+        depth, i = 1, m.end()
+        while i < len(text) and depth:
+            depth += {"{": 1, "}": -1}.get(text[i], 0)
+            i += 1
+        pos = i
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def group_heads(body: str) -> list[str]:
+    """First path segment of each item of a `{a::b, c, d::{e}}` use group."""
+    heads, depth, item = [], 0, ""
+    for ch in body:
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+        if ch == "," and depth == 0:
+            heads.append(item)
+            item = ""
+        else:
+            item += ch
+    heads.append(item)
+    return [re.match(r"\s*(\w*)", h).group(1) for h in heads if h.strip()]
+
+
+def references(text: str) -> set[str]:
+    found = set(re.findall(r"\bcrate::(\w+)", text))
+    for m in re.finditer(r"\bcrate::\{", text):
+        depth, i = 1, m.end()
+        while i < len(text) and depth:
+            depth += {"{": 1, "}": -1}.get(text[i], 0)
+            i += 1
+        found.update(group_heads(text[m.end() : i - 1]))
+    return found
+
+
+def top_modules(root: pathlib.Path) -> list[str]:
+    lib = strip_test_items(strip_comments((root / "lib.rs").read_text()))
+    return re.findall(r"^\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+(\w+)\s*;", lib, flags=re.M)
+
+
+def module_files(root: pathlib.Path, module: str) -> list[pathlib.Path]:
+    files = []
+    if (root / f"{module}.rs").exists():
+        files.append(root / f"{module}.rs")
+    if (root / module).is_dir():
+        files.extend(sorted((root / module).rglob("*.rs")))
+    return files
+
+
+def table(root: pathlib.Path) -> dict[str, set[str]]:
+    modules = top_modules(root)
+    deps = {}
+    for module in modules:
+        used = set()
+        for path in module_files(root, module):
+            used |= references(strip_test_items(strip_comments(path.read_text())))
+        deps[module] = {m for m in used if m in modules and m != module}
+    return deps
+
+
+def cycles(deps: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index, low, stack, on, out, counter = {}, {}, [], set(), [], [0]
+
+    def visit(v):
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in sorted(deps[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(deps):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def core_dependencies() -> set[str]:
+    text = (ROOT / "actors" / "Cargo.toml").read_text()
+    deps, section = set(), None
+    for line in text.splitlines():
+        header = re.match(r"\s*\[([^\]]+)\]", line)
+        if header:
+            section = header.group(1)
+            continue
+        if section == "dependencies":
+            name = re.match(r"\s*([A-Za-z0-9_-]+)\s*(\.|=)", line)
+            if name:
+                deps.add(name.group(1))
+    return deps
+
+
+def main() -> int:
+    markdown = "--markdown" in sys.argv
+    failures = []
+    for crate, root in CRATES.items():
+        if not (root / "lib.rs").exists():
+            continue
+        deps = table(root)
+        if markdown:
+            print(f"\n`{crate}` ({root.relative_to(ROOT)}/):\n")
+            print("| module | uses |")
+            print("|---|---|")
+            for module in sorted(deps):
+                print(f"| `{module}` | {', '.join(f'`{d}`' for d in sorted(deps[module])) or '—'} |")
+        else:
+            print(f"{crate} ({root.relative_to(ROOT)}/)")
+            for module in sorted(deps):
+                print(f"  {module:<14} -> {', '.join(sorted(deps[module])) or '-'}")
+        for comp in cycles(deps):
+            failures.append(f"{crate}: import cycle between {', '.join(comp)}")
+        for (c, a, b) in sorted(FORBIDDEN):
+            if c == crate and b in deps.get(a, ()):
+                failures.append(f"{crate}: forbidden arrow {a} -> {b}")
+    bad = sorted(core_dependencies() & set(CORE_MUST_NOT_USE))
+    if bad:
+        failures.append(f"questpath-actors depends on {', '.join(bad)} (actors/Cargo.toml)")
+    for failure in failures:
+        print(f"layers: {failure}", file=sys.stderr)
+    if failures:
+        return 1
+    if not markdown:
+        print("layers: no import cycle, no forbidden arrow, the core crate is free of transports and drivers")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
