@@ -5,8 +5,12 @@
 //! - `domain`: value types with their checks (emails, passwords, names, roadmaps).
 //! - `ports`: the traits of the store, cache, rate limiter, bus, leaderboard, job queue
 //!   and roadmap generator; adapters live in the server crate.
+//! - `events`: domain events, what the core tells a learner's connections.
+//! - `outbound`: a connection as the actors see it (a bounded queue of events).
 //! - `rules`: pure game rules with no actix dependency (XP and player levels, scoring).
 
 pub mod domain;
+pub mod events;
+pub mod outbound;
 pub mod ports;
 pub mod rules;

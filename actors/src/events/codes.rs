@@ -1,0 +1,30 @@
+//! Stable codes of refusals (documented in docs/protocol.md, sent as `error` frames).
+
+pub const MALFORMED: &str = "malformed_message";
+pub const UNKNOWN_TYPE: &str = "unknown_type";
+pub const RATE_LIMITED: &str = "rate_limited";
+pub const FRAME_TOO_LARGE: &str = "frame_too_large";
+pub const NOT_FOUND: &str = "not_found";
+pub const LEVEL_LOCKED: &str = "level_locked";
+pub const TOPICS_INCOMPLETE: &str = "topics_incomplete";
+pub const QUIZ_IN_PROGRESS: &str = "quiz_in_progress";
+pub const NO_QUIZ: &str = "no_quiz";
+pub const WRONG_QUESTION: &str = "wrong_question";
+pub const LATE_ANSWER: &str = "late_answer";
+pub const INVALID_OPTION: &str = "invalid_option";
+pub const UNAVAILABLE: &str = "unavailable";
+pub const ROOM_NOT_FOUND: &str = "room_not_found";
+pub const ROOM_FULL: &str = "room_full";
+pub const KICKED: &str = "kicked";
+pub const GUESTS_NOT_ALLOWED: &str = "guests_not_allowed";
+pub const GUEST_ONLY_ROOMS: &str = "guest_only_rooms";
+pub const NOT_HOST: &str = "not_host";
+pub const NOT_IN_ROOM: &str = "not_in_room";
+pub const ALREADY_IN_ROOM: &str = "already_in_room";
+pub const WRONG_PHASE: &str = "wrong_phase";
+pub const ALREADY_ANSWERED: &str = "already_answered";
+pub const JOINED_LATE: &str = "joined_late";
+pub const PAUSED: &str = "paused";
+pub const INVALID_NAME: &str = "invalid_name";
+pub const NO_PLAYERS: &str = "no_players";
+pub const ROOM_ENDED: &str = "room_ended";
