@@ -7,6 +7,7 @@
 //!   and roadmap generator; adapters live in the server crate.
 //! - `events`: domain events, what the core tells a learner's connections.
 //! - `outbound`: a connection as the actors see it (a bounded queue of events).
+//! - `session`: a learner's session and the solo quiz it runs.
 //! - `rules`: pure game rules with no actix dependency (XP and player levels, scoring).
 
 pub mod domain;
@@ -14,3 +15,4 @@ pub mod events;
 pub mod outbound;
 pub mod ports;
 pub mod rules;
+pub mod session;

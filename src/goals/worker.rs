@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::{QUEUE, ids};
 use questpath_actors::domain::roadmap::GeneratedRoadmap;
+use questpath_actors::ports::bus::{UserEvent, user_topic};
 use questpath_actors::ports::{
     Bus, Cache, GenerateError, GenerationJob, Goal, GoalStatus, Job, JobQueue, JobStatus, Level,
     LevelStatus, NewGoal, Question, RoadmapGenerator, Store, Topic,
@@ -44,11 +45,6 @@ pub enum Outcome {
     /// Will be tried again after a backoff.
     Retrying(Uuid, String),
     Failed(Uuid, String),
-}
-
-/// Bus topic of a user's events (job progress now; XP and ranks later).
-pub fn user_topic(user_id: Uuid) -> String {
-    format!("user:{user_id}")
 }
 
 impl Worker {
@@ -210,10 +206,10 @@ impl Worker {
             .update_job(job)
             .await
             .map_err(|e| e.to_string())?;
-        let event = serde_json::json!({ "type": "job.status", "job": job_view(job) });
+        let event = UserEvent::JobStatus { job: job_view(job) };
         if let Err(e) = self
             .bus
-            .publish(&user_topic(job.user_id), event.to_string().as_bytes())
+            .publish(&user_topic(job.user_id), &event.encode())
             .await
         {
             // Progress pushes are a convenience; the job state is in the store.

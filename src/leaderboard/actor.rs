@@ -35,7 +35,9 @@ use super::archive::{self, ArchivedWeeks};
 use super::board::Board;
 use super::names::Names;
 use super::rebuild;
-use crate::realtime::protocol::{LeaderboardRow, ServerMessage};
+use questpath_actors::events::{BoardTop, LeaderboardRow, Notice, RankChanged};
+use questpath_actors::outbound::Outgoing;
+use questpath_actors::ports::bus::{UserEvent, user_topic};
 use questpath_actors::ports::leaderboard::check_scores;
 use questpath_actors::ports::{
     Bus, Leaderboard, LeaderboardEntry, Placement, PortError, PortResult, ScoreUpdate, Store,
@@ -79,7 +81,7 @@ pub struct Apply {
 pub struct Subscribe {
     pub board: String,
     pub connection_id: Uuid,
-    pub sender: mpsc::Sender<crate::realtime::outgoing::Outgoing>,
+    pub sender: mpsc::Sender<Outgoing>,
     pub re: Option<String>,
 }
 
@@ -105,7 +107,7 @@ struct Queued {
 }
 
 struct Watcher {
-    sender: mpsc::Sender<crate::realtime::outgoing::Outgoing>,
+    sender: mpsc::Sender<Outgoing>,
     /// `re` of the subscription, for the first frame.
     re: Option<String>,
     /// Board key and top last sent.
@@ -258,19 +260,15 @@ impl LeaderboardActor {
             .filter(|(_, placement)| placement.applied)
             .filter_map(|(update, placement)| {
                 let board = Board::parse(&update.board, now)?;
-                let event = serde_json::json!({
-                    "type": "leaderboard.rank",
-                    "board": board.kind(),
-                    "period": board.period(),
-                    "rank": placement.entry.rank,
-                    "previous_rank": placement.previous_rank,
-                    "score": placement.entry.score,
-                    "next_reset": board.next_reset_text(),
+                let event = UserEvent::RankChanged(RankChanged {
+                    board: board.kind().to_owned(),
+                    period: board.period(),
+                    rank: placement.entry.rank,
+                    previous_rank: placement.previous_rank,
+                    score: placement.entry.score,
+                    next_reset: board.next_reset_text(),
                 });
-                Some((
-                    crate::goals::worker::user_topic(update.user_id),
-                    event.to_string().into_bytes(),
-                ))
+                Some((user_topic(update.user_id), event.encode()))
             })
             .collect();
         if events.is_empty() {
@@ -390,7 +388,7 @@ impl LeaderboardActor {
                         else {
                             continue;
                         };
-                        let frame = ServerMessage::LeaderboardTop {
+                        let frame = Notice::BoardTop(BoardTop {
                             re: watcher.re.take(),
                             board: board.kind().to_string(),
                             period: board.period(),
@@ -408,7 +406,7 @@ impl LeaderboardActor {
                                 .collect(),
                             total: *len,
                             next_reset: board.next_reset_text(),
-                        };
+                        });
                         match watcher.sender.try_send(frame.into()) {
                             Ok(()) => {
                                 watcher.last = Some((board.key(), top.clone(), *len));
@@ -586,7 +584,7 @@ mod tests {
         let users: Vec<Uuid> = (0..200).map(|_| Uuid::new_v4()).collect();
         let mut pushes = Vec::new();
         for user in &users[..5] {
-            let topic = crate::goals::worker::user_topic(*user);
+            let topic = user_topic(*user);
             pushes.push(bus.subscribe(&topic).await.unwrap());
         }
 

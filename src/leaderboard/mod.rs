@@ -184,7 +184,7 @@ impl Leaderboards {
         &self,
         board: &str,
         connection_id: Uuid,
-        sender: mpsc::Sender<crate::realtime::outgoing::Outgoing>,
+        sender: mpsc::Sender<questpath_actors::outbound::Outgoing>,
         re: Option<String>,
     ) -> Result<(), LeaderboardError> {
         if board != ALL_TIME && board != WEEKLY {

@@ -5,7 +5,6 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU16, Ordering};
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
@@ -20,16 +19,18 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::RealtimeSettings;
-use super::outgoing::{self, Outgoing};
 use super::protocol::{
     ClientFrame, ClientMessage, SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, ServerMessage, close, codes,
 };
 use super::registry::GetOrStart;
-use super::session::{Connect, Disconnect, Outbound, Request};
+use super::session::{Connect, Disconnect, Request};
+use super::{frames, outgoing};
 use crate::http::error::ApiError;
 use crate::metrics::{Metrics, client_message_type, disconnect, server_message_type};
 use crate::rooms::link::{Player, RoomLink, is_room_message};
 use crate::state::{AppState, Realtime};
+use questpath_actors::events::Notice;
+use questpath_actors::outbound::{Closing, Outbound, Outgoing};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/ws", web::get().to(upgrade));
@@ -284,16 +285,30 @@ impl Bucket {
     }
 }
 
-fn encode(encoding: Encoding, outgoing: &Outgoing) -> Option<Message> {
-    match (encoding, outgoing) {
-        (Encoding::Json, Outgoing::One(message)) => {
-            outgoing::json(message).map(|t| Message::Text(t.into()))
-        }
-        (Encoding::MessagePack, Outgoing::One(message)) => {
-            outgoing::msgpack(message).map(|b| Message::Binary(b.into()))
-        }
-        (Encoding::Json, Outgoing::Shared(shared)) => shared.json().map(Message::Text),
-        (Encoding::MessagePack, Outgoing::Shared(shared)) => shared.msgpack().map(Message::Binary),
+/// A queued notice as a frame of the connection's encoding.
+fn encode(encoding: Encoding, queued: Outgoing) -> Option<Message> {
+    match encoding {
+        Encoding::Json => outgoing::text(queued).map(Message::Text),
+        Encoding::MessagePack => outgoing::binary(queued).map(Message::Binary),
+    }
+}
+
+/// A frame the endpoint itself sends (the greeting, a refusal before any session).
+fn encode_message(encoding: Encoding, message: &ServerMessage) -> Option<Message> {
+    match encoding {
+        Encoding::Json => outgoing::json(message).map(|t| Message::Text(t.into())),
+        Encoding::MessagePack => outgoing::msgpack(message).map(|b| Message::Binary(b.into())),
+    }
+}
+
+/// The close code of a connection the core closed.
+fn closed_by_core(outbound: &Outbound) -> CloseReason {
+    let code = match outbound.closing() {
+        Some(Closing::SlowConsumer) | None => close::SLOW_CONSUMER,
+    };
+    CloseReason {
+        code: CloseCode::Other(code),
+        description: Some("too slow to read".into()),
     }
 }
 
@@ -440,12 +455,8 @@ async fn run(
     let connection_id = Uuid::now_v7();
     let (sender, mut outgoing) = mpsc::channel::<Outgoing>(settings.outbound_queue);
     let kill = CancellationToken::new();
-    let close_code = Arc::new(AtomicU16::new(0));
-    let outbound = Outbound {
-        sender: sender.clone(),
-        kill: kill.clone(),
-        close_code: close_code.clone(),
-    };
+    let outbound = Outbound::new(sender, kill.clone());
+    let own = outbound.clone();
     // Learners have a session (quizzes, pushes); guests only play rooms.
     let session = match &player {
         Player::User(user_id) => match realtime
@@ -476,7 +487,7 @@ async fn run(
         heartbeat_secs: settings.heartbeat.as_secs(),
         late_grace_ms: questpath_actors::rules::quiz::LATE_GRACE.as_millis() as u64,
     };
-    if let Some(frame) = encode(encoding, &Outgoing::One(hello.clone())) {
+    if let Some(frame) = encode_message(encoding, &hello) {
         if send(&mut ws, frame).await.is_err() {
             metrics.ws_refused(disconnect::CLOSED);
             return;
@@ -521,10 +532,7 @@ async fn run(
             _ = draining.cancelled() => {
                 break Some(CloseReason { code: CloseCode::Restart, description: Some("server restarting: reconnect".into()) });
             }
-            _ = kill.cancelled() => {
-                let code = close_code.load(Ordering::SeqCst);
-                break Some(CloseReason { code: CloseCode::Other(code), description: Some("too slow to read".into()) });
-            }
+            _ = kill.cancelled() => break Some(closed_by_core(&own)),
             _ = heartbeat.tick() => {
                 if last_seen.elapsed() > settings.client_timeout {
                     break Some(CloseReason { code: CloseCode::Other(close::TIMEOUT), description: Some("no heartbeat".into()) });
@@ -533,9 +541,9 @@ async fn run(
             }
             message = outgoing.recv() => {
                 let Some(message) = message else { break None };
-                let kind = server_message_type(message.message());
-                room.written(message.message());
-                let Some(frame) = encode(encoding, &message) else { continue };
+                let kind = frames::kind(message.notice());
+                room.written(message.notice());
+                let Some(frame) = encode(encoding, message) else { continue };
                 // A client that does not read blocks this write; the session then sees
                 // our queue fill up and cancels `kill`.
                 tokio::select! {
@@ -543,10 +551,7 @@ async fn run(
                         if result.is_err() { break None }
                         metrics.ws_sent(kind, outgoing.len());
                     }
-                    _ = kill.cancelled() => {
-                        let code = close_code.load(Ordering::SeqCst);
-                        break Some(CloseReason { code: CloseCode::Other(code), description: Some("too slow to read".into()) });
-                    }
+                    _ = kill.cancelled() => break Some(closed_by_core(&own)),
                 }
             }
             incoming = stream.next() => {
@@ -556,7 +561,7 @@ async fn run(
                     Ok(message) => message,
                     Err(actix_ws::ProtocolError::Overflow) => {
                         let error = ServerMessage::Error { re: None, code: codes::FRAME_TOO_LARGE.into(), message: format!("frames are limited to {} bytes", settings.max_frame) };
-                        if let Some(frame) = encode(encoding, &Outgoing::One(error)) { let _ = send(&mut ws, frame).await; }
+                        if let Some(frame) = encode_message(encoding, &error) { let _ = send(&mut ws, frame).await; }
                         break Some(CloseReason { code: CloseCode::Size, description: Some("frame too large".into()) });
                     }
                     Err(actix_ws::ProtocolError::Io(_)) => {
@@ -583,8 +588,7 @@ async fn run(
                             if strikes >= settings.flood_strikes {
                                 break Some(CloseReason { code: CloseCode::Other(close::FLOOD), description: Some("too many messages".into()) });
                             }
-                            let error = ServerMessage::Error { re: reply_id(&message), code: codes::RATE_LIMITED.into(), message: "slow down".into() };
-                            if sender.try_send(error.into()).is_err() { kill.cancel(); }
+                            own.deliver(Notice::refused(reply_id(&message), codes::RATE_LIMITED, "slow down"));
                             continue;
                         }
                         match parse(encoding, &message) {
@@ -593,21 +597,19 @@ async fn run(
                                 let received_at = Instant::now();
                                 if is_room_message(&frame.message) {
                                     let (refused, joined) = room.handle(frame.message, frame.id, received_at, pinger.round_trip()).await;
-                                    if let Some(error) = refused && sender.try_send(error.into()).is_err() { kill.cancel(); }
+                                    if let Some(error) = refused { own.deliver(error); }
                                     if joined && ws.ping(&pinger.next()).await.is_err() { break None; }
                                 } else if let Some(session) = &session {
                                     session.do_send(Request { connection_id, frame, received_at })
                                 } else if frame.message == ClientMessage::Ping {
-                                    if sender.try_send(ServerMessage::Pong { re: frame.id }.into()).is_err() { kill.cancel(); }
+                                    own.deliver(Notice::Done { re: frame.id });
                                 } else {
-                                    let error = ServerMessage::Error { re: frame.id, code: codes::GUEST_ONLY_ROOMS.into(), message: "guests can only play the room they joined".into() };
-                                    if sender.try_send(error.into()).is_err() { kill.cancel(); }
+                                    own.deliver(Notice::refused(frame.id, codes::GUEST_ONLY_ROOMS, "guests can only play the room they joined"));
                                 }
                             }
                             Err((code, text)) => {
                                 metrics.ws_received("invalid");
-                                let error = ServerMessage::Error { re: reply_id(&message), code: code.into(), message: text };
-                                if sender.try_send(error.into()).is_err() { kill.cancel(); }
+                                own.deliver(Notice::refused(reply_id(&message), code, text));
                             }
                         }
                     }

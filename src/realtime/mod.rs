@@ -8,9 +8,9 @@
 //! would let a slow reader grow memory without bound.
 
 pub mod connection;
+pub mod frames;
 pub mod outgoing;
 pub mod protocol;
-pub mod quiz;
 pub mod registry;
 pub mod session;
 

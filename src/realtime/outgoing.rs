@@ -1,64 +1,27 @@
-//! What waits in a connection's outgoing queue: a message for that connection alone, or
-//! one shared by many connections (a room's question to 10,000 players) that is encoded
-//! once per wire format, by whichever connection needs it first, instead of being copied
-//! and encoded once per socket.
-
-use std::sync::{Arc, OnceLock};
+//! Encoding what waits in a connection's queue. A notice shared by many connections
+//! (a room's question to 10,000 players) is turned into its frame and encoded once per
+//! wire format, by whichever connection needs it first, instead of once per socket.
 
 use actix_web::web::Bytes;
 use bytestring::ByteString;
+use questpath_actors::outbound::Outgoing;
 
+use super::frames::frame;
 use super::protocol::ServerMessage;
 
-/// One frame in a connection's queue.
-pub enum Outgoing {
-    One(ServerMessage),
-    Shared(Arc<SharedFrame>),
-}
-
-impl Outgoing {
-    pub fn message(&self) -> &ServerMessage {
-        match self {
-            Outgoing::One(message) => message,
-            Outgoing::Shared(shared) => &shared.message,
-        }
+/// A queued item as JSON text.
+pub fn text(outgoing: Outgoing) -> Option<ByteString> {
+    match outgoing {
+        Outgoing::One(notice) => json(&frame(notice)).map(ByteString::from),
+        Outgoing::Shared(shared) => shared.text(|notice| json(&frame(notice.clone()))),
     }
 }
 
-impl From<ServerMessage> for Outgoing {
-    fn from(message: ServerMessage) -> Self {
-        Outgoing::One(message)
-    }
-}
-
-/// A message delivered to many connections, with its encodings made at most once.
-pub struct SharedFrame {
-    message: ServerMessage,
-    json: OnceLock<Option<ByteString>>,
-    msgpack: OnceLock<Option<Bytes>>,
-}
-
-impl SharedFrame {
-    pub fn new(message: ServerMessage) -> Arc<Self> {
-        Arc::new(SharedFrame {
-            message,
-            json: OnceLock::new(),
-            msgpack: OnceLock::new(),
-        })
-    }
-
-    /// The JSON text (shared: cloning it does not copy).
-    pub fn json(&self) -> Option<ByteString> {
-        self.json
-            .get_or_init(|| json(&self.message).map(ByteString::from))
-            .clone()
-    }
-
-    /// The MessagePack bytes (shared).
-    pub fn msgpack(&self) -> Option<Bytes> {
-        self.msgpack
-            .get_or_init(|| msgpack(&self.message).map(Bytes::from))
-            .clone()
+/// A queued item as MessagePack.
+pub fn binary(outgoing: Outgoing) -> Option<Bytes> {
+    match outgoing {
+        Outgoing::One(notice) => msgpack(&frame(notice)).map(Bytes::from),
+        Outgoing::Shared(shared) => shared.binary(|notice| msgpack(&frame(notice.clone()))),
     }
 }
 
@@ -80,27 +43,29 @@ pub fn msgpack(message: &ServerMessage) -> Option<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
+    use questpath_actors::events::Notice;
+    use questpath_actors::outbound::SharedNotice;
+
     use super::*;
 
     #[test]
-    fn a_shared_frame_is_encoded_once_and_reads_like_a_single_one() {
-        let frame = SharedFrame::new(ServerMessage::Pong {
+    fn a_shared_notice_is_encoded_once_and_reads_like_a_single_one() {
+        let done = || Notice::Done {
             re: Some("1".into()),
-        });
-        let first = frame.json().unwrap();
-        let second = frame.json().unwrap();
+        };
+        let shared = SharedNotice::new(done());
+        let first = text(Outgoing::Shared(shared.clone())).unwrap();
+        let second = text(Outgoing::Shared(shared.clone())).unwrap();
         assert_eq!(first, r#"{"type":"pong","re":"1"}"#);
         assert_eq!(
             first.as_bytes().as_ptr(),
             second.as_bytes().as_ptr(),
             "not copied"
         );
+        assert_eq!(text(Outgoing::One(done())).unwrap(), first);
         assert_eq!(
-            frame.msgpack().unwrap().to_vec(),
-            msgpack(&ServerMessage::Pong {
-                re: Some("1".into())
-            })
-            .unwrap()
+            binary(Outgoing::Shared(shared)).unwrap(),
+            binary(Outgoing::One(done())).unwrap()
         );
     }
 }

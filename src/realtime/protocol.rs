@@ -4,6 +4,15 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+// The views frames carry are the core's (their serde shape is part of this protocol, and
+// the schema test below fails if one changes); so are the refusal codes.
+pub use questpath_actors::events::quiz::OptionView;
+pub use questpath_actors::events::room::{
+    RoomOptionCount, RoomPhase, RoomQuestionView, RoomRole, RoomRosterJoined, RoomRosterLeft,
+    RoomRosterSeat, RoomScoreRow, RoomSeat, RoomSnapshot,
+};
+pub use questpath_actors::events::{LETTERS, LeaderboardRow, codes};
+
 /// Subprotocol of JSON text frames.
 pub const SUBPROTOCOL_JSON: &str = "questpath.v1";
 /// Subprotocol of MessagePack binary frames carrying the same messages.
@@ -93,154 +102,6 @@ pub enum ClientMessage {
     /// Host: ends the game now (the open question is scored first).
     #[serde(rename = "room.end")]
     RoomEnd,
-}
-
-/// Whether a connection in a room hosts it or plays.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum RoomRole {
-    Host,
-    Player,
-}
-
-/// Phase of a room.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum RoomPhase {
-    /// Waiting for the host to start.
-    Lobby,
-    /// A question is open.
-    Question,
-    /// A question closed: its answer and the scoreboard are shown.
-    Reveal,
-    /// The game is over.
-    Ended,
-}
-
-/// A room question as players see it (never its answer).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct RoomQuestionView {
-    /// Index of the question, from 0.
-    pub index: u32,
-    pub total: u32,
-    pub question: String,
-    pub options: Vec<OptionView>,
-    pub time_limit_ms: u64,
-    /// Time left when this frame was sent, from the server's deadline.
-    pub remaining_ms: u64,
-    /// Points multiplier of this question (0: no points, 1: standard, 2: double).
-    pub points: u32,
-    /// True while the host has paused the clock.
-    pub paused: bool,
-}
-
-/// One line of a room scoreboard.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct RoomScoreRow {
-    pub rank: u64,
-    /// Rank after the previous question (`None` before the first).
-    pub previous_rank: Option<u64>,
-    pub player_id: Uuid,
-    pub name: String,
-    pub score: u64,
-    pub streak: u32,
-}
-
-/// Answers per option of a closed question.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct RoomOptionCount {
-    pub option: String,
-    pub count: u32,
-}
-
-/// A player who took a seat (or came back to theirs), in a `room.roster`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct RoomRosterJoined {
-    pub player_id: Uuid,
-    pub name: String,
-    pub guest: bool,
-    /// True when the player had the seat before (a reconnect).
-    pub returning: bool,
-}
-
-/// A player who left, dropped or was kicked, in a `room.roster`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct RoomRosterLeft {
-    pub player_id: Uuid,
-    pub name: String,
-    /// `left`, `disconnected` or `kicked`.
-    pub reason: String,
-}
-
-/// A room as one connection sees it: sent on joining and on `room.state`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct RoomSnapshot {
-    pub room_id: Uuid,
-    pub code: String,
-    pub title: String,
-    pub role: RoomRole,
-    pub phase: RoomPhase,
-    /// Seated players (the host is not one).
-    pub players: u32,
-    pub max_players: u32,
-    pub question_count: u32,
-    /// `speed` (Kahoot's formula) or `accuracy`.
-    pub scoring: String,
-    pub streak_bonus: bool,
-    pub allow_guests: bool,
-    /// The open question, if any, with the time left.
-    pub question: Option<RoomQuestionView>,
-    /// The player's own seat (`None` for the host).
-    pub you: Option<RoomSeat>,
-    /// The scoreboard after the last closed question (top 10).
-    pub scoreboard: Vec<RoomScoreRow>,
-    /// Host only (`null` for players): every seat, so a host who reloads can show and
-    /// kick everyone; `room.roster` frames then carry the changes.
-    pub roster: Option<Vec<RoomRosterSeat>>,
-    /// Host only, while a question is open: answers so far, as in `room.answered`.
-    pub answered: Option<u32>,
-}
-
-/// A seat in the host's snapshot.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct RoomRosterSeat {
-    pub player_id: Uuid,
-    pub name: String,
-    pub guest: bool,
-    /// Has a connection right now.
-    pub connected: bool,
-}
-
-/// A player's seat: what a reconnect gives back.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct RoomSeat {
-    pub player_id: Uuid,
-    pub name: String,
-    pub guest: bool,
-    pub score: u64,
-    pub streak: u32,
-    pub rank: Option<u64>,
-    /// True when the open question was already answered.
-    pub answered: bool,
-    /// First question this player may answer (late joiners wait for the next one).
-    pub first_question: u32,
-}
-
-/// One learner in a `leaderboard.top` frame.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct LeaderboardRow {
-    pub rank: u64,
-    pub user_id: Uuid,
-    /// Display name, or a masked address (never an email).
-    pub name: String,
-    pub score: i64,
-}
-
-/// One option of a question as shown.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct OptionView {
-    pub value: String,
-    pub text: String,
 }
 
 /// What the server sends.
@@ -462,41 +323,6 @@ pub fn json_schema() -> serde_json::Value {
         "client_to_server": schemars::schema_for!(ClientFrame),
         "server_to_client": schemars::schema_for!(ServerMessage),
     })
-}
-
-/// Option letters by index.
-pub const LETTERS: [&str; 4] = ["A", "B", "C", "D"];
-
-/// Error codes of `error` frames (stable; documented in docs/protocol.md).
-pub mod codes {
-    pub const MALFORMED: &str = "malformed_message";
-    pub const UNKNOWN_TYPE: &str = "unknown_type";
-    pub const RATE_LIMITED: &str = "rate_limited";
-    pub const FRAME_TOO_LARGE: &str = "frame_too_large";
-    pub const NOT_FOUND: &str = "not_found";
-    pub const LEVEL_LOCKED: &str = "level_locked";
-    pub const TOPICS_INCOMPLETE: &str = "topics_incomplete";
-    pub const QUIZ_IN_PROGRESS: &str = "quiz_in_progress";
-    pub const NO_QUIZ: &str = "no_quiz";
-    pub const WRONG_QUESTION: &str = "wrong_question";
-    pub const LATE_ANSWER: &str = "late_answer";
-    pub const INVALID_OPTION: &str = "invalid_option";
-    pub const UNAVAILABLE: &str = "unavailable";
-    pub const ROOM_NOT_FOUND: &str = "room_not_found";
-    pub const ROOM_FULL: &str = "room_full";
-    pub const KICKED: &str = "kicked";
-    pub const GUESTS_NOT_ALLOWED: &str = "guests_not_allowed";
-    pub const GUEST_ONLY_ROOMS: &str = "guest_only_rooms";
-    pub const NOT_HOST: &str = "not_host";
-    pub const NOT_IN_ROOM: &str = "not_in_room";
-    pub const ALREADY_IN_ROOM: &str = "already_in_room";
-    pub const WRONG_PHASE: &str = "wrong_phase";
-    pub const ALREADY_ANSWERED: &str = "already_answered";
-    pub const JOINED_LATE: &str = "joined_late";
-    pub const PAUSED: &str = "paused";
-    pub const INVALID_NAME: &str = "invalid_name";
-    pub const NO_PLAYERS: &str = "no_players";
-    pub const ROOM_ENDED: &str = "room_ended";
 }
 
 /// Close codes (4000-4999 are the application's).

@@ -11,45 +11,18 @@ use actix::prelude::*;
 use chrono::Utc;
 use questpath_actors::rules::quiz::{passed, score_percent};
 use questpath_actors::rules::xp::{level_pass_grant, player_level};
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::Deps;
-use super::outgoing::Outgoing;
-use super::protocol::{ClientFrame, ClientMessage, ServerMessage, close, codes};
-use super::quiz::QuizRun;
+use super::protocol::{ClientFrame, ClientMessage, codes};
 use super::registry::{Registry, SessionStopped};
 use crate::goals::service::GoalError;
 use crate::metrics::{client_message_type, quiz_result};
+use questpath_actors::events::{Notice, QuizFinished};
+use questpath_actors::outbound::Outbound;
 use questpath_actors::ports::LevelStatus;
-
-/// A connection's handle: its bounded outgoing queue and a way to close it.
-#[derive(Clone)]
-pub struct Outbound {
-    pub sender: mpsc::Sender<Outgoing>,
-    /// Cancelled to close the connection; the code says why.
-    pub kill: CancellationToken,
-    pub close_code: Arc<std::sync::atomic::AtomicU16>,
-}
-
-impl Outbound {
-    /// Queues `message` without waiting. A full queue closes the connection as a slow
-    /// consumer instead of letting its backlog grow; false when the connection is gone
-    /// (or was just closed for that).
-    pub fn deliver(&self, message: impl Into<Outgoing>) -> bool {
-        match self.sender.try_send(message.into()) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                self.close_code
-                    .store(close::SLOW_CONSUMER, std::sync::atomic::Ordering::SeqCst);
-                self.kill.cancel();
-                false
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
-        }
-    }
-}
+use questpath_actors::ports::bus::{UserEvent, user_topic};
+use questpath_actors::session::quiz::QuizRun;
 
 /// A connection joined the session.
 #[derive(Message)]
@@ -113,14 +86,14 @@ impl SessionActor {
 
     /// Sends to every connection; a connection whose queue is full is closed as a slow
     /// consumer instead of letting its backlog grow.
-    fn broadcast(&mut self, message: ServerMessage) {
+    fn broadcast(&mut self, message: Notice) {
         let ids: Vec<Uuid> = self.connections.keys().copied().collect();
         for id in ids {
             self.send_to(id, message.clone());
         }
     }
 
-    fn send_to(&mut self, connection_id: Uuid, message: ServerMessage) {
+    fn send_to(&mut self, connection_id: Uuid, message: Notice) {
         let Some(outbound) = self.connections.get(&connection_id) else {
             return;
         };
@@ -139,14 +112,7 @@ impl SessionActor {
         code: &str,
         message: impl Into<String>,
     ) {
-        self.send_to(
-            connection_id,
-            ServerMessage::Error {
-                re,
-                code: code.into(),
-                message: message.into(),
-            },
-        );
+        self.send_to(connection_id, Notice::refused(re, code, message));
     }
 
     /// Saves the quiz so another instance can resume it (or forgets it when over).
@@ -195,7 +161,7 @@ impl SessionActor {
         };
         if let Some(feedback) = quiz.time_out(position, Utc::now()) {
             self.deps.metrics.quiz_question_timed_out();
-            self.broadcast(feedback);
+            self.broadcast(Notice::AnswerJudged(feedback));
             self.after_step(None, ctx);
         }
     }
@@ -210,7 +176,7 @@ impl SessionActor {
             self.finish(ctx);
         } else {
             if let Some(next) = quiz.question_message(re, Utc::now()) {
-                self.broadcast(next);
+                self.broadcast(Notice::QuestionOpened(next));
             }
             self.arm_timer(ctx);
         }
@@ -266,7 +232,7 @@ impl SessionActor {
                 total_xp = outcome.total_xp;
                 level_up = outcome.level_up();
             }
-            Ok::<_, crate::ports::StoreError>(ServerMessage::QuizResult {
+            Ok::<_, crate::ports::StoreError>(Notice::QuizFinished(QuizFinished {
                 quiz_id: quiz.quiz_id,
                 level_id: quiz.level.id,
                 correct: quiz.correct,
@@ -278,17 +244,17 @@ impl SessionActor {
                 player_level: player_level(total_xp),
                 level_up,
                 next_level_unlocked: next_unlocked,
-            })
+            }))
         };
         ctx.wait(fut.into_actor(self).map(|result, act, _ctx| match result {
             Ok(message) => act.broadcast(message),
             Err(e) => {
                 tracing::error!(error = %e, "quiz result could not be recorded");
-                act.broadcast(ServerMessage::Error {
-                    re: None,
-                    code: codes::UNAVAILABLE.into(),
-                    message: "your result could not be saved; please retry the quiz".into(),
-                });
+                act.broadcast(Notice::refused(
+                    None,
+                    codes::UNAVAILABLE,
+                    "your result could not be saved; please retry the quiz",
+                ));
             }
         }));
     }
@@ -369,7 +335,7 @@ impl SessionActor {
             act.quiz = Some(quiz);
             act.deps.metrics.quiz_started();
             if let Some(first) = first {
-                act.broadcast(first);
+                act.broadcast(Notice::QuestionOpened(first));
             }
             act.arm_timer(ctx);
             act.persist_quiz(ctx);
@@ -385,7 +351,7 @@ impl SessionActor {
     ) {
         let re = frame.id;
         match frame.message {
-            ClientMessage::Ping => self.send_to(connection_id, ServerMessage::Pong { re }),
+            ClientMessage::Ping => self.send_to(connection_id, Notice::Done { re }),
             ClientMessage::SessionState => {
                 let now = Utc::now();
                 match self
@@ -393,7 +359,7 @@ impl SessionActor {
                     .as_ref()
                     .and_then(|q| q.question_message(re.clone(), now))
                 {
-                    Some(question) => self.send_to(connection_id, question),
+                    Some(question) => self.send_to(connection_id, Notice::QuestionOpened(question)),
                     None => self.error(connection_id, re, codes::NO_QUIZ, "no quiz in progress"),
                 }
             }
@@ -409,7 +375,7 @@ impl SessionActor {
                 match quiz.answer(re.clone(), position, &option, now) {
                     Ok(feedback) => {
                         // Every device sees the feedback; the asking one gets it with `re`.
-                        self.broadcast(feedback);
+                        self.broadcast(Notice::AnswerJudged(feedback));
                         self.deps
                             .metrics
                             .quiz_answered(since_open, received_at.elapsed());
@@ -448,7 +414,7 @@ impl SessionActor {
                     .xp
                     .leaderboards()
                     .unsubscribe(&board, connection_id);
-                self.send_to(connection_id, ServerMessage::Pong { re });
+                self.send_to(connection_id, Notice::Done { re });
             }
             // The socket hands room frames to the room link, never to the session.
             ClientMessage::RoomJoin { .. }
@@ -475,7 +441,7 @@ impl SessionActor {
                         ctx.cancel_future(timer);
                     }
                     self.persist_quiz(ctx);
-                    self.send_to(connection_id, ServerMessage::Pong { re });
+                    self.send_to(connection_id, Notice::Done { re });
                 } else {
                     self.error(connection_id, re, codes::NO_QUIZ, "no quiz in progress");
                 }
@@ -537,7 +503,7 @@ impl Actor for SessionActor {
     fn started(&mut self, ctx: &mut Context<Self>) {
         // Events for this user from any instance.
         let bus = self.deps.bus.clone();
-        let topic = crate::goals::worker::user_topic(self.user_id);
+        let topic = user_topic(self.user_id);
         let addr = ctx.address();
         self.bus_task = Some(tokio::spawn(async move {
             match bus.subscribe(&topic).await {
@@ -588,7 +554,7 @@ impl Handler<Connect> for SessionActor {
             .as_ref()
             .and_then(|q| q.question_message(None, Utc::now()))
         {
-            Some(question) => self.send_to(msg.connection_id, question),
+            Some(question) => self.send_to(msg.connection_id, Notice::QuestionOpened(question)),
             None => self.resume_saved_quiz(ctx),
         }
     }
@@ -636,25 +602,9 @@ impl Handler<BusEvent> for SessionActor {
     type Result = ();
 
     fn handle(&mut self, msg: BusEvent, _: &mut Context<Self>) {
-        let Ok(event) = serde_json::from_slice::<serde_json::Value>(&msg.0) else {
-            return;
-        };
-        let message = match event["type"].as_str() {
-            Some("job.status") => ServerMessage::JobStatus {
-                job: event["job"].clone(),
-            },
-            Some("xp.granted") => ServerMessage::XpGranted {
-                amount: event["amount"].as_i64().unwrap_or(0),
-                total_xp: event["total_xp"].as_i64().unwrap_or(0),
-                player_level: event["player_level"].as_u64().unwrap_or(1) as u32,
-            },
-            // Published by the leaderboard actor in the frame's own shape.
-            Some("leaderboard.rank") => match serde_json::from_value(event) {
-                Ok(message @ ServerMessage::LeaderboardRank { .. }) => message,
-                _ => return,
-            },
-            _ => return,
-        };
-        self.broadcast(message);
+        // An event this version does not know (published by a newer instance) is skipped.
+        if let Some(event) = UserEvent::decode(&msg.0) {
+            self.broadcast(event.into_notice());
+        }
     }
 }

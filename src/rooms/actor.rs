@@ -18,7 +18,8 @@ use super::event::{Batch, Command, Event, HostAction, Target, events_topic};
 use super::game::{EndReason, Game, Refusal, Results};
 use super::snapshot::{Saved, SavedRef, Write};
 use super::xp_jobs::{Placed, grant_placed};
-use crate::realtime::protocol::{RoomPhase, ServerMessage, codes};
+use questpath_actors::events::room::RoomPhase;
+use questpath_actors::events::{Notice, RoomEvent, codes};
 use questpath_actors::ports::store::RoomResult;
 
 /// A command for the room (from a local connection or relayed from another instance).
@@ -261,7 +262,7 @@ impl RoomActor {
             {
                 self.outbox.push(Event::to(
                     Target::Connection(connection_id),
-                    ServerMessage::Pong { re },
+                    Notice::Done { re },
                 ));
                 return self.end(EndReason::Finished, ctx);
             }
@@ -274,7 +275,7 @@ impl RoomActor {
             HostAction::End => {
                 self.outbox.push(Event::to(
                     Target::Connection(connection_id),
-                    ServerMessage::Pong { re },
+                    Notice::Done { re },
                 ));
                 return self.end(EndReason::EndedByHost, ctx);
             }
@@ -284,7 +285,7 @@ impl RoomActor {
                 self.push(events);
                 self.outbox.push(Event::to(
                     Target::Connection(connection_id),
-                    ServerMessage::Pong { re },
+                    Notice::Done { re },
                 ));
             }
             Err(refusal) => self.refuse(connection_id, re, refusal),
@@ -368,9 +369,9 @@ impl RoomActor {
                 } else {
                     let room = Box::new(snapshot);
                     let message = if joined {
-                        ServerMessage::RoomJoined { re, room }
+                        Notice::Room(RoomEvent::Joined { re, room })
                     } else {
-                        ServerMessage::RoomStateView { re, room }
+                        Notice::Room(RoomEvent::State { re, room })
                     };
                     self.outbox
                         .push(Event::to(Target::Connection(connection_id), message));
@@ -404,10 +405,10 @@ impl RoomActor {
                     let room = self.game.snapshot(player, now);
                     self.outbox.push(Event::to(
                         Target::Player(player),
-                        ServerMessage::RoomStateView {
+                        Notice::Room(RoomEvent::State {
                             re: None,
                             room: Box::new(room),
-                        },
+                        }),
                     ));
                 }
             }
@@ -416,10 +417,10 @@ impl RoomActor {
                     let room = self.game.snapshot(player, now);
                     self.outbox.push(Event::to(
                         Target::Player(player),
-                        ServerMessage::RoomStateView {
+                        Notice::Room(RoomEvent::State {
                             re: None,
                             room: Box::new(room),
-                        },
+                        }),
                     ));
                 }
             }
@@ -514,7 +515,7 @@ impl RoomActor {
             if !saved {
                 tracing::error!(room_id = %act.entry.room_id, ?saved, "room results could not be saved");
                 for event in &mut events {
-                    if let ServerMessage::RoomEnded { results_saved, .. } = &mut event.message {
+                    if let Notice::Room(RoomEvent::Ended { results_saved, .. }) = &mut event.message {
                         *results_saved = false;
                     }
                 }
@@ -542,7 +543,7 @@ impl RoomActor {
 fn error_to(connection_id: Uuid, re: Option<String>, (code, message): Refusal) -> Event {
     Event::to(
         Target::Connection(connection_id),
-        ServerMessage::Error {
+        Notice::Refused {
             re,
             code: code.into(),
             message,

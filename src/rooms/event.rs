@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::realtime::protocol::ServerMessage;
+use questpath_actors::events::Notice;
 
 /// Who an event is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,16 +28,16 @@ pub enum Target {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     pub to: Target,
-    pub message: ServerMessage,
+    pub message: Notice,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub detach: bool,
 }
 
 impl Event {
-    pub fn to(to: Target, message: ServerMessage) -> Self {
+    pub fn to(to: Target, message: impl Into<Notice>) -> Self {
         Event {
             to,
-            message,
+            message: message.into(),
             detach: false,
         }
     }

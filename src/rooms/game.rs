@@ -14,10 +14,13 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::event::{Event, PlayerKind, Target};
-use crate::realtime::protocol::{
-    LETTERS, OptionView, RoomOptionCount, RoomPhase, RoomQuestionView, RoomRole, RoomRosterJoined,
-    RoomRosterLeft, RoomRosterSeat, RoomScoreRow, RoomSeat, RoomSnapshot, ServerMessage, codes,
+use questpath_actors::events::quiz::OptionView;
+use questpath_actors::events::room::{
+    RoomOptionCount, RoomPhase, RoomQuestionView, RoomRole, RoomRosterJoined, RoomRosterLeft,
+    RoomRosterSeat, RoomScoreRow, RoomSeat, RoomSnapshot,
 };
+use questpath_actors::events::{LETTERS, codes};
+use questpath_actors::events::{Notice, RoomEvent};
 
 /// Rows of the scoreboard broadcast after each question.
 pub const SCOREBOARD_TOP: usize = 10;
@@ -307,11 +310,11 @@ impl Game {
         }
         Some(Event::to(
             Target::Host,
-            ServerMessage::RoomRoster {
+            Notice::Room(RoomEvent::Roster {
                 joined: std::mem::take(&mut self.roster_joined),
                 left: std::mem::take(&mut self.roster_left),
                 players: self.players.len() as u32,
-            },
+            }),
         ))
     }
 
@@ -532,10 +535,10 @@ impl Game {
         }
         events.push(Event::to(
             Target::Connection(connection_id),
-            ServerMessage::RoomJoined {
+            Notice::Room(RoomEvent::Joined {
                 re,
                 room: Box::new(self.snapshot(id, now)),
-            },
+            }),
         ));
         Ok(events)
     }
@@ -589,7 +592,7 @@ impl Game {
         }
         self.roster_left(id, name, "left");
         // Every connection of the player leaves the room with them.
-        vec![Event::to(Target::Player(id), ServerMessage::Pong { re: None }).detaching()]
+        vec![Event::to(Target::Player(id), Notice::Done { re: None }).detaching()]
     }
 
     /// Records an answer to the open question. `response` is the server-measured time
@@ -674,10 +677,10 @@ impl Game {
         self.answered_dirty = true;
         Ok(vec![Event::to(
             Target::Player(id),
-            ServerMessage::RoomAnswerAck {
+            Notice::Room(RoomEvent::AnswerReceived {
                 re,
                 question: index,
-            },
+            }),
         )])
     }
 
@@ -709,13 +712,13 @@ impl Game {
         let open = self.open.as_ref()?;
         Some(Event::to(
             Target::Host,
-            ServerMessage::RoomAnswered {
+            Notice::Room(RoomEvent::Answered {
                 question: open.index,
                 // Of the players waited for, so the host never sees 3/2 after an
                 // answered player dropped.
                 answered: expected.saturating_sub(self.pending),
                 expected,
-            },
+            }),
         ))
     }
 
@@ -723,9 +726,9 @@ impl Game {
     pub fn lobby_event(&self) -> Event {
         Event::to(
             Target::Players,
-            ServerMessage::RoomLobby {
+            Notice::Room(RoomEvent::Lobby {
                 players: self.players.len() as u32,
-            },
+            }),
         )
     }
 
@@ -782,7 +785,10 @@ impl Game {
         self.pending = self.expected;
         self.answered_dirty = true;
         let view = self.question_view(now).expect("just opened");
-        vec![Event::to(Target::All, ServerMessage::RoomQuestion(view))]
+        vec![Event::to(
+            Target::All,
+            Notice::Room(RoomEvent::QuestionOpened(view)),
+        )]
     }
 
     /// Closes the open question: scores it (unless skipped), ranks everyone, and tells
@@ -842,7 +848,7 @@ impl Game {
         });
         let mut events = vec![Event::to(
             Target::All,
-            ServerMessage::RoomQuestionClosed {
+            Notice::Room(RoomEvent::QuestionClosed {
                 question: open.index,
                 correct_option: LETTERS[question.answer as usize].into(),
                 explanation: question.explanation.clone(),
@@ -858,7 +864,7 @@ impl Game {
                 skipped,
                 scoreboard: self.scoreboard.clone(),
                 players: self.players.len() as u32,
-            },
+            }),
         )];
         if !skipped {
             for player in self.players.values().filter(|p| p.present()) {
@@ -868,7 +874,7 @@ impl Game {
                 };
                 events.push(Event::to(
                     Target::Player(player.id),
-                    ServerMessage::RoomYourResult {
+                    Notice::Room(RoomEvent::YourResult {
                         question: open.index,
                         answered,
                         correct,
@@ -878,7 +884,7 @@ impl Game {
                         score: player.score,
                         rank: player.rank.unwrap_or(0),
                         previous_rank: player.previous_rank,
-                    },
+                    }),
                 ));
             }
         }
@@ -922,10 +928,10 @@ impl Game {
         open.paused = Some(left);
         Ok(vec![Event::to(
             Target::All,
-            ServerMessage::RoomPaused {
+            Notice::Room(RoomEvent::Paused {
                 question: open.index,
                 remaining_ms: left.as_millis() as u64,
-            },
+            }),
         )])
     }
 
@@ -942,10 +948,10 @@ impl Game {
         open.opened_at = open.deadline - chrono::Duration::from_std(limit).unwrap_or_default();
         Ok(vec![Event::to(
             Target::All,
-            ServerMessage::RoomResumed {
+            Notice::Room(RoomEvent::Resumed {
                 question: open.index,
                 remaining_ms: left.as_millis() as u64,
-            },
+            }),
         )])
     }
 
@@ -963,9 +969,9 @@ impl Game {
         Ok(vec![
             Event::to(
                 Target::Player(id),
-                ServerMessage::RoomKicked {
+                Notice::Room(RoomEvent::Kicked {
                     room_id: self.config.room_id,
-                },
+                }),
             )
             .detaching(),
         ])
@@ -989,25 +995,25 @@ impl Game {
         for result in &results.players {
             events.push(Event::to(
                 Target::Player(result.player_id),
-                ServerMessage::RoomFinal {
+                Notice::Room(RoomEvent::Final {
                     rank: result.rank,
                     score: result.score,
                     correct: result.correct,
                     answered: result.answered,
                     xp: result.xp,
-                },
+                }),
             ));
         }
         events.push(
             Event::to(
                 Target::All,
-                ServerMessage::RoomEnded {
+                Notice::Room(RoomEvent::Ended {
                     room_id: self.config.room_id,
                     reason: reason.as_str().into(),
                     podium,
                     players: self.players.len() as u32,
                     results_saved,
-                },
+                }),
             )
             .detaching(),
         );
@@ -1150,13 +1156,13 @@ mod tests {
             .find_map(|e| match (&e.to, &e.message) {
                 (
                     Target::Player(p),
-                    ServerMessage::RoomYourResult {
+                    Notice::Room(RoomEvent::YourResult {
                         points,
                         score,
                         rank,
                         streak,
                         ..
-                    },
+                    }),
                 ) if *p == id => Some((*points, *score, *rank, *streak)),
                 _ => None,
             })
@@ -1290,7 +1296,7 @@ mod tests {
         let seat = again
             .iter()
             .find_map(|e| match &e.message {
-                ServerMessage::RoomJoined { room, .. } => room.you.clone(),
+                Notice::Room(RoomEvent::Joined { room, .. }) => room.you.clone(),
                 _ => None,
             })
             .unwrap();
@@ -1350,12 +1356,12 @@ mod tests {
         assert!(
             events
                 .iter()
-                .any(|e| matches!(e.message, ServerMessage::RoomQuestion(_)))
+                .any(|e| matches!(e.message, Notice::Room(RoomEvent::QuestionOpened(_))))
         );
         assert!(
             !events
                 .iter()
-                .any(|e| matches!(e.message, ServerMessage::RoomYourResult { .. }))
+                .any(|e| matches!(e.message, Notice::Room(RoomEvent::YourResult { .. })))
         );
         assert_eq!(game.snapshot(a, t(62_000)).you.unwrap().score, 0);
     }
@@ -1428,9 +1434,9 @@ mod tests {
         game.disconnected(a);
         assert!(!game.everyone_answered(), "B has not answered");
         let counted = |game: &Game| match game.answered_event().map(|e| e.message) {
-            Some(ServerMessage::RoomAnswered {
+            Some(Notice::Room(RoomEvent::Answered {
                 answered, expected, ..
-            }) => (answered, expected),
+            })) => (answered, expected),
             other => panic!("{other:?}"),
         };
         assert_eq!(
@@ -1568,11 +1574,11 @@ mod tests {
         game.disconnected(a);
         let Some(Event {
             message:
-                ServerMessage::RoomRoster {
+                Notice::Room(RoomEvent::Roster {
                     joined,
                     left,
                     players,
-                },
+                }),
             to: Target::Host,
             ..
         }) = game.roster_event()

@@ -14,8 +14,9 @@ use super::event::{Command, HostAction, PlayerKind};
 use super::guests::GuestPass;
 use super::relay::Attachment;
 use super::setup::player_name;
-use crate::realtime::protocol::{ClientMessage, ServerMessage, codes};
-use crate::realtime::session::Outbound;
+use crate::realtime::protocol::{ClientMessage, codes};
+use questpath_actors::events::{Notice, RoomEvent};
+use questpath_actors::outbound::Outbound;
 
 /// Who is behind a connection, as far as rooms are concerned.
 #[derive(Debug, Clone)]
@@ -43,8 +44,8 @@ pub struct RoomLink {
     question_written: Option<(u32, Instant)>,
 }
 
-fn error(re: Option<String>, code: &str, message: impl Into<String>) -> ServerMessage {
-    ServerMessage::Error {
+fn error(re: Option<String>, code: &str, message: impl Into<String>) -> Notice {
+    Notice::Refused {
         re,
         code: code.into(),
         message: message.into(),
@@ -100,21 +101,22 @@ impl RoomLink {
 
     /// Notes a frame just written to the socket: a question's clock starts for this
     /// player when it reaches their socket, not when the room opened it.
-    pub fn written(&mut self, message: &ServerMessage) {
+    pub fn written(&mut self, message: &Notice) {
         match message {
-            ServerMessage::RoomJoined { room, .. }
+            Notice::Room(RoomEvent::Joined { room, .. })
                 if room.you.is_some() || room.role == crate::realtime::protocol::RoomRole::Host =>
             {
                 self.remember_seat(room.code.clone());
             }
-            ServerMessage::RoomKicked { .. } | ServerMessage::RoomEnded { .. } => {
+            Notice::Room(RoomEvent::Kicked { .. }) | Notice::Room(RoomEvent::Ended { .. }) => {
                 self.forget_seat()
             }
             _ => {}
         }
         let index = match message {
-            ServerMessage::RoomQuestion(view) => Some(view.index),
-            ServerMessage::RoomJoined { room, .. } | ServerMessage::RoomStateView { room, .. } => {
+            Notice::Room(RoomEvent::QuestionOpened(view)) => Some(view.index),
+            Notice::Room(RoomEvent::Joined { room, .. })
+            | Notice::Room(RoomEvent::State { room, .. }) => {
                 room.question.as_ref().map(|q| q.index)
             }
             _ => None,
@@ -137,7 +139,7 @@ impl RoomLink {
         re: Option<String>,
         received_at: Instant,
         round_trip: Option<Duration>,
-    ) -> (Option<ServerMessage>, bool) {
+    ) -> (Option<Notice>, bool) {
         let player_id = self.player.id();
         let connection_id = self.connection_id;
         if let ClientMessage::RoomJoin { code, name } = message {
@@ -191,7 +193,7 @@ impl RoomLink {
                         },
                     )
                     .await;
-                return (Some(ServerMessage::Pong { re }), false);
+                return (Some(Notice::Done { re }), false);
             }
             other => {
                 let action = match other {
@@ -222,7 +224,7 @@ impl RoomLink {
         code: String,
         name: Option<String>,
         re: Option<String>,
-    ) -> (Option<ServerMessage>, bool) {
+    ) -> (Option<Notice>, bool) {
         if let Some(current) = self.attached() {
             let same = questpath_actors::rules::room::normalize_code(&code)
                 .is_some_and(|code| code == current.code);
@@ -379,7 +381,7 @@ impl RoomLink {
         };
         let Some(code) = code else { return };
         let (refused, _) = self.join(code, None, None).await;
-        if let Some(ServerMessage::Error { code, .. }) = refused {
+        if let Some(Notice::Refused { code, .. }) = refused {
             // The room is over (or the directory is down): nothing to resume, and the
             // client asked for nothing, so it is not told.
             if code == codes::ROOM_NOT_FOUND {

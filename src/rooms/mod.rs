@@ -31,8 +31,8 @@ use self::event::{Command, commands_topic, events_topic};
 use self::game::{Game, RoomConfig};
 use self::relay::{Attachment, Control, Relay};
 use self::setup::RoomSetup;
-use crate::realtime::session::Outbound;
 use crate::xp::XpService;
+use questpath_actors::outbound::Outbound;
 use questpath_actors::ports::{Bus, Cache, PortError, Store};
 
 /// Limits and timings of rooms.

@@ -15,9 +15,8 @@ use uuid::Uuid;
 
 use super::Rooms;
 use super::event::{Batch, Command, Event, Target};
-use crate::realtime::outgoing::{Outgoing, SharedFrame};
-use crate::realtime::protocol::ServerMessage;
-use crate::realtime::session::Outbound;
+use questpath_actors::events::{Notice, RoomEvent};
+use questpath_actors::outbound::{Outbound, Outgoing, SharedNotice};
 use questpath_actors::ports::BusSubscription;
 
 /// A connection's place in a room, as its socket task holds it.
@@ -142,7 +141,7 @@ impl Relay {
 
     /// Delivers one event; returns whether it carried a question (for the fan-out time).
     fn deliver(&mut self, event: Event) -> bool {
-        let question = matches!(event.message, ServerMessage::RoomQuestion(_));
+        let question = matches!(event.message, Notice::Room(RoomEvent::QuestionOpened(_)));
         let targets = self.targets(event.to);
         let mut gone = Vec::new();
         if let [only] = targets.as_slice() {
@@ -153,7 +152,7 @@ impl Relay {
             }
         } else if !targets.is_empty() {
             // One copy, encoded once, for every socket.
-            let shared = SharedFrame::new(event.message);
+            let shared = SharedNotice::new(event.message);
             for connection_id in &targets {
                 if let Some(member) = self.members.get(connection_id)
                     && !member
@@ -253,13 +252,13 @@ pub(super) async fn run(
                     }
                     _ => {
                         tracing::warn!(%room_id, "room owner gone: closing the room for local players");
-                        relay.deliver(Event::to(Target::All, ServerMessage::RoomEnded {
+                        relay.deliver(Event::to(Target::All, Notice::Room(RoomEvent::Ended {
                             room_id,
                             reason: "unavailable".into(),
                             podium: Vec::new(),
                             players: 0,
                             results_saved: false,
-                        }).detaching());
+                        })).detaching());
                     }
                 }
             }

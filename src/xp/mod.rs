@@ -15,6 +15,8 @@ use questpath_actors::rules::xp::{XpGrant, player_level};
 use uuid::Uuid;
 
 use crate::leaderboard::Leaderboards;
+use questpath_actors::events::XpGranted;
+use questpath_actors::ports::bus::{UserEvent, user_topic};
 use questpath_actors::ports::{Bus, Leaderboard, Store, StoreError, XpEntry};
 
 /// The all-time leaderboard.
@@ -92,18 +94,14 @@ impl XpService {
         }
         if written {
             tracing::info!(%user_id, grant_id = %grant.grant_id, amount = grant.amount, total_xp, "xp granted");
-            let event = serde_json::json!({
-                "type": "xp.granted",
-                "amount": grant.amount,
-                "total_xp": total_xp,
-                "player_level": player_level(total_xp),
+            let event = UserEvent::XpGranted(XpGranted {
+                amount: grant.amount,
+                total_xp,
+                player_level: player_level(total_xp),
             });
             if let Err(e) = self
                 .bus
-                .publish(
-                    &crate::goals::worker::user_topic(user_id),
-                    event.to_string().as_bytes(),
-                )
+                .publish(&user_topic(user_id), &event.encode())
                 .await
             {
                 tracing::warn!(error = %e, "could not publish xp event");

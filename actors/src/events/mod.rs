@@ -12,7 +12,7 @@ pub mod room;
 
 use serde::{Deserialize, Serialize};
 
-pub use progress::{LeaderboardRow, BoardTop, RankChanged, XpGranted};
+pub use progress::{BoardTop, LeaderboardRow, RankChanged, XpGranted};
 pub use quiz::{AnswerJudged, QuestionOpened, QuizFinished};
 pub use room::RoomEvent;
 

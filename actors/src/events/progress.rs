@@ -26,7 +26,7 @@ pub struct RankChanged {
     pub next_reset: Option<String>,
 }
 
-/// One learner in the top of a board.
+/// One learner in a `leaderboard.top` frame.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct LeaderboardRow {

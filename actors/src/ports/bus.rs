@@ -32,3 +32,81 @@ pub trait Bus: Send + Sync + 'static {
     /// Subscribes to `topic`; messages published after this returns are delivered.
     async fn subscribe(&self, topic: &str) -> PortResult<BusSubscription>;
 }
+
+/// Bus topic of one learner's events (all their sessions, on every instance).
+pub fn user_topic(user_id: uuid::Uuid) -> String {
+    format!("user:{user_id}")
+}
+
+/// What is published on a learner's topic: one JSON object tagged by `type`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type")]
+pub enum UserEvent {
+    /// Progress of a roadmap-generation job (its public view).
+    #[serde(rename = "job.status")]
+    JobStatus { job: serde_json::Value },
+    /// XP was granted.
+    #[serde(rename = "xp.granted")]
+    XpGranted(crate::events::XpGranted),
+    /// The learner's place on a board moved.
+    #[serde(rename = "leaderboard.rank")]
+    RankChanged(crate::events::RankChanged),
+}
+
+impl UserEvent {
+    /// The payload to publish.
+    pub fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("user events serialize")
+    }
+
+    /// A payload read from the bus; `None` for one this version does not know.
+    pub fn decode(payload: &[u8]) -> Option<Self> {
+        serde_json::from_slice(payload).ok()
+    }
+
+    /// What the learner's connections are told.
+    pub fn into_notice(self) -> crate::events::Notice {
+        use crate::events::Notice;
+        match self {
+            UserEvent::JobStatus { job } => Notice::JobProgress(job),
+            UserEvent::XpGranted(granted) => Notice::XpGranted(granted),
+            UserEvent::RankChanged(rank) => Notice::RankChanged(rank),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::{RankChanged, XpGranted};
+
+    #[test]
+    fn user_events_read_as_they_were_published_before_they_were_typed() {
+        let job = UserEvent::decode(br#"{"type":"job.status","job":{"id":1}}"#).unwrap();
+        assert_eq!(
+            job,
+            UserEvent::JobStatus {
+                job: serde_json::json!({"id": 1})
+            }
+        );
+        let xp = UserEvent::XpGranted(XpGranted {
+            amount: 5,
+            total_xp: 105,
+            player_level: 2,
+        });
+        assert_eq!(
+            String::from_utf8(xp.encode()).unwrap(),
+            r#"{"type":"xp.granted","amount":5,"total_xp":105,"player_level":2}"#
+        );
+        let rank = UserEvent::RankChanged(RankChanged {
+            board: "alltime".into(),
+            period: None,
+            rank: 3,
+            previous_rank: Some(4),
+            score: 105,
+            next_reset: None,
+        });
+        assert_eq!(UserEvent::decode(&rank.encode()), Some(rank));
+        assert_eq!(UserEvent::decode(br#"{"type":"later.kind"}"#), None);
+    }
+}

@@ -5,13 +5,14 @@
 
 use std::time::Duration;
 
+use crate::rules::quiz::{QUESTIONS_PER_QUIZ, in_time, pick_questions};
 use chrono::{DateTime, Utc};
-use questpath_actors::rules::quiz::{QUESTIONS_PER_QUIZ, in_time, pick_questions};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::protocol::{LETTERS, OptionView, ServerMessage, codes};
-use questpath_actors::ports::{Level, Question};
+use crate::events::quiz::OptionView;
+use crate::events::{AnswerJudged, LETTERS, QuestionOpened, codes};
+use crate::ports::{Level, Question};
 
 /// The quiz state that is saved and resumed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -85,8 +86,7 @@ impl QuizRun {
 
     /// When the open question stops accepting answers, grace included, from `now`.
     pub fn until_closed(&self, now: DateTime<Utc>) -> Duration {
-        (self.time_limit() + questpath_actors::rules::quiz::LATE_GRACE)
-            .saturating_sub(self.elapsed(now))
+        (self.time_limit() + crate::rules::quiz::LATE_GRACE).saturating_sub(self.elapsed(now))
     }
 
     /// The open question as sent to the learner (without its answer).
@@ -94,9 +94,9 @@ impl QuizRun {
         &self,
         re: Option<String>,
         now: DateTime<Utc>,
-    ) -> Option<ServerMessage> {
+    ) -> Option<QuestionOpened> {
         let question = self.questions.get(self.position)?;
-        Some(ServerMessage::QuizQuestion {
+        Some(QuestionOpened {
             re,
             quiz_id: self.quiz_id,
             level_id: self.level.id,
@@ -117,14 +117,9 @@ impl QuizRun {
         })
     }
 
-    fn feedback(
-        &self,
-        re: Option<String>,
-        correct: bool,
-        timed_out: bool,
-    ) -> Option<ServerMessage> {
+    fn feedback(&self, re: Option<String>, correct: bool, timed_out: bool) -> Option<AnswerJudged> {
         let question = self.questions.get(self.position)?;
-        Some(ServerMessage::QuizFeedback {
+        Some(AnswerJudged {
             re,
             quiz_id: self.quiz_id,
             position: self.position as u32,
@@ -147,7 +142,7 @@ impl QuizRun {
         position: u32,
         option: &str,
         now: DateTime<Utc>,
-    ) -> Result<ServerMessage, Refusal> {
+    ) -> Result<AnswerJudged, Refusal> {
         if self.timed_out == Some(position as usize) {
             return Err((
                 codes::LATE_ANSWER,
@@ -194,7 +189,7 @@ impl QuizRun {
 
     /// The open question's time ran out (with the grace): counted wrong, next question.
     /// `None` when `position` is no longer open (it was answered meanwhile).
-    pub fn time_out(&mut self, position: usize, now: DateTime<Utc>) -> Option<ServerMessage> {
+    pub fn time_out(&mut self, position: usize, now: DateTime<Utc>) -> Option<AnswerJudged> {
         if self.finished() || position != self.position {
             return None;
         }
@@ -251,14 +246,19 @@ mod tests {
         let mut quiz = run(now);
         assert_eq!(quiz.total(), 5);
         let letter = right_letter(&quiz);
-        let ServerMessage::QuizFeedback {
+        let AnswerJudged {
+            re,
             correct,
             correct_option,
+            timed_out,
             ..
-        } = quiz.answer(Some("1".into()), 0, letter, now).unwrap()
-        else {
-            panic!("feedback expected")
-        };
+        } = quiz.answer(Some("1".into()), 0, letter, now).unwrap();
+        assert_eq!(
+            re.as_deref(),
+            Some("1"),
+            "the answer carries its request's id"
+        );
+        assert!(!timed_out);
         assert!(correct);
         assert_eq!(correct_option, letter);
         assert_eq!(quiz.position, 1);
@@ -294,7 +294,7 @@ mod tests {
         let mut quiz = run(now);
         assert!(matches!(
             quiz.time_out(0, now),
-            Some(ServerMessage::QuizFeedback {
+            Some(AnswerJudged {
                 timed_out: true,
                 correct: false,
                 ..
@@ -315,9 +315,7 @@ mod tests {
         let quiz = run(now);
         let later = now + chrono::Duration::seconds(20);
         assert_eq!(quiz.remaining(later), Duration::from_secs(40));
-        let Some(ServerMessage::QuizQuestion { remaining_ms, .. }) =
-            quiz.question_message(None, later)
-        else {
+        let Some(QuestionOpened { remaining_ms, .. }) = quiz.question_message(None, later) else {
             panic!("question expected")
         };
         assert_eq!(remaining_ms, 40_000);

@@ -1,0 +1,263 @@
+//! Domain events to `questpath.v1` frames: the one place where what the core says
+//! becomes what the wire carries.
+
+use questpath_actors::events::{
+    AnswerJudged, BoardTop, Notice, QuestionOpened, QuizFinished, RankChanged, RoomEvent, XpGranted,
+};
+
+use super::protocol::ServerMessage;
+
+/// The frame that carries `notice`.
+pub fn frame(notice: Notice) -> ServerMessage {
+    match notice {
+        Notice::Done { re } => ServerMessage::Pong { re },
+        Notice::Refused { re, code, message } => ServerMessage::Error { re, code, message },
+        Notice::QuestionOpened(q) => question(q),
+        Notice::AnswerJudged(a) => feedback(a),
+        Notice::QuizFinished(r) => result(r),
+        Notice::JobProgress(job) => ServerMessage::JobStatus { job },
+        Notice::XpGranted(XpGranted {
+            amount,
+            total_xp,
+            player_level,
+        }) => ServerMessage::XpGranted {
+            amount,
+            total_xp,
+            player_level,
+        },
+        Notice::RankChanged(rank) => rank_frame(rank),
+        Notice::BoardTop(top) => top_frame(top),
+        Notice::Room(event) => room(event),
+    }
+}
+
+fn question(q: QuestionOpened) -> ServerMessage {
+    ServerMessage::QuizQuestion {
+        re: q.re,
+        quiz_id: q.quiz_id,
+        level_id: q.level_id,
+        position: q.position,
+        total: q.total,
+        question: q.question,
+        options: q.options,
+        remaining_ms: q.remaining_ms,
+        time_limit_ms: q.time_limit_ms,
+    }
+}
+
+fn feedback(a: AnswerJudged) -> ServerMessage {
+    ServerMessage::QuizFeedback {
+        re: a.re,
+        quiz_id: a.quiz_id,
+        position: a.position,
+        correct: a.correct,
+        correct_option: a.correct_option,
+        explanation: a.explanation,
+        timed_out: a.timed_out,
+    }
+}
+
+fn result(r: QuizFinished) -> ServerMessage {
+    ServerMessage::QuizResult {
+        quiz_id: r.quiz_id,
+        level_id: r.level_id,
+        correct: r.correct,
+        total: r.total,
+        score: r.score,
+        passed: r.passed,
+        xp_earned: r.xp_earned,
+        total_xp: r.total_xp,
+        player_level: r.player_level,
+        level_up: r.level_up,
+        next_level_unlocked: r.next_level_unlocked,
+    }
+}
+
+fn rank_frame(r: RankChanged) -> ServerMessage {
+    ServerMessage::LeaderboardRank {
+        board: r.board,
+        period: r.period,
+        rank: r.rank,
+        previous_rank: r.previous_rank,
+        score: r.score,
+        next_reset: r.next_reset,
+    }
+}
+
+fn top_frame(t: BoardTop) -> ServerMessage {
+    ServerMessage::LeaderboardTop {
+        re: t.re,
+        board: t.board,
+        period: t.period,
+        entries: t.entries,
+        total: t.total,
+        next_reset: t.next_reset,
+    }
+}
+
+fn room(event: RoomEvent) -> ServerMessage {
+    match event {
+        RoomEvent::Joined { re, room } => ServerMessage::RoomJoined { re, room },
+        RoomEvent::State { re, room } => ServerMessage::RoomStateView { re, room },
+        RoomEvent::Lobby { players } => ServerMessage::RoomLobby { players },
+        RoomEvent::Roster {
+            joined,
+            left,
+            players,
+        } => ServerMessage::RoomRoster {
+            joined,
+            left,
+            players,
+        },
+        RoomEvent::QuestionOpened(view) => ServerMessage::RoomQuestion(view),
+        RoomEvent::AnswerReceived { re, question } => ServerMessage::RoomAnswerAck { re, question },
+        RoomEvent::Answered {
+            question,
+            answered,
+            expected,
+        } => ServerMessage::RoomAnswered {
+            question,
+            answered,
+            expected,
+        },
+        RoomEvent::Paused {
+            question,
+            remaining_ms,
+        } => ServerMessage::RoomPaused {
+            question,
+            remaining_ms,
+        },
+        RoomEvent::Resumed {
+            question,
+            remaining_ms,
+        } => ServerMessage::RoomResumed {
+            question,
+            remaining_ms,
+        },
+        RoomEvent::QuestionClosed {
+            question,
+            correct_option,
+            explanation,
+            counts,
+            answered,
+            skipped,
+            scoreboard,
+            players,
+        } => ServerMessage::RoomQuestionClosed {
+            question,
+            correct_option,
+            explanation,
+            counts,
+            answered,
+            skipped,
+            scoreboard,
+            players,
+        },
+        RoomEvent::YourResult {
+            question,
+            answered,
+            correct,
+            points,
+            streak_bonus,
+            streak,
+            score,
+            rank,
+            previous_rank,
+        } => ServerMessage::RoomYourResult {
+            question,
+            answered,
+            correct,
+            points,
+            streak_bonus,
+            streak,
+            score,
+            rank,
+            previous_rank,
+        },
+        RoomEvent::Kicked { room_id } => ServerMessage::RoomKicked { room_id },
+        RoomEvent::Ended {
+            room_id,
+            reason,
+            podium,
+            players,
+            results_saved,
+        } => ServerMessage::RoomEnded {
+            room_id,
+            reason,
+            podium,
+            players,
+            results_saved,
+        },
+        RoomEvent::Final {
+            rank,
+            score,
+            correct,
+            answered,
+            xp,
+        } => ServerMessage::RoomFinal {
+            rank,
+            score,
+            correct,
+            answered,
+            xp,
+        },
+    }
+}
+
+/// The `type` of the frame that carries `notice` (the `type` label of sent frames),
+/// without building the frame.
+pub fn kind(notice: &Notice) -> &'static str {
+    match notice {
+        Notice::Done { .. } => "pong",
+        Notice::Refused { .. } => "error",
+        Notice::QuestionOpened(_) => "quiz.question",
+        Notice::AnswerJudged(_) => "quiz.feedback",
+        Notice::QuizFinished(_) => "quiz.result",
+        Notice::JobProgress(_) => "job.status",
+        Notice::XpGranted(_) => "xp.granted",
+        Notice::RankChanged(_) => "leaderboard.rank",
+        Notice::BoardTop(_) => "leaderboard.top",
+        Notice::Room(event) => match event {
+            RoomEvent::Joined { .. } => "room.joined",
+            RoomEvent::State { .. } => "room.state",
+            RoomEvent::Lobby { .. } => "room.lobby",
+            RoomEvent::Roster { .. } => "room.roster",
+            RoomEvent::QuestionOpened(_) => "room.question",
+            RoomEvent::AnswerReceived { .. } => "room.answer_ack",
+            RoomEvent::Answered { .. } => "room.answered",
+            RoomEvent::Paused { .. } => "room.paused",
+            RoomEvent::Resumed { .. } => "room.resumed",
+            RoomEvent::QuestionClosed { .. } => "room.question_closed",
+            RoomEvent::YourResult { .. } => "room.your_result",
+            RoomEvent::Kicked { .. } => "room.kicked",
+            RoomEvent::Ended { .. } => "room.ended",
+            RoomEvent::Final { .. } => "room.final",
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::server_message_type;
+
+    #[test]
+    fn the_kind_of_a_notice_is_the_type_of_its_frame() {
+        let notices = [
+            Notice::Done { re: None },
+            Notice::refused(None, "x", "y"),
+            Notice::JobProgress(serde_json::json!({})),
+            Notice::Room(RoomEvent::Lobby { players: 1 }),
+            Notice::Room(RoomEvent::Kicked {
+                room_id: uuid::Uuid::nil(),
+            }),
+            Notice::Room(RoomEvent::Paused {
+                question: 0,
+                remaining_ms: 1,
+            }),
+        ];
+        for notice in notices {
+            assert_eq!(kind(&notice), server_message_type(&frame(notice.clone())));
+        }
+    }
+}
