@@ -16,10 +16,8 @@ pub mod adapters;
 pub mod auth;
 pub mod backends;
 pub mod config;
-pub mod fault;
 pub mod goals;
 pub mod http;
-pub mod leaderboard;
 pub mod metrics;
 pub mod quizzes;
 pub mod realtime;
@@ -29,10 +27,9 @@ pub mod startup;
 pub mod state;
 pub mod telemetry;
 pub mod tls;
-pub mod xp;
 
 // The game core's domain types and ports, under their old paths for the adapters and tests.
-pub use questpath_actors::{domain, ports};
+pub use questpath_actors::{domain, fault, leaderboard, ports, xp};
 
 /// Generators of hostile input for the property tests.
 #[cfg(test)]

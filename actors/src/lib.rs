@@ -6,13 +6,18 @@
 //! - `ports`: the traits of the store, cache, rate limiter, bus, leaderboard, job queue
 //!   and roadmap generator; adapters live in the server crate.
 //! - `events`: domain events, what the core tells a learner's connections.
+//! - `observe`: what the core reports for monitoring (a trait the server implements).
 //! - `outbound`: a connection as the actors see it (a bounded queue of events).
 //! - `session`: a learner's session and the solo quiz it runs.
 //! - `rules`: pure game rules with no actix dependency (XP and player levels, scoring).
 
 pub mod domain;
 pub mod events;
+pub mod fault;
+pub mod leaderboard;
+pub mod observe;
 pub mod outbound;
 pub mod ports;
 pub mod rules;
 pub mod session;
+pub mod xp;

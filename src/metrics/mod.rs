@@ -15,6 +15,7 @@
 //! a registry over HTTP (the server's `/metrics` and `questpath worker`'s listener).
 
 pub mod exporter;
+mod game;
 pub mod instrumented;
 
 use std::time::Duration;
@@ -93,24 +94,10 @@ pub mod disconnect {
 }
 
 /// How a quiz ended; the label values of `questpath_quizzes_finished_total`.
-pub mod quiz_result {
-    pub const PASSED: &str = "passed";
-    pub const FAILED: &str = "failed";
-    pub const ABANDONED: &str = "abandoned";
-    pub const ALL: &[&str] = &[PASSED, FAILED, ABANDONED];
-}
+pub use questpath_actors::observe::quiz_result;
 
 /// How a generation job attempt ended; the label values of `questpath_job_duration_seconds`.
-pub mod job_outcome {
-    /// Generated, saved and acknowledged.
-    pub const DONE: &str = "done";
-    /// Failed, requeued with a backoff.
-    pub const RETRIED: &str = "retried";
-    /// Failed for good: attempts exhausted (dead-lettered) or refused by the generator.
-    pub const FAILED: &str = "failed";
-    /// The worker itself failed (store or queue error); the queue hands the job out again.
-    pub const ERROR: &str = "error";
-}
+pub use questpath_actors::observe::job_outcome;
 
 /// Phases of a room, as labels.
 const ROOM_PHASES: [&str; 4] = ["lobby", "question", "reveal", "ended"];

@@ -10,6 +10,7 @@ mod common;
 mod cql;
 mod job_queue;
 mod leaderboard;
+mod leaderboard_actor;
 mod rate_limiter;
 mod refresh_race;
 mod store;

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::board::{Board, Week};
-use questpath_actors::ports::{ScoreUpdate, Standing, XpEntry};
+use crate::ports::{ScoreUpdate, Standing, XpEntry};
 
 /// The standing the entries give: their sum, the time that sum was reached, and how
 /// many entries it counts. `None` without entries.

@@ -35,11 +35,11 @@ use super::archive::{self, ArchivedWeeks};
 use super::board::Board;
 use super::names::Names;
 use super::rebuild;
-use questpath_actors::events::{BoardTop, LeaderboardRow, Notice, RankChanged};
-use questpath_actors::outbound::Outgoing;
-use questpath_actors::ports::bus::{UserEvent, user_topic};
-use questpath_actors::ports::leaderboard::check_scores;
-use questpath_actors::ports::{
+use crate::events::{BoardTop, LeaderboardRow, Notice, RankChanged};
+use crate::outbound::Outgoing;
+use crate::ports::bus::{UserEvent, user_topic};
+use crate::ports::leaderboard::check_scores;
+use crate::ports::{
     Bus, Leaderboard, LeaderboardEntry, Placement, PortError, PortResult, ScoreUpdate, Store,
 };
 
@@ -543,79 +543,5 @@ impl Handler<WatcherCount> for LeaderboardActor {
 
     fn handle(&mut self, _: WatcherCount, _: &mut Context<Self>) -> usize {
         self.watchers.values().map(HashMap::len).sum()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use chrono::Duration as Span;
-    use futures_util::future::join_all;
-
-    use super::*;
-    use crate::adapters::embedded::{EmbeddedStore, InProcessBus, InProcessLeaderboard};
-    use crate::ports::Standing;
-
-    fn update(user_id: Uuid, score: i64, entries: u64) -> ScoreUpdate {
-        ScoreUpdate {
-            board: Board::AllTime.key(),
-            user_id,
-            standing: Standing {
-                score,
-                reached_at: Utc::now() + Span::milliseconds(entries as i64),
-                entries,
-            },
-            expires_at: None,
-        }
-    }
-
-    #[actix_web::test]
-    async fn concurrent_grants_are_all_answered_and_pushed_in_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn Store> = Arc::new(EmbeddedStore::open(dir.path()).await.unwrap());
-        let port: Arc<dyn Leaderboard> = Arc::new(InProcessLeaderboard::new());
-        let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new());
-        let actor = LeaderboardActor::new(
-            Arc::clone(&port),
-            Arc::clone(&store),
-            Arc::clone(&bus),
-            Names::new(store),
-        )
-        .start();
-        let users: Vec<Uuid> = (0..200).map(|_| Uuid::new_v4()).collect();
-        let mut pushes = Vec::new();
-        for user in &users[..5] {
-            let topic = user_topic(*user);
-            pushes.push(bus.subscribe(&topic).await.unwrap());
-        }
-
-        // Three grants per learner, all sent at once: far more than one batch at a time.
-        let sends = (1..=3u64).flat_map(|n| {
-            users.iter().map(move |&user| Apply {
-                updates: vec![update(user, n as i64 * 10, n)],
-            })
-        });
-        let answers = join_all(sends.map(|apply| actor.send(apply))).await;
-        for answer in answers {
-            let placements = answer.expect("mailbox").expect("applied");
-            assert_eq!(placements.len(), 1);
-        }
-
-        let top = port.range(&Board::AllTime.key(), 0, 1_000).await.unwrap();
-        assert_eq!(top.len(), users.len());
-        assert!(top.iter().all(|e| e.score == 30), "every last grant counts");
-        // Each learner's pushes come in grant order.
-        for subscription in &mut pushes {
-            let mut scores = Vec::new();
-            while scores.len() < 3 {
-                let payload = tokio::time::timeout(Duration::from_secs(5), subscription.recv())
-                    .await
-                    .expect("a push")
-                    .expect("bus open");
-                let event: serde_json::Value = serde_json::from_slice(&payload).unwrap();
-                assert_eq!(event["type"], "leaderboard.rank");
-                scores.push(event["score"].as_i64().unwrap());
-            }
-            assert_eq!(scores, vec![10, 20, 30]);
-        }
     }
 }

@@ -34,8 +34,8 @@ pub use board::{ALL_TIME, Board, WEEKLY, Week};
 use self::actor::{Apply, LeaderboardActor, Subscribe, Unsubscribe};
 use self::archive::ArchivedWeeks;
 use self::names::Names;
-use questpath_actors::ports::store::{ArchivedEntry, ArchivedWeek};
-use questpath_actors::ports::{
+use crate::ports::store::{ArchivedEntry, ArchivedWeek};
+use crate::ports::{
     Bus, Leaderboard, LeaderboardEntry, Placement, PortError, PortResult, Store, StoreError, User,
     XpEntry,
 };
@@ -184,7 +184,7 @@ impl Leaderboards {
         &self,
         board: &str,
         connection_id: Uuid,
-        sender: mpsc::Sender<questpath_actors::outbound::Outgoing>,
+        sender: mpsc::Sender<crate::outbound::Outgoing>,
         re: Option<String>,
     ) -> Result<(), LeaderboardError> {
         if board != ALL_TIME && board != WEEKLY {

@@ -29,8 +29,8 @@ use futures_util::{StreamExt, stream};
 use super::board::{Board, Week};
 use super::rebuild::{self, RebuildError};
 use super::standing;
-use questpath_actors::ports::store::{ArchivedEntry, ArchivedWeek};
-use questpath_actors::ports::{Leaderboard, PortError, Store, StoreError};
+use crate::ports::store::{ArchivedEntry, ArchivedWeek};
+use crate::ports::{Leaderboard, PortError, Store, StoreError};
 
 /// Name of the lease that keeps instances from archiving at the same time.
 pub const LEASE: &str = "archive";

@@ -8,7 +8,7 @@ use std::time::Duration;
 use futures_util::{StreamExt, stream};
 use uuid::Uuid;
 
-use questpath_actors::ports::{Store, StoreError, User};
+use crate::ports::{Store, StoreError, User};
 
 /// How long a resolved name is reused: a renamed learner shows the new name on boards
 /// within this time. Pages of a hundred learners would otherwise cost a hundred store

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::board::{Board, Week};
 use super::standing;
-use questpath_actors::ports::{Leaderboard, PortError, Store, StoreError};
+use crate::ports::{Leaderboard, PortError, Store, StoreError};
 
 /// Users listed per store read.
 const PAGE: usize = 1000;

@@ -10,14 +10,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::rules::xp::{XpGrant, player_level};
 use chrono::Utc;
-use questpath_actors::rules::xp::{XpGrant, player_level};
 use uuid::Uuid;
 
+use crate::events::XpGranted;
 use crate::leaderboard::Leaderboards;
-use questpath_actors::events::XpGranted;
-use questpath_actors::ports::bus::{UserEvent, user_topic};
-use questpath_actors::ports::{Bus, Leaderboard, Store, StoreError, XpEntry};
+use crate::observe::GameMetrics;
+use crate::ports::bus::{UserEvent, user_topic};
+use crate::ports::{Bus, Leaderboard, Store, StoreError, XpEntry};
 
 /// The all-time leaderboard.
 pub use crate::leaderboard::ALL_TIME;
@@ -43,7 +44,7 @@ pub struct XpService {
     leaderboards: Leaderboards,
     bus: Arc<dyn Bus>,
     /// XP granted by source and level-ups; `None` in tools and tests that do not scrape.
-    metrics: Option<Arc<crate::metrics::Metrics>>,
+    metrics: Option<Arc<dyn GameMetrics>>,
 }
 
 impl XpService {
@@ -63,7 +64,7 @@ impl XpService {
     }
 
     /// Counts grants (by source) and level-ups in `metrics`.
-    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Self {
+    pub fn with_metrics(mut self, metrics: Arc<dyn GameMetrics>) -> Self {
         self.metrics = Some(metrics);
         self
     }

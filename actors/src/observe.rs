@@ -1,0 +1,65 @@
+//! What the game core reports for monitoring. The server's Prometheus registry
+//! implements [`GameMetrics`]; the core's own tests use [`NoMetrics`]. Every method has
+//! an empty default so a test double names only what it checks.
+
+use std::time::Duration;
+
+use crate::events::room::RoomPhase;
+
+/// `result` label of finished quizzes.
+pub mod quiz_result {
+    pub const PASSED: &str = "passed";
+    pub const FAILED: &str = "failed";
+    pub const ABANDONED: &str = "abandoned";
+    pub const ALL: &[&str] = &[PASSED, FAILED, ABANDONED];
+}
+
+/// `outcome` label of finished jobs.
+pub mod job_outcome {
+    /// Done (or nothing was left to do).
+    pub const DONE: &str = "done";
+    /// Failed and queued again with a backoff.
+    pub const RETRIED: &str = "retried";
+    /// Failed for good: dead-lettered.
+    pub const FAILED: &str = "failed";
+    /// The queue itself failed; the job comes back when its lease runs out.
+    pub const ERROR: &str = "error";
+    pub const ALL: &[&str] = &[DONE, RETRIED, FAILED, ERROR];
+}
+
+/// Counters and timings of sessions, quizzes, XP, rooms and jobs.
+#[allow(unused_variables)]
+pub trait GameMetrics: Send + Sync + 'static {
+    /// Live session actors on this instance.
+    fn set_sessions(&self, count: usize) {}
+    /// A client frame of type `kind` was handled `elapsed` after it was read.
+    fn ws_handled(&self, kind: &'static str, elapsed: Duration) {}
+    fn quiz_started(&self) {}
+    /// An answer came `since_open` after its question opened; its feedback left
+    /// `to_feedback` after the frame was read.
+    fn quiz_answered(&self, since_open: Duration, to_feedback: Duration) {}
+    fn quiz_late_answer(&self) {}
+    fn quiz_question_timed_out(&self) {}
+    /// One of [`quiz_result`].
+    fn quiz_finished(&self, result: &'static str) {}
+    fn level_up(&self) {}
+    fn xp_granted(&self, source: &'static str, amount: i64) {}
+    fn room_created(&self) {}
+    fn room_adopted(&self) {}
+    fn room_phase_changed_from_none(&self, phase: RoomPhase) {}
+    fn room_phase_changed(&self, from: RoomPhase, to: RoomPhase) {}
+    fn room_phase_changed_to_none(&self, phase: RoomPhase) {}
+    fn room_players_changed(&self, from: u32, to: u32) {}
+    fn room_ended(&self, reason: &'static str) {}
+    fn room_answer(&self, outcome: &'static str) {}
+    /// From a room batch's publication to its delivery to this instance's sockets.
+    fn room_fanout(&self, elapsed: Duration) {}
+    /// One of [`job_outcome`].
+    fn job_finished(&self, queue: &str, outcome: &'static str, elapsed: Duration) {}
+    fn job_dead_lettered(&self, queue: &str) {}
+}
+
+/// Reports nothing (tests, tools).
+pub struct NoMetrics;
+
+impl GameMetrics for NoMetrics {}
