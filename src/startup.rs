@@ -16,11 +16,11 @@ use crate::config::Settings;
 use crate::goals::service::GoalService;
 use crate::goals::worker::Worker;
 use crate::metrics::Metrics;
-use crate::realtime::registry::Registry;
 use crate::state::{AppState, Realtime};
 use crate::xp::XpService;
 use actix::Actor;
 use questpath_actors::ports::RoadmapGenerator;
+use questpath_actors::session::registry::Registry;
 use tokio_util::sync::CancellationToken;
 
 /// Why the server could not start.
@@ -211,13 +211,13 @@ impl Application {
             xp.clone()
                 .recover_until_stopped(std::time::Duration::from_secs(60), background.clone()),
         );
-        let deps = Arc::new(crate::realtime::Deps {
+        let deps = Arc::new(questpath_actors::session::Deps {
             store: backends.store.clone(),
             cache: backends.cache.clone(),
             bus: backends.bus.clone(),
             goals: goals.clone(),
             xp: xp.clone(),
-            settings: settings.realtime.clone(),
+            settings: settings.realtime.session(),
             metrics: metrics.clone(),
         });
         let cores = std::thread::available_parallelism()

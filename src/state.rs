@@ -21,7 +21,7 @@ pub struct AppState {
 
 /// The realtime layer's entry points.
 pub struct Realtime {
-    pub registry: actix::Addr<crate::realtime::registry::Registry>,
+    pub registry: actix::Addr<questpath_actors::session::registry::Registry>,
     pub settings: crate::realtime::RealtimeSettings,
     /// Cancelled when the server drains: every socket is closed with 1012 so clients
     /// reconnect (to another instance) instead of holding the shutdown.

@@ -6,6 +6,9 @@
 //! - `ports`: the traits of the store, cache, rate limiter, bus, leaderboard, job queue
 //!   and roadmap generator; adapters live in the server crate.
 //! - `events`: domain events, what the core tells a learner's connections.
+//! - `goals`: goals, roadmaps and a learner's progress (passing a level).
+//! - `leaderboard`: the all-time and weekly boards, their actor, rebuilds and archives.
+//! - `xp`: XP grants through the ledger.
 //! - `observe`: what the core reports for monitoring (a trait the server implements).
 //! - `outbound`: a connection as the actors see it (a bounded queue of events).
 //! - `session`: a learner's session and the solo quiz it runs.
@@ -14,6 +17,7 @@
 pub mod domain;
 pub mod events;
 pub mod fault;
+pub mod goals;
 pub mod leaderboard;
 pub mod observe;
 pub mod outbound;

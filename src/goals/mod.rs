@@ -1,9 +1,6 @@
-//! Goals and roadmaps: queueing generation, the worker that runs it, and the learner's
-//! progress through levels and topics.
+//! The roadmap-generation worker. Goals and progress themselves are the game core's
+//! (`questpath_actors::goals`), re-exported here under their old paths.
 
-pub mod ids;
-pub mod service;
 pub mod worker;
 
-/// Name of the job queue that carries roadmap generation.
-pub const QUEUE: &str = "roadmaps";
+pub use questpath_actors::goals::{QUEUE, ids, pass, service};

@@ -19,11 +19,10 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::RealtimeSettings;
+use super::commands::session_command;
 use super::protocol::{
     ClientFrame, ClientMessage, SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, ServerMessage, close, codes,
 };
-use super::registry::GetOrStart;
-use super::session::{Connect, Disconnect, Request};
 use super::{frames, outgoing};
 use crate::http::error::ApiError;
 use crate::metrics::{Metrics, client_message_type, disconnect, server_message_type};
@@ -31,6 +30,8 @@ use crate::rooms::link::{Player, RoomLink, is_room_message};
 use crate::state::{AppState, Realtime};
 use questpath_actors::events::Notice;
 use questpath_actors::outbound::{Closing, Outbound, Outgoing};
+use questpath_actors::session::actor::{Connect, Disconnect, Request};
+use questpath_actors::session::registry::GetOrStart;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/ws", web::get().to(upgrade));
@@ -600,7 +601,10 @@ async fn run(
                                     if let Some(error) = refused { own.deliver(error); }
                                     if joined && ws.ping(&pinger.next()).await.is_err() { break None; }
                                 } else if let Some(session) = &session {
-                                    session.do_send(Request { connection_id, frame, received_at })
+                                    let kind = client_message_type(&frame.message);
+                                    if let Some(command) = session_command(frame.message) {
+                                        session.do_send(Request { connection_id, re: frame.id, command, kind, received_at });
+                                    }
                                 } else if frame.message == ClientMessage::Ping {
                                     own.deliver(Notice::Done { re: frame.id });
                                 } else {

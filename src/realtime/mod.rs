@@ -7,19 +7,15 @@
 //! actix actors. actix-web-actors is deprecated and hides its write buffer, which
 //! would let a slow reader grow memory without bound.
 
+pub mod commands;
 pub mod connection;
 pub mod frames;
 pub mod outgoing;
 pub mod protocol;
-pub mod registry;
-pub mod session;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use crate::goals::service::GoalService;
-use crate::xp::XpService;
-use questpath_actors::ports::{Bus, Cache, Store};
+use questpath_actors::session::SessionSettings;
 
 /// Limits and timings of the realtime layer.
 #[derive(Debug, Clone)]
@@ -60,14 +56,12 @@ impl Default for RealtimeSettings {
     }
 }
 
-/// What sessions need.
-pub struct Deps {
-    pub store: Arc<dyn Store>,
-    pub cache: Arc<dyn Cache>,
-    pub bus: Arc<dyn Bus>,
-    pub goals: GoalService,
-    pub xp: XpService,
-    pub settings: RealtimeSettings,
-    /// Connection, session and quiz metrics.
-    pub metrics: Arc<crate::metrics::Metrics>,
+impl RealtimeSettings {
+    /// The session actors' part.
+    pub fn session(&self) -> SessionSettings {
+        SessionSettings {
+            grace: self.grace,
+            question_time: self.question_time,
+        }
+    }
 }

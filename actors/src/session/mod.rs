@@ -1,3 +1,74 @@
-//! A learner's session: the solo quiz it runs on the server's clock.
+//! A learner's session: one [`actor::SessionActor`] per signed-in learner per instance
+//! owns their connections (a phone and a browser at once), the solo quiz in progress
+//! and its timer, and their bus topic; the [`registry::Registry`] finds or starts it.
+//! Connections speak to it in [`Command`]s and hear [`crate::events::Notice`]s; the
+//! websocket endpoint translates both to and from the wire.
 
+pub mod actor;
 pub mod quiz;
+mod quiz_flow;
+pub mod registry;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use uuid::Uuid;
+
+use crate::goals::service::GoalService;
+use crate::observe::GameMetrics;
+use crate::ports::{Bus, Cache, Store};
+use crate::xp::XpService;
+
+/// Timings of sessions.
+#[derive(Debug, Clone)]
+pub struct SessionSettings {
+    /// How long a session outlives its last connection.
+    pub grace: Duration,
+    /// Time to answer one quiz question.
+    pub question_time: Duration,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        SessionSettings {
+            grace: Duration::from_secs(60),
+            question_time: crate::rules::quiz::QUESTION_TIME,
+        }
+    }
+}
+
+/// What sessions need.
+pub struct Deps {
+    pub store: Arc<dyn Store>,
+    pub cache: Arc<dyn Cache>,
+    pub bus: Arc<dyn Bus>,
+    pub goals: GoalService,
+    pub xp: XpService,
+    pub settings: SessionSettings,
+    /// Session and quiz metrics.
+    pub metrics: Arc<dyn GameMetrics>,
+}
+
+/// What a learner's connection asks of their session.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Answered with [`crate::events::Notice::Done`] (a liveness check through the mailbox).
+    Ping,
+    /// Starts the quiz of a level (unlocked, all topics done).
+    StartQuiz { level_id: Uuid },
+    /// Answers the open question (`position`, from 0) with option `A` to `D`.
+    Answer { position: u32, option: String },
+    /// Gives the quiz up (counted as failed, no XP).
+    Abandon,
+    /// The question in flight, if any.
+    State,
+    /// Follows the top of a board (`alltime` or `weekly`).
+    FollowBoard { board: String },
+    /// Stops following it.
+    UnfollowBoard { board: String },
+}
+
+/// Cache key of a learner's quiz in progress.
+pub fn quiz_key(user_id: Uuid) -> String {
+    format!("quiz:{user_id}")
+}

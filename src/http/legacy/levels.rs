@@ -8,8 +8,8 @@ use std::time::Duration;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use chrono::Utc;
+use questpath_actors::goals::pass::pass_level;
 use questpath_actors::rules::quiz::{QUESTIONS_PER_QUIZ, passed, pick_questions};
-use questpath_actors::rules::xp::level_pass_grant;
 use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
@@ -131,23 +131,23 @@ async fn submit(
             "message": "You didn't pass this time. Review the topics and try again!",
         })));
     }
-    let first_pass = level.status != LevelStatus::Completed;
-    let next_level_unlocked = state.goals.complete_level(&level).await?;
-    let grant = level_pass_grant(
-        &level.id.to_string(),
-        level.xp_reward,
-        first_pass,
+    let pass = pass_level(
+        &state.goals,
+        &state.xp,
+        user.0.id,
+        &level,
         Utc::now().date_naive(),
-    );
-    let outcome = state.xp.grant(user.0.id, &grant).await?;
-    let message = match (outcome.earned, next_level_unlocked) {
+    )
+    .await?;
+    let next_level_unlocked = pass.next_level_unlocked;
+    let message = match (pass.earned, next_level_unlocked) {
         (0, _) => "Well done! You already earned this level's XP today.".to_string(),
         (xp, true) => format!("Congratulations! You earned {xp} XP and unlocked the next level!"),
         (xp, false) => format!("Congratulations! You earned {xp} XP!"),
     };
     Ok(HttpResponse::Ok().json(json!({
         "passed": true,
-        "xp_earned": outcome.earned,
+        "xp_earned": pass.earned,
         "next_level_unlocked": next_level_unlocked,
         "message": message,
     })))

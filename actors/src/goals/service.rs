@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::QUEUE;
-use questpath_actors::ports::{
+use crate::ports::{
     Cache, GenerationJob, Goal, GoalStatus, JobQueue, JobStatus, Level, LevelStatus, Page,
     PortError, Store, StoreError, User,
 };

@@ -8,7 +8,7 @@ use actix::prelude::*;
 use uuid::Uuid;
 
 use super::Deps;
-use super::session::SessionActor;
+use super::actor::SessionActor;
 
 /// Returns the user's session, starting one if needed.
 #[derive(Message)]

@@ -1,0 +1,269 @@
+//! `SessionActor`: one per signed-in user per instance. It owns that user's
+//! connections (a phone and a browser at once), the quiz in progress and its timer, and
+//! the subscription to the user's bus topic (job progress, XP from other instances).
+//! It outlives its last connection for a grace period, so a reconnect resumes.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use actix::prelude::*;
+use chrono::Utc;
+use uuid::Uuid;
+
+use super::registry::{Registry, SessionStopped};
+use super::{Command, Deps};
+use crate::events::{Notice, codes};
+use crate::outbound::Outbound;
+use crate::ports::bus::{UserEvent, user_topic};
+use crate::session::quiz::QuizRun;
+
+/// A connection joined the session.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Connect {
+    pub connection_id: Uuid,
+    pub outbound: Outbound,
+}
+
+/// A connection left.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Disconnect {
+    pub connection_id: Uuid,
+}
+
+/// A command from one of the user's connections.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Request {
+    pub connection_id: Uuid,
+    /// The request's correlation id, echoed in the answer.
+    pub re: Option<String>,
+    pub command: Command,
+    /// The frame type it came in (the metrics' label).
+    pub kind: &'static str,
+    /// When the connection read it: handling latency counts the mailbox wait too.
+    pub received_at: std::time::Instant,
+}
+
+/// An event published on the user's bus topic (from any instance).
+#[derive(Message)]
+#[rtype(result = "()")]
+struct BusEvent(Vec<u8>);
+
+pub struct SessionActor {
+    pub(super) user_id: Uuid,
+    pub(super) deps: Arc<Deps>,
+    pub(super) registry: Addr<Registry>,
+    pub(super) connections: HashMap<Uuid, Outbound>,
+    pub(super) quiz: Option<QuizRun>,
+    pub(super) quiz_timer: Option<SpawnHandle>,
+    pub(super) grace_timer: Option<SpawnHandle>,
+    pub(super) bus_task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl SessionActor {
+    pub fn new(user_id: Uuid, deps: Arc<Deps>, registry: Addr<Registry>) -> Self {
+        SessionActor {
+            user_id,
+            deps,
+            registry,
+            connections: HashMap::new(),
+            quiz: None,
+            quiz_timer: None,
+            grace_timer: None,
+            bus_task: None,
+        }
+    }
+
+    /// Sends to every connection; a connection whose queue is full is closed as a slow
+    /// consumer instead of letting its backlog grow.
+    pub(super) fn broadcast(&mut self, message: Notice) {
+        let ids: Vec<Uuid> = self.connections.keys().copied().collect();
+        for id in ids {
+            self.send_to(id, message.clone());
+        }
+    }
+
+    pub(super) fn send_to(&mut self, connection_id: Uuid, message: Notice) {
+        let Some(outbound) = self.connections.get(&connection_id) else {
+            return;
+        };
+        if !outbound.deliver(message) {
+            if outbound.kill.is_cancelled() {
+                tracing::warn!(user_id = %self.user_id, %connection_id, "slow consumer: closing connection");
+            }
+            self.connections.remove(&connection_id);
+        }
+    }
+
+    pub(super) fn error(
+        &mut self,
+        connection_id: Uuid,
+        re: Option<String>,
+        code: &str,
+        message: impl Into<String>,
+    ) {
+        self.send_to(connection_id, Notice::refused(re, code, message));
+    }
+
+    fn handle_command(
+        &mut self,
+        connection_id: Uuid,
+        re: Option<String>,
+        command: Command,
+        received_at: std::time::Instant,
+        ctx: &mut Context<Self>,
+    ) {
+        match command {
+            Command::Ping => self.send_to(connection_id, Notice::Done { re }),
+            Command::State => self.show_question(connection_id, re),
+            Command::StartQuiz { level_id } => self.start_quiz(connection_id, re, level_id, ctx),
+            Command::Answer { position, option } => {
+                self.answer(connection_id, re, position, &option, received_at, ctx)
+            }
+            Command::Abandon => self.abandon(connection_id, re, ctx),
+            Command::FollowBoard { board } => self.follow_board(connection_id, re, &board),
+            Command::UnfollowBoard { board } => {
+                self.deps
+                    .xp
+                    .leaderboards()
+                    .unsubscribe(&board, connection_id);
+                self.send_to(connection_id, Notice::Done { re });
+            }
+        }
+    }
+
+    /// The leaderboard actor writes `board`'s top straight into this connection's
+    /// queue, and forgets it once the connection is gone.
+    fn follow_board(&mut self, connection_id: Uuid, re: Option<String>, board: &str) {
+        let Some(outbound) = self.connections.get(&connection_id) else {
+            return;
+        };
+        let subscribed = self.deps.xp.leaderboards().subscribe(
+            board,
+            connection_id,
+            outbound.sender.clone(),
+            re.clone(),
+        );
+        if let Err(e) = subscribed {
+            let code = match e {
+                crate::leaderboard::LeaderboardError::UnknownBoard(_) => codes::NOT_FOUND,
+                _ => codes::UNAVAILABLE,
+            };
+            self.error(connection_id, re, code, e.to_string());
+        }
+    }
+}
+
+impl Actor for SessionActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        // Events for this user from any instance.
+        let bus = self.deps.bus.clone();
+        let topic = user_topic(self.user_id);
+        let addr = ctx.address();
+        self.bus_task = Some(tokio::spawn(async move {
+            match bus.subscribe(&topic).await {
+                Ok(mut subscription) => {
+                    while let Some(payload) = subscription.recv().await {
+                        if addr.try_send(BusEvent(payload)).is_err() && !addr.connected() {
+                            break;
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "could not subscribe to user events"),
+            }
+        }));
+    }
+
+    fn stopping(&mut self, _: &mut Context<Self>) -> Running {
+        if self.connections.is_empty() {
+            Running::Stop
+        } else {
+            Running::Continue
+        }
+    }
+
+    fn stopped(&mut self, ctx: &mut Context<Self>) {
+        if let Some(task) = self.bus_task.take() {
+            task.abort();
+        }
+        self.registry.do_send(SessionStopped {
+            user_id: self.user_id,
+            addr: ctx.address(),
+        });
+    }
+}
+
+impl Handler<Connect> for SessionActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Connect, ctx: &mut Context<Self>) {
+        if let Some(timer) = self.grace_timer.take() {
+            ctx.cancel_future(timer);
+        }
+        self.connections.insert(msg.connection_id, msg.outbound);
+        // A quiz in flight resumes on the new connection with the time actually left:
+        // from memory while another device stays connected, else from the shared cache,
+        // where it may have been saved by this instance or another.
+        match self
+            .quiz
+            .as_ref()
+            .and_then(|q| q.question_message(None, Utc::now()))
+        {
+            Some(question) => self.send_to(msg.connection_id, Notice::QuestionOpened(question)),
+            None => self.resume_saved_quiz(ctx),
+        }
+    }
+}
+
+impl Handler<Disconnect> for SessionActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Disconnect, ctx: &mut Context<Self>) {
+        self.connections.remove(&msg.connection_id);
+        // Nobody is connected: the saved copy becomes the only one, so a reconnect to any
+        // instance resumes the same quiz and no timer runs it twice.
+        if self.connections.is_empty()
+            && self.quiz.take().is_some()
+            && let Some(timer) = self.quiz_timer.take()
+        {
+            ctx.cancel_future(timer);
+        }
+        if self.connections.is_empty() && self.grace_timer.is_none() {
+            let grace = self.deps.settings.grace;
+            self.grace_timer = Some(ctx.run_later(grace, |act, ctx| {
+                act.grace_timer = None;
+                if act.connections.is_empty() {
+                    ctx.stop();
+                }
+            }));
+        }
+    }
+}
+
+impl Handler<Request> for SessionActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Request, ctx: &mut Context<Self>) {
+        let kind = msg.kind;
+        self.handle_command(msg.connection_id, msg.re, msg.command, msg.received_at, ctx);
+        // Work a handler leaves to a future (store reads of quiz.start) is not included.
+        self.deps
+            .metrics
+            .ws_handled(kind, msg.received_at.elapsed());
+    }
+}
+
+impl Handler<BusEvent> for SessionActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: BusEvent, _: &mut Context<Self>) {
+        // An event this version does not know (published by a newer instance) is skipped.
+        if let Some(event) = UserEvent::decode(&msg.0) {
+            self.broadcast(event.into_notice());
+        }
+    }
+}
