@@ -4,7 +4,7 @@ use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
-use crate::helpers::{
+use questpath_test_support::{
     Session, TestApp, TestUser, cookie_value, set_cookie, spawn_app, spawn_app_with,
 };
 

@@ -8,12 +8,13 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use questpath::adapters::embedded::EmbeddedStore;
 use questpath::adapters::redis::Redis;
-use questpath::config::{RedisSettings, Secret};
 use questpath::ports::{PortError, PortResult, RateDecision, RateLimit, RateLimiter};
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestUser, spawn_app, spawn_app_with};
+use questpath_test_support::{
+    TestApp, TestUser, redis_settings, redis_url, spawn_app, spawn_app_with,
+};
 
 const FRONTEND: &str = "http://localhost:3000";
 
@@ -219,19 +220,10 @@ async fn legacy_routes_answer_429_in_their_own_shape() {
     assert_eq!(body.as_object().unwrap().len(), 1, "{body}");
 }
 
-fn redis_settings(prefix: &str) -> RedisSettings {
-    let url = std::env::var("QUESTPATH_TEST_REDIS_URL")
-        .expect("QUESTPATH_TEST_REDIS_URL is not set: run the suite with scripts/test");
-    RedisSettings {
-        url: Secret::new(url),
-        prefix: prefix.to_string(),
-    }
-}
-
 #[actix_web::test]
 async fn two_instances_sharing_redis_share_one_limit() {
     let prefix = format!("edges_{}:", uuid::Uuid::new_v4().simple());
-    let url = std::env::var("QUESTPATH_TEST_REDIS_URL").unwrap_or_default();
+    let url = redis_url();
     let secret = "s".repeat(40);
     let settings: &[(&str, &str)] = &[
         ("QUESTPATH_REDIS_URL", &url),

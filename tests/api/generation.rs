@@ -5,14 +5,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::{HttpResponse, web};
 use async_trait::async_trait;
 use questpath::adapters::catalog::CatalogGenerator;
 use questpath::adapters::embedded::{
     EmbeddedStore, InProcessBus, InProcessCache, InProcessJobQueue,
 };
 use questpath::adapters::redis::Redis;
-use questpath::config::{RedisSettings, Secret};
 use questpath::domain::roadmap::GeneratedRoadmap;
 use questpath::goals::QUEUE;
 use questpath::goals::service::GoalService;
@@ -20,22 +19,17 @@ use questpath::goals::worker::{Outcome, Worker};
 use questpath::ports::{GenerateError, JobQueue, JobStatus, RoadmapGenerator, Store};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestUser, spawn_app_with};
+use questpath_test_support::{StubServer, TestUser, redis_settings, spawn_app_with};
 
 /// An OpenAI-compatible server that rejects every key.
 async fn rejecting_llm() -> String {
-    let server = HttpServer::new(|| {
-        App::new().default_service(web::to(|| async {
+    let server = StubServer::start(|routes| {
+        routes.default_service(web::to(|| async {
             HttpResponse::Unauthorized()
                 .json(json!({"error": {"message": "Incorrect API key provided"}}))
-        }))
-    })
-    .workers(1)
-    .bind(("127.0.0.1", 0))
-    .unwrap();
-    let port = server.addrs()[0].port();
-    actix_web::rt::spawn(server.run());
-    format!("http://127.0.0.1:{port}/v1")
+        }));
+    });
+    server.url("/v1")
 }
 
 #[actix_web::test]
@@ -169,12 +163,7 @@ async fn invalid_output_is_retried_and_then_reported_as_failed() {
 
 #[actix_web::test]
 async fn a_job_whose_worker_died_is_finished_by_another_worker() {
-    let url = std::env::var("QUESTPATH_TEST_REDIS_URL")
-        .expect("QUESTPATH_TEST_REDIS_URL is not set: run the suite with scripts/test");
-    let settings = RedisSettings {
-        url: Secret::new(url),
-        prefix: format!("gen_{}:", uuid::Uuid::new_v4().simple()),
-    };
+    let settings = redis_settings(&format!("gen_{}:", uuid::Uuid::new_v4().simple()));
     let redis = Redis::connect(&settings).await.unwrap();
     let queue: Arc<dyn JobQueue> = Arc::new(
         redis

@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestUser, spawn_app};
+use questpath_test_support::{TestUser, spawn_app};
 
 #[actix_web::test]
 async fn a_goal_gets_a_catalog_roadmap_in_the_background() {

@@ -8,7 +8,7 @@ use questpath::ports::cache::Cache;
 use questpath::ports::{PortError, PortResult};
 use serde_json::Value;
 
-use crate::helpers::{spawn_app, spawn_app_with};
+use questpath_test_support::{spawn_app, spawn_app_with};
 
 #[actix_web::test]
 async fn health_answers_without_touching_backends() {

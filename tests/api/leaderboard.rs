@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, TestUser, spawn_app_with};
+use questpath_test_support::{TestApp, TestUser, spawn_app_with};
 
 /// A server, and an XP service over the same backends: grants made through it reach
 /// the server's boards as another instance's would.

@@ -2,7 +2,9 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestUser, cookie_value, set_cookie, spawn_app, spawn_app_with};
+use questpath_test_support::{
+    TestApp, TestUser, cookie_value, set_cookie, spawn_app, spawn_app_with,
+};
 
 async fn legacy_register(app: &TestApp, user: &TestUser) -> reqwest::Response {
     app.post_json(

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestUser, spawn_app};
+use questpath_test_support::{TestApp, TestUser, spawn_app};
 
 async fn legacy_token(app: &TestApp) -> String {
     app.register(&TestUser::generate()).await.access

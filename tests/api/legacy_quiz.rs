@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestUser, spawn_app};
+use questpath_test_support::{TestUser, spawn_app};
 
 #[actix_web::test]
 async fn the_old_quiz_flow_works_and_cannot_farm_xp() {

@@ -6,7 +6,6 @@ mod edges;
 mod generation;
 mod goals;
 mod health;
-mod helpers;
 mod leaderboard;
 mod legacy_auth;
 mod legacy_goals;

@@ -1,6 +1,6 @@
 //! `/metrics`.
 
-use crate::helpers::{TestUser, spawn_app, spawn_app_with};
+use questpath_test_support::{TestUser, spawn_app, spawn_app_with};
 
 #[actix_web::test]
 async fn requests_are_counted_by_route_template_method_and_status() {

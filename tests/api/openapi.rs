@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use crate::helpers::{TestApp, spawn_app};
+use questpath_test_support::{TestApp, spawn_app};
 
 /// What a route wants as credentials.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

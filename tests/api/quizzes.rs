@@ -10,7 +10,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, TestUser, spawn_app_with};
+use questpath_test_support::{TestApp, TestUser, spawn_app_with};
 
 /// A server whose rate limits leave room for many writes, and its store.
 async fn quiz_app() -> (TestApp, Arc<dyn Store>) {

@@ -6,16 +6,8 @@ use questpath::adapters::embedded::EmbeddedStore;
 use questpath::adapters::redis::Redis;
 use questpath::auth::service::AuthService;
 use questpath::auth::tokens::TokenKeys;
-use questpath::config::{RedisSettings, Secret};
-
-fn redis_settings(prefix: &str) -> RedisSettings {
-    let url = std::env::var("QUESTPATH_TEST_REDIS_URL")
-        .expect("QUESTPATH_TEST_REDIS_URL is not set: run the suite with scripts/test");
-    RedisSettings {
-        url: Secret::new(url),
-        prefix: prefix.to_string(),
-    }
-}
+use questpath::config::Secret;
+use questpath_test_support::redis_settings;
 
 #[actix_web::test]
 async fn a_ticket_from_one_instance_is_redeemed_once_on_another() {

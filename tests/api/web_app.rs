@@ -5,7 +5,7 @@
 use reqwest::header;
 use serde_json::Value;
 
-use crate::helpers::{spawn_app, spawn_app_with};
+use questpath_test_support::{spawn_app, spawn_app_with};
 
 #[actix_web::test]
 async fn the_app_is_served_at_the_root_and_at_join_links_with_its_own_csp() {

@@ -1,129 +1,17 @@
 //! The `questpath` binary as an operator runs it: configuration errors, start-up on
 //! the embedded default, graceful shutdown, `migrate`, and switching backends.
 
-use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
-#[path = "../support/cql.rs"]
-mod cql;
+use questpath_test_support::{
+    Binary, ServerProcess, cql, http, redis_settings, redis_url, run, scylla_nodes,
+};
+
 mod store;
 
-const BIN: &str = env!("CARGO_BIN_EXE_questpath");
-
-/// The binary with a clean environment and a working directory without `.env`.
-fn questpath(dir: &Path, vars: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.env_clear()
-        .current_dir(dir)
-        .env("QUESTPATH_DATA_DIR", dir.join("data"));
-    for (k, v) in vars {
-        cmd.env(k, v);
-    }
-    cmd
-}
-
-/// An HTTP client (rustls needs its crypto provider installed first).
-fn http() -> reqwest::Client {
-    questpath::tls::install_crypto_provider();
-    reqwest::Client::new()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn required_env(name: &str) -> String {
-    std::env::var(name)
-        .unwrap_or_else(|_| panic!("{name} is not set: run the suite with scripts/test"))
-}
-
-/// A server process, killed if the test fails before stopping it.
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Server {
-    fn start(dir: &Path, vars: &[(&str, &str)]) -> Server {
-        let port = free_port();
-        let bind = format!("127.0.0.1:{port}");
-        let mut all = vars.to_vec();
-        all.push(("QUESTPATH_BIND", &bind));
-        all.push(("QUESTPATH_SHUTDOWN_TIMEOUT_SECS", "5"));
-        let child = questpath(dir, &all)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start questpath");
-        Server { child, port }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{}", self.port, path)
-    }
-
-    /// Polls `/health` until it answers; returns how long that took.
-    async fn wait_healthy(&mut self) -> Duration {
-        let started = Instant::now();
-        let client = http();
-        while started.elapsed() < Duration::from_secs(30) {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                let mut err = String::new();
-                std::io::Read::read_to_string(self.child.stderr.as_mut().unwrap(), &mut err)
-                    .unwrap();
-                panic!("server exited with {status}: {err}");
-            }
-            if let Ok(r) = client.get(self.url("/health")).send().await
-                && r.status() == 200
-            {
-                return started.elapsed();
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!("server did not answer /health within 30 s");
-    }
-
-    /// Sends SIGTERM and waits for the exit; returns the status and stdout lines.
-    fn terminate(mut self) -> (ExitStatus, Vec<String>) {
-        let pid = self.child.id().to_string();
-        let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        assert!(killed.success());
-        let started = Instant::now();
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "no exit after SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let stdout = self.child.stdout.take().unwrap();
-        let lines = BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-            .collect();
-        (status, lines)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-    }
-}
-
-fn run(cmd: &mut Command) -> Output {
-    cmd.output().expect("run questpath")
-}
+/// The binary under test (Cargo names it to this package's tests only).
+const BIN: Binary = Binary::new(env!("CARGO_BIN_EXE_questpath"));
 
 #[test]
 fn each_bad_configuration_value_exits_2_with_one_line_naming_it() {
@@ -137,7 +25,7 @@ fn each_bad_configuration_value_exits_2_with_one_line_naming_it() {
         ("QUESTPATH_WORKERS", "many"),
     ];
     for (name, value) in cases {
-        let out = run(&mut questpath(dir.path(), &[(name, value)]));
+        let out = run(&mut BIN.command(dir.path(), &[(name, value)]));
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{name}={value}: {stderr}");
         assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
@@ -150,10 +38,7 @@ fn each_bad_configuration_value_exits_2_with_one_line_naming_it() {
 fn production_without_a_signing_key_exits_2() {
     let dir = tempfile::tempdir().unwrap();
 
-    let out = run(&mut questpath(
-        dir.path(),
-        &[("QUESTPATH_ENV", "production")],
-    ));
+    let out = run(&mut BIN.command(dir.path(), &[("QUESTPATH_ENV", "production")]));
 
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2));
@@ -166,7 +51,7 @@ fn a_bad_env_file_value_is_reported_like_the_environment() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join(".env"), "QUESTPATH_BIND=nowhere\n").unwrap();
 
-    let out = run(&mut questpath(dir.path(), &[]));
+    let out = run(&mut BIN.command(dir.path(), &[]));
 
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("QUESTPATH_BIND"));
@@ -176,7 +61,7 @@ fn a_bad_env_file_value_is_reported_like_the_environment() {
 fn migrate_without_scylla_has_nothing_to_do() {
     let dir = tempfile::tempdir().unwrap();
 
-    let out = run(questpath(dir.path(), &[]).arg("migrate"));
+    let out = run(BIN.command(dir.path(), &[]).arg("migrate"));
 
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("nothing to migrate"));
@@ -185,7 +70,7 @@ fn migrate_without_scylla_has_nothing_to_do() {
 #[tokio::test]
 async fn serves_on_the_embedded_default_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let mut server = Server::start(dir.path(), &[]);
+    let mut server = BIN.serve(dir.path(), &[]);
 
     server.wait_healthy().await;
     let ready = http().get(server.url("/ready")).send().await.unwrap();
@@ -207,7 +92,7 @@ async fn serves_on_the_embedded_default_and_stops_cleanly_on_sigterm() {
 #[tokio::test]
 async fn logs_carry_the_request_id_of_their_request() {
     let dir = tempfile::tempdir().unwrap();
-    let mut server = Server::start(dir.path(), &[]);
+    let mut server = BIN.serve(dir.path(), &[]);
     server.wait_healthy().await;
 
     http()
@@ -231,7 +116,7 @@ async fn logs_carry_the_request_id_of_their_request() {
 #[tokio::test]
 async fn pretty_logs_are_not_json() {
     let dir = tempfile::tempdir().unwrap();
-    let mut server = Server::start(dir.path(), &[("QUESTPATH_LOG_FORMAT", "pretty")]);
+    let mut server = BIN.serve(dir.path(), &[("QUESTPATH_LOG_FORMAT", "pretty")]);
     server.wait_healthy().await;
 
     let (status, lines) = server.terminate();
@@ -244,9 +129,9 @@ async fn pretty_logs_are_not_json() {
 #[tokio::test]
 async fn redis_alone_switches_the_shared_ports() {
     let dir = tempfile::tempdir().unwrap();
-    let redis = required_env("QUESTPATH_TEST_REDIS_URL");
+    let redis = redis_url();
     let prefix = format!("cli_{}:", uuid::Uuid::new_v4().simple());
-    let mut server = Server::start(
+    let mut server = BIN.serve(
         dir.path(),
         &[
             ("QUESTPATH_REDIS_URL", &redis),
@@ -277,19 +162,18 @@ async fn redis_alone_switches_the_shared_ports() {
 #[tokio::test]
 async fn serve_refuses_an_unmigrated_keyspace_until_migrate_runs() {
     let dir = tempfile::tempdir().unwrap();
-    let nodes = required_env("QUESTPATH_TEST_SCYLLA_NODES");
-    let keyspace = cql::keyspace_name("cli");
-    cql::sweep_stale(&nodes).await;
+    let nodes = scylla_nodes();
+    let keyspace = cql::fresh_keyspace("cli").await;
     let vars = [
         ("QUESTPATH_SCYLLA_NODES", nodes.as_str()),
         ("QUESTPATH_SCYLLA_KEYSPACE", keyspace.as_str()),
         ("QUESTPATH_SCYLLA_REPLICATION", "simple:1"),
     ];
 
-    let refused = run(questpath(dir.path(), &vars).arg("serve"));
-    let first = run(questpath(dir.path(), &vars).arg("migrate"));
-    let again = run(questpath(dir.path(), &vars).arg("migrate"));
-    let mut server = Server::start(dir.path(), &vars);
+    let refused = run(BIN.command(dir.path(), &vars).arg("serve"));
+    let first = run(BIN.command(dir.path(), &vars).arg("migrate"));
+    let again = run(BIN.command(dir.path(), &vars).arg("migrate"));
+    let mut server = BIN.serve(dir.path(), &vars);
     server.wait_healthy().await;
     let ready: serde_json::Value = http()
         .get(server.url("/ready"))
@@ -321,7 +205,7 @@ async fn serve_refuses_an_unmigrated_keyspace_until_migrate_runs() {
 #[tokio::test]
 async fn passwords_tokens_and_tickets_never_reach_the_logs() {
     let dir = tempfile::tempdir().unwrap();
-    let mut server = Server::start(dir.path(), &[("QUESTPATH_LOG", "debug")]);
+    let mut server = BIN.serve(dir.path(), &[("QUESTPATH_LOG", "debug")]);
     server.wait_healthy().await;
     let client = http();
     let email = format!("logged-{}@example.org", uuid::Uuid::new_v4().simple());
@@ -410,16 +294,15 @@ async fn passwords_tokens_and_tickets_never_reach_the_logs() {
 #[tokio::test]
 async fn serve_refuses_a_keyspace_older_than_the_binary() {
     let dir = tempfile::tempdir().unwrap();
-    let nodes = required_env("QUESTPATH_TEST_SCYLLA_NODES");
-    let keyspace = cql::keyspace_name("cli");
-    cql::sweep_stale(&nodes).await;
+    let nodes = scylla_nodes();
+    let keyspace = cql::fresh_keyspace("cli").await;
     let vars = [
         ("QUESTPATH_SCYLLA_NODES", nodes.as_str()),
         ("QUESTPATH_SCYLLA_KEYSPACE", keyspace.as_str()),
         ("QUESTPATH_SCYLLA_REPLICATION", "simple:1"),
     ];
     assert!(
-        run(questpath(dir.path(), &vars).arg("migrate"))
+        run(BIN.command(dir.path(), &vars).arg("migrate"))
             .status
             .success()
     );
@@ -440,9 +323,9 @@ async fn serve_refuses_a_keyspace_older_than_the_binary() {
         .await
         .unwrap();
 
-    let refused = run(questpath(dir.path(), &vars).arg("serve"));
-    let migrated = run(questpath(dir.path(), &vars).arg("migrate"));
-    let mut server = Server::start(dir.path(), &vars);
+    let refused = run(BIN.command(dir.path(), &vars).arg("serve"));
+    let migrated = run(BIN.command(dir.path(), &vars).arg("migrate"));
+    let mut server = BIN.serve(dir.path(), &vars);
     server.wait_healthy().await;
     let (status, _) = server.terminate();
 
@@ -458,47 +341,11 @@ async fn serve_refuses_a_keyspace_older_than_the_binary() {
     cql::drop_keyspace(&nodes, &keyspace).await;
 }
 
-/// A new learner on a running server; returns their access token.
-async fn register(server: &Server) -> String {
-    let email = format!("cli-{}@example.org", uuid::Uuid::new_v4().simple());
-    let registered: serde_json::Value = http()
-        .post(server.url("/api/v1/auth/register"))
-        .json(&serde_json::json!({"email": email, "password": "a long password"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    registered["access_token"].as_str().unwrap().to_string()
-}
-
 /// A learner ready for their first level's quiz on a running server; returns the token,
 /// the level id and its reward.
-async fn learner_ready_for_quiz(server: &Server) -> (String, String, i64) {
-    let client = http();
-    let token = register(server).await;
-    let goal: serde_json::Value = client
-        .post(server.url("/goals"))
-        .bearer_auth(&token)
-        .json(&serde_json::json!({"description": "Learn web development"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let level = &goal["roadmap"]["levels"][0];
+async fn learner_ready_for_quiz(server: &ServerProcess) -> (String, String, i64) {
+    let (token, level, _) = server.learner_ready_for_quiz().await;
     let level_id = level["id"].as_str().unwrap().to_string();
-    for i in 0..level["topics"].as_array().unwrap().len() {
-        client
-            .put(server.url(&format!("/api/v1/levels/{level_id}/topics/{i}")))
-            .bearer_auth(&token)
-            .json(&serde_json::json!({"completed": true}))
-            .send()
-            .await
-            .unwrap();
-    }
     (token, level_id, level["xp_reward"].as_i64().unwrap())
 }
 
@@ -506,7 +353,7 @@ async fn learner_ready_for_quiz(server: &Server) -> (String, String, i64) {
 /// that the ledger, the profile and the leaderboard agree and the grant counted once.
 async fn crash_during_grant_then_recover(point: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let redis = required_env("QUESTPATH_TEST_REDIS_URL");
+    let redis = redis_url();
     let prefix = format!("crash_{}:", uuid::Uuid::new_v4().simple());
     let base = [
         ("QUESTPATH_REDIS_URL", redis.as_str()),
@@ -514,7 +361,7 @@ async fn crash_during_grant_then_recover(point: &str) {
     ];
     let mut crashing: Vec<(&str, &str)> = base.to_vec();
     crashing.push(("QUESTPATH_FAULT_CRASH_AT", point));
-    let mut server = Server::start(dir.path(), &crashing);
+    let mut server = BIN.serve(dir.path(), &crashing);
     server.wait_healthy().await;
     let (token, level_id, reward) = learner_ready_for_quiz(&server).await;
     let client = http();
@@ -532,11 +379,11 @@ async fn crash_during_grant_then_recover(point: &str) {
         .send()
         .await;
     assert!(submit.is_err(), "the server died mid-grant");
-    let status = server.child.wait().unwrap();
+    let status = server.wait();
     assert_eq!(status.code(), Some(137), "crashed at {point}");
 
     // Restart on the same data and Redis, without the fault.
-    let mut restarted = Server::start(dir.path(), &base);
+    let mut restarted = BIN.serve(dir.path(), &base);
     restarted.wait_healthy().await;
     // Recovery runs in the background from start-up: give it a moment.
     let started = Instant::now();
@@ -556,11 +403,7 @@ async fn crash_during_grant_then_recover(point: &str) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     let user_id = uuid::Uuid::parse_str(me["id"].as_str().unwrap()).unwrap();
-    let redis_port =
-        questpath::adapters::redis::Redis::connect(&questpath::config::RedisSettings {
-            url: questpath::config::Secret::new(redis.clone()),
-            prefix: prefix.clone(),
-        })
+    let redis_port = questpath::adapters::redis::Redis::connect(&redis_settings(&prefix))
         .await
         .unwrap();
     use questpath::ports::Leaderboard;
@@ -612,10 +455,9 @@ async fn a_crash_after_the_profile_write_is_completed_on_restart() {
 #[tokio::test]
 async fn a_separate_worker_process_generates_roadmaps_for_the_server() {
     let dir = tempfile::tempdir().unwrap();
-    let nodes = required_env("QUESTPATH_TEST_SCYLLA_NODES");
-    let redis = required_env("QUESTPATH_TEST_REDIS_URL");
-    let keyspace = cql::keyspace_name("cli");
-    cql::sweep_stale(&nodes).await;
+    let nodes = scylla_nodes();
+    let redis = redis_url();
+    let keyspace = cql::fresh_keyspace("cli").await;
     let prefix = format!("worker_{}:", uuid::Uuid::new_v4().simple());
     let shared = [
         ("QUESTPATH_SCYLLA_NODES", nodes.as_str()),
@@ -629,17 +471,17 @@ async fn a_separate_worker_process_generates_roadmaps_for_the_server() {
         ),
     ];
     assert!(
-        run(questpath(dir.path(), &shared).arg("migrate"))
+        run(BIN.command(dir.path(), &shared).arg("migrate"))
             .status
             .success()
     );
     // The front generates nothing itself...
     let mut front_vars = shared.to_vec();
     front_vars.push(("QUESTPATH_GENERATION_WORKERS", "0"));
-    let mut front = Server::start(dir.path(), &front_vars);
+    let mut front = BIN.serve(dir.path(), &front_vars);
     front.wait_healthy().await;
     let client = http();
-    let token = register(&front).await;
+    let token = front.learner().await;
     let created: serde_json::Value = client
         .post(front.url("/api/v1/goals"))
         .bearer_auth(&token)
@@ -663,7 +505,7 @@ async fn a_separate_worker_process_generates_roadmaps_for_the_server() {
         .unwrap();
 
     // ...until a worker process starts.
-    let mut worker = WorkerProcess::start(dir.path(), &shared);
+    let mut worker = BIN.worker(dir.path(), &shared);
     let started = Instant::now();
     let done = loop {
         let job: serde_json::Value = client
@@ -714,95 +556,10 @@ async fn a_separate_worker_process_generates_roadmaps_for_the_server() {
     cql::drop_keyspace(&nodes, &keyspace).await;
 }
 
-/// A `questpath worker` process with its metrics on a free loopback port, killed if the
-/// test fails before stopping it.
-struct WorkerProcess {
-    child: Child,
-    metrics_url: String,
-}
-
-impl WorkerProcess {
-    fn start(dir: &Path, vars: &[(&str, &str)]) -> WorkerProcess {
-        let bind = format!("127.0.0.1:{}", free_port());
-        let mut all = vars.to_vec();
-        all.push(("QUESTPATH_WORKER_METRICS_BIND", &bind));
-        let child = questpath(dir, &all)
-            .arg("worker")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start questpath worker");
-        WorkerProcess {
-            child,
-            metrics_url: format!("http://{bind}/metrics"),
-        }
-    }
-
-    /// Waits until the listener accepts connections.
-    async fn wait_listening(&mut self) {
-        let address = self.metrics_url["http://".len()..].trim_end_matches("/metrics");
-        let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(30) {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                let mut err = String::new();
-                std::io::Read::read_to_string(self.child.stderr.as_mut().unwrap(), &mut err)
-                    .unwrap();
-                panic!("worker exited with {status}: {err}");
-            }
-            if std::net::TcpStream::connect(address).is_ok() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!("the worker did not listen on {address} within 30 s");
-    }
-
-    async fn scrape(&mut self, token: Option<&str>) -> reqwest::Response {
-        self.wait_listening().await;
-        let request = http().get(&self.metrics_url);
-        match token {
-            Some(token) => request.bearer_auth(token),
-            None => request,
-        }
-        .send()
-        .await
-        .unwrap()
-    }
-
-    /// Sends SIGTERM and waits for the exit.
-    fn terminate(mut self) -> ExitStatus {
-        let pid = self.child.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args(["-TERM", &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
-        let started = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "no exit after SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for WorkerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-    }
-}
-
 #[tokio::test]
 async fn a_worker_serves_its_metrics_under_the_metrics_token() {
     let dir = tempfile::tempdir().unwrap();
-    let mut worker = WorkerProcess::start(dir.path(), &[("QUESTPATH_METRICS_TOKEN", "scrape-me")]);
+    let mut worker = BIN.worker(dir.path(), &[("QUESTPATH_METRICS_TOKEN", "scrape-me")]);
 
     let bare = worker.scrape(None).await;
     let wrong = worker.scrape(Some("scrape-mE")).await;
@@ -864,11 +621,12 @@ fn a_worker_whose_metrics_address_is_taken_exits_naming_the_variable() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = taken.local_addr().unwrap().to_string();
 
-    let out = run(questpath(
-        dir.path(),
-        &[("QUESTPATH_WORKER_METRICS_BIND", address.as_str())],
-    )
-    .arg("worker"));
+    let out = run(BIN
+        .command(
+            dir.path(),
+            &[("QUESTPATH_WORKER_METRICS_BIND", address.as_str())],
+        )
+        .arg("worker"));
 
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
@@ -879,13 +637,13 @@ fn a_worker_whose_metrics_address_is_taken_exits_naming_the_variable() {
 #[tokio::test]
 async fn leaderboard_rebuild_restores_a_lost_board_from_the_ledger() {
     let dir = tempfile::tempdir().unwrap();
-    let redis = required_env("QUESTPATH_TEST_REDIS_URL");
+    let redis = redis_url();
     let prefix = format!("rebuild_{}:", uuid::Uuid::new_v4().simple());
     let vars = [
         ("QUESTPATH_REDIS_URL", redis.as_str()),
         ("QUESTPATH_REDIS_PREFIX", prefix.as_str()),
     ];
-    let mut server = Server::start(dir.path(), &vars);
+    let mut server = BIN.serve(dir.path(), &vars);
     server.wait_healthy().await;
     let (token, level_id, reward) = learner_ready_for_quiz(&server).await;
     let client = http();
@@ -920,11 +678,7 @@ async fn leaderboard_rebuild_restores_a_lost_board_from_the_ledger() {
     assert!(status.success());
 
     // Redis loses everything (this deployment's keys).
-    let redis_port =
-        questpath::adapters::redis::Redis::connect(&questpath::config::RedisSettings {
-            url: questpath::config::Secret::new(redis.clone()),
-            prefix: prefix.clone(),
-        })
+    let redis_port = questpath::adapters::redis::Redis::connect(&redis_settings(&prefix))
         .await
         .unwrap();
     use questpath::ports::Leaderboard;
@@ -934,7 +688,9 @@ async fn leaderboard_rebuild_restores_a_lost_board_from_the_ledger() {
         board.entry(questpath::xp::ALL_TIME, user_id).await.unwrap(),
         None
     );
-    let rebuilt = run(questpath(dir.path(), &vars).args(["leaderboard", "rebuild"]));
+    let rebuilt = run(BIN
+        .command(dir.path(), &vars)
+        .args(["leaderboard", "rebuild"]));
     assert!(
         rebuilt.status.success(),
         "{}",
@@ -949,14 +705,18 @@ async fn leaderboard_rebuild_restores_a_lost_board_from_the_ledger() {
 
     // Archiving a finished week works by hand too; a bad week is a usage error.
     let archived =
-        run(questpath(dir.path(), &vars).args(["leaderboard", "archive", "--week", "2026-W40"]));
+        run(BIN
+            .command(dir.path(), &vars)
+            .args(["leaderboard", "archive", "--week", "2026-W40"]));
     assert!(
         archived.status.success(),
         "{}",
         String::from_utf8_lossy(&archived.stderr)
     );
     let refused =
-        run(questpath(dir.path(), &vars).args(["leaderboard", "archive", "--week", "soon"]));
+        run(BIN
+            .command(dir.path(), &vars)
+            .args(["leaderboard", "archive", "--week", "soon"]));
     assert_eq!(refused.status.code(), Some(2));
     redis_port.shutdown().await;
 }

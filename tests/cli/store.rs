@@ -11,7 +11,9 @@ use questpath::adapters::embedded::EmbeddedStore;
 use questpath::ports::Store;
 use questpath::ports::store::RoomResult;
 
-use super::{Server, http, questpath, run};
+use questpath_test_support::{ServerProcess, http, run};
+
+use super::BIN;
 
 const SECRET: &str = "backup-test-signing-key-0123456789abcdef";
 
@@ -60,19 +62,7 @@ fn logged(lines: &[String], message: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
-/// Sends SIGKILL and returns the stdout lines.
-fn kill(mut server: Server) -> Vec<String> {
-    use std::io::BufRead;
-    server.child.kill().unwrap();
-    server.child.wait().unwrap();
-    let stdout = server.child.stdout.take().unwrap();
-    std::io::BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-        .collect()
-}
-
-async fn register_email(server: &Server, email: &str) -> String {
+async fn register_email(server: &ServerProcess, email: &str) -> String {
     let response = http()
         .post(server.url("/api/v1/auth/register"))
         .json(&serde_json::json!({"email": email, "password": "a long password"}))
@@ -84,7 +74,7 @@ async fn register_email(server: &Server, email: &str) -> String {
     json["access_token"].as_str().unwrap().to_string()
 }
 
-async fn sign_in(server: &Server, email: &str) -> reqwest::StatusCode {
+async fn sign_in(server: &ServerProcess, email: &str) -> reqwest::StatusCode {
     http()
         .post(server.url("/auth/login"))
         .form(&[("username", email), ("password", "a long password")])
@@ -98,13 +88,13 @@ async fn sign_in(server: &Server, email: &str) -> reqwest::StatusCode {
 async fn a_clean_stop_leaves_a_store_that_opens_without_a_repair() {
     let dir = tempfile::tempdir().unwrap();
     fill(&dir.path().join("data"), 48).await;
-    let mut server = Server::start(dir.path(), VARS);
+    let mut server = BIN.serve(dir.path(), VARS);
     server.wait_healthy().await;
     register_email(&server, "clean@example.org").await;
     let (status, first_run) = server.terminate();
     assert!(status.success());
 
-    let mut again = Server::start(dir.path(), VARS);
+    let mut again = BIN.serve(dir.path(), VARS);
     again.wait_healthy().await;
     let signed_in = sign_in(&again, "clean@example.org").await;
     let (_, second_run) = again.terminate();
@@ -131,12 +121,12 @@ async fn a_clean_stop_leaves_a_store_that_opens_without_a_repair() {
 async fn a_crash_is_repaired_at_the_next_start_and_the_repair_is_logged_with_its_duration() {
     let dir = tempfile::tempdir().unwrap();
     fill(&dir.path().join("data"), 48).await;
-    let mut server = Server::start(dir.path(), VARS);
+    let mut server = BIN.serve(dir.path(), VARS);
     server.wait_healthy().await;
     register_email(&server, "crash@example.org").await;
-    kill(server);
+    server.kill();
 
-    let mut again = Server::start(dir.path(), VARS);
+    let mut again = BIN.serve(dir.path(), VARS);
     again.wait_healthy().await;
     let signed_in = sign_in(&again, "crash@example.org").await;
     let (status, lines) = again.terminate();
@@ -266,7 +256,7 @@ async fn a_backup_taken_under_write_load_restores_every_learner_with_xp_equal_to
     // a full pipe would stall it.
     let mut quiet = VARS.to_vec();
     quiet.push(("QUESTPATH_LOG", "warn,questpath::adapters::embedded=info"));
-    let mut server = Server::start(dir.path(), &quiet);
+    let mut server = BIN.serve(dir.path(), &quiet);
     server.wait_healthy().await;
     let stop = Arc::new(AtomicBool::new(false));
     let learners = Arc::new(Mutex::new(Vec::new()));
@@ -289,7 +279,7 @@ async fn a_backup_taken_under_write_load_restores_every_learner_with_xp_equal_to
     let backup_file = dir.path().join("backup.redb");
     let backup_started = Instant::now();
     let out = {
-        let mut command = questpath(dir.path(), VARS);
+        let mut command = BIN.command(dir.path(), VARS);
         command.arg("backup").arg(&backup_file);
         tokio::task::spawn_blocking(move || run(&mut command))
             .await
@@ -330,7 +320,8 @@ async fn a_backup_taken_under_write_load_restores_every_learner_with_xp_equal_to
 
     let restored_dir = tempfile::tempdir().unwrap();
     let restored_data = restored_dir.path().join("data");
-    let restore = run(questpath(restored_dir.path(), VARS)
+    let restore = run(BIN
+        .command(restored_dir.path(), VARS)
         .arg("restore")
         .arg(&backup_file));
     assert!(
@@ -407,7 +398,7 @@ async fn a_backup_taken_under_write_load_restores_every_learner_with_xp_equal_to
 
     // A server on the restored store: every learner signs in with their token and has
     // the XP of their ledger (grants left pending are completed at start-up).
-    let mut server = Server::start(restored_dir.path(), VARS);
+    let mut server = BIN.serve(restored_dir.path(), VARS);
     server.wait_healthy().await;
     let client = http();
     for learner in learners.iter().filter(|l| restored.contains_key(&l.email)) {
@@ -445,13 +436,13 @@ async fn a_backup_taken_under_write_load_restores_every_learner_with_xp_equal_to
 
 /// A small store with one learner, backed up with no server running.
 async fn small_backup(dir: &Path) -> PathBuf {
-    let mut server = Server::start(dir, VARS);
+    let mut server = BIN.serve(dir, VARS);
     server.wait_healthy().await;
     register_email(&server, "small@example.org").await;
     let (status, _) = server.terminate();
     assert!(status.success());
     let file = dir.join("small.redb");
-    let out = run(questpath(dir, VARS).arg("backup").arg(&file));
+    let out = run(BIN.command(dir, VARS).arg("backup").arg(&file));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -464,7 +455,8 @@ async fn small_backup(dir: &Path) -> PathBuf {
 
 /// Runs `restore` of `file` into `data` and returns the exit code and stderr.
 fn restore_into(dir: &Path, data: &Path, file: &Path) -> (Option<i32>, String) {
-    let out = run(questpath(dir, VARS)
+    let out = run(BIN
+        .command(dir, VARS)
         .env("QUESTPATH_DATA_DIR", data)
         .arg("restore")
         .arg(file));
@@ -528,13 +520,12 @@ async fn restore_refuses_a_folder_in_use_and_damaged_files_with_one_line() {
         }
     }
     // A backup never overwrites a file, and the CQL store is not backed up this way.
-    let again = run(questpath(dir.path(), VARS).arg("backup").arg(&file));
+    let again = run(BIN.command(dir.path(), VARS).arg("backup").arg(&file));
     assert_eq!(again.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
-    let scylla = run(
-        questpath(dir.path(), &[("QUESTPATH_SCYLLA_NODES", "127.0.0.1:9042")])
-            .args(["backup", "elsewhere.redb"]),
-    );
+    let scylla = run(BIN
+        .command(dir.path(), &[("QUESTPATH_SCYLLA_NODES", "127.0.0.1:9042")])
+        .args(["backup", "elsewhere.redb"]));
     assert_eq!(scylla.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&scylla.stderr).contains("nodetool snapshot"));
 
@@ -543,7 +534,7 @@ async fn restore_refuses_a_folder_in_use_and_damaged_files_with_one_line() {
     assert_eq!(code, Some(0), "{stderr}");
     std::fs::remove_dir_all(dir.path().join("data")).unwrap();
     std::fs::rename(empty("good"), dir.path().join("data")).unwrap();
-    let mut server = Server::start(dir.path(), VARS);
+    let mut server = BIN.serve(dir.path(), VARS);
     server.wait_healthy().await;
     assert_eq!(sign_in(&server, "small@example.org").await, 200);
     let (status, _) = server.terminate();

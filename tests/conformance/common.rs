@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use questpath::adapters::embedded::EmbeddedStore;
 use questpath::adapters::scylla::ScyllaStore;
-use questpath::config::{RedisSettings, Replication, ScyllaSettings, Secret};
+use questpath::config::{RedisSettings, ScyllaSettings};
 use questpath::ports::Store;
+use questpath_test_support::{cql, scylla_nodes};
 
 /// Generates one `#[tokio::test]` per (adapter, case): `adapter_mod { make_expr }` and a
 /// list of async case functions in the calling module taking the adapter's port object.
@@ -45,22 +46,13 @@ pub async fn with_cleanup(body: impl std::future::Future<Output = ()>) {
             body.await;
             let created = KEYSPACES.with(|k| k.take());
             if !created.is_empty() {
-                let nodes = required_env("QUESTPATH_TEST_SCYLLA_NODES");
+                let nodes = scylla_nodes();
                 for keyspace in created {
-                    crate::cql::drop_keyspace(&nodes, &keyspace).await;
+                    cql::drop_keyspace(&nodes, &keyspace).await;
                 }
             }
         })
         .await;
-}
-
-/// The value of a variable `scripts/test` sets; a clear failure when it is missing.
-pub fn required_env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!(
-            "{name} is not set: run the suite with scripts/test, which starts Redis and Cassandra"
-        )
-    })
 }
 
 /// A name no other test uses, valid as a CQL keyspace and a Redis key prefix.
@@ -70,25 +62,12 @@ pub fn unique_name(prefix: &str) -> String {
 
 /// Redis settings with a prefix of this test's own.
 pub fn redis_settings() -> RedisSettings {
-    RedisSettings {
-        url: Secret::new(required_env("QUESTPATH_TEST_REDIS_URL")),
-        prefix: format!("{}:", unique_name("test")),
-    }
+    questpath_test_support::redis_settings(&format!("{}:", unique_name("test")))
 }
 
 /// ScyllaDB settings with a keyspace of this test's own.
 pub fn scylla_settings() -> ScyllaSettings {
-    let nodes = required_env("QUESTPATH_TEST_SCYLLA_NODES")
-        .split(',')
-        .map(str::to_string)
-        .collect();
-    ScyllaSettings {
-        nodes,
-        keyspace: crate::cql::keyspace_name("test"),
-        replication: Replication::Simple(1),
-        username: None,
-        password: None,
-    }
+    questpath_test_support::scylla_settings(&cql::keyspace_name("test"))
 }
 
 /// A fresh embedded store in a temporary folder that lives as long as the store.
@@ -105,7 +84,7 @@ pub async fn embedded_store() -> Arc<dyn Store> {
 /// A migrated keyspace of this test's own on the test CQL server.
 pub async fn scylla_store() -> Arc<dyn Store> {
     let settings = scylla_settings();
-    crate::cql::sweep_stale(&settings.nodes.join(",")).await;
+    cql::sweep_stale(&settings.nodes.join(",")).await;
     scylla_store_with(&settings).await
 }
 

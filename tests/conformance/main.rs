@@ -6,8 +6,6 @@
 mod bus;
 mod cache;
 mod common;
-#[path = "../support/cql.rs"]
-mod cql;
 mod job_queue;
 mod leaderboard;
 mod leaderboard_actor;

@@ -2313,7 +2313,7 @@ const TABLES_SINCE_V6: &[&str] = &["quizzes", "quizzes_by_owner"];
 async fn upgraded_from(version: i32, newer_tables: &[&str]) -> (Arc<dyn Store>, User) {
     let settings = crate::common::scylla_settings();
     let nodes = settings.nodes.join(",");
-    crate::cql::sweep_stale(&nodes).await;
+    questpath_test_support::cql::sweep_stale(&nodes).await;
     let store = crate::common::scylla_store_with(&settings).await;
     let user = new_user(&store).await;
     drop(store);

@@ -1,20 +1,20 @@
 //! Google ID token verification against a local JWKS server.
 //!
-//! Each test starts its own actix-web server on 127.0.0.1:0 that serves a
+//! Each test starts its own stub server on 127.0.0.1:0 that serves a
 //! JWKS from state the test can change, and counts requests, so caching and
 //! refetch limits can be asserted. RSA keys are generated once per binary.
 
-use std::net::TcpListener;
 use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::{HttpResponse, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use questpath::auth::google::{GoogleError, GoogleIdentity, GoogleVerifier};
 use questpath::config::GoogleSettings;
+use questpath_test_support::{StubServer, TestApp, free_port};
 use rsa::RsaPrivateKey;
 use rsa::pkcs1::EncodeRsaPrivateKey;
 use rsa::pkcs8::{EncodePublicKey, LineEnding};
@@ -133,7 +133,7 @@ struct JwksState {
 struct JwksServer {
     url: String,
     state: Arc<JwksState>,
-    handle: actix_web::dev::ServerHandle,
+    server: StubServer,
 }
 
 impl JwksServer {
@@ -145,23 +145,15 @@ impl JwksServer {
             hits: AtomicUsize::new(0),
         });
         let data = web::Data::from(Arc::clone(&state));
-        let server = HttpServer::new(move || {
-            App::new()
+        let server = StubServer::start(move |routes| {
+            routes
                 .app_data(data.clone())
-                .route("/oauth2/v3/certs", web::get().to(serve_jwks))
-        })
-        .workers(1)
-        .shutdown_timeout(1)
-        .bind(("127.0.0.1", 0))
-        .expect("bind JWKS server");
-        let port = server.addrs()[0].port();
-        let server = server.run();
-        let handle = server.handle();
-        actix_web::rt::spawn(server);
+                .route("/oauth2/v3/certs", web::get().to(serve_jwks));
+        });
         Self {
-            url: format!("http://127.0.0.1:{port}/oauth2/v3/certs"),
+            url: server.url("/oauth2/v3/certs"),
             state,
-            handle,
+            server,
         }
     }
 
@@ -178,7 +170,7 @@ impl JwksServer {
     }
 
     async fn stop(self) {
-        self.handle.stop(false).await;
+        self.server.stop().await;
     }
 }
 
@@ -563,10 +555,7 @@ async fn concurrent_first_verifications_fetch_once() {
 async fn unreachable_key_server_means_keys_unavailable() {
     let keys = &*KEYS;
     // A port that was free a moment ago and has nothing listening now.
-    let port = {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.local_addr().expect("addr").port()
-    };
+    let port = free_port();
     let verifier = verifier_for(&format!("http://127.0.0.1:{port}/oauth2/v3/certs"));
     let token = keys.current.sign(&claims());
     match verifier.verify(&token).await {
@@ -649,44 +638,22 @@ async fn malformed_tokens_are_rejected_without_panicking_or_fetching() {
 
 /// A QuestPath server whose Google sign-in trusts the given JWKS server.
 struct QuestPath {
-    address: String,
-    client: reqwest::Client,
-    _data: tempfile::TempDir,
+    app: TestApp,
 }
 
 impl QuestPath {
     async fn start(jwks_url: &str) -> QuestPath {
-        let data = tempfile::tempdir().expect("temp dir");
-        let vars = std::collections::HashMap::from([
-            ("QUESTPATH_BIND", "127.0.0.1:0".to_string()),
-            ("QUESTPATH_DATA_DIR", data.path().display().to_string()),
-            ("QUESTPATH_WORKERS", "1".to_string()),
-            ("QUESTPATH_SHUTDOWN_TIMEOUT_SECS", "1".to_string()),
-            ("QUESTPATH_GOOGLE_CLIENT_ID", CLIENT_ID.to_string()),
-            ("QUESTPATH_GOOGLE_JWKS_URL", jwks_url.to_string()),
-        ]);
-        let settings = questpath::config::Settings::from_lookup(|k| vars.get(k).cloned())
-            .expect("valid settings");
-        let application = questpath::startup::Application::build(settings)
-            .await
-            .expect("server starts");
-        let address = format!("http://127.0.0.1:{}", application.port());
-        actix_web::rt::spawn(application.run_until_stopped());
-        questpath::tls::install_crypto_provider();
-        QuestPath {
-            address,
-            client: reqwest::Client::new(),
-            _data: data,
-        }
+        let app = TestApp::builder()
+            .env("QUESTPATH_WORKERS", "1")
+            .env("QUESTPATH_GOOGLE_CLIENT_ID", CLIENT_ID)
+            .env("QUESTPATH_GOOGLE_JWKS_URL", jwks_url)
+            .start()
+            .await;
+        QuestPath { app }
     }
 
     async fn post(&self, path: &str, body: Value) -> reqwest::Response {
-        self.client
-            .post(format!("{}{}", self.address, path))
-            .json(&body)
-            .send()
-            .await
-            .expect("request")
+        self.app.post_json(path, &body).await
     }
 
     async fn google(&self, id_token: &str) -> reqwest::Response {

@@ -1,20 +1,20 @@
 //! The OpenAI roadmap generator against a local chat-completions server.
 //!
-//! Each test starts its own actix-web server on 127.0.0.1:0 that records every request
+//! Each test starts its own stub server on 127.0.0.1:0 that records every request
 //! and answers with the reply the test sets (status, headers, body, delay), so both what
 //! the adapter sends and how it reads each kind of answer are checked without a network.
 
-use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use questpath::adapters::openai::OpenAiRoadmapGenerator;
 use questpath::config::{LlmSettings, Secret};
 use questpath::domain::roadmap::{
     Difficulty, GeneratedLevel, GeneratedQuestion, GeneratedRoadmap, GeneratedTopic,
 };
 use questpath::ports::{GenerateError, RoadmapGenerator};
+use questpath_test_support::{StubServer, free_port};
 use serde_json::{Value, json};
 
 const KEY: &str = "sk-test-0123456789abcdef";
@@ -130,7 +130,7 @@ struct MockState {
 struct MockLlm {
     base_url: String,
     state: Arc<MockState>,
-    handle: actix_web::dev::ServerHandle,
+    server: StubServer,
 }
 
 impl MockLlm {
@@ -141,24 +141,16 @@ impl MockLlm {
         });
         let data = web::Data::from(Arc::clone(&state));
         // Every path is answered (and recorded), so a wrong path shows in the assertions.
-        let server = HttpServer::new(move || {
-            App::new()
+        let server = StubServer::start(move |routes| {
+            routes
                 .app_data(data.clone())
                 .app_data(web::PayloadConfig::new(1 << 20))
-                .default_service(web::to(answer))
-        })
-        .workers(1)
-        .shutdown_timeout(1)
-        .bind(("127.0.0.1", 0))
-        .expect("bind mock LLM server");
-        let port = server.addrs()[0].port();
-        let server = server.run();
-        let handle = server.handle();
-        actix_web::rt::spawn(server);
+                .default_service(web::to(answer));
+        });
         Self {
-            base_url: format!("http://127.0.0.1:{port}/v1"),
+            base_url: server.url("/v1"),
             state,
-            handle,
+            server,
         }
     }
 
@@ -182,7 +174,7 @@ impl MockLlm {
     }
 
     async fn stop(self) {
-        self.handle.stop(false).await;
+        self.server.stop().await;
     }
 }
 
@@ -508,10 +500,7 @@ async fn a_slow_answer_times_out_as_unavailable() {
 
 #[actix_web::test]
 async fn an_unreachable_server_is_unavailable() {
-    let port = {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-        listener.local_addr().expect("local addr").port()
-    };
+    let port = free_port();
     let generator = generator_for(&format!("http://127.0.0.1:{port}/v1"), Some(KEY));
     let reason = expect_unavailable(generator.generate(GOAL).await);
     assert!(reason.contains("connect"), "{reason}");

@@ -1,74 +1,60 @@
 //! Two instances sharing Redis and the CQL store: a quiz started through one is
 //! finished through the other, and events reach a learner's socket on either.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
-use questpath::config::Settings;
-use questpath::startup::Application;
+use questpath_test_support::{
+    Binary, Endpoint, ServerProcess, TestApp, WsClient, cql, http, redis_settings, redis_url,
+    scylla_nodes, scylla_settings,
+};
 use serde_json::{Value, json};
 
-use crate::cql;
-use crate::helpers::{Client, TestApp};
+const BIN: Binary = Binary::new(env!("CARGO_BIN_EXE_questpath"));
 
-fn required_env(name: &str) -> String {
-    std::env::var(name)
-        .unwrap_or_else(|_| panic!("{name} is not set: run the suite with scripts/test"))
+/// The variables of one deployment's instances: the test Redis under `prefix`, the CQL
+/// `keyspace` if any, and the signing key they share.
+fn deployment(keyspace: Option<&str>, prefix: &str, secret: &str) -> Vec<(&'static str, String)> {
+    let mut vars = vec![
+        ("QUESTPATH_REDIS_URL", redis_url()),
+        ("QUESTPATH_REDIS_PREFIX", prefix.to_string()),
+        ("QUESTPATH_JWT_SECRET", secret.to_string()),
+    ];
+    if let Some(keyspace) = keyspace {
+        vars.extend([
+            ("QUESTPATH_SCYLLA_NODES", scylla_nodes()),
+            ("QUESTPATH_SCYLLA_KEYSPACE", keyspace.to_string()),
+            ("QUESTPATH_SCYLLA_REPLICATION", "simple:1".to_string()),
+        ]);
+    }
+    vars
+}
+
+/// `vars` as a process takes them.
+fn borrowed<'a>(vars: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    vars.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 
 /// Two instances over one migrated keyspace and one Redis prefix.
 async fn cluster() -> (TestApp, TestApp, String) {
-    let nodes = required_env("QUESTPATH_TEST_SCYLLA_NODES");
-    let redis = required_env("QUESTPATH_TEST_REDIS_URL");
-    let keyspace = cql::keyspace_name("test");
-    cql::sweep_stale(&nodes).await;
+    let keyspace = cql::fresh_keyspace("test").await;
     let prefix = format!("cluster_{}:", uuid::Uuid::new_v4().simple());
-    let vars = |data: &std::path::Path| -> HashMap<&'static str, String> {
-        HashMap::from([
-            ("QUESTPATH_BIND", "127.0.0.1:0".to_string()),
-            ("QUESTPATH_DATA_DIR", data.display().to_string()),
-            ("QUESTPATH_WORKERS", "2".to_string()),
-            ("QUESTPATH_SHUTDOWN_TIMEOUT_SECS", "1".to_string()),
-            ("QUESTPATH_SCYLLA_NODES", nodes.clone()),
-            ("QUESTPATH_SCYLLA_KEYSPACE", keyspace.clone()),
-            ("QUESTPATH_SCYLLA_REPLICATION", "simple:1".to_string()),
-            ("QUESTPATH_REDIS_URL", redis.clone()),
-            ("QUESTPATH_REDIS_PREFIX", prefix.clone()),
-            // Instances of one deployment share the signing key.
-            (
-                "QUESTPATH_JWT_SECRET",
-                "cluster-test-signing-key-0123456789abcdef".to_string(),
-            ),
-        ])
-    };
-    let first_dir = tempfile::tempdir().unwrap();
-    let settings = Settings::from_lookup(|k| vars(first_dir.path()).get(k).cloned()).unwrap();
-    questpath::adapters::scylla::migrate(settings.scylla.as_ref().unwrap())
+    let vars = deployment(
+        Some(&keyspace),
+        &prefix,
+        "cluster-test-signing-key-0123456789abcdef",
+    );
+    questpath::adapters::scylla::migrate(&scylla_settings(&keyspace))
         .await
         .unwrap();
     let mut apps = Vec::new();
     for _ in 0..2 {
-        let data = tempfile::tempdir().unwrap();
-        let mut settings = Settings::from_lookup(|k| vars(data.path()).get(k).cloned()).unwrap();
-        settings.realtime.question_time = Duration::from_secs(10);
-        let application = Application::build(settings).await.expect("instance starts");
-        let port = application.port();
-        actix_web::rt::spawn(application.run_until_stopped());
-        questpath::tls::install_crypto_provider();
-        let store = std::sync::Arc::new(
-            questpath::adapters::embedded::EmbeddedStore::open(data.path())
-                .await
-                .unwrap(),
-        );
-        apps.push(TestApp {
-            address: format!("http://127.0.0.1:{port}"),
-            port,
-            client: reqwest::Client::new(),
-            // Only the quiz answers are read through these backends, from the shared
-            // store: connect a CQL store of the same keyspace for that.
-            backends: questpath::backends::Backends::in_process(store),
-            _data: data,
-        });
+        let app = TestApp::builder()
+            .envs(&vars)
+            .configured()
+            .tune(|s| s.realtime.question_time = Duration::from_secs(10))
+            .start()
+            .await;
+        apps.push(app);
     }
     let second = apps.pop().unwrap();
     let first = apps.pop().unwrap();
@@ -77,15 +63,7 @@ async fn cluster() -> (TestApp, TestApp, String) {
 
 /// The correct letter of a question, read from the shared CQL store.
 async fn correct_letter(keyspace: &str, level_id: &str, question: &Value) -> String {
-    let nodes = required_env("QUESTPATH_TEST_SCYLLA_NODES");
-    let settings = questpath::config::ScyllaSettings {
-        nodes: nodes.split(',').map(str::to_string).collect(),
-        keyspace: keyspace.to_string(),
-        replication: questpath::config::Replication::Simple(1),
-        username: None,
-        password: None,
-    };
-    let store = questpath::adapters::scylla::ScyllaStore::connect(&settings)
+    let store = questpath::adapters::scylla::ScyllaStore::connect(&scylla_settings(keyspace))
         .await
         .unwrap();
     use questpath::ports::Store;
@@ -102,7 +80,7 @@ async fn correct_letter(keyspace: &str, level_id: &str, question: &Value) -> Str
 }
 
 async fn answer_right(
-    client: &mut Client,
+    client: &mut WsClient,
     keyspace: &str,
     level_id: &str,
     question: &Value,
@@ -159,7 +137,7 @@ async fn a_quiz_started_on_one_instance_is_finished_on_another() {
         me["total_xp"], level["xp_reward"],
         "granted once, visible on every instance"
     );
-    cql::drop_keyspace(&required_env("QUESTPATH_TEST_SCYLLA_NODES"), &keyspace).await;
+    cql::drop_keyspace(&scylla_nodes(), &keyspace).await;
 }
 
 #[actix_web::test]
@@ -184,7 +162,7 @@ async fn xp_granted_through_one_instance_reaches_a_socket_on_the_other() {
             reqwest::Method::POST,
             &format!("/levels/{level_id}/quiz/submit"),
             &token,
-            Some(json!({"score": 100, "passed": true, "time_taken": 0})),
+            Some(&json!({"score": 100, "passed": true, "time_taken": 0})),
         )
         .await
         .json()
@@ -195,19 +173,23 @@ async fn xp_granted_through_one_instance_reaches_a_socket_on_the_other() {
     assert_eq!(submitted["xp_earned"], level["xp_reward"]);
     assert_eq!(event["amount"], level["xp_reward"]);
     assert_eq!(event["total_xp"], level["xp_reward"]);
-    cql::drop_keyspace(&required_env("QUESTPATH_TEST_SCYLLA_NODES"), &keyspace).await;
+    cql::drop_keyspace(&scylla_nodes(), &keyspace).await;
 }
 
 /// A room of `questions` questions created through `owner` by a new learner who hosts
 /// it from a socket on `host_side`; its code and the host's socket.
-async fn hosted_room(owner: &TestApp, host_side: &TestApp, questions: usize) -> (String, Client) {
+async fn hosted_room(
+    owner: &Endpoint,
+    host_side: &Endpoint,
+    questions: usize,
+) -> (String, WsClient) {
     let host_token = host_side.learner().await;
     let room: Value = owner
         .call(
             reqwest::Method::POST,
             "/api/v1/rooms",
             &host_token,
-            Some(json!({"questions": room_questions(questions)})),
+            Some(&json!({"questions": room_questions(questions)})),
         )
         .await
         .json()
@@ -230,7 +212,7 @@ fn room_questions(n: usize) -> Vec<Value> {
 }
 
 /// The event types a client sees until (and with) `last`.
-async fn types_until(client: &mut Client, last: &str) -> Vec<String> {
+async fn types_until(client: &mut WsClient, last: &str) -> Vec<String> {
     let mut seen = Vec::new();
     loop {
         let frame = client.next_json().await;
@@ -309,58 +291,22 @@ async fn players_on_two_instances_play_one_room_in_the_same_order() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(total, last["xp"].as_i64().unwrap());
-    cql::drop_keyspace(&required_env("QUESTPATH_TEST_SCYLLA_NODES"), &keyspace).await;
-}
-
-/// A server process on the embedded store with Redis for shared state.
-struct Process(std::process::Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+    cql::drop_keyspace(&scylla_nodes(), &keyspace).await;
 }
 
 #[actix_web::test]
 async fn the_room_directory_forgets_a_dead_instances_rooms_within_the_lease() {
-    let redis = required_env("QUESTPATH_TEST_REDIS_URL");
     let prefix = format!("lease_{}:", uuid::Uuid::new_v4().simple());
     let secret = "lease-test-signing-key-0123456789abcdef";
     let lease = Duration::from_secs(3);
     // Instance A: the real binary, so it can die for real (SIGKILL, no goodbye).
     let a_dir = tempfile::tempdir().unwrap();
-    let a_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut a = Process(
-        std::process::Command::new(env!("CARGO_BIN_EXE_questpath"))
-            .env_clear()
-            .current_dir(a_dir.path())
-            .env("QUESTPATH_DATA_DIR", a_dir.path().join("data"))
-            .env("QUESTPATH_BIND", format!("127.0.0.1:{a_port}"))
-            .env("QUESTPATH_REDIS_URL", &redis)
-            .env("QUESTPATH_REDIS_PREFIX", &prefix)
-            .env("QUESTPATH_JWT_SECRET", secret)
-            .env("QUESTPATH_ROOM_LEASE_SECS", lease.as_secs().to_string())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    questpath::tls::install_crypto_provider();
-    let client = reqwest::Client::new();
-    let a_url = format!("http://127.0.0.1:{a_port}");
-    let started = std::time::Instant::now();
-    while client.get(format!("{a_url}/health")).send().await.is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "instance A did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let mut a_vars = deployment(None, &prefix, secret);
+    a_vars.push(("QUESTPATH_ROOM_LEASE_SECS", lease.as_secs().to_string()));
+    let mut a = BIN.serve(a_dir.path(), &borrowed(&a_vars));
+    let client = http();
+    let a_url = a.address.clone();
+    a.wait_healthy().await;
     let registered: Value = client
         .post(format!("{a_url}/api/v1/auth/register"))
         .json(&json!({"email": "host@example.org", "password": "a long password"}))
@@ -383,19 +329,13 @@ async fn the_room_directory_forgets_a_dead_instances_rooms_within_the_lease() {
     let code = room["code"].as_str().unwrap().to_string();
 
     // Instance B, in this process, shares only Redis with A.
-    let b_dir = tempfile::tempdir().unwrap();
-    let vars: HashMap<&str, String> = HashMap::from([
-        ("QUESTPATH_BIND", "127.0.0.1:0".to_string()),
-        ("QUESTPATH_DATA_DIR", b_dir.path().display().to_string()),
-        ("QUESTPATH_REDIS_URL", redis.clone()),
-        ("QUESTPATH_REDIS_PREFIX", prefix.clone()),
-        ("QUESTPATH_JWT_SECRET", secret.to_string()),
-        ("QUESTPATH_WORKERS", "1".to_string()),
-    ]);
-    let settings = Settings::from_lookup(|k| vars.get(k).cloned()).unwrap();
-    let b = Application::build(settings).await.unwrap();
-    let b_url = format!("http://127.0.0.1:{}", b.port());
-    actix_web::rt::spawn(b.run_until_stopped());
+    let b = TestApp::builder()
+        .envs(&deployment(None, &prefix, secret))
+        .env("QUESTPATH_WORKERS", "1")
+        .configured()
+        .start()
+        .await;
+    let b_url = b.address.clone();
     let guest_status = || {
         let client = client.clone();
         let url = format!("{b_url}/api/v1/rooms/{code}/guests");
@@ -416,21 +356,13 @@ async fn the_room_directory_forgets_a_dead_instances_rooms_within_the_lease() {
     assert_eq!(guest_status().await, 201, "a live room stays listed");
 
     // Read the directory itself: looking the room up through B would adopt it.
-    let shared = questpath::adapters::redis::Redis::connect(&questpath::config::RedisSettings {
-        url: questpath::config::Secret::new(redis.clone()),
-        prefix: prefix.clone(),
-    })
-    .await
-    .unwrap();
+    let shared = questpath::adapters::redis::Redis::connect(&redis_settings(&prefix))
+        .await
+        .unwrap();
     let directory =
         questpath::rooms::directory::Directory::new(std::sync::Arc::new(shared.cache()), lease);
     let owner = directory.find(&code).await.unwrap().expect("listed").owner;
-    let killed = std::process::Command::new("kill")
-        .args(["-KILL", &a.0.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let _ = a.0.wait();
+    a.kill();
     let died = std::time::Instant::now();
     while directory.find(&code).await.unwrap().is_some() {
         assert!(
@@ -453,102 +385,31 @@ async fn the_room_directory_forgets_a_dead_instances_rooms_within_the_lease() {
 
 /// One instance as a real process (so it can be killed or drained) and one in this
 /// process, over one keyspace and one Redis prefix, with 3-second room leases.
-async fn process_and_instance() -> (Process, u16, TestApp, String) {
-    let nodes = required_env("QUESTPATH_TEST_SCYLLA_NODES");
-    let redis = required_env("QUESTPATH_TEST_REDIS_URL");
-    let keyspace = cql::keyspace_name("adopt");
-    cql::sweep_stale(&nodes).await;
+async fn process_and_instance() -> (ServerProcess, u16, TestApp, String) {
+    let keyspace = cql::fresh_keyspace("adopt").await;
     let prefix = format!("adopt_{}:", uuid::Uuid::new_v4().simple());
-    let secret = "adopt-test-signing-key-0123456789abcdef";
-    let vars = |data: &std::path::Path, bind: String| -> Vec<(&'static str, String)> {
-        vec![
-            ("QUESTPATH_BIND", bind),
-            ("QUESTPATH_DATA_DIR", data.display().to_string()),
-            ("QUESTPATH_WORKERS", "1".to_string()),
-            ("QUESTPATH_SHUTDOWN_TIMEOUT_SECS", "2".to_string()),
-            ("QUESTPATH_SCYLLA_NODES", nodes.clone()),
-            ("QUESTPATH_SCYLLA_KEYSPACE", keyspace.clone()),
-            ("QUESTPATH_SCYLLA_REPLICATION", "simple:1".to_string()),
-            ("QUESTPATH_REDIS_URL", redis.clone()),
-            ("QUESTPATH_REDIS_PREFIX", prefix.clone()),
-            ("QUESTPATH_JWT_SECRET", secret.to_string()),
-            ("QUESTPATH_ROOM_LEASE_SECS", "3".to_string()),
-        ]
-    };
-    let b_dir = tempfile::tempdir().unwrap();
-    let b_vars: HashMap<_, _> = vars(b_dir.path(), "127.0.0.1:0".into())
-        .into_iter()
-        .collect();
-    let settings = Settings::from_lookup(|k| b_vars.get(k).cloned()).unwrap();
-    questpath::adapters::scylla::migrate(settings.scylla.as_ref().unwrap())
+    let mut vars = deployment(
+        Some(&keyspace),
+        &prefix,
+        "adopt-test-signing-key-0123456789abcdef",
+    );
+    vars.extend([
+        ("QUESTPATH_WORKERS", "1".to_string()),
+        ("QUESTPATH_SHUTDOWN_TIMEOUT_SECS", "2".to_string()),
+        ("QUESTPATH_ROOM_LEASE_SECS", "3".to_string()),
+    ]);
+    questpath::adapters::scylla::migrate(&scylla_settings(&keyspace))
         .await
         .unwrap();
     let a_dir = tempfile::tempdir().unwrap();
-    let a_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_questpath"));
-    command
-        .env_clear()
-        .current_dir(a_dir.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    for (k, v) in vars(&a_dir.path().join("data"), format!("127.0.0.1:{a_port}")) {
-        command.env(k, v);
-    }
-    let a = Process(command.spawn().unwrap());
-    std::mem::forget(a_dir);
-    let b = Application::build(settings).await.unwrap();
-    let b_port = b.port();
-    actix_web::rt::spawn(b.run_until_stopped());
-    questpath::tls::install_crypto_provider();
-    let client = reqwest::Client::new();
-    let started = std::time::Instant::now();
-    while client
-        .get(format!("http://127.0.0.1:{a_port}/health"))
-        .send()
-        .await
-        .is_err()
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "process did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let store = std::sync::Arc::new(
-        questpath::adapters::embedded::EmbeddedStore::open(b_dir.path())
-            .await
-            .unwrap(),
-    );
-    let b = TestApp {
-        address: format!("http://127.0.0.1:{b_port}"),
-        port: b_port,
-        client,
-        backends: questpath::backends::Backends::in_process(store),
-        _data: b_dir,
-    };
+    let mut a = BIN.serve(a_dir.path(), &borrowed(&vars)).hold(a_dir);
+    let b = TestApp::builder().envs(&vars).configured().start().await;
+    a.wait_healthy().await;
+    let a_port = a.port;
     (a, a_port, b, keyspace)
 }
 
-/// The process as a `TestApp` for HTTP and websocket calls.
-async fn app_at(port: u16) -> TestApp {
-    let data = tempfile::tempdir().unwrap();
-    let store = questpath::adapters::embedded::EmbeddedStore::open(data.path())
-        .await
-        .unwrap();
-    TestApp {
-        address: format!("http://127.0.0.1:{port}"),
-        port,
-        client: reqwest::Client::new(),
-        backends: questpath::backends::Backends::in_process(std::sync::Arc::new(store)),
-        _data: data,
-    }
-}
-
-async fn join_room(client: &mut Client, code: &str, name: &str) -> Value {
+async fn join_room(client: &mut WsClient, code: &str, name: &str) -> Value {
     client
         .send(json!({"type": "room.join", "code": code, "name": name}))
         .await;
@@ -557,8 +418,8 @@ async fn join_room(client: &mut Client, code: &str, name: &str) -> Value {
 
 #[actix_web::test]
 async fn a_room_survives_the_death_of_its_instance() {
-    let (mut a_process, a_port, b, keyspace) = process_and_instance().await;
-    let a = app_at(a_port).await;
+    let (a_process, a_port, b, keyspace) = process_and_instance().await;
+    let a = Endpoint::local(a_port);
     // The room runs on the process; its host plays from the other instance.
     let (code, mut host) = hosted_room(&a, &b, 3).await;
     let near_token = b.learner().await;
@@ -578,12 +439,7 @@ async fn a_room_survives_the_death_of_its_instance() {
     tokio::time::sleep(Duration::from_millis(200)).await;
 
     // The owner dies without a word.
-    let killed = std::process::Command::new("kill")
-        .args(["-KILL", &a_process.0.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let _ = a_process.0.wait();
+    a_process.kill();
     let died = std::time::Instant::now();
     // Within the lease and a watch period, the other instance adopts the room and
     // tells its players where they stand.
@@ -616,13 +472,13 @@ async fn a_room_survives_the_death_of_its_instance() {
     host.send(json!({"type": "room.end"})).await;
     let last = near.next_of("room.final").await;
     assert!(last["xp"].as_i64().unwrap() > 0);
-    cql::drop_keyspace(&required_env("QUESTPATH_TEST_SCYLLA_NODES"), &keyspace).await;
+    cql::drop_keyspace(&scylla_nodes(), &keyspace).await;
 }
 
 #[actix_web::test]
 async fn a_draining_instance_hands_its_room_over() {
     let (a_process, a_port, b, keyspace) = process_and_instance().await;
-    let a = app_at(a_port).await;
+    let a = Endpoint::local(a_port);
     // The room runs on the process; its host plays from the other instance.
     let (code, mut host) = hosted_room(&a, &b, 2).await;
     let player_token = b.learner().await;
@@ -636,11 +492,7 @@ async fn a_draining_instance_hands_its_room_over() {
     let before = player.next_of("room.your_result").await;
 
     // A deploy: SIGTERM. The room is saved and its code released before sockets close.
-    let terminated = std::process::Command::new("kill")
-        .args(["-TERM", &a_process.0.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(terminated.success());
+    a_process.signal("TERM");
     assert_eq!(player.closed_with().await, 1012, "told to reconnect");
     let mut back = b.connect(&player_token).await;
     let joined = join_room(&mut back, &code, "Mover").await;
@@ -651,5 +503,5 @@ async fn a_draining_instance_hands_its_room_over() {
     let question = back.next_of("room.question").await;
     assert_eq!(question["index"], 1);
     drop(a_process);
-    cql::drop_keyspace(&required_env("QUESTPATH_TEST_SCYLLA_NODES"), &keyspace).await;
+    cql::drop_keyspace(&scylla_nodes(), &keyspace).await;
 }

@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Client, TestApp, spawn_app};
+use questpath_test_support::{TestApp, WsClient, spawn_app};
 
 /// Plays the level's quiz answering everything right; returns the result.
-async fn pass(app: &TestApp, client: &mut Client, level_id: &str) -> Value {
+async fn pass(app: &TestApp, client: &mut WsClient, level_id: &str) -> Value {
     let level = uuid::Uuid::parse_str(level_id).unwrap();
     let bank = app.backends.store.questions(level).await.unwrap();
     client
@@ -28,7 +28,7 @@ async fn pass(app: &TestApp, client: &mut Client, level_id: &str) -> Value {
 }
 
 /// The next `leaderboard.rank` frames until one of each board has arrived.
-async fn ranks(client: &mut Client) -> (Value, Value) {
+async fn ranks(client: &mut WsClient) -> (Value, Value) {
     let (mut all_time, mut weekly) = (None, None);
     while all_time.is_none() || weekly.is_none() {
         let frame = client.next_of("leaderboard.rank").await;

@@ -2,9 +2,6 @@
 //! a random loopback port: quizzes, timers, reconnects, devices and abuse.
 
 mod cluster;
-#[path = "../support/cql.rs"]
-mod cql;
-mod helpers;
 mod leaderboard;
 mod metrics;
 mod protocol;

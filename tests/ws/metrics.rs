@@ -5,7 +5,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, other_letter, spawn_app};
+use questpath_test_support::{TestApp, other_letter, spawn_app};
 
 /// The scrape's value of one sample line (`name{labels}`), if present.
 fn sample(text: &str, series: &str) -> Option<f64> {

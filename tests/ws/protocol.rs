@@ -6,7 +6,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::helpers::{spawn_app, spawn_app_tuned};
+use questpath_test_support::{spawn_app, spawn_app_tuned};
 
 #[actix_web::test]
 async fn a_missing_used_or_bad_ticket_is_refused_before_the_upgrade() {
@@ -299,7 +299,7 @@ async fn a_client_close_is_answered_with_its_code() {
 
 /// Reads the raw connection to its end (at most 5 s): the bytes left and whether the
 /// server closed it. Bypasses tungstenite, which would answer a close frame itself.
-async fn read_raw_to_end(client: &mut crate::helpers::Client) -> (Vec<u8>, bool) {
+async fn read_raw_to_end(client: &mut questpath_test_support::WsClient) -> (Vec<u8>, bool) {
     let tokio_tungstenite::MaybeTlsStream::Plain(tcp) = client.socket.get_mut() else {
         panic!("plain TCP expected")
     };

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Client, TestApp, spawn_app, spawn_app_tuned};
+use questpath_test_support::{TestApp, WsClient, spawn_app, spawn_app_tuned};
 
 /// The correct letter of a question, read from the server's store (the client is never
 /// told before answering).
@@ -20,7 +20,7 @@ async fn correct_letter(app: &TestApp, level_id: &str, question: &Value) -> Stri
 }
 
 /// Plays a whole quiz, answering `right` of the 5 questions correctly; returns the result.
-async fn play(app: &TestApp, client: &mut Client, level_id: &str, right: usize) -> Value {
+async fn play(app: &TestApp, client: &mut WsClient, level_id: &str, right: usize) -> Value {
     client
         .send(json!({"type": "quiz.start", "id": "start", "level_id": level_id}))
         .await;
@@ -243,7 +243,7 @@ async fn job_progress_is_pushed_to_the_learners_sockets() {
             reqwest::Method::POST,
             "/api/v1/goals",
             &token,
-            Some(json!({"description": "Master TypeScript"})),
+            Some(&json!({"description": "Master TypeScript"})),
         )
         .await
         .json()

@@ -4,9 +4,9 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{Client, TestApp, spawn_app};
+use questpath_test_support::{TestApp, WsClient, spawn_app};
 
-async fn join(client: &mut Client, code: &str, name: &str) -> Value {
+async fn join(client: &mut WsClient, code: &str, name: &str) -> Value {
     client
         .send(json!({"type": "room.join", "id": "j", "code": code, "name": name}))
         .await;
@@ -19,7 +19,7 @@ async fn join(client: &mut Client, code: &str, name: &str) -> Value {
     }
 }
 
-async fn host_does(host: &mut Client, kind: &str) {
+async fn host_does(host: &mut WsClient, kind: &str) {
     host.send(json!({"type": kind, "id": kind})).await;
     loop {
         let frame = host.next_json().await;
@@ -32,9 +32,9 @@ async fn host_does(host: &mut Client, kind: &str) {
 
 /// Creates a room from `body`, seats its host and one player, and starts it; returns the
 /// room, the host and the player.
-async fn started(app: &TestApp, host_token: &str, body: Value) -> (Value, Client, Client) {
+async fn started(app: &TestApp, host_token: &str, body: Value) -> (Value, WsClient, WsClient) {
     let response = app
-        .call(Method::POST, "/api/v1/rooms", host_token, Some(body))
+        .call(Method::POST, "/api/v1/rooms", host_token, Some(&body))
         .await;
     assert_eq!(response.status(), 201);
     let room: Value = response.json().await.unwrap();
@@ -69,7 +69,7 @@ async fn a_saved_quiz_is_played_with_its_own_times_and_points() {
             Method::POST,
             "/api/v1/quizzes",
             &host_token,
-            Some(json!({
+            Some(&json!({
                 "title": "Capitals",
                 "questions": [
                     {"question": "Capital of Italy?", "options": ["Paris", "Madrid", "Rome"],

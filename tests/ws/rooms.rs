@@ -6,7 +6,7 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{Client, TestApp, spawn_app, spawn_app_tuned};
+use questpath_test_support::{TestApp, WsClient, spawn_app, spawn_app_tuned};
 
 /// Questions whose answer is always `B`, 5 s each (the shortest a room allows).
 fn questions(n: usize) -> Vec<Value> {
@@ -26,13 +26,13 @@ fn questions(n: usize) -> Vec<Value> {
 /// Creates a room; returns its JSON (room_id, code...).
 async fn create_room(app: &TestApp, host: &str, body: Value) -> Value {
     let response = app
-        .call(Method::POST, "/api/v1/rooms", host, Some(body))
+        .call(Method::POST, "/api/v1/rooms", host, Some(&body))
         .await;
     assert_eq!(response.status(), 201);
     response.json().await.unwrap()
 }
 
-async fn join(client: &mut Client, code: &str, name: &str) -> Value {
+async fn join(client: &mut WsClient, code: &str, name: &str) -> Value {
     client
         .send(json!({"type": "room.join", "id": "j", "code": code, "name": name}))
         .await;
@@ -49,7 +49,7 @@ async fn join(client: &mut Client, code: &str, name: &str) -> Value {
 
 /// The next seat change the host is told of in a `room.roster` (`joined` or `left`),
 /// with the roster's player count.
-async fn roster_entry(host: &mut Client, list: &str) -> (Value, u64) {
+async fn roster_entry(host: &mut WsClient, list: &str) -> (Value, u64) {
     loop {
         let roster = host.next_of("room.roster").await;
         if let Some(entry) = roster[list].as_array().and_then(|l| l.first()) {
@@ -63,7 +63,7 @@ async fn seated(
     app: &TestApp,
     n: usize,
     body: Value,
-) -> (Value, Client, Vec<(String, Client, Value)>) {
+) -> (Value, WsClient, Vec<(String, WsClient, Value)>) {
     let host_token = app.learner().await;
     let room = create_room(app, &host_token, body).await;
     let code = room["code"].as_str().unwrap().to_string();
@@ -84,7 +84,7 @@ async fn seated(
     (room, host, players)
 }
 
-async fn host_does(host: &mut Client, kind: &str) {
+async fn host_does(host: &mut WsClient, kind: &str) {
     host.send(json!({"type": kind, "id": kind})).await;
     loop {
         let frame = host.next_json().await;
@@ -95,7 +95,7 @@ async fn host_does(host: &mut Client, kind: &str) {
     }
 }
 
-async fn answer(client: &mut Client, question: u64, option: &str) {
+async fn answer(client: &mut WsClient, question: u64, option: &str) {
     client
         .send(json!({"type": "room.answer", "id": "a", "question": question, "option": option}))
         .await;
@@ -103,7 +103,7 @@ async fn answer(client: &mut Client, question: u64, option: &str) {
     assert_eq!(ack["question"], question);
 }
 
-async fn refused(client: &mut Client, message: Value) -> String {
+async fn refused(client: &mut WsClient, message: Value) -> String {
     let mut message = message;
     message["id"] = json!("r");
     client.send(message).await;
@@ -685,7 +685,7 @@ async fn rooms_refuse_bad_setups_unknown_codes_and_full_rooms() {
         ),
     ] {
         let response = app
-            .call(Method::POST, "/api/v1/rooms", &host_token, Some(body))
+            .call(Method::POST, "/api/v1/rooms", &host_token, Some(&body))
             .await;
         assert_eq!(response.status(), 422);
         let problem: Value = response.json().await.unwrap();
@@ -696,7 +696,7 @@ async fn rooms_refuse_bad_setups_unknown_codes_and_full_rooms() {
             Method::POST,
             "/api/v1/rooms",
             &host_token,
-            Some(json!({"level_id": uuid::Uuid::new_v4()})),
+            Some(&json!({"level_id": uuid::Uuid::new_v4()})),
         )
         .await;
     assert_eq!(foreign_level.status(), 404);

@@ -27,6 +27,12 @@ pub fn keyspace_name(prefix: &str) -> String {
     format!("{prefix}_{}_{}", now_secs(), &random[..16])
 }
 
+/// A new keyspace name, after sweeping what crashed tests left on the test server.
+pub async fn fresh_keyspace(prefix: &str) -> String {
+    sweep_stale(&crate::services::scylla_nodes()).await;
+    keyspace_name(prefix)
+}
+
 async fn session(nodes: &str) -> Session {
     SessionBuilder::new()
         .known_nodes(nodes.split(','))
