@@ -27,7 +27,7 @@ use super::protocol::{
 use super::registry::GetOrStart;
 use super::session::{Connect, Disconnect, Outbound, Request};
 use crate::http::error::ApiError;
-use crate::metrics::{Metrics, client_message_type, disconnect, server_message_type};
+use crate::metrics::{Metrics, disconnect};
 use crate::rooms::link::{Player, RoomLink, is_room_message};
 use crate::state::{AppState, Realtime};
 
@@ -481,7 +481,7 @@ async fn run(
             metrics.ws_refused(disconnect::CLOSED);
             return;
         }
-        metrics.ws_sent(server_message_type(&hello), 0);
+        metrics.ws_sent(hello.kind(), 0);
     }
     if let Some(session) = &session
         && session
@@ -533,7 +533,7 @@ async fn run(
             }
             message = outgoing.recv() => {
                 let Some(message) = message else { break None };
-                let kind = server_message_type(message.message());
+                let kind = message.message().kind();
                 room.written(message.message());
                 let Some(frame) = encode(encoding, &message) else { continue };
                 // A client that does not read blocks this write; the session then sees
@@ -589,7 +589,7 @@ async fn run(
                         }
                         match parse(encoding, &message) {
                             Ok(frame) => {
-                                metrics.ws_received(client_message_type(&frame.message));
+                                metrics.ws_received(frame.message.kind());
                                 let received_at = Instant::now();
                                 if is_room_message(&frame.message) {
                                     let (refused, joined) = room.handle(frame.message, frame.id, received_at, pinger.round_trip()).await;

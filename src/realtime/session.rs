@@ -21,7 +21,7 @@ use super::protocol::{ClientFrame, ClientMessage, ServerMessage, close, codes};
 use super::quiz::QuizRun;
 use super::registry::{Registry, SessionStopped};
 use crate::goals::service::GoalError;
-use crate::metrics::{client_message_type, quiz_result};
+use crate::metrics::quiz_result;
 use crate::ports::LevelStatus;
 
 /// A connection's handle: its bounded outgoing queue and a way to close it.
@@ -623,7 +623,7 @@ impl Handler<Request> for SessionActor {
     type Result = ();
 
     fn handle(&mut self, msg: Request, ctx: &mut Context<Self>) {
-        let kind = client_message_type(&msg.frame.message);
+        let kind = msg.frame.message.kind();
         self.handle_request(msg.connection_id, msg.frame, msg.received_at, ctx);
         // Work a handler leaves to a future (store reads of quiz.start) is not included.
         self.deps
