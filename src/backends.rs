@@ -9,12 +9,15 @@ use crate::adapters::embedded::{
     EmbeddedStore, InProcessBus, InProcessCache, InProcessJobQueue, InProcessLeaderboard,
     InProcessRateLimiter,
 };
-use crate::adapters::redis::Redis;
+use crate::adapters::redis::{self, Redis};
 use crate::adapters::scylla::{ConnectError, ScyllaStore};
 use crate::config::Settings;
-use questpath_actors::ports::{
-    Bus, Cache, JobQueue, Leaderboard, PortError, RateLimiter, Store, StoreError,
+use crate::metrics::Metrics;
+use crate::metrics::instrumented::{
+    InstrumentedBus, InstrumentedCache, InstrumentedJobQueue, InstrumentedLeaderboard,
+    InstrumentedRateLimiter, InstrumentedStore,
 };
+use crate::ports::{Bus, Cache, JobQueue, Leaderboard, PortError, RateLimiter, Store, StoreError};
 
 /// Every port, as trait objects shared by handlers and actors.
 #[derive(Clone)]
@@ -118,6 +121,38 @@ impl Backends {
         }
     }
 
+    /// Wraps every port in its metrics decorator (`metrics::instrumented`): store calls
+    /// are timed and counted, and so are the shared-state ports' calls when they go to
+    /// Redis (in-process ones are memory operations that would drown the Redis signal).
+    pub fn instrument(mut self, metrics: &Arc<Metrics>) -> Self {
+        let m = metrics;
+        let is_redis = |backend: &str| backend == redis::BACKEND;
+        self.store = Arc::new(InstrumentedStore::new(self.store, m.clone()));
+        let on_redis = is_redis(self.cache.backend());
+        self.cache = Arc::new(InstrumentedCache::new(self.cache, m.clone(), on_redis));
+        let on_redis = is_redis(self.rate_limiter.backend());
+        self.rate_limiter = Arc::new(InstrumentedRateLimiter::new(
+            self.rate_limiter,
+            m.clone(),
+            on_redis,
+        ));
+        let on_redis = is_redis(self.bus.backend());
+        self.bus = Arc::new(InstrumentedBus::new(self.bus, m.clone(), on_redis));
+        let on_redis = is_redis(self.leaderboard.backend());
+        self.leaderboard = Arc::new(InstrumentedLeaderboard::new(
+            self.leaderboard,
+            m.clone(),
+            on_redis,
+        ));
+        let on_redis = is_redis(self.job_queue.backend());
+        self.job_queue = Arc::new(InstrumentedJobQueue::new(
+            self.job_queue,
+            m.clone(),
+            on_redis,
+        ));
+        self
+    }
+
     /// Probes every backend concurrently, each bounded by a timeout.
     pub async fn check(&self) -> Vec<Check> {
         async fn probe<F>(name: &'static str, backend: &'static str, f: F) -> Check
@@ -168,5 +203,25 @@ impl Backends {
         if let Some(store) = &self.embedded {
             store.close().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn instrument_wraps_every_port_and_keeps_backend_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(EmbeddedStore::open(dir.path()).await.unwrap());
+        let m = Arc::new(Metrics::new(&["roadmaps"]).unwrap());
+        let backends = Backends::in_process(store).instrument(&m);
+        let checks = backends.check().await;
+        assert!(checks.iter().all(|c| c.ok), "{checks:?}");
+        assert_eq!(checks[0].backend, "embedded");
+        assert!(
+            m.render()
+                .contains(r#"questpath_store_operations_total{operation="ping",outcome="ok"} 1"#)
+        );
     }
 }

@@ -12,7 +12,6 @@ use questpath::config::Settings;
 use questpath::leaderboard;
 use questpath::metrics::Metrics;
 use questpath::metrics::exporter::WorkerMetricsListener;
-use questpath::metrics::instrumented::instrument;
 use questpath::startup::{Application, StartupError, WorkerPool};
 use questpath::telemetry;
 
@@ -350,7 +349,7 @@ async fn worker(settings: Settings) -> ExitCode {
             "no QUESTPATH_REDIS_URL: this worker only sees jobs queued in its own process"
         );
     }
-    let metrics = match Metrics::for_worker() {
+    let metrics = match Metrics::for_worker(questpath::startup::JOB_QUEUES) {
         Ok(metrics) => Arc::new(metrics),
         Err(e) => {
             eprintln!("questpath worker: metrics: {e}");
@@ -359,7 +358,7 @@ async fn worker(settings: Settings) -> ExitCode {
     };
     let backends = match Backends::connect(&settings).await {
         // Store and Redis calls are timed and counted as in the server.
-        Ok(backends) => instrument(backends, &metrics),
+        Ok(backends) => backends.instrument(&metrics),
         Err(e) => {
             eprintln!("questpath worker: {e}");
             return if e.is_operator_error() {

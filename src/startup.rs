@@ -23,6 +23,10 @@ use questpath_actors::ports::RoadmapGenerator;
 use questpath_actors::session::registry::Registry;
 use tokio_util::sync::CancellationToken;
 
+/// The job queues of the server and the workers, named to the metrics (their series
+/// exist from the start, and scrapes sample their depth).
+pub const JOB_QUEUES: &[&str] = &[crate::goals::QUEUE, crate::rooms::xp_jobs::QUEUE];
+
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -157,8 +161,8 @@ impl Application {
     /// Binds the listener over already opened backends (tests inject their own).
     pub fn build_with(settings: Settings, backends: Backends) -> Result<Self, StartupError> {
         // Every port is timed and counted from here on: services get the decorators.
-        let metrics = Arc::new(Metrics::new()?);
-        let backends = crate::metrics::instrumented::instrument(backends, &metrics);
+        let metrics = Arc::new(Metrics::new(JOB_QUEUES)?);
+        let backends = backends.instrument(&metrics);
         let listener = TcpListener::bind(settings.bind).map_err(|source| StartupError::Bind {
             address: settings.bind.to_string(),
             source,

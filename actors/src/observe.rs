@@ -16,15 +16,14 @@ pub mod quiz_result {
 
 /// `outcome` label of finished jobs.
 pub mod job_outcome {
-    /// Done (or nothing was left to do).
+    /// Done and acknowledged.
     pub const DONE: &str = "done";
-    /// Failed and queued again with a backoff.
+    /// Failed, requeued with a backoff.
     pub const RETRIED: &str = "retried";
-    /// Failed for good: dead-lettered.
+    /// Failed for good: attempts exhausted (dead-lettered) or refused.
     pub const FAILED: &str = "failed";
-    /// The queue itself failed; the job comes back when its lease runs out.
+    /// The worker itself failed (store or queue error); the queue hands the job out again.
     pub const ERROR: &str = "error";
-    pub const ALL: &[&str] = &[DONE, RETRIED, FAILED, ERROR];
 }
 
 /// Counters and timings of sessions, quizzes, XP, rooms and jobs.

@@ -9,16 +9,18 @@
 //! `tests/api/openapi.rs` keeps an explicit list of the v1 routes and fails when a route
 //! is registered without being documented here (or the other way round).
 
+use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{HttpResponse, web};
 use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+use utoipa::openapi::response::Response;
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Ref, RefOr, Required};
-use utoipa::{Modify, OpenApi, ToResponse};
+use utoipa::{IntoResponses, Modify, OpenApi, ToResponse};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::http::error::ProblemDetails;
@@ -272,9 +274,7 @@ async fn openapi_json() -> HttpResponse {
             headers(("Sec-WebSocket-Protocol" = String, description = "The chosen subprotocol"))),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
+        ServiceErrors,
     )
 )]
 pub async fn websocket() {}
@@ -283,6 +283,63 @@ async fn docs_redirect() -> HttpResponse {
     HttpResponse::PermanentRedirect()
         .insert_header((header::LOCATION, "/docs/"))
         .finish()
+}
+
+// ---- shared error sets: the errors most operations answer, named once. Each maps its
+// statuses to the reusable responses below (references into `components`), so the
+// document is the same as with the statuses listed on every handler. ----
+
+/// Declares a set of error responses, usable in `responses(...)` of `#[utoipa::path]`:
+/// the statuses listed, plus those of the sets it includes.
+macro_rules! error_set {
+    (
+        $(#[$doc:meta])*
+        $name:ident $(: $($includes:ty),+)? { $($status:literal => $response:ty),+ $(,)? }
+    ) => {
+        $(#[$doc])*
+        pub struct $name;
+
+        impl IntoResponses for $name {
+            fn responses() -> BTreeMap<String, RefOr<Response>> {
+                #[allow(unused_mut)]
+                let mut responses = BTreeMap::from([$((
+                    $status.to_string(),
+                    RefOr::Ref(Ref::from_response_name(<$response as ToResponse>::response().0)),
+                )),+]);
+                $($(responses.extend(<$includes as IntoResponses>::responses());)+)?
+                responses
+            }
+        }
+    };
+}
+
+error_set! {
+    /// What any operation may answer: a rate limit (429), an unexpected error (500), a
+    /// backend out of reach (503).
+    ServiceErrors {
+        "429" => TooManyRequests,
+        "500" => Internal,
+        "503" => Unavailable,
+    }
+}
+
+error_set! {
+    /// An operation that needs an access token: 401 without a valid one, and
+    /// [`ServiceErrors`].
+    BearerErrors: ServiceErrors {
+        "401" => Unauthorized,
+    }
+}
+
+error_set! {
+    /// An operation that reads a request body: malformed (400), too large (413), of
+    /// another media type (415), or invalid (422).
+    BodyErrors {
+        "400" => BadRequest,
+        "413" => PayloadTooLarge,
+        "415" => UnsupportedMediaType,
+        "422" => Unprocessable,
+    }
 }
 
 // ---- reusable error responses: every one is a `ProblemDetails` body. The types exist

@@ -1,71 +1,162 @@
-//! The game core's monitoring trait, answered by the Prometheus registry's own methods.
+//! The solo game: quizzes started and finished, answer and feedback times, late answers
+//! and timeouts, XP granted and level-ups.
 
 use std::time::Duration;
 
-use questpath_actors::events::room::RoomPhase;
-use questpath_actors::observe::GameMetrics;
+use prometheus::{Histogram, IntCounter, IntCounterVec, Registry};
 
 use super::Metrics;
+use super::collectors::{counter, counter_vec, histogram};
+use super::websocket::WS_HANDLE_BUCKETS;
 
-impl GameMetrics for Metrics {
-    fn set_sessions(&self, count: usize) {
-        Metrics::set_sessions(self, count)
+/// A learner's time to answer a question (the default limit is 30 s).
+const ANSWER_TIME_BUCKETS: &[f64] = &[
+    0.5, 1.0, 2.0, 3.0, 5.0, 7.5, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0,
+];
+
+/// How a quiz ended; the label values of `questpath_quizzes_finished_total`.
+pub use questpath_actors::observe::quiz_result;
+
+#[derive(Clone)]
+pub(super) struct GameMetrics {
+    quizzes_started: IntCounter,
+    quizzes_finished: IntCounterVec,
+    answer_time: Histogram,
+    feedback: Histogram,
+    late_answers: IntCounter,
+    timeouts: IntCounter,
+    xp_granted: IntCounterVec,
+    level_ups: IntCounter,
+}
+
+impl GameMetrics {
+    pub(super) fn register(r: &Registry) -> Result<Self, prometheus::Error> {
+        let metrics = GameMetrics {
+            quizzes_started: counter(r, "questpath_quizzes_started_total", "Quizzes started")?,
+            quizzes_finished: counter_vec(
+                r,
+                "questpath_quizzes_finished_total",
+                "Quizzes ended, by result (passed, failed, abandoned)",
+                &["result"],
+            )?,
+            answer_time: histogram(
+                r,
+                "questpath_quiz_answer_time_seconds",
+                "From a question opening to the learner's answer being accepted",
+                ANSWER_TIME_BUCKETS,
+            )?,
+            feedback: histogram(
+                r,
+                "questpath_quiz_feedback_duration_seconds",
+                "From an answer's arrival to its feedback being queued for the learner's sockets",
+                WS_HANDLE_BUCKETS,
+            )?,
+            late_answers: counter(
+                r,
+                "questpath_quiz_late_answers_total",
+                "Answers refused because they arrived after the deadline and its grace",
+            )?,
+            timeouts: counter(
+                r,
+                "questpath_quiz_questions_timed_out_total",
+                "Questions closed unanswered when their time ran out",
+            )?,
+            xp_granted: counter_vec(
+                r,
+                "questpath_xp_granted_total",
+                "XP written to the ledger, by source (each grant once, retries excluded)",
+                &["source"],
+            )?,
+            level_ups: counter(
+                r,
+                "questpath_level_ups_total",
+                "Grants that moved a learner to a higher player level",
+            )?,
+        };
+        for result in quiz_result::ALL {
+            metrics.quizzes_finished.with_label_values(&[result]);
+        }
+        Ok(metrics)
     }
-    fn ws_handled(&self, kind: &'static str, elapsed: Duration) {
-        Metrics::ws_handled(self, kind, elapsed)
+}
+
+impl Metrics {
+    pub fn quiz_started(&self) {
+        self.game.quizzes_started.inc();
     }
-    fn quiz_started(&self) {
-        Metrics::quiz_started(self)
+
+    /// A quiz ended with `result`, one of [`quiz_result`].
+    pub fn quiz_finished(&self, result: &'static str) {
+        self.game
+            .quizzes_finished
+            .with_label_values(&[result])
+            .inc();
     }
-    fn quiz_answered(&self, since_open: Duration, to_feedback: Duration) {
-        Metrics::quiz_answered(self, since_open, to_feedback)
+
+    /// An answer was accepted `since_open` after its question opened, and its feedback
+    /// was queued `to_feedback` after the answer arrived.
+    pub fn quiz_answered(&self, since_open: Duration, to_feedback: Duration) {
+        self.game.answer_time.observe(since_open.as_secs_f64());
+        self.game.feedback.observe(to_feedback.as_secs_f64());
     }
-    fn quiz_late_answer(&self) {
-        Metrics::quiz_late_answer(self)
+
+    pub fn quiz_late_answer(&self) {
+        self.game.late_answers.inc();
     }
-    fn quiz_question_timed_out(&self) {
-        Metrics::quiz_question_timed_out(self)
+
+    pub fn quiz_question_timed_out(&self) {
+        self.game.timeouts.inc();
     }
-    fn quiz_finished(&self, result: &'static str) {
-        Metrics::quiz_finished(self, result)
+
+    /// `amount` XP was written to the ledger for `source` (a fixed rule name).
+    pub fn xp_granted(&self, source: &'static str, amount: i64) {
+        if let Ok(amount) = u64::try_from(amount) {
+            self.game
+                .xp_granted
+                .with_label_values(&[source])
+                .inc_by(amount);
+        }
     }
-    fn level_up(&self) {
-        Metrics::level_up(self)
+
+    pub fn level_up(&self) {
+        self.game.level_ups.inc();
     }
-    fn xp_granted(&self, source: &'static str, amount: i64) {
-        Metrics::xp_granted(self, source, amount)
-    }
-    fn room_created(&self) {
-        Metrics::room_created(self)
-    }
-    fn room_adopted(&self) {
-        Metrics::room_adopted(self)
-    }
-    fn room_phase_changed_from_none(&self, phase: RoomPhase) {
-        Metrics::room_phase_changed_from_none(self, phase)
-    }
-    fn room_phase_changed(&self, from: RoomPhase, to: RoomPhase) {
-        Metrics::room_phase_changed(self, from, to)
-    }
-    fn room_phase_changed_to_none(&self, phase: RoomPhase) {
-        Metrics::room_phase_changed_to_none(self, phase)
-    }
-    fn room_players_changed(&self, from: u32, to: u32) {
-        Metrics::room_players_changed(self, from, to)
-    }
-    fn room_ended(&self, reason: &'static str) {
-        Metrics::room_ended(self, reason)
-    }
-    fn room_answer(&self, outcome: &'static str) {
-        Metrics::room_answer(self, outcome)
-    }
-    fn room_fanout(&self, elapsed: Duration) {
-        Metrics::room_fanout(self, elapsed)
-    }
-    fn job_finished(&self, queue: &str, outcome: &'static str, elapsed: Duration) {
-        Metrics::job_finished(self, queue, outcome, elapsed)
-    }
-    fn job_dead_lettered(&self, queue: &str) {
-        Metrics::job_dead_lettered(self, queue)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::tests::metrics;
+
+    #[test]
+    fn game_methods_record_their_families() {
+        let m = metrics();
+        assert!(
+            m.render()
+                .contains(r#"questpath_quizzes_finished_total{result="abandoned"} 0"#)
+        );
+        assert!(m.render().contains("questpath_quiz_late_answers_total 0"));
+        m.quiz_started();
+        m.quiz_finished(quiz_result::PASSED);
+        m.quiz_answered(Duration::from_secs(4), Duration::from_micros(200));
+        m.quiz_late_answer();
+        m.quiz_question_timed_out();
+        m.xp_granted("level_first_pass", 100);
+        m.xp_granted("level_repass", -5); // never negative on a counter
+        m.level_up();
+        let text = m.render();
+        for expected in [
+            "questpath_quizzes_started_total 1",
+            r#"questpath_quizzes_finished_total{result="passed"} 1"#,
+            r#"questpath_quiz_answer_time_seconds_bucket{le="5"} 1"#,
+            "questpath_quiz_feedback_duration_seconds_count 1",
+            "questpath_quiz_late_answers_total 1",
+            "questpath_quiz_questions_timed_out_total 1",
+            r#"questpath_xp_granted_total{source="level_first_pass"} 100"#,
+            "questpath_level_ups_total 1",
+        ] {
+            assert!(text.contains(expected), "missing {expected}:\n{text}");
+        }
+        assert!(!text.contains(r#"source="level_repass""#));
     }
 }

@@ -25,7 +25,7 @@ use super::protocol::{
 };
 use super::{frames, outgoing};
 use crate::http::error::ApiError;
-use crate::metrics::{Metrics, client_message_type, disconnect, server_message_type};
+use crate::metrics::{Metrics, disconnect};
 use crate::rooms::link::{Player, RoomLink, is_room_message};
 use crate::state::{AppState, Realtime};
 use questpath_actors::events::Notice;
@@ -493,7 +493,7 @@ async fn run(
             metrics.ws_refused(disconnect::CLOSED);
             return;
         }
-        metrics.ws_sent(server_message_type(&hello), 0);
+        metrics.ws_sent(hello.kind(), 0);
     }
     if let Some(session) = &session
         && session
@@ -594,14 +594,14 @@ async fn run(
                         }
                         match parse(encoding, &message) {
                             Ok(frame) => {
-                                metrics.ws_received(client_message_type(&frame.message));
+                                metrics.ws_received(frame.message.kind());
                                 let received_at = Instant::now();
                                 if is_room_message(&frame.message) {
                                     let (refused, joined) = room.handle(frame.message, frame.id, received_at, pinger.round_trip()).await;
                                     if let Some(error) = refused { own.deliver(error); }
                                     if joined && ws.ping(&pinger.next()).await.is_err() { break None; }
                                 } else if let Some(session) = &session {
-                                    let kind = client_message_type(&frame.message);
+                                    let kind = frame.message.kind();
                                     if let Some(command) = session_command(frame.message) {
                                         session.do_send(Request { connection_id, re: frame.id, command, kind, received_at });
                                     }

@@ -239,7 +239,6 @@ pub fn kind(notice: &Notice) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::server_message_type;
 
     #[test]
     fn the_kind_of_a_notice_is_the_type_of_its_frame() {
@@ -257,7 +256,7 @@ mod tests {
             }),
         ];
         for notice in notices {
-            assert_eq!(kind(&notice), server_message_type(&frame(notice.clone())));
+            assert_eq!(kind(&notice), frame(notice.clone()).kind());
         }
     }
 }

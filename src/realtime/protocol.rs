@@ -314,6 +314,65 @@ pub enum ServerMessage {
     },
 }
 
+impl ClientMessage {
+    /// Its `type` on the wire (the metrics label of received messages).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ClientMessage::Ping => "ping",
+            ClientMessage::QuizStart { .. } => "quiz.start",
+            ClientMessage::QuizAnswer { .. } => "quiz.answer",
+            ClientMessage::QuizAbandon => "quiz.abandon",
+            ClientMessage::SessionState => "session.state",
+            ClientMessage::LeaderboardSubscribe { .. } => "leaderboard.subscribe",
+            ClientMessage::LeaderboardUnsubscribe { .. } => "leaderboard.unsubscribe",
+            ClientMessage::RoomJoin { .. } => "room.join",
+            ClientMessage::RoomLeave => "room.leave",
+            ClientMessage::RoomAnswer { .. } => "room.answer",
+            ClientMessage::RoomState => "room.state",
+            ClientMessage::RoomStart => "room.start",
+            ClientMessage::RoomNext => "room.next",
+            ClientMessage::RoomCloseQuestion => "room.close_question",
+            ClientMessage::RoomSkip => "room.skip",
+            ClientMessage::RoomKick { .. } => "room.kick",
+            ClientMessage::RoomPause => "room.pause",
+            ClientMessage::RoomResume => "room.resume",
+            ClientMessage::RoomEnd => "room.end",
+        }
+    }
+}
+
+impl ServerMessage {
+    /// Its `type` on the wire (the metrics label of sent messages).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ServerMessage::Hello { .. } => "hello",
+            ServerMessage::Pong { .. } => "pong",
+            ServerMessage::Error { .. } => "error",
+            ServerMessage::QuizQuestion { .. } => "quiz.question",
+            ServerMessage::QuizFeedback { .. } => "quiz.feedback",
+            ServerMessage::QuizResult { .. } => "quiz.result",
+            ServerMessage::JobStatus { .. } => "job.status",
+            ServerMessage::XpGranted { .. } => "xp.granted",
+            ServerMessage::LeaderboardRank { .. } => "leaderboard.rank",
+            ServerMessage::LeaderboardTop { .. } => "leaderboard.top",
+            ServerMessage::RoomJoined { .. } => "room.joined",
+            ServerMessage::RoomStateView { .. } => "room.state",
+            ServerMessage::RoomLobby { .. } => "room.lobby",
+            ServerMessage::RoomRoster { .. } => "room.roster",
+            ServerMessage::RoomQuestion(_) => "room.question",
+            ServerMessage::RoomAnswerAck { .. } => "room.answer_ack",
+            ServerMessage::RoomAnswered { .. } => "room.answered",
+            ServerMessage::RoomPaused { .. } => "room.paused",
+            ServerMessage::RoomResumed { .. } => "room.resumed",
+            ServerMessage::RoomQuestionClosed { .. } => "room.question_closed",
+            ServerMessage::RoomYourResult { .. } => "room.your_result",
+            ServerMessage::RoomKicked { .. } => "room.kicked",
+            ServerMessage::RoomEnded { .. } => "room.ended",
+            ServerMessage::RoomFinal { .. } => "room.final",
+        }
+    }
+}
+
 /// The JSON Schema of every frame, generated from these types; `docs/protocol.schema.json`
 /// holds a copy that a test keeps current.
 pub fn json_schema() -> serde_json::Value {
@@ -371,6 +430,33 @@ mod tests {
             published == generated,
             "docs/protocol.schema.json is stale: run `QUESTPATH_UPDATE_SCHEMA=1 cargo test --lib protocol`"
         );
+    }
+
+    #[test]
+    fn kinds_and_phase_names_are_the_wire_names() {
+        let message = ServerMessage::Pong { re: None };
+        let tagged = serde_json::to_value(&message).unwrap();
+        assert_eq!(tagged["type"], message.kind());
+        for text in [
+            r#"{"type":"ping"}"#,
+            r#"{"type":"quiz.answer","position":0,"option":"A"}"#,
+            r#"{"type":"quiz.abandon"}"#,
+            r#"{"type":"session.state"}"#,
+            r#"{"type":"leaderboard.subscribe","board":"alltime"}"#,
+        ] {
+            let frame: ClientFrame = serde_json::from_str(text).unwrap();
+            let tagged: serde_json::Value = serde_json::from_str(text).unwrap();
+            assert_eq!(tagged["type"], frame.message.kind());
+        }
+        for phase in [
+            RoomPhase::Lobby,
+            RoomPhase::Question,
+            RoomPhase::Reveal,
+            RoomPhase::Ended,
+        ] {
+            assert_eq!(serde_json::to_value(phase).unwrap(), phase.name());
+            assert!(crate::metrics::ROOM_PHASES.contains(&phase.name()));
+        }
     }
 
     #[test]

@@ -237,7 +237,7 @@ impl RoomActor {
         let metrics = &self.rooms.deps.metrics;
         let phase = self.game.phase();
         if phase != self.counted_phase {
-            metrics.room_phase_changed(self.counted_phase, phase);
+            metrics.room_phase_changed(self.counted_phase.name(), phase.name());
             self.counted_phase = phase;
         }
         let players = self.game.connected();
@@ -595,7 +595,7 @@ impl Actor for RoomActor {
         self.rooms
             .deps
             .metrics
-            .room_phase_changed_from_none(RoomPhase::Lobby);
+            .room_phase_changed_from_none(RoomPhase::Lobby.name());
         // Commands from connections on other instances.
         let bus = self.rooms.deps.bus.clone();
         let topic = super::event::commands_topic(self.entry.room_id);
@@ -645,7 +645,7 @@ impl Actor for RoomActor {
             task.abort();
         }
         let metrics = &self.rooms.deps.metrics;
-        metrics.room_phase_changed_to_none(self.counted_phase);
+        metrics.room_phase_changed_to_none(self.counted_phase.name());
         metrics.room_players_changed(self.counted_players, 0);
         self.rooms.forget_local(self.entry.room_id);
     }

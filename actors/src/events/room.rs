@@ -231,3 +231,15 @@ pub enum RoomEvent {
         xp: i64,
     },
 }
+
+impl RoomPhase {
+    /// Its name as the protocol and the metrics label of rooms by phase write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            RoomPhase::Lobby => "lobby",
+            RoomPhase::Question => "question",
+            RoomPhase::Reveal => "reveal",
+            RoomPhase::Ended => "ended",
+        }
+    }
+}

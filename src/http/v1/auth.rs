@@ -9,8 +9,8 @@ use crate::auth::service::{Session, TICKET_TTL};
 use crate::http::client_ip;
 use crate::http::error::ApiError;
 use crate::http::openapi::{
-    BadRequest, Conflict, Forbidden, Internal, NotImplemented, PayloadTooLarge, TooManyRequests,
-    Unauthorized, Unavailable, Unprocessable, UnsupportedMediaType,
+    BearerErrors, BodyErrors, Conflict, Forbidden, Internal, NotImplemented, ServiceErrors,
+    TooManyRequests, Unauthorized,
 };
 use crate::http::users::Me;
 use crate::state::AppState;
@@ -113,14 +113,9 @@ fn session_response(
     responses(
         (status = 201, description = "Account created and signed in", body = TokenResponse,
             headers(("Set-Cookie" = String, description = "The `refresh_token` cookie"))),
-        (status = 400, response = BadRequest),
         (status = 409, response = Conflict),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, response = Unprocessable),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
+        BodyErrors,
+        ServiceErrors,
     )
 )]
 pub(crate) async fn register(
@@ -154,14 +149,9 @@ pub(crate) async fn register(
     responses(
         (status = 200, description = "Signed in", body = TokenResponse,
             headers(("Set-Cookie" = String, description = "The `refresh_token` cookie"))),
-        (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, response = Unprocessable),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
+        BodyErrors,
+        ServiceErrors,
     )
 )]
 pub(crate) async fn login(
@@ -193,9 +183,7 @@ pub(crate) async fn login(
         (status = 200, description = "A new access token; the cookie is rotated (not within the grace window of a rotation just made)", body = TokenResponse,
             headers(("Set-Cookie" = String, description = "The new `refresh_token` cookie"))),
         (status = 401, response = Unauthorized),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
+        ServiceErrors,
     )
 )]
 pub(crate) async fn refresh(
@@ -227,9 +215,7 @@ pub(crate) async fn refresh(
     responses(
         (status = 204, description = "Signed out; the cookie is cleared",
             headers(("Set-Cookie" = String, description = "Clears the `refresh_token` cookie"))),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
+        ServiceErrors,
     )
 )]
 pub(crate) async fn logout(
@@ -251,10 +237,7 @@ pub(crate) async fn logout(
     responses(
         (status = 204, description = "Every session of the user is revoked",
             headers(("Set-Cookie" = String, description = "Clears the `refresh_token` cookie"))),
-        (status = 401, response = Unauthorized),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
+        BearerErrors,
     )
 )]
 pub(crate) async fn logout_all(
@@ -277,17 +260,12 @@ pub(crate) async fn logout_all(
     responses(
         (status = 200, description = "Signed in", body = TokenResponse,
             headers(("Set-Cookie" = String, description = "The `refresh_token` cookie"))),
-        (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
         (status = 409, response = Conflict),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, response = Unprocessable),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = Internal),
         (status = 501, response = NotImplemented),
-        (status = 503, response = Unavailable),
+        BodyErrors,
+        ServiceErrors,
     )
 )]
 pub(crate) async fn google(
@@ -355,10 +333,7 @@ pub(crate) struct TicketResponse {
     security(("bearer" = [])),
     responses(
         (status = 201, description = "A new one-time ticket", body = TicketResponse),
-        (status = 401, response = Unauthorized),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
+        BearerErrors,
     )
 )]
 pub(crate) async fn ticket(

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::auth::extractor::AuthUser;
 use crate::http::error::ApiError;
-use crate::http::openapi::{Internal, TooManyRequests, Unauthorized, Unavailable};
+use crate::http::openapi::BearerErrors;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -47,10 +47,7 @@ pub(crate) struct Catalog {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Every subject with its levels, in name order", body = Catalog),
-        (status = 401, response = Unauthorized),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
+        BearerErrors,
     )
 )]
 pub(crate) async fn get(

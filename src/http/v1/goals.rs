@@ -12,10 +12,7 @@ use crate::http::error::ApiError;
 use crate::http::goals_view::{
     GoalPage, GoalSummary, GoalView, JobAccepted, JobView, LevelView, StatsView,
 };
-use crate::http::openapi::{
-    BadRequest, Conflict, Internal, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized,
-    Unavailable, Unprocessable, UnsupportedMediaType,
-};
+use crate::http::openapi::{BearerErrors, BodyErrors, Conflict, NotFound, Unprocessable};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -55,14 +52,8 @@ pub(crate) struct CreateGoal {
         (status = 202, description = "Generation queued; poll the job (or watch the websocket)",
             body = JobAccepted,
             headers(("Location" = String, description = "`/api/v1/jobs/{job_id}`"))),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, response = Unprocessable),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
+        BodyErrors,
+        BearerErrors,
     )
 )]
 pub(crate) async fn create(
@@ -100,11 +91,8 @@ pub(crate) struct ListQuery {
     params(ListQuery),
     responses(
         (status = 200, description = "One page of goals", body = GoalPage),
-        (status = 401, response = Unauthorized),
         (status = 422, response = Unprocessable),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
+        BearerErrors,
     )
 )]
 pub(crate) async fn list(
@@ -142,11 +130,8 @@ pub(crate) async fn list(
     params(("goal_id" = Uuid, Path, description = "Id of one of the learner's goals")),
     responses(
         (status = 200, description = "The goal", body = GoalView),
-        (status = 401, response = Unauthorized),
         (status = 404, response = NotFound),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
+        BearerErrors,
     )
 )]
 pub(crate) async fn get(
@@ -168,11 +153,8 @@ pub(crate) async fn get(
     params(("goal_id" = Uuid, Path, description = "Id of one of the learner's goals")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, response = Unauthorized),
         (status = 404, response = NotFound),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
+        BearerErrors,
     )
 )]
 pub(crate) async fn delete(
@@ -194,11 +176,8 @@ pub(crate) async fn delete(
     params(("level_id" = Uuid, Path, description = "Id of a level of one of the learner's goals")),
     responses(
         (status = 200, description = "The level", body = LevelView),
-        (status = 401, response = Unauthorized),
         (status = 404, response = NotFound),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
+        BearerErrors,
     )
 )]
 pub(crate) async fn level(
@@ -231,16 +210,10 @@ pub(crate) struct TopicState {
     request_body = TopicState,
     responses(
         (status = 200, description = "The level after the change", body = LevelView),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, response = Unprocessable),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
+        BodyErrors,
+        BearerErrors,
     )
 )]
 pub(crate) async fn set_topic(
@@ -267,11 +240,8 @@ pub(crate) async fn set_topic(
     params(("job_id" = Uuid, Path, description = "Id from the `Location` of `POST /api/v1/goals`")),
     responses(
         (status = 200, description = "The job", body = JobView),
-        (status = 401, response = Unauthorized),
         (status = 404, response = NotFound),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
+        BearerErrors,
     )
 )]
 pub(crate) async fn job(
@@ -292,10 +262,7 @@ pub(crate) async fn job(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The learner's progress", body = StatsView),
-        (status = 401, response = Unauthorized),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
+        BearerErrors,
     )
 )]
 pub(crate) async fn stats(

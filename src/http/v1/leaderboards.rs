@@ -8,9 +8,7 @@ use uuid::Uuid;
 
 use crate::auth::extractor::AuthUser;
 use crate::http::error::ApiError;
-use crate::http::openapi::{
-    Internal, NotFound, TooManyRequests, Unauthorized, Unavailable, Unprocessable,
-};
+use crate::http::openapi::{BearerErrors, NotFound, Unprocessable};
 use crate::leaderboard::{BoardView, LeaderboardError, MAX_AROUND, MAX_PAGE, Row, ViewQuery};
 use crate::state::AppState;
 
@@ -174,12 +172,9 @@ impl LeaderboardPage {
     ),
     responses(
         (status = 200, description = "A page of the board with the signed-in learner's entry", body = LeaderboardPage),
-        (status = 401, response = Unauthorized),
         (status = 404, response = NotFound),
         (status = 422, response = Unprocessable),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
+        BearerErrors,
     )
 )]
 pub(crate) async fn get(

@@ -5,10 +5,7 @@ use serde::Deserialize;
 
 use crate::auth::extractor::AuthUser;
 use crate::http::error::ApiError;
-use crate::http::openapi::{
-    BadRequest, Internal, PayloadTooLarge, TooManyRequests, Unauthorized, Unavailable,
-    Unprocessable, UnsupportedMediaType,
-};
+use crate::http::openapi::{BearerErrors, BodyErrors};
 use crate::http::users::Me;
 use crate::state::AppState;
 
@@ -25,10 +22,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The signed-in user", body = Me),
-        (status = 401, response = Unauthorized),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
+        BearerErrors,
     )
 )]
 pub(crate) async fn get_me(user: AuthUser) -> HttpResponse {
@@ -53,14 +47,8 @@ pub(crate) struct MePatch {
     request_body = MePatch,
     responses(
         (status = 200, description = "The updated user", body = Me),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, response = Unprocessable),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
+        BodyErrors,
+        BearerErrors,
     )
 )]
 pub(crate) async fn patch_me(

@@ -12,15 +12,12 @@ use uuid::Uuid;
 use crate::auth::extractor::AuthUser;
 use crate::http::error::ApiError;
 use crate::http::json::Json;
-use crate::http::openapi::{
-    BadRequest, Conflict, Internal, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized,
-    Unavailable, Unprocessable, UnsupportedMediaType,
-};
+use crate::http::openapi::{BearerErrors, BodyErrors, Conflict, NotFound};
+use crate::ports::store::SavedQuiz as StoredQuiz;
 use crate::quizzes::exchange::{self, QuizDocument};
 use crate::quizzes::{MAX_BODY, MAX_PER_OWNER, QuizContent, QuizInput};
 use crate::rooms::setup::CustomQuestion;
 use crate::state::AppState;
-use questpath_actors::ports::store::SavedQuiz as StoredQuiz;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/quizzes", web::get().to(list))
@@ -131,10 +128,7 @@ async fn save_new(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Newest first, without their questions", body = QuizList),
-        (status = 401, response = Unauthorized),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
+        BearerErrors,
     )
 )]
 pub(crate) async fn list(
@@ -172,15 +166,9 @@ pub(crate) async fn list(
     responses(
         (status = 201, description = "The saved quiz", body = SavedQuiz,
             headers(("Location" = String, description = "`/api/v1/quizzes/{quiz_id}`"))),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
         (status = 409, response = Conflict),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, response = Unprocessable),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
+        BodyErrors,
+        BearerErrors,
     )
 )]
 pub(crate) async fn create(
@@ -201,11 +189,8 @@ pub(crate) async fn create(
     params(("quiz_id" = Uuid, Path, description = "Id of one of your saved quizzes")),
     responses(
         (status = 200, description = "The quiz", body = SavedQuiz),
-        (status = 401, response = Unauthorized),
         (status = 404, response = NotFound),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
+        BearerErrors,
     )
 )]
 pub(crate) async fn get(
@@ -227,15 +212,9 @@ pub(crate) async fn get(
     request_body = QuizInput,
     responses(
         (status = 200, description = "The quiz as saved", body = SavedQuiz),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
         (status = 404, response = NotFound),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, response = Unprocessable),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
+        BodyErrors,
+        BearerErrors,
     )
 )]
 pub(crate) async fn update(
@@ -265,11 +244,8 @@ pub(crate) async fn update(
     params(("quiz_id" = Uuid, Path, description = "Id of one of your saved quizzes")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, response = Unauthorized),
         (status = 404, response = NotFound),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
+        BearerErrors,
     )
 )]
 pub(crate) async fn delete(
@@ -320,11 +296,8 @@ fn attachment(quiz: &StoredQuiz, extension: &str) -> String {
     responses(
         (status = 200, description = "The quiz document, as an attachment", body = QuizDocument,
             headers(("Content-Disposition" = String, description = "`attachment; filename=\"questpath-quiz-<title>.json\"`"))),
-        (status = 401, response = Unauthorized),
         (status = 404, response = NotFound),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
+        BearerErrors,
     )
 )]
 pub(crate) async fn export_json(
@@ -352,11 +325,8 @@ pub(crate) async fn export_json(
         (status = 200, description = "RFC 4180 CSV with a header row, as an attachment",
             content_type = "text/csv", body = String,
             headers(("Content-Disposition" = String, description = "`attachment; filename=\"questpath-quiz-<title>.csv\"`"))),
-        (status = 401, response = Unauthorized),
         (status = 404, response = NotFound),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
+        BearerErrors,
     )
 )]
 pub(crate) async fn export_csv(
@@ -406,15 +376,9 @@ pub(crate) struct ImportParams {
     responses(
         (status = 201, description = "The saved quiz", body = SavedQuiz,
             headers(("Location" = String, description = "`/api/v1/quizzes/{quiz_id}`"))),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
         (status = 409, response = Conflict),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, response = Unprocessable),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
+        BodyErrors,
+        BearerErrors,
     )
 )]
 pub(crate) async fn import(

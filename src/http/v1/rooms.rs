@@ -12,8 +12,7 @@ use crate::auth::extractor::AuthUser;
 use crate::http::error::ApiError;
 use crate::http::json::Json;
 use crate::http::openapi::{
-    BadRequest, Forbidden, Internal, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized,
-    Unavailable, Unprocessable, UnsupportedMediaType,
+    BearerErrors, BodyErrors, Forbidden, NotFound, TooManyRequests, Unavailable,
 };
 use crate::rooms::RoomError;
 use crate::rooms::guests::GuestPass;
@@ -72,15 +71,9 @@ pub(crate) struct CreatedRoom {
     request_body = NewRoom,
     responses(
         (status = 201, description = "The room and its join code", body = CreatedRoom),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
         (status = 404, response = NotFound),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, response = Unprocessable),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
+        BodyErrors,
+        BearerErrors,
     )
 )]
 pub(crate) async fn create(
@@ -191,14 +184,11 @@ pub(crate) struct GuestAccess {
     request_body = GuestRequest,
     responses(
         (status = 201, description = "A ticket for the websocket", body = GuestAccess),
-        (status = 400, response = BadRequest),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, response = Unprocessable),
         (status = 429, response = TooManyRequests),
         (status = 503, response = Unavailable),
+        BodyErrors,
     )
 )]
 pub(crate) async fn guest(
@@ -285,10 +275,7 @@ pub(crate) struct HostedRooms {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Rooms hosted, most recent first", body = HostedRooms),
-        (status = 401, response = Unauthorized),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
+        BearerErrors,
     )
 )]
 pub(crate) async fn list(
@@ -342,11 +329,8 @@ async fn hosted_result(
     params(("room_id" = Uuid, Path, description = "`room_id` from the room's creation")),
     responses(
         (status = 200, description = "The results document", body = crate::rooms::results::RoomResults),
-        (status = 401, response = Unauthorized),
         (status = 404, response = NotFound),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
+        BearerErrors,
     )
 )]
 pub(crate) async fn results(
@@ -369,11 +353,8 @@ pub(crate) async fn results(
     params(("room_id" = Uuid, Path, description = "`room_id` from the room's creation")),
     responses(
         (status = 200, description = "RFC 4180 CSV with a header row", content_type = "text/csv", body = String),
-        (status = 401, response = Unauthorized),
         (status = 404, response = NotFound),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
+        BearerErrors,
     )
 )]
 pub(crate) async fn results_csv(
