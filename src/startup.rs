@@ -294,7 +294,7 @@ impl Application {
                     tracing::debug!(error = %e, "TCP_NODELAY not set");
                 }
                 // A websocket ends its connection through it when the close handshake is over.
-                data.insert(crate::realtime::connection::AcceptedSocket::of(tcp));
+                data.insert(crate::realtime::closing::AcceptedSocket::of(tcp));
             }
         });
         if let Some(workers) = settings.workers {

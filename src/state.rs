@@ -19,15 +19,4 @@ pub struct AppState {
     pub xp: crate::xp::XpService,
 }
 
-/// The realtime layer's entry points.
-pub struct Realtime {
-    pub registry: actix::Addr<questpath_actors::session::registry::Registry>,
-    pub settings: crate::realtime::RealtimeSettings,
-    /// Cancelled when the server drains: every socket is closed with 1012 so clients
-    /// reconnect (to another instance) instead of holding the shutdown.
-    pub draining: tokio_util::sync::CancellationToken,
-    /// Multiplayer rooms: the actors this instance runs and the relays it feeds.
-    pub rooms: Arc<crate::rooms::Rooms>,
-    /// Guests' tickets and rejoin tokens.
-    pub guests: crate::rooms::guests::Guests,
-}
+pub use crate::realtime::Realtime;

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use questpath::realtime::connection::decode_client_frame;
+use questpath::realtime::codec::decode_client_frame;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&kind, frame)) = data.split_first() else {

@@ -2,7 +2,6 @@
 //! websocket tickets and brute-force protection.
 
 pub mod cookie;
-pub mod extractor;
 pub mod google;
 pub mod lockout;
 pub mod password;

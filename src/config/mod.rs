@@ -32,6 +32,7 @@ use std::time::Duration;
 pub use auth::GoogleSettings;
 pub use generation::LlmSettings;
 pub use limits::{RateLimitFailure, RateLimitSettings};
+pub use realtime::RealtimeSettings;
 pub use secret::Secret;
 pub use server::Environment;
 pub use store::{RedisSettings, Replication, ScyllaSettings, is_cql_identifier};
@@ -74,7 +75,7 @@ pub struct Settings {
     /// How long the legacy goal creation waits for its roadmap.
     pub legacy_goal_wait: Duration,
     /// Websocket and quiz timings and limits (defaults; tests shorten them).
-    pub realtime: realtime::RealtimeSettings,
+    pub realtime: RealtimeSettings,
     /// Multiplayer room limits and timings.
     pub rooms: realtime::RoomSettings,
     /// Browser origins allowed to call the API with credentials (exact `scheme://host[:port]`).

@@ -1,12 +1,15 @@
 //! Websocket, quiz and multiplayer-room timings and limits.
 //!
-//! The only file of `config` that names the realtime and rooms settings types (their
-//! other fields keep their defaults; tests shorten them).
+//! The websocket layer's settings type lives here (the transport reads it); the rooms'
+//! is the game core's. Fields without a variable keep their defaults; tests shorten them.
+
+use std::time::Duration;
+
+use questpath_actors::session::SessionSettings;
 
 use super::ConfigError;
 use super::lookup::{Vars, bad};
 
-pub(super) use crate::realtime::RealtimeSettings;
 pub(super) use crate::rooms::RoomSettings;
 
 pub(super) fn realtime(vars: &Vars) -> Result<RealtimeSettings, ConfigError> {
@@ -41,4 +44,53 @@ pub(super) fn rooms(vars: &Vars) -> Result<RoomSettings, ConfigError> {
         empty_grace: vars.seconds("QUESTPATH_ROOM_EMPTY_GRACE_SECS", 0..=3600)?,
         ..RoomSettings::default()
     })
+}
+
+/// Limits and timings of the realtime layer.
+#[derive(Debug, Clone)]
+pub struct RealtimeSettings {
+    /// The server pings this often.
+    pub heartbeat: Duration,
+    /// A connection silent this long is dropped.
+    pub client_timeout: Duration,
+    /// Largest frame accepted, in bytes.
+    pub max_frame: usize,
+    /// How long a session outlives its last connection.
+    pub grace: Duration,
+    /// Messages waiting for a connection before it counts as a slow consumer.
+    pub outbound_queue: usize,
+    /// Sustained messages per second per connection.
+    pub rate_per_sec: f64,
+    /// Burst of messages per connection.
+    pub rate_burst: f64,
+    /// Rate-limit violations (each answered with an error) before the socket closes.
+    pub flood_strikes: u32,
+    /// Time to answer one quiz question.
+    pub question_time: Duration,
+}
+
+impl Default for RealtimeSettings {
+    fn default() -> Self {
+        RealtimeSettings {
+            heartbeat: Duration::from_secs(15),
+            client_timeout: Duration::from_secs(30),
+            max_frame: 4 * 1024,
+            grace: Duration::from_secs(60),
+            outbound_queue: 64,
+            rate_per_sec: 10.0,
+            rate_burst: 20.0,
+            flood_strikes: 20,
+            question_time: questpath_actors::rules::quiz::QUESTION_TIME,
+        }
+    }
+}
+
+impl RealtimeSettings {
+    /// The session actors' part.
+    pub fn session(&self) -> SessionSettings {
+        SessionSettings {
+            grace: self.grace,
+            question_time: self.question_time,
+        }
+    }
 }

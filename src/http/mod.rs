@@ -2,6 +2,7 @@
 
 pub mod cors;
 pub mod error;
+pub mod extractor;
 pub mod fallback;
 pub mod forwarded;
 pub mod goals_view;
@@ -17,6 +18,7 @@ pub mod users;
 pub mod v1;
 pub mod versioning;
 pub mod web;
+pub mod websocket;
 
 use actix_web::HttpRequest;
 use actix_web::web::ServiceConfig;

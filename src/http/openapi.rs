@@ -257,7 +257,7 @@ async fn openapi_json() -> HttpResponse {
 /// one-time ticket from `POST /api/v1/ws/ticket` that is checked before the upgrade. The
 /// client must offer a subprotocol: `questpath.v1` (JSON text frames) or
 /// `questpath.v1.msgpack` (MessagePack binary frames).
-// The handler is `crate::realtime::connection::upgrade`; this function only carries its
+// The handler is `crate::http::websocket::upgrade`; this function only carries its
 // documentation, so that the document lists every v1 route.
 #[utoipa::path(
     get,

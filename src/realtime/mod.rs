@@ -7,61 +7,25 @@
 //! actix actors. actix-web-actors is deprecated and hides its write buffer, which
 //! would let a slow reader grow memory without bound.
 
+pub mod closing;
+pub mod codec;
 pub mod commands;
 pub mod connection;
 pub mod frames;
 pub mod outgoing;
 pub mod protocol;
 
-use std::time::Duration;
+pub use crate::config::RealtimeSettings;
 
-use questpath_actors::session::SessionSettings;
-
-/// Limits and timings of the realtime layer.
-#[derive(Debug, Clone)]
-pub struct RealtimeSettings {
-    /// The server pings this often.
-    pub heartbeat: Duration,
-    /// A connection silent this long is dropped.
-    pub client_timeout: Duration,
-    /// Largest frame accepted, in bytes.
-    pub max_frame: usize,
-    /// How long a session outlives its last connection.
-    pub grace: Duration,
-    /// Messages waiting for a connection before it counts as a slow consumer.
-    pub outbound_queue: usize,
-    /// Sustained messages per second per connection.
-    pub rate_per_sec: f64,
-    /// Burst of messages per connection.
-    pub rate_burst: f64,
-    /// Rate-limit violations (each answered with an error) before the socket closes.
-    pub flood_strikes: u32,
-    /// Time to answer one quiz question.
-    pub question_time: Duration,
-}
-
-impl Default for RealtimeSettings {
-    fn default() -> Self {
-        RealtimeSettings {
-            heartbeat: Duration::from_secs(15),
-            client_timeout: Duration::from_secs(30),
-            max_frame: 4 * 1024,
-            grace: Duration::from_secs(60),
-            outbound_queue: 64,
-            rate_per_sec: 10.0,
-            rate_burst: 20.0,
-            flood_strikes: 20,
-            question_time: questpath_actors::rules::quiz::QUESTION_TIME,
-        }
-    }
-}
-
-impl RealtimeSettings {
-    /// The session actors' part.
-    pub fn session(&self) -> SessionSettings {
-        SessionSettings {
-            grace: self.grace,
-            question_time: self.question_time,
-        }
-    }
+/// The realtime layer's entry points.
+pub struct Realtime {
+    pub registry: actix::Addr<questpath_actors::session::registry::Registry>,
+    pub settings: RealtimeSettings,
+    /// Cancelled when the server drains: every socket is closed with 1012 so clients
+    /// reconnect (to another instance) instead of holding the shutdown.
+    pub draining: tokio_util::sync::CancellationToken,
+    /// Multiplayer rooms: the actors this instance runs and the relays it feeds.
+    pub rooms: std::sync::Arc<crate::rooms::Rooms>,
+    /// Guests' tickets and rejoin tokens.
+    pub guests: crate::rooms::guests::Guests,
 }

@@ -6,10 +6,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::cookie;
-use crate::auth::extractor::AuthUser;
 use crate::auth::service::{AuthError, Session};
 use crate::http::client_ip;
 use crate::http::error::ApiError;
+use crate::http::extractor::AuthUser;
 use crate::http::users::LegacyUser;
 use crate::state::AppState;
 

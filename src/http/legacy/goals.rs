@@ -5,8 +5,8 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::auth::extractor::AuthUser;
 use crate::http::error::ApiError;
+use crate::http::extractor::AuthUser;
 use crate::http::goals_view::{LegacyGoal, LegacyGoalListItem};
 use crate::state::AppState;
 use questpath_actors::ports::JobStatus;

@@ -12,8 +12,8 @@ use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::auth::extractor::AuthUser;
 use crate::http::error::ApiError;
+use crate::http::extractor::AuthUser;
 use crate::leaderboard::names::shown_name;
 use crate::leaderboard::{Board, Row, ViewQuery};
 use crate::state::AppState;

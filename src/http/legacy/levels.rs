@@ -14,8 +14,8 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::auth::extractor::AuthUser;
 use crate::http::error::ApiError;
+use crate::http::extractor::AuthUser;
 use crate::realtime::protocol::LETTERS;
 use crate::state::AppState;
 use questpath_actors::ports::LevelStatus;

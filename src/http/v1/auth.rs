@@ -4,10 +4,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::cookie;
-use crate::auth::extractor::AuthUser;
 use crate::auth::service::{Session, TICKET_TTL};
 use crate::http::client_ip;
 use crate::http::error::ApiError;
+use crate::http::extractor::AuthUser;
 use crate::http::openapi::{
     BearerErrors, BodyErrors, Conflict, Forbidden, Internal, NotImplemented, ServiceErrors,
     TooManyRequests, Unauthorized,

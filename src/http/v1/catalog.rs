@@ -5,8 +5,8 @@
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
 
-use crate::auth::extractor::AuthUser;
 use crate::http::error::ApiError;
+use crate::http::extractor::AuthUser;
 use crate::http::openapi::BearerErrors;
 use crate::state::AppState;
 

@@ -7,8 +7,8 @@ use questpath_actors::rules::xp::player_level;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::auth::extractor::AuthUser;
 use crate::http::error::ApiError;
+use crate::http::extractor::AuthUser;
 use crate::http::goals_view::{
     GoalPage, GoalSummary, GoalView, JobAccepted, JobView, LevelView, StatsView,
 };

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::auth::extractor::AuthUser;
 use crate::http::error::ApiError;
+use crate::http::extractor::AuthUser;
 use crate::http::openapi::{BearerErrors, NotFound, Unprocessable};
 use crate::leaderboard::{BoardView, LeaderboardError, MAX_AROUND, MAX_PAGE, Row, ViewQuery};
 use crate::state::AppState;

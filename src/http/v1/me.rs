@@ -3,8 +3,8 @@
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
-use crate::auth::extractor::AuthUser;
 use crate::http::error::ApiError;
+use crate::http::extractor::AuthUser;
 use crate::http::openapi::{BearerErrors, BodyErrors};
 use crate::http::users::Me;
 use crate::state::AppState;

@@ -40,6 +40,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(quizzes::configure)
             .configure(catalog::configure)
             .configure(room_qr::configure)
-            .configure(crate::realtime::connection::configure),
+            .configure(crate::http::websocket::configure),
     );
 }

@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::auth::extractor::AuthUser;
 use crate::http::error::ApiError;
+use crate::http::extractor::AuthUser;
 use crate::http::json::Json;
 use crate::http::openapi::{
     BearerErrors, BodyErrors, Forbidden, NotFound, TooManyRequests, Unavailable,

@@ -6,7 +6,7 @@ use std::pin::Pin;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 
-use super::service::AuthError;
+use crate::auth::service::AuthError;
 use crate::http::error::ApiError;
 use crate::state::AppState;
 use questpath_actors::ports::User;
@@ -30,7 +30,7 @@ impl FromRequest for AuthUser {
                     tracing::Span::current().record("user_id", tracing::field::display(user.id));
                     Ok(AuthUser(user))
                 }
-                Err(AuthError::Token(super::tokens::TokenError::Expired)) => {
+                Err(AuthError::Token(crate::auth::tokens::TokenError::Expired)) => {
                     Err(ApiError::unauthorized("token_expired", "Token has expired"))
                 }
                 Err(AuthError::Token(_)) | Err(AuthError::UnknownUser) => Err(
