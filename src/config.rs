@@ -454,7 +454,7 @@ pub struct Settings {
     /// Websocket and quiz timings and limits (defaults; tests shorten them).
     pub realtime: crate::realtime::RealtimeSettings,
     /// Multiplayer room limits and timings.
-    pub rooms: crate::rooms::RoomSettings,
+    pub rooms: questpath_actors::room::RoomSettings,
     /// Browser origins allowed to call the API with credentials (exact `scheme://host[:port]`).
     pub cors_origins: Vec<String>,
     /// Networks of reverse proxies whose `X-Forwarded-For` is believed.
@@ -870,13 +870,13 @@ impl Settings {
             question_time: Duration::from_secs(number("QUESTPATH_QUIZ_QUESTION_SECS", 5..=3600)?),
             ..crate::realtime::RealtimeSettings::default()
         };
-        let rooms = crate::rooms::RoomSettings {
+        let rooms = questpath_actors::room::RoomSettings {
             max_players: number("QUESTPATH_ROOM_MAX_PLAYERS", 1..=100_000)? as usize,
             max_rooms: number("QUESTPATH_ROOMS_PER_INSTANCE", 1..=100_000)? as usize,
             lease: Duration::from_secs(number("QUESTPATH_ROOM_LEASE_SECS", 3..=3600)?),
             host_grace: Duration::from_secs(number("QUESTPATH_ROOM_HOST_GRACE_SECS", 0..=3600)?),
             empty_grace: Duration::from_secs(number("QUESTPATH_ROOM_EMPTY_GRACE_SECS", 0..=3600)?),
-            ..crate::rooms::RoomSettings::default()
+            ..questpath_actors::room::RoomSettings::default()
         };
         let slow_text = or_default("QUESTPATH_SLOW_REQUEST_MS");
         let slow_request = match slow_text.parse::<u64>() {

@@ -54,7 +54,7 @@ pub struct Application {
     /// Closes websockets when the server drains.
     draining: CancellationToken,
     /// Rooms run here, handed over to other instances when the server drains.
-    rooms: Arc<crate::rooms::Rooms>,
+    rooms: Arc<questpath_actors::room::Rooms>,
 }
 
 /// Background roadmap-generation workers, stopped with the server.
@@ -225,9 +225,9 @@ impl Application {
             .unwrap_or(2);
         let registry = Registry::new(deps, cores).start();
         let draining = CancellationToken::new();
-        let rooms = crate::rooms::Rooms::new(
+        let rooms = questpath_actors::room::Rooms::new(
             settings.rooms.clone(),
-            crate::rooms::RoomDeps {
+            questpath_actors::room::RoomDeps {
                 store: backends.store.clone(),
                 cache: backends.cache.clone(),
                 bus: backends.bus.clone(),

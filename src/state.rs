@@ -27,7 +27,7 @@ pub struct Realtime {
     /// reconnect (to another instance) instead of holding the shutdown.
     pub draining: tokio_util::sync::CancellationToken,
     /// Multiplayer rooms: the actors this instance runs and the relays it feeds.
-    pub rooms: Arc<crate::rooms::Rooms>,
+    pub rooms: Arc<questpath_actors::room::Rooms>,
     /// Guests' tickets and rejoin tokens.
     pub guests: crate::rooms::guests::Guests,
 }

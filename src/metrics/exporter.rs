@@ -49,7 +49,7 @@ pub fn exposition(metrics: &Metrics) -> HttpResponse {
 /// is shared by every instance and worker), so each scrape sees them fresh; a backend
 /// that does not answer leaves the last value and shows up in the Redis error metrics.
 pub async fn sample_gauges(metrics: &Metrics, queue: &dyn JobQueue) {
-    for name in [crate::goals::QUEUE, crate::rooms::xp_jobs::QUEUE] {
+    for name in [crate::goals::QUEUE, questpath_actors::room::grants::QUEUE] {
         match tokio::time::timeout(SAMPLE_TIMEOUT, queue.depth(name)).await {
             Ok(Ok(depth)) => metrics.set_job_queue_depth(name, depth),
             Ok(Err(e)) => tracing::debug!(error = %e, "job queue depth not sampled"),

@@ -501,7 +501,7 @@ impl Metrics {
         for result in quiz_result::ALL {
             self.quizzes_finished.with_label_values(&[result]);
         }
-        for queue in [crate::goals::QUEUE, crate::rooms::xp_jobs::QUEUE] {
+        for queue in [crate::goals::QUEUE, questpath_actors::room::grants::QUEUE] {
             self.jobs_dead_lettered.with_label_values(&[queue]);
         }
         for phase in ROOM_PHASES {

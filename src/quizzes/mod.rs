@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::rooms::setup::{CustomQuestion, Invalid, MAX_TITLE, check_questions, text};
 use questpath_actors::ports::store::{QuizQuestion, SavedQuiz};
+use questpath_actors::room::setup::{CustomQuestion, Invalid, MAX_TITLE, check_questions, text};
 
 /// Most quizzes one host keeps.
 pub const MAX_PER_OWNER: usize = 500;

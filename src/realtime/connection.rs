@@ -27,7 +27,7 @@ use super::session::{Connect, Disconnect, Request};
 use super::{frames, outgoing};
 use crate::http::error::ApiError;
 use crate::metrics::{Metrics, client_message_type, disconnect, server_message_type};
-use crate::rooms::link::{Player, RoomLink, is_room_message};
+use crate::realtime::room_link::{Player, RoomLink, is_room_message};
 use crate::state::{AppState, Realtime};
 use questpath_actors::events::Notice;
 use questpath_actors::outbound::{Closing, Outbound, Outgoing};

@@ -12,6 +12,7 @@ pub mod frames;
 pub mod outgoing;
 pub mod protocol;
 pub mod registry;
+pub mod room_link;
 pub mod session;
 
 use std::sync::Arc;

@@ -422,8 +422,10 @@ async fn the_room_directory_forgets_a_dead_instances_rooms_within_the_lease() {
     })
     .await
     .unwrap();
-    let directory =
-        questpath::rooms::directory::Directory::new(std::sync::Arc::new(shared.cache()), lease);
+    let directory = questpath_actors::room::directory::Directory::new(
+        std::sync::Arc::new(shared.cache()),
+        lease,
+    );
     let owner = directory.find(&code).await.unwrap().expect("listed").owner;
     let killed = std::process::Command::new("kill")
         .args(["-KILL", &a.0.id().to_string()])

@@ -18,9 +18,9 @@ use crate::http::openapi::{
 };
 use crate::quizzes::exchange::{self, QuizDocument};
 use crate::quizzes::{MAX_BODY, MAX_PER_OWNER, QuizContent, QuizInput};
-use crate::rooms::setup::CustomQuestion;
 use crate::state::AppState;
 use questpath_actors::ports::store::SavedQuiz as StoredQuiz;
+use questpath_actors::room::setup::CustomQuestion;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/quizzes", web::get().to(list))
