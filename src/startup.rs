@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 /// The job queues of the server and the workers, named to the metrics (their series
 /// exist from the start, and scrapes sample their depth).
-pub const JOB_QUEUES: &[&str] = &[crate::goals::QUEUE, crate::rooms::xp_jobs::QUEUE];
+pub const JOB_QUEUES: &[&str] = &[crate::goals::QUEUE, questpath_actors::room::grants::QUEUE];
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -58,7 +58,7 @@ pub struct Application {
     /// Closes websockets when the server drains.
     draining: CancellationToken,
     /// Rooms run here, handed over to other instances when the server drains.
-    rooms: Arc<crate::rooms::Rooms>,
+    rooms: Arc<questpath_actors::room::Rooms>,
 }
 
 /// Background roadmap-generation workers, stopped with the server.
@@ -229,9 +229,9 @@ impl Application {
             .unwrap_or(2);
         let registry = Registry::new(deps, cores).start();
         let draining = CancellationToken::new();
-        let rooms = crate::rooms::Rooms::new(
+        let rooms = questpath_actors::room::Rooms::new(
             settings.rooms.clone(),
-            crate::rooms::RoomDeps {
+            questpath_actors::room::RoomDeps {
                 store: backends.store.clone(),
                 cache: backends.cache.clone(),
                 bus: backends.bus.clone(),

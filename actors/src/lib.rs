@@ -12,6 +12,7 @@
 //! - `observe`: what the core reports for monitoring (a trait the server implements).
 //! - `outbound`: a connection as the actors see it (a bounded queue of events).
 //! - `session`: a learner's session and the solo quiz it runs.
+//! - `room`: multiplayer rooms: the game, its actor, the relays, the directory, the setup.
 //! - `rules`: pure game rules with no actix dependency (XP and player levels, scoring).
 
 pub mod domain;
@@ -22,6 +23,7 @@ pub mod leaderboard;
 pub mod observe;
 pub mod outbound;
 pub mod ports;
+pub mod room;
 pub mod rules;
 pub mod session;
 pub mod xp;

@@ -10,7 +10,7 @@ use questpath_actors::session::SessionSettings;
 use super::ConfigError;
 use super::lookup::{Vars, bad};
 
-pub(super) use crate::rooms::RoomSettings;
+pub(super) use questpath_actors::room::RoomSettings;
 
 pub(super) fn realtime(vars: &Vars) -> Result<RealtimeSettings, ConfigError> {
     let heartbeat = vars.seconds("QUESTPATH_WS_HEARTBEAT_SECS", 1..=300)?;

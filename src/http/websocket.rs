@@ -11,7 +11,7 @@ use crate::realtime::closing::{AcceptedSocket, ClosingBody, Ends};
 use crate::realtime::codec::Encoding;
 use crate::realtime::connection;
 use crate::realtime::protocol::{SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK};
-use crate::rooms::link::Player;
+use crate::realtime::room_link::Player;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

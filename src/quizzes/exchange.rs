@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{QuizContent, QuizInput};
 use crate::realtime::protocol::LETTERS;
-use crate::rooms::setup::{CustomQuestion, Invalid, MAX_QUESTIONS, QuestionPart};
 use questpath_actors::ports::store::{QuizQuestion, SavedQuiz};
+use questpath_actors::room::setup::{CustomQuestion, Invalid, MAX_QUESTIONS, QuestionPart};
 
 /// The `format` of the JSON document.
 pub const FORMAT: &str = "questpath.quiz.v1";

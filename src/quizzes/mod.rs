@@ -1,5 +1,5 @@
 //! Saved quizzes: quizzes a host keeps to play in rooms again, checked with the rules of a
-//! room's own questions (`rooms::setup`), and their export and import files
+//! room's own questions (`questpath_actors::room::setup`), and their export and import files
 //! ([`exchange`]: a JSON document and a spreadsheet-friendly CSV).
 
 pub mod exchange;
@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::rooms::setup::{CustomQuestion, Invalid, MAX_TITLE, check_questions, text};
 use questpath_actors::ports::store::{QuizQuestion, SavedQuiz};
+use questpath_actors::room::setup::{CustomQuestion, Invalid, MAX_TITLE, check_questions, text};
 
 /// Most quizzes one host keeps.
 pub const MAX_PER_OWNER: usize = 500;

@@ -33,7 +33,7 @@ pub fn session_command(message: ClientMessage) -> Option<Command> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rooms::link::is_room_message;
+    use crate::realtime::room_link::is_room_message;
 
     #[test]
     fn every_message_goes_to_exactly_one_of_the_session_and_the_room_link() {

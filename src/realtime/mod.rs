@@ -14,6 +14,7 @@ pub mod connection;
 pub mod frames;
 pub mod outgoing;
 pub mod protocol;
+pub mod room_link;
 
 pub use crate::config::RealtimeSettings;
 
@@ -25,7 +26,7 @@ pub struct Realtime {
     /// reconnect (to another instance) instead of holding the shutdown.
     pub draining: tokio_util::sync::CancellationToken,
     /// Multiplayer rooms: the actors this instance runs and the relays it feeds.
-    pub rooms: std::sync::Arc<crate::rooms::Rooms>,
+    pub rooms: std::sync::Arc<questpath_actors::room::Rooms>,
     /// Guests' tickets and rejoin tokens.
     pub guests: crate::rooms::guests::Guests,
 }

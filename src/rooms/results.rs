@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::realtime::protocol::LETTERS;
+use questpath_actors::events::LETTERS;
 
 /// The results of a finished room (`GET /api/v1/rooms/{room_id}/results`).
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -359,8 +359,10 @@ async fn the_room_directory_forgets_a_dead_instances_rooms_within_the_lease() {
     let shared = questpath::adapters::redis::Redis::connect(&redis_settings(&prefix))
         .await
         .unwrap();
-    let directory =
-        questpath::rooms::directory::Directory::new(std::sync::Arc::new(shared.cache()), lease);
+    let directory = questpath_actors::room::directory::Directory::new(
+        std::sync::Arc::new(shared.cache()),
+        lease,
+    );
     let owner = directory.find(&code).await.unwrap().expect("listed").owner;
     a.kill();
     let died = std::time::Instant::now();

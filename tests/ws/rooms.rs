@@ -209,10 +209,13 @@ async fn a_whole_game_scores_by_speed_with_streaks_and_grants_xp_once() {
         app.backends.bus.clone(),
     );
     let room_uuid: uuid::Uuid = room["room_id"].as_str().unwrap().parse().unwrap();
-    let regranted =
-        questpath::rooms::xp_jobs::grant_room(app.backends.store.as_ref(), &service, room_uuid)
-            .await
-            .unwrap();
+    let regranted = questpath_actors::room::grants::grant_room(
+        app.backends.store.as_ref(),
+        &service,
+        room_uuid,
+    )
+    .await
+    .unwrap();
     assert_eq!(regranted, 2, "both players answered");
     assert_eq!(
         app.backends

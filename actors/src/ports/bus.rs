@@ -1,6 +1,9 @@
 //! Bus port: cross-instance events (to a user's sessions, to a room) delivered to every
 //! instance subscribed to a topic. At-most-once, like Redis pub/sub: what must not be
 //! lost goes to the store or the job queue, not only to the bus.
+//!
+//! Each bus carries one typed event: a learner's topic [`UserEvent`] (here), a room's
+//! topics `RoomBusEvent` (with the rooms, `crate::room::event`).
 
 use async_trait::async_trait;
 use tokio::sync::mpsc;

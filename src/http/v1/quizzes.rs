@@ -16,8 +16,8 @@ use crate::http::openapi::{BearerErrors, BodyErrors, Conflict, NotFound};
 use crate::ports::store::SavedQuiz as StoredQuiz;
 use crate::quizzes::exchange::{self, QuizDocument};
 use crate::quizzes::{MAX_BODY, MAX_PER_OWNER, QuizContent, QuizInput};
-use crate::rooms::setup::CustomQuestion;
 use crate::state::AppState;
+use questpath_actors::room::setup::CustomQuestion;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/quizzes", web::get().to(list))

@@ -14,10 +14,10 @@ use crate::http::json::Json;
 use crate::http::openapi::{
     BearerErrors, BodyErrors, Forbidden, NotFound, TooManyRequests, Unavailable,
 };
-use crate::rooms::RoomError;
 use crate::rooms::guests::GuestPass;
-use crate::rooms::setup::{Bank, CatalogChoice, NewRoom, Source, player_name};
 use crate::state::AppState;
+use questpath_actors::room::RoomError;
+use questpath_actors::room::setup::{Bank, CatalogChoice, NewRoom, Source, player_name};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/rooms", web::post().to(create))
@@ -106,7 +106,7 @@ pub(crate) async fn create(
         title: setup.title.clone(),
         question_count: setup.questions.len() as u32,
         max_players: setup.max_players as u32,
-        scoring: crate::rooms::game::scoring_name(setup.scoring),
+        scoring: questpath_actors::room::game::scoring_name(setup.scoring),
         streak_bonus: setup.streak_bonus,
         allow_guests: setup.allow_guests,
     };

@@ -15,7 +15,7 @@ use tokio::sync::watch;
 
 use super::directory::Entry;
 use super::game::Game;
-use questpath_actors::ports::Cache;
+use crate::ports::Cache;
 
 /// How long a saved game is kept (longer than any game is played).
 pub const TTL: Duration = Duration::from_secs(6 * 3600);

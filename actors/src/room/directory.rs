@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use questpath_actors::ports::{Cache, PortResult};
+use crate::ports::{Cache, PortResult};
 
 /// What the directory knows of a room.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -6,14 +6,14 @@
 
 use std::time::Duration;
 
-use questpath_actors::rules::room::Scoring;
+use crate::rules::room::Scoring;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::game::RoomQuestion;
-use questpath_actors::domain::roadmap::GeneratedQuestion;
-use questpath_actors::ports::Question;
-use questpath_actors::ports::store::{QuizQuestion, SavedQuiz};
+use crate::domain::roadmap::GeneratedQuestion;
+use crate::ports::Question;
+use crate::ports::store::{QuizQuestion, SavedQuiz};
 
 /// Limits of a room's setup.
 pub const MAX_TITLE: usize = 120;
@@ -24,43 +24,46 @@ pub const MAX_EXPLANATION: usize = 1_000;
 pub const TIME_LIMIT_SECS: std::ops::RangeInclusive<u64> = 5..=300;
 
 /// A question the host wrote.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CustomQuestion {
     /// 1 to 500 characters.
-    #[schema(min_length = 1, max_length = 500)]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 500))]
     pub question: String,
     /// Two to four different options (1 to 200 characters each), shown as A to D.
-    #[schema(min_items = 2, max_items = 4)]
+    #[cfg_attr(feature = "openapi", schema(min_items = 2, max_items = 4))]
     pub options: Vec<String>,
     /// The correct option: `A` to `D` (one of the options given).
-    #[schema(example = "B", pattern = "^[A-Da-d]$")]
+    #[cfg_attr(feature = "openapi", schema(example = "B", pattern = "^[A-Da-d]$"))]
     pub correct_option: String,
     /// Up to 1,000 characters, shown when the question closes.
     #[serde(default)]
-    #[schema(max_length = 1000)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 1000))]
     pub explanation: Option<String>,
     /// Seconds to answer (5 to 300); the room's default when absent.
     #[serde(default)]
-    #[schema(minimum = 5, maximum = 300)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 5, maximum = 300))]
     pub time_limit_secs: Option<u64>,
     /// Points multiplier: 0 (no points), 1 (default) or 2.
     #[serde(default)]
-    #[schema(minimum = 0, maximum = 2)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 2))]
     pub points: Option<u32>,
 }
 
 /// A level of a built-in catalog subject, as `GET /api/v1/catalog` lists them.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CatalogChoice {
     /// The subject's `slug`.
-    #[schema(example = "python")]
+    #[cfg_attr(feature = "openapi", schema(example = "python"))]
     pub subject: String,
     /// The level's `index` (from 0).
     pub level: u32,
 }
 
 /// `POST /api/v1/rooms`.
-#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewRoom {
     /// Shown in the lobby (1 to 120 characters); defaults to the title of the level,
     /// saved quiz or catalog level.
@@ -210,7 +213,30 @@ impl NewRoom {
         bank: Option<Bank>,
         server_max_players: usize,
     ) -> Result<RoomSetup, Vec<Invalid>> {
-        let one = |field: &str, message: String| vec![invalid(field, message)];
+        let settings = self.settings(server_max_players)?;
+        let source = self.source()?;
+        let (default_title, questions) = self.questions(source, bank, &settings)?;
+        if questions.is_empty() {
+            return Err(one("questions", "the room has no questions".into()));
+        }
+        let title = match &self.title {
+            Some(title) => {
+                text(title, MAX_TITLE).map_err(|e| one("title", format!("title {e}")))?
+            }
+            None => default_title.chars().take(MAX_TITLE).collect(),
+        };
+        Ok(RoomSetup {
+            title,
+            questions,
+            scoring: settings.scoring,
+            streak_bonus: self.streak_bonus.unwrap_or(true),
+            allow_guests: self.allow_guests.unwrap_or(false),
+            max_players: settings.max_players,
+        })
+    }
+
+    /// The room-wide numbers, checked (defaults for those not given).
+    fn settings(&self, server_max_players: usize) -> Result<Settings, Vec<Invalid>> {
         let default_time = match self.question_time_secs {
             None => 20,
             Some(secs) if TIME_LIMIT_SECS.contains(&secs) => secs,
@@ -243,7 +269,22 @@ impl NewRoom {
             Some(points) if points <= 2 => points,
             Some(_) => return Err(one("points", "points must be 0, 1 or 2".into())),
         };
-        let source = self.source()?;
+        Ok(Settings {
+            default_time,
+            scoring,
+            max_players,
+            bank_points,
+        })
+    }
+
+    /// The default title and the questions of the request's source.
+    fn questions(
+        &self,
+        source: Source,
+        bank: Option<Bank>,
+        settings: &Settings,
+    ) -> Result<(String, Vec<RoomQuestion>), Vec<Invalid>> {
+        let default_time = settings.default_time;
         let bank_questions = |questions: Vec<(String, Vec<String>, u8, String)>| {
             questions
                 .into_iter()
@@ -254,11 +295,11 @@ impl NewRoom {
                     answer,
                     explanation,
                     time_limit: Duration::from_secs(default_time),
-                    points: bank_points,
+                    points: settings.bank_points,
                 })
                 .collect::<Vec<_>>()
         };
-        let (default_title, questions) = match (source, bank) {
+        Ok(match (source, bank) {
             (Source::Questions, _) => {
                 let custom = self.questions.as_deref().unwrap_or_default();
                 let questions = check_questions(custom)?
@@ -301,25 +342,23 @@ impl NewRoom {
             (Source::Catalog(_), None) => {
                 return Err(one("catalog", "no such catalog level".into()));
             }
-        };
-        if questions.is_empty() {
-            return Err(one("questions", "the room has no questions".into()));
-        }
-        let title = match &self.title {
-            Some(title) => {
-                text(title, MAX_TITLE).map_err(|e| one("title", format!("title {e}")))?
-            }
-            None => default_title.chars().take(MAX_TITLE).collect(),
-        };
-        Ok(RoomSetup {
-            title,
-            questions,
-            scoring,
-            streak_bonus: self.streak_bonus.unwrap_or(true),
-            allow_guests: self.allow_guests.unwrap_or(false),
-            max_players,
         })
     }
+}
+
+/// The room-wide numbers of a request, checked.
+struct Settings {
+    /// Seconds per question where a question sets none.
+    default_time: u64,
+    scoring: Scoring,
+    max_players: usize,
+    /// Points multiplier of a level's or a catalog level's questions.
+    bank_points: u32,
+}
+
+/// One field at fault.
+fn one(field: &str, message: String) -> Vec<Invalid> {
+    vec![invalid(field, message)]
 }
 
 /// The room question of a checked question; `default_time` when it has no time limit.
@@ -415,7 +454,7 @@ impl CustomQuestion {
         if distinct.len() != options.len() {
             return Err((QuestionPart::Options, "must all differ".into()));
         }
-        let letters = &crate::realtime::protocol::LETTERS[..options.len()];
+        let letters = &crate::events::LETTERS[..options.len()];
         let answer = letters
             .iter()
             .position(|l| l.eq_ignore_ascii_case(self.correct_option.trim()))
@@ -456,7 +495,7 @@ impl CustomQuestion {
         CustomQuestion {
             question: q.question.clone(),
             options: q.options.clone(),
-            correct_option: crate::realtime::protocol::LETTERS
+            correct_option: crate::events::LETTERS
                 .get(usize::from(q.answer))
                 .copied()
                 .unwrap_or("A")
@@ -476,202 +515,4 @@ pub fn player_name(raw: &str) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn custom(options: &[&str], correct: &str) -> CustomQuestion {
-        CustomQuestion {
-            question: "Capital of France?".into(),
-            options: options.iter().map(|s| s.to_string()).collect(),
-            correct_option: correct.into(),
-            explanation: None,
-            time_limit_secs: None,
-            points: None,
-        }
-    }
-
-    fn room(questions: Vec<CustomQuestion>) -> NewRoom {
-        NewRoom {
-            title: None,
-            level_id: None,
-            questions: Some(questions),
-            quiz_id: None,
-            catalog: None,
-            question_time_secs: None,
-            scoring: None,
-            streak_bonus: None,
-            allow_guests: None,
-            max_players: None,
-            points: None,
-        }
-    }
-
-    #[test]
-    fn a_levels_questions_take_the_rooms_points() {
-        let question = Question {
-            id: Uuid::new_v4(),
-            level_id: Uuid::new_v4(),
-            index: 0,
-            question: "2 + 2?".into(),
-            options: vec!["3".into(), "4".into()],
-            answer: 1,
-            explanation: "Arithmetic.".into(),
-        };
-        let mut double = room(vec![]);
-        double.questions = None;
-        double.level_id = Some(question.level_id);
-        double.points = Some(2);
-        let setup = double
-            .validate(Some(Bank::Level("L".into(), vec![question.clone()])), 10)
-            .unwrap();
-        assert_eq!(setup.questions[0].points, 2);
-
-        double.points = Some(3);
-        let errors = double
-            .validate(Some(Bank::Level("L".into(), vec![question])), 10)
-            .unwrap_err();
-        assert_eq!(errors[0].0, "points");
-    }
-
-    #[test]
-    fn a_valid_custom_room_gets_the_defaults() {
-        let setup = room(vec![custom(&["Paris", "Rome"], "a")])
-            .validate(None, 1000)
-            .unwrap();
-        assert_eq!(setup.questions[0].answer, 0);
-        assert_eq!(setup.questions[0].time_limit, Duration::from_secs(20));
-        assert_eq!(setup.scoring, Scoring::Speed);
-        assert!(setup.streak_bonus && !setup.allow_guests);
-        assert_eq!(setup.max_players, 1000);
-    }
-
-    #[test]
-    fn bad_questions_name_the_problem() {
-        let refused = |q| room(vec![q]).validate(None, 1000).unwrap_err().remove(0);
-        let (field, message) = refused(custom(&["Paris"], "A"));
-        assert_eq!(field, "questions[0].options");
-        assert!(message.contains("2 to 4 options"), "{message}");
-        assert!(
-            refused(custom(&["Paris", "paris"], "A"))
-                .1
-                .contains("differ")
-        );
-        let (field, message) = refused(custom(&["Paris", "Rome"], "C"));
-        assert_eq!(field, "questions[0].correct_option");
-        assert!(message.contains("(A, B)"), "{message}");
-        let (field, message) = refused(custom(&["Paris", " "], "A"));
-        assert_eq!(field, "questions[0].options[1]");
-        assert!(message.contains("1 to 200"), "{message}");
-        let mut slow = custom(&["Paris", "Rome"], "A");
-        slow.time_limit_secs = Some(1);
-        assert_eq!(refused(slow).0, "questions[0].time_limit_secs");
-        let mut greedy = custom(&["Paris", "Rome"], "A");
-        greedy.points = Some(3);
-        assert_eq!(refused(greedy).0, "questions[0].points");
-        assert_eq!(
-            room(vec![]).validate(None, 1000).unwrap_err()[0].0,
-            "questions"
-        );
-    }
-
-    #[test]
-    fn every_bad_question_is_named() {
-        let good = custom(&["Paris", "Rome"], "A");
-        let errors = room(vec![
-            custom(&["Paris"], "A"),
-            good.clone(),
-            custom(&["Paris", "Rome"], "E"),
-        ])
-        .validate(None, 1000)
-        .unwrap_err();
-        let fields: Vec<&str> = errors.iter().map(|(f, _)| f.as_str()).collect();
-        assert_eq!(
-            fields,
-            ["questions[0].options", "questions[2].correct_option"]
-        );
-    }
-
-    #[test]
-    fn a_checked_question_gives_itself_back() {
-        let mut q = custom(&[" Paris ", "Rome", "=1+1"], " c");
-        q.explanation = Some("  Because.\nReally.  ".into());
-        q.time_limit_secs = Some(45);
-        q.points = Some(0);
-        let checked = q.check().unwrap();
-        assert_eq!(checked.options, ["Paris", "Rome", "=1+1"]);
-        assert_eq!(checked.answer, 2);
-        assert_eq!(checked.explanation, "Because.\nReally.");
-        let back = CustomQuestion::from_checked(&checked);
-        assert_eq!(back.correct_option, "C");
-        assert_eq!(back.check().unwrap(), checked);
-        let plain = custom(&["Paris", "Rome"], "B").check().unwrap();
-        assert_eq!(CustomQuestion::from_checked(&plain).explanation, None);
-        assert_eq!(plain.time_limit_secs, None);
-        assert_eq!(plain.points, 1);
-    }
-
-    #[test]
-    fn exactly_one_source_of_questions_and_limits_hold() {
-        let mut both = room(vec![custom(&["Paris", "Rome"], "A")]);
-        both.level_id = Some(Uuid::new_v4());
-        let errors = both
-            .validate(Some(Bank::Level("L".into(), vec![])), 1000)
-            .unwrap_err();
-        let fields: Vec<&str> = errors.iter().map(|(f, _)| f.as_str()).collect();
-        assert_eq!(fields, ["level_id", "questions"]);
-        let mut none = room(vec![]);
-        none.questions = None;
-        assert_eq!(none.source().unwrap_err().len(), 4);
-        let mut catalog = none.clone();
-        catalog.catalog = Some(CatalogChoice {
-            subject: "python".into(),
-            level: 1,
-        });
-        assert!(matches!(catalog.source(), Ok(Source::Catalog(c)) if c.level == 1));
-        let mut big = room(vec![custom(&["Paris", "Rome"], "A")]);
-        big.max_players = Some(5000);
-        assert_eq!(big.validate(None, 1000).unwrap_err()[0].0, "max_players");
-        let mut scoring = room(vec![custom(&["Paris", "Rome"], "A")]);
-        scoring.scoring = Some("luck".into());
-        assert_eq!(scoring.validate(None, 1000).unwrap_err()[0].0, "scoring");
-    }
-
-    #[test]
-    fn a_saved_quiz_plays_with_its_own_times_and_title() {
-        let mut timed = custom(&["Paris", "Rome"], "B");
-        timed.time_limit_secs = Some(7);
-        timed.points = Some(2);
-        let quiz = SavedQuiz {
-            id: Uuid::now_v7(),
-            owner_id: Uuid::new_v4(),
-            title: "Capitals".into(),
-            description: String::new(),
-            questions: vec![
-                timed.check().unwrap(),
-                custom(&["Paris", "Rome"], "A").check().unwrap(),
-            ],
-            created_at: chrono::Utc::now(),
-            updated_at: chrono::Utc::now(),
-        };
-        let mut request = room(vec![]);
-        request.questions = None;
-        request.quiz_id = Some(quiz.id);
-        request.question_time_secs = Some(30);
-        let setup = request.validate(Some(Bank::Quiz(quiz)), 10).unwrap();
-        assert_eq!(setup.title, "Capitals");
-        let times: Vec<_> = setup.questions.iter().map(|q| q.time_limit).collect();
-        assert_eq!(times, [Duration::from_secs(7), Duration::from_secs(30)]);
-        assert_eq!(
-            (setup.questions[0].answer, setup.questions[0].points),
-            (1, 2)
-        );
-    }
-
-    #[test]
-    fn player_names_are_trimmed_and_bounded() {
-        assert_eq!(player_name("  Sam ").as_deref(), Some("Sam"));
-        assert_eq!(player_name(""), None);
-        assert_eq!(player_name(&"x".repeat(25)), None);
-        assert_eq!(player_name("a\u{7}b"), None);
-    }
-}
+mod tests;

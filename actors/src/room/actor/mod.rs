@@ -3,6 +3,9 @@
 //! question clock, and publishes what happened as numbered batches of events on the
 //! room's bus topic (relays on every instance deliver them). At the end it saves the
 //! results, then grants XP through the ledger.
+//!
+//! Here: its state, the clock, batching, saves and its lifecycle; `commands` applies
+//! what connections ask, `ending` ends the game.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,17 +13,16 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
-use uuid::Uuid;
+
+mod commands;
+mod ending;
 
 use super::Rooms;
 use super::directory::Entry;
-use super::event::{Batch, Command, Event, HostAction, Target, events_topic};
-use super::game::{EndReason, Game, Refusal, Results};
+use super::event::{Batch, Command, Event, RoomBusEvent, commands_topic, events_topic};
+use super::game::{EndReason, Game};
 use super::snapshot::{Saved, SavedRef, Write};
-use super::xp_jobs::{Placed, grant_placed};
-use questpath_actors::events::room::RoomPhase;
-use questpath_actors::events::{Notice, RoomEvent, codes};
-use questpath_actors::ports::store::RoomResult;
+use crate::events::room::RoomPhase;
 
 /// A command for the room (from a local connection or relayed from another instance).
 #[derive(Message)]
@@ -159,10 +161,6 @@ impl RoomActor {
         self.outbox.extend(events);
     }
 
-    fn refuse(&mut self, connection_id: Uuid, re: Option<String>, refusal: Refusal) {
-        self.outbox.push(error_to(connection_id, re, refusal));
-    }
-
     /// Publishes what the last steps produced as one batch.
     fn flush(&mut self) {
         self.flush_scheduled = false;
@@ -175,12 +173,7 @@ impl RoomActor {
             at: Utc::now(),
             events: std::mem::take(&mut self.outbox),
         };
-        match serde_json::to_vec(&batch) {
-            Ok(payload) => {
-                let _ = self.publisher.send(payload);
-            }
-            Err(e) => tracing::error!(error = %e, "room batch could not be encoded"),
-        }
+        let _ = self.publisher.send(RoomBusEvent::Batch(batch).encode());
     }
 
     /// Flushes soon: commands arriving together share one batch.
@@ -237,193 +230,13 @@ impl RoomActor {
         let metrics = &self.rooms.deps.metrics;
         let phase = self.game.phase();
         if phase != self.counted_phase {
-            metrics.room_phase_changed(self.counted_phase.name(), phase.name());
+            metrics.room_phase_changed(self.counted_phase, phase);
             self.counted_phase = phase;
         }
         let players = self.game.connected();
         if players != self.counted_players {
             metrics.room_players_changed(self.counted_players, players);
             self.counted_players = players;
-        }
-    }
-
-    fn host(
-        &mut self,
-        connection_id: Uuid,
-        re: Option<String>,
-        action: HostAction,
-        ctx: &mut Context<Self>,
-    ) {
-        let now = Utc::now();
-        let result = match action {
-            HostAction::Start => self.game.start(now),
-            HostAction::Next
-                if self.game.phase() == RoomPhase::Reveal && self.game.out_of_questions() =>
-            {
-                self.outbox.push(Event::to(
-                    Target::Connection(connection_id),
-                    Notice::Done { re },
-                ));
-                return self.end(EndReason::Finished, ctx);
-            }
-            HostAction::Next => self.game.next(now),
-            HostAction::CloseQuestion => self.game.close_question(false),
-            HostAction::Skip => self.game.skip(now),
-            HostAction::Kick(player) => self.game.kick(player),
-            HostAction::Pause => self.game.pause(now),
-            HostAction::Resume => self.game.resume(now),
-            HostAction::End => {
-                self.outbox.push(Event::to(
-                    Target::Connection(connection_id),
-                    Notice::Done { re },
-                ));
-                return self.end(EndReason::EndedByHost, ctx);
-            }
-        };
-        match result {
-            Ok(events) => {
-                self.push(events);
-                self.outbox.push(Event::to(
-                    Target::Connection(connection_id),
-                    Notice::Done { re },
-                ));
-            }
-            Err(refusal) => self.refuse(connection_id, re, refusal),
-        }
-    }
-
-    fn handle_command(&mut self, command: Command, ctx: &mut Context<Self>) {
-        let now = Utc::now();
-        match command {
-            Command::Join {
-                player_id,
-                connection_id,
-                kind,
-                name,
-                re,
-            } => {
-                // A game that ended refuses joins itself (`room_ended`).
-                if self.game.is_host(player_id) {
-                    self.host_ever_joined = true;
-                }
-                match self
-                    .game
-                    .join(player_id, connection_id, kind, &name, re.clone(), now)
-                {
-                    Ok(events) => self.push(events),
-                    // A refused connection is not in the room.
-                    Err(refusal) => self
-                        .outbox
-                        .push(error_to(connection_id, re, refusal).detaching()),
-                }
-            }
-            Command::Disconnected { player_id, .. } => self.game.disconnected(player_id),
-            Command::Leave { player_id, .. } => {
-                let events = self.game.leave(player_id);
-                self.push(events);
-            }
-            Command::Answer {
-                player_id,
-                connection_id,
-                re,
-                question,
-                option,
-                received_at,
-                response_ms,
-            } => {
-                if self.ending {
-                    return;
-                }
-                let response = response_ms.map(Duration::from_millis);
-                match self.game.answer(
-                    player_id,
-                    re.clone(),
-                    question,
-                    &option,
-                    received_at,
-                    response,
-                ) {
-                    Ok(events) => {
-                        self.rooms.deps.metrics.room_answer("accepted");
-                        self.push(events);
-                    }
-                    Err(refusal) => {
-                        self.rooms.deps.metrics.room_answer(refusal.0);
-                        self.refuse(connection_id, re, refusal);
-                    }
-                }
-            }
-            Command::State {
-                player_id,
-                connection_id,
-                re,
-                joined,
-            } => {
-                let snapshot = self.game.snapshot(player_id, now);
-                if snapshot.you.is_none() && !self.game.is_host(player_id) {
-                    self.refuse(
-                        connection_id,
-                        re,
-                        (codes::NOT_IN_ROOM, "you have no seat in this room".into()),
-                    );
-                } else {
-                    let room = Box::new(snapshot);
-                    let message = if joined {
-                        Notice::Room(RoomEvent::Joined { re, room })
-                    } else {
-                        Notice::Room(RoomEvent::State { re, room })
-                    };
-                    self.outbox
-                        .push(Event::to(Target::Connection(connection_id), message));
-                }
-            }
-            Command::Host {
-                player_id,
-                connection_id,
-                re,
-                action,
-            } => {
-                if !self.game.is_host(player_id) {
-                    self.refuse(
-                        connection_id,
-                        re,
-                        (codes::NOT_HOST, "only the host can do that".into()),
-                    );
-                } else if !self.ending {
-                    self.host(connection_id, re, action, ctx);
-                }
-            }
-            Command::Reattach { players } => {
-                for player in &players {
-                    self.game.reattach(*player);
-                    if self.game.is_host(*player) {
-                        self.host_ever_joined = true;
-                    }
-                }
-                let mut seen = std::collections::HashSet::new();
-                for player in players.into_iter().filter(|p| seen.insert(*p)) {
-                    let room = self.game.snapshot(player, now);
-                    self.outbox.push(Event::to(
-                        Target::Player(player),
-                        Notice::Room(RoomEvent::State {
-                            re: None,
-                            room: Box::new(room),
-                        }),
-                    ));
-                }
-            }
-            Command::Resync { players } => {
-                for player in players {
-                    let room = self.game.snapshot(player, now);
-                    self.outbox.push(Event::to(
-                        Target::Player(player),
-                        Notice::Room(RoomEvent::State {
-                            re: None,
-                            room: Box::new(room),
-                        }),
-                    ));
-                }
-            }
         }
     }
 
@@ -480,112 +293,6 @@ impl RoomActor {
         }
         self.settle(ctx);
     }
-
-    /// Ends the game: results saved first (so "results saved" is true when said), then
-    /// the last events, then XP for every signed-in player, then the code is released.
-    fn end(&mut self, reason: EndReason, ctx: &mut Context<Self>) {
-        if self.ending {
-            return;
-        }
-        self.ending = true;
-        if let Some((_, handle)) = self.close_timer.take() {
-            ctx.cancel_future(handle);
-        }
-        let (mut events, results) = self.game.end(reason, true);
-        self.count();
-        let _ = self.saver.send(Write::Delete);
-        let record = RoomResult {
-            room_id: results.room_id,
-            code: results.code.clone(),
-            host_id: results.host_id,
-            title: results.title.clone(),
-            created_at: self.created_at,
-            ended_at: Utc::now(),
-            end_reason: reason.as_str().into(),
-            players: results.players.len() as u32,
-            results: serde_json::to_value(&results).unwrap_or_default(),
-        };
-        let store = self.rooms.deps.store.clone();
-        let save = async move {
-            tokio::time::timeout(Duration::from_secs(10), store.save_room_result(&record)).await
-        };
-        self.rooms.deps.metrics.room_ended(reason.as_str());
-        ctx.wait(save.into_actor(self).map(move |saved, act, ctx| {
-            let saved = matches!(saved, Ok(Ok(())));
-            if !saved {
-                tracing::error!(room_id = %act.entry.room_id, ?saved, "room results could not be saved");
-                for event in &mut events {
-                    if let Notice::Room(RoomEvent::Ended { results_saved, .. }) = &mut event.message {
-                        *results_saved = false;
-                    }
-                }
-            }
-            act.push(events);
-            act.flush();
-            if saved {
-                tokio::spawn(queue_xp(act.rooms.clone(), act.entry.room_id));
-            } else {
-                tokio::spawn(grant_from_memory(act.rooms.clone(), results));
-            }
-            let rooms = act.rooms.clone();
-            let entry = act.entry.clone();
-            tokio::spawn(async move {
-                if let Err(e) = rooms.directory.release(&entry).await {
-                    tracing::warn!(error = %e, "room code could not be released; it expires with its lease");
-                }
-            });
-            ctx.stop();
-        }));
-    }
-}
-
-/// An `error` frame for one connection.
-fn error_to(connection_id: Uuid, re: Option<String>, (code, message): Refusal) -> Event {
-    Event::to(
-        Target::Connection(connection_id),
-        Notice::Refused {
-            re,
-            code: code.into(),
-            message,
-        },
-    )
-}
-
-/// Queues the room's XP: a worker grants it from the saved results (retried, and
-/// taken over by another instance if this one dies). Without saved results (the store
-/// failed) the grants are made here, from memory, as the only chance left.
-async fn queue_xp(rooms: Arc<Rooms>, room_id: Uuid) {
-    let queued = rooms
-        .deps
-        .job_queue
-        .enqueue(super::xp_jobs::QUEUE, room_id.to_string().as_bytes())
-        .await;
-    if let Err(e) = queued {
-        tracing::warn!(error = %e, %room_id, "room XP job could not be queued; granting now");
-        if let Err(e) =
-            super::xp_jobs::grant_room(rooms.deps.store.as_ref(), &rooms.deps.xp, room_id).await
-        {
-            tracing::error!(%room_id, error = %e, "room XP could not be granted");
-        }
-    }
-}
-
-/// Grants from the in-memory results (only when they could not be saved).
-async fn grant_from_memory(rooms: Arc<Rooms>, results: Results) {
-    let players: Vec<Placed> = results
-        .players
-        .iter()
-        .map(|p| Placed {
-            player_id: p.player_id,
-            guest: p.guest,
-            rank: p.rank,
-            correct: p.correct,
-            answered: p.answered,
-        })
-        .collect();
-    if let Err(e) = grant_placed(&rooms.deps.xp, results.room_id, &players).await {
-        tracing::error!(room_id = %results.room_id, error = %e, "room XP could not be granted");
-    }
 }
 
 impl Actor for RoomActor {
@@ -595,18 +302,23 @@ impl Actor for RoomActor {
         self.rooms
             .deps
             .metrics
-            .room_phase_changed_from_none(RoomPhase::Lobby.name());
+            .room_phase_changed_from_none(RoomPhase::Lobby);
         // Commands from connections on other instances.
         let bus = self.rooms.deps.bus.clone();
-        let topic = super::event::commands_topic(self.entry.room_id);
+        let topic = commands_topic(self.entry.room_id);
         let addr = ctx.address();
         self.commands = Some(tokio::spawn(async move {
             match bus.subscribe(&topic).await {
                 Ok(mut subscription) => {
                     while let Some(payload) = subscription.recv().await {
-                        match serde_json::from_slice::<Command>(&payload) {
-                            Ok(command) => addr.do_send(RoomCommand(command)),
-                            Err(e) => tracing::warn!(error = %e, "unreadable room command ignored"),
+                        match RoomBusEvent::decode(&payload) {
+                            Some(RoomBusEvent::Command(command)) => {
+                                addr.do_send(RoomCommand(command))
+                            }
+                            Some(RoomBusEvent::Batch(_)) => {
+                                tracing::warn!(%topic, "a batch on a commands topic ignored")
+                            }
+                            None => {}
                         }
                         if !addr.connected() {
                             break;
@@ -645,7 +357,7 @@ impl Actor for RoomActor {
             task.abort();
         }
         let metrics = &self.rooms.deps.metrics;
-        metrics.room_phase_changed_to_none(self.counted_phase.name());
+        metrics.room_phase_changed_to_none(self.counted_phase);
         metrics.room_players_changed(self.counted_players, 0);
         self.rooms.forget_local(self.entry.room_id);
     }

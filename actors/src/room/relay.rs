@@ -14,10 +14,10 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::Rooms;
-use super::event::{Batch, Command, Event, Target};
-use questpath_actors::events::{Notice, RoomEvent};
-use questpath_actors::outbound::{Outbound, Outgoing, SharedNotice};
-use questpath_actors::ports::BusSubscription;
+use super::event::{Batch, Command, Event, RoomBusEvent, Target};
+use crate::events::{Notice, RoomEvent};
+use crate::outbound::{Outbound, Outgoing, SharedNotice};
+use crate::ports::BusSubscription;
 
 /// A connection's place in a room, as its socket task holds it.
 #[derive(Clone)]
@@ -204,64 +204,13 @@ pub(super) async fn run(
             },
             payload = subscription.recv() => {
                 let Some(payload) = payload else { break };
-                let Ok(batch) = serde_json::from_slice::<Batch>(&payload) else {
-                    tracing::warn!(%room_id, "unreadable room batch ignored");
+                let Some(RoomBusEvent::Batch(batch)) = RoomBusEvent::decode(&payload) else {
+                    tracing::warn!(%room_id, "a room bus event that is not a batch ignored");
                     continue;
                 };
-                match relay.last_seq {
-                    Some(last) if batch.seq <= last => continue,
-                    Some(last) if batch.seq > last + 1 => {
-                        tracing::warn!(%room_id, missed = batch.seq - last - 1, "room events missed: asking for the state");
-                        let players = relay.players();
-                        let rooms = rooms.clone();
-                        tokio::spawn(async move {
-                            rooms.send(room_id, Command::Resync { players }).await;
-                        });
-                    }
-                    _ => {}
-                }
-                relay.last_seq = Some(batch.seq);
-                let mut fanned_question = false;
-                for event in batch.events {
-                    fanned_question |= relay.deliver(event);
-                }
-                if fanned_question {
-                    let elapsed = (Utc::now() - batch.at).to_std().unwrap_or_default();
-                    rooms.deps.metrics.room_fanout(elapsed);
-                }
+                relay.receive(&rooms, batch);
             }
-            _ = watch.tick(), if !rooms.is_draining() => {
-                // The owner may have died or drained: look the room up (which adopts
-                // it when it is saved and nobody runs it) and follow it to its new
-                // owner, or tell the players it is gone.
-                let found = match rooms.find(&relay.code).await {
-                    Ok(found) => found,
-                    // The cache is down, not necessarily the owner: keep waiting.
-                    Err(_) => continue,
-                };
-                match found {
-                    Some(entry) if entry.room_id == room_id => {
-                        let moved = relay.owner.is_some_and(|owner| owner != entry.owner);
-                        relay.owner = Some(entry.owner);
-                        relay.local_owner = entry.owner == rooms.instance_id;
-                        if moved {
-                            tracing::info!(%room_id, owner = %entry.owner, "room moved: reattaching local players");
-                            relay.last_seq = None;
-                            rooms.send(room_id, Command::Reattach { players: relay.connections() }).await;
-                        }
-                    }
-                    _ => {
-                        tracing::warn!(%room_id, "room owner gone: closing the room for local players");
-                        relay.deliver(Event::to(Target::All, Notice::Room(RoomEvent::Ended {
-                            room_id,
-                            reason: "unavailable".into(),
-                            podium: Vec::new(),
-                            players: 0,
-                            results_saved: false,
-                        })).detaching());
-                    }
-                }
-            }
+            _ = watch.tick(), if !rooms.is_draining() => relay.follow_owner(&rooms).await,
         }
         if relay.members.is_empty() && rooms.retire_relay(room_id, &mut control) {
             break;
@@ -270,6 +219,71 @@ pub(super) async fn run(
     // Anything attached meanwhile is let go (cannot happen once retired; kept safe).
     for member in relay.members.values() {
         member.left.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Relay {
+    /// Delivers a batch, in order; a gap in the numbers (the bus is at-most-once) asks
+    /// the room for its players' state.
+    fn receive(&mut self, rooms: &Arc<Rooms>, batch: Batch) {
+        let room_id = self.room_id;
+        match self.last_seq {
+            Some(last) if batch.seq <= last => return,
+            Some(last) if batch.seq > last + 1 => {
+                tracing::warn!(%room_id, missed = batch.seq - last - 1, "room events missed: asking for the state");
+                let players = self.players();
+                let rooms = rooms.clone();
+                tokio::spawn(async move {
+                    rooms.send(room_id, Command::Resync { players }).await;
+                });
+            }
+            _ => {}
+        }
+        self.last_seq = Some(batch.seq);
+        let mut fanned_question = false;
+        for event in batch.events {
+            fanned_question |= self.deliver(event);
+        }
+        if fanned_question {
+            let elapsed = (Utc::now() - batch.at).to_std().unwrap_or_default();
+            rooms.deps.metrics.room_fanout(elapsed);
+        }
+    }
+
+    /// The owner may have died or drained: looks the room up (which adopts it when it
+    /// is saved and nobody runs it) and follows it to its new owner, or tells the
+    /// players it is gone.
+    async fn follow_owner(&mut self, rooms: &Arc<Rooms>) {
+        let room_id = self.room_id;
+        let found = match rooms.find(&self.code).await {
+            Ok(found) => found,
+            // The cache is down, not necessarily the owner: keep waiting.
+            Err(_) => return,
+        };
+        match found {
+            Some(entry) if entry.room_id == room_id => {
+                let moved = self.owner.is_some_and(|owner| owner != entry.owner);
+                self.owner = Some(entry.owner);
+                self.local_owner = entry.owner == rooms.instance_id;
+                if moved {
+                    tracing::info!(%room_id, owner = %entry.owner, "room moved: reattaching local players");
+                    self.last_seq = None;
+                    let players = self.connections();
+                    rooms.send(room_id, Command::Reattach { players }).await;
+                }
+            }
+            _ => {
+                tracing::warn!(%room_id, "room owner gone: closing the room for local players");
+                let gone = RoomEvent::Ended {
+                    room_id,
+                    reason: "unavailable".into(),
+                    podium: Vec::new(),
+                    players: 0,
+                    results_saved: false,
+                };
+                self.deliver(Event::to(Target::All, Notice::Room(gone)).detaching());
+            }
+        }
     }
 }
 

@@ -9,14 +9,15 @@ use chrono::Utc;
 use questpath_actors::rules::room::compensated_response;
 use uuid::Uuid;
 
-use super::Rooms;
-use super::event::{Command, HostAction, PlayerKind};
-use super::guests::GuestPass;
-use super::relay::Attachment;
-use super::setup::player_name;
-use crate::realtime::protocol::{ClientMessage, codes};
+use crate::realtime::protocol::{ClientMessage, RoomRole, codes};
+use crate::rooms::guests::GuestPass;
 use questpath_actors::events::{Notice, RoomEvent};
 use questpath_actors::outbound::Outbound;
+use questpath_actors::room::Rooms;
+use questpath_actors::room::directory::Entry;
+use questpath_actors::room::event::{Command, HostAction, PlayerKind};
+use questpath_actors::room::relay::Attachment;
+use questpath_actors::room::setup::player_name;
 
 /// Who is behind a connection, as far as rooms are concerned.
 #[derive(Debug, Clone)]
@@ -50,6 +51,33 @@ fn error(re: Option<String>, code: &str, message: impl Into<String>) -> Notice {
         code: code.into(),
         message: message.into(),
     }
+}
+
+/// A refusal of a `room.join` before it reaches a room: its code and sentence.
+struct Refused(&'static str, &'static str);
+
+/// The directory or the bus could not be reached.
+const UNAVAILABLE: Refused = Refused(codes::UNAVAILABLE, "please try again in a moment");
+
+impl Refused {
+    fn notice(self, re: Option<String>) -> Notice {
+        error(re, self.0, self.1)
+    }
+}
+
+/// The host's control a frame asks for, if it is one.
+fn host_action(message: &ClientMessage) -> Option<HostAction> {
+    Some(match message {
+        ClientMessage::RoomStart => HostAction::Start,
+        ClientMessage::RoomNext => HostAction::Next,
+        ClientMessage::RoomCloseQuestion => HostAction::CloseQuestion,
+        ClientMessage::RoomSkip => HostAction::Skip,
+        ClientMessage::RoomKick { player_id } => HostAction::Kick(*player_id),
+        ClientMessage::RoomPause => HostAction::Pause,
+        ClientMessage::RoomResume => HostAction::Resume,
+        ClientMessage::RoomEnd => HostAction::End,
+        _ => return None,
+    })
 }
 
 /// How long a player's seat is remembered for their next connection.
@@ -104,7 +132,7 @@ impl RoomLink {
     pub fn written(&mut self, message: &Notice) {
         match message {
             Notice::Room(RoomEvent::Joined { room, .. })
-                if room.you.is_some() || room.role == crate::realtime::protocol::RoomRole::Host =>
+                if room.you.is_some() || room.role == RoomRole::Host =>
             {
                 self.remember_seat(room.code.clone());
             }
@@ -157,22 +185,7 @@ impl RoomLink {
         };
         let command = match message {
             ClientMessage::RoomAnswer { question, option } => {
-                let response_ms = self.question_written.and_then(|(index, at)| {
-                    (index == question).then(|| {
-                        let measured = received_at.saturating_duration_since(at);
-                        compensated_response(measured, round_trip).as_millis() as u64
-                    })
-                });
-                Command::Answer {
-                    player_id,
-                    connection_id,
-                    re,
-                    question,
-                    option,
-                    received_at: Utc::now()
-                        - chrono::Duration::from_std(received_at.elapsed()).unwrap_or_default(),
-                    response_ms,
-                }
+                self.answer(question, option, re, received_at, round_trip)
             }
             ClientMessage::RoomState => Command::State {
                 player_id,
@@ -195,28 +208,46 @@ impl RoomLink {
                     .await;
                 return (Some(Notice::Done { re }), false);
             }
-            other => {
-                let action = match other {
-                    ClientMessage::RoomStart => HostAction::Start,
-                    ClientMessage::RoomNext => HostAction::Next,
-                    ClientMessage::RoomCloseQuestion => HostAction::CloseQuestion,
-                    ClientMessage::RoomSkip => HostAction::Skip,
-                    ClientMessage::RoomKick { player_id } => HostAction::Kick(player_id),
-                    ClientMessage::RoomPause => HostAction::Pause,
-                    ClientMessage::RoomResume => HostAction::Resume,
-                    ClientMessage::RoomEnd => HostAction::End,
-                    _ => return (None, false),
-                };
-                Command::Host {
+            other => match host_action(&other) {
+                Some(action) => Command::Host {
                     player_id,
                     connection_id,
                     re,
                     action,
-                }
-            }
+                },
+                None => return (None, false),
+            },
         };
         self.rooms.send(room_id, command).await;
         (None, false)
+    }
+
+    /// An answer, with its response time as this socket measured it (from when the
+    /// question was written to it, less half the round trip) when it knows it.
+    fn answer(
+        &self,
+        question: u32,
+        option: String,
+        re: Option<String>,
+        received_at: Instant,
+        round_trip: Option<Duration>,
+    ) -> Command {
+        let response_ms = self.question_written.and_then(|(index, at)| {
+            (index == question).then(|| {
+                let measured = received_at.saturating_duration_since(at);
+                compensated_response(measured, round_trip).as_millis() as u64
+            })
+        });
+        Command::Answer {
+            player_id: self.player.id(),
+            connection_id: self.connection_id,
+            re,
+            question,
+            option,
+            received_at: Utc::now()
+                - chrono::Duration::from_std(received_at.elapsed()).unwrap_or_default(),
+            response_ms,
+        }
     }
 
     async fn join(
@@ -249,69 +280,13 @@ impl RoomLink {
                 false,
             );
         }
-        let entry = match self.rooms.find(&code).await {
-            Ok(Some(entry)) => entry,
-            Ok(None) => {
-                return (
-                    Some(error(
-                        re,
-                        codes::ROOM_NOT_FOUND,
-                        "no game is running with this code",
-                    )),
-                    false,
-                );
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "room directory unavailable");
-                return (
-                    Some(error(
-                        re,
-                        codes::UNAVAILABLE,
-                        "please try again in a moment",
-                    )),
-                    false,
-                );
-            }
+        let entry = match self.find(&code).await {
+            Ok(entry) => entry,
+            Err(refusal) => return (Some(refusal.notice(re)), false),
         };
-        let (kind, name) = match &self.player {
-            Player::Guest(pass) => {
-                if pass.room_id != entry.room_id {
-                    return (
-                        Some(error(
-                            re,
-                            codes::ROOM_NOT_FOUND,
-                            "this guest pass is for another game",
-                        )),
-                        false,
-                    );
-                }
-                (PlayerKind::Guest, pass.name.clone())
-            }
-            Player::User(id) => {
-                let name = match name {
-                    Some(raw) => match player_name(&raw) {
-                        Some(name) => name,
-                        None => {
-                            return (
-                                Some(error(
-                                    re,
-                                    codes::INVALID_NAME,
-                                    "a name is 1 to 24 characters",
-                                )),
-                                false,
-                            );
-                        }
-                    },
-                    None => match self.rooms.deps.store.user_by_id(*id).await {
-                        Ok(Some(user)) => crate::leaderboard::names::shown_name(&user)
-                            .chars()
-                            .take(24)
-                            .collect(),
-                        _ => "Player".to_string(),
-                    },
-                };
-                (PlayerKind::User, name)
-            }
+        let (kind, name) = match self.seat_name(&entry, name).await {
+            Ok(seat) => seat,
+            Err(refusal) => return (Some(refusal.notice(re)), false),
         };
         let player_id = self.player.id();
         let attachment = match self
@@ -322,14 +297,7 @@ impl RoomLink {
             Ok(attachment) => attachment,
             Err(e) => {
                 tracing::warn!(error = %e, "could not follow the room's events");
-                return (
-                    Some(error(
-                        re,
-                        codes::UNAVAILABLE,
-                        "please try again in a moment",
-                    )),
-                    false,
-                );
+                return (Some(UNAVAILABLE.notice(re)), false);
             }
         };
         self.current = Some(attachment);
@@ -349,10 +317,56 @@ impl RoomLink {
         (None, true)
     }
 
+    /// The running room with this code.
+    async fn find(&self, code: &str) -> Result<Entry, Refused> {
+        match self.rooms.find(code).await {
+            Ok(Some(entry)) => Ok(entry),
+            Ok(None) => Err(Refused(
+                codes::ROOM_NOT_FOUND,
+                "no game is running with this code",
+            )),
+            Err(e) => {
+                tracing::warn!(error = %e, "room directory unavailable");
+                Err(UNAVAILABLE)
+            }
+        }
+    }
+
+    /// Whether the player sits as a learner or a guest, and their name in the room: a
+    /// guest's from their pass, a learner's as asked or else their shown name.
+    async fn seat_name(
+        &self,
+        entry: &Entry,
+        name: Option<String>,
+    ) -> Result<(PlayerKind, String), Refused> {
+        let id = match &self.player {
+            Player::Guest(pass) if pass.room_id != entry.room_id => {
+                return Err(Refused(
+                    codes::ROOM_NOT_FOUND,
+                    "this guest pass is for another game",
+                ));
+            }
+            Player::Guest(pass) => return Ok((PlayerKind::Guest, pass.name.clone())),
+            Player::User(id) => *id,
+        };
+        let name = match name {
+            Some(raw) => player_name(&raw)
+                .ok_or(Refused(codes::INVALID_NAME, "a name is 1 to 24 characters"))?,
+            None => match self.rooms.deps().store.user_by_id(id).await {
+                Ok(Some(user)) => crate::leaderboard::names::shown_name(&user)
+                    .chars()
+                    .take(24)
+                    .collect(),
+                _ => "Player".to_string(),
+            },
+        };
+        Ok((PlayerKind::User, name))
+    }
+
     /// Remembers (in the cache port, so any instance knows) which room this player sits
     /// in, so their next connection is put back without re-entering the code.
     fn remember_seat(&self, code: String) {
-        let cache = self.rooms.deps.cache.clone();
+        let cache = self.rooms.deps().cache.clone();
         let key = seat_key(self.player.id());
         tokio::spawn(async move {
             if let Err(e) = cache.set(&key, code.as_bytes(), SEAT_TTL).await {
@@ -362,7 +376,7 @@ impl RoomLink {
     }
 
     fn forget_seat(&self) {
-        let cache = self.rooms.deps.cache.clone();
+        let cache = self.rooms.deps().cache.clone();
         let key = seat_key(self.player.id());
         tokio::spawn(async move {
             let _ = cache.delete(&key).await;
@@ -374,7 +388,7 @@ impl RoomLink {
     pub async fn resume(&mut self) {
         let code = match &self.player {
             Player::Guest(pass) => Some(pass.code.clone()),
-            Player::User(id) => match self.rooms.deps.cache.get(&seat_key(*id)).await {
+            Player::User(id) => match self.rooms.deps().cache.get(&seat_key(*id)).await {
                 Ok(Some(bytes)) => String::from_utf8(bytes).ok(),
                 _ => None,
             },
