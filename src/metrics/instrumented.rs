@@ -32,10 +32,11 @@ use questpath_actors::ports::store::{
     ArchivedEntry, ArchivedWeek, QuizSummary, RoomResult, SavedQuiz, StoreResult,
 };
 use questpath_actors::ports::{
-    Bus, BusSubscription, Cache, GenerationJob, Goal, GoalStatus, Job, JobQueue, Leaderboard,
-    Level, LevelStatus, LoginFailures, NewGoal, NewUser, Page, PortResult, ProfileUpdate, Question,
-    RateDecision, RateLimit, RateLimiter, RefreshFamily, RefreshToken, Store, StoreError, User,
-    XpEntry,
+    ArchiveStore, Bus, BusSubscription, Cache, GenerationJob, Goal, GoalStatus, GoalStore, Job,
+    JobQueue, JobStore, Leaderboard, Level, LevelStatus, LoginFailures, NewGoal, NewUser, Page,
+    PortResult, ProfileUpdate, Question, QuizStore, RateDecision, RateLimit, RateLimiter,
+    RefreshFamily, RefreshToken, RoomResultStore, SessionStore, Store, StoreBackend, StoreError,
+    User, UserStore, XpEntry, XpStore,
 };
 
 tokio::task_local! {
@@ -151,7 +152,7 @@ impl InstrumentedStore {
 }
 
 #[async_trait]
-impl Store for InstrumentedStore {
+impl StoreBackend for InstrumentedStore {
     fn backend(&self) -> &'static str {
         self.inner.backend()
     }
@@ -159,7 +160,10 @@ impl Store for InstrumentedStore {
     async fn ping(&self) -> StoreResult<()> {
         timed_store!(self, "ping", self.inner.ping())
     }
+}
 
+#[async_trait]
+impl UserStore for InstrumentedStore {
     async fn create_user(&self, new: NewUser) -> StoreResult<User> {
         timed_store!(self, "create_user", self.inner.create_user(new))
     }
@@ -207,7 +211,10 @@ impl Store for InstrumentedStore {
             self.inner.user_by_google(google_sub)
         )
     }
+}
 
+#[async_trait]
+impl SessionStore for InstrumentedStore {
     async fn create_refresh_family(&self, family: &RefreshFamily) -> StoreResult<()> {
         timed_store!(
             self,
@@ -306,7 +313,10 @@ impl Store for InstrumentedStore {
             self.inner.clear_login_failures(key)
         )
     }
+}
 
+#[async_trait]
+impl JobStore for InstrumentedStore {
     async fn create_job(&self, job: &GenerationJob) -> StoreResult<()> {
         timed_store!(self, "create_job", self.inner.create_job(job))
     }
@@ -318,7 +328,10 @@ impl Store for InstrumentedStore {
     async fn update_job(&self, job: &GenerationJob) -> StoreResult<()> {
         timed_store!(self, "update_job", self.inner.update_job(job))
     }
+}
 
+#[async_trait]
+impl GoalStore for InstrumentedStore {
     async fn save_goal(&self, goal: &NewGoal) -> StoreResult<()> {
         timed_store!(self, "save_goal", self.inner.save_goal(goal))
     }
@@ -384,7 +397,10 @@ impl Store for InstrumentedStore {
     async fn questions(&self, level_id: Uuid) -> StoreResult<Vec<Question>> {
         timed_store!(self, "questions", self.inner.questions(level_id))
     }
+}
 
+#[async_trait]
+impl XpStore for InstrumentedStore {
     async fn record_xp(&self, entry: &XpEntry) -> StoreResult<bool> {
         timed_store!(self, "record_xp", self.inner.record_xp(entry))
     }
@@ -420,7 +436,10 @@ impl Store for InstrumentedStore {
     async fn xp_users(&self, after: Option<Uuid>, limit: usize) -> StoreResult<Vec<Uuid>> {
         timed_store!(self, "xp_users", self.inner.xp_users(after, limit))
     }
+}
 
+#[async_trait]
+impl ArchiveStore for InstrumentedStore {
     async fn write_archive_entries(
         &self,
         period: &str,
@@ -473,7 +492,10 @@ impl Store for InstrumentedStore {
             self.inner.archived_entry(period, user_id)
         )
     }
+}
 
+#[async_trait]
+impl RoomResultStore for InstrumentedStore {
     async fn save_room_result(&self, result: &RoomResult) -> StoreResult<()> {
         timed_store!(
             self,
@@ -497,7 +519,10 @@ impl Store for InstrumentedStore {
             self.inner.room_results_of_host(host_id, limit)
         )
     }
+}
 
+#[async_trait]
+impl QuizStore for InstrumentedStore {
     async fn create_quiz(&self, quiz: &SavedQuiz, limit: usize) -> StoreResult<bool> {
         timed_store!(self, "create_quiz", self.inner.create_quiz(quiz, limit))
     }

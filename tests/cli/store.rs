@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use questpath::adapters::embedded::EmbeddedStore;
-use questpath::ports::Store;
+use questpath::ports::{RoomResultStore, UserStore, XpStore};
 use questpath::ports::store::RoomResult;
 
 use super::{Server, http, questpath, run};

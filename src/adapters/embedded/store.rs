@@ -40,9 +40,11 @@ use uuid::Uuid;
 
 use super::database::DbHandle;
 use questpath_actors::ports::store::{
-    ArchivedEntry, ArchivedWeek, GenerationJob, Goal, GoalStatus, Level, LevelStatus,
-    LoginFailures, NewGoal, NewUser, Page, ProfileUpdate, Question, QuizSummary, RefreshFamily,
-    RefreshToken, RoomResult, SavedQuiz, Store, StoreError, StoreResult, User, XpEntry, email_key,
+    ArchiveStore, ArchivedEntry, ArchivedWeek, GenerationJob, Goal, GoalStatus, GoalStore,
+    JobStore, Level, LevelStatus, LoginFailures, NewGoal, NewUser, Page, ProfileUpdate, Question,
+    QuizStore, QuizSummary, RefreshFamily, RefreshToken, RoomResult, RoomResultStore, SavedQuiz,
+    SessionStore, StoreBackend, StoreError, StoreResult, User, UserStore, XpEntry, XpStore,
+    email_key,
 };
 
 /// users: user id -> JSON `User`.
@@ -431,7 +433,7 @@ fn user_grants<V: redb::Value + 'static>(
 }
 
 #[async_trait]
-impl Store for EmbeddedStore {
+impl StoreBackend for EmbeddedStore {
     fn backend(&self) -> &'static str {
         "embedded"
     }
@@ -444,7 +446,10 @@ impl Store for EmbeddedStore {
         })
         .await
     }
+}
 
+#[async_trait]
+impl UserStore for EmbeddedStore {
     async fn create_user(&self, new: NewUser) -> StoreResult<User> {
         self.blocking(move |db| {
             let user = User {
@@ -502,6 +507,7 @@ impl Store for EmbeddedStore {
         })
         .await
     }
+
     async fn update_profile(&self, id: Uuid, update: ProfileUpdate) -> StoreResult<Option<User>> {
         self.blocking(move |db| {
             update_record(db, USERS, id.as_u128(), "user", |user: &mut User| {
@@ -577,7 +583,10 @@ impl Store for EmbeddedStore {
         })
         .await
     }
+}
 
+#[async_trait]
+impl SessionStore for EmbeddedStore {
     async fn create_refresh_family(&self, family: &RefreshFamily) -> StoreResult<()> {
         let family = family.clone();
         self.blocking(move |db| {
@@ -832,7 +841,10 @@ impl Store for EmbeddedStore {
         })
         .await
     }
+}
 
+#[async_trait]
+impl JobStore for EmbeddedStore {
     async fn create_job(&self, job: &GenerationJob) -> StoreResult<()> {
         let job = job.clone();
         self.blocking(move |db| {
@@ -877,7 +889,10 @@ impl Store for EmbeddedStore {
         })
         .await
     }
+}
 
+#[async_trait]
+impl GoalStore for EmbeddedStore {
     async fn save_goal(&self, goal: &NewGoal) -> StoreResult<()> {
         goal.check().map_err(StoreError::Internal)?;
         let new = goal.clone();
@@ -1085,7 +1100,10 @@ impl Store for EmbeddedStore {
         })
         .await
     }
+}
 
+#[async_trait]
+impl XpStore for EmbeddedStore {
     async fn record_xp(&self, entry: &XpEntry) -> StoreResult<bool> {
         let entry = entry.clone();
         self.blocking(move |db| {
@@ -1222,7 +1240,10 @@ impl Store for EmbeddedStore {
         })
         .await
     }
+}
 
+#[async_trait]
+impl ArchiveStore for EmbeddedStore {
     async fn write_archive_entries(
         &self,
         period: &str,
@@ -1350,7 +1371,10 @@ impl Store for EmbeddedStore {
         })
         .await
     }
+}
 
+#[async_trait]
+impl RoomResultStore for EmbeddedStore {
     async fn save_room_result(&self, result: &RoomResult) -> StoreResult<()> {
         let result = result.clone();
         self.blocking(move |db| {
@@ -1412,7 +1436,10 @@ impl Store for EmbeddedStore {
         })
         .await
     }
+}
 
+#[async_trait]
+impl QuizStore for EmbeddedStore {
     async fn create_quiz(&self, quiz: &SavedQuiz, limit: usize) -> StoreResult<bool> {
         let quiz = quiz.clone();
         self.blocking(move |db| {

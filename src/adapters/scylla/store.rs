@@ -26,9 +26,11 @@ use super::session::{ConnectError, open, unreachable};
 use super::xp::XpStatements;
 use crate::config::ScyllaSettings;
 use questpath_actors::ports::store::{
-    ArchivedEntry, ArchivedWeek, GenerationJob, Goal, GoalStatus, Level, LevelStatus,
-    LoginFailures, NewGoal, NewUser, Page, ProfileUpdate, Question, QuizSummary, RefreshFamily,
-    RefreshToken, RoomResult, SavedQuiz, Store, StoreError, StoreResult, User, XpEntry, email_key,
+    ArchiveStore, ArchivedEntry, ArchivedWeek, GenerationJob, Goal, GoalStatus, GoalStore,
+    JobStore, Level, LevelStatus, LoginFailures, NewGoal, NewUser, Page, ProfileUpdate, Question,
+    QuizStore, QuizSummary, RefreshFamily, RefreshToken, RoomResult, RoomResultStore, SavedQuiz,
+    SessionStore, StoreBackend, StoreError, StoreResult, User, UserStore, XpEntry, XpStore,
+    email_key,
 };
 
 /// Statements prepared once per session.
@@ -254,7 +256,7 @@ pub(super) fn lwt_applied(result: QueryResult) -> StoreResult<bool> {
 }
 
 #[async_trait]
-impl Store for ScyllaStore {
+impl StoreBackend for ScyllaStore {
     fn backend(&self) -> &'static str {
         "scylla"
     }
@@ -266,7 +268,10 @@ impl Store for ScyllaStore {
             .map_err(unavailable)?;
         Ok(())
     }
+}
 
+#[async_trait]
+impl UserStore for ScyllaStore {
     async fn create_user(&self, new: NewUser) -> StoreResult<User> {
         let user = User {
             id: new.id,
@@ -392,7 +397,10 @@ impl Store for ScyllaStore {
             None => Ok(None),
         }
     }
+}
 
+#[async_trait]
+impl SessionStore for ScyllaStore {
     async fn create_refresh_family(&self, family: &RefreshFamily) -> StoreResult<()> {
         self.auth().create_refresh_family(family).await
     }
@@ -462,7 +470,10 @@ impl Store for ScyllaStore {
     async fn clear_login_failures(&self, key: &str) -> StoreResult<()> {
         self.auth().clear_login_failures(key).await
     }
+}
 
+#[async_trait]
+impl JobStore for ScyllaStore {
     async fn create_job(&self, job: &GenerationJob) -> StoreResult<()> {
         self.goals().create_job(job).await
     }
@@ -474,7 +485,10 @@ impl Store for ScyllaStore {
     async fn update_job(&self, job: &GenerationJob) -> StoreResult<()> {
         self.goals().update_job(job).await
     }
+}
 
+#[async_trait]
+impl GoalStore for ScyllaStore {
     async fn save_goal(&self, goal: &NewGoal) -> StoreResult<()> {
         self.goals().save_goal(goal).await
     }
@@ -526,7 +540,10 @@ impl Store for ScyllaStore {
     async fn questions(&self, level_id: Uuid) -> StoreResult<Vec<Question>> {
         self.goals().questions(level_id).await
     }
+}
 
+#[async_trait]
+impl XpStore for ScyllaStore {
     async fn record_xp(&self, entry: &XpEntry) -> StoreResult<bool> {
         self.xp().record_xp(entry).await
     }
@@ -554,7 +571,10 @@ impl Store for ScyllaStore {
     async fn xp_users(&self, after: Option<Uuid>, limit: usize) -> StoreResult<Vec<Uuid>> {
         self.xp().xp_users(after, limit).await
     }
+}
 
+#[async_trait]
+impl ArchiveStore for ScyllaStore {
     async fn write_archive_entries(
         &self,
         period: &str,
@@ -591,7 +611,10 @@ impl Store for ScyllaStore {
     ) -> StoreResult<Option<ArchivedEntry>> {
         self.archive().entry(period, user_id).await
     }
+}
 
+#[async_trait]
+impl RoomResultStore for ScyllaStore {
     async fn save_room_result(&self, result: &RoomResult) -> StoreResult<()> {
         self.room_results().save(result).await
     }
@@ -607,7 +630,10 @@ impl Store for ScyllaStore {
     ) -> StoreResult<Vec<RoomResult>> {
         self.room_results().of_host(host_id, limit).await
     }
+}
 
+#[async_trait]
+impl QuizStore for ScyllaStore {
     async fn create_quiz(&self, quiz: &SavedQuiz, limit: usize) -> StoreResult<bool> {
         self.quizzes().create(quiz, limit).await
     }
