@@ -10,9 +10,10 @@
 //! renamed into place. A file that fails any of this is never left at the destination.
 //!
 //! The copy is typed: redb checks a table's key and value types when it is opened, and
-//! orders keys by their type, so the list of tables below repeats `store.rs`'s. A table
-//! the list lacks stops the backup with an error rather than leaving it out, and a test
-//! checks that the list and the store's tables are the same.
+//! orders keys by their type, so it goes through the store's own list of tables with
+//! their types (`store/tables.rs`). A table of the file the list lacks (written by
+//! another release) stops the backup with an error rather than leaving it out, and a
+//! test checks that the list and the tables of a new store are the same.
 //!
 //! A restore checks the file the same way (integrity, manifest, every table's entries)
 //! before the store appears in the data folder: redb rolls a file whose last commit is
@@ -31,6 +32,7 @@ use redb::{
 };
 
 use super::store::FILE_NAME;
+use super::store::tables::{Visit, every_table};
 
 /// The table holding a backup's manifest (only in backup files; a restore removes it).
 const MANIFEST: TableDefinition<&str, &str> = TableDefinition::new("questpath_backup");
@@ -94,66 +96,22 @@ impl Manifest {
     }
 }
 
-/// Something done to each table of the store, with its types.
-trait Visit {
-    fn table<K: Key + 'static, V: Value + 'static>(
-        &mut self,
-        definition: TableDefinition<K, V>,
-    ) -> Result<(), BackupError>;
-}
-
-/// Every table of `store.rs`, with its key and value types.
-fn every_table(visit: &mut impl Visit) -> Result<(), BackupError> {
-    visit.table(TableDefinition::<u128, &[u8]>::new("users"))?;
-    visit.table(TableDefinition::<&str, u128>::new("users_by_email"))?;
-    visit.table(TableDefinition::<u128, &[u8]>::new("credentials"))?;
-    visit.table(TableDefinition::<&str, u128>::new("users_by_google"))?;
-    visit.table(TableDefinition::<u128, &[u8]>::new("refresh_families"))?;
-    visit.table(TableDefinition::<(u128, u128), ()>::new(
-        "refresh_families_by_user",
-    ))?;
-    visit.table(TableDefinition::<&str, &[u8]>::new("refresh_tokens"))?;
-    visit.table(TableDefinition::<&str, &[u8]>::new("login_failures"))?;
-    visit.table(TableDefinition::<u128, &[u8]>::new("generation_jobs"))?;
-    visit.table(TableDefinition::<u128, &[u8]>::new("goals"))?;
-    visit.table(TableDefinition::<(u128, u128), ()>::new("goals_by_user"))?;
-    visit.table(TableDefinition::<(u128, u32), &[u8]>::new("levels"))?;
-    visit.table(TableDefinition::<u128, (u128, u32)>::new("level_index"))?;
-    visit.table(TableDefinition::<(u128, u32), &[u8]>::new("questions"))?;
-    visit.table(TableDefinition::<(u128, &str), &[u8]>::new("xp_ledger"))?;
-    visit.table(TableDefinition::<(u128, &str), ()>::new("xp_pending"))?;
-    visit.table(TableDefinition::<&str, &[u8]>::new("weekly_archives"))?;
-    visit.table(TableDefinition::<(&str, u64), (u128, i64, i64)>::new(
-        "weekly_archive_ranks",
-    ))?;
-    visit.table(TableDefinition::<(&str, u128), (u64, i64, i64)>::new(
-        "weekly_archive_by_user",
-    ))?;
-    visit.table(TableDefinition::<u128, &[u8]>::new("room_results"))?;
-    visit.table(TableDefinition::<(u128, i64, u128), &[u8]>::new(
-        "room_results_by_host",
-    ))?;
-    visit.table(TableDefinition::<u128, &[u8]>::new("quizzes"))?;
-    visit.table(TableDefinition::<(u128, u128), &[u8]>::new(
-        "quizzes_by_owner",
-    ))?;
-    Ok(())
-}
-
 /// The names of every table the backup knows.
 fn known_tables() -> Vec<String> {
     struct Names(Vec<String>);
     impl Visit for Names {
+        type Error = std::convert::Infallible;
+
         fn table<K: Key + 'static, V: Value + 'static>(
             &mut self,
             definition: TableDefinition<K, V>,
-        ) -> Result<(), BackupError> {
+        ) -> Result<(), Self::Error> {
             self.0.push(definition.name().to_string());
             Ok(())
         }
     }
     let mut names = Names(Vec::new());
-    let _ = every_table(&mut names);
+    let Ok(()) = every_table(&mut names);
     names.0
 }
 
@@ -304,6 +262,8 @@ struct Copy<'a> {
 }
 
 impl Visit for Copy<'_> {
+    type Error = BackupError;
+
     fn table<K: Key + 'static, V: Value + 'static>(
         &mut self,
         definition: TableDefinition<K, V>,
@@ -365,6 +325,8 @@ struct Count<'a> {
 }
 
 impl Visit for Count<'_> {
+    type Error = BackupError;
+
     fn table<K: Key + 'static, V: Value + 'static>(
         &mut self,
         definition: TableDefinition<K, V>,
@@ -577,8 +539,9 @@ mod tests {
     use super::*;
     use crate::adapters::embedded::EmbeddedStore;
 
-    /// The backup's list of tables is the store's: a table added to `store.rs` and not
-    /// here fails this test (and a backup, at run time).
+    /// The backup's list of tables is the store's: a table a new store has and the list
+    /// lacks (created outside `store/tables.rs`) fails this test (and a backup, at run
+    /// time), and every listed table opens with its listed types.
     #[tokio::test]
     async fn the_backup_knows_every_table_of_the_store_with_its_types() {
         let dir = tempfile::tempdir().unwrap();
