@@ -184,46 +184,7 @@ pub(crate) fn write_snapshot(
     let partial = Partial(Some(temp.clone()));
 
     let started = Instant::now();
-    let manifest = {
-        let target = Database::builder()
-            .set_cache_size(CACHE_BYTES)
-            .create(&temp)
-            .map_err(failed("cannot create the backup file"))?;
-        let read = source
-            .begin_read()
-            .map_err(failed("cannot start the snapshot"))?;
-        check_no_unknown_tables(&read, "the store")?;
-        let mut copy = Copy {
-            read: &read,
-            target: &target,
-            stop,
-            tables: BTreeMap::new(),
-        };
-        every_table(&mut copy)?;
-        let tables = copy.tables;
-        drop(read);
-        drop(source);
-        let manifest = Manifest {
-            format: FORMAT,
-            created_at: chrono::Utc::now(),
-            questpath_version: env!("CARGO_PKG_VERSION").to_string(),
-            tables,
-        };
-        let json = serde_json::to_string(&manifest).map_err(failed("manifest"))?;
-        // The last commit, durable: it makes every chunk before it durable too.
-        let tx = target.begin_write().map_err(failed("backup write"))?;
-        {
-            let mut table = tx.open_table(MANIFEST).map_err(failed("backup write"))?;
-            table
-                .insert(MANIFEST_KEY, json.as_str())
-                .map_err(failed("backup write"))?;
-        }
-        tx.commit().map_err(failed("backup commit"))?;
-        target
-            .close()
-            .map_err(failed("cannot close the backup file"))?;
-        manifest
-    };
+    let manifest = copy_snapshot(source, &temp, stop)?;
     let copy_ms = started.elapsed().as_millis() as u64;
 
     let checked = Instant::now();
@@ -251,6 +212,54 @@ pub(crate) fn write_snapshot(
         copy_ms,
         verify_ms: checked.elapsed().as_millis() as u64,
     })
+}
+
+/// Copies every table of `source` (one read transaction) into a new redb file at
+/// `temp`, then adds the manifest in a last, durable commit and closes the file.
+/// `source` is released as soon as the copy is done.
+fn copy_snapshot(
+    source: Arc<Database>,
+    temp: &Path,
+    stop: &dyn Fn() -> bool,
+) -> Result<Manifest, BackupError> {
+    let target = Database::builder()
+        .set_cache_size(CACHE_BYTES)
+        .create(temp)
+        .map_err(failed("cannot create the backup file"))?;
+    let read = source
+        .begin_read()
+        .map_err(failed("cannot start the snapshot"))?;
+    check_no_unknown_tables(&read, "the store")?;
+    let mut copy = Copy {
+        read: &read,
+        target: &target,
+        stop,
+        tables: BTreeMap::new(),
+    };
+    every_table(&mut copy)?;
+    let tables = copy.tables;
+    drop(read);
+    drop(source);
+    let manifest = Manifest {
+        format: FORMAT,
+        created_at: chrono::Utc::now(),
+        questpath_version: env!("CARGO_PKG_VERSION").to_string(),
+        tables,
+    };
+    let json = serde_json::to_string(&manifest).map_err(failed("manifest"))?;
+    // The last commit, durable: it makes every chunk before it durable too.
+    let tx = target.begin_write().map_err(failed("backup write"))?;
+    {
+        let mut table = tx.open_table(MANIFEST).map_err(failed("backup write"))?;
+        table
+            .insert(MANIFEST_KEY, json.as_str())
+            .map_err(failed("backup write"))?;
+    }
+    tx.commit().map_err(failed("backup commit"))?;
+    target
+        .close()
+        .map_err(failed("cannot close the backup file"))?;
+    Ok(manifest)
 }
 
 /// Copies each table from the snapshot into the backup file.
