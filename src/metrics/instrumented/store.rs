@@ -1,0 +1,541 @@
+//! The store's decorator: every call of every aggregate's trait is timed and counted
+//! (`questpath_store_operations_total{operation,outcome}`,
+//! `questpath_store_operation_duration_seconds{operation}`), and ticks the counter of
+//! the HTTP request it runs in (`questpath_store_queries_per_request`).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Instant;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::metrics::Metrics;
+use questpath_actors::ports::store::{
+    ArchiveStore, ArchivedEntry, ArchivedWeek, GenerationJob, Goal, GoalStatus, GoalStore,
+    JobStore, Level, LevelStatus, LoginFailures, NewGoal, NewUser, Page, ProfileUpdate, Question,
+    QuizStore, QuizSummary, RefreshFamily, RefreshToken, RoomResult, RoomResultStore, SavedQuiz,
+    SessionStore, Store, StoreBackend, StoreError, StoreResult, User, UserStore, XpEntry, XpStore,
+};
+
+tokio::task_local! {
+    /// Store operations made by the current HTTP request (set by the middleware).
+    static STORE_OPERATIONS: Arc<AtomicU32>;
+}
+
+/// Runs `future` (an HTTP request) and returns its output with the number of store
+/// operations it made. Only calls made on the request's own task are seen: work it
+/// hands to an actor or a spawned task is not the request's queries.
+pub async fn count_store_operations<F: Future>(future: F) -> (F::Output, u32) {
+    let counter = Arc::new(AtomicU32::new(0));
+    let output = STORE_OPERATIONS.scope(counter.clone(), future).await;
+    (output, counter.load(Ordering::Relaxed))
+}
+
+/// Ticks the current request's counter; outside a request (actors, workers) nothing.
+fn count_store_operation() {
+    let _ = STORE_OPERATIONS.try_with(|count| count.fetch_add(1, Ordering::Relaxed));
+}
+
+/// The `outcome` label of a store result.
+fn store_outcome<T>(result: &StoreResult<T>) -> &'static str {
+    match result {
+        Ok(_) => "ok",
+        Err(StoreError::Conflict { .. }) => "conflict",
+        Err(StoreError::Unavailable(_)) => "unavailable",
+        Err(StoreError::Internal(_)) => "error",
+    }
+}
+
+/// Times a store call and counts it (also on the request's counter).
+macro_rules! timed_store {
+    ($self:ident, $operation:literal, $call:expr) => {{
+        count_store_operation();
+        let started = Instant::now();
+        let result = $call.await;
+        $self
+            .metrics
+            .store_operation($operation, store_outcome(&result), started.elapsed());
+        result
+    }};
+}
+
+/// A [`Store`] whose every call is timed and counted.
+pub struct InstrumentedStore {
+    inner: Arc<dyn Store>,
+    metrics: Arc<Metrics>,
+}
+
+impl InstrumentedStore {
+    pub fn new(inner: Arc<dyn Store>, metrics: Arc<Metrics>) -> Self {
+        InstrumentedStore { inner, metrics }
+    }
+}
+
+#[async_trait]
+impl StoreBackend for InstrumentedStore {
+    fn backend(&self) -> &'static str {
+        self.inner.backend()
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        timed_store!(self, "ping", self.inner.ping())
+    }
+}
+
+#[async_trait]
+impl UserStore for InstrumentedStore {
+    async fn create_user(&self, new: NewUser) -> StoreResult<User> {
+        timed_store!(self, "create_user", self.inner.create_user(new))
+    }
+
+    async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<User>> {
+        timed_store!(self, "user_by_id", self.inner.user_by_id(id))
+    }
+
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        timed_store!(self, "user_by_email", self.inner.user_by_email(email))
+    }
+
+    async fn update_profile(&self, id: Uuid, update: ProfileUpdate) -> StoreResult<Option<User>> {
+        timed_store!(
+            self,
+            "update_profile",
+            self.inner.update_profile(id, update)
+        )
+    }
+
+    async fn set_password_hash(&self, user_id: Uuid, phc: &str) -> StoreResult<()> {
+        timed_store!(
+            self,
+            "set_password_hash",
+            self.inner.set_password_hash(user_id, phc)
+        )
+    }
+
+    async fn password_hash(&self, user_id: Uuid) -> StoreResult<Option<String>> {
+        timed_store!(self, "password_hash", self.inner.password_hash(user_id))
+    }
+
+    async fn link_google(&self, google_sub: &str, user_id: Uuid) -> StoreResult<Uuid> {
+        timed_store!(
+            self,
+            "link_google",
+            self.inner.link_google(google_sub, user_id)
+        )
+    }
+
+    async fn user_by_google(&self, google_sub: &str) -> StoreResult<Option<User>> {
+        timed_store!(
+            self,
+            "user_by_google",
+            self.inner.user_by_google(google_sub)
+        )
+    }
+}
+
+#[async_trait]
+impl SessionStore for InstrumentedStore {
+    async fn create_refresh_family(&self, family: &RefreshFamily) -> StoreResult<()> {
+        timed_store!(
+            self,
+            "create_refresh_family",
+            self.inner.create_refresh_family(family)
+        )
+    }
+
+    async fn refresh_family(&self, family_id: Uuid) -> StoreResult<Option<RefreshFamily>> {
+        timed_store!(self, "refresh_family", self.inner.refresh_family(family_id))
+    }
+
+    async fn extend_refresh_family(
+        &self,
+        family_id: Uuid,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        timed_store!(
+            self,
+            "extend_refresh_family",
+            self.inner.extend_refresh_family(family_id, expires_at)
+        )
+    }
+
+    async fn revoke_refresh_family(&self, family_id: Uuid) -> StoreResult<()> {
+        timed_store!(
+            self,
+            "revoke_refresh_family",
+            self.inner.revoke_refresh_family(family_id)
+        )
+    }
+
+    async fn revoke_user_refresh_families(&self, user_id: Uuid) -> StoreResult<u32> {
+        timed_store!(
+            self,
+            "revoke_user_refresh_families",
+            self.inner.revoke_user_refresh_families(user_id)
+        )
+    }
+
+    async fn insert_refresh_token(&self, token: &RefreshToken) -> StoreResult<()> {
+        timed_store!(
+            self,
+            "insert_refresh_token",
+            self.inner.insert_refresh_token(token)
+        )
+    }
+
+    async fn refresh_token(&self, token_hash: &str) -> StoreResult<Option<RefreshToken>> {
+        timed_store!(self, "refresh_token", self.inner.refresh_token(token_hash))
+    }
+
+    async fn consume_refresh_token(
+        &self,
+        token_hash: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        timed_store!(
+            self,
+            "consume_refresh_token",
+            self.inner.consume_refresh_token(token_hash, at)
+        )
+    }
+
+    async fn record_login_failure(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        window: chrono::Duration,
+        lock_for: fn(u32) -> Option<chrono::Duration>,
+    ) -> StoreResult<LoginFailures> {
+        timed_store!(
+            self,
+            "record_login_failure",
+            self.inner.record_login_failure(key, now, window, lock_for)
+        )
+    }
+
+    async fn login_failures(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        window: chrono::Duration,
+    ) -> StoreResult<Option<LoginFailures>> {
+        timed_store!(
+            self,
+            "login_failures",
+            self.inner.login_failures(key, now, window)
+        )
+    }
+
+    async fn clear_login_failures(&self, key: &str) -> StoreResult<()> {
+        timed_store!(
+            self,
+            "clear_login_failures",
+            self.inner.clear_login_failures(key)
+        )
+    }
+}
+
+#[async_trait]
+impl JobStore for InstrumentedStore {
+    async fn create_job(&self, job: &GenerationJob) -> StoreResult<()> {
+        timed_store!(self, "create_job", self.inner.create_job(job))
+    }
+
+    async fn job(&self, job_id: Uuid) -> StoreResult<Option<GenerationJob>> {
+        timed_store!(self, "job", self.inner.job(job_id))
+    }
+
+    async fn update_job(&self, job: &GenerationJob) -> StoreResult<()> {
+        timed_store!(self, "update_job", self.inner.update_job(job))
+    }
+}
+
+#[async_trait]
+impl GoalStore for InstrumentedStore {
+    async fn save_goal(&self, goal: &NewGoal) -> StoreResult<()> {
+        timed_store!(self, "save_goal", self.inner.save_goal(goal))
+    }
+
+    async fn goal(&self, goal_id: Uuid) -> StoreResult<Option<Goal>> {
+        timed_store!(self, "goal", self.inner.goal(goal_id))
+    }
+
+    async fn goals_of_user(
+        &self,
+        user_id: Uuid,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> StoreResult<Page<Goal>> {
+        timed_store!(
+            self,
+            "goals_of_user",
+            self.inner.goals_of_user(user_id, after, limit)
+        )
+    }
+
+    async fn delete_goal(&self, goal_id: Uuid) -> StoreResult<bool> {
+        timed_store!(self, "delete_goal", self.inner.delete_goal(goal_id))
+    }
+
+    async fn levels(&self, goal_id: Uuid) -> StoreResult<Vec<Level>> {
+        timed_store!(self, "levels", self.inner.levels(goal_id))
+    }
+
+    async fn level(&self, level_id: Uuid) -> StoreResult<Option<Level>> {
+        timed_store!(self, "level", self.inner.level(level_id))
+    }
+
+    async fn set_topic_completed(
+        &self,
+        level_id: Uuid,
+        index: u32,
+        completed: bool,
+    ) -> StoreResult<Option<Level>> {
+        timed_store!(
+            self,
+            "set_topic_completed",
+            self.inner.set_topic_completed(level_id, index, completed)
+        )
+    }
+
+    async fn set_level_status(&self, level_id: Uuid, status: LevelStatus) -> StoreResult<()> {
+        timed_store!(
+            self,
+            "set_level_status",
+            self.inner.set_level_status(level_id, status)
+        )
+    }
+
+    async fn set_goal_status(&self, goal_id: Uuid, status: GoalStatus) -> StoreResult<()> {
+        timed_store!(
+            self,
+            "set_goal_status",
+            self.inner.set_goal_status(goal_id, status)
+        )
+    }
+
+    async fn questions(&self, level_id: Uuid) -> StoreResult<Vec<Question>> {
+        timed_store!(self, "questions", self.inner.questions(level_id))
+    }
+}
+
+#[async_trait]
+impl XpStore for InstrumentedStore {
+    async fn record_xp(&self, entry: &XpEntry) -> StoreResult<bool> {
+        timed_store!(self, "record_xp", self.inner.record_xp(entry))
+    }
+
+    async fn xp_entries(&self, user_id: Uuid) -> StoreResult<Vec<XpEntry>> {
+        timed_store!(self, "xp_entries", self.inner.xp_entries(user_id))
+    }
+
+    async fn set_total_xp(&self, user_id: Uuid, total: i64) -> StoreResult<()> {
+        timed_store!(
+            self,
+            "set_total_xp",
+            self.inner.set_total_xp(user_id, total)
+        )
+    }
+
+    async fn xp_pending_users(&self, limit: usize) -> StoreResult<Vec<Uuid>> {
+        timed_store!(self, "xp_pending_users", self.inner.xp_pending_users(limit))
+    }
+
+    async fn xp_pending(&self, user_id: Uuid) -> StoreResult<Vec<String>> {
+        timed_store!(self, "xp_pending", self.inner.xp_pending(user_id))
+    }
+
+    async fn clear_xp_pending(&self, user_id: Uuid, grant_ids: &[String]) -> StoreResult<()> {
+        timed_store!(
+            self,
+            "clear_xp_pending",
+            self.inner.clear_xp_pending(user_id, grant_ids)
+        )
+    }
+
+    async fn xp_users(&self, after: Option<Uuid>, limit: usize) -> StoreResult<Vec<Uuid>> {
+        timed_store!(self, "xp_users", self.inner.xp_users(after, limit))
+    }
+}
+
+#[async_trait]
+impl ArchiveStore for InstrumentedStore {
+    async fn write_archive_entries(
+        &self,
+        period: &str,
+        entries: &[ArchivedEntry],
+    ) -> StoreResult<()> {
+        timed_store!(
+            self,
+            "write_archive_entries",
+            self.inner.write_archive_entries(period, entries)
+        )
+    }
+
+    async fn mark_week_archived(&self, week: &ArchivedWeek) -> StoreResult<()> {
+        timed_store!(
+            self,
+            "mark_week_archived",
+            self.inner.mark_week_archived(week)
+        )
+    }
+
+    async fn archived_week(&self, period: &str) -> StoreResult<Option<ArchivedWeek>> {
+        timed_store!(self, "archived_week", self.inner.archived_week(period))
+    }
+
+    async fn archived_weeks(&self, limit: usize) -> StoreResult<Vec<ArchivedWeek>> {
+        timed_store!(self, "archived_weeks", self.inner.archived_weeks(limit))
+    }
+
+    async fn archived_entries(
+        &self,
+        period: &str,
+        from_rank: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<ArchivedEntry>> {
+        timed_store!(
+            self,
+            "archived_entries",
+            self.inner.archived_entries(period, from_rank, limit)
+        )
+    }
+
+    async fn archived_entry(
+        &self,
+        period: &str,
+        user_id: Uuid,
+    ) -> StoreResult<Option<ArchivedEntry>> {
+        timed_store!(
+            self,
+            "archived_entry",
+            self.inner.archived_entry(period, user_id)
+        )
+    }
+}
+
+#[async_trait]
+impl RoomResultStore for InstrumentedStore {
+    async fn save_room_result(&self, result: &RoomResult) -> StoreResult<()> {
+        timed_store!(
+            self,
+            "save_room_result",
+            self.inner.save_room_result(result)
+        )
+    }
+
+    async fn room_result(&self, room_id: Uuid) -> StoreResult<Option<RoomResult>> {
+        timed_store!(self, "room_result", self.inner.room_result(room_id))
+    }
+
+    async fn room_results_of_host(
+        &self,
+        host_id: Uuid,
+        limit: usize,
+    ) -> StoreResult<Vec<RoomResult>> {
+        timed_store!(
+            self,
+            "room_results_of_host",
+            self.inner.room_results_of_host(host_id, limit)
+        )
+    }
+}
+
+#[async_trait]
+impl QuizStore for InstrumentedStore {
+    async fn create_quiz(&self, quiz: &SavedQuiz, limit: usize) -> StoreResult<bool> {
+        timed_store!(self, "create_quiz", self.inner.create_quiz(quiz, limit))
+    }
+
+    async fn update_quiz(&self, quiz: &SavedQuiz) -> StoreResult<bool> {
+        timed_store!(self, "update_quiz", self.inner.update_quiz(quiz))
+    }
+
+    async fn quiz(&self, quiz_id: Uuid) -> StoreResult<Option<SavedQuiz>> {
+        timed_store!(self, "quiz", self.inner.quiz(quiz_id))
+    }
+
+    async fn quizzes_of_owner(
+        &self,
+        owner_id: Uuid,
+        limit: usize,
+    ) -> StoreResult<Vec<QuizSummary>> {
+        timed_store!(
+            self,
+            "quizzes_of_owner",
+            self.inner.quizzes_of_owner(owner_id, limit)
+        )
+    }
+
+    async fn delete_quiz(&self, owner_id: Uuid, quiz_id: Uuid) -> StoreResult<bool> {
+        timed_store!(
+            self,
+            "delete_quiz",
+            self.inner.delete_quiz(owner_id, quiz_id)
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::embedded::EmbeddedStore;
+
+    fn metrics() -> Arc<Metrics> {
+        Arc::new(Metrics::new().unwrap())
+    }
+
+    #[tokio::test]
+    async fn store_calls_are_counted_by_operation_and_outcome() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = metrics();
+        let store = InstrumentedStore::new(
+            Arc::new(EmbeddedStore::open(dir.path()).await.unwrap()),
+            m.clone(),
+        );
+        let user = store
+            .create_user(NewUser::new("ann@example.org"))
+            .await
+            .unwrap();
+        let taken = store.create_user(NewUser::new("ANN@example.org")).await;
+        assert!(matches!(taken, Err(StoreError::Conflict { .. })));
+        assert_eq!(store.user_by_id(user.id).await.unwrap(), Some(user));
+        assert_eq!(store.backend(), "embedded");
+
+        let text = m.render();
+        for expected in [
+            r#"questpath_store_operations_total{operation="create_user",outcome="ok"} 1"#,
+            r#"questpath_store_operations_total{operation="create_user",outcome="conflict"} 1"#,
+            r#"questpath_store_operations_total{operation="user_by_id",outcome="ok"} 1"#,
+            r#"questpath_store_operation_duration_seconds_count{operation="create_user"} 2"#,
+        ] {
+            assert!(text.contains(expected), "missing {expected}:\n{text}");
+        }
+    }
+
+    #[tokio::test]
+    async fn store_operations_are_counted_per_request_scope_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(InstrumentedStore::new(
+            Arc::new(EmbeddedStore::open(dir.path()).await.unwrap()),
+            metrics(),
+        ));
+        let id = Uuid::now_v7();
+        // Outside a scope: counted nowhere, and no panic.
+        store.user_by_id(id).await.unwrap();
+        let inner = store.clone();
+        let (found, count) = count_store_operations(async move {
+            inner.user_by_id(id).await.unwrap();
+            inner.goals_of_user(id, None, 10).await.unwrap();
+            inner.user_by_email("nobody@example.org").await.unwrap()
+        })
+        .await;
+        assert_eq!(found, None);
+        assert_eq!(count, 3);
+        let ((), none) = count_store_operations(async {}).await;
+        assert_eq!(none, 0);
+    }
+}
