@@ -1,12 +1,10 @@
 //! The store on ScyllaDB (or Cassandra): prepared statements built once at connect.
 //! Each aggregate implements its port trait in its own file: users, credentials and
-//! Google links in [`super::users`]; refresh tokens and sign-in failures in
-//! [`super::sessions`]; generation jobs in [`super::jobs`]; goals, levels and questions
-//! in [`super::goals`]; the XP ledger (and the users' `total_xp`) in [`super::xp`]; the
-//! archive of past weekly boards in [`super::archive`]; multiplayer room results in
-//! [`super::room_results`]; saved quizzes in [`super::quizzes`]. This file holds the
-//! connection and the helpers they share.
-
+//! Google links in `users.rs`; refresh tokens and sign-in failures in `sessions.rs`;
+//! generation jobs in `jobs.rs`; goals, levels and questions in `goals/`; the XP ledger
+//! (and the users' `total_xp`) in `xp.rs`; the archive of past weekly boards in
+//! `archive.rs`; multiplayer room results in `room_results.rs`; saved quizzes in
+//! `quizzes.rs`. This file holds the connection and the helpers they share.
 use async_trait::async_trait;
 use futures_util::TryStreamExt;
 use scylla::client::session::Session;

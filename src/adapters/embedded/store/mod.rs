@@ -1,13 +1,13 @@
 //! The embedded store: redb, one ACID file in the data folder.
 //!
 //! redb's API is synchronous; every call runs on tokio's blocking pool so it never
-//! stalls an async worker ([`txn`]). Each port method is one transaction, which is what
+//! stalls an async worker (`txn.rs`). Each port method is one transaction, which is what
 //! makes the uniqueness checks, the single use of refresh tokens and the counting of
 //! sign-in failures race-free: redb allows one write transaction at a time.
 //!
-//! One file per aggregate implements its port trait ([`users`], [`sessions`], [`jobs`],
-//! [`goals`], [`xp`], [`archive`], [`room_results`], [`quizzes`]); the keys mirror the
-//! CQL tables (see docs/data-model.md), and every table is defined in [`tables`].
+//! One file per aggregate implements its port trait (`users.rs`, `sessions.rs`, `jobs.rs`,
+//! `goals.rs`, `xp.rs`, `archive.rs`, `room_results.rs`, `quizzes.rs`); the keys mirror the
+//! CQL tables (see docs/data-model.md), and every table is defined in `tables.rs`.
 //!
 //! redb has no TTL. Records that expire (refresh families and tokens, sign-in failures)
 //! read as absent once past their time, and are deleted when a method meets them, so
