@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use questpath::adapters::embedded::EmbeddedStore;
-use questpath::ports::Store;
 use questpath::ports::store::RoomResult;
+use questpath::ports::{RoomResultStore, UserStore, XpStore};
 
 use questpath_test_support::{ServerProcess, http, run};
 

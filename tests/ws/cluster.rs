@@ -66,7 +66,7 @@ async fn correct_letter(keyspace: &str, level_id: &str, question: &Value) -> Str
     let store = questpath::adapters::scylla::ScyllaStore::connect(&scylla_settings(keyspace))
         .await
         .unwrap();
-    use questpath::ports::Store;
+    use questpath::ports::GoalStore;
     let bank = store
         .questions(uuid::Uuid::parse_str(level_id).unwrap())
         .await

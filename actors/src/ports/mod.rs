@@ -19,9 +19,10 @@ pub use leaderboard::{Leaderboard, LeaderboardEntry, Placement, ScoreUpdate, Sta
 pub use rate_limiter::{RateDecision, RateLimit, RateLimiter};
 pub use roadmap_generator::{GenerateError, RoadmapGenerator};
 pub use store::{
-    GenerationJob, Goal, GoalStatus, JobStatus, Level, LevelStatus, LoginFailures, NewGoal,
-    NewUser, Page, ProfileUpdate, Question, RefreshFamily, RefreshToken, Store, StoreError, Topic,
-    User, XpEntry,
+    ArchiveStore, GenerationJob, Goal, GoalStatus, GoalStore, JobStatus, JobStore, Level,
+    LevelStatus, LoginFailures, NewGoal, NewUser, Page, ProfileUpdate, Question, QuizStore,
+    RefreshFamily, RefreshToken, RoomResultStore, SessionStore, Store, StoreBackend, StoreError,
+    Topic, User, UserStore, XpEntry, XpStore,
 };
 
 /// Failure of a shared-state port (cache, rate limiter, bus, leaderboard, job queue):

@@ -10,9 +10,10 @@
 //! renamed into place. A file that fails any of this is never left at the destination.
 //!
 //! The copy is typed: redb checks a table's key and value types when it is opened, and
-//! orders keys by their type, so the list of tables below repeats `store.rs`'s. A table
-//! the list lacks stops the backup with an error rather than leaving it out, and a test
-//! checks that the list and the store's tables are the same.
+//! orders keys by their type, so it goes through the store's own list of tables with
+//! their types (`store/tables.rs`). A table of the file the list lacks (written by
+//! another release) stops the backup with an error rather than leaving it out, and a
+//! test checks that the list and the tables of a new store are the same.
 //!
 //! A restore checks the file the same way (integrity, manifest, every table's entries)
 //! before the store appears in the data folder: redb rolls a file whose last commit is
@@ -31,6 +32,7 @@ use redb::{
 };
 
 use super::store::FILE_NAME;
+use super::store::tables::{Visit, every_table};
 
 /// The table holding a backup's manifest (only in backup files; a restore removes it).
 const MANIFEST: TableDefinition<&str, &str> = TableDefinition::new("questpath_backup");
@@ -94,66 +96,22 @@ impl Manifest {
     }
 }
 
-/// Something done to each table of the store, with its types.
-trait Visit {
-    fn table<K: Key + 'static, V: Value + 'static>(
-        &mut self,
-        definition: TableDefinition<K, V>,
-    ) -> Result<(), BackupError>;
-}
-
-/// Every table of `store.rs`, with its key and value types.
-fn every_table(visit: &mut impl Visit) -> Result<(), BackupError> {
-    visit.table(TableDefinition::<u128, &[u8]>::new("users"))?;
-    visit.table(TableDefinition::<&str, u128>::new("users_by_email"))?;
-    visit.table(TableDefinition::<u128, &[u8]>::new("credentials"))?;
-    visit.table(TableDefinition::<&str, u128>::new("users_by_google"))?;
-    visit.table(TableDefinition::<u128, &[u8]>::new("refresh_families"))?;
-    visit.table(TableDefinition::<(u128, u128), ()>::new(
-        "refresh_families_by_user",
-    ))?;
-    visit.table(TableDefinition::<&str, &[u8]>::new("refresh_tokens"))?;
-    visit.table(TableDefinition::<&str, &[u8]>::new("login_failures"))?;
-    visit.table(TableDefinition::<u128, &[u8]>::new("generation_jobs"))?;
-    visit.table(TableDefinition::<u128, &[u8]>::new("goals"))?;
-    visit.table(TableDefinition::<(u128, u128), ()>::new("goals_by_user"))?;
-    visit.table(TableDefinition::<(u128, u32), &[u8]>::new("levels"))?;
-    visit.table(TableDefinition::<u128, (u128, u32)>::new("level_index"))?;
-    visit.table(TableDefinition::<(u128, u32), &[u8]>::new("questions"))?;
-    visit.table(TableDefinition::<(u128, &str), &[u8]>::new("xp_ledger"))?;
-    visit.table(TableDefinition::<(u128, &str), ()>::new("xp_pending"))?;
-    visit.table(TableDefinition::<&str, &[u8]>::new("weekly_archives"))?;
-    visit.table(TableDefinition::<(&str, u64), (u128, i64, i64)>::new(
-        "weekly_archive_ranks",
-    ))?;
-    visit.table(TableDefinition::<(&str, u128), (u64, i64, i64)>::new(
-        "weekly_archive_by_user",
-    ))?;
-    visit.table(TableDefinition::<u128, &[u8]>::new("room_results"))?;
-    visit.table(TableDefinition::<(u128, i64, u128), &[u8]>::new(
-        "room_results_by_host",
-    ))?;
-    visit.table(TableDefinition::<u128, &[u8]>::new("quizzes"))?;
-    visit.table(TableDefinition::<(u128, u128), &[u8]>::new(
-        "quizzes_by_owner",
-    ))?;
-    Ok(())
-}
-
 /// The names of every table the backup knows.
 fn known_tables() -> Vec<String> {
     struct Names(Vec<String>);
     impl Visit for Names {
+        type Error = std::convert::Infallible;
+
         fn table<K: Key + 'static, V: Value + 'static>(
             &mut self,
             definition: TableDefinition<K, V>,
-        ) -> Result<(), BackupError> {
+        ) -> Result<(), Self::Error> {
             self.0.push(definition.name().to_string());
             Ok(())
         }
     }
     let mut names = Names(Vec::new());
-    let _ = every_table(&mut names);
+    let Ok(()) = every_table(&mut names);
     names.0
 }
 
@@ -226,46 +184,7 @@ pub(crate) fn write_snapshot(
     let partial = Partial(Some(temp.clone()));
 
     let started = Instant::now();
-    let manifest = {
-        let target = Database::builder()
-            .set_cache_size(CACHE_BYTES)
-            .create(&temp)
-            .map_err(failed("cannot create the backup file"))?;
-        let read = source
-            .begin_read()
-            .map_err(failed("cannot start the snapshot"))?;
-        check_no_unknown_tables(&read, "the store")?;
-        let mut copy = Copy {
-            read: &read,
-            target: &target,
-            stop,
-            tables: BTreeMap::new(),
-        };
-        every_table(&mut copy)?;
-        let tables = copy.tables;
-        drop(read);
-        drop(source);
-        let manifest = Manifest {
-            format: FORMAT,
-            created_at: chrono::Utc::now(),
-            questpath_version: env!("CARGO_PKG_VERSION").to_string(),
-            tables,
-        };
-        let json = serde_json::to_string(&manifest).map_err(failed("manifest"))?;
-        // The last commit, durable: it makes every chunk before it durable too.
-        let tx = target.begin_write().map_err(failed("backup write"))?;
-        {
-            let mut table = tx.open_table(MANIFEST).map_err(failed("backup write"))?;
-            table
-                .insert(MANIFEST_KEY, json.as_str())
-                .map_err(failed("backup write"))?;
-        }
-        tx.commit().map_err(failed("backup commit"))?;
-        target
-            .close()
-            .map_err(failed("cannot close the backup file"))?;
-        manifest
-    };
+    let manifest = copy_snapshot(source, &temp, stop)?;
     let copy_ms = started.elapsed().as_millis() as u64;
 
     let checked = Instant::now();
@@ -295,6 +214,54 @@ pub(crate) fn write_snapshot(
     })
 }
 
+/// Copies every table of `source` (one read transaction) into a new redb file at
+/// `temp`, then adds the manifest in a last, durable commit and closes the file.
+/// `source` is released as soon as the copy is done.
+fn copy_snapshot(
+    source: Arc<Database>,
+    temp: &Path,
+    stop: &dyn Fn() -> bool,
+) -> Result<Manifest, BackupError> {
+    let target = Database::builder()
+        .set_cache_size(CACHE_BYTES)
+        .create(temp)
+        .map_err(failed("cannot create the backup file"))?;
+    let read = source
+        .begin_read()
+        .map_err(failed("cannot start the snapshot"))?;
+    check_no_unknown_tables(&read, "the store")?;
+    let mut copy = Copy {
+        read: &read,
+        target: &target,
+        stop,
+        tables: BTreeMap::new(),
+    };
+    every_table(&mut copy)?;
+    let tables = copy.tables;
+    drop(read);
+    drop(source);
+    let manifest = Manifest {
+        format: FORMAT,
+        created_at: chrono::Utc::now(),
+        questpath_version: env!("CARGO_PKG_VERSION").to_string(),
+        tables,
+    };
+    let json = serde_json::to_string(&manifest).map_err(failed("manifest"))?;
+    // The last commit, durable: it makes every chunk before it durable too.
+    let tx = target.begin_write().map_err(failed("backup write"))?;
+    {
+        let mut table = tx.open_table(MANIFEST).map_err(failed("backup write"))?;
+        table
+            .insert(MANIFEST_KEY, json.as_str())
+            .map_err(failed("backup write"))?;
+    }
+    tx.commit().map_err(failed("backup commit"))?;
+    target
+        .close()
+        .map_err(failed("cannot close the backup file"))?;
+    Ok(manifest)
+}
+
 /// Copies each table from the snapshot into the backup file.
 struct Copy<'a> {
     read: &'a ReadTransaction,
@@ -304,6 +271,8 @@ struct Copy<'a> {
 }
 
 impl Visit for Copy<'_> {
+    type Error = BackupError;
+
     fn table<K: Key + 'static, V: Value + 'static>(
         &mut self,
         definition: TableDefinition<K, V>,
@@ -365,6 +334,8 @@ struct Count<'a> {
 }
 
 impl Visit for Count<'_> {
+    type Error = BackupError;
+
     fn table<K: Key + 'static, V: Value + 'static>(
         &mut self,
         definition: TableDefinition<K, V>,
@@ -577,8 +548,9 @@ mod tests {
     use super::*;
     use crate::adapters::embedded::EmbeddedStore;
 
-    /// The backup's list of tables is the store's: a table added to `store.rs` and not
-    /// here fails this test (and a backup, at run time).
+    /// The backup's list of tables is the store's: a table a new store has and the list
+    /// lacks (created outside `store/tables.rs`) fails this test (and a backup, at run
+    /// time), and every listed table opens with its listed types.
     #[tokio::test]
     async fn the_backup_knows_every_table_of_the_store_with_its_types() {
         let dir = tempfile::tempdir().unwrap();

@@ -15,6 +15,7 @@
 //!   mutation per partition on the server, far below the batch size warning);
 //!   learner rows are single-partition inserts, [`WRITE_CONCURRENCY`] in flight.
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures_util::{TryStreamExt, stream};
 use scylla::DeserializeRow;
@@ -23,10 +24,10 @@ use scylla::statement::batch::{Batch, BatchType};
 use scylla::statement::prepared::PreparedStatement;
 use uuid::Uuid;
 
-use super::session::ConnectError;
-use super::store::{ScyllaStore, all_rows, internal, prepare, unavailable};
+use super::connect::ConnectError;
+use super::store::{ScyllaStore, internal, prepare, unavailable};
 use crate::config::ScyllaSettings;
-use questpath_actors::ports::store::{ArchivedEntry, ArchivedWeek, StoreResult};
+use questpath_actors::ports::store::{ArchiveStore, ArchivedEntry, ArchivedWeek, StoreResult};
 
 /// Ranks per partition of `weekly_archive_ranks`.
 pub(super) const RANKS_PER_PARTITION: u64 = 10_000;
@@ -148,29 +149,39 @@ fn as_bigint(n: u64) -> StoreResult<i64> {
     i64::try_from(n).map_err(|_| internal(format!("{n} does not fit a bigint")))
 }
 
-/// The archive queries of a [`ScyllaStore`].
-pub(super) struct Archive<'a> {
-    session: &'a Session,
-    st: &'a ArchiveStatements,
-}
-
-impl ScyllaStore {
-    pub(super) fn archive(&self) -> Archive<'_> {
-        Archive {
-            session: &self.session,
-            st: &self.archive,
-        }
-    }
-}
-
 /// One write of a page: a batch of rank rows of one partition, or one learner row.
 enum Write<'e> {
     Ranks(Vec<&'e ArchivedEntry>),
     ByUser(&'e ArchivedEntry),
 }
 
-impl Archive<'_> {
-    pub(super) async fn write_entries(
+impl ScyllaStore {
+    /// One unlogged batch of rank rows, all of one partition.
+    async fn insert_ranks(&self, period: &str, rows: &[&ArchivedEntry]) -> StoreResult<()> {
+        let mut batch = Batch::new(BatchType::Unlogged);
+        let mut values = Vec::with_capacity(rows.len());
+        for entry in rows {
+            batch.append_statement(self.archive.insert_rank.clone());
+            values.push((
+                period,
+                bucket_of(entry.rank) as i32,
+                as_bigint(entry.rank)?,
+                entry.user_id,
+                entry.score,
+                entry.reached_at,
+            ));
+        }
+        self.session
+            .batch(&batch, values)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ArchiveStore for ScyllaStore {
+    async fn write_archive_entries(
         &self,
         period: &str,
         entries: &[ArchivedEntry],
@@ -195,7 +206,7 @@ impl Archive<'_> {
                     Write::ByUser(entry) => {
                         self.session
                             .execute_unpaged(
-                                &self.st.insert_by_user,
+                                &self.archive.insert_by_user,
                                 (
                                     period,
                                     entry.user_id,
@@ -213,32 +224,10 @@ impl Archive<'_> {
             .await
     }
 
-    /// One unlogged batch of rank rows, all of one partition.
-    async fn insert_ranks(&self, period: &str, rows: &[&ArchivedEntry]) -> StoreResult<()> {
-        let mut batch = Batch::new(BatchType::Unlogged);
-        let mut values = Vec::with_capacity(rows.len());
-        for entry in rows {
-            batch.append_statement(self.st.insert_rank.clone());
-            values.push((
-                period,
-                bucket_of(entry.rank) as i32,
-                as_bigint(entry.rank)?,
-                entry.user_id,
-                entry.score,
-                entry.reached_at,
-            ));
-        }
-        self.session
-            .batch(&batch, values)
-            .await
-            .map_err(unavailable)?;
-        Ok(())
-    }
-
-    pub(super) async fn mark(&self, week: &ArchivedWeek) -> StoreResult<()> {
+    async fn mark_week_archived(&self, week: &ArchivedWeek) -> StoreResult<()> {
         self.session
             .execute_unpaged(
-                &self.st.mark,
+                &self.archive.mark,
                 (
                     WEEKS_BUCKET,
                     week.period.as_str(),
@@ -251,10 +240,10 @@ impl Archive<'_> {
         Ok(())
     }
 
-    pub(super) async fn week(&self, period: &str) -> StoreResult<Option<ArchivedWeek>> {
+    async fn archived_week(&self, period: &str) -> StoreResult<Option<ArchivedWeek>> {
         let result = self
             .session
-            .execute_unpaged(&self.st.week, (WEEKS_BUCKET, period))
+            .execute_unpaged(&self.archive.week, (WEEKS_BUCKET, period))
             .await
             .map_err(unavailable)?;
         result
@@ -266,19 +255,19 @@ impl Archive<'_> {
             .transpose()
     }
 
-    pub(super) async fn weeks(&self, limit: usize) -> StoreResult<Vec<ArchivedWeek>> {
+    async fn archived_weeks(&self, limit: usize) -> StoreResult<Vec<ArchivedWeek>> {
         if limit == 0 {
             return Ok(Vec::new());
         }
         let limit = i32::try_from(limit).unwrap_or(i32::MAX);
-        all_rows::<WeekRow>(self.session, &self.st.weeks, (WEEKS_BUCKET, limit))
+        self.all_rows::<WeekRow>(&self.archive.weeks, (WEEKS_BUCKET, limit))
             .await?
             .into_iter()
             .map(WeekRow::into_week)
             .collect()
     }
 
-    pub(super) async fn entries(
+    async fn archived_entries(
         &self,
         period: &str,
         from_rank: u64,
@@ -295,7 +284,7 @@ impl Archive<'_> {
             let result = self
                 .session
                 .execute_unpaged(
-                    &self.st.ranks_from,
+                    &self.archive.ranks_from,
                     (
                         period,
                         bucket as i32,
@@ -321,14 +310,14 @@ impl Archive<'_> {
         Ok(found)
     }
 
-    pub(super) async fn entry(
+    async fn archived_entry(
         &self,
         period: &str,
         user_id: Uuid,
     ) -> StoreResult<Option<ArchivedEntry>> {
         let result = self
             .session
-            .execute_unpaged(&self.st.by_user, (period, user_id))
+            .execute_unpaged(&self.archive.by_user, (period, user_id))
             .await
             .map_err(unavailable)?;
         result

@@ -1,15 +1,20 @@
 //! ScyllaDB (or Cassandra) adapters: the store, and `migrate` for `schema.cql`.
+//!
+//! [`store`] holds the connection and what every aggregate shares; each aggregate's file
+//! prepares its statements and implements its port trait for [`ScyllaStore`].
 
 mod archive;
-mod auth;
+pub mod connect;
 mod goals;
+mod jobs;
 mod quizzes;
 mod room_results;
 pub mod schema;
-pub mod session;
+mod sessions;
 pub mod store;
+mod users;
 mod xp;
 
+pub use connect::ConnectError;
 pub use schema::{MigrateError, SCHEMA_VERSION, migrate};
-pub use session::ConnectError;
 pub use store::ScyllaStore;

@@ -15,6 +15,7 @@
 //!   and list entries as absent, they are not counted against the limit, and deleting
 //!   the quiz again removes them.
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use scylla::DeserializeRow;
 use scylla::client::session::Session;
@@ -22,11 +23,11 @@ use scylla::statement::batch::{Batch, BatchType};
 use scylla::statement::prepared::PreparedStatement;
 use uuid::Uuid;
 
-use super::session::ConnectError;
-use super::store::{ScyllaStore, all_rows, internal, prepare, unavailable};
+use super::connect::ConnectError;
+use super::store::{ScyllaStore, internal, prepare, unavailable};
 use crate::config::ScyllaSettings;
 use questpath_actors::ports::store::{
-    QuizQuestion, QuizSummary, SavedQuiz, StoreError, StoreResult,
+    QuizQuestion, QuizStore, QuizSummary, SavedQuiz, StoreError, StoreResult,
 };
 
 const QUIZ_COLUMNS: &str =
@@ -175,21 +176,6 @@ impl EntryRow {
     }
 }
 
-/// The saved-quiz queries of a [`ScyllaStore`].
-pub(super) struct Quizzes<'a> {
-    session: &'a Session,
-    st: &'a QuizStatements,
-}
-
-impl ScyllaStore {
-    pub(super) fn quizzes(&self) -> Quizzes<'_> {
-        Quizzes {
-            session: &self.session,
-            st: &self.quizzes,
-        }
-    }
-}
-
 fn question_count(quiz: &SavedQuiz) -> StoreResult<i32> {
     i32::try_from(quiz.questions.len())
         .map_err(|_| internal(format!("quiz {} has too many questions", quiz.id)))
@@ -199,11 +185,12 @@ fn questions_text(quiz: &SavedQuiz) -> StoreResult<String> {
     serde_json::to_string(&quiz.questions).map_err(internal)
 }
 
-impl Quizzes<'_> {
-    pub(super) async fn create(&self, quiz: &SavedQuiz, limit: usize) -> StoreResult<bool> {
+#[async_trait]
+impl QuizStore for ScyllaStore {
+    async fn create_quiz(&self, quiz: &SavedQuiz, limit: usize) -> StoreResult<bool> {
         let count = question_count(quiz)?;
         let questions = questions_text(quiz)?;
-        let held: Vec<HeldRow> = all_rows(self.session, &self.st.held, (quiz.owner_id,)).await?;
+        let held: Vec<HeldRow> = self.all_rows(&self.quizzes.held, (quiz.owner_id,)).await?;
         let live = held.iter().filter(|row| row.created_at.is_some());
         let again = held.iter().any(|row| row.quiz_id == quiz.id);
         if !again && live.count() >= limit {
@@ -211,7 +198,7 @@ impl Quizzes<'_> {
         }
         self.session
             .execute_unpaged(
-                &self.st.insert_quiz,
+                &self.quizzes.insert_quiz,
                 (
                     quiz.id,
                     quiz.owner_id,
@@ -226,7 +213,7 @@ impl Quizzes<'_> {
             .map_err(unavailable)?;
         self.session
             .execute_unpaged(
-                &self.st.insert_entry,
+                &self.quizzes.insert_entry,
                 (
                     quiz.owner_id,
                     quiz.id,
@@ -241,7 +228,7 @@ impl Quizzes<'_> {
         Ok(true)
     }
 
-    pub(super) async fn update(&self, quiz: &SavedQuiz) -> StoreResult<bool> {
+    async fn update_quiz(&self, quiz: &SavedQuiz) -> StoreResult<bool> {
         let count = question_count(quiz)?;
         let questions = questions_text(quiz)?;
         let owned = self
@@ -253,7 +240,7 @@ impl Quizzes<'_> {
         }
         self.session
             .execute_unpaged(
-                &self.st.update_quiz,
+                &self.quizzes.update_quiz,
                 (
                     &quiz.title,
                     &quiz.description,
@@ -266,7 +253,7 @@ impl Quizzes<'_> {
             .map_err(unavailable)?;
         self.session
             .execute_unpaged(
-                &self.st.update_entry,
+                &self.quizzes.update_entry,
                 (&quiz.title, count, quiz.updated_at, quiz.owner_id, quiz.id),
             )
             .await
@@ -274,10 +261,10 @@ impl Quizzes<'_> {
         Ok(true)
     }
 
-    pub(super) async fn quiz(&self, quiz_id: Uuid) -> StoreResult<Option<SavedQuiz>> {
+    async fn quiz(&self, quiz_id: Uuid) -> StoreResult<Option<SavedQuiz>> {
         let result = self
             .session
-            .execute_unpaged(&self.st.quiz, (quiz_id,))
+            .execute_unpaged(&self.quizzes.quiz, (quiz_id,))
             .await
             .map_err(unavailable)?;
         let row = result
@@ -291,7 +278,7 @@ impl Quizzes<'_> {
         }
     }
 
-    pub(super) async fn of_owner(
+    async fn quizzes_of_owner(
         &self,
         owner_id: Uuid,
         limit: usize,
@@ -301,8 +288,9 @@ impl Quizzes<'_> {
         }
         // Debris rows (see the module comment) are skipped, so ask for a few more.
         let wanted = i32::try_from(limit.saturating_add(16)).unwrap_or(i32::MAX);
-        let rows: Vec<EntryRow> =
-            all_rows(self.session, &self.st.entries, (owner_id, wanted)).await?;
+        let rows: Vec<EntryRow> = self
+            .all_rows(&self.quizzes.entries, (owner_id, wanted))
+            .await?;
         let mut found = Vec::new();
         for row in rows {
             if let Some(summary) = row.into_summary()? {
@@ -315,10 +303,10 @@ impl Quizzes<'_> {
         Ok(found)
     }
 
-    pub(super) async fn delete(&self, owner_id: Uuid, quiz_id: Uuid) -> StoreResult<bool> {
+    async fn delete_quiz(&self, owner_id: Uuid, quiz_id: Uuid) -> StoreResult<bool> {
         let result = self
             .session
-            .execute_unpaged(&self.st.quiz, (quiz_id,))
+            .execute_unpaged(&self.quizzes.quiz, (quiz_id,))
             .await
             .map_err(unavailable)?;
         let row = result
@@ -334,7 +322,7 @@ impl Quizzes<'_> {
         };
         // A live quiz, or what an update racing a delete left: both go.
         self.session
-            .batch(&self.st.delete_quiz, ((owner_id, quiz_id), (quiz_id,)))
+            .batch(&self.quizzes.delete_quiz, ((owner_id, quiz_id), (quiz_id,)))
             .await
             .map_err(unavailable)?;
         Ok(live)

@@ -9,16 +9,17 @@
 //! * a rewrite is idempotent. One that changes the host or the end time (the list
 //!   entry's key) deletes the old list entry after writing the new one.
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use scylla::DeserializeRow;
 use scylla::client::session::Session;
 use scylla::statement::prepared::PreparedStatement;
 use uuid::Uuid;
 
-use super::session::ConnectError;
-use super::store::{ScyllaStore, all_rows, internal, prepare, unavailable};
+use super::connect::ConnectError;
+use super::store::{ScyllaStore, internal, prepare, unavailable};
 use crate::config::ScyllaSettings;
-use questpath_actors::ports::store::{RoomResult, StoreError, StoreResult};
+use questpath_actors::ports::store::{RoomResult, RoomResultStore, StoreError, StoreResult};
 
 const RESULT_COLUMNS: &str =
     "room_id, code, host_id, title, created_at, ended_at, end_reason, players, results";
@@ -162,31 +163,17 @@ impl EntryRow {
     }
 }
 
-/// The room-result queries of a [`ScyllaStore`].
-pub(super) struct RoomResults<'a> {
-    session: &'a Session,
-    st: &'a RoomResultStatements,
-}
-
-impl ScyllaStore {
-    pub(super) fn room_results(&self) -> RoomResults<'_> {
-        RoomResults {
-            session: &self.session,
-            st: &self.room_results,
-        }
-    }
-}
-
-impl RoomResults<'_> {
-    pub(super) async fn save(&self, result: &RoomResult) -> StoreResult<()> {
+#[async_trait]
+impl RoomResultStore for ScyllaStore {
+    async fn save_room_result(&self, result: &RoomResult) -> StoreResult<()> {
         let players = i32::try_from(result.players)
             .map_err(|_| internal(format!("room {} has too many players", result.room_id)))?;
         let document = serde_json::to_string(&result.results).map_err(internal)?;
         // What an earlier save listed, to move the entry if its key changes.
-        let previous = self.result(result.room_id).await?;
+        let previous = self.room_result(result.room_id).await?;
         self.session
             .execute_unpaged(
-                &self.st.insert_result,
+                &self.room_results.insert_result,
                 (
                     result.room_id,
                     &result.code,
@@ -203,7 +190,7 @@ impl RoomResults<'_> {
             .map_err(unavailable)?;
         self.session
             .execute_unpaged(
-                &self.st.insert_entry,
+                &self.room_results.insert_entry,
                 (
                     result.host_id,
                     result.ended_at,
@@ -223,7 +210,7 @@ impl RoomResults<'_> {
             if moved {
                 self.session
                     .execute_unpaged(
-                        &self.st.delete_entry,
+                        &self.room_results.delete_entry,
                         (previous.host_id, previous.ended_at, result.room_id),
                     )
                     .await
@@ -233,10 +220,10 @@ impl RoomResults<'_> {
         Ok(())
     }
 
-    pub(super) async fn result(&self, room_id: Uuid) -> StoreResult<Option<RoomResult>> {
+    async fn room_result(&self, room_id: Uuid) -> StoreResult<Option<RoomResult>> {
         let result = self
             .session
-            .execute_unpaged(&self.st.result, (room_id,))
+            .execute_unpaged(&self.room_results.result, (room_id,))
             .await
             .map_err(unavailable)?;
         result
@@ -248,7 +235,7 @@ impl RoomResults<'_> {
             .transpose()
     }
 
-    pub(super) async fn of_host(
+    async fn room_results_of_host(
         &self,
         host_id: Uuid,
         limit: usize,
@@ -258,7 +245,7 @@ impl RoomResults<'_> {
         }
         let limit = i32::try_from(limit).unwrap_or(i32::MAX);
         // Paged: a long history is read a page at a time, up to `limit` rows.
-        all_rows::<EntryRow>(self.session, &self.st.entries, (host_id, limit))
+        self.all_rows::<EntryRow>(&self.room_results.entries, (host_id, limit))
             .await?
             .into_iter()
             .map(EntryRow::into_result)

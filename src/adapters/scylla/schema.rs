@@ -3,7 +3,7 @@
 use chrono::Utc;
 use scylla::client::session::Session;
 
-use super::session::{ConnectError, open, unreachable};
+use super::connect::{ConnectError, open, unreachable};
 use crate::config::ScyllaSettings;
 
 /// The schema file, compiled into the binary so `migrate` needs no other file.

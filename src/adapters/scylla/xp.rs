@@ -6,7 +6,7 @@
 //! on ScyllaDB and Cassandra:
 //! * `xp_ledger` rows are only ever written by that LWT, never updated or deleted, so
 //!   Paxos and plain write timestamps never meet on one cell; `users.total_xp` is only
-//!   written by the `UPDATE ... IF EXISTS` of [`Xp::set_total_xp`] (a user is created
+//!   written by the `UPDATE ... IF EXISTS` of `set_total_xp` (a user is created
 //!   without it and reads as 0);
 //! * the pending mark is written (a plain upsert) **before** the ledger LWT: a crash in
 //!   between leaves at worst a mark for a grant the ledger does not hold, which recovery
@@ -23,6 +23,7 @@
 
 use std::collections::{BTreeSet, HashSet};
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use scylla::DeserializeRow;
 use scylla::client::session::Session;
@@ -30,10 +31,10 @@ use scylla::statement::Consistency;
 use scylla::statement::prepared::PreparedStatement;
 use uuid::Uuid;
 
-use super::session::ConnectError;
-use super::store::{ScyllaStore, all_rows, internal, lwt_applied, prepare, unavailable};
+use super::connect::ConnectError;
+use super::store::{ScyllaStore, internal, lwt_applied, prepare, unavailable};
 use crate::config::ScyllaSettings;
-use questpath_actors::ports::store::{StoreResult, XpEntry};
+use questpath_actors::ports::store::{StoreResult, XpEntry, XpStore};
 
 /// The one partition of `xp_pending`. A column of its own (not a constant table), so
 /// the pending set could be spread over several buckets later without a new table.
@@ -147,30 +148,16 @@ impl EntryRow {
     }
 }
 
-/// The XP queries of a [`ScyllaStore`].
-pub(super) struct Xp<'a> {
-    session: &'a Session,
-    st: &'a XpStatements,
-}
-
-impl ScyllaStore {
-    pub(super) fn xp(&self) -> Xp<'_> {
-        Xp {
-            session: &self.session,
-            st: &self.xp,
-        }
-    }
-}
-
-impl Xp<'_> {
-    pub(super) async fn record_xp(&self, entry: &XpEntry) -> StoreResult<bool> {
+#[async_trait]
+impl XpStore for ScyllaStore {
+    async fn record_xp(&self, entry: &XpEntry) -> StoreResult<bool> {
         // The mark first (see the module's notes). A retry marks an existing grant
         // again: the same row, harmless, cleared by the next apply or recovery. The
         // mark is never removed here, even when the LWT does not apply: it may be the
         // very mark of a first write whose instance died before applying it.
         self.session
             .execute_unpaged(
-                &self.st.mark_pending,
+                &self.xp.mark_pending,
                 (PENDING_BUCKET, entry.user_id, entry.grant_id.as_str()),
             )
             .await
@@ -178,7 +165,7 @@ impl Xp<'_> {
         let result = self
             .session
             .execute_unpaged(
-                &self.st.insert_entry,
+                &self.xp.insert_entry,
                 (
                     entry.user_id,
                     entry.grant_id.as_str(),
@@ -192,12 +179,12 @@ impl Xp<'_> {
         lwt_applied(result)
     }
 
-    pub(super) async fn xp_entries(&self, user_id: Uuid) -> StoreResult<Vec<XpEntry>> {
+    async fn xp_entries(&self, user_id: Uuid) -> StoreResult<Vec<XpEntry>> {
         // Unpaged: serial reads are one partition at a time, and a ledger grows by a
         // few entries a day.
         let result = self
             .session
-            .execute_unpaged(&self.st.entries, (user_id,))
+            .execute_unpaged(&self.xp.entries, (user_id,))
             .await
             .map_err(unavailable)?;
         let rows = result.into_rows_result().map_err(internal)?;
@@ -207,17 +194,17 @@ impl Xp<'_> {
             .collect()
     }
 
-    pub(super) async fn set_total_xp(&self, user_id: Uuid, total: i64) -> StoreResult<()> {
+    async fn set_total_xp(&self, user_id: Uuid, total: i64) -> StoreResult<()> {
         let result = self
             .session
-            .execute_unpaged(&self.st.set_total_xp, (total, user_id))
+            .execute_unpaged(&self.xp.set_total_xp, (total, user_id))
             .await
             .map_err(unavailable)?;
         // Not applied: an unknown user, which is left unknown.
         lwt_applied(result).map(drop)
     }
 
-    pub(super) async fn xp_pending_users(&self, limit: usize) -> StoreResult<Vec<Uuid>> {
+    async fn xp_pending_users(&self, limit: usize) -> StoreResult<Vec<Uuid>> {
         // Rows come in clustering order, by user then grant. Each round reads at most
         // as many rows as users are still wanted, starting after the last user read, so
         // a user with many pending grants only costs another round, and the rounds end
@@ -232,13 +219,13 @@ impl Xp<'_> {
             let result = match after {
                 None => {
                     self.session
-                        .execute_unpaged(&self.st.pending_users, (PENDING_BUCKET, rows_limit))
+                        .execute_unpaged(&self.xp.pending_users, (PENDING_BUCKET, rows_limit))
                         .await
                 }
                 Some(last) => {
                     self.session
                         .execute_unpaged(
-                            &self.st.pending_users_after,
+                            &self.xp.pending_users_after,
                             (PENDING_BUCKET, last, rows_limit),
                         )
                         .await
@@ -264,22 +251,15 @@ impl Xp<'_> {
         Ok(users)
     }
 
-    pub(super) async fn xp_pending(&self, user_id: Uuid) -> StoreResult<Vec<String>> {
+    async fn xp_pending(&self, user_id: Uuid) -> StoreResult<Vec<String>> {
         // One clustering slice, paged: small, since applied grants are deleted.
-        let rows = all_rows::<(String,)>(
-            self.session,
-            &self.st.pending_of_user,
-            (PENDING_BUCKET, user_id),
-        )
-        .await?;
+        let rows = self
+            .all_rows::<(String,)>(&self.xp.pending_of_user, (PENDING_BUCKET, user_id))
+            .await?;
         Ok(rows.into_iter().map(|(grant_id,)| grant_id).collect())
     }
 
-    pub(super) async fn clear_xp_pending(
-        &self,
-        user_id: Uuid,
-        grant_ids: &[String],
-    ) -> StoreResult<()> {
+    async fn clear_xp_pending(&self, user_id: Uuid, grant_ids: &[String]) -> StoreResult<()> {
         // Exactly these rows: a grant marked meanwhile (another id) stays pending.
         let unique: Vec<&str> = grant_ids
             .iter()
@@ -289,18 +269,14 @@ impl Xp<'_> {
             .collect();
         for chunk in unique.chunks(MAX_IN) {
             self.session
-                .execute_unpaged(&self.st.clear_pending, (PENDING_BUCKET, user_id, chunk))
+                .execute_unpaged(&self.xp.clear_pending, (PENDING_BUCKET, user_id, chunk))
                 .await
                 .map_err(unavailable)?;
         }
         Ok(())
     }
 
-    pub(super) async fn xp_users(
-        &self,
-        after: Option<Uuid>,
-        limit: usize,
-    ) -> StoreResult<Vec<Uuid>> {
+    async fn xp_users(&self, after: Option<Uuid>, limit: usize) -> StoreResult<Vec<Uuid>> {
         // Partitions come in token order, and partitions of equal tokens (a Murmur3
         // collision, rare but possible) by key bytes. Reading from `token >= token(after)`
         // and dropping everything up to `after` itself continues exactly where the
@@ -316,12 +292,12 @@ impl Xp<'_> {
             let result = match after {
                 None => {
                     self.session
-                        .execute_unpaged(&self.st.ledger_users, (rows_limit,))
+                        .execute_unpaged(&self.xp.ledger_users, (rows_limit,))
                         .await
                 }
                 Some(last) => {
                     self.session
-                        .execute_unpaged(&self.st.ledger_users_from, (last, rows_limit))
+                        .execute_unpaged(&self.xp.ledger_users_from, (last, rows_limit))
                         .await
                 }
             }

@@ -38,7 +38,7 @@ pub async fn count_store_operations<F: Future>(future: F) -> (F::Output, u32) {
 }
 
 /// Ticks the current request's counter; outside a request (actors, workers) nothing.
-fn count_store_operation() {
+pub(super) fn count_store_operation() {
     let _ = STORE_OPERATIONS.try_with(|count| count.fetch_add(1, Ordering::Relaxed));
 }
 
@@ -68,19 +68,6 @@ impl PortObserver {
     }
 }
 
-/// Times a store call and counts it (also on the request's counter).
-macro_rules! timed_store {
-    ($self:ident, $operation:literal, $call:expr) => {{
-        $crate::metrics::instrumented::count_store_operation();
-        let started = std::time::Instant::now();
-        let result = $call.await;
-        $self
-            .metrics
-            .store_operation($operation, store_outcome(&result), started.elapsed());
-        result
-    }};
-}
-
 /// Times a shared-state port call.
 macro_rules! timed_port {
     ($self:ident, $operation:literal, $call:expr) => {{
@@ -108,7 +95,7 @@ mod tests {
     use super::*;
     use crate::adapters::embedded::EmbeddedStore;
     use crate::metrics::tests::QUEUES;
-    use crate::ports::Store;
+    use crate::ports::store::{GoalStore, UserStore};
     use uuid::Uuid;
 
     #[tokio::test]

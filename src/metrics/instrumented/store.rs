@@ -1,18 +1,22 @@
-//! [`InstrumentedStore`]: every store call timed and counted by operation and outcome.
+//! The store's decorator: every call of every aggregate's trait is timed and counted
+//! (`questpath_store_operations_total{operation,outcome}`,
+//! `questpath_store_operation_duration_seconds{operation}`), and ticks the counter of
+//! the HTTP request it runs in (`questpath_store_queries_per_request`).
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::super::Metrics;
-use crate::ports::store::{
-    ArchivedEntry, ArchivedWeek, QuizSummary, RoomResult, SavedQuiz, StoreResult,
-};
-use crate::ports::{
-    GenerationJob, Goal, GoalStatus, Level, LevelStatus, LoginFailures, NewGoal, NewUser, Page,
-    ProfileUpdate, Question, RefreshFamily, RefreshToken, Store, StoreError, User, XpEntry,
+use super::count_store_operation;
+use crate::metrics::Metrics;
+use questpath_actors::ports::store::{
+    ArchiveStore, ArchivedEntry, ArchivedWeek, GenerationJob, Goal, GoalStatus, GoalStore,
+    JobStore, Level, LevelStatus, LoginFailures, NewGoal, NewUser, Page, ProfileUpdate, Question,
+    QuizStore, QuizSummary, RefreshFamily, RefreshToken, RoomResult, RoomResultStore, SavedQuiz,
+    SessionStore, Store, StoreBackend, StoreError, StoreResult, User, UserStore, XpEntry, XpStore,
 };
 
 /// The `outcome` label of a store result.
@@ -23,6 +27,19 @@ fn store_outcome<T>(result: &StoreResult<T>) -> &'static str {
         Err(StoreError::Unavailable(_)) => "unavailable",
         Err(StoreError::Internal(_)) => "error",
     }
+}
+
+/// Times a store call and counts it (also on the request's counter).
+macro_rules! timed_store {
+    ($self:ident, $operation:literal, $call:expr) => {{
+        count_store_operation();
+        let started = Instant::now();
+        let result = $call.await;
+        $self
+            .metrics
+            .store_operation($operation, store_outcome(&result), started.elapsed());
+        result
+    }};
 }
 
 /// A [`Store`] whose every call is timed and counted.
@@ -38,7 +55,7 @@ impl InstrumentedStore {
 }
 
 #[async_trait]
-impl Store for InstrumentedStore {
+impl StoreBackend for InstrumentedStore {
     fn backend(&self) -> &'static str {
         self.inner.backend()
     }
@@ -46,7 +63,10 @@ impl Store for InstrumentedStore {
     async fn ping(&self) -> StoreResult<()> {
         timed_store!(self, "ping", self.inner.ping())
     }
+}
 
+#[async_trait]
+impl UserStore for InstrumentedStore {
     async fn create_user(&self, new: NewUser) -> StoreResult<User> {
         timed_store!(self, "create_user", self.inner.create_user(new))
     }
@@ -94,7 +114,10 @@ impl Store for InstrumentedStore {
             self.inner.user_by_google(google_sub)
         )
     }
+}
 
+#[async_trait]
+impl SessionStore for InstrumentedStore {
     async fn create_refresh_family(&self, family: &RefreshFamily) -> StoreResult<()> {
         timed_store!(
             self,
@@ -193,7 +216,10 @@ impl Store for InstrumentedStore {
             self.inner.clear_login_failures(key)
         )
     }
+}
 
+#[async_trait]
+impl JobStore for InstrumentedStore {
     async fn create_job(&self, job: &GenerationJob) -> StoreResult<()> {
         timed_store!(self, "create_job", self.inner.create_job(job))
     }
@@ -205,7 +231,10 @@ impl Store for InstrumentedStore {
     async fn update_job(&self, job: &GenerationJob) -> StoreResult<()> {
         timed_store!(self, "update_job", self.inner.update_job(job))
     }
+}
 
+#[async_trait]
+impl GoalStore for InstrumentedStore {
     async fn save_goal(&self, goal: &NewGoal) -> StoreResult<()> {
         timed_store!(self, "save_goal", self.inner.save_goal(goal))
     }
@@ -271,7 +300,10 @@ impl Store for InstrumentedStore {
     async fn questions(&self, level_id: Uuid) -> StoreResult<Vec<Question>> {
         timed_store!(self, "questions", self.inner.questions(level_id))
     }
+}
 
+#[async_trait]
+impl XpStore for InstrumentedStore {
     async fn record_xp(&self, entry: &XpEntry) -> StoreResult<bool> {
         timed_store!(self, "record_xp", self.inner.record_xp(entry))
     }
@@ -307,7 +339,10 @@ impl Store for InstrumentedStore {
     async fn xp_users(&self, after: Option<Uuid>, limit: usize) -> StoreResult<Vec<Uuid>> {
         timed_store!(self, "xp_users", self.inner.xp_users(after, limit))
     }
+}
 
+#[async_trait]
+impl ArchiveStore for InstrumentedStore {
     async fn write_archive_entries(
         &self,
         period: &str,
@@ -360,7 +395,10 @@ impl Store for InstrumentedStore {
             self.inner.archived_entry(period, user_id)
         )
     }
+}
 
+#[async_trait]
+impl RoomResultStore for InstrumentedStore {
     async fn save_room_result(&self, result: &RoomResult) -> StoreResult<()> {
         timed_store!(
             self,
@@ -384,7 +422,10 @@ impl Store for InstrumentedStore {
             self.inner.room_results_of_host(host_id, limit)
         )
     }
+}
 
+#[async_trait]
+impl QuizStore for InstrumentedStore {
     async fn create_quiz(&self, quiz: &SavedQuiz, limit: usize) -> StoreResult<bool> {
         timed_store!(self, "create_quiz", self.inner.create_quiz(quiz, limit))
     }
@@ -415,40 +456,5 @@ impl Store for InstrumentedStore {
             "delete_quiz",
             self.inner.delete_quiz(owner_id, quiz_id)
         )
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::adapters::embedded::EmbeddedStore;
-    use crate::metrics::tests::metrics;
-
-    #[tokio::test]
-    async fn store_calls_are_counted_by_operation_and_outcome() {
-        let dir = tempfile::tempdir().unwrap();
-        let m = Arc::new(metrics());
-        let store = InstrumentedStore::new(
-            Arc::new(EmbeddedStore::open(dir.path()).await.unwrap()),
-            m.clone(),
-        );
-        let user = store
-            .create_user(NewUser::new("ann@example.org"))
-            .await
-            .unwrap();
-        let taken = store.create_user(NewUser::new("ANN@example.org")).await;
-        assert!(matches!(taken, Err(StoreError::Conflict { .. })));
-        assert_eq!(store.user_by_id(user.id).await.unwrap(), Some(user));
-        assert_eq!(store.backend(), "embedded");
-
-        let text = m.render();
-        for expected in [
-            r#"questpath_store_operations_total{operation="create_user",outcome="ok"} 1"#,
-            r#"questpath_store_operations_total{operation="create_user",outcome="conflict"} 1"#,
-            r#"questpath_store_operations_total{operation="user_by_id",outcome="ok"} 1"#,
-            r#"questpath_store_operation_duration_seconds_count{operation="create_user"} 2"#,
-        ] {
-            assert!(text.contains(expected), "missing {expected}:\n{text}");
-        }
     }
 }

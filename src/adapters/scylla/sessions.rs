@@ -1,5 +1,6 @@
-//! The account and sign-in tables on CQL: credentials, Google links, refresh-token
-//! families and tokens, and sign-in failures (see docs/data-model.md, Q3 to Q8, W3 to W12).
+//! The sign-in tables on CQL: refresh-token families and tokens, and sign-in failures
+//! (see docs/data-model.md, Q3 to Q8, W3 to W12; credentials and Google links, which
+//! the same rules cover, are in `users.rs`).
 //!
 //! Rules kept throughout, so the same statements behave alike on ScyllaDB and Cassandra:
 //! * every read is one partition;
@@ -15,21 +16,19 @@
 
 use std::time::Duration;
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use scylla::DeserializeRow;
 use scylla::client::session::Session;
 use scylla::statement::Consistency;
 use scylla::statement::prepared::PreparedStatement;
-use scylla::value::CqlValue;
 use uuid::Uuid;
 
-use super::session::ConnectError;
-use super::store::{
-    LwtOutcome, ScyllaStore, all_rows, internal, lwt_applied, prepare, unavailable,
-};
+use super::connect::ConnectError;
+use super::store::{ScyllaStore, lwt_applied, prepare, unavailable};
 use crate::config::ScyllaSettings;
 use questpath_actors::ports::store::{
-    LoginFailures, RefreshFamily, RefreshToken, StoreError, StoreResult,
+    LoginFailures, RefreshFamily, RefreshToken, SessionStore, StoreError, StoreResult,
 };
 
 /// Extra life given to expiring rows beyond their expiry: the application's clock, not
@@ -61,13 +60,8 @@ async fn backoff(attempt: u32) {
     tokio::time::sleep(Duration::from_millis(ms)).await;
 }
 
-/// Statements of the account and sign-in tables, prepared once per session.
-pub(super) struct AuthStatements {
-    set_password_hash: PreparedStatement,
-    password_hash: PreparedStatement,
-    link_google: PreparedStatement,
-    google_owner: PreparedStatement,
-    google_owner_serial: PreparedStatement,
+/// Statements of the refresh-token tables, prepared once per session.
+pub(super) struct SessionStatements {
     insert_family: PreparedStatement,
     index_family: PreparedStatement,
     family: PreparedStatement,
@@ -77,53 +71,20 @@ pub(super) struct AuthStatements {
     insert_token: PreparedStatement,
     token: PreparedStatement,
     consume_token: PreparedStatement,
-    failures: PreparedStatement,
-    failures_serial: PreparedStatement,
-    insert_failures: PreparedStatement,
-    update_failures: PreparedStatement,
-    reset_failures: PreparedStatement,
-    clear_failures: PreparedStatement,
 }
 
 const FAMILY_COLUMNS: &str = "family_id, user_id, created_at, expires_at, revoked";
 const TOKEN_COLUMNS: &str = "token_hash, user_id, family_id, issued_at, expires_at, used_at";
 const FAILURE_COLUMNS: &str = "failures, first_at, last_at, locked_until";
 
-impl AuthStatements {
+impl SessionStatements {
     pub(super) async fn prepare(
         session: &Session,
         settings: &ScyllaSettings,
     ) -> Result<Self, ConnectError> {
         let ks = &settings.keyspace;
         let prepare = |cql: String| prepare(session, settings, cql);
-        // Reads that must see the outcome of an in-flight LWT run at LOCAL_SERIAL.
-        let serial = |mut statement: PreparedStatement| {
-            statement.set_consistency(Consistency::LocalSerial);
-            statement
-        };
-        Ok(AuthStatements {
-            set_password_hash: prepare(format!(
-                "INSERT INTO {ks}.credentials (user_id, password_hash, updated_at) VALUES (?, ?, ?)"
-            ))
-            .await?,
-            password_hash: prepare(format!(
-                "SELECT password_hash FROM {ks}.credentials WHERE user_id = ?"
-            ))
-            .await?,
-            link_google: prepare(format!(
-                "INSERT INTO {ks}.users_by_google (google_sub, user_id, linked_at) VALUES (?, ?, ?) IF NOT EXISTS"
-            ))
-            .await?,
-            google_owner: prepare(format!(
-                "SELECT user_id FROM {ks}.users_by_google WHERE google_sub = ?"
-            ))
-            .await?,
-            google_owner_serial: serial(
-                prepare(format!(
-                    "SELECT user_id FROM {ks}.users_by_google WHERE google_sub = ?"
-                ))
-                .await?,
-            ),
+        Ok(SessionStatements {
             insert_family: prepare(format!(
                 "INSERT INTO {ks}.refresh_families ({FAMILY_COLUMNS}) VALUES (?, ?, ?, ?, ?) IF NOT EXISTS USING TTL ?"
             ))
@@ -167,6 +128,33 @@ impl AuthStatements {
                 "UPDATE {ks}.refresh_tokens USING TTL ? SET used_at = ? WHERE token_hash = ? IF used_at = null AND user_id = ?"
             ))
             .await?,
+        })
+    }
+}
+
+/// Statements of the sign-in failure table, prepared once per session.
+pub(super) struct FailureStatements {
+    failures: PreparedStatement,
+    failures_serial: PreparedStatement,
+    insert_failures: PreparedStatement,
+    update_failures: PreparedStatement,
+    reset_failures: PreparedStatement,
+    clear_failures: PreparedStatement,
+}
+
+impl FailureStatements {
+    pub(super) async fn prepare(
+        session: &Session,
+        settings: &ScyllaSettings,
+    ) -> Result<Self, ConnectError> {
+        let ks = &settings.keyspace;
+        let prepare = |cql: String| prepare(session, settings, cql);
+        // Reads that must see the outcome of an in-flight LWT run at LOCAL_SERIAL.
+        let serial = |mut statement: PreparedStatement| {
+            statement.set_consistency(Consistency::LocalSerial);
+            statement
+        };
+        Ok(FailureStatements {
             failures: prepare(format!(
                 "SELECT {FAILURE_COLUMNS} FROM {ks}.login_failures WHERE failure_key = ?"
             ))
@@ -289,96 +277,79 @@ impl From<Option<FailuresRow>> for StoredFailures {
     }
 }
 
-/// The account and sign-in queries of a [`ScyllaStore`].
-pub(super) struct Auth<'a> {
-    session: &'a Session,
-    st: &'a AuthStatements,
-}
-
 impl ScyllaStore {
-    pub(super) fn auth(&self) -> Auth<'_> {
-        Auth {
-            session: &self.session,
-            st: &self.auth,
+    /// The family as stored, expired or not.
+    async fn stored_family(&self, family_id: Uuid) -> StoreResult<Option<RefreshFamily>> {
+        let row: Option<FamilyRow> = self.one_row(&self.sessions.family, (family_id,)).await?;
+        Ok(row.and_then(FamilyRow::into_family))
+    }
+
+    /// The family unless it expired by `now`.
+    async fn live_family(
+        &self,
+        family_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<RefreshFamily>> {
+        Ok(self
+            .stored_family(family_id)
+            .await?
+            .filter(|f| f.expires_at > now))
+    }
+
+    /// Revokes one family (only if it belongs to `owner`, when given); true if this
+    /// call revoked it, false if it was unknown, expired, someone else's or already
+    /// revoked.
+    async fn revoke_family(&self, family_id: Uuid, owner: Option<Uuid>) -> StoreResult<bool> {
+        for attempt in 0..MAX_CAS_ATTEMPTS {
+            let Some(family) = self.live_family(family_id, Utc::now()).await? else {
+                return Ok(false);
+            };
+            if family.revoked || owner.is_some_and(|owner| owner != family.user_id) {
+                return Ok(false);
+            }
+            let result = self
+                .session
+                .execute_unpaged(
+                    &self.sessions.revoke_family,
+                    (ttl_until(family.expires_at), family_id, family.expires_at),
+                )
+                .await
+                .map_err(unavailable)?;
+            if lwt_applied(result)? {
+                return Ok(true);
+            }
+            // Extended (or expired) since the read: read again.
+            backoff(attempt).await;
         }
+        Err(StoreError::Unavailable(format!(
+            "refresh family {family_id} kept changing while being revoked"
+        )))
+    }
+
+    /// The token unless it expired by `now`.
+    async fn live_token(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<RefreshToken>> {
+        let row: Option<TokenRow> = self.one_row(&self.sessions.token, (token_hash,)).await?;
+        Ok(row
+            .and_then(TokenRow::into_token)
+            .filter(|t| t.expires_at > now))
     }
 }
 
-impl Auth<'_> {
-    /// Runs a statement and returns its only row, if any.
-    async fn one_row<R>(
-        &self,
-        statement: &PreparedStatement,
-        values: impl scylla::serialize::row::SerializeRow,
-    ) -> StoreResult<Option<R>>
-    where
-        R: for<'f, 'm> scylla::deserialize::row::DeserializeRow<'f, 'm>,
-    {
-        self.session
-            .execute_unpaged(statement, values)
-            .await
-            .map_err(unavailable)?
-            .into_rows_result()
-            .map_err(internal)?
-            .maybe_first_row::<R>()
-            .map_err(internal)
-    }
-
-    // ---- credentials ----
-
-    pub(super) async fn set_password_hash(&self, user_id: Uuid, phc: &str) -> StoreResult<()> {
-        self.session
-            .execute_unpaged(&self.st.set_password_hash, (user_id, phc, Utc::now()))
-            .await
-            .map_err(unavailable)?;
-        Ok(())
-    }
-
-    pub(super) async fn password_hash(&self, user_id: Uuid) -> StoreResult<Option<String>> {
-        let row: Option<(Option<String>,)> =
-            self.one_row(&self.st.password_hash, (user_id,)).await?;
-        Ok(row.and_then(|(hash,)| hash))
-    }
-
-    // ---- Google ----
-
-    pub(super) async fn link_google(&self, google_sub: &str, user_id: Uuid) -> StoreResult<Uuid> {
-        let result = self
-            .session
-            .execute_unpaged(&self.st.link_google, (google_sub, user_id, Utc::now()))
-            .await
-            .map_err(unavailable)?;
-        let outcome = LwtOutcome::read(result)?;
-        if outcome.applied {
-            return Ok(user_id);
-        }
-        // Both servers return the existing row with a failed IF NOT EXISTS; ask again
-        // (serially) only if it somehow is not there.
-        if let Some(CqlValue::Uuid(owner)) = outcome.column("user_id") {
-            return Ok(*owner);
-        }
-        let row: Option<(Option<Uuid>,)> = self
-            .one_row(&self.st.google_owner_serial, (google_sub,))
-            .await?;
-        row.and_then(|(owner,)| owner)
-            .ok_or_else(|| internal(format!("Google link {google_sub} neither taken nor free")))
-    }
-
-    pub(super) async fn google_owner(&self, google_sub: &str) -> StoreResult<Option<Uuid>> {
-        let row: Option<(Option<Uuid>,)> =
-            self.one_row(&self.st.google_owner, (google_sub,)).await?;
-        Ok(row.and_then(|(owner,)| owner))
-    }
-
+#[async_trait]
+impl SessionStore for ScyllaStore {
     // ---- refresh families ----
 
-    pub(super) async fn create_refresh_family(&self, family: &RefreshFamily) -> StoreResult<()> {
+    async fn create_refresh_family(&self, family: &RefreshFamily) -> StoreResult<()> {
         let ttl = ttl_until(family.expires_at);
         // The index first: an index entry without its family is skipped when read,
         // while a family missing from the index would escape "log out everywhere".
         self.session
             .execute_unpaged(
-                &self.st.index_family,
+                &self.sessions.index_family,
                 (family.user_id, family.family_id, family.expires_at, ttl),
             )
             .await
@@ -386,7 +357,7 @@ impl Auth<'_> {
         let result = self
             .session
             .execute_unpaged(
-                &self.st.insert_family,
+                &self.sessions.insert_family,
                 (
                     family.family_id,
                     family.user_id,
@@ -407,29 +378,16 @@ impl Auth<'_> {
         }
     }
 
-    /// The family as stored, expired or not.
-    async fn stored_family(&self, family_id: Uuid) -> StoreResult<Option<RefreshFamily>> {
-        let row: Option<FamilyRow> = self.one_row(&self.st.family, (family_id,)).await?;
-        Ok(row.and_then(FamilyRow::into_family))
+    async fn refresh_family(&self, family_id: Uuid) -> StoreResult<Option<RefreshFamily>> {
+        self.live_family(family_id, Utc::now()).await
     }
 
-    pub(super) async fn refresh_family(
-        &self,
-        family_id: Uuid,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Option<RefreshFamily>> {
-        Ok(self
-            .stored_family(family_id)
-            .await?
-            .filter(|f| f.expires_at > now))
-    }
-
-    pub(super) async fn extend_refresh_family(
+    async fn extend_refresh_family(
         &self,
         family_id: Uuid,
         expires_at: DateTime<Utc>,
     ) -> StoreResult<()> {
-        let Some(family) = self.refresh_family(family_id, Utc::now()).await? else {
+        let Some(family) = self.live_family(family_id, Utc::now()).await? else {
             return Ok(());
         };
         if family.revoked {
@@ -439,7 +397,7 @@ impl Auth<'_> {
         let result = self
             .session
             .execute_unpaged(
-                &self.st.extend_family,
+                &self.sessions.extend_family,
                 (
                     ttl,
                     family.user_id,
@@ -454,7 +412,7 @@ impl Auth<'_> {
         if lwt_applied(result)? {
             self.session
                 .execute_unpaged(
-                    &self.st.index_family,
+                    &self.sessions.index_family,
                     (family.user_id, family_id, expires_at, ttl),
                 )
                 .await
@@ -463,48 +421,19 @@ impl Auth<'_> {
         Ok(())
     }
 
-    /// Revokes one family (only if it belongs to `owner`, when given); true if this
-    /// call revoked it, false if it was unknown, expired, someone else's or already
-    /// revoked.
-    pub(super) async fn revoke_refresh_family(
-        &self,
-        family_id: Uuid,
-        owner: Option<Uuid>,
-    ) -> StoreResult<bool> {
-        for attempt in 0..MAX_CAS_ATTEMPTS {
-            let Some(family) = self.refresh_family(family_id, Utc::now()).await? else {
-                return Ok(false);
-            };
-            if family.revoked || owner.is_some_and(|owner| owner != family.user_id) {
-                return Ok(false);
-            }
-            let result = self
-                .session
-                .execute_unpaged(
-                    &self.st.revoke_family,
-                    (ttl_until(family.expires_at), family_id, family.expires_at),
-                )
-                .await
-                .map_err(unavailable)?;
-            if lwt_applied(result)? {
-                return Ok(true);
-            }
-            // Extended (or expired) since the read: read again.
-            backoff(attempt).await;
-        }
-        Err(StoreError::Unavailable(format!(
-            "refresh family {family_id} kept changing while being revoked"
-        )))
+    async fn revoke_refresh_family(&self, family_id: Uuid) -> StoreResult<()> {
+        self.revoke_family(family_id, None).await.map(drop)
     }
 
-    pub(super) async fn revoke_user_refresh_families(&self, user_id: Uuid) -> StoreResult<u32> {
+    async fn revoke_user_refresh_families(&self, user_id: Uuid) -> StoreResult<u32> {
         // One partition, bounded: its entries expire with their families.
-        let family_ids =
-            all_rows::<(Uuid,)>(self.session, &self.st.families_of_user, (user_id,)).await?;
+        let family_ids = self
+            .all_rows::<(Uuid,)>(&self.sessions.families_of_user, (user_id,))
+            .await?;
         let mut revoked = 0;
         for (family_id,) in family_ids {
             // Ownership is checked on the family itself, not taken from the index.
-            if self.revoke_refresh_family(family_id, Some(user_id)).await? {
+            if self.revoke_family(family_id, Some(user_id)).await? {
                 revoked += 1;
             }
         }
@@ -513,10 +442,10 @@ impl Auth<'_> {
 
     // ---- refresh tokens ----
 
-    pub(super) async fn insert_refresh_token(&self, token: &RefreshToken) -> StoreResult<()> {
+    async fn insert_refresh_token(&self, token: &RefreshToken) -> StoreResult<()> {
         self.session
             .execute_unpaged(
-                &self.st.insert_token,
+                &self.sessions.insert_token,
                 (
                     &token.token_hash,
                     token.user_id,
@@ -531,25 +460,18 @@ impl Auth<'_> {
         Ok(())
     }
 
-    pub(super) async fn refresh_token(
-        &self,
-        token_hash: &str,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Option<RefreshToken>> {
-        let row: Option<TokenRow> = self.one_row(&self.st.token, (token_hash,)).await?;
-        Ok(row
-            .and_then(TokenRow::into_token)
-            .filter(|t| t.expires_at > now))
+    async fn refresh_token(&self, token_hash: &str) -> StoreResult<Option<RefreshToken>> {
+        self.live_token(token_hash, Utc::now()).await
     }
 
-    pub(super) async fn consume_refresh_token(
+    async fn consume_refresh_token(
         &self,
         token_hash: &str,
         at: DateTime<Utc>,
     ) -> StoreResult<bool> {
         // Read first: an unknown, expired or used token is never written, so no row
         // is ever created by consuming.
-        let Some(token) = self.refresh_token(token_hash, Utc::now()).await? else {
+        let Some(token) = self.live_token(token_hash, Utc::now()).await? else {
             return Ok(false);
         };
         if token.used_at.is_some() {
@@ -558,7 +480,7 @@ impl Auth<'_> {
         let result = self
             .session
             .execute_unpaged(
-                &self.st.consume_token,
+                &self.sessions.consume_token,
                 (ttl_until(token.expires_at), at, token_hash, token.user_id),
             )
             .await
@@ -568,7 +490,7 @@ impl Auth<'_> {
 
     // ---- sign-in failures ----
 
-    pub(super) async fn record_login_failure(
+    async fn record_login_failure(
         &self,
         key: &str,
         now: DateTime<Utc>,
@@ -579,7 +501,9 @@ impl Auth<'_> {
         // next state, write it only if the row is still what was read. A lost race
         // means another failure was counted; read again and count on top of it.
         for attempt in 0..MAX_CAS_ATTEMPTS {
-            let row: Option<FailuresRow> = self.one_row(&self.st.failures_serial, (key,)).await?;
+            let row: Option<FailuresRow> = self
+                .one_row(&self.login_failures.failures_serial, (key,))
+                .await?;
             let stored = StoredFailures::from(row);
             let previous = match &stored {
                 StoredFailures::Present { state, .. } => Some(state),
@@ -593,7 +517,7 @@ impl Auth<'_> {
                 StoredFailures::Absent => {
                     self.session
                         .execute_unpaged(
-                            &self.st.insert_failures,
+                            &self.login_failures.insert_failures,
                             (key, set.0, set.1, set.2, set.3, ttl),
                         )
                         .await
@@ -601,7 +525,7 @@ impl Auth<'_> {
                 StoredFailures::Empty => {
                     self.session
                         .execute_unpaged(
-                            &self.st.reset_failures,
+                            &self.login_failures.reset_failures,
                             (ttl, set.0, set.1, set.2, set.3, key),
                         )
                         .await
@@ -611,7 +535,7 @@ impl Auth<'_> {
                 } => {
                     self.session
                         .execute_unpaged(
-                            &self.st.update_failures,
+                            &self.login_failures.update_failures,
                             (ttl, set.0, set.1, set.2, set.3, key, failures, first_at),
                         )
                         .await
@@ -628,23 +552,23 @@ impl Auth<'_> {
         )))
     }
 
-    pub(super) async fn login_failures(
+    async fn login_failures(
         &self,
         key: &str,
         now: DateTime<Utc>,
         window: chrono::Duration,
     ) -> StoreResult<Option<LoginFailures>> {
-        let row: Option<FailuresRow> = self.one_row(&self.st.failures, (key,)).await?;
+        let row: Option<FailuresRow> = self.one_row(&self.login_failures.failures, (key,)).await?;
         Ok(match StoredFailures::from(row) {
             StoredFailures::Present { state, .. } if state.is_current(now, window) => Some(state),
             _ => None,
         })
     }
 
-    pub(super) async fn clear_login_failures(&self, key: &str) -> StoreResult<()> {
+    async fn clear_login_failures(&self, key: &str) -> StoreResult<()> {
         // Not applied only when there was nothing to clear.
         self.session
-            .execute_unpaged(&self.st.clear_failures, (key,))
+            .execute_unpaged(&self.login_failures.clear_failures, (key,))
             .await
             .map_err(unavailable)?;
         Ok(())
