@@ -163,35 +163,8 @@ impl Application {
         // Every port is timed and counted from here on: services get the decorators.
         let metrics = Arc::new(Metrics::new(JOB_QUEUES)?);
         let backends = backends.instrument(&metrics);
-        let listener = TcpListener::bind(settings.bind).map_err(|source| StartupError::Bind {
-            address: settings.bind.to_string(),
-            source,
-        })?;
-        let port = listener
-            .local_addr()
-            .map_err(|source| StartupError::Bind {
-                address: settings.bind.to_string(),
-                source,
-            })?
-            .port();
-        let signing_key =
-            crate::secrets::signing_key(&settings).map_err(StartupError::SigningKey)?;
-        let google = match &settings.google {
-            Some(google) => Some(Arc::new(
-                GoogleVerifier::new(google).map_err(StartupError::Google)?,
-            )),
-            None => None,
-        };
-        let auth = AuthService::new(
-            backends.store.clone(),
-            backends.cache.clone(),
-            TokenKeys::new(&signing_key).with_access_ttl(
-                chrono::Duration::from_std(settings.access_token_ttl)
-                    .unwrap_or(crate::auth::tokens::ACCESS_TTL),
-            ),
-            google,
-        )
-        .with_refresh_grace(chrono::Duration::from_std(settings.refresh_grace).unwrap_or_default());
+        let (listener, port) = bind(&settings)?;
+        let auth = auth_service(&settings, &backends)?;
         let goals = GoalService::new(
             backends.store.clone(),
             backends.cache.clone(),
@@ -215,50 +188,8 @@ impl Application {
             xp.clone()
                 .recover_until_stopped(std::time::Duration::from_secs(60), background.clone()),
         );
-        let deps = Arc::new(questpath_actors::session::Deps {
-            store: backends.store.clone(),
-            cache: backends.cache.clone(),
-            bus: backends.bus.clone(),
-            goals: goals.clone(),
-            xp: xp.clone(),
-            settings: settings.realtime.session(),
-            metrics: metrics.clone(),
-        });
-        let cores = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2);
-        let registry = Registry::new(deps, cores).start();
-        let draining = CancellationToken::new();
-        let rooms = questpath_actors::room::Rooms::new(
-            settings.rooms.clone(),
-            questpath_actors::room::RoomDeps {
-                store: backends.store.clone(),
-                cache: backends.cache.clone(),
-                bus: backends.bus.clone(),
-                job_queue: backends.job_queue.clone(),
-                xp: xp.clone(),
-                metrics: metrics.clone(),
-            },
-            cores,
-        );
-        // Grants the XP of finished rooms (from this instance or one that died).
-        tokio::spawn(
-            crate::rooms::xp_jobs::RoomXpWorker {
-                store: backends.store.clone(),
-                queue: backends.job_queue.clone(),
-                xp: xp.clone(),
-                metrics: metrics.clone(),
-                consumer: format!("room-xp-{}", rooms.instance_id),
-            }
-            .run_until_stopped(background.clone()),
-        );
-        let realtime = Arc::new(Realtime {
-            registry,
-            settings: settings.realtime.clone(),
-            draining: draining.clone(),
-            rooms: rooms.clone(),
-            guests: crate::rooms::guests::Guests::new(backends.cache.clone()),
-        });
+        let realtime = start_realtime(&settings, &backends, &goals, &xp, &metrics, &background);
+        let (draining, rooms) = (realtime.draining.clone(), realtime.rooms.clone());
         let state = web::Data::new(AppState {
             settings: Arc::new(settings.clone()),
             backends: backends.clone(),
@@ -268,45 +199,7 @@ impl Application {
             realtime,
             xp,
         });
-        let mut server = HttpServer::new(move || {
-            App::new()
-                .app_data(state.clone())
-                // Unknown paths 404, known paths with another method 405.
-                .default_service(web::to(crate::http::fallback::not_found_or_not_allowed))
-                // The last `wrap` is the outermost: observe sees every answer (CORS
-                // refusals, 429s, 400s for API-Version) and security headers go on all.
-                .wrap(from_fn(crate::http::versioning::negotiate))
-                .wrap(crate::http::cors::cors(&state.settings))
-                .wrap(from_fn(crate::http::cors::problem_on_rejection))
-                .wrap(from_fn(crate::http::security_headers::add))
-                .wrap(from_fn(crate::http::middleware::observe))
-                .configure(crate::http::configure)
-        })
-        .shutdown_timeout(settings.shutdown_timeout.as_secs())
-        // Signals are handled in `run_until_stopped`, which closes websockets first.
-        .disable_signals()
-        // Websocket frames are small and must not wait: without TCP_NODELAY, Nagle holds
-        // a second frame until the first is acknowledged, and the client's delayed ACK
-        // made that 40 ms (seen in the room load test: hello, then room.joined).
-        .on_connect(|connection, data| {
-            if let Some(tcp) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() {
-                if let Err(e) = tcp.set_nodelay(true) {
-                    tracing::debug!(error = %e, "TCP_NODELAY not set");
-                }
-                // A websocket ends its connection through it when the close handshake is over.
-                data.insert(crate::realtime::closing::AcceptedSocket::of(tcp));
-            }
-        });
-        if let Some(workers) = settings.workers {
-            server = server.workers(workers);
-        }
-        let server = server
-            .listen(listener)
-            .map_err(|source| StartupError::Bind {
-                address: settings.bind.to_string(),
-                source,
-            })?
-            .run();
+        let server = http_server(state, &settings, listener)?;
         Ok(Application {
             port,
             server,
@@ -357,4 +250,137 @@ impl Application {
         self.backends.shutdown().await;
         result
     }
+}
+
+/// Binds the configured address; the port actually bound (port 0 picks one).
+fn bind(settings: &Settings) -> Result<(TcpListener, u16), StartupError> {
+    let failed = |source| StartupError::Bind {
+        address: settings.bind.to_string(),
+        source,
+    };
+    let listener = TcpListener::bind(settings.bind).map_err(failed)?;
+    let port = listener.local_addr().map_err(failed)?.port();
+    Ok((listener, port))
+}
+
+/// Accounts and tokens, with Google sign-in when it is configured.
+fn auth_service(settings: &Settings, backends: &Backends) -> Result<AuthService, StartupError> {
+    let signing_key = crate::secrets::signing_key(settings).map_err(StartupError::SigningKey)?;
+    let google = match &settings.google {
+        Some(google) => Some(Arc::new(
+            GoogleVerifier::new(google).map_err(StartupError::Google)?,
+        )),
+        None => None,
+    };
+    Ok(AuthService::new(
+        backends.store.clone(),
+        backends.cache.clone(),
+        TokenKeys::new(&signing_key).with_access_ttl(
+            chrono::Duration::from_std(settings.access_token_ttl)
+                .unwrap_or(crate::auth::tokens::ACCESS_TTL),
+        ),
+        google,
+    )
+    .with_refresh_grace(chrono::Duration::from_std(settings.refresh_grace).unwrap_or_default()))
+}
+
+/// Sessions (their registry), rooms and the worker that grants finished rooms' XP.
+fn start_realtime(
+    settings: &Settings,
+    backends: &Backends,
+    goals: &GoalService,
+    xp: &XpService,
+    metrics: &Arc<Metrics>,
+    background: &CancellationToken,
+) -> Arc<Realtime> {
+    let deps = Arc::new(questpath_actors::session::Deps {
+        store: backends.store.clone(),
+        cache: backends.cache.clone(),
+        bus: backends.bus.clone(),
+        goals: goals.clone(),
+        xp: xp.clone(),
+        settings: settings.realtime.session(),
+        metrics: metrics.clone(),
+    });
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    let registry = Registry::new(deps, cores).start();
+    let rooms = questpath_actors::room::Rooms::new(
+        settings.rooms.clone(),
+        questpath_actors::room::RoomDeps {
+            store: backends.store.clone(),
+            cache: backends.cache.clone(),
+            bus: backends.bus.clone(),
+            job_queue: backends.job_queue.clone(),
+            xp: xp.clone(),
+            metrics: metrics.clone(),
+        },
+        cores,
+    );
+    // Grants the XP of finished rooms (from this instance or one that died).
+    tokio::spawn(
+        crate::rooms::xp_jobs::RoomXpWorker {
+            store: backends.store.clone(),
+            queue: backends.job_queue.clone(),
+            xp: xp.clone(),
+            metrics: metrics.clone(),
+            consumer: format!("room-xp-{}", rooms.instance_id),
+        }
+        .run_until_stopped(background.clone()),
+    );
+    Arc::new(Realtime {
+        registry,
+        settings: settings.realtime.clone(),
+        draining: CancellationToken::new(),
+        rooms,
+        guests: crate::rooms::guests::Guests::new(backends.cache.clone()),
+    })
+}
+
+/// The HTTP server over `listener`: routes, middleware, and the socket options.
+fn http_server(
+    state: web::Data<AppState>,
+    settings: &Settings,
+    listener: TcpListener,
+) -> Result<actix_web::dev::Server, StartupError> {
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            // Unknown paths 404, known paths with another method 405.
+            .default_service(web::to(crate::http::fallback::not_found_or_not_allowed))
+            // The last `wrap` is the outermost: observe sees every answer (CORS
+            // refusals, 429s, 400s for API-Version) and security headers go on all.
+            .wrap(from_fn(crate::http::versioning::negotiate))
+            .wrap(crate::http::cors::cors(&state.settings))
+            .wrap(from_fn(crate::http::cors::problem_on_rejection))
+            .wrap(from_fn(crate::http::security_headers::add))
+            .wrap(from_fn(crate::http::middleware::observe))
+            .configure(crate::http::configure)
+    })
+    .shutdown_timeout(settings.shutdown_timeout.as_secs())
+    // Signals are handled in `run_until_stopped`, which closes websockets first.
+    .disable_signals()
+    // Websocket frames are small and must not wait: without TCP_NODELAY, Nagle holds
+    // a second frame until the first is acknowledged, and the client's delayed ACK
+    // made that 40 ms (seen in the room load test: hello, then room.joined).
+    .on_connect(|connection, data| {
+        if let Some(tcp) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "TCP_NODELAY not set");
+            }
+            // A websocket ends its connection through it when the close handshake is over.
+            data.insert(crate::realtime::closing::AcceptedSocket::of(tcp));
+        }
+    });
+    if let Some(workers) = settings.workers {
+        server = server.workers(workers);
+    }
+    Ok(server
+        .listen(listener)
+        .map_err(|source| StartupError::Bind {
+            address: settings.bind.to_string(),
+            source,
+        })?
+        .run())
 }

@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{QuizContent, QuizInput};
-use crate::realtime::protocol::LETTERS;
+use questpath_actors::events::LETTERS;
 use questpath_actors::ports::store::{QuizQuestion, SavedQuiz};
 use questpath_actors::room::setup::{CustomQuestion, Invalid, MAX_QUESTIONS, QuestionPart};
 

@@ -68,15 +68,7 @@ pub async fn run(
         metrics.ws_refused(disconnect::CLOSED);
         return;
     }
-    if let Some(session) = &session
-        && session
-            .send(Connect {
-                connection_id,
-                outbound: outbound.clone(),
-            })
-            .await
-            .is_err()
-    {
+    if !joined(session.as_ref(), connection_id, &outbound).await {
         metrics.ws_refused(disconnect::SESSION_ERROR);
         finish_close(ws, stream, release, refused, false, settings.client_timeout).await;
         return;
@@ -123,6 +115,25 @@ async fn session_of(
             .map_err(|_| ()),
         Player::Guest(_) => Ok(None),
     }
+}
+
+/// Hands the connection to the learner's session (guests have none); false when the
+/// session could not take it.
+async fn joined(
+    session: Option<&actix::Addr<SessionActor>>,
+    connection_id: Uuid,
+    outbound: &Outbound,
+) -> bool {
+    let Some(session) = session else {
+        return true;
+    };
+    session
+        .send(Connect {
+            connection_id,
+            outbound: outbound.clone(),
+        })
+        .await
+        .is_ok()
 }
 
 /// Sends `hello`; false when the socket is already gone.

@@ -97,6 +97,20 @@ fn top_frame(t: BoardTop) -> ServerMessage {
 
 fn room(event: RoomEvent) -> ServerMessage {
     match event {
+        RoomEvent::QuestionOpened(_)
+        | RoomEvent::AnswerReceived { .. }
+        | RoomEvent::Answered { .. }
+        | RoomEvent::Paused { .. }
+        | RoomEvent::Resumed { .. }
+        | RoomEvent::QuestionClosed { .. }
+        | RoomEvent::YourResult { .. } => room_question(event),
+        other => room_seat(other),
+    }
+}
+
+/// Frames about the room and a player's seat in it.
+fn room_seat(event: RoomEvent) -> ServerMessage {
+    match event {
         RoomEvent::Joined { re, room } => ServerMessage::RoomJoined { re, room },
         RoomEvent::State { re, room } => ServerMessage::RoomStateView { re, room },
         RoomEvent::Lobby { players } => ServerMessage::RoomLobby { players },
@@ -109,6 +123,40 @@ fn room(event: RoomEvent) -> ServerMessage {
             left,
             players,
         },
+        RoomEvent::Kicked { room_id } => ServerMessage::RoomKicked { room_id },
+        RoomEvent::Ended {
+            room_id,
+            reason,
+            podium,
+            players,
+            results_saved,
+        } => ServerMessage::RoomEnded {
+            room_id,
+            reason,
+            podium,
+            players,
+            results_saved,
+        },
+        RoomEvent::Final {
+            rank,
+            score,
+            correct,
+            answered,
+            xp,
+        } => ServerMessage::RoomFinal {
+            rank,
+            score,
+            correct,
+            answered,
+            xp,
+        },
+        question => room_question(question),
+    }
+}
+
+/// Frames about the open question and its outcome.
+fn room_question(event: RoomEvent) -> ServerMessage {
+    match event {
         RoomEvent::QuestionOpened(view) => ServerMessage::RoomQuestion(view),
         RoomEvent::AnswerReceived { re, question } => ServerMessage::RoomAnswerAck { re, question },
         RoomEvent::Answered {
@@ -174,33 +222,7 @@ fn room(event: RoomEvent) -> ServerMessage {
             rank,
             previous_rank,
         },
-        RoomEvent::Kicked { room_id } => ServerMessage::RoomKicked { room_id },
-        RoomEvent::Ended {
-            room_id,
-            reason,
-            podium,
-            players,
-            results_saved,
-        } => ServerMessage::RoomEnded {
-            room_id,
-            reason,
-            podium,
-            players,
-            results_saved,
-        },
-        RoomEvent::Final {
-            rank,
-            score,
-            correct,
-            answered,
-            xp,
-        } => ServerMessage::RoomFinal {
-            rank,
-            score,
-            correct,
-            answered,
-            xp,
-        },
+        seat => room_seat(seat),
     }
 }
 

@@ -98,6 +98,9 @@ pub struct Unsubscribe {
 #[rtype(result = "usize")]
 pub struct WatcherCount;
 
+/// The tops of the watched boards just read, with each board's length.
+type Tops = HashMap<Board, (Vec<LeaderboardEntry>, u64)>;
+
 /// One batch's rank pushes: (bus topic, payload).
 type Pushes = Vec<(String, Vec<u8>)>;
 
@@ -324,15 +327,39 @@ impl LeaderboardActor {
 
     /// Sends the tops just read to the watchers whose view changed, names resolved
     /// once per board.
-    fn send_tops(
-        &mut self,
-        tops: HashMap<Board, (Vec<LeaderboardEntry>, u64)>,
-        ctx: &mut Context<Self>,
-    ) {
+    fn send_tops(&mut self, tops: Tops, ctx: &mut Context<Self>) {
+        let due = self.due(&tops);
+        if due.is_empty() {
+            self.refreshing = false;
+            return;
+        }
+        let ids: HashSet<Uuid> = due
+            .iter()
+            .filter_map(|(_, _, board)| tops.get(board))
+            .flat_map(|(top, _)| top.iter().map(|e| e.user_id))
+            .collect();
+        let names = self.names.clone();
+        ctx.spawn(
+            async move { names.resolve(ids).await }
+                .into_actor(self)
+                .map(move |resolved, act, _ctx| {
+                    act.refreshing = false;
+                    match resolved {
+                        Ok(resolved) => act.deliver_tops(due, &tops, &resolved),
+                        Err(e) => {
+                            tracing::debug!(error = %e, "could not resolve names for a top push");
+                        }
+                    }
+                }),
+        );
+    }
+
+    /// Who needs what: (board name, connection, board) of the watchers whose last frame
+    /// differs from `tops` and who have rested long enough.
+    fn due(&self, tops: &Tops) -> Vec<(String, Uuid, Board)> {
         let now = Utc::now();
         let instant = Instant::now();
-        // Who needs what: (board, watcher key) pairs whose last frame differs.
-        let mut due: Vec<(String, Uuid, Board)> = Vec::new();
+        let mut due = Vec::new();
         for (name, watchers) in &self.watchers {
             let Some(board) = Board::parse(name, now) else {
                 continue;
@@ -354,76 +381,59 @@ impl LeaderboardActor {
                 }
             }
         }
-        if due.is_empty() {
-            self.refreshing = false;
-            return;
-        }
-        let ids: HashSet<Uuid> = due
-            .iter()
-            .filter_map(|(_, _, board)| tops.get(board))
-            .flat_map(|(top, _)| top.iter().map(|e| e.user_id))
-            .collect();
-        let names = self.names.clone();
-        ctx.spawn(
-            async move { names.resolve(ids).await }
-                .into_actor(self)
-                .map(move |resolved, act, _ctx| {
-                    act.refreshing = false;
-                    let resolved = match resolved {
-                        Ok(resolved) => resolved,
-                        Err(e) => {
-                            tracing::debug!(error = %e, "could not resolve names for a top push");
-                            return;
-                        }
-                    };
-                    let sent_at = Instant::now();
-                    for (name, connection, board) in due {
-                        let Some((top, len)) = tops.get(&board) else {
-                            continue;
-                        };
-                        let Some(watcher) = act
-                            .watchers
-                            .get_mut(&name)
-                            .and_then(|w| w.get_mut(&connection))
-                        else {
-                            continue;
-                        };
-                        let frame = Notice::BoardTop(BoardTop {
-                            re: watcher.re.take(),
-                            board: board.kind().to_string(),
-                            period: board.period(),
-                            entries: top
-                                .iter()
-                                .map(|e| LeaderboardRow {
-                                    rank: e.rank,
-                                    user_id: e.user_id,
-                                    name: resolved
-                                        .get(&e.user_id)
-                                        .map(|n| n.to_string())
-                                        .unwrap_or_default(),
-                                    score: e.score,
-                                })
-                                .collect(),
-                            total: *len,
-                            next_reset: board.next_reset_text(),
-                        });
-                        match watcher.sender.try_send(frame.into()) {
-                            Ok(()) => {
-                                watcher.last = Some((board.key(), top.clone(), *len));
-                                watcher.sent_at = Some(sent_at);
-                            }
-                            // A full queue: the session closes slow consumers; try
-                            // again on a later tick if it is still there.
-                            Err(mpsc::error::TrySendError::Full(_)) => {}
-                            Err(mpsc::error::TrySendError::Closed(_)) => {
-                                if let Some(w) = act.watchers.get_mut(&name) {
-                                    w.remove(&connection);
-                                }
-                            }
-                        }
+        due
+    }
+
+    /// Queues each due watcher its board's top; a closed connection stops watching.
+    fn deliver_tops(
+        &mut self,
+        due: Vec<(String, Uuid, Board)>,
+        tops: &Tops,
+        names: &HashMap<Uuid, Arc<str>>,
+    ) {
+        let sent_at = Instant::now();
+        for (name, connection, board) in due {
+            let Some((top, len)) = tops.get(&board) else {
+                continue;
+            };
+            let Some(watcher) = self
+                .watchers
+                .get_mut(&name)
+                .and_then(|w| w.get_mut(&connection))
+            else {
+                continue;
+            };
+            let frame = Notice::BoardTop(BoardTop {
+                re: watcher.re.take(),
+                board: board.kind().to_string(),
+                period: board.period(),
+                entries: top
+                    .iter()
+                    .map(|e| LeaderboardRow {
+                        rank: e.rank,
+                        user_id: e.user_id,
+                        name: names.get(&e.user_id).map(|n| n.to_string()).unwrap_or_default(),
+                        score: e.score,
+                    })
+                    .collect(),
+                total: *len,
+                next_reset: board.next_reset_text(),
+            });
+            match watcher.sender.try_send(frame.into()) {
+                Ok(()) => {
+                    watcher.last = Some((board.key(), top.clone(), *len));
+                    watcher.sent_at = Some(sent_at);
+                }
+                // A full queue: the session closes slow consumers; try again on a later
+                // tick if it is still there.
+                Err(mpsc::error::TrySendError::Full(_)) => {}
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    if let Some(w) = self.watchers.get_mut(&name) {
+                        w.remove(&connection);
                     }
-                }),
-        );
+                }
+            }
+        }
     }
 
     /// Rebuilds incomplete boards, then archives finished weeks, in the background, one

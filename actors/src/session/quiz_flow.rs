@@ -15,7 +15,7 @@ use crate::events::{Notice, QuizFinished, codes};
 use crate::goals::pass::pass_level;
 use crate::goals::service::GoalError;
 use crate::observe::quiz_result;
-use crate::ports::LevelStatus;
+use crate::ports::{Level, LevelStatus, Question};
 use crate::rules::quiz::{passed, score_percent};
 use crate::rules::xp::player_level;
 
@@ -200,29 +200,8 @@ impl SessionActor {
                     );
                 }
             };
-            if level.status == LevelStatus::Locked {
-                return act.error(
-                    connection_id,
-                    re,
-                    codes::LEVEL_LOCKED,
-                    "this level is locked: pass the previous level first",
-                );
-            }
-            if !level.topics.iter().all(|t| t.completed) {
-                return act.error(
-                    connection_id,
-                    re,
-                    codes::TOPICS_INCOMPLETE,
-                    "complete all topics before taking the quiz",
-                );
-            }
-            if bank.is_empty() {
-                return act.error(
-                    connection_id,
-                    re,
-                    codes::NOT_FOUND,
-                    "this level has no questions",
-                );
+            if let Err((code, message)) = ready_for_quiz(&level, &bank) {
+                return act.error(connection_id, re, code, message);
             }
             let seed = rand::random::<u64>();
             let quiz = QuizRun::start(
@@ -343,4 +322,24 @@ impl SessionActor {
                 }),
         );
     }
+}
+
+/// Whether a level's quiz may start: unlocked, every topic done, a question bank.
+fn ready_for_quiz(level: &Level, bank: &[Question]) -> Result<(), (&'static str, &'static str)> {
+    if level.status == LevelStatus::Locked {
+        return Err((
+            codes::LEVEL_LOCKED,
+            "this level is locked: pass the previous level first",
+        ));
+    }
+    if !level.topics.iter().all(|t| t.completed) {
+        return Err((
+            codes::TOPICS_INCOMPLETE,
+            "complete all topics before taking the quiz",
+        ));
+    }
+    if bank.is_empty() {
+        return Err((codes::NOT_FOUND, "this level has no questions"));
+    }
+    Ok(())
 }
