@@ -198,6 +198,9 @@ impl Application {
             goals,
             realtime,
             xp,
+            quizzes: crate::quizzes::service::QuizService::new(backends.store.clone()),
+            hosted_rooms: crate::rooms::hosted::HostedRooms::new(backends.store.clone()),
+            legacy_quizzes: crate::goals::legacy_quiz::LegacyQuizzes::new(backends.cache.clone()),
         });
         let server = http_server(state, &settings, listener)?;
         Ok(Application {

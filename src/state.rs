@@ -17,6 +17,12 @@ pub struct AppState {
     pub goals: GoalService,
     pub realtime: Arc<Realtime>,
     pub xp: crate::xp::XpService,
+    /// Hosts' saved quizzes.
+    pub quizzes: crate::quizzes::service::QuizService,
+    /// Finished rooms, for their hosts.
+    pub hosted_rooms: crate::rooms::hosted::HostedRooms,
+    /// The old client's quiz hand-outs.
+    pub legacy_quizzes: crate::goals::legacy_quiz::LegacyQuizzes,
 }
 
 pub use crate::realtime::Realtime;

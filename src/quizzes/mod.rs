@@ -3,6 +3,7 @@
 //! ([`exchange`]: a JSON document and a spreadsheet-friendly CSV).
 
 pub mod exchange;
+pub mod service;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -4,5 +4,6 @@
 //! connection's link to them is transport (`realtime::room_link`).
 
 pub mod guests;
+pub mod hosted;
 pub mod results;
 pub mod xp_jobs;

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::QUEUE;
 use crate::ports::{
     Cache, GenerationJob, Goal, GoalStatus, JobQueue, JobStatus, Level, LevelStatus, Page,
-    PortError, Store, StoreError, User,
+    PortError, Question, Store, StoreError, User,
 };
 
 /// Goal descriptions, in characters.
@@ -200,6 +200,17 @@ impl GoalService {
             Some(level) if level.user_id == user_id => Ok(level),
             _ => Err(GoalError::NotFound("level")),
         }
+    }
+
+    /// One of the learner's levels with its question bank.
+    pub async fn level_with_questions(
+        &self,
+        user_id: Uuid,
+        level_id: Uuid,
+    ) -> Result<(Level, Vec<Question>), GoalError> {
+        let level = self.level(user_id, level_id).await?;
+        let bank = self.store.questions(level_id).await?;
+        Ok((level, bank))
     }
 
     /// Marks a topic done or not done. Topics of a locked level cannot be ticked.

@@ -412,7 +412,10 @@ impl LeaderboardActor {
                     .map(|e| LeaderboardRow {
                         rank: e.rank,
                         user_id: e.user_id,
-                        name: names.get(&e.user_id).map(|n| n.to_string()).unwrap_or_default(),
+                        name: names
+                            .get(&e.user_id)
+                            .map(|n| n.to_string())
+                            .unwrap_or_default(),
                         score: e.score,
                     })
                     .collect(),

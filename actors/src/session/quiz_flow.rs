@@ -179,11 +179,7 @@ impl SessionActor {
         }
         let deps = self.deps.clone();
         let user_id = self.user_id;
-        let fut = async move {
-            let level = deps.goals.level(user_id, level_id).await?;
-            let bank = deps.store.questions(level_id).await?;
-            Ok::<_, GoalError>((level, bank))
-        };
+        let fut = async move { deps.goals.level_with_questions(user_id, level_id).await };
         ctx.wait(fut.into_actor(self).map(move |result, act, ctx| {
             let (level, bank) = match result {
                 Ok(found) => found,

@@ -95,8 +95,7 @@ mod properties {
     }
 
     fn shared_generator() -> OpenAiRoadmapGenerator {
-        static GENERATOR: std::sync::OnceLock<OpenAiRoadmapGenerator> =
-            std::sync::OnceLock::new();
+        static GENERATOR: std::sync::OnceLock<OpenAiRoadmapGenerator> = std::sync::OnceLock::new();
         let generator = GENERATOR.get_or_init(|| {
             OpenAiRoadmapGenerator::new(&LlmSettings {
                 base_url: "http://127.0.0.1:9".into(),

@@ -3,8 +3,6 @@
 //! rules and the ledger are the same as over the websocket, so nothing can be farmed,
 //! and a result is only accepted for a quiz this server handed out.
 
-use std::time::Duration;
-
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use chrono::Utc;
@@ -12,7 +10,6 @@ use questpath_actors::goals::pass::pass_level;
 use questpath_actors::rules::quiz::{QUESTIONS_PER_QUIZ, passed, pick_questions};
 use serde::Deserialize;
 use serde_json::json;
-use uuid::Uuid;
 
 use crate::http::error::ApiError;
 use crate::http::extractor::AuthUser;
@@ -20,16 +17,9 @@ use crate::realtime::protocol::LETTERS;
 use crate::state::AppState;
 use questpath_actors::ports::LevelStatus;
 
-/// How long a handed-out quiz may be submitted.
-const ISSUED_TTL: Duration = Duration::from_secs(30 * 60);
-
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/{level_id}/quiz", web::get().to(quiz))
         .route("/{level_id}/quiz/submit", web::post().to(submit));
-}
-
-fn issued_key(user_id: Uuid, level_id: Uuid) -> String {
-    format!("legacy-quiz:{user_id}:{level_id}")
 }
 
 async fn quiz(
@@ -38,7 +28,10 @@ async fn quiz(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let level_id = crate::http::path_id(&path, "Level")?;
-    let level = state.goals.level(user.0.id, level_id).await?;
+    let (level, bank) = state
+        .goals
+        .level_with_questions(user.0.id, level_id)
+        .await?;
     if level.status == LevelStatus::Locked {
         return Err(ApiError::forbidden(
             "level_locked",
@@ -51,7 +44,6 @@ async fn quiz(
             "Complete all topics before taking the quiz",
         ));
     }
-    let bank = state.backends.store.questions(level_id).await?;
     let picks = pick_questions(bank.len(), QUESTIONS_PER_QUIZ, rand::random::<u64>());
     let questions: Vec<_> = picks
         .iter()
@@ -66,11 +58,7 @@ async fn quiz(
             })
         })
         .collect();
-    state
-        .backends
-        .cache
-        .set(&issued_key(user.0.id, level_id), b"1", ISSUED_TTL)
-        .await?;
+    state.legacy_quizzes.issue(user.0.id, level_id).await?;
     Ok(HttpResponse::Ok().json(json!({
         "level_id": level.id,
         "level_title": level.title,
@@ -110,13 +98,7 @@ async fn submit(
     }
     let level = state.goals.level(user.0.id, level_id).await?;
     // One result per quiz handed out: resubmitting cannot be used to farm.
-    if state
-        .backends
-        .cache
-        .take(&issued_key(user.0.id, level_id))
-        .await?
-        .is_none()
-    {
+    if !state.legacy_quizzes.take(user.0.id, level_id).await? {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "quiz_not_started",

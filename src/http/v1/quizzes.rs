@@ -15,6 +15,7 @@ use crate::http::json::Json;
 use crate::http::openapi::{BearerErrors, BodyErrors, Conflict, NotFound};
 use crate::ports::store::SavedQuiz as StoredQuiz;
 use crate::quizzes::exchange::{self, QuizDocument};
+use crate::quizzes::service::QuizError;
 use crate::quizzes::{MAX_BODY, MAX_PER_OWNER, QuizContent, QuizInput};
 use crate::state::AppState;
 use questpath_actors::room::setup::CustomQuestion;
@@ -81,13 +82,22 @@ pub(crate) async fn owned(
     user: &AuthUser,
     quiz_id: Uuid,
 ) -> Result<StoredQuiz, ApiError> {
-    state
-        .backends
-        .store
-        .quiz(quiz_id)
-        .await?
-        .filter(|quiz| quiz.owner_id == user.0.id)
-        .ok_or_else(|| ApiError::not_found("No saved quiz with this id among yours"))
+    Ok(state.quizzes.owned(user.0.id, quiz_id).await?)
+}
+
+impl From<QuizError> for ApiError {
+    fn from(e: QuizError) -> Self {
+        match e {
+            QuizError::NotFound => ApiError::not_found("No saved quiz with this id among yours"),
+            QuizError::Limit => ApiError::conflict(
+                "quiz_limit_reached",
+                format!(
+                    "You have {MAX_PER_OWNER} saved quizzes, the most one can keep: delete one to save another"
+                ),
+            ),
+            QuizError::Store(e) => e.into(),
+        }
+    }
 }
 
 async fn owned_at(state: &AppState, user: &AuthUser, raw: &str) -> Result<StoredQuiz, ApiError> {
@@ -101,20 +111,7 @@ async fn save_new(
     user: &AuthUser,
     content: QuizContent,
 ) -> Result<HttpResponse, ApiError> {
-    let quiz = content.new_quiz(user.0.id, crate::quizzes::now());
-    if !state
-        .backends
-        .store
-        .create_quiz(&quiz, MAX_PER_OWNER)
-        .await?
-    {
-        return Err(ApiError::conflict(
-            "quiz_limit_reached",
-            format!(
-                "You have {MAX_PER_OWNER} saved quizzes, the most one can keep: delete one to save another"
-            ),
-        ));
-    }
+    let quiz = state.quizzes.create(user.0.id, content).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/v1/quizzes/{}", quiz.id)))
         .json(SavedQuiz::from(&quiz)))
@@ -135,11 +132,7 @@ pub(crate) async fn list(
     state: web::Data<AppState>,
     user: AuthUser,
 ) -> Result<HttpResponse, ApiError> {
-    let quizzes = state
-        .backends
-        .store
-        .quizzes_of_owner(user.0.id, MAX_PER_OWNER)
-        .await?;
+    let quizzes = state.quizzes.list(user.0.id).await?;
     Ok(HttpResponse::Ok().json(QuizList {
         quizzes: quizzes
             .into_iter()
@@ -225,13 +218,7 @@ pub(crate) async fn update(
 ) -> Result<HttpResponse, ApiError> {
     let quiz = owned_at(&state, &user, &path).await?;
     let content = body.check().map_err(ApiError::invalid_fields)?;
-    let updated = content.replace(quiz, crate::quizzes::now());
-    if !state.backends.store.update_quiz(&updated).await? {
-        // Deleted meanwhile.
-        return Err(ApiError::not_found(
-            "No saved quiz with this id among yours",
-        ));
-    }
+    let updated = state.quizzes.replace(quiz, content).await?;
     Ok(HttpResponse::Ok().json(SavedQuiz::from(&updated)))
 }
 
@@ -254,11 +241,7 @@ pub(crate) async fn delete(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let quiz_id = crate::http::path_id(&path, "Quiz")?;
-    if !state.backends.store.delete_quiz(user.0.id, quiz_id).await? {
-        return Err(ApiError::not_found(
-            "No saved quiz with this id among yours",
-        ));
-    }
+    state.quizzes.delete(user.0.id, quiz_id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -85,8 +85,10 @@ pub(crate) async fn create(
     let source = request.source().map_err(ApiError::invalid_fields)?;
     let bank = match source {
         Source::Level(level_id) => {
-            let level = state.goals.level(user.0.id, level_id).await?;
-            let questions = state.backends.store.questions(level_id).await?;
+            let (level, questions) = state
+                .goals
+                .level_with_questions(user.0.id, level_id)
+                .await?;
             Some(Bank::Level(level.title, questions))
         }
         Source::Quiz(quiz_id) => {
@@ -282,11 +284,7 @@ pub(crate) async fn list(
     state: web::Data<AppState>,
     user: AuthUser,
 ) -> Result<HttpResponse, ApiError> {
-    let rooms = state
-        .backends
-        .store
-        .room_results_of_host(user.0.id, 50)
-        .await?;
+    let rooms = state.hosted_rooms.list(user.0.id).await?;
     Ok(HttpResponse::Ok().json(HostedRooms {
         items: rooms
             .into_iter()
@@ -311,11 +309,9 @@ async fn hosted_result(
 ) -> Result<crate::ports::store::RoomResult, ApiError> {
     let room_id = crate::http::path_id(raw, "Room")?;
     state
-        .backends
-        .store
-        .room_result(room_id)
+        .hosted_rooms
+        .result(user.0.id, room_id)
         .await?
-        .filter(|r| r.host_id == user.0.id)
         .ok_or_else(|| ApiError::not_found("No finished room with this id among yours"))
 }
 
