@@ -164,34 +164,10 @@ pub fn from_csv(body: &[u8]) -> Result<Vec<QuizQuestion>, Vec<Invalid>> {
         // Spreadsheets may leave out empty cells at the end of a row.
         .flexible(true)
         .from_reader(body);
-    let header_problem = |message: String| vec![("header".to_string(), message)];
     let headers = reader
         .headers()
-        .map_err(|e| header_problem(format!("the header row cannot be read: {e}")))?
-        .clone();
-    // Where each known column is in the file.
-    let mut index = [None; COLUMNS.len()];
-    for (position, name) in headers.iter().enumerate() {
-        let name = name.trim().to_ascii_lowercase();
-        let Some(column) = COLUMNS.iter().position(|c| *c == name) else {
-            return Err(header_problem(format!(
-                "the first row must name the columns ({}); {name:?} is not one of them",
-                COLUMNS.join(", ")
-            )));
-        };
-        if index[column].replace(position).is_some() {
-            return Err(header_problem(format!("column {name} is named twice")));
-        }
-    }
-    if let Some(missing) = REQUIRED
-        .iter()
-        .find(|c| index[COLUMNS.iter().position(|k| k == *c).unwrap_or(0)].is_none())
-    {
-        return Err(header_problem(format!(
-            "the first row must name the columns ({}); {missing} is missing",
-            COLUMNS.join(", ")
-        )));
-    }
+        .map_err(|e| header_problem(format!("the header row cannot be read: {e}")))?;
+    let index = column_index(headers)?;
 
     let mut questions = Vec::new();
     let mut problems = Vec::new();
@@ -236,6 +212,39 @@ pub fn from_csv(body: &[u8]) -> Result<Vec<QuizQuestion>, Vec<Invalid>> {
         problems.truncate(MAX_PROBLEMS);
         Err(problems)
     }
+}
+
+fn header_problem(message: String) -> Vec<Invalid> {
+    vec![("header".to_string(), message)]
+}
+
+/// Where each known column is in the file, from its header row.
+fn column_index(
+    headers: &csv::StringRecord,
+) -> Result<[Option<usize>; COLUMNS.len()], Vec<Invalid>> {
+    let mut index = [None; COLUMNS.len()];
+    for (position, name) in headers.iter().enumerate() {
+        let name = name.trim().to_ascii_lowercase();
+        let Some(column) = COLUMNS.iter().position(|c| *c == name) else {
+            return Err(header_problem(format!(
+                "the first row must name the columns ({}); {name:?} is not one of them",
+                COLUMNS.join(", ")
+            )));
+        };
+        if index[column].replace(position).is_some() {
+            return Err(header_problem(format!("column {name} is named twice")));
+        }
+    }
+    if let Some(missing) = REQUIRED
+        .iter()
+        .find(|c| index[COLUMNS.iter().position(|k| k == *c).unwrap_or(0)].is_none())
+    {
+        return Err(header_problem(format!(
+            "the first row must name the columns ({}); {missing} is missing",
+            COLUMNS.join(", ")
+        )));
+    }
+    Ok(index)
 }
 
 /// One row's question, checked; its first problem otherwise.
