@@ -24,6 +24,7 @@ CRATES = {
     "questpath": ROOT / "src",
     "questpath-actors": ROOT / "actors" / "src",
     "questpath-load-tests": ROOT / "load-tests" / "src",
+    "questpath-test-support": ROOT / "test-support" / "src",
 }
 
 # The arrows each module may have; any other fails. Changing the design means changing
