@@ -43,13 +43,22 @@ pub enum BackendError {
     Scylla(ConnectError),
     #[error("redis: {0}")]
     Redis(PortError),
+    /// Redis may evict keys: a board or an XP mark could vanish alone, which the rank
+    /// rebuild (it assumes all-or-nothing loss) and the ledger recovery cannot notice.
+    #[error(
+        "redis: maxmemory-policy is {0}; set it to noeviction (CONFIG SET maxmemory-policy noeviction, and in redis.conf)"
+    )]
+    RedisEviction(String),
 }
 
 impl BackendError {
     /// True when an operator must act on the configuration or schema (exit status 2),
     /// rather than wait for a service to come back.
     pub fn is_operator_error(&self) -> bool {
-        matches!(self, BackendError::Scylla(ConnectError::Schema(_)))
+        matches!(
+            self,
+            BackendError::Scylla(ConnectError::Schema(_)) | BackendError::RedisEviction(_)
+        )
     }
 }
 
@@ -89,6 +98,15 @@ impl Backends {
                 let redis = Redis::connect(redis_settings)
                     .await
                     .map_err(BackendError::Redis)?;
+                match redis.eviction_policy().await {
+                    Some(policy) if policy != "noeviction" => {
+                        return Err(BackendError::RedisEviction(policy));
+                    }
+                    Some(_) => {}
+                    None => tracing::warn!(
+                        "could not read Redis's maxmemory-policy; it must be noeviction (the rank rebuild assumes all-or-nothing loss)"
+                    ),
+                }
                 Ok(Backends {
                     store,
                     cache: Arc::new(redis.cache()),

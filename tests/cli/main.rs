@@ -5,7 +5,7 @@ use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use questpath_test_support::{
-    Binary, ServerProcess, cql, http, redis_settings, redis_url, run, scylla_nodes,
+    Binary, ServerProcess, cql, free_port, http, redis_settings, redis_url, run, scylla_nodes,
 };
 
 mod store;
@@ -157,6 +157,59 @@ async fn redis_alone_switches_the_shared_ports() {
         assert_eq!(backend(i), "redis");
     }
     assert!(status.success());
+}
+
+/// A redis-server of the test's own, with the given extra arguments; killed when dropped.
+struct OwnRedis {
+    child: std::process::Child,
+    url: String,
+}
+
+impl OwnRedis {
+    fn start(args: &[&str]) -> OwnRedis {
+        let port = free_port();
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server (scripts/test installs it from Debian)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not listen");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        OwnRedis {
+            child,
+            url: format!("redis://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn serve_refuses_a_redis_that_may_evict_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = OwnRedis::start(&["--maxmemory-policy", "allkeys-lru"]);
+
+    let refused = run(BIN
+        .command(dir.path(), &[("QUESTPATH_REDIS_URL", &redis.url)])
+        .arg("serve"));
+
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    assert!(
+        stderr.contains("maxmemory-policy is allkeys-lru") && stderr.contains("noeviction"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]

@@ -197,6 +197,23 @@ impl Redis {
         Ok(Redis { shared })
     }
 
+    /// Redis's `maxmemory-policy`, or `None` when the server does not tell (`CONFIG` is
+    /// renamed or refused on some managed services).
+    pub async fn eviction_policy(&self) -> Option<String> {
+        let reply: Value = self
+            .shared
+            .pool
+            .custom(fred::cmd!("CONFIG"), vec!["GET", "maxmemory-policy"])
+            .await
+            .ok()?;
+        // `[name, value]` over RESP2, `{name: value}` over RESP3.
+        match reply {
+            Value::Array(items) => items.get(1).and_then(|v| v.as_string()),
+            Value::Map(map) => map.inner().values().next().and_then(|v| v.as_string()),
+            _ => None,
+        }
+    }
+
     /// The cache on this connection (every handle shares it).
     pub fn cache(&self) -> RedisCache {
         RedisCache::new(Arc::clone(&self.shared))
