@@ -85,6 +85,15 @@ def strip_comments(text: str) -> str:
     return re.sub(r"//[^\n]*", "", text)
 
 
+def block_end(text: str, start: int) -> int:
+    """The index just past the `}` that closes a block whose `{` ends at `start`."""
+    depth, i = 1, start
+    while i < len(text) and depth:
+        depth += {"{": 1, "}": -1}.get(text[i], 0)
+        i += 1
+    return i
+
+
 def strip_test_items(text: str) -> str:
     """Removes `#[cfg(test)] mod x { ... }` blocks and `#[cfg(test)] mod x;` lines."""
     out = []
@@ -96,11 +105,7 @@ def strip_test_items(text: str) -> str:
         if m.group(3) == ";":
             pos = m.end()
             continue
-        depth, i = 1, m.end()
-        while i < len(text) and depth:
-            depth += {"{": 1, "}": -1}.get(text[i], 0)
-            i += 1
-        pos = i
+        pos = block_end(text, m.end())
     out.append(text[pos:])
     return "".join(out)
 
@@ -125,11 +130,8 @@ def group_heads(body: str) -> list[str]:
 def references(text: str) -> set[str]:
     found = set(re.findall(r"\bcrate::(\w+)", text))
     for m in re.finditer(r"\bcrate::\{", text):
-        depth, i = 1, m.end()
-        while i < len(text) and depth:
-            depth += {"{": 1, "}": -1}.get(text[i], 0)
-            i += 1
-        found.update(group_heads(text[m.end() : i - 1]))
+        end = block_end(text, m.end())
+        found.update(group_heads(text[m.end() : end - 1]))
     return found
 
 
