@@ -27,7 +27,7 @@ pub fn frame(notice: Notice) -> ServerMessage {
         },
         Notice::RankChanged(rank) => rank_frame(rank),
         Notice::BoardTop(top) => top_frame(top),
-        Notice::Room(event) => room(event),
+        Notice::Room(event) => room_seat(event),
     }
 }
 
@@ -95,20 +95,8 @@ fn top_frame(t: BoardTop) -> ServerMessage {
     }
 }
 
-fn room(event: RoomEvent) -> ServerMessage {
-    match event {
-        RoomEvent::QuestionOpened(_)
-        | RoomEvent::AnswerReceived { .. }
-        | RoomEvent::Answered { .. }
-        | RoomEvent::Paused { .. }
-        | RoomEvent::Resumed { .. }
-        | RoomEvent::QuestionClosed { .. }
-        | RoomEvent::YourResult { .. } => room_question(event),
-        other => room_seat(other),
-    }
-}
-
-/// Frames about the room and a player's seat in it.
+/// Frames about the room and a player's seat in it; question events go to
+/// [`room_question`] (and its other events come back here).
 fn room_seat(event: RoomEvent) -> ServerMessage {
     match event {
         RoomEvent::Joined { re, room } => ServerMessage::RoomJoined { re, room },

@@ -28,15 +28,6 @@ pub struct SessionSettings {
     pub question_time: Duration,
 }
 
-impl Default for SessionSettings {
-    fn default() -> Self {
-        SessionSettings {
-            grace: Duration::from_secs(60),
-            question_time: crate::rules::quiz::QUESTION_TIME,
-        }
-    }
-}
-
 /// What sessions need.
 pub struct Deps {
     pub store: Arc<dyn Store>,
