@@ -44,8 +44,8 @@ qp_coverage_report() {
   local gate=$1 out="${CARGO_TARGET_DIR:-$ROOT/target}/coverage"
   rm -rf "$out"
   mkdir -p "$out"
-  cargo llvm-cov report --html --output-dir "$out" >/dev/null || return 1
-  cargo llvm-cov report --json --summary-only --output-path "$out/summary.json" || return 1
+  cargo llvm-cov report --workspace --html --output-dir "$out" >/dev/null || return 1
+  cargo llvm-cov report --workspace --json --summary-only --output-path "$out/summary.json" || return 1
   if [[ $gate == gate ]]; then
     python3 scripts/coverage/summary.py "$out/summary.json" --root "$ROOT"
   else

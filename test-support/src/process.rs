@@ -32,6 +32,11 @@ impl Binary {
         cmd.env_clear()
             .current_dir(dir)
             .env("QUESTPATH_DATA_DIR", dir.join("data"));
+        // A coverage run (scripts/test) counts what the binary runs too: without this the
+        // child would write its counters to `default.profraw` in `dir`, a temp dir.
+        if let Some(profile) = std::env::var_os("LLVM_PROFILE_FILE") {
+            cmd.env("LLVM_PROFILE_FILE", profile);
+        }
         for (k, v) in vars {
             cmd.env(k, v);
         }
