@@ -212,10 +212,12 @@ pub async fn limit<B: MessageBody + 'static>(
     };
     let user = token_user(&req, &state);
     let ip = crate::http::client_ip(req.request());
+    // The path the router matches: percent-escapes decoded (`/auth/logi%6E` is the
+    // sign-in route), so an escaped spelling cannot step around a named limit.
     let checks = checks(
         &state.settings.rate_limits,
         req.method(),
-        req.path(),
+        req.match_info().as_str(),
         user,
         &ip,
     );

@@ -197,6 +197,36 @@ async fn sign_in_has_a_stricter_limit_shared_by_both_api_versions() {
 }
 
 #[actix_web::test]
+async fn an_escaped_spelling_of_a_limited_path_counts_against_the_same_limit() {
+    let app = spawn_app_with(&[("QUESTPATH_RATE_LIMIT_LOGIN", "2")], |b| b).await;
+    // The router decodes percent-escapes, so each of these is the sign-in route.
+    for (n, path) in ["/api/v1/auth/login", "/api/v1/auth/logi%6E"]
+        .iter()
+        .enumerate()
+    {
+        let response = app
+            .client
+            .post(app.url(path))
+            .json(
+                &json!({"email": format!("nobody-{n}@example.org"), "password": "wrong password"}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "{path}");
+        assert_eq!(number(&response, "ratelimit-limit"), 2, "{path}");
+    }
+    let third = app
+        .client
+        .post(app.url("/api/v1/auth/%6Cogin"))
+        .json(&json!({"email": "nobody-2@example.org", "password": "wrong password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_rate_limited(third, 2).await;
+}
+
+#[actix_web::test]
 async fn legacy_routes_answer_429_in_their_own_shape() {
     let app = spawn_app_with(&[("QUESTPATH_RATE_LIMIT_ANONYMOUS", "2")], |b| b).await;
     for _ in 0..2 {
