@@ -453,6 +453,23 @@ async fn small_backup(dir: &Path) -> PathBuf {
     file
 }
 
+#[cfg(unix)]
+#[tokio::test]
+async fn the_store_its_backups_and_a_restored_store_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let dir = tempfile::tempdir().unwrap();
+    // The test process's umask (022 here) would make new files 0644.
+    let file = small_backup(dir.path()).await;
+    let restored = dir.path().join("restored");
+    let (code, stderr) = restore_into(dir.path(), &restored, &file);
+    assert_eq!(code, Some(0), "{stderr}");
+
+    assert_eq!(mode(&dir.path().join("data/questpath.redb")), 0o600);
+    assert_eq!(mode(&file), 0o600);
+    assert_eq!(mode(&restored.join("questpath.redb")), 0o600);
+}
+
 /// Runs `restore` of `file` into `data` and returns the exit code and stderr.
 fn restore_into(dir: &Path, data: &Path, file: &Path) -> (Option<i32>, String) {
     let out = run(BIN

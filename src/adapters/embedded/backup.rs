@@ -176,9 +176,15 @@ pub(crate) fn write_snapshot(
         )));
     }
     let temp = dir.join(format!(".{name}.{}.partial", std::process::id()));
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        // A backup holds what the store holds: owner-only from the start.
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options
         .open(&temp)
         .map_err(|e| BackupError::Operator(format!("cannot create {}: {e}", temp.display())))?;
     let partial = Partial(Some(temp.clone()));
@@ -460,6 +466,8 @@ pub fn restore(backup: &Path, data_dir: &Path) -> Result<RestoreReport, BackupEr
     let partial = Partial(Some(temp.clone()));
     std::fs::copy(backup, &temp)
         .map_err(|e| BackupError::Operator(format!("cannot copy {}: {e}", backup.display())))?;
+    // The copy keeps the backup's mode, which may be older than the owner-only rule.
+    super::database::restrict_to_owner(&temp);
     let (db, manifest) = verify(&temp).map_err(|e| match e {
         BackupError::Operator(why) => {
             BackupError::Operator(format!("{} is not a valid backup: {why}", backup.display()))

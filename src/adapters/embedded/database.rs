@@ -56,7 +56,26 @@ pub(crate) fn open_file(path: &Path, create: bool) -> Result<Database, DatabaseE
         tracing::warn!(file = %file, size_bytes, duration_ms, "embedded store repaired");
     }
     tracing::info!(file = %file, size_bytes, duration_ms, repaired, "embedded store opened");
+    restrict_to_owner(path);
     Ok(db)
+}
+
+/// The file holds password hashes and learners' data: readable by its owner only,
+/// whatever the umask made it (a store or backup made before this rule is tightened too).
+pub(crate) fn restrict_to_owner(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let Ok(meta) = std::fs::metadata(path) else {
+            return;
+        };
+        if meta.permissions().mode() & 0o077 != 0 {
+            let owner_only = std::fs::Permissions::from_mode(0o600);
+            if let Err(e) = std::fs::set_permissions(path, owner_only) {
+                tracing::warn!(file = %path.display(), error = %e, "cannot make the store file owner-only (0600)");
+            }
+        }
+    }
 }
 
 /// The shared handle to the open database: every store operation borrows the
