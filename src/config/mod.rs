@@ -140,7 +140,7 @@ impl Settings {
             cookie_secure: auth::cookie_secure(&vars, environment)?,
             google: auth::google(&vars, environment)?,
             legacy_oauth_login: auth::legacy_oauth_login(&vars)?,
-            cors_origins: server::cors_origins(&vars)?,
+            cors_origins: server::cors_origins(&vars, environment)?,
             trusted_proxies: server::trusted_proxies(&vars)?,
             rate_limits: limits::rate_limits(&vars)?,
             access_token_ttl: auth::access_token_ttl(&vars)?,

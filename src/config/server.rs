@@ -67,7 +67,17 @@ pub(super) fn shutdown_timeout(vars: &Vars) -> Result<Duration, ConfigError> {
     .map(Duration::from_secs)
 }
 
-pub(super) fn cors_origins(vars: &Vars) -> Result<Vec<String>, ConfigError> {
+/// The origins allowed to call with credentials. The default (`localhost:3000`, the old
+/// frontend's development server) is a development convenience: in production an unset
+/// variable allows no cross-origin call, since any page on a learner's own machine
+/// could be served from that origin.
+pub(super) fn cors_origins(
+    vars: &Vars,
+    environment: Environment,
+) -> Result<Vec<String>, ConfigError> {
+    if environment == Environment::Production && vars.get("QUESTPATH_CORS_ORIGINS").is_none() {
+        return Ok(Vec::new());
+    }
     parse_origins(&vars.or_default("QUESTPATH_CORS_ORIGINS"))
         .map_err(|p| bad("QUESTPATH_CORS_ORIGINS", p))
 }
@@ -150,6 +160,26 @@ mod tests {
                 .unwrap()
                 .cors_origins
                 .is_empty()
+        );
+    }
+
+    #[test]
+    fn production_allows_no_cross_origin_call_unless_told() {
+        let key = "k".repeat(32);
+        let production = [
+            ("QUESTPATH_ENV", "production"),
+            ("QUESTPATH_JWT_SECRET", &key),
+        ];
+        assert!(settings(&production).unwrap().cors_origins.is_empty());
+        let told = settings(&[
+            production[0],
+            production[1],
+            ("QUESTPATH_CORS_ORIGINS", "https://app.example.org"),
+        ])
+        .unwrap();
+        assert_eq!(
+            told.cors_origins,
+            vec!["https://app.example.org".to_string()]
         );
     }
 }

@@ -160,7 +160,7 @@ pub const VARIABLES: &[Variable] = &[
     Variable {
         name: "QUESTPATH_CORS_ORIGINS",
         default: "http://localhost:3000",
-        doc: "comma-separated origins (scheme://host[:port]) whose pages may call the API with credentials; none allows no cross-origin calls",
+        doc: "comma-separated origins (scheme://host[:port]) whose pages may call the API with credentials; none allows no cross-origin calls; in production, unset means none",
     },
     Variable {
         name: "QUESTPATH_TRUSTED_PROXIES",

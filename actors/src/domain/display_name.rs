@@ -19,11 +19,6 @@ impl DisplayName {
                 "display name is longer than {MAX_CHARS} characters"
             ));
         }
-        // Control and format characters (bidi overrides, zero-width) can spoof other names.
-        let spoofing = |c: char| {
-            c.is_control()
-                || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
-        };
         if name.chars().any(spoofing) {
             return Err("display name must not contain control characters".into());
         }
@@ -37,6 +32,13 @@ impl DisplayName {
     pub fn into_inner(self) -> String {
         self.0
     }
+}
+
+/// Control and format characters (bidi overrides, zero-width) that can make one name
+/// look like another's; refused in display names and in room player names alike.
+pub fn spoofing(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
 }
 
 #[cfg(test)]

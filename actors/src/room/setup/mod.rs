@@ -507,10 +507,13 @@ impl CustomQuestion {
     }
 }
 
-/// A display name in a room: 1 to 24 characters, no control characters.
+/// A display name in a room: 1 to 24 characters, no control characters and none of the
+/// invisible ones that would let a guest pose as another player on the projector.
 pub fn player_name(raw: &str) -> Option<String> {
     let name = raw.trim();
-    let ok = !name.is_empty() && name.chars().count() <= 24 && !name.chars().any(char::is_control);
+    let ok = !name.is_empty()
+        && name.chars().count() <= 24
+        && !name.chars().any(crate::domain::display_name::spoofing);
     ok.then(|| name.to_string())
 }
 

@@ -194,4 +194,7 @@ fn player_names_are_trimmed_and_bounded() {
     assert_eq!(player_name(""), None);
     assert_eq!(player_name(&"x".repeat(25)), None);
     assert_eq!(player_name("a\u{7}b"), None);
+    // Bidi overrides and zero-width characters: a guest posing as another player.
+    assert_eq!(player_name("Sam\u{200B}"), None);
+    assert_eq!(player_name("\u{202E}maS"), None);
 }
