@@ -8,13 +8,13 @@ use serde_json::{Value, json};
 use questpath_test_support::{TestApp, other_letter, spawn_app};
 
 /// The scrape's value of one sample line (`name{labels}`), if present.
-fn sample(text: &str, series: &str) -> Option<f64> {
+pub(crate) fn sample(text: &str, series: &str) -> Option<f64> {
     text.lines()
         .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
         .and_then(|value| value.trim().parse().ok())
 }
 
-async fn scrape(app: &TestApp) -> String {
+pub(crate) async fn scrape(app: &TestApp) -> String {
     app.client
         .get(format!("{}/metrics", app.address))
         .send()

@@ -185,7 +185,18 @@ async fn a_client_that_never_reads_is_closed_as_a_slow_consumer() {
             .unwrap();
         tokio::task::yield_now().await;
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Reading before the server has given up on the client would drain its queue and
+    // turn the test into a download of 128 MB: wait for the close to be counted (the
+    // server may lag the publisher on a busy machine).
+    let slow = r#"questpath_ws_disconnects_total{reason="slow_consumer"}"#;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while crate::metrics::sample(&crate::metrics::scrape(&app).await, slow) != Some(1.0) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no slow-consumer close within 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let code = loop {
         match tokio::time::timeout(Duration::from_secs(20), client.socket.next())
             .await
