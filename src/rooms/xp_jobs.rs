@@ -80,3 +80,77 @@ impl RoomXpWorker {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::adapters::embedded::{
+        EmbeddedStore, InProcessBus, InProcessJobQueue, InProcessLeaderboard,
+    };
+
+    /// Records the outcome of every finished job.
+    #[derive(Default)]
+    struct Outcomes(Mutex<Vec<&'static str>>);
+
+    impl GameMetrics for Outcomes {
+        fn job_finished(&self, _queue: &str, outcome: &'static str, _elapsed: Duration) {
+            self.0.lock().unwrap().push(outcome);
+        }
+    }
+
+    async fn worker(dir: &std::path::Path) -> (RoomXpWorker, Arc<Outcomes>) {
+        let store: Arc<dyn Store> = Arc::new(EmbeddedStore::open(dir).await.unwrap());
+        let outcomes = Arc::new(Outcomes::default());
+        let worker = RoomXpWorker {
+            xp: XpService::new(
+                store.clone(),
+                Arc::new(InProcessLeaderboard::new()),
+                Arc::new(InProcessBus::new()),
+            ),
+            store,
+            queue: Arc::new(InProcessJobQueue::new()),
+            metrics: outcomes.clone(),
+            consumer: "test".into(),
+        };
+        (worker, outcomes)
+    }
+
+    async fn claim(worker: &RoomXpWorker) -> Job {
+        worker
+            .queue
+            .claim(QUEUE, "test", Duration::from_secs(1))
+            .await
+            .unwrap()
+            .expect("a job")
+    }
+
+    #[actix_web::test]
+    async fn an_unreadable_job_is_dropped_not_retried() {
+        let dir = tempfile::tempdir().unwrap();
+        let (worker, outcomes) = worker(dir.path()).await;
+        worker.queue.enqueue(QUEUE, b"not a room id").await.unwrap();
+
+        worker.handle(claim(&worker).await).await;
+
+        assert_eq!(worker.queue.depth(QUEUE).await.unwrap(), 0);
+        assert!(worker.queue.dead_letters(QUEUE, 10).await.unwrap().is_empty());
+        assert!(outcomes.0.lock().unwrap().is_empty());
+    }
+
+    #[actix_web::test]
+    async fn a_room_without_saved_results_is_retried_later() {
+        let dir = tempfile::tempdir().unwrap();
+        let (worker, outcomes) = worker(dir.path()).await;
+        let room = Uuid::now_v7().to_string();
+        worker.queue.enqueue(QUEUE, room.as_bytes()).await.unwrap();
+
+        worker.handle(claim(&worker).await).await;
+
+        // Back in the queue with a backoff, not acknowledged and not dead yet.
+        assert_eq!(worker.queue.depth(QUEUE).await.unwrap(), 1);
+        assert!(worker.queue.dead_letters(QUEUE, 10).await.unwrap().is_empty());
+        assert_eq!(*outcomes.0.lock().unwrap(), vec![job_outcome::RETRIED]);
+    }
+}

@@ -38,3 +38,31 @@ pub(crate) fn unreachable(settings: &ScyllaSettings, e: impl std::fmt::Display) 
         message: e.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Replication, Secret};
+
+    fn settings(nodes: &[&str]) -> ScyllaSettings {
+        ScyllaSettings {
+            nodes: nodes.iter().map(|n| n.to_string()).collect(),
+            keyspace: "questpath".into(),
+            replication: Replication::Simple(1),
+            username: Some("learner".into()),
+            password: Some(Secret::new("not used: nothing answers")),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_cluster_nobody_answers_for_is_unreachable_naming_its_nodes() {
+        // Port 1 on loopback: refused at once, with or without credentials to offer.
+        let refused = open(&settings(&["127.0.0.1:1", "127.0.0.2:1"]))
+            .await
+            .err()
+            .expect("no session without a node");
+        let text = refused.to_string();
+        assert!(matches!(refused, ConnectError::Unreachable { .. }), "{text}");
+        assert!(text.contains("127.0.0.1:1,127.0.0.2:1"), "{text}");
+    }
+}

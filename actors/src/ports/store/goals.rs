@@ -182,3 +182,90 @@ pub trait GoalStore: Send + Sync + 'static {
     /// The level's question bank in index order.
     async fn questions(&self, level_id: Uuid) -> StoreResult<Vec<Question>>;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn goal_with(levels: u32, questions_per_level: u32) -> NewGoal {
+        let goal = Goal {
+            id: Uuid::now_v7(),
+            user_id: Uuid::now_v7(),
+            job_id: Uuid::now_v7(),
+            title: "Learn Rust".into(),
+            description: "ownership".into(),
+            category: "programming".into(),
+            difficulty: crate::domain::roadmap::Difficulty::Beginner,
+            status: GoalStatus::NotStarted,
+            roadmap_id: Uuid::now_v7(),
+            roadmap_name: "Rust".into(),
+            level_count: levels,
+            created_at: Utc::now(),
+        };
+        let levels: Vec<Level> = (1..=levels)
+            .map(|order| Level {
+                id: Uuid::now_v7(),
+                goal_id: goal.id,
+                user_id: goal.user_id,
+                order,
+                title: format!("Level {order}"),
+                description: String::new(),
+                xp_reward: 100,
+                status: LevelStatus::Locked,
+                topics: Vec::new(),
+            })
+            .collect();
+        let questions = levels
+            .iter()
+            .flat_map(|level| {
+                (0..questions_per_level).map(|index| Question {
+                    id: Uuid::now_v7(),
+                    level_id: level.id,
+                    index,
+                    question: "?".into(),
+                    options: vec!["a".into(), "b".into()],
+                    answer: 0,
+                    explanation: String::new(),
+                })
+            })
+            .collect();
+        NewGoal {
+            goal,
+            levels,
+            questions,
+        }
+    }
+
+    #[test]
+    fn a_goal_whose_parts_belong_together_passes() {
+        assert_eq!(goal_with(3, 2).check(), Ok(()));
+    }
+
+    #[test]
+    fn parts_that_would_escape_delete_goal_are_refused() {
+        let mut other_user = goal_with(2, 1);
+        other_user.levels[1].user_id = Uuid::now_v7();
+        let mut other_goal = goal_with(2, 1);
+        other_goal.levels[0].goal_id = Uuid::now_v7();
+        let mut same_position = goal_with(2, 1);
+        same_position.levels[1].order = 1;
+        let mut same_level = goal_with(2, 1);
+        same_level.levels[1].id = same_level.levels[0].id;
+        let mut stray_question = goal_with(2, 1);
+        stray_question.questions[0].level_id = Uuid::now_v7();
+        let mut same_index = goal_with(1, 2);
+        same_index.questions[1].index = 0;
+
+        for (case, goal, says) in [
+            ("level of another user", other_user, "does not belong"),
+            ("level of another goal", other_goal, "does not belong"),
+            ("two levels at one position", same_position, "repeats level"),
+            ("one level twice", same_level, "repeats level"),
+            ("question of a foreign level", stray_question, "not a level of goal"),
+            ("question index twice", same_index, "repeats question index"),
+        ] {
+            let refused = goal.check().expect_err(case);
+            assert!(refused.contains(says), "{case}: {refused}");
+        }
+    }
+}
