@@ -16,6 +16,13 @@
 #   room-1k-accounts  the same with 1,000 registered learners (PLAYERS >= 1,001 from setup)
 #   room-10k    restart the server, one room of 10,000 guests (ROOM_MAX_PLAYERS, 10,000,
 #               is the server's QUESTPATH_ROOM_MAX_PLAYERS)
+#   soak        (not in the default steps; load-tests/soak.sh runs it) SOAK_MINUTES (30) of
+#               mixed load on one server process: SOAK_PLAYERS (1,000) quiz players at
+#               SOAK_QUIZ_RATE answers/s, REST reads and renames at SOAK_HTTP_RATE, and room
+#               games of SOAK_ROOM_PLAYERS (200) guests back to back, each in 10-minute
+#               segments; the server's memory, descriptors, threads, sockets, session and room
+#               actors sampled every SOAK_SAMPLE seconds (60) into OUT/soak-BACKENDS-TIME.csv,
+#               then load-tests/soak_plot.py draws and judges it (.png, .md)
 #
 # WS_OUTBOUND_QUEUE, when set, is the server's QUESTPATH_WS_OUTBOUND_QUEUE (messages a
 # socket may have queued before it is closed as a slow consumer; the server's default
@@ -185,9 +192,91 @@ load() { # SCENARIO ARGS...
   for setting in ${EXTRA_SERVER_ENV[@]+"${EXTRA_SERVER_ENV[@]}"} "QUESTPATH_ROOM_MAX_PLAYERS=$ROOM_MAX_PLAYERS"; do
     settings+=(--server-setting "$setting")
   done
-  "$LOAD" "$@" --url "$BASE" --backends "$BACKENDS" --accounts "$ACCOUNTS" --out "$OUT" \
+  # LOAD_ACCOUNTS and LOAD_OUT: the soak's concurrent loops keep files of their own.
+  "$LOAD" "$@" --url "$BASE" --backends "$BACKENDS" --accounts "${LOAD_ACCOUNTS:-$ACCOUNTS}" \
+    --out "${LOAD_OUT:-$OUT}" \
     --setup-concurrency 8 --server-pid "$SERVER_PID" ${BENCH_COMMIT:+--commit "$BENCH_COMMIT"} \
     "${settings[@]}" || qp_err "questpath-load $1 exited with $?"
+}
+
+# --- soak --------------------------------------------------------------------------------------
+SOAK_MINUTES="${SOAK_MINUTES:-30}"
+SOAK_SAMPLE="${SOAK_SAMPLE:-60}"
+SOAK_PLAYERS="${SOAK_PLAYERS:-1000}"
+SOAK_ROOM_PLAYERS="${SOAK_ROOM_PLAYERS:-200}"
+# About half of what the server manages alone (RESULTS.md), shared between the three loads.
+SOAK_QUIZ_RATE="${SOAK_QUIZ_RATE:-$((QUIZ_HALF / 2))}"
+SOAK_HTTP_RATE="${SOAK_HTTP_RATE:-$((QUIZ_HALF / 4))}"
+SOAK_SEGMENT=600 # the generator's longest run
+
+# The sum of every series of a metric family in the exposition $METRICS.
+metric_sum() { awk -v n="$1" '$1 == n || index($1, n "{") == 1 { s += $2 } END { print s + 0 }' <<<"$METRICS"; }
+
+# One CSV line: the server process and its gauges now.
+soak_sample() { # ELAPSED_S PHASE
+  local status rss threads fds ticks
+  status=$(cat "/proc/$SERVER_PID/status" 2>/dev/null) || return 0
+  rss=$(awk '/^VmRSS:/ { print $2 }' <<<"$status")
+  threads=$(awk '/^Threads:/ { print $2 }' <<<"$status")
+  fds=$(find "/proc/$SERVER_PID/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
+  # utime + stime: fields 14 and 15 after the command name (in parentheses).
+  ticks=$(sed 's/^.*) //' "/proc/$SERVER_PID/stat" | awk '{ print $12 + $13 }')
+  METRICS=$(curl -fsS --max-time 5 "$BASE/metrics" 2>/dev/null || true)
+  printf '%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n' "$1" "$2" "$rss" "$fds" "$threads" \
+    "$(awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }')" \
+    "$(metric_sum questpath_ws_connections)" "$(metric_sum questpath_sessions)" \
+    "$(metric_sum questpath_rooms)" "$(metric_sum questpath_quizzes_finished_total)" \
+    "$(metric_sum http_requests_total)"
+}
+
+# Runs `load SCENARIO ARGS...` again and again until DEADLINE (epoch seconds), with the loop's
+# own accounts and reports; DURATION=1 gives each run the time left, up to SOAK_SEGMENT.
+soak_loop() { # NAME DEADLINE DURATION SCENARIO ARGS...
+  local name=$1 deadline=$2 timed=$3 left args
+  shift 3
+  while :; do
+    left=$((deadline - $(date +%s)))
+    ((left >= 30)) || break
+    args=("$@")
+    ((timed)) && args+=(--duration "$((left < SOAK_SEGMENT ? left : SOAK_SEGMENT))")
+    LOAD_ACCOUNTS="$WORK/accounts-$name.json" LOAD_OUT="$WORK/soak-$name" load "${args[@]}"
+  done
+}
+
+soak() {
+  local stamp csv deadline t0 i pids=()
+  stamp=$(date -u +%Y%m%dT%H%M%S)
+  csv="$OUT/soak-$BACKENDS-$stamp.csv"
+  mkdir -p "$OUT" "$WORK"/soak-{quiz,http,room}
+  qp_log "soak: preparing $SOAK_PLAYERS quiz players and 200 REST users"
+  LOAD_ACCOUNTS="$WORK/accounts-quiz.json" LOAD_OUT="$WORK/soak-quiz" \
+    load quiz --players "$SOAK_PLAYERS" --rate "$((SOAK_PLAYERS * 2))" --warmup 1 --duration 5
+  LOAD_ACCOUNTS="$WORK/accounts-http.json" LOAD_OUT="$WORK/soak-http" \
+    load http --rate 200 --users 200 --connections 16 --warmup 1 --duration 5
+  echo "elapsed_s,phase,rss_kib,fds,threads,cpu_s,ws_connections,session_actors,room_actors,quizzes_finished,http_requests" >"$csv"
+  t0=$(date +%s)
+  deadline=$((t0 + SOAK_MINUTES * 60))
+  qp_log "soak: $SOAK_MINUTES min of quiz at $SOAK_QUIZ_RATE/s, REST at $SOAK_HTTP_RATE/s, rooms of $SOAK_ROOM_PLAYERS; samples in $csv"
+  soak_loop quiz "$deadline" 1 quiz --players "$SOAK_PLAYERS" --rate "$SOAK_QUIZ_RATE" --warmup 2 \
+    >>"$WORK/soak-quiz.log" 2>&1 &
+  pids+=($!)
+  soak_loop http "$deadline" 1 http --rate "$SOAK_HTTP_RATE" --users 200 --connections 32 --warmup 2 \
+    --routes v1-me,legacy-me,v1-stats,legacy-stats,v1-goals,legacy-goals,v1-leaderboard,legacy-leaderboard,v1-rename \
+    >>"$WORK/soak-http.log" 2>&1 &
+  pids+=($!)
+  soak_loop room "$deadline" 0 room --players "$SOAK_ROOM_PLAYERS" --guests --questions 10 \
+    --question-time 5 --answer-delay 3 --reveal 1 --join-rate 200 >>"$WORK/soak-room.log" 2>&1 &
+  pids+=($!)
+  for ((i = 0; i * SOAK_SAMPLE <= SOAK_MINUTES * 60; i++)); do
+    sleep "$((t0 + i * SOAK_SAMPLE - $(date +%s) > 0 ? t0 + i * SOAK_SAMPLE - $(date +%s) : 0))"
+    soak_sample "$((i * SOAK_SAMPLE))" load >>"$csv"
+  done
+  wait "${pids[@]}" || true
+  # After the load: what stays once every socket has closed and the grace periods ran out.
+  sleep 90
+  soak_sample "$(($(date +%s) - t0))" idle >>"$csv"
+  python3 load-tests/soak_plot.py "$csv" --reports "$WORK" --backends "$BACKENDS" \
+    --note "quiz $SOAK_QUIZ_RATE answers/s by $SOAK_PLAYERS players, REST $SOAK_HTTP_RATE/s, rooms of $SOAK_ROOM_PLAYERS guests"
 }
 
 start_server
@@ -231,6 +320,7 @@ for step in "${STEPS[@]}"; do
           --join-rate "$ROOM_JOIN_RATE" --join-concurrency 512 --sources 8 ;;
       esac
       ;;
+    soak) soak ;;
     *)
       qp_err "unknown step $step"
       exit 2

@@ -179,7 +179,8 @@ pub struct HttpArgs {
     pub connections: usize,
     /// Routes of the mix, comma-separated names (see `--help`); default: all that the
     /// server serves. Names: v1-me, legacy-me, v1-stats, legacy-stats, v1-goals,
-    /// legacy-goals, v1-leaderboard, legacy-leaderboard.
+    /// legacy-goals, v1-leaderboard, legacy-leaderboard; and the write v1-rename (PATCH
+    /// /api/v1/me), only when named.
     #[arg(long, value_delimiter = ',')]
     pub routes: Vec<String>,
 }
