@@ -1,6 +1,6 @@
 //! What the game core reports for monitoring. The server's Prometheus registry
-//! implements [`GameMetrics`]; the core's own tests use [`NoMetrics`]. Every method has
-//! an empty default so a test double names only what it checks.
+//! implements [`GameMetrics`]. Every method has an empty default so a test double names
+//! only what it checks.
 
 use std::time::Duration;
 
@@ -57,8 +57,3 @@ pub trait GameMetrics: Send + Sync + 'static {
     fn job_finished(&self, queue: &str, outcome: &'static str, elapsed: Duration) {}
     fn job_dead_lettered(&self, queue: &str) {}
 }
-
-/// Reports nothing (tests, tools).
-pub struct NoMetrics;
-
-impl GameMetrics for NoMetrics {}

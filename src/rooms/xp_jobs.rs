@@ -135,7 +135,14 @@ mod tests {
         worker.handle(claim(&worker).await).await;
 
         assert_eq!(worker.queue.depth(QUEUE).await.unwrap(), 0);
-        assert!(worker.queue.dead_letters(QUEUE, 10).await.unwrap().is_empty());
+        assert!(
+            worker
+                .queue
+                .dead_letters(QUEUE, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         assert!(outcomes.0.lock().unwrap().is_empty());
     }
 
@@ -150,7 +157,14 @@ mod tests {
 
         // Back in the queue with a backoff, not acknowledged and not dead yet.
         assert_eq!(worker.queue.depth(QUEUE).await.unwrap(), 1);
-        assert!(worker.queue.dead_letters(QUEUE, 10).await.unwrap().is_empty());
+        assert!(
+            worker
+                .queue
+                .dead_letters(QUEUE, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         assert_eq!(*outcomes.0.lock().unwrap(), vec![job_outcome::RETRIED]);
     }
 }

@@ -57,12 +57,14 @@ mod tests {
     #[tokio::test]
     async fn a_cluster_nobody_answers_for_is_unreachable_naming_its_nodes() {
         // Port 1 on loopback: refused at once, with or without credentials to offer.
-        let refused = open(&settings(&["127.0.0.1:1", "127.0.0.2:1"]))
-            .await
-            .err()
-            .expect("no session without a node");
+        let Err(refused) = open(&settings(&["127.0.0.1:1", "127.0.0.2:1"])).await else {
+            panic!("a session without a node");
+        };
         let text = refused.to_string();
-        assert!(matches!(refused, ConnectError::Unreachable { .. }), "{text}");
+        assert!(
+            matches!(refused, ConnectError::Unreachable { .. }),
+            "{text}"
+        );
         assert!(text.contains("127.0.0.1:1,127.0.0.2:1"), "{text}");
     }
 }

@@ -261,7 +261,11 @@ mod tests {
             ("level of another goal", other_goal, "does not belong"),
             ("two levels at one position", same_position, "repeats level"),
             ("one level twice", same_level, "repeats level"),
-            ("question of a foreign level", stray_question, "not a level of goal"),
+            (
+                "question of a foreign level",
+                stray_question,
+                "not a level of goal",
+            ),
             ("question index twice", same_index, "repeats question index"),
         ] {
             let refused = goal.check().expect_err(case);
