@@ -30,6 +30,7 @@ crate::conformance!(
         around_the_middle_and_with_zero_neighbours,
         deep_pages_by_rank,
         len_counts_learners_and_clear_removes_one_board,
+        remove_takes_one_learner_off_one_board,
         boards_are_independent,
         ranks_follow_score_changes,
         placements_tell_the_previous_and_the_new_rank,
@@ -361,6 +362,35 @@ async fn len_counts_learners_and_clear_removes_one_board(board: Arc<dyn Leaderbo
         board.entry(BOARD, users[0]).await.unwrap().unwrap().score,
         3
     );
+}
+
+async fn remove_takes_one_learner_off_one_board(board: Arc<dyn Leaderboard>) {
+    let users = seed(&board, 5).await;
+    set(&board, "alltime", users[2], standing(7, 0, 1)).await;
+
+    assert!(board.remove(BOARD, users[2]).await.unwrap(), "was there");
+
+    assert_eq!(board.entry(BOARD, users[2]).await.unwrap(), None);
+    assert!(board.around(BOARD, users[2], 2).await.unwrap().is_empty());
+    let rest = everything(&board, BOARD).await;
+    assert_eq!(
+        ids(&rest),
+        vec![users[0], users[1], users[3], users[4]],
+        "the others close up"
+    );
+    assert_eq!(ranks(&rest), vec![1, 2, 3, 4]);
+    assert_eq!(board.entry(BOARD, users[3]).await.unwrap().unwrap().rank, 3);
+    assert_eq!(board.len(BOARD).await.unwrap(), 4);
+    assert!(
+        board.entry("alltime", users[2]).await.unwrap().is_some(),
+        "other boards keep the learner"
+    );
+    assert!(!board.remove(BOARD, users[2]).await.unwrap(), "twice: gone");
+    assert!(!board.remove(BOARD, Uuid::new_v4()).await.unwrap());
+    assert!(!board.remove("never-existed", users[0]).await.unwrap());
+    // Removed, not tombstoned: a later standing (of any version) places them again.
+    set(&board, BOARD, users[2], standing(1, 0, 1)).await;
+    assert_eq!(board.entry(BOARD, users[2]).await.unwrap().unwrap().rank, 5);
 }
 
 async fn boards_are_independent(board: Arc<dyn Leaderboard>) {
