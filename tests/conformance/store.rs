@@ -87,6 +87,7 @@ crate::conformance!(
         replacing_a_room_result_is_a_compare_and_set,
         a_room_whose_host_was_deleted_is_listed_for_nobody,
         forgetting_an_archived_learner_keeps_everyone_elses_rank,
+        a_room_saved_after_a_deletion_leaves_the_deleted_anonymous,
     ]
 );
 
@@ -2804,6 +2805,39 @@ async fn forgetting_an_archived_learner_keeps_everyone_elses_rank(store: Arc<dyn
             .await
             .unwrap()
     );
+}
+
+/// A room that ends while its host and a player delete their accounts: its results are
+/// saved with them, and the room's check after saving makes both anonymous (what
+/// `questpath_actors::room::forget::forget_deleted` does at the end of every room).
+async fn a_room_saved_after_a_deletion_leaves_the_deleted_anonymous(store: Arc<dyn Store>) {
+    use questpath_actors::room::forget::{DELETED_PLAYER, forget_deleted};
+    let (host, ann, bob) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    store.mark_user_deleted(host, now_ms()).await.unwrap();
+    store.mark_user_deleted(ann, now_ms()).await.unwrap();
+    let room = room_with_players(host, &[ann, bob]);
+    store.save_room_result(&room).await.unwrap();
+
+    assert_eq!(forget_deleted(store.as_ref(), &room).await.unwrap(), 2);
+
+    let stored = store.room_result(room.room_id).await.unwrap().unwrap();
+    assert!(stored.host_id.is_nil());
+    assert_eq!(stored.results["players"][0]["name"], DELETED_PLAYER);
+    assert_eq!(stored.results["players"][0]["score"], 100);
+    assert_eq!(
+        stored.results["players"][1]["player_id"],
+        serde_json::json!(bob)
+    );
+    assert_eq!(stored.player_ids(), vec![bob]);
+    assert!(store.rooms_of_player(ann, 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .room_results_of_host(host, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(forget_deleted(store.as_ref(), &stored).await.unwrap(), 0);
 }
 
 // ---- schema upgrades ----
