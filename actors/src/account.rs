@@ -185,7 +185,7 @@ impl Accounts {
         let mut after = None;
         loop {
             let page = store.goals_of_user(id, after, GOALS_PAGE).await?;
-            for goal in page.items {
+            for goal in page.items.into_iter().filter(|g| g.user_id == id) {
                 let levels = store.levels(goal.id).await?;
                 goals.push(GoalWithLevels { goal, levels });
             }
@@ -259,20 +259,27 @@ impl Accounts {
             // account any more.
             tracing::warn!(user_id = %id, error = %e, "could not tell the learner's connections to close");
         }
+        // Listed first, then deleted: a listing that changes under the deletes could
+        // skip some, and the learner's own only (an entry left by an older owner is not
+        // theirs to delete).
+        let mut goal_ids = Vec::new();
+        let mut after = None;
         loop {
-            let page = store.goals_of_user(id, None, GOALS_PAGE).await?;
-            if page.items.is_empty() {
-                break;
-            }
-            for goal in page.items {
-                if store.delete_goal(goal.id).await? {
-                    done.goals += 1;
-                }
-                self.forget_cached(&roadmap_key(goal.id)).await;
+            let page = store.goals_of_user(id, after, GOALS_PAGE).await?;
+            goal_ids.extend(page.items.iter().filter(|g| g.user_id == id).map(|g| g.id));
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
             }
         }
+        for goal_id in goal_ids {
+            if store.delete_goal(goal_id).await? {
+                done.goals += 1;
+            }
+            self.forget_cached(&roadmap_key(goal_id)).await;
+        }
         for job in store.jobs_of_user(id).await? {
-            if store.delete_job(job.id).await? {
+            if job.user_id == id && store.delete_job(job.id).await? {
                 done.jobs += 1;
             }
         }
