@@ -66,6 +66,7 @@ ALLOWED = {
         "session": {"events", "goals", "leaderboard", "observe", "outbound", "ports", "rules",
                     "xp"},
         "room": {"domain", "events", "observe", "outbound", "ports", "rules", "xp"},
+        "account": {"goals", "leaderboard", "ports", "room", "xp"},
     },
 }
 

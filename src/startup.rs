@@ -190,7 +190,14 @@ impl Application {
         );
         let realtime = start_realtime(&settings, &backends, &goals, &xp, &metrics, &background);
         let (draining, rooms) = (realtime.draining.clone(), realtime.rooms.clone());
+        let accounts = questpath_actors::account::Accounts::new(
+            backends.store.clone(),
+            backends.cache.clone(),
+            backends.bus.clone(),
+            xp.clone(),
+        );
         let state = web::Data::new(AppState {
+            accounts,
             settings: Arc::new(settings.clone()),
             backends: backends.clone(),
             metrics,

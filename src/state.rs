@@ -23,6 +23,8 @@ pub struct AppState {
     pub hosted_rooms: crate::rooms::hosted::HostedRooms,
     /// The old client's quiz hand-outs.
     pub legacy_quizzes: crate::goals::legacy_quiz::LegacyQuizzes,
+    /// A learner's own data: its export, and deleting the account.
+    pub accounts: questpath_actors::account::Accounts,
 }
 
 pub use crate::realtime::Realtime;

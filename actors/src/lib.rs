@@ -14,7 +14,9 @@
 //! - `session`: a learner's session and the solo quiz it runs.
 //! - `room`: multiplayer rooms: the game, its actor, the relays, the directory, the setup.
 //! - `rules`: pure game rules with no actix dependency (XP and player levels, scoring).
+//! - `account`: a learner's own data: its export and the deletion of the account.
 
+pub mod account;
 pub mod domain;
 pub mod events;
 pub mod fault;

@@ -78,6 +78,8 @@ impl SharedNotice {
 pub enum Closing {
     /// The client did not read fast enough: its queue filled up.
     SlowConsumer = 1,
+    /// The learner deleted their account (on any device or instance).
+    AccountDeleted = 2,
 }
 
 /// A connection's handle: its bounded queue and a way to close it.
@@ -122,6 +124,7 @@ impl Outbound {
     pub fn closing(&self) -> Option<Closing> {
         match self.closing.load(Ordering::SeqCst) {
             1 => Some(Closing::SlowConsumer),
+            2 => Some(Closing::AccountDeleted),
             _ => None,
         }
     }

@@ -6,6 +6,12 @@
 //! The boards are written by the leaderboard actor (`crate::leaderboard::actor`), which
 //! batches grants from every session; `apply` waits for the actor's answer and only
 //! then clears the pending marks, so a grant the boards did not take stays pending.
+//!
+//! A deleted learner's XP is forgotten ([`XpService::forget`]): their ledger is retired
+//! (moved under an anonymous id, so the XP ever granted still adds up) and they leave
+//! every board. The store refuses their grants from the moment the account is marked
+//! deleted; an apply that was already running when it was checks the mark after writing
+//! the boards and takes back what it wrote, so no board keeps a deleted learner.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,9 +21,10 @@ use chrono::Utc;
 use uuid::Uuid;
 
 use crate::events::XpGranted;
-use crate::leaderboard::Leaderboards;
+use crate::leaderboard::{LeaderboardError, Leaderboards};
 use crate::observe::GameMetrics;
 use crate::ports::bus::{UserEvent, user_topic};
+use crate::ports::store::RetiredXp;
 use crate::ports::{Bus, Leaderboard, Store, StoreError, XpEntry};
 
 /// The all-time leaderboard.
@@ -151,7 +158,30 @@ impl XpService {
             .filter(|id| applied.iter().any(|e| &e.grant_id == id))
             .collect();
         self.store.clear_xp_pending(user_id, &covered).await?;
+        if !self.store.deleted_users(&[user_id]).await?.is_empty() {
+            // The account was deleted while this ran: take back what it wrote.
+            if let Err(e) = self.forget(user_id).await {
+                tracing::warn!(%user_id, error = %e, "xp of a deleted learner not yet forgotten");
+            }
+            return Ok(0);
+        }
         Ok(total)
+    }
+
+    /// Forgets a deleted learner's XP: retires their ledger (see
+    /// [`crate::ports::XpStore::retire_xp`]) and takes them off every board. Call it
+    /// once the account is marked deleted; repeating it is harmless. Returns what was
+    /// retired (`None` when the ledger was already empty).
+    pub async fn forget(&self, user_id: Uuid) -> Result<Option<RetiredXp>, LeaderboardError> {
+        let retired = self.store.retire_xp(user_id).await?;
+        let boards = self.leaderboards.remove_user(user_id).await?;
+        tracing::info!(
+            %user_id,
+            entries = retired.map_or(0, |r| r.entries),
+            boards,
+            "xp of a deleted learner retired"
+        );
+        Ok(retired)
     }
 
     /// Completes every grant a crash left half-applied. Returns how many users were

@@ -24,6 +24,8 @@ pub const REFRESH_TTL: Duration = Duration::days(30);
 pub const DEFAULT_REFRESH_GRACE: Duration = Duration::seconds(30);
 /// Lifetime of a websocket ticket.
 pub const TICKET_TTL: StdDuration = StdDuration::from_secs(30);
+/// How recent a sign-in must be to delete an account that has no password.
+pub const FRESH_SIGN_IN: Duration = Duration::minutes(5);
 
 /// What a successful sign-in or refresh hands to the client.
 #[derive(Debug, Clone)]
@@ -64,6 +66,12 @@ pub enum AuthError {
     Token(TokenError),
     #[error("account not found")]
     UnknownUser,
+    #[error("the current password is required")]
+    PasswordRequired,
+    #[error("wrong password")]
+    WrongPassword,
+    #[error("a sign-in within the last {} minutes is required", FRESH_SIGN_IN.num_minutes())]
+    FreshSignInRequired,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("cache: {0}")]
@@ -293,20 +301,22 @@ impl AuthService {
             revoked: false,
         };
         self.store.create_refresh_family(&family).await?;
-        self.issue(user, family.family_id, now).await
+        self.issue(user, &family, now).await
     }
 
+    /// A new refresh token of `family` and an access token; the access token says the
+    /// learner signed in when the family began.
     async fn issue(
         &self,
         user: User,
-        family_id: Uuid,
+        family: &RefreshFamily,
         now: DateTime<Utc>,
     ) -> Result<Session, AuthError> {
         let refresh_token = secret_token::generate();
         let record = RefreshToken {
             token_hash: secret_token::hash(&refresh_token),
             user_id: user.id,
-            family_id,
+            family_id: family.family_id,
             issued_at: now,
             expires_at: now + REFRESH_TTL,
             used_at: None,
@@ -314,7 +324,7 @@ impl AuthService {
         self.store.insert_refresh_token(&record).await?;
         let access = self
             .keys
-            .issue_access(user.id, now)
+            .issue_access_since(user.id, now, family.created_at)
             .map_err(AuthError::Token)?;
         Ok(Session {
             user,
@@ -374,7 +384,7 @@ impl AuthService {
                     .ok_or(AuthError::RefreshInvalid)?;
                 let access = self
                     .keys
-                    .issue_access(user.id, now)
+                    .issue_access_since(user.id, now, family.created_at)
                     .map_err(AuthError::Token)?;
                 tracing::info!(
                     user_id = %token.user_id,
@@ -403,7 +413,7 @@ impl AuthService {
         self.store
             .extend_refresh_family(token.family_id, now + REFRESH_TTL)
             .await?;
-        self.issue(user, token.family_id, now).await
+        self.issue(user, &family, now).await
     }
 
     /// Signs the device holding `presented` out: its family is revoked. Unknown tokens
@@ -432,14 +442,90 @@ impl AuthService {
 
     /// The user an access token belongs to.
     pub async fn authenticate(&self, access_token: &str) -> Result<User, AuthError> {
-        let (user_id, _) = self
+        self.authenticate_session(access_token)
+            .await
+            .map(|(user, _)| user)
+    }
+
+    /// The user an access token belongs to, and when they signed in (if it says).
+    pub async fn authenticate_session(
+        &self,
+        access_token: &str,
+    ) -> Result<(User, Option<DateTime<Utc>>), AuthError> {
+        let (user_id, claims) = self
             .keys
             .verify_access(access_token)
             .map_err(AuthError::Token)?;
-        self.store
+        let user = self
+            .store
             .user_by_id(user_id)
             .await?
-            .ok_or(AuthError::UnknownUser)
+            .ok_or(AuthError::UnknownUser)?;
+        Ok((user, claims.signed_in_at()))
+    }
+
+    /// Checks that the learner is at the keyboard before something that cannot be
+    /// undone (deleting the account): their current password when the account has one,
+    /// counted like a sign-in (wrong ones lock it the same way); a sign-in within
+    /// [`FRESH_SIGN_IN`] (`signed_in_at`, from the access token) when it has none.
+    pub async fn confirm_presence(
+        &self,
+        user: &User,
+        password: Option<&str>,
+        signed_in_at: Option<DateTime<Utc>>,
+        client_ip: &str,
+    ) -> Result<(), AuthError> {
+        let now = Utc::now();
+        let Some(phc) = self.store.password_hash(user.id).await? else {
+            // Google only: no secret to ask for, so the sign-in itself must be recent.
+            return match signed_in_at {
+                Some(at) if at <= now && now - at <= FRESH_SIGN_IN => Ok(()),
+                _ => Err(AuthError::FreshSignInRequired),
+            };
+        };
+        let password = password
+            .filter(|p| !p.is_empty())
+            .ok_or(AuthError::PasswordRequired)?;
+        let account_key = lockout::account_key(&user.email);
+        let address_key = lockout::address_key(client_ip);
+        for key in [&account_key, &address_key] {
+            let failures = self.store.login_failures(key, now, lockout::WINDOW).await?;
+            if let Some(until) = failures
+                .and_then(|f| f.locked_until)
+                .filter(|until| *until > now)
+            {
+                return Err(AuthError::Locked {
+                    retry_after_secs: seconds_until(now, until),
+                });
+            }
+        }
+        match password::verify(password.to_string(), Some(phc)).await {
+            Verified::Yes | Verified::YesRehash => {
+                self.store.clear_login_failures(&account_key).await?;
+                Ok(())
+            }
+            _ => {
+                let account = self
+                    .store
+                    .record_login_failure(&account_key, now, lockout::WINDOW, lockout::account_lock)
+                    .await?;
+                self.store
+                    .record_login_failure(&address_key, now, lockout::WINDOW, lockout::address_lock)
+                    .await?;
+                tracing::warn!(user_id = %user.id, account_failures = account.count, "wrong password confirming presence");
+                tokio::time::sleep(lockout::slow_down(account.count)).await;
+                Err(AuthError::WrongPassword)
+            }
+        }
+    }
+
+    /// Forgets the sign-in failures counted for an account's email (the account is
+    /// being deleted: nothing of it is kept, and the email may sign up again).
+    pub async fn forget_failures(&self, email: &str) -> Result<(), AuthError> {
+        self.store
+            .clear_login_failures(&lockout::account_key(email))
+            .await?;
+        Ok(())
     }
 
     /// Changes the display name.

@@ -29,6 +29,20 @@ pub struct AccessClaims {
     pub aud: String,
     /// Token type, always `access`.
     pub typ: String,
+    /// When the learner signed in (seconds since 1970): the sign-in that started the
+    /// session, carried unchanged through every refresh (OpenID Connect's `auth_time`).
+    /// `iat` is renewed by each refresh, so only this tells a fresh sign-in apart from
+    /// a long-lived session. Absent in tokens of versions before it was carried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+}
+
+impl AccessClaims {
+    /// When the learner signed in, if the token says.
+    pub fn signed_in_at(&self) -> Option<DateTime<Utc>> {
+        self.auth_time
+            .and_then(|secs| DateTime::from_timestamp(secs, 0))
+    }
 }
 
 /// Signs and verifies access tokens with one key.
@@ -77,11 +91,23 @@ impl TokenKeys {
         self
     }
 
-    /// Signs an access token for `user_id`, valid for the configured lifetime from `now`.
+    /// Signs an access token for `user_id` who signs in `now`, valid for the configured
+    /// lifetime.
     pub fn issue_access(
         &self,
         user_id: Uuid,
         now: DateTime<Utc>,
+    ) -> Result<IssuedToken, TokenError> {
+        self.issue_access_since(user_id, now, now)
+    }
+
+    /// Signs an access token issued `now` (a refresh) for `user_id`, who signed in at
+    /// `signed_in_at`, valid for the configured lifetime.
+    pub fn issue_access_since(
+        &self,
+        user_id: Uuid,
+        now: DateTime<Utc>,
+        signed_in_at: DateTime<Utc>,
     ) -> Result<IssuedToken, TokenError> {
         let expires_at = now + self.access_ttl;
         let claims = AccessClaims {
@@ -92,6 +118,7 @@ impl TokenKeys {
             iss: ISSUER.into(),
             aud: AUDIENCE.into(),
             typ: ACCESS_TYPE.into(),
+            auth_time: Some(signed_in_at.timestamp()),
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| TokenError::Invalid(e.to_string()))?;
@@ -143,6 +170,30 @@ mod tests {
         assert_eq!(claims.aud, AUDIENCE);
         assert_eq!(claims.exp - claims.iat, 15 * 60);
         assert!(!claims.jti.is_empty());
+    }
+
+    #[test]
+    fn the_sign_in_time_is_carried_through_refreshes() {
+        let user = Uuid::now_v7();
+        let signed_in = Utc::now() - Duration::hours(3);
+        let now = Utc::now();
+        let refreshed = keys().issue_access_since(user, now, signed_in).unwrap();
+        let (_, claims) = keys().verify_access(&refreshed.token).unwrap();
+        assert_eq!(claims.iat, now.timestamp(), "iat is the refresh");
+        assert_eq!(
+            claims.signed_in_at().map(|t| t.timestamp()),
+            Some(signed_in.timestamp())
+        );
+        let fresh = keys().issue_access(user, now).unwrap();
+        let (_, claims) = keys().verify_access(&fresh.token).unwrap();
+        assert_eq!(claims.auth_time, Some(now.timestamp()));
+        // A token of a version without it reads as no known sign-in.
+        let older: AccessClaims = serde_json::from_value(serde_json::json!({
+            "sub": user.to_string(), "iat": 1, "exp": 2, "jti": "j", "iss": ISSUER,
+            "aud": AUDIENCE, "typ": ACCESS_TYPE,
+        }))
+        .unwrap();
+        assert_eq!(older.signed_in_at(), None);
     }
 
     #[test]

@@ -20,6 +20,8 @@ use questpath_actors::ports::{
 const GENERATION_TIMEOUT: Duration = Duration::from_secs(180);
 /// How long one claim waits for a job before checking for shutdown.
 const CLAIM_WAIT: Duration = Duration::from_secs(2);
+/// Why a job of a deleted account ends.
+const DELETED: &str = "the learner deleted their account";
 
 /// What one worker needs.
 #[derive(Clone)]
@@ -103,6 +105,10 @@ impl Worker {
             self.queue.ack(&claimed).await.map_err(|e| e.to_string())?;
             return Ok(Outcome::Idle);
         }
+        if self.learner_deleted(&job).await? {
+            self.drop_deleted(&claimed, &job, None).await?;
+            return Ok(Outcome::Idle);
+        }
         let result = self.handle(&claimed, &mut job).await;
         self.observe(&result, started.elapsed());
         result
@@ -146,6 +152,12 @@ impl Worker {
             .save_goal(&goal)
             .await
             .map_err(|e| e.to_string())?;
+        // Checked after saving: a deletion that listed the learner's goals before this
+        // save marked the account before, so this sees it (and one after finds the goal).
+        if self.learner_deleted(job).await? {
+            self.drop_deleted(claimed, job, Some(goal.goal.id)).await?;
+            return Ok(Outcome::Failed(job.id, DELETED.into()));
+        }
         if let Err(e) = self
             .cache
             .delete(&super::service::stats_key(job.user_id))
@@ -188,6 +200,38 @@ impl Worker {
         self.report(job, JobStatus::Failed, None, Some(reason.clone()))
             .await?;
         Ok(Outcome::Failed(job.id, reason))
+    }
+
+    /// Whether the job's learner deleted their account.
+    async fn learner_deleted(&self, job: &GenerationJob) -> Result<bool, String> {
+        let deleted = self
+            .store
+            .deleted_users(&[job.user_id])
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(!deleted.is_empty())
+    }
+
+    /// Keeps nothing of a job whose learner deleted their account (the goal it saved,
+    /// if any, and the job's record) and takes it off the queue.
+    async fn drop_deleted(
+        &self,
+        claimed: &Job,
+        job: &GenerationJob,
+        goal_id: Option<Uuid>,
+    ) -> Result<(), String> {
+        tracing::info!(job_id = %job.id, "{DELETED}: generation job dropped");
+        if let Some(goal_id) = goal_id {
+            self.store
+                .delete_goal(goal_id)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        self.store
+            .delete_job(job.id)
+            .await
+            .map_err(|e| e.to_string())?;
+        self.queue.ack(claimed).await.map_err(|e| e.to_string())
     }
 
     /// Records the job's new state and tells the learner's sessions.

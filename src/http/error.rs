@@ -452,9 +452,30 @@ impl From<crate::auth::service::AuthError> for ApiError {
             A::Token(TokenError::Invalid(_)) | A::UnknownUser => {
                 ApiError::unauthorized("invalid_token", "Could not validate credentials")
             }
+            A::PasswordRequired => ApiError::forbidden(
+                "password_required",
+                "Confirm with your current password (`password` in the body)",
+            ),
+            A::WrongPassword => {
+                ApiError::forbidden("invalid_password", "The password is not this account's")
+            }
+            e @ A::FreshSignInRequired => ApiError::forbidden(
+                "fresh_sign_in_required",
+                format!("This account has no password: {e}. Sign in again, then retry."),
+            ),
             A::Store(e) => e.into(),
             A::Cache(e) => e.into(),
             A::Hash(e) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<questpath_actors::account::AccountError> for ApiError {
+    fn from(e: questpath_actors::account::AccountError) -> Self {
+        use questpath_actors::account::AccountError as A;
+        match e {
+            A::Store(e) => e.into(),
+            A::Port(e) => e.into(),
         }
     }
 }

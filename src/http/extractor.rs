@@ -5,14 +5,16 @@ use std::pin::Pin;
 
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
+use chrono::{DateTime, Utc};
 
 use crate::auth::service::AuthError;
 use crate::http::error::ApiError;
 use crate::state::AppState;
 use questpath_actors::ports::User;
 
-/// The authenticated user; extracting it answers 401 when there is none.
-pub struct AuthUser(pub User);
+/// The authenticated user, and when they signed in (their access token's `auth_time`;
+/// `None` for a token that does not say); extracting it answers 401 when there is none.
+pub struct AuthUser(pub User, pub Option<DateTime<Utc>>);
 
 impl FromRequest for AuthUser {
     type Error = ApiError;
@@ -25,10 +27,10 @@ impl FromRequest for AuthUser {
             let state = state.ok_or_else(|| ApiError::internal("AppState missing"))?;
             let token = token
                 .ok_or_else(|| ApiError::unauthorized("unauthenticated", "Not authenticated"))?;
-            match state.auth.authenticate(&token).await {
-                Ok(user) => {
+            match state.auth.authenticate_session(&token).await {
+                Ok((user, signed_in_at)) => {
                     tracing::Span::current().record("user_id", tracing::field::display(user.id));
-                    Ok(AuthUser(user))
+                    Ok(AuthUser(user, signed_in_at))
                 }
                 Err(AuthError::Token(crate::auth::tokens::TokenError::Expired)) => {
                     Err(ApiError::unauthorized("token_expired", "Token has expired"))

@@ -70,6 +70,8 @@ pub const DOCS_CSP: &str = "default-src 'self'; img-src 'self' data:; \
         websocket,
         crate::http::v1::me::get_me,
         crate::http::v1::me::patch_me,
+        crate::http::v1::account::delete,
+        crate::http::v1::account::export,
         crate::http::v1::goals::create,
         crate::http::v1::goals::list,
         crate::http::v1::goals::get,
@@ -364,7 +366,9 @@ pub struct BadRequest(pub ProblemDetails);
 )]
 pub struct Unauthorized(pub ProblemDetails);
 
-/// Signed in, but not allowed (`email_not_verified`).
+/// Signed in, but not allowed (`email_not_verified`), or not proven present for
+/// something that cannot be undone (`password_required`, `invalid_password`,
+/// `fresh_sign_in_required`).
 #[derive(ToResponse)]
 #[response(content_type = "application/problem+json")]
 pub struct Forbidden(pub ProblemDetails);

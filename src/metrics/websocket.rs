@@ -39,6 +39,8 @@ pub mod disconnect {
     pub const SERVER_RESTART: &str = "server_restart";
     /// The session could not be reached or started.
     pub const SESSION_ERROR: &str = "session_error";
+    /// The learner deleted their account (4011).
+    pub const ACCOUNT_DELETED: &str = "account_deleted";
     /// Every reason, so each series exists (at 0) before its first event.
     pub const ALL: &[&str] = &[
         CLOSED,
@@ -50,6 +52,7 @@ pub mod disconnect {
         PROTOCOL_ERROR,
         SERVER_RESTART,
         SESSION_ERROR,
+        ACCOUNT_DELETED,
     ];
 }
 

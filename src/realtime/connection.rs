@@ -446,12 +446,13 @@ impl Bucket {
 
 /// The close code of a connection the core closed.
 fn closed_by_core(outbound: &Outbound) -> CloseReason {
-    let code = match outbound.closing() {
-        Some(Closing::SlowConsumer) | None => close::SLOW_CONSUMER,
+    let (code, description) = match outbound.closing() {
+        Some(Closing::SlowConsumer) | None => (close::SLOW_CONSUMER, "too slow to read"),
+        Some(Closing::AccountDeleted) => (close::ACCOUNT_DELETED, "account deleted"),
     };
     CloseReason {
         code: CloseCode::Other(code),
-        description: Some("too slow to read".into()),
+        description: Some(description.into()),
     }
 }
 
@@ -504,6 +505,7 @@ fn disconnect_reason(reason: Option<&CloseReason>) -> &'static str {
         CloseCode::Other(close::SLOW_CONSUMER) => disconnect::SLOW_CONSUMER,
         CloseCode::Other(close::FLOOD) => disconnect::RATE_LIMITED,
         CloseCode::Other(close::TIMEOUT) => disconnect::TIMEOUT,
+        CloseCode::Other(close::ACCOUNT_DELETED) => disconnect::ACCOUNT_DELETED,
         _ => disconnect::CLOSED,
     }
 }

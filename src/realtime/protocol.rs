@@ -392,6 +392,8 @@ pub mod close {
     pub const FLOOD: u16 = 4009;
     /// No frame (not even a pong) for the heartbeat timeout.
     pub const TIMEOUT: u16 = 4010;
+    /// The learner deleted their account (on this device or another): do not reconnect.
+    pub const ACCOUNT_DELETED: u16 = 4011;
     /// The server is shutting down: reconnect (to another instance).
     pub const RESTART: u16 = 1012;
 }

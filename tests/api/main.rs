@@ -2,6 +2,7 @@
 //! One binary for all API tests (module list only here).
 
 mod auth;
+mod data_rights;
 mod edges;
 mod generation;
 mod goals;

@@ -40,6 +40,8 @@ const V1_ROUTES: &[(&str, &str, Auth)] = &[
     ("GET", "/api/v1/ws", Ticket),
     ("GET", "/api/v1/me", Bearer),
     ("PATCH", "/api/v1/me", Bearer),
+    ("DELETE", "/api/v1/me", Bearer),
+    ("GET", "/api/v1/me/export", Bearer),
     ("GET", "/api/v1/me/stats", Bearer),
     ("POST", "/api/v1/goals", Bearer),
     ("GET", "/api/v1/goals", Bearer),

@@ -30,6 +30,7 @@ crate::conformance!(
         around_the_middle_and_with_zero_neighbours,
         deep_pages_by_rank,
         len_counts_learners_and_clear_removes_one_board,
+        remove_takes_one_learner_off_one_board,
         boards_are_independent,
         ranks_follow_score_changes,
         placements_tell_the_previous_and_the_new_rank,
@@ -50,6 +51,10 @@ crate::conformance!(
         archive_includes_grants_still_pending,
         archive_of_a_week_past_retention_builds_it_from_the_ledger,
         archive_due_archives_each_finished_kept_week_once,
+        rebuild_leaves_deleted_learners_off,
+        an_apply_that_meets_a_deletion_takes_back_what_it_wrote,
+        forgetting_xp_retires_the_ledger_and_leaves_every_board,
+        archive_leaves_a_learner_deleted_meanwhile_anonymous,
     ]
 );
 
@@ -361,6 +366,35 @@ async fn len_counts_learners_and_clear_removes_one_board(board: Arc<dyn Leaderbo
         board.entry(BOARD, users[0]).await.unwrap().unwrap().score,
         3
     );
+}
+
+async fn remove_takes_one_learner_off_one_board(board: Arc<dyn Leaderboard>) {
+    let users = seed(&board, 5).await;
+    set(&board, "alltime", users[2], standing(7, 0, 1)).await;
+
+    assert!(board.remove(BOARD, users[2]).await.unwrap(), "was there");
+
+    assert_eq!(board.entry(BOARD, users[2]).await.unwrap(), None);
+    assert!(board.around(BOARD, users[2], 2).await.unwrap().is_empty());
+    let rest = everything(&board, BOARD).await;
+    assert_eq!(
+        ids(&rest),
+        vec![users[0], users[1], users[3], users[4]],
+        "the others close up"
+    );
+    assert_eq!(ranks(&rest), vec![1, 2, 3, 4]);
+    assert_eq!(board.entry(BOARD, users[3]).await.unwrap().unwrap().rank, 3);
+    assert_eq!(board.len(BOARD).await.unwrap(), 4);
+    assert!(
+        board.entry("alltime", users[2]).await.unwrap().is_some(),
+        "other boards keep the learner"
+    );
+    assert!(!board.remove(BOARD, users[2]).await.unwrap(), "twice: gone");
+    assert!(!board.remove(BOARD, Uuid::new_v4()).await.unwrap());
+    assert!(!board.remove("never-existed", users[0]).await.unwrap());
+    // Removed, not tombstoned: a later standing (of any version) places them again.
+    set(&board, BOARD, users[2], standing(1, 0, 1)).await;
+    assert_eq!(board.entry(BOARD, users[2]).await.unwrap().unwrap().rank, 5);
 }
 
 async fn boards_are_independent(board: Arc<dyn Leaderboard>) {
@@ -1041,4 +1075,162 @@ async fn archive_due_archives_each_finished_kept_week_once(board: Arc<dyn Leader
             .is_empty(),
         "archived once"
     );
+}
+
+// ---- deleted learners ----
+
+/// A learner whose account is being deleted (marked, ledger not yet retired) is not
+/// put back on a board by a rebuild from the ledger.
+async fn rebuild_leaves_deleted_learners_off(board: Arc<dyn Leaderboard>) {
+    let store = crate::common::embedded_store().await;
+    let (ann, bob) = (Uuid::new_v4(), Uuid::new_v4());
+    let now = Utc::now();
+    store.record_xp(&entry(ann, "a1", 300, now)).await.unwrap();
+    store.record_xp(&entry(bob, "b1", 100, now)).await.unwrap();
+    store.mark_user_deleted(ann, now).await.unwrap();
+
+    rebuild(store.clone(), board.as_ref(), &kept_boards(now))
+        .await
+        .unwrap();
+
+    assert_eq!(ids(&everything(&board, "alltime").await), vec![bob]);
+    let week = Board::Weekly(Week::of(now)).key();
+    assert_eq!(ids(&everything(&board, &week).await), vec![bob]);
+}
+
+fn xp_service(
+    store: &Arc<dyn questpath::ports::Store>,
+    board: &Arc<dyn Leaderboard>,
+) -> questpath::xp::XpService {
+    let bus: Arc<dyn questpath::ports::Bus> =
+        Arc::new(questpath::adapters::embedded::InProcessBus::new());
+    questpath::xp::XpService::new(store.clone(), board.clone(), bus)
+}
+
+/// An apply that was already running when the account was marked deleted (here: its
+/// grant is in the ledger, the mark comes before the apply writes the boards) takes
+/// back what it wrote: the boards and the ledger end without the learner.
+async fn an_apply_that_meets_a_deletion_takes_back_what_it_wrote(board: Arc<dyn Leaderboard>) {
+    let store = crate::common::embedded_store().await;
+    let xp = xp_service(&store, &board);
+    let ann = Uuid::new_v4();
+    let grant = |id: &str, amount| questpath_actors::rules::xp::XpGrant {
+        grant_id: id.into(),
+        amount,
+        source: questpath_actors::rules::xp::XpSource::LevelFirstPass,
+    };
+    xp.grant(ann, &grant("first", 40)).await.unwrap();
+    assert_eq!(
+        board.entry("alltime", ann).await.unwrap().unwrap().score,
+        40
+    );
+    store
+        .record_xp(&entry(ann, "second", 60, Utc::now()))
+        .await
+        .unwrap();
+    store.mark_user_deleted(ann, Utc::now()).await.unwrap();
+
+    let total = xp.apply(ann).await.unwrap();
+
+    assert_eq!(total, 0);
+    assert_eq!(board.entry("alltime", ann).await.unwrap(), None);
+    let week = Board::Weekly(Week::of(Utc::now())).key();
+    assert_eq!(board.entry(&week, ann).await.unwrap(), None);
+    assert!(store.xp_entries(ann).await.unwrap().is_empty());
+    assert!(store.xp_pending(ann).await.unwrap().is_empty());
+    // Later grants are refused and place nobody.
+    let late = xp.grant(ann, &grant("third", 10)).await.unwrap();
+    assert_eq!((late.earned, late.total_xp), (0, 0));
+    assert_eq!(board.entry("alltime", ann).await.unwrap(), None);
+}
+
+async fn forgetting_xp_retires_the_ledger_and_leaves_every_board(board: Arc<dyn Leaderboard>) {
+    let store = crate::common::embedded_store().await;
+    let xp = xp_service(&store, &board);
+    let (ann, bob) = (Uuid::new_v4(), Uuid::new_v4());
+    let last_week = Utc::now() - chrono::Duration::days(7);
+    for (user, id, amount, at) in [
+        (ann, "a1", 30, last_week),
+        (ann, "a2", 20, Utc::now()),
+        (bob, "b1", 25, Utc::now()),
+    ] {
+        store.record_xp(&entry(user, id, amount, at)).await.unwrap();
+        let ledger = store.xp_entries(user).await.unwrap();
+        let boards = standing::boards_for(&ledger, &[id.to_string()], Utc::now());
+        board
+            .apply(&standing::updates(user, &ledger, &boards))
+            .await
+            .unwrap();
+    }
+    let previous = Board::Weekly(Week::of(last_week)).key();
+    assert!(board.entry(&previous, ann).await.unwrap().is_some());
+    store.mark_user_deleted(ann, Utc::now()).await.unwrap();
+
+    let retired = xp.forget(ann).await.unwrap().expect("a ledger to retire");
+
+    assert_eq!((retired.entries, retired.total), (2, 50));
+    for key in kept_boards(Utc::now()).iter().map(|b| b.key()) {
+        assert_eq!(board.entry(&key, ann).await.unwrap(), None, "{key}");
+    }
+    assert_eq!(ids(&everything(&board, "alltime").await), vec![bob]);
+    let moved: i64 = store
+        .retired_xp(retired.retired_id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.amount)
+        .sum();
+    assert_eq!(moved, 50, "the XP ever granted still adds up");
+    assert_eq!(xp.forget(ann).await.unwrap(), None, "once");
+}
+
+/// The archiver copies a board that still holds a learner whose deletion is under way;
+/// once the week is marked, it makes them anonymous on it (their rank stays).
+async fn archive_leaves_a_learner_deleted_meanwhile_anonymous(board: Arc<dyn Leaderboard>) {
+    let store = crate::common::embedded_store().await;
+    let week = Week::of(Utc::now()).previous();
+    let key = Board::Weekly(week).key();
+    let (ann, bob) = (Uuid::new_v4(), Uuid::new_v4());
+    let at = week.starts_at() + chrono::Duration::hours(1);
+    board
+        .apply(&[
+            ScoreUpdate {
+                board: key.clone(),
+                user_id: ann,
+                standing: Standing {
+                    score: 90,
+                    reached_at: at,
+                    entries: 1,
+                },
+                expires_at: Some(week.expires_at()),
+            },
+            ScoreUpdate {
+                board: key.clone(),
+                user_id: bob,
+                standing: Standing {
+                    score: 50,
+                    reached_at: at,
+                    entries: 1,
+                },
+                expires_at: Some(week.expires_at()),
+            },
+        ])
+        .await
+        .unwrap();
+    board
+        .mark_built(&key, Utc::now(), Some(week.expires_at()))
+        .await
+        .unwrap();
+    store.mark_user_deleted(ann, Utc::now()).await.unwrap();
+
+    archive_week(store.clone(), board.as_ref(), week)
+        .await
+        .unwrap();
+
+    let period = week.label();
+    assert_eq!(store.archived_entry(&period, ann).await.unwrap(), None);
+    let ranks = store.archived_entries(&period, 1, 10).await.unwrap();
+    assert_eq!(ranks.len(), 2);
+    assert_eq!((ranks[0].user_id, ranks[0].score), (Uuid::nil(), 90));
+    assert_eq!((ranks[1].user_id, ranks[1].rank), (bob, 2));
 }

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use questpath::domain::roadmap::Difficulty;
 use questpath::ports::store::{
-    ArchivedEntry, ArchivedWeek, QuizQuestion, QuizSummary, RoomResult, SavedQuiz, XpEntry,
+    ArchivedEntry, ArchivedWeek, QuizQuestion, QuizSummary, RetiredXpEntry, RoomResult, SavedQuiz,
+    XpEntry,
 };
 use questpath::ports::{
     GenerationJob, Goal, GoalStatus, JobStatus, Level, LevelStatus, LoginFailures, NewGoal,
@@ -74,6 +75,19 @@ crate::conformance!(
         quiz_update_replaces_the_content_and_keeps_the_identity,
         quizzes_of_owner_are_newest_first_without_questions,
         deleted_quiz_is_gone_and_only_its_owner_can_delete_it,
+        deleted_account_is_gone_and_its_email_and_google_account_sign_up_again,
+        deletion_marks_are_kept_once_and_listed,
+        google_links_are_listed_and_a_deleted_owners_link_is_taken_over,
+        a_profile_update_after_the_deletion_brings_no_account_back,
+        refresh_families_of_a_user_are_listed_and_deleted,
+        jobs_of_a_user_are_listed_newest_first_and_deleted,
+        retiring_a_ledger_moves_it_anonymously_and_once,
+        grants_of_a_deleted_user_are_refused,
+        rooms_of_a_player_are_listed_newest_first_and_follow_rewrites,
+        replacing_a_room_result_is_a_compare_and_set,
+        a_room_whose_host_was_deleted_is_listed_for_nobody,
+        forgetting_an_archived_learner_keeps_everyone_elses_rank,
+        a_room_saved_after_a_deletion_leaves_the_deleted_anonymous,
     ]
 );
 
@@ -2293,6 +2307,539 @@ async fn deleted_quiz_is_gone_and_only_its_owner_can_delete_it(store: Arc<dyn St
     assert_eq!(store.quizzes_of_owner(owner, 10).await.unwrap().len(), 1);
 }
 
+// ---- a learner's own data: deletion ----
+
+async fn deleted_account_is_gone_and_its_email_and_google_account_sign_up_again(
+    store: Arc<dyn Store>,
+) {
+    let user = new_user(&store).await;
+    store
+        .set_password_hash(user.id, "$argon2id$x")
+        .await
+        .unwrap();
+    let sub = unique_key("google");
+    assert_eq!(store.link_google(&sub, user.id).await.unwrap(), user.id);
+    store.mark_user_deleted(user.id, now_ms()).await.unwrap();
+
+    assert!(
+        store.delete_user(user.id).await.unwrap(),
+        "there was a profile"
+    );
+
+    assert_eq!(store.user_by_id(user.id).await.unwrap(), None);
+    assert_eq!(store.user_by_email(&user.email).await.unwrap(), None);
+    assert_eq!(store.password_hash(user.id).await.unwrap(), None);
+    assert_eq!(store.user_by_google(&sub).await.unwrap(), None);
+    assert!(store.google_links(user.id).await.unwrap().is_empty());
+    assert!(
+        !store.delete_user(user.id).await.unwrap(),
+        "twice: nothing left"
+    );
+    // The email and the Google account are free for a new account.
+    let again = store
+        .create_user(NewUser::new(user.email.to_uppercase()))
+        .await
+        .expect("the email signs up again");
+    assert_ne!(again.id, user.id);
+    assert_eq!(store.link_google(&sub, again.id).await.unwrap(), again.id);
+    assert_eq!(
+        store.user_by_google(&sub).await.unwrap().map(|u| u.id),
+        Some(again.id)
+    );
+    // Deleting an account leaves the others alone.
+    let other = new_user(&store).await;
+    assert!(store.delete_user(user.id).await.is_ok());
+    assert_eq!(
+        store
+            .user_by_email(&other.email)
+            .await
+            .unwrap()
+            .map(|u| u.id),
+        Some(other.id)
+    );
+}
+
+async fn deletion_marks_are_kept_once_and_listed(store: Arc<dyn Store>) {
+    let (a, b, kept) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    assert!(store.deleted_users(&[a, b]).await.unwrap().is_empty());
+
+    store.mark_user_deleted(a, now_ms()).await.unwrap();
+    store.mark_user_deleted(b, now_ms()).await.unwrap();
+    store.mark_user_deleted(a, now_ms()).await.unwrap();
+
+    assert_eq!(
+        sorted(store.deleted_users(&[kept, b, a, b]).await.unwrap()),
+        sorted(vec![a, b])
+    );
+    assert!(store.deleted_users(&[kept]).await.unwrap().is_empty());
+    assert!(store.deleted_users(&[]).await.unwrap().is_empty());
+    // More ids than one query names.
+    let many: Vec<Uuid> = (0..150).map(|_| Uuid::new_v4()).chain([a]).collect();
+    assert_eq!(store.deleted_users(&many).await.unwrap(), vec![a]);
+}
+
+async fn google_links_are_listed_and_a_deleted_owners_link_is_taken_over(store: Arc<dyn Store>) {
+    let owner = new_user(&store).await;
+    let (first, second) = (unique_key("google"), unique_key("google"));
+    store.link_google(&first, owner.id).await.unwrap();
+    store.link_google(&second, owner.id).await.unwrap();
+    assert_eq!(
+        sorted(store.google_links(owner.id).await.unwrap()),
+        sorted(vec![first.clone(), second.clone()])
+    );
+    let other = new_user(&store).await;
+    assert_eq!(
+        store.link_google(&first, other.id).await.unwrap(),
+        owner.id,
+        "a live owner keeps the link"
+    );
+
+    // The owner is being deleted (marked, not yet removed): their link goes to whoever
+    // signs in with it next.
+    store.mark_user_deleted(owner.id, now_ms()).await.unwrap();
+    assert_eq!(store.link_google(&first, other.id).await.unwrap(), other.id);
+
+    assert_eq!(
+        store.user_by_google(&first).await.unwrap().map(|u| u.id),
+        Some(other.id)
+    );
+    assert_eq!(store.google_links(owner.id).await.unwrap(), vec![second]);
+    assert_eq!(
+        store.google_links(other.id).await.unwrap(),
+        vec![first.clone()]
+    );
+    // Finishing the owner's deletion leaves the taken-over link with its new owner.
+    store.delete_user(owner.id).await.unwrap();
+    assert_eq!(
+        store.user_by_google(&first).await.unwrap().map(|u| u.id),
+        Some(other.id)
+    );
+}
+
+async fn a_profile_update_after_the_deletion_brings_no_account_back(store: Arc<dyn Store>) {
+    let user = new_user(&store).await;
+    store.delete_user(user.id).await.unwrap();
+
+    let update = ProfileUpdate {
+        display_name: Some(Some("Ghost".into())),
+        picture: None,
+    };
+    assert_eq!(store.update_profile(user.id, update).await.unwrap(), None);
+    store.set_total_xp(user.id, 50).await.unwrap();
+
+    assert_eq!(store.user_by_id(user.id).await.unwrap(), None);
+    assert_eq!(store.user_by_email(&user.email).await.unwrap(), None);
+}
+
+async fn refresh_families_of_a_user_are_listed_and_deleted(store: Arc<dyn Store>) {
+    let user = Uuid::now_v7();
+    let first = family_of(user, Duration::days(1));
+    let mut second = family_of(user, Duration::days(2));
+    second.created_at = first.created_at + Duration::seconds(1);
+    let expired = family_of(user, Duration::milliseconds(1));
+    let others = family_of(Uuid::now_v7(), Duration::days(1));
+    for family in [&second, &first, &expired, &others] {
+        store.create_refresh_family(family).await.unwrap();
+    }
+    store.revoke_refresh_family(second.family_id).await.unwrap();
+    let token = token_of(&first, Duration::days(1));
+    store.insert_refresh_token(&token).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+
+    let listed = store.refresh_families_of_user(user).await.unwrap();
+    assert_eq!(
+        listed,
+        vec![
+            first.clone(),
+            RefreshFamily {
+                revoked: true,
+                ..second.clone()
+            }
+        ],
+        "live ones, revoked too, oldest first"
+    );
+
+    let deleted = store.delete_user_refresh_families(user).await.unwrap();
+
+    assert!(deleted >= 2, "{deleted}");
+    assert!(
+        store
+            .refresh_families_of_user(user)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.refresh_family(first.family_id).await.unwrap(), None);
+    assert_eq!(store.refresh_family(second.family_id).await.unwrap(), None);
+    // Nothing brings a deleted family back: an extension writes nothing.
+    store
+        .extend_refresh_family(first.family_id, now_ms() + Duration::days(30))
+        .await
+        .unwrap();
+    assert_eq!(store.refresh_family(first.family_id).await.unwrap(), None);
+    assert_eq!(store.revoke_user_refresh_families(user).await.unwrap(), 0);
+    assert_eq!(
+        store.refresh_family(others.family_id).await.unwrap(),
+        Some(others.clone()),
+        "another user's family stays"
+    );
+    assert_eq!(store.delete_user_refresh_families(user).await.unwrap(), 0);
+}
+
+async fn jobs_of_a_user_are_listed_newest_first_and_deleted(store: Arc<dyn Store>) {
+    let user = Uuid::now_v7();
+    let jobs: Vec<GenerationJob> = (0..3)
+        .map(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            job_of(user)
+        })
+        .collect();
+    for job in &jobs {
+        store.create_job(job).await.unwrap();
+    }
+    let others = job_of(Uuid::now_v7());
+    store.create_job(&others).await.unwrap();
+    let mut done = jobs[1].clone();
+    done.status = JobStatus::Done;
+    store.update_job(&done).await.unwrap();
+
+    assert_eq!(
+        store.jobs_of_user(user).await.unwrap(),
+        vec![jobs[2].clone(), done.clone(), jobs[0].clone()]
+    );
+
+    assert!(store.delete_job(jobs[1].id).await.unwrap());
+    assert!(!store.delete_job(jobs[1].id).await.unwrap(), "twice");
+    assert_eq!(store.job(jobs[1].id).await.unwrap(), None);
+    assert_eq!(
+        store.jobs_of_user(user).await.unwrap(),
+        vec![jobs[2].clone(), jobs[0].clone()]
+    );
+    assert_eq!(
+        store.jobs_of_user(others.user_id).await.unwrap(),
+        vec![others]
+    );
+    assert!(store.jobs_of_user(Uuid::now_v7()).await.unwrap().is_empty());
+}
+
+async fn retiring_a_ledger_moves_it_anonymously_and_once(store: Arc<dyn Store>) {
+    let user = Uuid::now_v7();
+    let neighbour = Uuid::now_v7();
+    // More entries than one batch moves.
+    let grants: Vec<XpEntry> = (1..=40).map(|i| grant_of(user, i)).collect();
+    for grant in &grants {
+        assert!(store.record_xp(grant).await.unwrap());
+    }
+    store
+        .clear_xp_pending(user, &[grants[0].grant_id.clone()])
+        .await
+        .unwrap();
+    store.record_xp(&grant_of(neighbour, 5)).await.unwrap();
+    store.mark_user_deleted(user, now_ms()).await.unwrap();
+
+    let retired = store
+        .retire_xp(user)
+        .await
+        .unwrap()
+        .expect("something to retire");
+
+    assert_eq!(retired.entries, 40);
+    assert_eq!(retired.total, (1..=40).sum::<i64>());
+    assert!(store.xp_entries(user).await.unwrap().is_empty());
+    assert!(store.xp_pending(user).await.unwrap().is_empty());
+    assert!(!store.xp_pending_users(1000).await.unwrap().contains(&user));
+    let mut listed = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.xp_users(after, 100).await.unwrap();
+        listed.extend(page.iter().copied());
+        if page.len() < 100 {
+            break;
+        }
+        after = page.last().copied();
+    }
+    assert!(
+        !listed.contains(&user),
+        "no longer a ledger to rebuild from"
+    );
+    assert!(listed.contains(&neighbour));
+    let moved = store.retired_xp(retired.retired_id).await.unwrap();
+    let mut expected: Vec<RetiredXpEntry> = by_grant_id(grants)
+        .into_iter()
+        .map(|g| RetiredXpEntry {
+            amount: g.amount,
+            source: g.source,
+            created_at: g.created_at,
+        })
+        .collect();
+    let key = |e: &RetiredXpEntry| (e.amount, e.created_at);
+    expected.sort_by_key(key);
+    let mut got = moved.clone();
+    got.sort_by_key(key);
+    assert_eq!(got, expected, "what, how much and when; not to whom");
+    assert_ne!(retired.retired_id, user);
+    // Moved once: a second retirement finds nothing.
+    assert_eq!(store.retire_xp(user).await.unwrap(), None);
+    assert_eq!(store.retired_xp(retired.retired_id).await.unwrap(), moved);
+    assert_eq!(store.xp_entries(neighbour).await.unwrap().len(), 1);
+}
+
+async fn grants_of_a_deleted_user_are_refused(store: Arc<dyn Store>) {
+    let user = new_user(&store).await;
+    store.mark_user_deleted(user.id, now_ms()).await.unwrap();
+
+    let refused = store.record_xp(&grant_of(user.id, 30)).await.unwrap();
+
+    assert!(!refused);
+    assert!(store.xp_entries(user.id).await.unwrap().is_empty());
+    assert!(store.xp_pending(user.id).await.unwrap().is_empty());
+    assert_eq!(store.retire_xp(user.id).await.unwrap(), None);
+    // Concurrent grants and a retirement: nothing stays in the ledger either way.
+    let other = Uuid::now_v7();
+    let grants: Vec<_> = (0..6)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move { store.record_xp(&grant_of(other, i + 1)).await })
+        })
+        .collect();
+    store.mark_user_deleted(other, now_ms()).await.unwrap();
+    store.retire_xp(other).await.unwrap();
+    for grant in grants {
+        grant.await.unwrap().unwrap();
+    }
+    assert!(
+        store.xp_entries(other).await.unwrap().is_empty(),
+        "a grant racing the deletion retires what it wrote"
+    );
+}
+
+/// A room of `host` whose document names `signed_in` players (and a guest).
+fn room_with_players(host: Uuid, signed_in: &[Uuid]) -> RoomResult {
+    let mut room = room_of(host, Duration::zero());
+    let mut players: Vec<serde_json::Value> = signed_in
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            serde_json::json!({"rank": i + 1, "player_id": id, "name": format!("P{i}"), "guest": false, "score": 100 - i})
+        })
+        .collect();
+    players.push(serde_json::json!({"rank": signed_in.len() + 1, "player_id": Uuid::new_v4(), "name": "Guest", "guest": true, "score": 0}));
+    room.players = players.len() as u32;
+    room.results = serde_json::json!({ "players": players });
+    room
+}
+
+async fn rooms_of_a_player_are_listed_newest_first_and_follow_rewrites(store: Arc<dyn Store>) {
+    let (ann, bob) = (Uuid::now_v7(), Uuid::now_v7());
+    let first = room_with_players(Uuid::now_v7(), &[ann, bob]);
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    let second = room_with_players(Uuid::now_v7(), &[ann]);
+    store.save_room_result(&first).await.unwrap();
+    store.save_room_result(&second).await.unwrap();
+
+    assert_eq!(
+        store.rooms_of_player(ann, 10).await.unwrap(),
+        vec![second.room_id, first.room_id]
+    );
+    assert_eq!(
+        store.rooms_of_player(ann, 1).await.unwrap(),
+        vec![second.room_id]
+    );
+    assert_eq!(
+        store.rooms_of_player(bob, 10).await.unwrap(),
+        vec![first.room_id]
+    );
+    let guest = first.results["players"][2]["player_id"].as_str().unwrap();
+    assert!(
+        store
+            .rooms_of_player(Uuid::parse_str(guest).unwrap(), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "guests are not listed"
+    );
+
+    // A rewrite without Bob takes the room off his list only.
+    let rewritten = RoomResult {
+        results: room_with_players(first.host_id, &[ann]).results,
+        ..first.clone()
+    };
+    store.save_room_result(&rewritten).await.unwrap();
+    assert!(store.rooms_of_player(bob, 10).await.unwrap().is_empty());
+    assert_eq!(store.rooms_of_player(ann, 10).await.unwrap().len(), 2);
+    assert!(
+        store
+            .rooms_of_player(Uuid::now_v7(), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn replacing_a_room_result_is_a_compare_and_set(store: Arc<dyn Store>) {
+    let (ann, bob) = (Uuid::now_v7(), Uuid::now_v7());
+    let room = room_with_players(Uuid::now_v7(), &[ann, bob]);
+    store.save_room_result(&room).await.unwrap();
+    let without_ann = RoomResult {
+        results: room_with_players(room.host_id, &[bob]).results,
+        ..room.clone()
+    };
+
+    assert!(
+        store
+            .replace_room_result(&room, &without_ann)
+            .await
+            .unwrap()
+    );
+
+    assert_eq!(
+        store.room_result(room.room_id).await.unwrap(),
+        Some(without_ann.clone())
+    );
+    assert!(store.rooms_of_player(ann, 10).await.unwrap().is_empty());
+    assert_eq!(
+        store.rooms_of_player(bob, 10).await.unwrap(),
+        vec![room.room_id]
+    );
+    // A replacement computed from the old document is refused: it would bring Ann back.
+    let stale = RoomResult {
+        title: "stale".into(),
+        ..room.clone()
+    };
+    assert!(!store.replace_room_result(&room, &stale).await.unwrap());
+    assert_eq!(
+        store.room_result(room.room_id).await.unwrap(),
+        Some(without_ann.clone())
+    );
+    // An unknown room is not created.
+    let unknown = room_with_players(Uuid::now_v7(), &[ann]);
+    assert!(!store.replace_room_result(&unknown, &unknown).await.unwrap());
+    assert_eq!(store.room_result(unknown.room_id).await.unwrap(), None);
+}
+
+async fn a_room_whose_host_was_deleted_is_listed_for_nobody(store: Arc<dyn Store>) {
+    let host = Uuid::now_v7();
+    let player = Uuid::now_v7();
+    let room = room_with_players(host, &[player]);
+    store.save_room_result(&room).await.unwrap();
+    let anonymous = RoomResult {
+        host_id: Uuid::nil(),
+        ..room.clone()
+    };
+
+    assert!(store.replace_room_result(&room, &anonymous).await.unwrap());
+
+    assert!(
+        store
+            .room_results_of_host(host, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .room_results_of_host(Uuid::nil(), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.room_result(room.room_id).await.unwrap(),
+        Some(anonymous.clone()),
+        "the players' results stay"
+    );
+    assert_eq!(
+        store.rooms_of_player(player, 10).await.unwrap(),
+        vec![room.room_id]
+    );
+    // Saved again with the nil host (a retried save), still listed for nobody.
+    store.save_room_result(&anonymous).await.unwrap();
+    assert!(
+        store
+            .room_results_of_host(Uuid::nil(), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn forgetting_an_archived_learner_keeps_everyone_elses_rank(store: Arc<dyn Store>) {
+    let entries = standings(1, 5);
+    archive(&store, "2026-W40", &entries, 2).await;
+    let gone = entries[1];
+
+    assert!(
+        store
+            .forget_archived_learner("2026-W40", gone.user_id)
+            .await
+            .unwrap()
+    );
+
+    assert_eq!(
+        store
+            .archived_entry("2026-W40", gone.user_id)
+            .await
+            .unwrap(),
+        None
+    );
+    let page = store.archived_entries("2026-W40", 1, 10).await.unwrap();
+    let mut expected = entries.clone();
+    expected[1].user_id = Uuid::nil();
+    assert_eq!(page, expected, "the rank keeps its score under nobody");
+    assert_eq!(
+        store
+            .archived_entry("2026-W40", entries[2].user_id)
+            .await
+            .unwrap(),
+        Some(entries[2])
+    );
+    assert!(
+        !store
+            .forget_archived_learner("2026-W40", gone.user_id)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .forget_archived_learner("2026-W41", entries[0].user_id)
+            .await
+            .unwrap()
+    );
+}
+
+/// A room that ends while its host and a player delete their accounts: its results are
+/// saved with them, and the room's check after saving makes both anonymous (what
+/// `questpath_actors::room::forget::forget_deleted` does at the end of every room).
+async fn a_room_saved_after_a_deletion_leaves_the_deleted_anonymous(store: Arc<dyn Store>) {
+    use questpath_actors::room::forget::{DELETED_PLAYER, forget_deleted};
+    let (host, ann, bob) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    store.mark_user_deleted(host, now_ms()).await.unwrap();
+    store.mark_user_deleted(ann, now_ms()).await.unwrap();
+    let room = room_with_players(host, &[ann, bob]);
+    store.save_room_result(&room).await.unwrap();
+
+    assert_eq!(forget_deleted(store.as_ref(), &room).await.unwrap(), 2);
+
+    let stored = store.room_result(room.room_id).await.unwrap().unwrap();
+    assert!(stored.host_id.is_nil());
+    assert_eq!(stored.results["players"][0]["name"], DELETED_PLAYER);
+    assert_eq!(stored.results["players"][0]["score"], 100);
+    assert_eq!(
+        stored.results["players"][1]["player_id"],
+        serde_json::json!(bob)
+    );
+    assert_eq!(stored.player_ids(), vec![bob]);
+    assert!(store.rooms_of_player(ann, 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .room_results_of_host(host, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(forget_deleted(store.as_ref(), &stored).await.unwrap(), 0);
+}
+
 // ---- schema upgrades ----
 
 /// Tables schema version 5 added; a version 4 keyspace has none of them.
@@ -2307,15 +2854,36 @@ const TABLES_SINCE_V5: &[&str] = &[
 /// Tables schema version 6 added (saved quizzes).
 const TABLES_SINCE_V6: &[&str] = &["quizzes", "quizzes_by_owner"];
 
+/// Tables schema version 7 added (a learner's export and deletion).
+const TABLES_SINCE_V7: &[&str] = &[
+    "deleted_users",
+    "google_links_by_user",
+    "generation_jobs_by_user",
+    "xp_retired",
+    "room_results_by_player",
+];
+
 /// Makes a migrated keyspace what a release of schema `version` left (without the
-/// tables added since), with a user in it; returns the store (reconnected after
-/// `migrate`), the user, and why `connect` refused the old keyspace.
+/// tables added since), with a user in it (and what `seed` writes); returns the store
+/// (reconnected after `migrate`) and the user, having checked that `connect` refused
+/// the old keyspace.
 async fn upgraded_from(version: i32, newer_tables: &[&str]) -> (Arc<dyn Store>, User) {
+    upgraded_with(version, newer_tables, |_, _| Box::pin(async {})).await
+}
+
+/// What a test writes before the upgrade: the store and the user.
+type Seed = for<'a> fn(
+    &'a Arc<dyn Store>,
+    &'a User,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>>;
+
+async fn upgraded_with(version: i32, newer_tables: &[&str], seed: Seed) -> (Arc<dyn Store>, User) {
     let settings = crate::common::scylla_settings();
     let nodes = settings.nodes.join(",");
     questpath_test_support::cql::sweep_stale(&nodes).await;
     let store = crate::common::scylla_store_with(&settings).await;
     let user = new_user(&store).await;
+    seed(&store, &user).await;
     drop(store);
     let session = scylla::client::session_builder::SessionBuilder::new()
         .known_nodes(&settings.nodes)
@@ -2376,7 +2944,7 @@ async fn upgraded_from(version: i32, newer_tables: &[&str]) -> (Arc<dyn Store>, 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_upgrades_a_version_4_keyspace() {
     crate::common::with_cleanup(async {
-        let newer: Vec<&str> = [TABLES_SINCE_V5, TABLES_SINCE_V6].concat();
+        let newer: Vec<&str> = [TABLES_SINCE_V5, TABLES_SINCE_V6, TABLES_SINCE_V7].concat();
         // Boxed: the connect and migrate futures are too large for a test thread's stack.
         let (store, _) = Box::pin(upgraded_from(4, &newer)).await;
 
@@ -2404,7 +2972,8 @@ async fn migrate_upgrades_a_version_4_keyspace() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_upgrades_a_version_5_keyspace() {
     crate::common::with_cleanup(async {
-        let (store, user) = Box::pin(upgraded_from(5, TABLES_SINCE_V6)).await;
+        let newer: Vec<&str> = [TABLES_SINCE_V6, TABLES_SINCE_V7].concat();
+        let (store, user) = Box::pin(upgraded_from(5, &newer)).await;
 
         let quiz = quiz_of(user.id, Uuid::now_v7(), 3);
         assert!(store.create_quiz(&quiz, 500).await.unwrap());
@@ -2412,6 +2981,45 @@ async fn migrate_upgrades_a_version_5_keyspace() {
         assert_eq!(
             store.quizzes_of_owner(user.id, 10).await.unwrap(),
             vec![quiz.summary()]
+        );
+    })
+    .await;
+}
+
+/// `migrate` brings a keyspace of schema version 6 to the current version and fills
+/// the indexes version 7 added from what the keyspace holds: a learner's Google links,
+/// generation jobs and rooms are found as if they had been written by this version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_upgrades_a_version_6_keyspace_and_fills_the_new_indexes() {
+    crate::common::with_cleanup(async {
+        fn seed<'a>(
+            store: &'a Arc<dyn Store>,
+            user: &'a User,
+        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>> {
+            Box::pin(async move {
+                store.link_google("sub-before-v7", user.id).await.unwrap();
+                let mut job = job_of(user.id);
+                job.description = "written by version 6".into();
+                store.create_job(&job).await.unwrap();
+                let room = room_with_players(Uuid::now_v7(), &[user.id]);
+                store.save_room_result(&room).await.unwrap();
+            })
+        }
+        let (store, user) = Box::pin(upgraded_with(6, TABLES_SINCE_V7, seed)).await;
+
+        assert_eq!(
+            store.google_links(user.id).await.unwrap(),
+            vec!["sub-before-v7".to_string()]
+        );
+        let jobs = store.jobs_of_user(user.id).await.unwrap();
+        assert_eq!(jobs.len(), 1);
+        assert_eq!(jobs[0].description, "written by version 6");
+        assert_eq!(store.rooms_of_player(user.id, 10).await.unwrap().len(), 1);
+        // The new tables work.
+        store.mark_user_deleted(user.id, now_ms()).await.unwrap();
+        assert_eq!(
+            store.deleted_users(&[user.id]).await.unwrap(),
+            vec![user.id]
         );
     })
     .await;

@@ -12,19 +12,22 @@
 //! 3. it reads the board page by page, ranks and tie-break times as the board gives
 //!    them, and writes each page to the store;
 //! 4. if the board did not change while it was read, it marks the week archived, last:
-//!    a half-written archive is never served, and running again rewrites the same rows.
+//!    a half-written archive is never served, and running again rewrites the same rows;
+//! 5. it makes the learners it copied whose accounts were deleted meanwhile anonymous
+//!    on the week (a deletion forgets the learner on the weeks already archived).
 //!
 //! After that, reads of the week are served from the archive, identical to the board
 //! (see [`super::Leaderboards::view`]). Grants are dated when they are recorded, so no
 //! grant of a week can reach the ledger long after it ended: by [`GRACE`] later, the
 //! week is final.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures_util::{StreamExt, stream};
+use uuid::Uuid;
 
 use super::board::{Board, Week};
 use super::rebuild::{self, RebuildError};
@@ -160,8 +163,9 @@ pub async fn archive_week(
         rebuild::rebuild_until(Arc::clone(&store), port, &[board], expires_at).await?;
     }
     settle_pending(&store, port, board, expires_at(board)).await?;
+    let mut copied = HashSet::new();
     for _ in 0..ATTEMPTS {
-        if let Some(total) = copy_board(&store, port, &key, &period).await? {
+        if let Some(total) = copy_board(&store, port, &key, &period, &mut copied).await? {
             store
                 .mark_week_archived(&ArchivedWeek {
                     period: period.clone(),
@@ -169,6 +173,7 @@ pub async fn archive_week(
                     archived_at: Utc::now(),
                 })
                 .await?;
+            forget_deleted(&store, &period, copied).await?;
             tracing::info!(week = %period, learners = total, rebuilt = !complete, "weekly board archived");
             return Ok(ArchiveReport {
                 period,
@@ -215,13 +220,33 @@ async fn settle_pending(
     Ok(())
 }
 
-/// Copies the board to the store page by page; the number of learners copied, or
-/// `None` when the board changed meanwhile (its size, or a rank out of place).
+/// Makes the learners of `copied` whose accounts are deleted anonymous on the week.
+/// Run once the week is marked: a deletion that listed the archived weeks before the
+/// mark did not see this one, but it marked the account before, so this sees it.
+/// Learners a failed attempt copied count too: their rows stay in the store.
+async fn forget_deleted(
+    store: &Arc<dyn Store>,
+    period: &str,
+    copied: HashSet<Uuid>,
+) -> Result<(), ArchiveError> {
+    let copied: Vec<Uuid> = copied.into_iter().collect();
+    for chunk in copied.chunks(PAGE) {
+        for user in store.deleted_users(chunk).await? {
+            store.forget_archived_learner(period, user).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Copies the board to the store page by page, noting every learner written in
+/// `copied`; the number of learners copied, or `None` when the board changed meanwhile
+/// (its size, or a rank out of place).
 async fn copy_board(
     store: &Arc<dyn Store>,
     port: &dyn Leaderboard,
     key: &str,
     period: &str,
+    copied_users: &mut HashSet<Uuid>,
 ) -> Result<Option<u64>, ArchiveError> {
     let total = port.len(key).await?;
     let mut copied: u64 = 0;
@@ -244,6 +269,7 @@ async fn copy_board(
             })
             .collect();
         if !entries.is_empty() {
+            copied_users.extend(entries.iter().map(|e| e.user_id));
             store.write_archive_entries(period, &entries).await?;
         }
         copied += entries.len() as u64;

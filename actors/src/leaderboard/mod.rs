@@ -178,6 +178,19 @@ impl Leaderboards {
         }
     }
 
+    /// Takes a deleted learner off every board kept (all-time and the weeks still on
+    /// the board); returns how many boards had them. Straight to the port: watchers see
+    /// the change at the actor's next read of the tops.
+    pub async fn remove_user(&self, user_id: Uuid) -> PortResult<u32> {
+        let mut removed = 0;
+        for board in rebuild::kept_boards(Utc::now()) {
+            if self.port.remove(&board.key(), user_id).await? {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
     /// Sends `leaderboard.top` of a live board (`alltime` or `weekly`) to a connection,
     /// at once (with `re`) and then on every change, at most once a second.
     pub fn subscribe(

@@ -7,6 +7,11 @@
 //! (entries summed), so a rebuild racing live grants, or another instance's rebuild,
 //! never brings a score back. A board that finished a rebuild is marked with the time
 //! the rebuild started: grants after that time reached it live.
+//!
+//! Deleted learners are skipped; one whose account is deleted while the rebuild reads
+//! their ledger is taken off again once the page is written (the deletion marks the
+//! account before it takes the learner off the boards, so one of the two removes what
+//! the other wrote).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -120,7 +125,9 @@ pub async fn rebuild_until(
     let mut after: Option<Uuid> = None;
     loop {
         let page = store.xp_users(after, PAGE).await?;
-        let ledgers: Vec<Result<_, StoreError>> = stream::iter(page.iter().copied())
+        let deleted = store.deleted_users(&page).await?;
+        let live = page.iter().copied().filter(|u| !deleted.contains(u));
+        let ledgers: Vec<Result<_, StoreError>> = stream::iter(live)
             .map(|user_id| {
                 let store = Arc::clone(&store);
                 async move { Ok((user_id, store.xp_entries(user_id).await?)) }
@@ -143,6 +150,13 @@ pub async fn rebuild_until(
             }
         }
         port.apply(&updates).await?;
+        for user in store.deleted_users(&page).await? {
+            if !deleted.contains(&user) {
+                for &board in boards {
+                    port.remove(&board.key(), user).await?;
+                }
+            }
+        }
         report.users += page.len() as u64;
         report.updates += updates.len() as u64;
         if page.len() < PAGE {

@@ -54,6 +54,9 @@ pub enum UserEvent {
     /// The learner's place on a board moved.
     #[serde(rename = "leaderboard.rank")]
     RankChanged(crate::events::RankChanged),
+    /// The learner deleted their account: every connection of theirs closes.
+    #[serde(rename = "account.deleted")]
+    AccountDeleted,
 }
 
 impl UserEvent {
@@ -67,13 +70,15 @@ impl UserEvent {
         serde_json::from_slice(payload).ok()
     }
 
-    /// What the learner's connections are told.
-    pub fn into_notice(self) -> crate::events::Notice {
+    /// What the learner's connections are told; `None` for an event that closes them
+    /// instead ([`UserEvent::AccountDeleted`]).
+    pub fn into_notice(self) -> Option<crate::events::Notice> {
         use crate::events::Notice;
         match self {
-            UserEvent::JobStatus { job } => Notice::JobProgress(job),
-            UserEvent::XpGranted(granted) => Notice::XpGranted(granted),
-            UserEvent::RankChanged(rank) => Notice::RankChanged(rank),
+            UserEvent::JobStatus { job } => Some(Notice::JobProgress(job)),
+            UserEvent::XpGranted(granted) => Some(Notice::XpGranted(granted)),
+            UserEvent::RankChanged(rank) => Some(Notice::RankChanged(rank)),
+            UserEvent::AccountDeleted => None,
         }
     }
 }
@@ -110,6 +115,11 @@ mod tests {
             next_reset: None,
         });
         assert_eq!(UserEvent::decode(&rank.encode()), Some(rank));
+        assert_eq!(
+            UserEvent::AccountDeleted.encode(),
+            br#"{"type":"account.deleted"}"#
+        );
+        assert_eq!(UserEvent::AccountDeleted.into_notice(), None);
         assert_eq!(UserEvent::decode(br#"{"type":"later.kind"}"#), None);
     }
 }

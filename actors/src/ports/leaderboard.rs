@@ -125,6 +125,12 @@ pub trait Leaderboard: Send + Sync + 'static {
     /// Removes the whole board, with its mark of completeness.
     async fn clear(&self, board: &str) -> PortResult<()>;
 
+    /// Removes one learner's entry (an account deleted); true when there was one. The
+    /// others close up behind it. A later standing of theirs would be placed again:
+    /// the XP layer stops writing a deleted learner first, and removes what a write
+    /// racing the deletion brought back (`crate::xp`).
+    async fn remove(&self, board: &str, user_id: Uuid) -> PortResult<bool>;
+
     /// When the board was last completed from the ledger (see
     /// [`Leaderboard::mark_built`]); `None` when it never was or its data was lost.
     async fn built_at(&self, board: &str) -> PortResult<Option<DateTime<Utc>>>;

@@ -12,6 +12,7 @@
 //! - `directory`, `snapshot`: join codes as leases, and saved games another instance adopts.
 //! - `setup`: a host's request checked into a room's questions and settings.
 //! - `grants`: the XP of a finished room's placed players.
+//! - `forget`: a deleted learner made anonymous in finished rooms' results.
 //!
 //! The websocket endpoint (the server) turns frames into [`event::Command`]s and the
 //! events into frames; results export and guest passes are server services.
@@ -19,6 +20,7 @@
 pub mod actor;
 pub mod directory;
 pub mod event;
+pub mod forget;
 pub mod game;
 pub mod grants;
 pub mod relay;

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::registry::{Registry, SessionStopped};
 use super::{Command, Deps};
 use crate::events::{Notice, codes};
-use crate::outbound::Outbound;
+use crate::outbound::{Closing, Outbound};
 use crate::ports::bus::{UserEvent, user_topic};
 use crate::session::quiz::QuizRun;
 
@@ -262,8 +262,20 @@ impl Handler<BusEvent> for SessionActor {
 
     fn handle(&mut self, msg: BusEvent, _: &mut Context<Self>) {
         // An event this version does not know (published by a newer instance) is skipped.
-        if let Some(event) = UserEvent::decode(&msg.0) {
-            self.broadcast(event.into_notice());
+        match UserEvent::decode(&msg.0) {
+            Some(UserEvent::AccountDeleted) => {
+                tracing::info!(user_id = %self.user_id, connections = self.connections.len(), "account deleted: closing its connections");
+                // Each connection's end sends `Disconnect`, which stops the session.
+                for outbound in self.connections.values() {
+                    outbound.close(Closing::AccountDeleted);
+                }
+            }
+            Some(event) => {
+                if let Some(notice) = event.into_notice() {
+                    self.broadcast(notice);
+                }
+            }
+            None => {}
         }
     }
 }

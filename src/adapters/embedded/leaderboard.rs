@@ -357,6 +357,25 @@ impl Leaderboard for InProcessLeaderboard {
         Ok(())
     }
 
+    async fn remove(&self, board: &str, user_id: Uuid) -> PortResult<bool> {
+        Ok(self.with_state(|state| {
+            let Some(board) = state.board(board) else {
+                return false;
+            };
+            match board.members.remove(&user_id) {
+                Some(member) => {
+                    if !board.index.remove(&member.key(user_id)) {
+                        // `members` and `index` disagreed: rebuild rather than keep a
+                        // ghost in the ranks.
+                        board.reindex();
+                    }
+                    true
+                }
+                None => false,
+            }
+        }))
+    }
+
     async fn built_at(&self, board: &str) -> PortResult<Option<DateTime<Utc>>> {
         let now = Utc::now();
         Ok(self.with_state(|state| match state.marks.get(board) {

@@ -15,6 +15,9 @@
 //!   older update is checked against).
 //! - `{p}lb:{board}#built`, the time (ms) of the last completed rebuild, if any.
 //!
+//! Removing a learner (a deleted account) deletes their member and hash entry in one
+//! script call too.
+//!
 //! Every change of a learner is one Lua script call (atomic: the member, its hash entry
 //! and the version check cannot be seen half-done), and a whole batch of updates is one
 //! call: one round trip for a batch, whatever its size up to [`MAX_BATCH`].
@@ -119,9 +122,21 @@ if first < 0 then first = 0 end
 return {first, redis.call('ZRANGE', KEYS[1], first, rank + k, 'WITHSCORES')}
 "#;
 
+/// Removes a learner: their member and its hash entry, in one step. KEYS as for ENTRY;
+/// ARGV[1] user id. Returns 1 when the learner was on the board, else 0.
+const REMOVE_LUA: &str = r#"
+local stored = redis.call('HGET', KEYS[2], ARGV[1])
+if not stored then return 0 end
+redis.call('HDEL', KEYS[2], ARGV[1])
+local space = string.find(stored, ' ', 1, true)
+if not space then return 0 end
+return redis.call('ZREM', KEYS[1], string.sub(stored, space + 1))
+"#;
+
 static APPLY: LazyLock<Script> = LazyLock::new(|| Script::from_lua(APPLY_LUA));
 static ENTRY: LazyLock<Script> = LazyLock::new(|| Script::from_lua(ENTRY_LUA));
 static AROUND: LazyLock<Script> = LazyLock::new(|| Script::from_lua(AROUND_LUA));
+static REMOVE: LazyLock<Script> = LazyLock::new(|| Script::from_lua(REMOVE_LUA));
 
 /// Leaderboards shared by every instance.
 #[derive(Clone)]
@@ -402,6 +417,22 @@ impl Leaderboard for RedisLeaderboard {
             ])
             .await
             .map_err(port_err("clear"))
+    }
+
+    async fn remove(&self, board: &str, user_id: Uuid) -> PortResult<bool> {
+        let reply = self
+            .shared
+            .eval(
+                "remove",
+                &REMOVE,
+                vec![self.key(board), self.members_key(board)],
+                vec![Value::from(user_id.to_string())],
+            )
+            .await?;
+        match reply.as_i64() {
+            Some(removed) => Ok(removed == 1),
+            None => Err(bad_reply("remove", format!("{reply:?}"))),
+        }
     }
 
     async fn built_at(&self, board: &str) -> PortResult<Option<DateTime<Utc>>> {

@@ -10,8 +10,10 @@
 //!   (week, learner) partition, for "my rank" without a scan;
 //! * `weekly_archives` marks a week archived, written last by the archiver. It is one
 //!   partition (bucket 0) of one row per week, newest first: 52 rows a year;
-//! * rows are only inserted, never updated or deleted: re-archiving a week writes the
-//!   same rows again. Rank rows of one partition go in small unlogged batches (one
+//! * rows are only inserted, never updated or deleted, except when a learner deletes
+//!   their account: their learner row is deleted and their rank row rewritten with the
+//!   nil id (score and time kept, so the ranks stay). Re-archiving a week writes the
+//!   same rows again (the archiver archives each week once, shortly after it ends). Rank rows of one partition go in small unlogged batches (one
 //!   mutation per partition on the server, far below the batch size warning);
 //!   learner rows are single-partition inserts, [`WRITE_CONCURRENCY`] in flight.
 
@@ -50,6 +52,8 @@ pub(super) struct ArchiveStatements {
     weeks: PreparedStatement,
     ranks_from: PreparedStatement,
     by_user: PreparedStatement,
+    rank_holder: PreparedStatement,
+    delete_by_user: PreparedStatement,
 }
 
 impl ArchiveStatements {
@@ -86,6 +90,14 @@ impl ArchiveStatements {
             .await?,
             by_user: prepare(format!(
                 "SELECT rank, user_id, score, reached_at FROM {ks}.weekly_archive_by_user WHERE period = ? AND user_id = ?"
+            ))
+            .await?,
+            rank_holder: prepare(format!(
+                "SELECT user_id FROM {ks}.weekly_archive_ranks WHERE period = ? AND rank_bucket = ? AND rank = ?"
+            ))
+            .await?,
+            delete_by_user: prepare(format!(
+                "DELETE FROM {ks}.weekly_archive_by_user WHERE period = ? AND user_id = ?"
             ))
             .await?,
         })
@@ -327,6 +339,36 @@ impl ArchiveStore for ScyllaStore {
             .map_err(internal)?
             .map(|row| row.into_entry(period))
             .transpose()
+    }
+
+    async fn forget_archived_learner(&self, period: &str, user_id: Uuid) -> StoreResult<bool> {
+        let Some(entry) = self.archived_entry(period, user_id).await? else {
+            return Ok(false);
+        };
+        let bucket = bucket_of(entry.rank) as i32;
+        let rank = as_bigint(entry.rank)?;
+        let holder: Option<(Option<Uuid>,)> = self
+            .one_row(&self.archive.rank_holder, (period, bucket, rank))
+            .await?;
+        // The rank row first (the learner row is how a retry finds it), written whole
+        // under the nil id: the rank keeps its score and time.
+        if holder.and_then(|(h,)| h) == Some(user_id) {
+            self.run(
+                &self.archive.insert_rank,
+                (
+                    period,
+                    bucket,
+                    rank,
+                    Uuid::nil(),
+                    entry.score,
+                    entry.reached_at,
+                ),
+            )
+            .await?;
+        }
+        self.run(&self.archive.delete_by_user, (period, user_id))
+            .await?;
+        Ok(true)
     }
 }
 

@@ -1,5 +1,7 @@
 //! Roadmap-generation jobs on CQL (see docs/data-model.md): one row each, with one
-//! writer at a time (the worker that claimed the job), so no lightweight transactions.
+//! writer at a time (the worker that claimed the job), so no lightweight transactions;
+//! a user's jobs are listed in `generation_jobs_by_user`, written after the job's row
+//! (a listed job can always be read) and deleted after it.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -22,6 +24,10 @@ pub(super) struct JobStatements {
     insert_job: PreparedStatement,
     job: PreparedStatement,
     update_job: PreparedStatement,
+    index_job: PreparedStatement,
+    jobs_of_user: PreparedStatement,
+    delete_job: PreparedStatement,
+    unindex_job: PreparedStatement,
 }
 
 impl JobStatements {
@@ -45,6 +51,22 @@ impl JobStatements {
             // so still reads as absent.
             update_job: prepare(format!(
                 "UPDATE {ks}.generation_jobs SET status = ?, step = ?, reason = ?, attempts = ?, updated_at = ? WHERE job_id = ?"
+            ))
+            .await?,
+            index_job: prepare(format!(
+                "INSERT INTO {ks}.generation_jobs_by_user (user_id, job_id) VALUES (?, ?)"
+            ))
+            .await?,
+            jobs_of_user: prepare(format!(
+                "SELECT job_id FROM {ks}.generation_jobs_by_user WHERE user_id = ?"
+            ))
+            .await?,
+            delete_job: prepare(format!(
+                "DELETE FROM {ks}.generation_jobs WHERE job_id = ?"
+            ))
+            .await?,
+            unindex_job: prepare(format!(
+                "DELETE FROM {ks}.generation_jobs_by_user WHERE user_id = ? AND job_id = ?"
             ))
             .await?,
         })
@@ -113,7 +135,8 @@ impl JobStore for ScyllaStore {
                 job.updated_at,
             ),
         )
-        .await
+        .await?;
+        self.run(&self.jobs.index_job, (job.user_id, job.id)).await
     }
 
     async fn job(&self, job_id: Uuid) -> StoreResult<Option<GenerationJob>> {
@@ -135,5 +158,31 @@ impl JobStore for ScyllaStore {
             ),
         )
         .await
+    }
+
+    async fn jobs_of_user(&self, user_id: Uuid) -> StoreResult<Vec<GenerationJob>> {
+        let ids = self
+            .all_rows::<(Uuid,)>(&self.jobs.jobs_of_user, (user_id,))
+            .await?;
+        let mut jobs = Vec::with_capacity(ids.len());
+        for (job_id,) in ids {
+            // An entry whose job is gone (a deletion that stopped half-way) is skipped.
+            if let Some(job) = self.job(job_id).await?.filter(|j| j.user_id == user_id) {
+                jobs.push(job);
+            }
+        }
+        Ok(jobs)
+    }
+
+    async fn delete_job(&self, job_id: Uuid) -> StoreResult<bool> {
+        let Some(job) = self.job(job_id).await? else {
+            // Also what an update of an unknown (or deleted) job left behind.
+            self.run(&self.jobs.delete_job, (job_id,)).await?;
+            return Ok(false);
+        };
+        self.run(&self.jobs.delete_job, (job_id,)).await?;
+        self.run(&self.jobs.unindex_job, (job.user_id, job_id))
+            .await?;
+        Ok(true)
     }
 }

@@ -7,7 +7,17 @@
 //!   batches over 50 KiB by default). The room's row is written first, then its list
 //!   entry, so a listed room can always be read; a failed save is retried whole;
 //! * a rewrite is idempotent. One that changes the host or the end time (the list
-//!   entry's key) deletes the old list entry after writing the new one.
+//!   entry's key) deletes the old list entry after writing the new one;
+//! * `room_results_by_player` lists the rooms each signed-in player played (the ids
+//!   [`RoomResult::player_ids`] reads from the document), written after the room's row
+//!   like the host's entry; a rewrite without a player deletes that player's entry;
+//! * a room whose host deleted their account has the nil host and no host entry;
+//! * making a learner anonymous in a room ([`RoomResultStore::replace_room_result`]) is
+//!   a compare-and-set on the stored document text (`UPDATE ... IF results = ?`), so two
+//!   learners of one room deleting their accounts at once both stay anonymous. It is the
+//!   one conditional write of the table; a plain save racing it is a room ending while
+//!   one of its players deletes their account, which the room's end checks for after
+//!   saving (`questpath_actors::room`).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -17,7 +27,7 @@ use scylla::statement::prepared::PreparedStatement;
 use uuid::Uuid;
 
 use super::connect::ConnectError;
-use super::store::{ScyllaStore, internal, prepare, unavailable};
+use super::store::{ScyllaStore, internal, lwt_applied, prepare, unavailable};
 use crate::config::ScyllaSettings;
 use questpath_actors::ports::store::{RoomResult, RoomResultStore, StoreError, StoreResult};
 
@@ -33,6 +43,11 @@ pub(super) struct RoomResultStatements {
     insert_entry: PreparedStatement,
     delete_entry: PreparedStatement,
     entries: PreparedStatement,
+    document: PreparedStatement,
+    replace_result: PreparedStatement,
+    index_player: PreparedStatement,
+    unindex_player: PreparedStatement,
+    rooms_of_player: PreparedStatement,
 }
 
 impl RoomResultStatements {
@@ -61,6 +76,26 @@ impl RoomResultStatements {
             .await?,
             entries: prepare(format!(
                 "SELECT {ENTRY_COLUMNS} FROM {ks}.room_results_by_host WHERE host_id = ? LIMIT ?"
+            ))
+            .await?,
+            document: prepare(format!(
+                "SELECT results FROM {ks}.room_results WHERE room_id = ?"
+            ))
+            .await?,
+            replace_result: prepare(format!(
+                "UPDATE {ks}.room_results SET code = ?, host_id = ?, title = ?, created_at = ?, ended_at = ?, end_reason = ?, players = ?, results = ? WHERE room_id = ? IF results = ?"
+            ))
+            .await?,
+            index_player: prepare(format!(
+                "INSERT INTO {ks}.room_results_by_player (user_id, room_id) VALUES (?, ?)"
+            ))
+            .await?,
+            unindex_player: prepare(format!(
+                "DELETE FROM {ks}.room_results_by_player WHERE user_id = ? AND room_id = ?"
+            ))
+            .await?,
+            rooms_of_player: prepare(format!(
+                "SELECT room_id FROM {ks}.room_results_by_player WHERE user_id = ? LIMIT ?"
             ))
             .await?,
         })
@@ -163,13 +198,70 @@ impl EntryRow {
     }
 }
 
+/// The player count as a CQL `int`.
+fn player_count(result: &RoomResult) -> StoreResult<i32> {
+    i32::try_from(result.players)
+        .map_err(|_| internal(format!("room {} has too many players", result.room_id)))
+}
+
+impl ScyllaStore {
+    /// Writes the host's and the players' entries of `result` (after its row), then
+    /// deletes those of `previous` (the row as it was) that it no longer has.
+    async fn write_lists(
+        &self,
+        previous: Option<&RoomResult>,
+        result: &RoomResult,
+    ) -> StoreResult<()> {
+        let st = &self.room_results;
+        if result.listed() {
+            self.run(
+                &st.insert_entry,
+                (
+                    result.host_id,
+                    result.ended_at,
+                    result.room_id,
+                    &result.code,
+                    &result.title,
+                    result.created_at,
+                    &result.end_reason,
+                    player_count(result)?,
+                ),
+            )
+            .await?;
+        }
+        let players = result.player_ids();
+        for &player in &players {
+            self.run(&st.index_player, (player, result.room_id)).await?;
+        }
+        let Some(previous) = previous else {
+            return Ok(());
+        };
+        let moved = previous.host_id != result.host_id
+            || previous.ended_at.timestamp_millis() != result.ended_at.timestamp_millis()
+            || !result.listed();
+        if moved && previous.listed() {
+            self.run(
+                &st.delete_entry,
+                (previous.host_id, previous.ended_at, result.room_id),
+            )
+            .await?;
+        }
+        for player in previous.player_ids() {
+            if !players.contains(&player) {
+                self.run(&st.unindex_player, (player, result.room_id))
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl RoomResultStore for ScyllaStore {
     async fn save_room_result(&self, result: &RoomResult) -> StoreResult<()> {
-        let players = i32::try_from(result.players)
-            .map_err(|_| internal(format!("room {} has too many players", result.room_id)))?;
+        let players = player_count(result)?;
         let document = serde_json::to_string(&result.results).map_err(internal)?;
-        // What an earlier save listed, to move the entry if its key changes.
+        // What an earlier save listed, to move the entries whose keys change.
         let previous = self.room_result(result.room_id).await?;
         self.session
             .execute_unpaged(
@@ -188,36 +280,66 @@ impl RoomResultStore for ScyllaStore {
             )
             .await
             .map_err(unavailable)?;
-        self.session
+        self.write_lists(previous.as_ref(), result).await
+    }
+
+    async fn replace_room_result(
+        &self,
+        previous: &RoomResult,
+        result: &RoomResult,
+    ) -> StoreResult<bool> {
+        let players = player_count(result)?;
+        let row: Option<(Option<String>,)> = self
+            .one_row(&self.room_results.document, (result.room_id,))
+            .await?;
+        let Some(stored_text) = row.and_then(|(text,)| text) else {
+            return Ok(false);
+        };
+        let stored: serde_json::Value = serde_json::from_str(&stored_text)
+            .map_err(|e| internal(format!("corrupt results of room {}: {e}", result.room_id)))?;
+        if stored != previous.results {
+            return Ok(false);
+        }
+        // The lists as the stored row has them (the caller's copy may be older).
+        let Some(before) = self.room_result(result.room_id).await? else {
+            return Ok(false);
+        };
+        let document = serde_json::to_string(&result.results).map_err(internal)?;
+        let replaced = self
+            .session
             .execute_unpaged(
-                &self.room_results.insert_entry,
+                &self.room_results.replace_result,
                 (
-                    result.host_id,
-                    result.ended_at,
-                    result.room_id,
                     &result.code,
+                    result.host_id,
                     &result.title,
                     result.created_at,
+                    result.ended_at,
                     &result.end_reason,
                     players,
+                    document,
+                    result.room_id,
+                    stored_text,
                 ),
             )
             .await
             .map_err(unavailable)?;
-        if let Some(previous) = previous {
-            let moved = previous.host_id != result.host_id
-                || previous.ended_at.timestamp_millis() != result.ended_at.timestamp_millis();
-            if moved {
-                self.session
-                    .execute_unpaged(
-                        &self.room_results.delete_entry,
-                        (previous.host_id, previous.ended_at, result.room_id),
-                    )
-                    .await
-                    .map_err(unavailable)?;
-            }
+        if !lwt_applied(replaced)? {
+            return Ok(false);
         }
-        Ok(())
+        self.write_lists(Some(&before), result).await?;
+        Ok(true)
+    }
+
+    async fn rooms_of_player(&self, user_id: Uuid, limit: usize) -> StoreResult<Vec<Uuid>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let limit = i32::try_from(limit).unwrap_or(i32::MAX);
+        let rows = self
+            .all_rows::<(Uuid,)>(&self.room_results.rooms_of_player, (user_id, limit))
+            .await?;
+        Ok(rows.into_iter().map(|(room,)| room).collect())
     }
 
     async fn room_result(&self, room_id: Uuid) -> StoreResult<Option<RoomResult>> {

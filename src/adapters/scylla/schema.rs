@@ -1,10 +1,13 @@
 //! `schema.cql`, its version, and `questpath migrate`.
 
 use chrono::Utc;
+use futures_util::StreamExt;
 use scylla::client::session::Session;
+use uuid::Uuid;
 
 use super::connect::{ConnectError, open, unreachable};
 use crate::config::ScyllaSettings;
+use questpath_actors::ports::store::signed_in_players;
 
 /// The schema file, compiled into the binary so `migrate` needs no other file.
 pub const SCHEMA_CQL: &str = include_str!("../../../schema.cql");
@@ -66,9 +69,12 @@ pub enum MigrateError {
 }
 
 /// Applies every statement of `schema.cql` and records its version. Safe to run again
-/// and from several machines at once: every statement is `IF NOT EXISTS`.
+/// and from several machines at once: every statement is `IF NOT EXISTS`. A keyspace
+/// from before version 7 gets its new indexes filled from the tables they index
+/// ([`backfill_v7`]) before the version is recorded, so a failed run is run again whole.
 pub async fn migrate(settings: &ScyllaSettings) -> Result<i32, MigrateError> {
     let session = open(settings).await?;
+    let before = recorded_version(&session, settings).await;
     for statement in statements(settings) {
         session
             .query_unpaged(statement.as_str(), ())
@@ -86,6 +92,9 @@ pub async fn migrate(settings: &ScyllaSettings) -> Result<i32, MigrateError> {
                 message: format!("schema agreement: {e}"),
             })?;
     }
+    if before.is_some_and(|v| v < 7) {
+        backfill_v7(&session, &settings.keyspace).await?;
+    }
     let record = format!(
         "INSERT INTO {}.schema_version (component, version, applied_at) VALUES (?, ?, ?)",
         settings.keyspace
@@ -98,6 +107,101 @@ pub async fn migrate(settings: &ScyllaSettings) -> Result<i32, MigrateError> {
             message: e.to_string(),
         })?;
     Ok(SCHEMA_VERSION)
+}
+
+/// The version recorded in the keyspace, if it has one (none: a new keyspace).
+async fn recorded_version(session: &Session, settings: &ScyllaSettings) -> Option<i32> {
+    let query = format!(
+        "SELECT version FROM {}.schema_version WHERE component = ?",
+        settings.keyspace
+    );
+    session
+        .query_unpaged(query.as_str(), (COMPONENT,))
+        .await
+        .ok()?
+        .into_rows_result()
+        .ok()?
+        .maybe_first_row::<(Option<i32>,)>()
+        .ok()?
+        .and_then(|(v,)| v)
+}
+
+/// Fills the indexes schema version 7 added from the tables they index: a user's Google
+/// links, a user's generation jobs, the rooms each learner played. Reads each table
+/// whole, a page at a time (once, on the upgrade); the writes are upserts, so running
+/// it again is harmless.
+pub async fn backfill_v7(session: &Session, keyspace: &str) -> Result<(), MigrateError> {
+    let links =
+        format!("INSERT INTO {keyspace}.google_links_by_user (user_id, google_sub) VALUES (?, ?)");
+    let mut rows = session
+        .query_iter(
+            format!("SELECT google_sub, user_id FROM {keyspace}.users_by_google"),
+            (),
+        )
+        .await
+        .map_err(|e| backfill_failed("google links", e))?
+        .rows_stream::<(String, Option<Uuid>)>()
+        .map_err(|e| backfill_failed("google links", e))?;
+    while let Some(row) = rows.next().await {
+        let (sub, user) = row.map_err(|e| backfill_failed("google links", e))?;
+        if let Some(user) = user {
+            session
+                .query_unpaged(links.as_str(), (user, sub))
+                .await
+                .map_err(|e| backfill_failed("google links", e))?;
+        }
+    }
+    let jobs =
+        format!("INSERT INTO {keyspace}.generation_jobs_by_user (user_id, job_id) VALUES (?, ?)");
+    let mut rows = session
+        .query_iter(
+            format!("SELECT job_id, user_id FROM {keyspace}.generation_jobs"),
+            (),
+        )
+        .await
+        .map_err(|e| backfill_failed("generation jobs", e))?
+        .rows_stream::<(Uuid, Option<Uuid>)>()
+        .map_err(|e| backfill_failed("generation jobs", e))?;
+    while let Some(row) = rows.next().await {
+        let (job, user) = row.map_err(|e| backfill_failed("generation jobs", e))?;
+        if let Some(user) = user {
+            session
+                .query_unpaged(jobs.as_str(), (user, job))
+                .await
+                .map_err(|e| backfill_failed("generation jobs", e))?;
+        }
+    }
+    let players =
+        format!("INSERT INTO {keyspace}.room_results_by_player (user_id, room_id) VALUES (?, ?)");
+    let mut rows = session
+        .query_iter(
+            format!("SELECT room_id, results FROM {keyspace}.room_results"),
+            (),
+        )
+        .await
+        .map_err(|e| backfill_failed("room players", e))?
+        .rows_stream::<(Uuid, Option<String>)>()
+        .map_err(|e| backfill_failed("room players", e))?;
+    while let Some(row) = rows.next().await {
+        let (room, document) = row.map_err(|e| backfill_failed("room players", e))?;
+        let Some(document) = document.and_then(|d| serde_json::from_str(&d).ok()) else {
+            continue;
+        };
+        for player in signed_in_players(&document) {
+            session
+                .query_unpaged(players.as_str(), (player, room))
+                .await
+                .map_err(|e| backfill_failed("room players", e))?;
+        }
+    }
+    Ok(())
+}
+
+fn backfill_failed(what: &str, e: impl std::fmt::Display) -> MigrateError {
+    MigrateError::Statement {
+        statement: format!("backfill {what}"),
+        message: e.to_string(),
+    }
 }
 
 /// Refuses a keyspace that is missing or older than this binary's schema.

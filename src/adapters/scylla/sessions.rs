@@ -68,6 +68,8 @@ pub(super) struct SessionStatements {
     extend_family: PreparedStatement,
     revoke_family: PreparedStatement,
     families_of_user: PreparedStatement,
+    delete_family: PreparedStatement,
+    delete_family_index: PreparedStatement,
     insert_token: PreparedStatement,
     token: PreparedStatement,
     consume_token: PreparedStatement,
@@ -111,6 +113,15 @@ impl SessionStatements {
             .await?,
             families_of_user: prepare(format!(
                 "SELECT family_id FROM {ks}.refresh_families_by_user WHERE user_id = ?"
+            ))
+            .await?,
+            // An LWT, as every other write of a family; only the user's own.
+            delete_family: prepare(format!(
+                "DELETE FROM {ks}.refresh_families WHERE family_id = ? IF user_id = ?"
+            ))
+            .await?,
+            delete_family_index: prepare(format!(
+                "DELETE FROM {ks}.refresh_families_by_user WHERE user_id = ?"
             ))
             .await?,
             // `used_at` is not written: only the consuming LWT writes it.
@@ -438,6 +449,47 @@ impl SessionStore for ScyllaStore {
             }
         }
         Ok(revoked)
+    }
+
+    async fn refresh_families_of_user(&self, user_id: Uuid) -> StoreResult<Vec<RefreshFamily>> {
+        let now = Utc::now();
+        let family_ids = self
+            .all_rows::<(Uuid,)>(&self.sessions.families_of_user, (user_id,))
+            .await?;
+        let mut families = Vec::new();
+        for (family_id,) in family_ids {
+            // Ownership is checked on the family itself, not taken from the index.
+            if let Some(family) = self
+                .live_family(family_id, now)
+                .await?
+                .filter(|f| f.user_id == user_id)
+            {
+                families.push(family);
+            }
+        }
+        families.sort_by_key(|f| (f.created_at, f.family_id));
+        Ok(families)
+    }
+
+    async fn delete_user_refresh_families(&self, user_id: Uuid) -> StoreResult<u32> {
+        let family_ids = self
+            .all_rows::<(Uuid,)>(&self.sessions.families_of_user, (user_id,))
+            .await?;
+        let mut deleted = 0;
+        for (family_id,) in family_ids {
+            let result = self
+                .session
+                .execute_unpaged(&self.sessions.delete_family, (family_id, user_id))
+                .await
+                .map_err(unavailable)?;
+            if lwt_applied(result)? {
+                deleted += 1;
+            }
+        }
+        // The index last: a deletion that fails half-way still finds the rest.
+        self.run(&self.sessions.delete_family_index, (user_id,))
+            .await?;
+        Ok(deleted)
     }
 
     // ---- refresh tokens ----

@@ -1,5 +1,11 @@
 //! Users on CQL: the profile row, the email claim that keeps emails unique, the
-//! password (apart from the profile) and Google links (see docs/data-model.md).
+//! password (apart from the profile), Google links with their reverse index, and the
+//! marks of deleted accounts (see docs/data-model.md).
+//!
+//! Deleting an account removes the Google links, the password and the email claim, and
+//! the profile row last (an LWT `DELETE ... IF EXISTS`, like the other LWT-written cells
+//! of that row): a deletion that fails half-way leaves the profile, so the learner (or
+//! a retry) can finish it, and never an email that cannot sign up again.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -38,7 +44,19 @@ pub(super) struct UserStatements {
     link_google: PreparedStatement,
     google_owner: PreparedStatement,
     google_owner_serial: PreparedStatement,
+    take_over_google: PreparedStatement,
+    unlink_google: PreparedStatement,
+    index_google: PreparedStatement,
+    unindex_google: PreparedStatement,
+    google_of_user: PreparedStatement,
+    mark_deleted: PreparedStatement,
+    deleted_among: PreparedStatement,
+    delete_credentials: PreparedStatement,
+    delete_user: PreparedStatement,
 }
+
+/// Most ids one `IN ?` of `deleted_users` names (each a partition: a short fan-out).
+const MAX_IN: usize = 100;
 
 impl UserStatements {
     pub(super) async fn prepare(
@@ -105,6 +123,44 @@ impl UserStatements {
             ))
             .await?,
             google_owner_serial,
+            // Only the owner read just before: a deleted account's link is taken over.
+            take_over_google: prepare(format!(
+                "UPDATE {ks}.users_by_google SET user_id = ?, linked_at = ? WHERE google_sub = ? IF user_id = ?"
+            ))
+            .await?,
+            unlink_google: prepare(format!(
+                "DELETE FROM {ks}.users_by_google WHERE google_sub = ? IF user_id = ?"
+            ))
+            .await?,
+            index_google: prepare(format!(
+                "INSERT INTO {ks}.google_links_by_user (user_id, google_sub) VALUES (?, ?)"
+            ))
+            .await?,
+            unindex_google: prepare(format!(
+                "DELETE FROM {ks}.google_links_by_user WHERE user_id = ? AND google_sub = ?"
+            ))
+            .await?,
+            google_of_user: prepare(format!(
+                "SELECT google_sub FROM {ks}.google_links_by_user WHERE user_id = ?"
+            ))
+            .await?,
+            // IF NOT EXISTS: repeating keeps the first time.
+            mark_deleted: prepare(format!(
+                "INSERT INTO {ks}.deleted_users (user_id, deleted_at) VALUES (?, ?) IF NOT EXISTS"
+            ))
+            .await?,
+            deleted_among: prepare(format!(
+                "SELECT user_id FROM {ks}.deleted_users WHERE user_id IN ?"
+            ))
+            .await?,
+            delete_credentials: prepare(format!(
+                "DELETE FROM {ks}.credentials WHERE user_id = ?"
+            ))
+            .await?,
+            delete_user: prepare(format!(
+                "DELETE FROM {ks}.users WHERE user_id = ? IF EXISTS"
+            ))
+            .await?,
         })
     }
 }
@@ -135,7 +191,14 @@ impl From<UserRow> for User {
 impl ScyllaStore {
     async fn user_row(&self, id: Uuid) -> StoreResult<Option<User>> {
         let row: Option<UserRow> = self.one_row(&self.users.user_by_id, (id,)).await?;
-        Ok(row.map(User::from))
+        // A row without its email (written only by the insert) is what a profile update
+        // racing a deletion left: no account.
+        Ok(row.filter(|r| r.email.is_some()).map(User::from))
+    }
+
+    /// Whether the user is marked deleted.
+    pub(super) async fn is_deleted(&self, user_id: Uuid) -> StoreResult<bool> {
+        Ok(!self.deleted_users(&[user_id]).await?.is_empty())
     }
 
     /// Writes the profile columns `update` changes; nothing when it changes none.
@@ -216,8 +279,9 @@ impl UserStore for ScyllaStore {
     }
 
     async fn update_profile(&self, id: Uuid, update: ProfileUpdate) -> StoreResult<Option<User>> {
-        // Checked first so an update never creates a user row; users are never
-        // deleted, so the row cannot vanish between the read and the write.
+        // Checked first so an update never creates a user row. A deletion between the
+        // read and the write leaves a row without an email, which reads as no account
+        // and which `delete_user` removes if called again.
         let Some(mut user) = self.user_row(id).await? else {
             return Ok(None);
         };
@@ -249,19 +313,87 @@ impl UserStore for ScyllaStore {
             .await
             .map_err(unavailable)?;
         let outcome = LwtOutcome::read(result)?;
-        if outcome.applied {
-            return Ok(user_id);
+        let owner = if outcome.applied {
+            user_id
+        } else if let Some(CqlValue::Uuid(owner)) = outcome.column("user_id") {
+            // Both servers return the existing row with a failed IF NOT EXISTS.
+            *owner
+        } else {
+            // Ask again (serially) only if it somehow is not there.
+            let row: Option<(Option<Uuid>,)> = self
+                .one_row(&self.users.google_owner_serial, (google_sub,))
+                .await?;
+            row.and_then(|(owner,)| owner).ok_or_else(|| {
+                internal(format!("Google link {google_sub} neither taken nor free"))
+            })?
+        };
+        let owner = if owner != user_id && self.is_deleted(owner).await? {
+            self.take_over_google(google_sub, owner, user_id).await?
+        } else {
+            owner
+        };
+        if owner == user_id {
+            // After the link, and again on a retry: the reverse index is never ahead.
+            self.run(&self.users.index_google, (user_id, google_sub))
+                .await?;
         }
-        // Both servers return the existing row with a failed IF NOT EXISTS; ask again
-        // (serially) only if it somehow is not there.
-        if let Some(CqlValue::Uuid(owner)) = outcome.column("user_id") {
-            return Ok(*owner);
-        }
-        let row: Option<(Option<Uuid>,)> = self
-            .one_row(&self.users.google_owner_serial, (google_sub,))
+        Ok(owner)
+    }
+
+    async fn google_links(&self, user_id: Uuid) -> StoreResult<Vec<String>> {
+        let rows = self
+            .all_rows::<(String,)>(&self.users.google_of_user, (user_id,))
             .await?;
-        row.and_then(|(owner,)| owner)
-            .ok_or_else(|| internal(format!("Google link {google_sub} neither taken nor free")))
+        Ok(rows.into_iter().map(|(sub,)| sub).collect())
+    }
+
+    async fn mark_user_deleted(&self, user_id: Uuid, at: DateTime<Utc>) -> StoreResult<()> {
+        // Not applied: marked before, and the first time stays.
+        self.session
+            .execute_unpaged(&self.users.mark_deleted, (user_id, at))
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn deleted_users(&self, user_ids: &[Uuid]) -> StoreResult<Vec<Uuid>> {
+        let mut unique = user_ids.to_vec();
+        unique.sort_unstable();
+        unique.dedup();
+        let mut found = Vec::new();
+        for chunk in unique.chunks(MAX_IN) {
+            let rows: Vec<(Uuid,)> = self.rows(&self.users.deleted_among, (chunk,)).await?;
+            found.extend(rows.into_iter().map(|(id,)| id));
+        }
+        Ok(found)
+    }
+
+    async fn delete_user(&self, user_id: Uuid) -> StoreResult<bool> {
+        for sub in self.google_links(user_id).await? {
+            // Only a link this user still owns (one taken over stays with its owner).
+            self.session
+                .execute_unpaged(&self.users.unlink_google, (sub.as_str(), user_id))
+                .await
+                .map_err(unavailable)?;
+            self.run(&self.users.unindex_google, (user_id, sub.as_str()))
+                .await?;
+        }
+        self.run(&self.users.delete_credentials, (user_id,)).await?;
+        let row: Option<UserRow> = self.one_row(&self.users.user_by_id, (user_id,)).await?;
+        if let Some(email) = row.as_ref().and_then(|r| r.email.as_deref()) {
+            // Only if still ours: IF user_id = ?.
+            self.session
+                .execute_unpaged(&self.users.release_email, (email, user_id))
+                .await
+                .map_err(unavailable)?;
+        }
+        let deleted = self
+            .session
+            .execute_unpaged(&self.users.delete_user, (user_id,))
+            .await
+            .map_err(unavailable)?;
+        // A row without an email (debris, see `update_profile`) was no account.
+        Ok(lwt_applied(deleted)? && row.is_some_and(|r| r.email.is_some()))
     }
 
     async fn user_by_google(&self, google_sub: &str) -> StoreResult<Option<User>> {
@@ -271,6 +403,29 @@ impl UserStore for ScyllaStore {
         match row.and_then(|(owner,)| owner) {
             Some(id) => self.user_row(id).await,
             None => Ok(None),
+        }
+    }
+}
+
+impl ScyllaStore {
+    /// Gives a Google link held by a deleted account (`from`) to `to`; returns the owner
+    /// afterwards (whoever won if another sign-in took it over first).
+    async fn take_over_google(&self, sub: &str, from: Uuid, to: Uuid) -> StoreResult<Uuid> {
+        let result = self
+            .session
+            .execute_unpaged(&self.users.take_over_google, (to, Utc::now(), sub, from))
+            .await
+            .map_err(unavailable)?;
+        let outcome = LwtOutcome::read(result)?;
+        if outcome.applied {
+            self.run(&self.users.unindex_google, (from, sub)).await?;
+            return Ok(to);
+        }
+        match outcome.column("user_id") {
+            Some(CqlValue::Uuid(owner)) => Ok(*owner),
+            _ => Err(internal(format!(
+                "Google link {sub} changed while being taken over"
+            ))),
         }
     }
 }

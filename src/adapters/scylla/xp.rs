@@ -19,7 +19,14 @@
 //!   exact key (at most [`MAX_IN`] ids per `IN`);
 //! * the users with a ledger (to rebuild leaderboards) are the partitions of
 //!   `xp_ledger`, listed in token order by `SELECT DISTINCT user_id ... WHERE
-//!   token(user_id) >= token(?) LIMIT ?`: a bounded range read, no extra table.
+//!   token(user_id) >= token(?) LIMIT ?`: a bounded range read, no extra table;
+//! * a deleted learner's ledger is retired: read at `LOCAL_SERIAL`, then moved in
+//!   logged batches, each inserting some entries into `xp_retired` and deleting exactly
+//!   those ledger rows (so an entry moves once even if a call stops half-way). These
+//!   are the only deletes of ledger rows, by exact key: a grant written later has
+//!   another key. A grant checks the deletion mark before its LWT and again after it,
+//!   and retires what it wrote if the mark appeared meanwhile: the deletion's serial
+//!   read either saw the grant or came before it, and then so did the mark.
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -28,13 +35,15 @@ use chrono::{DateTime, Utc};
 use scylla::DeserializeRow;
 use scylla::client::session::Session;
 use scylla::statement::Consistency;
+use scylla::statement::batch::{Batch, BatchType};
 use scylla::statement::prepared::PreparedStatement;
+use scylla::value::{CqlTimestamp, CqlValue};
 use uuid::Uuid;
 
 use super::connect::ConnectError;
 use super::store::{ScyllaStore, internal, lwt_applied, prepare, unavailable};
 use crate::config::ScyllaSettings;
-use questpath_actors::ports::store::{StoreResult, XpEntry, XpStore};
+use questpath_actors::ports::store::{RetiredXp, RetiredXpEntry, StoreResult, XpEntry, XpStore};
 
 /// The one partition of `xp_pending`. A column of its own (not a constant table), so
 /// the pending set could be spread over several buckets later without a new table.
@@ -49,6 +58,10 @@ const MAX_IN: usize = 100;
 
 const ENTRY_COLUMNS: &str = "user_id, grant_id, amount, source, created_at";
 
+/// Ledger entries one logged batch of a retirement moves: each is an insert and a
+/// delete, about 120 bytes, so a batch stays under Cassandra's 5 KiB warning.
+const RETIRE_BATCH: usize = 25;
+
 /// Statements of the XP ledger, prepared once per session.
 pub(super) struct XpStatements {
     mark_pending: PreparedStatement,
@@ -62,6 +75,9 @@ pub(super) struct XpStatements {
     clear_pending: PreparedStatement,
     ledger_users: PreparedStatement,
     ledger_users_from: PreparedStatement,
+    insert_retired: PreparedStatement,
+    delete_entry: PreparedStatement,
+    retired: PreparedStatement,
 }
 
 impl XpStatements {
@@ -115,6 +131,18 @@ impl XpStatements {
                 "SELECT DISTINCT user_id FROM {ks}.xp_ledger WHERE token(user_id) >= token(?) LIMIT ?"
             ))
             .await?,
+            insert_retired: prepare(format!(
+                "INSERT INTO {ks}.xp_retired (retired_id, entry, amount, source, created_at) VALUES (?, ?, ?, ?, ?)"
+            ))
+            .await?,
+            delete_entry: prepare(format!(
+                "DELETE FROM {ks}.xp_ledger WHERE user_id = ? AND grant_id = ?"
+            ))
+            .await?,
+            retired: prepare(format!(
+                "SELECT amount, source, created_at FROM {ks}.xp_retired WHERE retired_id = ?"
+            ))
+            .await?,
         })
     }
 }
@@ -151,6 +179,9 @@ impl EntryRow {
 #[async_trait]
 impl XpStore for ScyllaStore {
     async fn record_xp(&self, entry: &XpEntry) -> StoreResult<bool> {
+        if self.is_deleted(entry.user_id).await? {
+            return Ok(false);
+        }
         // The mark first (see the module's notes). A retry marks an existing grant
         // again: the same row, harmless, cleared by the next apply or recovery. The
         // mark is never removed here, even when the LWT does not apply: it may be the
@@ -176,7 +207,14 @@ impl XpStore for ScyllaStore {
             )
             .await
             .map_err(unavailable)?;
-        lwt_applied(result)
+        let written = lwt_applied(result)?;
+        if written && self.is_deleted(entry.user_id).await? {
+            // The account was deleted while this grant was written: retire what it
+            // wrote (the deletion's own retirement may have come before it).
+            self.retire_xp(entry.user_id).await?;
+            return Ok(false);
+        }
+        Ok(written)
     }
 
     async fn xp_entries(&self, user_id: Uuid) -> StoreResult<Vec<XpEntry>> {
@@ -327,5 +365,67 @@ impl XpStore for ScyllaStore {
         }
         users.truncate(limit);
         Ok(users)
+    }
+
+    async fn retire_xp(&self, user_id: Uuid) -> StoreResult<Option<RetiredXp>> {
+        let entries = self.xp_entries(user_id).await?;
+        let pending = self.xp_pending(user_id).await?;
+        self.clear_xp_pending(user_id, &pending).await?;
+        if entries.is_empty() {
+            return Ok(None);
+        }
+        let retired_id = Uuid::new_v4();
+        let mut total = 0i64;
+        for (chunk_at, chunk) in entries.chunks(RETIRE_BATCH).enumerate() {
+            let mut batch = Batch::new(BatchType::Logged);
+            let mut values: Vec<Vec<CqlValue>> = Vec::with_capacity(chunk.len() * 2);
+            for (i, entry) in chunk.iter().enumerate() {
+                let position = i32::try_from(chunk_at * RETIRE_BATCH + i).map_err(internal)?;
+                total = total.saturating_add(entry.amount);
+                batch.append_statement(self.xp.insert_retired.clone());
+                values.push(vec![
+                    CqlValue::Uuid(retired_id),
+                    CqlValue::Int(position),
+                    CqlValue::BigInt(entry.amount),
+                    CqlValue::Text(entry.source.clone()),
+                    CqlValue::Timestamp(CqlTimestamp(entry.created_at.timestamp_millis())),
+                ]);
+                batch.append_statement(self.xp.delete_entry.clone());
+                values.push(vec![
+                    CqlValue::Uuid(user_id),
+                    CqlValue::Text(entry.grant_id.clone()),
+                ]);
+            }
+            self.session
+                .batch(&batch, values)
+                .await
+                .map_err(unavailable)?;
+        }
+        Ok(Some(RetiredXp {
+            retired_id,
+            entries: u32::try_from(entries.len()).map_err(internal)?,
+            total,
+        }))
+    }
+
+    async fn retired_xp(&self, retired_id: Uuid) -> StoreResult<Vec<RetiredXpEntry>> {
+        let rows = self
+            .all_rows::<(Option<i64>, Option<String>, Option<DateTime<Utc>>)>(
+                &self.xp.retired,
+                (retired_id,),
+            )
+            .await?;
+        rows.into_iter()
+            .map(|row| match row {
+                (Some(amount), Some(source), Some(created_at)) => Ok(RetiredXpEntry {
+                    amount,
+                    source,
+                    created_at,
+                }),
+                _ => Err(internal(format!(
+                    "corrupt retired xp entry of {retired_id}"
+                ))),
+            })
+            .collect()
     }
 }

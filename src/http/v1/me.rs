@@ -1,4 +1,5 @@
-//! `GET` and `PATCH /api/v1/me`.
+//! `GET`, `PATCH` and `DELETE /api/v1/me`, and `GET /api/v1/me/export` (the last two in
+//! `account.rs`: a learner's own data).
 
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
@@ -11,7 +12,9 @@ use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/me", web::get().to(get_me))
-        .route("/me", web::patch().to(patch_me));
+        .route("/me", web::patch().to(patch_me))
+        .route("/me", web::delete().to(super::account::delete))
+        .route("/me/export", web::get().to(super::account::export));
 }
 
 /// The signed-in user.

@@ -1,5 +1,6 @@
 //! Versioned API, `/api/v1`.
 
+pub mod account;
 pub mod auth;
 pub mod catalog;
 pub mod goals;

@@ -227,6 +227,10 @@ impl Leaderboard for InstrumentedLeaderboard {
         timed_port!(self, "clear", self.inner.clear(board))
     }
 
+    async fn remove(&self, board: &str, user_id: Uuid) -> PortResult<bool> {
+        timed_port!(self, "remove", self.inner.remove(board, user_id))
+    }
+
     async fn built_at(&self, board: &str) -> PortResult<Option<DateTime<Utc>>> {
         timed_port!(self, "built_at", self.inner.built_at(board))
     }

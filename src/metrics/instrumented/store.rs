@@ -15,8 +15,9 @@ use crate::metrics::Metrics;
 use questpath_actors::ports::store::{
     ArchiveStore, ArchivedEntry, ArchivedWeek, GenerationJob, Goal, GoalStatus, GoalStore,
     JobStore, Level, LevelStatus, LoginFailures, NewGoal, NewUser, Page, ProfileUpdate, Question,
-    QuizStore, QuizSummary, RefreshFamily, RefreshToken, RoomResult, RoomResultStore, SavedQuiz,
-    SessionStore, Store, StoreBackend, StoreError, StoreResult, User, UserStore, XpEntry, XpStore,
+    QuizStore, QuizSummary, RefreshFamily, RefreshToken, RetiredXp, RetiredXpEntry, RoomResult,
+    RoomResultStore, SavedQuiz, SessionStore, Store, StoreBackend, StoreError, StoreResult, User,
+    UserStore, XpEntry, XpStore,
 };
 
 /// The `outcome` label of a store result.
@@ -113,6 +114,26 @@ impl UserStore for InstrumentedStore {
             "user_by_google",
             self.inner.user_by_google(google_sub)
         )
+    }
+
+    async fn google_links(&self, user_id: Uuid) -> StoreResult<Vec<String>> {
+        timed_store!(self, "google_links", self.inner.google_links(user_id))
+    }
+
+    async fn mark_user_deleted(&self, user_id: Uuid, at: DateTime<Utc>) -> StoreResult<()> {
+        timed_store!(
+            self,
+            "mark_user_deleted",
+            self.inner.mark_user_deleted(user_id, at)
+        )
+    }
+
+    async fn deleted_users(&self, user_ids: &[Uuid]) -> StoreResult<Vec<Uuid>> {
+        timed_store!(self, "deleted_users", self.inner.deleted_users(user_ids))
+    }
+
+    async fn delete_user(&self, user_id: Uuid) -> StoreResult<bool> {
+        timed_store!(self, "delete_user", self.inner.delete_user(user_id))
     }
 }
 
@@ -216,6 +237,22 @@ impl SessionStore for InstrumentedStore {
             self.inner.clear_login_failures(key)
         )
     }
+
+    async fn refresh_families_of_user(&self, user_id: Uuid) -> StoreResult<Vec<RefreshFamily>> {
+        timed_store!(
+            self,
+            "refresh_families_of_user",
+            self.inner.refresh_families_of_user(user_id)
+        )
+    }
+
+    async fn delete_user_refresh_families(&self, user_id: Uuid) -> StoreResult<u32> {
+        timed_store!(
+            self,
+            "delete_user_refresh_families",
+            self.inner.delete_user_refresh_families(user_id)
+        )
+    }
 }
 
 #[async_trait]
@@ -230,6 +267,14 @@ impl JobStore for InstrumentedStore {
 
     async fn update_job(&self, job: &GenerationJob) -> StoreResult<()> {
         timed_store!(self, "update_job", self.inner.update_job(job))
+    }
+
+    async fn jobs_of_user(&self, user_id: Uuid) -> StoreResult<Vec<GenerationJob>> {
+        timed_store!(self, "jobs_of_user", self.inner.jobs_of_user(user_id))
+    }
+
+    async fn delete_job(&self, job_id: Uuid) -> StoreResult<bool> {
+        timed_store!(self, "delete_job", self.inner.delete_job(job_id))
     }
 }
 
@@ -339,6 +384,14 @@ impl XpStore for InstrumentedStore {
     async fn xp_users(&self, after: Option<Uuid>, limit: usize) -> StoreResult<Vec<Uuid>> {
         timed_store!(self, "xp_users", self.inner.xp_users(after, limit))
     }
+
+    async fn retire_xp(&self, user_id: Uuid) -> StoreResult<Option<RetiredXp>> {
+        timed_store!(self, "retire_xp", self.inner.retire_xp(user_id))
+    }
+
+    async fn retired_xp(&self, retired_id: Uuid) -> StoreResult<Vec<RetiredXpEntry>> {
+        timed_store!(self, "retired_xp", self.inner.retired_xp(retired_id))
+    }
 }
 
 #[async_trait]
@@ -395,6 +448,14 @@ impl ArchiveStore for InstrumentedStore {
             self.inner.archived_entry(period, user_id)
         )
     }
+
+    async fn forget_archived_learner(&self, period: &str, user_id: Uuid) -> StoreResult<bool> {
+        timed_store!(
+            self,
+            "forget_archived_learner",
+            self.inner.forget_archived_learner(period, user_id)
+        )
+    }
 }
 
 #[async_trait]
@@ -420,6 +481,26 @@ impl RoomResultStore for InstrumentedStore {
             self,
             "room_results_of_host",
             self.inner.room_results_of_host(host_id, limit)
+        )
+    }
+
+    async fn replace_room_result(
+        &self,
+        previous: &RoomResult,
+        result: &RoomResult,
+    ) -> StoreResult<bool> {
+        timed_store!(
+            self,
+            "replace_room_result",
+            self.inner.replace_room_result(previous, result)
+        )
+    }
+
+    async fn rooms_of_player(&self, user_id: Uuid, limit: usize) -> StoreResult<Vec<Uuid>> {
+        timed_store!(
+            self,
+            "rooms_of_player",
+            self.inner.rooms_of_player(user_id, limit)
         )
     }
 }

@@ -67,4 +67,10 @@ pub trait ArchiveStore: Send + Sync + 'static {
         period: &str,
         user_id: Uuid,
     ) -> StoreResult<Option<ArchivedEntry>>;
+
+    /// Makes a learner anonymous on an archived week (an account deleted): their rank
+    /// keeps its score and time under the nil id, so everyone else keeps their rank,
+    /// and their own entry ([`Self::archived_entry`]) is removed. False when they had
+    /// none on that week.
+    async fn forget_archived_learner(&self, period: &str, user_id: Uuid) -> StoreResult<bool>;
 }

@@ -38,11 +38,17 @@ pub struct GenerationJob {
 /// Generation jobs: created queued, updated as they run.
 #[async_trait]
 pub trait JobStore: Send + Sync + 'static {
-    /// Stores a new job (status queued).
+    /// Stores a new job (status queued), listed under its user.
     async fn create_job(&self, job: &GenerationJob) -> StoreResult<()>;
 
     async fn job(&self, job_id: Uuid) -> StoreResult<Option<GenerationJob>>;
 
     /// Replaces the job's status, step, reason, attempts and `updated_at`.
     async fn update_job(&self, job: &GenerationJob) -> StoreResult<()>;
+
+    /// The user's jobs, newest first (a learner's export and deletion; a few per goal).
+    async fn jobs_of_user(&self, user_id: Uuid) -> StoreResult<Vec<GenerationJob>>;
+
+    /// Deletes a job and its entry in the user's list; false when it did not exist.
+    async fn delete_job(&self, job_id: Uuid) -> StoreResult<bool>;
 }

@@ -22,10 +22,10 @@ pub use archive::{ArchiveStore, ArchivedEntry, ArchivedWeek};
 pub use goals::{Goal, GoalStatus, GoalStore, Level, LevelStatus, NewGoal, Question, Topic};
 pub use jobs::{GenerationJob, JobStatus, JobStore};
 pub use quizzes::{QuizQuestion, QuizStore, QuizSummary, SavedQuiz};
-pub use room_results::{RoomResult, RoomResultStore};
+pub use room_results::{RoomResult, RoomResultStore, signed_in_players};
 pub use sessions::{LoginFailures, RefreshFamily, RefreshToken, SessionStore};
 pub use users::{NewUser, ProfileUpdate, User, UserStore, email_key};
-pub use xp::{XpEntry, XpStore};
+pub use xp::{RetiredXp, RetiredXpEntry, XpEntry, XpStore};
 
 /// Store failures the caller can act on; anything else is `Unavailable` or `Internal`.
 #[derive(Debug, thiserror::Error)]

@@ -25,12 +25,67 @@ pub struct RoomResult {
     pub results: serde_json::Value,
 }
 
-/// Rooms' final results, by room and by host.
+/// The signed-in players a result document names: the `player_id` of every entry of
+/// its `players` list that is not a `guest`, each once, in id order. The one thing the
+/// store reads in the document, to list a learner's rooms.
+pub fn signed_in_players(document: &serde_json::Value) -> Vec<Uuid> {
+    #[derive(serde::Deserialize)]
+    struct Player {
+        player_id: Uuid,
+        #[serde(default)]
+        guest: bool,
+    }
+    let players = document
+        .get("players")
+        .and_then(|players| players.as_array())
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let mut ids: Vec<Uuid> = players
+        .iter()
+        .filter_map(|p| serde_json::from_value::<Player>(p.clone()).ok())
+        .filter(|p| !p.guest)
+        .map(|p| p.player_id)
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+impl RoomResult {
+    /// The signed-in players of the room ([`signed_in_players`] of its document).
+    pub fn player_ids(&self) -> Vec<Uuid> {
+        signed_in_players(&self.results)
+    }
+
+    /// Whether a host lists the room: not when its host deleted their account (the host
+    /// id is then nil).
+    pub fn listed(&self) -> bool {
+        !self.host_id.is_nil()
+    }
+}
+
+/// Rooms' final results, by room, by host and by signed-in player.
 #[async_trait]
 pub trait RoomResultStore: Send + Sync + 'static {
-    /// Saves (or rewrites: idempotent) a room's final results. A rewrite that changes
-    /// the host or the end time moves the room in the hosts' lists.
+    /// Saves (or rewrites: idempotent) a room's final results, listed under its host
+    /// (unless nil) and each of its signed-in players ([`RoomResult::player_ids`]). A
+    /// rewrite that changes the host, the end time or the players moves the room in
+    /// those lists.
     async fn save_room_result(&self, result: &RoomResult) -> StoreResult<()>;
+
+    /// Rewrites a room's results as [`Self::save_room_result`] does, but only if the
+    /// stored document is still `previous.results` (a compare-and-set: a learner made
+    /// anonymous in it while another one is). False, and nothing written, when it
+    /// changed or the room is unknown: read it again and retry.
+    async fn replace_room_result(
+        &self,
+        previous: &RoomResult,
+        result: &RoomResult,
+    ) -> StoreResult<bool>;
+
+    /// The rooms the learner played signed in, newest first (by room id, a v7 uuid), at
+    /// most `limit`.
+    async fn rooms_of_player(&self, user_id: Uuid, limit: usize) -> StoreResult<Vec<Uuid>>;
 
     /// One room's results.
     async fn room_result(&self, room_id: Uuid) -> StoreResult<Option<RoomResult>>;

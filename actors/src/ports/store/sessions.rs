@@ -108,6 +108,14 @@ pub trait SessionStore: Send + Sync + 'static {
     /// Revokes every family of the user ("log out everywhere"); returns how many.
     async fn revoke_user_refresh_families(&self, user_id: Uuid) -> StoreResult<u32>;
 
+    /// The user's families that have not expired (revoked ones included), oldest first.
+    async fn refresh_families_of_user(&self, user_id: Uuid) -> StoreResult<Vec<RefreshFamily>>;
+
+    /// Deletes every family of the user (an account deleted), so none of their refresh
+    /// tokens is exchanged again; returns how many families there were. The tokens
+    /// themselves stay until they expire: found by hash only, they lead to no family.
+    async fn delete_user_refresh_families(&self, user_id: Uuid) -> StoreResult<u32>;
+
     /// Stores a new refresh token; it expires from the store at `expires_at`.
     async fn insert_refresh_token(&self, token: &RefreshToken) -> StoreResult<()>;
 

@@ -83,9 +83,33 @@ pub trait UserStore: Send + Sync + 'static {
     // ---- Google sign-in ----
 
     /// Links a Google account (`sub` claim) to a user, once: returns the user id that
-    /// owns `google_sub` afterwards (an earlier link wins a race).
+    /// owns `google_sub` afterwards (an earlier link wins a race, unless its user was
+    /// marked deleted: then the link is taken over).
     async fn link_google(&self, google_sub: &str, user_id: Uuid) -> StoreResult<Uuid>;
 
     /// The user linked to a Google account.
     async fn user_by_google(&self, google_sub: &str) -> StoreResult<Option<User>>;
+
+    /// The Google accounts (`sub` claims) linked to the user.
+    async fn google_links(&self, user_id: Uuid) -> StoreResult<Vec<String>>;
+
+    // ---- deletion ----
+
+    /// Marks the account deleted, before anything of it is removed. The mark is kept
+    /// (it holds the id and the time, nothing else) so that writes racing the deletion
+    /// can tell: an XP grant is refused ([`super::XpStore::record_xp`]), a room's
+    /// results or a generated goal saved meanwhile are cleaned up by their writer, and
+    /// a Google link the deleted account still held is given to whoever signs in with
+    /// it next. Repeating it keeps the first time.
+    async fn mark_user_deleted(&self, user_id: Uuid, at: DateTime<Utc>) -> StoreResult<()>;
+
+    /// Those of `user_ids` marked deleted, in no particular order.
+    async fn deleted_users(&self, user_ids: &[Uuid]) -> StoreResult<Vec<Uuid>>;
+
+    /// Deletes the account itself: the profile, the email claim, the password and the
+    /// Google links, so the email and the Google account can sign up again (what the
+    /// learner owns elsewhere is removed by its own aggregate first). The profile goes
+    /// last, so a deletion that failed half-way is finished by calling this again.
+    /// False when there was no profile.
+    async fn delete_user(&self, user_id: Uuid) -> StoreResult<bool>;
 }

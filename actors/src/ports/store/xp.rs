@@ -19,13 +19,34 @@ pub struct XpEntry {
     pub created_at: DateTime<Utc>,
 }
 
+/// What [`XpStore::retire_xp`] moved: the deleted learner's ledger, now anonymous.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetiredXp {
+    /// A fresh random id the entries are kept under; nothing links it to the learner.
+    pub retired_id: Uuid,
+    pub entries: u32,
+    /// Their sum.
+    pub total: i64,
+}
+
+/// One entry of a retired ledger: what was granted and when, not to whom and not the
+/// grant id (grant ids name the learner's rooms and levels).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RetiredXpEntry {
+    pub amount: i64,
+    pub source: String,
+    pub created_at: DateTime<Utc>,
+}
+
 /// The XP ledger, the pending marks of grants not yet applied, and the profile's total.
 #[async_trait]
 pub trait XpStore: Send + Sync + 'static {
     /// Writes a grant to the ledger once: true when this call wrote it, false when
     /// the grant id was already there (a retry), even when callers race. A written grant
     /// is also marked pending until [`Self::clear_xp_pending`] says it was applied to
-    /// the profile and the leaderboard.
+    /// the profile and the leaderboard. A user marked deleted
+    /// ([`super::UserStore::mark_user_deleted`]) is refused: false, and no entry stays
+    /// in the ledger, even when the deletion races the grant.
     async fn record_xp(&self, entry: &XpEntry) -> StoreResult<bool>;
 
     /// The user's whole ledger (one partition; grows by at most a few entries a day).
@@ -49,4 +70,14 @@ pub trait XpStore: Send + Sync + 'static {
     /// The order is the store's own (CQL: token order; embedded: id order); a page
     /// shorter than `limit` is the last.
     async fn xp_users(&self, after: Option<Uuid>, limit: usize) -> StoreResult<Vec<Uuid>>;
+
+    /// Retires a deleted learner's ledger: its entries move, without their grant ids,
+    /// under a fresh random id ([`Self::retired_xp`]), so the XP ever granted still
+    /// adds up while nothing of it names the learner; their pending marks are cleared,
+    /// and they are no longer among [`Self::xp_users`]. Each entry moves once, even
+    /// when a call fails half-way and is repeated. `None` when the ledger was empty.
+    async fn retire_xp(&self, user_id: Uuid) -> StoreResult<Option<RetiredXp>>;
+
+    /// The entries of one retired ledger, in the order they were moved.
+    async fn retired_xp(&self, retired_id: Uuid) -> StoreResult<Vec<RetiredXpEntry>>;
 }

@@ -1,5 +1,7 @@
 //! The end of a room: results saved first (so "results saved" is true when said), then
-//! the last events, then XP for every signed-in player, then the code is released.
+//! the last events, then XP for every signed-in player, then the code is released. Once
+//! saved, the results are checked for learners who deleted their accounts meanwhile
+//! (see [`crate::room::forget`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +14,7 @@ use super::RoomActor;
 use crate::events::{Notice, RoomEvent};
 use crate::ports::store::RoomResult;
 use crate::room::Rooms;
+use crate::room::forget::forget_deleted;
 use crate::room::game::{EndReason, Results};
 use crate::room::grants::{Placed, QUEUE, grant_placed, grant_room};
 use crate::room::snapshot::Write;
@@ -36,7 +39,17 @@ impl RoomActor {
         let record = self.record(reason, &results);
         let store = self.rooms.deps.store.clone();
         let save = async move {
-            tokio::time::timeout(SAVE_RESULTS_WITHIN, store.save_room_result(&record)).await
+            let saved =
+                tokio::time::timeout(SAVE_RESULTS_WITHIN, store.save_room_result(&record)).await;
+            if matches!(saved, Ok(Ok(()))) {
+                // Someone who deleted their account while the room was played.
+                tokio::spawn(async move {
+                    if let Err(e) = forget_deleted(store.as_ref(), &record).await {
+                        tracing::error!(room_id = %record.room_id, error = %e, "deleted learners not yet made anonymous in the room's results");
+                    }
+                });
+            }
+            saved
         };
         self.rooms.deps.metrics.room_ended(reason.as_str());
         ctx.wait(save.into_actor(self).map(move |saved, act, ctx| {

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::EmbeddedStore;
 use super::tables::{WEEKLY_ARCHIVE_BY_USER, WEEKLY_ARCHIVE_RANKS, WEEKLY_ARCHIVES};
-use super::txn::{decode_values, encode, internal, read_json};
+use super::txn::{Txn, decode_values, encode, internal, read_json};
 use questpath_actors::ports::store::{ArchiveStore, ArchivedEntry, ArchivedWeek, StoreResult};
 
 /// The time of a stored millisecond count.
@@ -127,6 +127,35 @@ impl ArchiveStore for EmbeddedStore {
                 score,
                 reached_at: ms_time(reached_ms)?,
             }))
+        })
+        .await
+    }
+
+    async fn forget_archived_learner(&self, period: &str, user_id: Uuid) -> StoreResult<bool> {
+        let period = period.to_string();
+        let user = user_id.as_u128();
+        self.write_or_abort(move |tx| {
+            let mut by_user = tx.open_table(WEEKLY_ARCHIVE_BY_USER).map_err(internal)?;
+            let Some((rank, score, reached_ms)) = by_user
+                .remove((period.as_str(), user))
+                .map_err(internal)?
+                .map(|v| v.value())
+            else {
+                return Ok(Txn::Abort(false));
+            };
+            let mut ranks = tx.open_table(WEEKLY_ARCHIVE_RANKS).map_err(internal)?;
+            let holder = ranks
+                .get((period.as_str(), rank))
+                .map_err(internal)?
+                .map(|v| v.value().0);
+            // The rank keeps its place under nobody's id (unless someone else holds it
+            // now: a re-archived week, which already left this learner out).
+            if holder == Some(user) {
+                ranks
+                    .insert((period.as_str(), rank), (0u128, score, reached_ms))
+                    .map_err(internal)?;
+            }
+            Ok(Txn::Commit(true))
         })
         .await
     }

@@ -24,6 +24,7 @@ use tables::{USERS, Visit, every_table};
 use txn::internal;
 
 mod archive;
+mod backfill;
 mod goals;
 mod jobs;
 mod quizzes;
@@ -56,8 +57,11 @@ impl EmbeddedStore {
                 StoreError::Unavailable(format!("cannot open {}: {e}", path.display()))
             })?;
             let tx = db.begin_write().map_err(internal)?;
+            let missing = backfill::missing(&tx)?;
             // Every table exists from the start, so read transactions can open them.
             every_table(&mut Create(&tx))?;
+            // Indexes a store from before them lacks, filled in the same transaction.
+            backfill::fill(&tx, &missing)?;
             tx.commit().map_err(internal)?;
             Ok(EmbeddedStore {
                 db: DbHandle::new(db, &dir, path),

@@ -83,17 +83,8 @@ fn live_failures(
 /// Revokes every live family of the user, dropping index entries whose family is gone;
 /// returns how many it revoked.
 fn revoke_families_of(tx: &WriteTransaction, user: u128, now: DateTime<Utc>) -> StoreResult<u32> {
-    let family_ids = {
-        let index = tx.open_table(REFRESH_FAMILIES_BY_USER).map_err(internal)?;
-        index
-            .range((user, 0)..=(user, u128::MAX))
-            .map_err(internal)?
-            .map(|entry| entry.map(|(key, _)| Uuid::from_u128(key.value().1)))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(internal)?
-    };
     let mut revoked = 0;
-    for family_id in family_ids {
+    for family_id in family_ids_of(tx, user)?.into_iter().map(Uuid::from_u128) {
         match live_family(tx, family_id, now)? {
             Some(mut family) if !family.revoked => {
                 family.revoked = true;
@@ -111,6 +102,17 @@ fn revoke_families_of(tx: &WriteTransaction, user: u128, now: DateTime<Utc>) -> 
         }
     }
     Ok(revoked)
+}
+
+/// The family ids of the user's index range.
+fn family_ids_of(tx: &WriteTransaction, user: u128) -> StoreResult<Vec<u128>> {
+    let index = tx.open_table(REFRESH_FAMILIES_BY_USER).map_err(internal)?;
+    index
+        .range((user, 0)..=(user, u128::MAX))
+        .map_err(internal)?
+        .map(|entry| entry.map(|(key, _)| key.value().1))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(internal)
 }
 
 #[async_trait]
@@ -191,6 +193,53 @@ impl SessionStore for EmbeddedStore {
         let now = Utc::now();
         self.write(move |tx| revoke_families_of(tx, user_id.as_u128(), now))
             .await
+    }
+
+    async fn refresh_families_of_user(&self, user_id: Uuid) -> StoreResult<Vec<RefreshFamily>> {
+        let now = Utc::now();
+        let user = user_id.as_u128();
+        self.read(move |tx| {
+            let index = tx.open_table(REFRESH_FAMILIES_BY_USER).map_err(internal)?;
+            let families = tx.open_table(REFRESH_FAMILIES).map_err(internal)?;
+            let mut found = Vec::new();
+            for entry in index
+                .range((user, 0)..=(user, u128::MAX))
+                .map_err(internal)?
+            {
+                let (key, _) = entry.map_err(internal)?;
+                let family: Option<RefreshFamily> =
+                    get_json(&families, key.value().1, "refresh family")?;
+                // Expired ones read as absent (the next write that meets them deletes
+                // them); ownership is checked on the family, not taken from the index.
+                if let Some(family) = family.filter(|f| f.expires_at > now && f.user_id == user_id)
+                {
+                    found.push(family);
+                }
+            }
+            found.sort_by_key(|f| (f.created_at, f.family_id));
+            Ok(found)
+        })
+        .await
+    }
+
+    async fn delete_user_refresh_families(&self, user_id: Uuid) -> StoreResult<u32> {
+        let user = user_id.as_u128();
+        self.write(move |tx| {
+            let ids = family_ids_of(tx, user)?;
+            let mut families = tx.open_table(REFRESH_FAMILIES).map_err(internal)?;
+            let mut index = tx.open_table(REFRESH_FAMILIES_BY_USER).map_err(internal)?;
+            let mut deleted = 0;
+            for id in ids {
+                let family: Option<RefreshFamily> = get_json(&families, id, "refresh family")?;
+                if family.is_some_and(|f| f.user_id == user_id) {
+                    families.remove(id).map_err(internal)?;
+                    deleted += 1;
+                }
+                index.remove((user, id)).map_err(internal)?;
+            }
+            Ok(deleted)
+        })
+        .await
     }
 
     async fn insert_refresh_token(&self, token: &RefreshToken) -> StoreResult<()> {

@@ -77,6 +77,26 @@ pub(super) const QUIZZES: TableDefinition<u128, &[u8]> = TableDefinition::new("q
 pub(super) const QUIZZES_BY_OWNER: TableDefinition<(u128, u128), &[u8]> =
     TableDefinition::new("quizzes_by_owner");
 
+/// deleted_users: user id -> when the account was deleted (ms); kept, so writes racing
+/// the deletion can tell.
+pub(super) const DELETED_USERS: TableDefinition<u128, i64> = TableDefinition::new("deleted_users");
+/// google_links_by_user: (user id, Google `sub`) -> nothing; a user's links in one key
+/// range (the reverse of `users_by_google`).
+pub(super) const GOOGLE_LINKS_BY_USER: TableDefinition<(u128, &str), ()> =
+    TableDefinition::new("google_links_by_user");
+/// generation_jobs_by_user: (user id, job id) -> nothing; a user's jobs in one key range,
+/// oldest first (v7 ids), read backwards for newest first.
+pub(super) const GENERATION_JOBS_BY_USER: TableDefinition<(u128, u128), ()> =
+    TableDefinition::new("generation_jobs_by_user");
+/// xp_retired: (retired id, position) -> JSON `RetiredXpEntry`; a deleted learner's
+/// ledger under a random id, without grant ids.
+pub(super) const XP_RETIRED: TableDefinition<(u128, u32), &[u8]> =
+    TableDefinition::new("xp_retired");
+/// room_results_by_player: (user id, room id) -> nothing; the rooms a learner played
+/// signed in, oldest first (v7 ids), read backwards for newest first.
+pub(super) const ROOM_RESULTS_BY_PLAYER: TableDefinition<(u128, u128), ()> =
+    TableDefinition::new("room_results_by_player");
+
 /// Something done to each table of the store, with its key and value types: creating
 /// them (the store's open) or copying, counting and listing them (backups).
 pub(crate) trait Visit {
@@ -114,5 +134,10 @@ pub(crate) fn every_table<T: Visit>(visit: &mut T) -> Result<(), T::Error> {
     visit.table(ROOM_RESULTS_BY_HOST)?;
     visit.table(QUIZZES)?;
     visit.table(QUIZZES_BY_OWNER)?;
+    visit.table(DELETED_USERS)?;
+    visit.table(GOOGLE_LINKS_BY_USER)?;
+    visit.table(GENERATION_JOBS_BY_USER)?;
+    visit.table(XP_RETIRED)?;
+    visit.table(ROOM_RESULTS_BY_PLAYER)?;
     Ok(())
 }

@@ -1,13 +1,16 @@
-//! Users: the profile by id, the email and Google indexes, and the password apart from
-//! the profile.
+//! Users: the profile by id, the email and Google indexes (and the reverse of the
+//! latter, a user's links), the password apart from the profile, and the marks of
+//! deleted accounts.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use redb::{ReadTransaction, ReadableTable};
+use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 use uuid::Uuid;
 
 use super::EmbeddedStore;
-use super::tables::{CREDENTIALS, USERS, USERS_BY_EMAIL, USERS_BY_GOOGLE};
+use super::tables::{
+    CREDENTIALS, DELETED_USERS, GOOGLE_LINKS_BY_USER, USERS, USERS_BY_EMAIL, USERS_BY_GOOGLE,
+};
 use super::txn::{Txn, decode, encode, internal, read_json};
 use questpath_actors::ports::store::{
     NewUser, ProfileUpdate, StoreError, StoreResult, User, UserStore, email_key,
@@ -26,6 +29,46 @@ fn read_user(tx: &ReadTransaction, id: u128) -> StoreResult<Option<User>> {
         Some(bytes) => decode(bytes.value(), "user").map(Some),
         None => Ok(None),
     }
+}
+
+/// Whether the user is marked deleted (in any transaction: `DELETED_USERS` is opened
+/// by whoever asks).
+pub(super) fn is_deleted(
+    deleted: &impl ReadableTable<u128, i64>,
+    user_id: u128,
+) -> StoreResult<bool> {
+    Ok(deleted.get(user_id).map_err(internal)?.is_some())
+}
+
+/// The Google `sub`s of the user's links, from the reverse index.
+fn links_of(
+    links: &impl ReadableTable<(u128, &'static str), ()>,
+    user: u128,
+) -> StoreResult<Vec<String>> {
+    let mut subs = Vec::new();
+    // Keys order by user first, and "" is the least `sub`.
+    for item in links.range((user, "")..).map_err(internal)? {
+        let (key, _) = item.map_err(internal)?;
+        let (owner, sub) = key.value();
+        if owner != user {
+            break;
+        }
+        subs.push(sub.to_string());
+    }
+    Ok(subs)
+}
+
+/// Links `sub` to `user` in both directions.
+fn put_link(tx: &WriteTransaction, sub: &str, user: u128) -> StoreResult<()> {
+    tx.open_table(USERS_BY_GOOGLE)
+        .map_err(internal)?
+        .insert(sub, user)
+        .map_err(internal)?;
+    tx.open_table(GOOGLE_LINKS_BY_USER)
+        .map_err(internal)?
+        .insert((user, sub), ())
+        .map_err(internal)?;
+    Ok(())
 }
 
 #[async_trait]
@@ -122,14 +165,25 @@ impl UserStore for EmbeddedStore {
     async fn link_google(&self, google_sub: &str, user_id: Uuid) -> StoreResult<Uuid> {
         let sub = google_sub.to_string();
         self.write_or_abort(move |tx| {
-            let mut links = tx.open_table(USERS_BY_GOOGLE).map_err(internal)?;
-            if let Some(owner) = links.get(sub.as_str()).map_err(internal)? {
-                // The first link wins; nothing to write.
-                return Ok(Txn::Abort(Uuid::from_u128(owner.value())));
+            let owner = tx
+                .open_table(USERS_BY_GOOGLE)
+                .map_err(internal)?
+                .get(sub.as_str())
+                .map_err(internal)?
+                .map(|owner| owner.value());
+            if let Some(owner) = owner {
+                let deleted = tx.open_table(DELETED_USERS).map_err(internal)?;
+                if !is_deleted(&deleted, owner)? {
+                    // The first link wins; nothing to write.
+                    return Ok(Txn::Abort(Uuid::from_u128(owner)));
+                }
+                // Left behind by a deleted account: taken over.
+                tx.open_table(GOOGLE_LINKS_BY_USER)
+                    .map_err(internal)?
+                    .remove((owner, sub.as_str()))
+                    .map_err(internal)?;
             }
-            links
-                .insert(sub.as_str(), user_id.as_u128())
-                .map_err(internal)?;
+            put_link(tx, &sub, user_id.as_u128())?;
             Ok(Txn::Commit(user_id))
         })
         .await
@@ -144,6 +198,83 @@ impl UserStore for EmbeddedStore {
                 None => return Ok(None),
             };
             read_user(tx, id)
+        })
+        .await
+    }
+
+    async fn google_links(&self, user_id: Uuid) -> StoreResult<Vec<String>> {
+        self.read(move |tx| {
+            let links = tx.open_table(GOOGLE_LINKS_BY_USER).map_err(internal)?;
+            links_of(&links, user_id.as_u128())
+        })
+        .await
+    }
+
+    async fn mark_user_deleted(&self, user_id: Uuid, at: DateTime<Utc>) -> StoreResult<()> {
+        self.write_or_abort(move |tx| {
+            let mut deleted = tx.open_table(DELETED_USERS).map_err(internal)?;
+            if is_deleted(&deleted, user_id.as_u128())? {
+                return Ok(Txn::Abort(()));
+            }
+            deleted
+                .insert(user_id.as_u128(), at.timestamp_millis())
+                .map_err(internal)?;
+            Ok(Txn::Commit(()))
+        })
+        .await
+    }
+
+    async fn deleted_users(&self, user_ids: &[Uuid]) -> StoreResult<Vec<Uuid>> {
+        let ids = user_ids.to_vec();
+        self.read(move |tx| {
+            let deleted = tx.open_table(DELETED_USERS).map_err(internal)?;
+            let mut found = Vec::new();
+            for id in ids {
+                if is_deleted(&deleted, id.as_u128())? && !found.contains(&id) {
+                    found.push(id);
+                }
+            }
+            Ok(found)
+        })
+        .await
+    }
+
+    async fn delete_user(&self, user_id: Uuid) -> StoreResult<bool> {
+        let user = user_id.as_u128();
+        // One write transaction: the account goes at once, or not at all.
+        self.write(move |tx| {
+            let mut links = tx.open_table(GOOGLE_LINKS_BY_USER).map_err(internal)?;
+            let subs = links_of(&links, user)?;
+            let mut by_google = tx.open_table(USERS_BY_GOOGLE).map_err(internal)?;
+            for sub in &subs {
+                links.remove((user, sub.as_str())).map_err(internal)?;
+                let owner = by_google
+                    .get(sub.as_str())
+                    .map_err(internal)?
+                    .map(|o| o.value());
+                if owner == Some(user) {
+                    by_google.remove(sub.as_str()).map_err(internal)?;
+                }
+            }
+            tx.open_table(CREDENTIALS)
+                .map_err(internal)?
+                .remove(user)
+                .map_err(internal)?;
+            let mut users = tx.open_table(USERS).map_err(internal)?;
+            let profile: Option<User> = super::txn::get_json(&users, user, "user")?;
+            let Some(profile) = profile else {
+                return Ok(false);
+            };
+            let mut by_email = tx.open_table(USERS_BY_EMAIL).map_err(internal)?;
+            let owner = by_email
+                .get(profile.email.as_str())
+                .map_err(internal)?
+                .map(|o| o.value());
+            if owner == Some(user) {
+                by_email.remove(profile.email.as_str()).map_err(internal)?;
+            }
+            users.remove(user).map_err(internal)?;
+            Ok(true)
         })
         .await
     }

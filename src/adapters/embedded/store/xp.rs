@@ -1,16 +1,21 @@
 //! The XP ledger mirrors the CQL keys: a user's grants are one key range of `xp_ledger`,
 //! keyed by (user, grant id); grants not yet applied to the profile and the leaderboard
 //! are keys of `xp_pending`. Writing a grant (ledger and pending mark) is one
-//! transaction, so a grant is never in one without the other.
+//! transaction, so a grant is never in one without the other; it checks there that the
+//! user is not marked deleted, and retiring a deleted learner's ledger (moving it to
+//! `xp_retired`) is one transaction too, so no grant slips between the two.
 
 use async_trait::async_trait;
 use redb::ReadableTable;
 use uuid::Uuid;
 
 use super::EmbeddedStore;
-use super::tables::{USERS, XP_LEDGER, XP_PENDING};
-use super::txn::{Txn, decode, encode, internal};
-use questpath_actors::ports::store::{StoreResult, User, XpEntry, XpStore};
+use super::tables::{DELETED_USERS, USERS, XP_LEDGER, XP_PENDING, XP_RETIRED};
+use super::txn::{Txn, decode, decode_values, encode, internal};
+use super::users::is_deleted;
+use questpath_actors::ports::store::{
+    RetiredXp, RetiredXpEntry, StoreResult, User, XpEntry, XpStore,
+};
 
 /// The grant ids of one user's key range of `xp_ledger` or `xp_pending`, in order.
 fn user_grants<V: redb::Value + 'static>(
@@ -67,6 +72,10 @@ impl XpStore for EmbeddedStore {
         // pending mark together.
         self.write_or_abort(move |tx| {
             let key = (entry.user_id.as_u128(), entry.grant_id.as_str());
+            let deleted = tx.open_table(DELETED_USERS).map_err(internal)?;
+            if is_deleted(&deleted, entry.user_id.as_u128())? {
+                return Ok(Txn::Abort(false));
+            }
             let mut ledger = tx.open_table(XP_LEDGER).map_err(internal)?;
             if ledger.get(key).map_err(internal)?.is_some() {
                 // A retry: the first write marked it pending; nothing changes.
@@ -149,6 +158,75 @@ impl XpStore for EmbeddedStore {
         self.read(move |tx| {
             let ledger = tx.open_table(XP_LEDGER).map_err(internal)?;
             users_from(&ledger, from, limit)
+        })
+        .await
+    }
+
+    async fn retire_xp(&self, user_id: Uuid) -> StoreResult<Option<RetiredXp>> {
+        let retired_id = Uuid::new_v4();
+        // One write transaction: every entry moves, or none does.
+        self.write_or_abort(move |tx| {
+            let mut ledger = tx.open_table(XP_LEDGER).map_err(internal)?;
+            let mut grants: Vec<(String, RetiredXpEntry)> = Vec::new();
+            user_grants(&ledger, user_id, |grant_id, bytes| {
+                let entry: XpEntry = decode(bytes, "xp entry")?;
+                grants.push((
+                    grant_id.to_string(),
+                    RetiredXpEntry {
+                        amount: entry.amount,
+                        source: entry.source,
+                        created_at: entry.created_at,
+                    },
+                ));
+                Ok(())
+            })?;
+            let mut pending = tx.open_table(XP_PENDING).map_err(internal)?;
+            let mut pending_ids = Vec::new();
+            user_grants(&pending, user_id, |grant_id, _| {
+                pending_ids.push(grant_id.to_string());
+                Ok(())
+            })?;
+            for grant_id in &pending_ids {
+                pending
+                    .remove((user_id.as_u128(), grant_id.as_str()))
+                    .map_err(internal)?;
+            }
+            if grants.is_empty() {
+                return Ok(if pending_ids.is_empty() {
+                    Txn::Abort(None)
+                } else {
+                    Txn::Commit(None)
+                });
+            }
+            let mut retired = tx.open_table(XP_RETIRED).map_err(internal)?;
+            let mut total = 0i64;
+            for (position, (grant_id, entry)) in grants.iter().enumerate() {
+                let position = u32::try_from(position).map_err(internal)?;
+                total = total.saturating_add(entry.amount);
+                retired
+                    .insert((retired_id.as_u128(), position), encode(entry)?.as_slice())
+                    .map_err(internal)?;
+                ledger
+                    .remove((user_id.as_u128(), grant_id.as_str()))
+                    .map_err(internal)?;
+            }
+            Ok(Txn::Commit(Some(RetiredXp {
+                retired_id,
+                entries: u32::try_from(grants.len()).map_err(internal)?,
+                total,
+            })))
+        })
+        .await
+    }
+
+    async fn retired_xp(&self, retired_id: Uuid) -> StoreResult<Vec<RetiredXpEntry>> {
+        let id = retired_id.as_u128();
+        self.read(move |tx| {
+            let retired = tx.open_table(XP_RETIRED).map_err(internal)?;
+            decode_values(
+                retired.range((id, 0)..=(id, u32::MAX)).map_err(internal)?,
+                "retired xp entry",
+            )
         })
         .await
     }
