@@ -5,6 +5,7 @@ use std::sync::LazyLock;
 
 use argon2::password_hash::phc::PasswordHash;
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
+use tokio::sync::Semaphore;
 
 /// OWASP's argon2id baseline: 19 MiB of memory, 2 passes, 1 lane.
 fn hasher() -> Argon2<'static> {
@@ -25,9 +26,30 @@ static DUMMY_HASH: LazyLock<Option<String>> = LazyLock::new(|| {
 #[error("password hashing failed: {0}")]
 pub struct HashError(String);
 
+/// Hashes and verifications running at once: one per core. Each holds 19 MiB and a
+/// core for tens of milliseconds, so a burst of sign-ins (a class logging in, a load
+/// test's setup) would otherwise run hundreds at once on the blocking pool: gigabytes
+/// resident and every core taken. Beyond this many, callers wait their turn.
+static HASHING: LazyLock<Semaphore> =
+    LazyLock::new(|| Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())));
+
+/// Runs `work` on the blocking pool once a hashing permit is free.
+async fn on_hashing_pool<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, tokio::task::JoinError> {
+    // The semaphore is never closed, so acquiring only waits.
+    let _permit = HASHING.acquire().await;
+    tokio::task::spawn_blocking(move || {
+        #[cfg(test)]
+        let _running = tests::Running::start();
+        work()
+    })
+    .await
+}
+
 /// Hashes on the blocking pool: argon2 takes tens of milliseconds of CPU by design.
 pub async fn hash(password: String) -> Result<String, HashError> {
-    tokio::task::spawn_blocking(move || {
+    on_hashing_pool(move || {
         hasher()
             .hash_password(password.as_bytes())
             .map(|h| h.to_string())
@@ -49,7 +71,7 @@ pub enum Verified {
 /// Checks `password` against `phc` (or against a dummy hash when there is no account
 /// or no password, always answering `No`), on the blocking pool.
 pub async fn verify(password: String, phc: Option<String>) -> Verified {
-    let result = tokio::task::spawn_blocking(move || {
+    let result = on_hashing_pool(move || {
         let (hash, real) = match phc {
             Some(phc) => (phc, true),
             None => (DUMMY_HASH.clone().unwrap_or_default(), false),
@@ -88,7 +110,46 @@ fn needs_rehash(hash: &PasswordHash) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
     use super::*;
+
+    static RUNNING: AtomicUsize = AtomicUsize::new(0);
+    static MOST_AT_ONCE: AtomicUsize = AtomicUsize::new(0);
+
+    /// Counts a hash or verification while it runs.
+    pub(super) struct Running;
+
+    impl Running {
+        pub(super) fn start() -> Running {
+            let now = RUNNING.fetch_add(1, Ordering::SeqCst) + 1;
+            MOST_AT_ONCE.fetch_max(now, Ordering::SeqCst);
+            Running
+        }
+    }
+
+    impl Drop for Running {
+        fn drop(&mut self) {
+            RUNNING.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_burst_of_sign_ins_hashes_one_per_core_at_a_time() {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let burst: Vec<_> = (0..cores * 4)
+            .map(|n| tokio::spawn(verify(format!("password {n}"), None)))
+            .collect();
+        for sign_in in burst {
+            assert_eq!(sign_in.await.unwrap(), Verified::No);
+        }
+        // Other tests of this module may hash at the same time; none exceeds the bound.
+        let most = MOST_AT_ONCE.load(Ordering::SeqCst);
+        assert!(
+            (1..=cores).contains(&most),
+            "{most} at once on {cores} cores"
+        );
+    }
 
     #[tokio::test]
     async fn a_hash_verifies_its_password_only() {
