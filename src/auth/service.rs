@@ -171,17 +171,8 @@ impl AuthService {
             .unwrap_or_else(|_| email.trim().to_lowercase());
         let account_key = lockout::account_key(&email_key);
         let address_key = lockout::address_key(client_ip);
-        for key in [&account_key, &address_key] {
-            let failures = self.store.login_failures(key, now, lockout::WINDOW).await?;
-            if let Some(until) = failures
-                .and_then(|f| f.locked_until)
-                .filter(|until| *until > now)
-            {
-                return Err(AuthError::Locked {
-                    retry_after_secs: seconds_until(now, until),
-                });
-            }
-        }
+        self.refuse_when_locked(&[&account_key, &address_key], now)
+            .await?;
 
         let user = self.store.user_by_email(&email_key).await?;
         let phc = match &user {
@@ -488,17 +479,8 @@ impl AuthService {
             .ok_or(AuthError::PasswordRequired)?;
         let account_key = lockout::account_key(&user.email);
         let address_key = lockout::address_key(client_ip);
-        for key in [&account_key, &address_key] {
-            let failures = self.store.login_failures(key, now, lockout::WINDOW).await?;
-            if let Some(until) = failures
-                .and_then(|f| f.locked_until)
-                .filter(|until| *until > now)
-            {
-                return Err(AuthError::Locked {
-                    retry_after_secs: seconds_until(now, until),
-                });
-            }
-        }
+        self.refuse_when_locked(&[&account_key, &address_key], now)
+            .await?;
         match password::verify(password.to_string(), Some(phc)).await {
             Verified::Yes | Verified::YesRehash => {
                 self.store.clear_login_failures(&account_key).await?;
@@ -517,6 +499,23 @@ impl AuthService {
                 Err(AuthError::WrongPassword)
             }
         }
+    }
+
+    /// `Locked` while any of `keys` (an account's, an address's) is locked out: the
+    /// password is not even checked then, so a lock cannot be probed.
+    async fn refuse_when_locked(&self, keys: &[&str], now: DateTime<Utc>) -> Result<(), AuthError> {
+        for key in keys {
+            let failures = self.store.login_failures(key, now, lockout::WINDOW).await?;
+            if let Some(until) = failures
+                .and_then(|f| f.locked_until)
+                .filter(|until| *until > now)
+            {
+                return Err(AuthError::Locked {
+                    retry_after_secs: seconds_until(now, until),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Forgets the sign-in failures counted for an account's email (the account is
