@@ -239,6 +239,16 @@ export const auth = {
     setSession(null);
   },
 
+  /**
+   * Deletes the account for good, then ends the session here (the server has ended the
+   * others). `password`: the current one; empty for a Google-only account, which needs a
+   * sign-in within the last 5 minutes instead.
+   */
+  async deleteAccount(password) {
+    await json('DELETE', '/me', password ? { password } : undefined);
+    setSession(null);
+  },
+
   /** The current access token (for websocket tickets), or null. */
   token() {
     return accessToken;

@@ -1,8 +1,10 @@
-// Profile: display name, XP, level and progress; sign out here or everywhere.
+// Profile: display name, XP, level and progress; sign out here or everywhere; download
+// everything held about you, or delete the account.
 
 import { html, useState, useUser, navigate, toast, describeError } from '../../ui.js';
 import { api, auth, ApiError } from '../../api.js';
 import { useAsync, ErrorBox, XpBar, ProgressBar, formatDate, fmt } from './common.js';
+import { download } from '../host/download.js';
 
 export function Profile() {
   const user = useUser();
@@ -30,6 +32,85 @@ export function Profile() {
       </dl>
       <${SignOut} />
     </section>
+    <${YourData} />
+  </section>`;
+}
+
+/** Why a deletion was refused, in the learner's terms. */
+function deletionRefusal(err) {
+  switch (err instanceof ApiError ? err.code : null) {
+    case 'invalid_password':
+      return 'That is not your current password.';
+    case 'password_required':
+      return 'Enter your current password to confirm.';
+    case 'fresh_sign_in_required':
+      return 'To confirm it is you, sign out, sign in again with Google, and delete within 5 minutes.';
+    default:
+      return describeError(err);
+  }
+}
+
+function YourData() {
+  const [busy, setBusy] = useState(false);
+  const [confirming, setConfirming] = useState(false);
+  const [password, setPassword] = useState('');
+  const [error, setError] = useState(null);
+  const exportData = async () => {
+    setBusy(true);
+    try {
+      const name = await download('/me/export', 'questpath-export.json');
+      toast(`Your data is saved as ${name}.`, 'success');
+    } catch (err) {
+      toast(describeError(err), 'error');
+    } finally {
+      setBusy(false);
+    }
+  };
+  const remove = async (e) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await auth.deleteAccount(password);
+      toast('Your account is deleted.', 'success');
+      navigate('#/login');
+    } catch (err) {
+      setError(deletionRefusal(err));
+      setBusy(false);
+    }
+  };
+  const cancel = () => {
+    setConfirming(false);
+    setPassword('');
+    setError(null);
+  };
+  return html`<section class="card" aria-labelledby="data-heading">
+    <h2 id="data-heading">Your data</h2>
+    <p>Download everything QuestPath holds about you: your profile, goals and progress, your
+      XP history, your ranks and the rooms you played.</p>
+    <div class="row">
+      <button type="button" class="button button-secondary" disabled=${busy} onClick=${exportData}>Download my data</button>
+      ${!confirming && html`<button type="button" class="button button-ghost" disabled=${busy}
+        onClick=${() => setConfirming(true)}>Delete my account…</button>`}
+    </div>
+    ${confirming && html`<form class="notice form" onSubmit=${remove} novalidate aria-labelledby="delete-heading">
+      <h3 id="delete-heading">Delete your account?</h3>
+      <p>Your profile, goals, progress and sessions are removed and you leave every
+        leaderboard; in rooms you played your place stays, as “deleted player”. This cannot be undone.</p>
+      <div class="field">
+        <label for="delete-password">Your current password</label>
+        <input id="delete-password" type="password" autocomplete="current-password" value=${password}
+          aria-invalid=${error ? 'true' : undefined}
+          aria-describedby=${error ? 'delete-error delete-hint' : 'delete-hint'}
+          onInput=${(e) => setPassword(e.currentTarget.value)} />
+        <p class="hint" id="delete-hint">Signed up with Google? Leave it empty: a sign-in in the last 5 minutes is enough.</p>
+        ${error && html`<p class="field-error" id="delete-error" role="alert">${error}</p>`}
+      </div>
+      <div class="row">
+        <button type="submit" class="button button-danger" disabled=${busy}>${busy ? 'Deleting…' : 'Delete my account for good'}</button>
+        <button type="button" class="button button-ghost" onClick=${cancel}>Cancel</button>
+      </div>
+    </form>`}
   </section>`;
 }
 
