@@ -50,6 +50,7 @@ test('your data: download it, then delete the account with a password check', { 
     await card.getByRole('button', { name: 'Delete my account…' }).click();
     const confirm = page.getByRole('form', { name: 'Delete your account?' });
     await confirm.waitFor();
+    await confirm.scrollIntoViewIfNeeded();
     await checkA11y(page, 'profile: delete account');
     await screenshotBoth(page, 'profile-delete');
     await confirm.getByLabel('Your current password').fill('not my password');

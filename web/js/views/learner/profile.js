@@ -88,6 +88,7 @@ function YourData() {
     <h2 id="data-heading">Your data</h2>
     <p>Download everything QuestPath holds about you: your profile, goals and progress, your
       XP history, your ranks and the rooms you played.</p>
+    <div class="stack">
     <div class="row">
       <button type="button" class="button button-secondary" disabled=${busy} onClick=${exportData}>Download my data</button>
       ${!confirming && html`<button type="button" class="button button-ghost" disabled=${busy}
@@ -111,6 +112,7 @@ function YourData() {
         <button type="button" class="button button-ghost" onClick=${cancel}>Cancel</button>
       </div>
     </form>`}
+    </div>
   </section>`;
 }
 
