@@ -78,7 +78,7 @@ impl Metrics {
 
     /// The metrics of a `questpath worker` process: the same handles (the worker code
     /// and the port decorators call them as in the server), exposing only
-    /// [`WORKER_FAMILIES`].
+    /// `WORKER_FAMILIES` (build, process, job, store and Redis families).
     pub fn for_worker(job_queues: &'static [&'static str]) -> Result<Self, prometheus::Error> {
         Self::with_exposed(job_queues, Some(WORKER_FAMILIES))
     }

@@ -1,7 +1,7 @@
 //! `LeaderboardActor`: the single writer of live grants on an instance.
 //!
 //! - **Batching.** Standings from the XP service arrive as [`Apply`] messages. While
-//!   [`IN_FLIGHT`] batches are in flight to the board, new ones queue; when one returns,
+//!   `IN_FLIGHT` (2) batches are in flight to the board, new ones queue; when one returns,
 //!   what is queued goes as the next batch (one script call on Redis). At low load a
 //!   grant is written at once; under load, grants share round trips instead of waiting
 //!   for them.

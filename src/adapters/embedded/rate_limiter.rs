@@ -2,7 +2,7 @@
 //!
 //! GCRA is written out by hand rather than taken from `governor`, because the port
 //! must report `remaining` and `reset_after`, and the Redis adapter must compute
-//! exactly the same numbers in Lua: both use [`Gcra`] below, in whole microseconds.
+//! exactly the same numbers in Lua: both use `Gcra` below, in whole microseconds.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};

@@ -1,7 +1,7 @@
 //! One room's game as a plain state machine over the server clock: seats, phases,
 //! answers, scores, ranks and results. The room actor feeds it commands and times (the
 //! clock is always passed in) and sends the domain events it returns, addressed
-//! ([`Event`]); everything here is testable without actors or sockets.
+//! ([`Event`](crate::room::event::Event)); everything here is testable without actors or sockets.
 //!
 //! The [`Game`] type and its records are here; its methods by concern:
 //! - `seats`: joins, reconnects, leaves and kicks, and the presence counts.
