@@ -142,6 +142,50 @@ impl Endpoint {
         job["goal_id"].as_str().unwrap().to_string()
     }
 
+    /// Makes a goal, ticks its first level's topics and passes that level through the
+    /// legacy quiz routes (the server's own grant path); returns the goal id and the XP
+    /// earned.
+    pub async fn pass_first_level(&self, token: &str) -> (String, i64) {
+        let goal_id = self.create_goal(token, "Learn web development").await;
+        let goal: Value = self
+            .get_bearer(&format!("/api/v1/goals/{goal_id}"), token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let level = &goal["roadmap"]["levels"][0];
+        let level_id = level["id"].as_str().unwrap();
+        for i in 0..level["topics"].as_array().unwrap().len() {
+            let ticked = self
+                .call(
+                    reqwest::Method::PUT,
+                    &format!("/api/v1/levels/{level_id}/topics/{i}"),
+                    token,
+                    Some(&json!({"completed": true})),
+                )
+                .await;
+            assert_eq!(ticked.status(), 200);
+        }
+        let quiz = self
+            .get_bearer(&format!("/levels/{level_id}/quiz"), token)
+            .await;
+        assert_eq!(quiz.status(), 200);
+        let passed: Value = self
+            .call(
+                reqwest::Method::POST,
+                &format!("/levels/{level_id}/quiz/submit"),
+                token,
+                Some(&json!({"score": 100, "passed": true, "time_taken": 30})),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        let xp = passed["xp_earned"].as_i64().expect("xp earned");
+        assert!(xp > 0, "{passed}");
+        (goal_id, xp)
+    }
+
     /// Polls a job until it is done or failed (10 s at most).
     pub async fn wait_job(&self, token: &str, job_id: &str) -> Value {
         let started = Instant::now();

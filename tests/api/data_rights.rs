@@ -49,49 +49,6 @@ async fn learner(app: &TestApp, name: &str) -> Learner {
     }
 }
 
-/// Makes a goal, ticks its first level's topics and passes its quiz (the old client's
-/// flow over HTTP, which grants XP through the ledger); returns the goal id and the XP.
-async fn goal_and_xp(app: &TestApp, token: &str) -> (String, i64) {
-    let goal_id = app.create_goal(token, "Learn web development").await;
-    let goal: Value = app
-        .get_bearer(&format!("/api/v1/goals/{goal_id}"), token)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let level = &goal["roadmap"]["levels"][0];
-    let level_id = level["id"].as_str().unwrap();
-    for i in 0..level["topics"].as_array().unwrap().len() {
-        let ticked = app
-            .call(
-                Method::PUT,
-                &format!("/api/v1/levels/{level_id}/topics/{i}"),
-                token,
-                Some(&json!({"completed": true})),
-            )
-            .await;
-        assert_eq!(ticked.status(), 200);
-    }
-    let quiz = app
-        .get_bearer(&format!("/levels/{level_id}/quiz"), token)
-        .await;
-    assert_eq!(quiz.status(), 200);
-    let passed: Value = app
-        .call(
-            Method::POST,
-            &format!("/levels/{level_id}/quiz/submit"),
-            token,
-            Some(&json!({"score": 100, "passed": true, "time_taken": 30})),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let xp = passed["xp_earned"].as_i64().expect("xp earned");
-    assert!(xp > 0, "{passed}");
-    (goal_id, xp)
-}
-
 /// A finished room hosted by `host`, saved as a room saves its results: `players` in
 /// rank order (id, name, score).
 async fn played_room(store: &dyn Store, host: Uuid, players: &[(Uuid, &str, u64)]) -> RoomResult {
@@ -145,7 +102,7 @@ async fn the_export_holds_what_the_learner_made_and_no_secret() {
     let app = spawn_app().await;
     let ann = learner(&app, "Ann").await;
     let rival = learner(&app, "Rival Zed").await;
-    let (goal_id, xp) = goal_and_xp(&app, &ann.token).await;
+    let (goal_id, xp) = app.pass_first_level(&ann.token).await;
     let room = played_room(
         app.backends.store.as_ref(),
         rival.id,
@@ -272,8 +229,8 @@ async fn deletion_forgets_the_learner(app: &TestApp) {
     let board = app.backends.leaderboard.clone();
     let ann = learner(app, "Ann").await;
     let bob = learner(app, "Bob").await;
-    let (_, ann_xp) = goal_and_xp(app, &ann.token).await;
-    let (_, bob_xp) = goal_and_xp(app, &bob.token).await;
+    let (_, ann_xp) = app.pass_first_level(&ann.token).await;
+    let (_, bob_xp) = app.pass_first_level(&bob.token).await;
     let room = played_room(
         store.as_ref(),
         bob.id,

@@ -272,43 +272,6 @@ async fn the_legacy_leaderboard_keeps_the_old_shape_with_the_right_rank() {
     assert_eq!(anonymous.status(), 401);
 }
 
-/// Passes the first level of a new goal through the legacy quiz routes (the server's
-/// own grant path); returns the XP earned.
-async fn pass_first_level(app: &TestApp, token: &str) -> i64 {
-    let goal_id = app.create_goal(token, "Learn web development").await;
-    let goal: Value = app
-        .get_bearer(&format!("/api/v1/goals/{goal_id}"), token)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let level = &goal["roadmap"]["levels"][0];
-    let level_id = level["id"].as_str().unwrap();
-    for i in 0..level["topics"].as_array().unwrap().len() {
-        app.call(
-            Method::PUT,
-            &format!("/api/v1/levels/{level_id}/topics/{i}"),
-            token,
-            Some(&json!({"completed": true})),
-        )
-        .await;
-    }
-    app.get_bearer(&format!("/levels/{level_id}/quiz"), token)
-        .await;
-    let result: Value = app
-        .call(
-            Method::POST,
-            &format!("/levels/{level_id}/quiz/submit"),
-            token,
-            Some(&json!({"score": 100, "passed": true, "time_taken": 0})),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    result["xp_earned"].as_i64().unwrap()
-}
-
 #[actix_web::test]
 async fn a_grant_that_changes_the_legacy_top_ten_shows_on_the_next_read() {
     let (app, xp) = app_with_xp().await;
@@ -334,7 +297,7 @@ async fn a_grant_that_changes_the_legacy_top_ten_shows_on_the_next_read() {
     assert!(names(&before).contains(&"Learner 1".to_string()));
     assert_eq!(before["current_user"]["rank"], 11);
 
-    let earned = pass_first_level(&app, &climber.token).await;
+    let (_, earned) = app.pass_first_level(&climber.token).await;
     assert!(
         earned > 10,
         "the first pass earns the level's reward: {earned}"
