@@ -56,6 +56,7 @@ ALLOWED = {
         "domain": set(),
         "events": set(),
         "fault": set(),
+        "clock": set(),
         "rules": set(),
         "ports": {"domain", "events"},
         "outbound": {"events"},

@@ -15,8 +15,10 @@
 //! - `room`: multiplayer rooms: the game, its actor, the relays, the directory, the setup.
 //! - `rules`: pure game rules with no actix dependency (XP and player levels, scoring).
 //! - `account`: a learner's own data: its export and the deletion of the account.
+//! - `clock`: where "now" comes from (the system's clock, or a manual one in tests).
 
 pub mod account;
+pub mod clock;
 pub mod domain;
 pub mod events;
 pub mod fault;
