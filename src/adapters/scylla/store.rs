@@ -51,6 +51,12 @@ pub struct ScyllaStore {
 impl ScyllaStore {
     /// Connects, checks that the keyspace's schema is current, and prepares statements.
     pub async fn connect(settings: &ScyllaSettings) -> Result<Self, ConnectError> {
+        // On the heap: the statements held while the next ones are prepared make a
+        // future too large for a test thread's stack in a debug build.
+        Box::pin(Self::prepare_all(settings)).await
+    }
+
+    async fn prepare_all(settings: &ScyllaSettings) -> Result<Self, ConnectError> {
         let session = open(settings).await?;
         check_version(&session, settings).await?;
         let ping = prepare(
