@@ -31,11 +31,10 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::events::NotificationView;
 use crate::goals::service::{GoalWithLevels, roadmap_key, stats_key};
 use crate::leaderboard::rebuild::kept_boards;
 use crate::leaderboard::{Board, LeaderboardError};
-use crate::notifications::Notifications;
+use crate::notifications::{NotificationView, Notifications};
 use crate::ports::bus::{UserEvent, user_topic};
 use crate::ports::store::{ArchivedEntry, RetiredXp, RoomResult, SavedQuiz};
 use crate::ports::{

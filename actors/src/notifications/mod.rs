@@ -20,7 +20,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::clock::{Clock, SystemClock};
-use crate::events::{NotificationCreated, NotificationView};
+use crate::events::NotificationCreated;
+pub use crate::events::NotificationView;
 use crate::observe::GameMetrics;
 use crate::ports::bus::{UserEvent, user_topic};
 use crate::ports::store::{Notification, Retention};
