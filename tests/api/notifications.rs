@@ -273,3 +273,39 @@ async fn a_recovered_grant_notifies_its_level_once() {
         "one notification for the two levels one grant crossed"
     );
 }
+
+/// Grants applied at once that only together cross a level: the level is notified once,
+/// neither missed nor repeated, whichever apply clears which grant (20 learners at once).
+#[actix_web::test]
+async fn grants_applied_at_once_notify_the_level_they_reach_once() {
+    let app = spawn_app().await;
+    let (xp, _) = services(&app);
+    let store = app.backends.store.clone();
+    let learners: Vec<Uuid> = (0..20).map(|_| Uuid::new_v4()).collect();
+    let grant = |user: Uuid, id: &str, amount: i64| {
+        let xp = xp.clone();
+        let grant = questpath_actors::rules::xp::XpGrant {
+            grant_id: format!("test:{user}:{id}"),
+            amount,
+            source: questpath_actors::rules::xp::XpSource::RoomGame,
+        };
+        async move { xp.grant(user, &grant).await.unwrap() }
+    };
+    for user in &learners {
+        grant(*user, "base", 90).await;
+    }
+    let mut both = Vec::new();
+    for user in &learners {
+        both.push(tokio::spawn(grant(*user, "a", 10)));
+        both.push(tokio::spawn(grant(*user, "b", 10)));
+    }
+    for task in both {
+        task.await.unwrap();
+    }
+    xp.recover().await.unwrap();
+    for user in learners {
+        let page = store.notifications(user, None, 10, false).await.unwrap();
+        let levels: Vec<&serde_json::Value> = page.items.iter().map(|n| &n.data["level"]).collect();
+        assert_eq!(levels, [&json!(2)], "{user}: {:?}", page.items);
+    }
+}

@@ -268,3 +268,59 @@ async fn deleting_a_learners_notifications_frees_their_keys_and_spares_others(
     assert_eq!(page.items.len(), theirs.len());
     assert_eq!(store.unread_notifications(other).await.unwrap(), 2);
 }
+
+/// CQL only: an add that died between claiming its key and writing the notification
+/// (the key row alone) is completed by the next add of that key, under the claimed id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cql_completes_an_add_that_died_after_claiming_its_key() {
+    crate::common::with_cleanup(async {
+        let settings = crate::common::scylla_settings();
+        let store = crate::common::scylla_store_with(&settings).await;
+        let session = scylla::client::session_builder::SessionBuilder::new()
+            .known_nodes(&settings.nodes)
+            .build()
+            .await
+            .unwrap();
+        let user = Uuid::new_v4();
+        let start = Utc::now();
+        let died = notification(user, "level_up:4", at(start, 0));
+        session
+            .query_unpaged(
+                format!(
+                    "INSERT INTO {}.notification_keys (user_id, dedupe_key, notification_id) VALUES (?, ?, ?)",
+                    settings.keyspace
+                ),
+                (user, "level_up:4", died.id),
+            )
+            .await
+            .unwrap();
+        assert!(
+            store
+                .notifications(user, None, 10, false)
+                .await
+                .unwrap()
+                .items
+                .is_empty()
+        );
+
+        let retry = notification(user, "level_up:4", at(start, 50));
+        assert!(
+            store
+                .add_notification(&retry, Retention::default())
+                .await
+                .unwrap(),
+            "the retry completes it"
+        );
+        let page = store.notifications(user, None, 10, false).await.unwrap();
+        assert_eq!(ids(&page.items), vec![died.id], "under the claimed id");
+        assert_eq!(store.unread_notifications(user).await.unwrap(), 1);
+        assert!(
+            !store
+                .add_notification(&retry, Retention::default())
+                .await
+                .unwrap(),
+            "and only once"
+        );
+    })
+    .await;
+}
