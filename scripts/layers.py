@@ -62,12 +62,14 @@ ALLOWED = {
         "outbound": {"events"},
         "observe": {"events"},
         "leaderboard": {"events", "outbound", "ports"},
-        "xp": {"events", "fault", "leaderboard", "observe", "ports", "rules"},
+        "notifications": {"clock", "events", "observe", "ports"},
+        "xp": {"events", "fault", "leaderboard", "notifications", "observe", "ports", "rules"},
         "goals": {"ports", "rules", "xp"},
         "session": {"events", "goals", "leaderboard", "observe", "outbound", "ports", "rules",
                     "xp"},
-        "room": {"domain", "events", "observe", "outbound", "ports", "rules", "xp"},
-        "account": {"goals", "leaderboard", "ports", "room", "xp"},
+        "room": {"domain", "events", "notifications", "observe", "outbound", "ports", "rules",
+                 "xp"},
+        "account": {"goals", "leaderboard", "notifications", "ports", "room", "xp"},
     },
 }
 

@@ -19,6 +19,7 @@ use crate::metrics::Metrics;
 use crate::state::{AppState, Realtime};
 use crate::xp::XpService;
 use actix::Actor;
+use questpath_actors::notifications::Notifications;
 use questpath_actors::ports::RoadmapGenerator;
 use questpath_actors::session::registry::Registry;
 use tokio_util::sync::CancellationToken;
@@ -176,28 +177,41 @@ impl Application {
             settings.generation_workers,
             Some(metrics.clone()),
         )?;
+        let notifications = Notifications::new(backends.store.clone(), backends.bus.clone())
+            .with_metrics(metrics.clone());
         let xp = XpService::new(
             backends.store.clone(),
             backends.leaderboard.clone(),
             backends.bus.clone(),
         )
-        .with_metrics(metrics.clone());
+        .with_metrics(metrics.clone())
+        .with_notifications(notifications.clone());
         let background = CancellationToken::new();
         // Completes XP grants a crash left half-applied, now and every minute.
         tokio::spawn(
             xp.clone()
                 .recover_until_stopped(std::time::Duration::from_secs(60), background.clone()),
         );
-        let realtime = start_realtime(&settings, &backends, &goals, &xp, &metrics, &background);
+        let realtime = start_realtime(
+            &settings,
+            &backends,
+            &goals,
+            &xp,
+            &notifications,
+            &metrics,
+            &background,
+        );
         let (draining, rooms) = (realtime.draining.clone(), realtime.rooms.clone());
         let accounts = questpath_actors::account::Accounts::new(
             backends.store.clone(),
             backends.cache.clone(),
             backends.bus.clone(),
             xp.clone(),
+            notifications.clone(),
         );
         let state = web::Data::new(AppState {
             accounts,
+            notifications,
             settings: Arc::new(settings.clone()),
             backends: backends.clone(),
             metrics,
@@ -300,6 +314,7 @@ fn start_realtime(
     backends: &Backends,
     goals: &GoalService,
     xp: &XpService,
+    notifications: &Notifications,
     metrics: &Arc<Metrics>,
     background: &CancellationToken,
 ) -> Arc<Realtime> {
@@ -324,6 +339,7 @@ fn start_realtime(
             bus: backends.bus.clone(),
             job_queue: backends.job_queue.clone(),
             xp: xp.clone(),
+            notifications: notifications.clone(),
             metrics: metrics.clone(),
         },
         cores,
@@ -334,6 +350,7 @@ fn start_realtime(
             store: backends.store.clone(),
             queue: backends.job_queue.clone(),
             xp: xp.clone(),
+            notifications: notifications.clone(),
             metrics: metrics.clone(),
             consumer: format!("room-xp-{}", rooms.instance_id),
         }

@@ -25,6 +25,8 @@ pub struct AppState {
     pub legacy_quizzes: crate::goals::legacy_quiz::LegacyQuizzes,
     /// A learner's own data: its export, and deleting the account.
     pub accounts: questpath_actors::account::Accounts,
+    /// A learner's in-app notifications.
+    pub notifications: questpath_actors::notifications::Notifications,
 }
 
 pub use crate::realtime::Realtime;

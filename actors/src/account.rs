@@ -19,6 +19,7 @@
 //! - archived weeks keep the learner's rank and score under the nil id;
 //! - rooms they played keep their place and score under a fresh id, named
 //!   [`crate::room::forget::DELETED_PLAYER`]; rooms they hosted get the nil host;
+//! - notifications;
 //! - the profile, the email claim, the password and the Google links.
 //!
 //! The sign-in failure counts of their email are a server concern (their key is made
@@ -33,6 +34,7 @@ use uuid::Uuid;
 use crate::goals::service::{GoalWithLevels, roadmap_key, stats_key};
 use crate::leaderboard::rebuild::kept_boards;
 use crate::leaderboard::{Board, LeaderboardError};
+use crate::notifications::{NotificationView, Notifications};
 use crate::ports::bus::{UserEvent, user_topic};
 use crate::ports::store::{ArchivedEntry, RetiredXp, RoomResult, SavedQuiz};
 use crate::ports::{
@@ -93,6 +95,8 @@ pub struct AccountData {
     pub quizzes: Vec<SavedQuiz>,
     /// Sign-in sessions (refresh families) not expired, oldest first.
     pub sessions: Vec<RefreshFamily>,
+    /// In-app notifications kept, newest first.
+    pub notifications: Vec<NotificationView>,
 }
 
 /// A room the learner played: the room (without its document) and their own line of
@@ -160,6 +164,7 @@ pub struct Accounts {
     cache: Arc<dyn Cache>,
     bus: Arc<dyn Bus>,
     xp: XpService,
+    notifications: Notifications,
 }
 
 impl Accounts {
@@ -168,12 +173,14 @@ impl Accounts {
         cache: Arc<dyn Cache>,
         bus: Arc<dyn Bus>,
         xp: XpService,
+        notifications: Notifications,
     ) -> Self {
         Accounts {
             store,
             cache,
             bus,
             xp,
+            notifications,
         }
     }
 
@@ -239,6 +246,7 @@ impl Accounts {
             rooms_hosted: store.room_results_of_host(id, MOST).await?,
             quizzes,
             sessions: store.refresh_families_of_user(id).await?,
+            notifications: self.notifications.all(id).await?,
         })
     }
 
@@ -305,6 +313,8 @@ impl Accounts {
                 done.rooms_hosted += 1;
             }
         }
+        // After the mark: a notification created meanwhile is taken back by its notify.
+        self.notifications.forget(id).await?;
         store.delete_user(id).await?;
         tracing::info!(user_id = %id, ?done, "account deleted");
         Ok(done)

@@ -24,6 +24,7 @@ pub mod events;
 pub mod fault;
 pub mod goals;
 pub mod leaderboard;
+pub mod notifications;
 pub mod observe;
 pub mod outbound;
 pub mod ports;

@@ -56,4 +56,6 @@ pub trait GameMetrics: Send + Sync + 'static {
     /// One of [`job_outcome`].
     fn job_finished(&self, queue: &str, outcome: &'static str, elapsed: Duration) {}
     fn job_dead_lettered(&self, queue: &str) {}
+    /// A notification of `kind` was created (a repeat of its key is not counted).
+    fn notification_created(&self, kind: &'static str) {}
 }

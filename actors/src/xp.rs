@@ -12,6 +12,11 @@
 //! every board. The store refuses their grants from the moment the account is marked
 //! deleted; an apply that was already running when it was checks the mark after writing
 //! the boards and takes back what it wrote, so no board keeps a deleted learner.
+//!
+//! A grant that moves the learner up a level notifies them ([`crate::notifications`])
+//! from `apply`, before the pending marks are cleared: a crash before the notification
+//! leaves the grant pending and recovery notifies, and the notification's key
+//! (`level_up:{level}`) makes the repeat harmless.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +27,7 @@ use uuid::Uuid;
 
 use crate::events::XpGranted;
 use crate::leaderboard::{LeaderboardError, Leaderboards};
+use crate::notifications::{LevelUp, NewNotification, Notifications};
 use crate::observe::GameMetrics;
 use crate::ports::bus::{UserEvent, user_topic};
 use crate::ports::store::RetiredXp;
@@ -52,6 +58,8 @@ pub struct XpService {
     bus: Arc<dyn Bus>,
     /// XP granted by source and level-ups; `None` in tools and tests that do not scrape.
     metrics: Option<Arc<dyn GameMetrics>>,
+    /// Level-up notifications; `None` in tools and tests that do not notify.
+    notifications: Option<Notifications>,
 }
 
 impl XpService {
@@ -67,7 +75,14 @@ impl XpService {
             store,
             bus,
             metrics: None,
+            notifications: None,
         }
+    }
+
+    /// Notifies learners of the levels their grants reach.
+    pub fn with_notifications(mut self, notifications: Notifications) -> Self {
+        self.notifications = Some(notifications);
+        self
     }
 
     /// Counts grants (by source) and level-ups in `metrics`.
@@ -157,6 +172,13 @@ impl XpService {
             .into_iter()
             .filter(|id| applied.iter().any(|e| &e.grant_id == id))
             .collect();
+        if !self
+            .notify_level_up(user_id, &applied, &covered, total)
+            .await
+        {
+            // Left pending: recovery notifies when the store takes it.
+            return Ok(total);
+        }
         self.store.clear_xp_pending(user_id, &covered).await?;
         if !self.store.deleted_users(&[user_id]).await?.is_empty() {
             // The account was deleted while this ran: take back what it wrote.
@@ -166,6 +188,54 @@ impl XpService {
             return Ok(0);
         }
         Ok(total)
+    }
+
+    /// Notifies the level the `covered` grants brought the learner to, if they moved
+    /// them up. The level before them leaves out every grant still pending too (written
+    /// after this apply began, waiting for its own), so two grants applied at once
+    /// cannot each take the other's XP for the level already held. False when the
+    /// notification could not be stored: the grants then stay pending for recovery.
+    async fn notify_level_up(
+        &self,
+        user_id: Uuid,
+        applied: &[XpEntry],
+        covered: &[String],
+        total: i64,
+    ) -> bool {
+        let Some(notifications) = &self.notifications else {
+            return true;
+        };
+        if covered.is_empty() {
+            return true;
+        }
+        let pending_now = match self.store.xp_pending(user_id).await {
+            Ok(pending) => pending,
+            Err(e) => {
+                tracing::warn!(%user_id, error = %e, "level-up not checked; grant stays pending");
+                return false;
+            }
+        };
+        let not_yet: i64 = applied
+            .iter()
+            .filter(|e| covered.contains(&e.grant_id) || pending_now.contains(&e.grant_id))
+            .map(|e| e.amount)
+            .sum();
+        let (before, after) = (player_level(total - not_yet), player_level(total));
+        if after <= before {
+            return true;
+        }
+        let level_up = NewNotification::level_up(LevelUp {
+            level: after,
+            previous_level: before,
+            total_xp: total,
+        });
+        match notifications.notify(user_id, level_up).await {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::warn!(%user_id, error = %e, "level-up notification failed; grant stays pending");
+                false
+            }
+        }
     }
 
     /// Forgets a deleted learner's XP: retires their ledger (see

@@ -96,6 +96,9 @@ pub const DOCS_CSP: &str = "default-src 'self'; img-src 'self' data:; \
         crate::http::v1::quizzes::export_csv,
         crate::http::v1::quizzes::import,
         crate::http::v1::catalog::get,
+        crate::http::v1::notifications::list,
+        crate::http::v1::notifications::read,
+        crate::http::v1::notifications::read_all,
     ),
     components(
         schemas(ProblemDetails, crate::http::error::FieldError),
@@ -124,6 +127,7 @@ pub const DOCS_CSP: &str = "default-src 'self'; img-src 'self' data:; \
         (name = "leaderboards", description = "All-time and weekly XP leaderboards"),
         (name = "rooms", description = "Live multiplayer quiz rooms: create, guests, results"),
         (name = "quizzes", description = "Saved quizzes to play in rooms: write, export, import"),
+        (name = "notifications", description = "The learner's in-app notifications: list, mark read"),
         (name = "realtime", description = "The websocket: quizzes, rooms and live events"),
         (name = "meta", description = "This document"),
     )

@@ -1,5 +1,5 @@
 //! The solo game: quizzes started and finished, answer and feedback times, late answers
-//! and timeouts, XP granted and level-ups.
+//! and timeouts, XP granted and level-ups, notifications created.
 
 use std::time::Duration;
 
@@ -27,6 +27,7 @@ pub(super) struct GameMetrics {
     timeouts: IntCounter,
     xp_granted: IntCounterVec,
     level_ups: IntCounter,
+    notifications_created: IntCounterVec,
 }
 
 impl GameMetrics {
@@ -72,9 +73,20 @@ impl GameMetrics {
                 "questpath_level_ups_total",
                 "Grants that moved a learner to a higher player level",
             )?,
+            notifications_created: counter_vec(
+                r,
+                "questpath_notifications_created_total",
+                "In-app notifications created (repeats of a dedupe key not counted), by kind",
+                &["kind"],
+            )?,
         };
         for result in quiz_result::ALL {
             metrics.quizzes_finished.with_label_values(&[result]);
+        }
+        for kind in questpath_actors::notifications::NotificationKind::ALL {
+            metrics
+                .notifications_created
+                .with_label_values(&[kind.as_str()]);
         }
         Ok(metrics)
     }
@@ -121,6 +133,13 @@ impl Metrics {
     pub fn level_up(&self) {
         self.game.level_ups.inc();
     }
+
+    pub fn notification_created(&self, kind: &'static str) {
+        self.game
+            .notifications_created
+            .with_label_values(&[kind])
+            .inc();
+    }
 }
 
 #[cfg(test)]
@@ -144,9 +163,12 @@ mod tests {
         m.xp_granted("level_first_pass", 100);
         m.xp_granted("level_repass", -5); // never negative on a counter
         m.level_up();
+        m.notification_created("level_up");
         let text = m.render();
         for expected in [
             "questpath_quizzes_started_total 1",
+            r#"questpath_notifications_created_total{kind="level_up"} 1"#,
+            r#"questpath_notifications_created_total{kind="room_ended"} 0"#,
             r#"questpath_quizzes_finished_total{result="passed"} 1"#,
             r#"questpath_quiz_answer_time_seconds_bucket{le="5"} 1"#,
             "questpath_quiz_feedback_duration_seconds_count 1",

@@ -68,4 +68,7 @@ impl CoreMetrics for Metrics {
     fn job_dead_lettered(&self, queue: &str) {
         Metrics::job_dead_lettered(self, queue)
     }
+    fn notification_created(&self, kind: &'static str) {
+        Metrics::notification_created(self, kind)
+    }
 }

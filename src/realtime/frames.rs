@@ -2,7 +2,8 @@
 //! becomes what the wire carries.
 
 use questpath_actors::events::{
-    AnswerJudged, BoardTop, Notice, QuestionOpened, QuizFinished, RankChanged, RoomEvent, XpGranted,
+    AnswerJudged, BoardTop, Notice, NotificationCreated, QuestionOpened, QuizFinished, RankChanged,
+    RoomEvent, XpGranted,
 };
 
 use super::protocol::ServerMessage;
@@ -28,6 +29,13 @@ pub fn frame(notice: Notice) -> ServerMessage {
         Notice::RankChanged(rank) => rank_frame(rank),
         Notice::BoardTop(top) => top_frame(top),
         Notice::Room(event) => room_seat(event),
+        Notice::Notification(NotificationCreated {
+            notification,
+            unread,
+        }) => ServerMessage::Notification {
+            notification,
+            unread,
+        },
     }
 }
 
@@ -227,6 +235,7 @@ pub fn kind(notice: &Notice) -> &'static str {
         Notice::XpGranted(_) => "xp.granted",
         Notice::RankChanged(_) => "leaderboard.rank",
         Notice::BoardTop(_) => "leaderboard.top",
+        Notice::Notification(_) => "notification",
         Notice::Room(event) => match event {
             RoomEvent::Joined { .. } => "room.joined",
             RoomEvent::State { .. } => "room.state",

@@ -11,7 +11,7 @@ pub use questpath_actors::events::room::{
     RoomOptionCount, RoomPhase, RoomQuestionView, RoomRole, RoomRosterJoined, RoomRosterLeft,
     RoomRosterSeat, RoomScoreRow, RoomSeat, RoomSnapshot,
 };
-pub use questpath_actors::events::{LETTERS, LeaderboardRow, codes};
+pub use questpath_actors::events::{LETTERS, LeaderboardRow, NotificationView, codes};
 
 /// Subprotocol of JSON text frames.
 pub const SUBPROTOCOL_JSON: &str = "questpath.v1";
@@ -312,6 +312,14 @@ pub enum ServerMessage {
         /// XP granted through the ledger (0 for guests, who have no account).
         xp: i64,
     },
+    /// A notification was created for this learner (on any instance); it is also in
+    /// `GET /api/v1/notifications`.
+    #[serde(rename = "notification")]
+    Notification {
+        notification: NotificationView,
+        /// The learner's unread notifications, this one included.
+        unread: u32,
+    },
 }
 
 impl ClientMessage {
@@ -369,6 +377,7 @@ impl ServerMessage {
             ServerMessage::RoomKicked { .. } => "room.kicked",
             ServerMessage::RoomEnded { .. } => "room.ended",
             ServerMessage::RoomFinal { .. } => "room.final",
+            ServerMessage::Notification { .. } => "notification",
         }
     }
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use questpath_actors::notifications::Notifications;
 use questpath_actors::observe::{GameMetrics, job_outcome};
 use questpath_actors::ports::{Job, JobQueue, Store};
 use questpath_actors::room::grants::{QUEUE, grant_room};
@@ -20,6 +21,8 @@ pub struct RoomXpWorker {
     pub store: Arc<dyn Store>,
     pub queue: Arc<dyn JobQueue>,
     pub xp: XpService,
+    /// Tells the players the room ended.
+    pub notifications: Notifications,
     pub metrics: Arc<dyn GameMetrics>,
     pub consumer: String,
 }
@@ -55,7 +58,7 @@ impl RoomXpWorker {
             let _ = self.queue.ack(&job).await;
             return;
         };
-        match grant_room(self.store.as_ref(), &self.xp, room_id).await {
+        match grant_room(self.store.as_ref(), &self.xp, &self.notifications, room_id).await {
             Ok(granted) => {
                 tracing::info!(%room_id, granted, "room XP granted");
                 if let Err(e) = self.queue.ack(&job).await {
@@ -103,12 +106,14 @@ mod tests {
     async fn worker(dir: &std::path::Path) -> (RoomXpWorker, Arc<Outcomes>) {
         let store: Arc<dyn Store> = Arc::new(EmbeddedStore::open(dir).await.unwrap());
         let outcomes = Arc::new(Outcomes::default());
+        let bus = Arc::new(InProcessBus::new());
         let worker = RoomXpWorker {
             xp: XpService::new(
                 store.clone(),
                 Arc::new(InProcessLeaderboard::new()),
-                Arc::new(InProcessBus::new()),
+                bus.clone(),
             ),
+            notifications: Notifications::new(store.clone(), bus),
             store,
             queue: Arc::new(InProcessJobQueue::new()),
             metrics: outcomes.clone(),

@@ -155,6 +155,10 @@ async fn the_export_holds_what_the_learner_made_and_no_secret() {
     assert_eq!(played["score"], 900);
     assert_eq!(played["players"], 2);
     assert!(export["rooms"]["hosted"].as_array().unwrap().is_empty());
+    let notifications = export["notifications"].as_array().unwrap();
+    assert_eq!(notifications.len(), 1, "{notifications:?}");
+    assert_eq!(notifications[0]["kind"], "level_up");
+    assert_eq!(notifications[0]["read"], false);
     let sessions = export["sessions"].as_array().unwrap();
     assert_eq!(sessions.len(), 1, "signed up once");
     assert_eq!(sessions[0]["revoked"], false);
@@ -239,6 +243,11 @@ async fn deletion_forgets_the_learner(app: &TestApp) {
     .await;
     let hosted = played_room(store.as_ref(), ann.id, &[(bob.id, "Bob", 300)]).await;
     let mut socket = app.connect(&ann.token).await;
+    assert_eq!(
+        store.unread_notifications(ann.id).await.unwrap(),
+        1,
+        "a level-up"
+    );
 
     // Proof of presence: the password, right.
     let (status, problem) = delete(app, &ann.token, None).await;
@@ -319,6 +328,16 @@ async fn deletion_forgets_the_learner(app: &TestApp) {
     );
     assert!(store.xp_entries(ann.id).await.unwrap().is_empty());
     assert!(store.xp_pending(ann.id).await.unwrap().is_empty());
+    assert!(
+        store
+            .notifications(ann.id, None, 10, false)
+            .await
+            .unwrap()
+            .items
+            .is_empty(),
+        "the level-up notification is gone"
+    );
+    assert_eq!(store.unread_notifications(ann.id).await.unwrap(), 0);
     let before = as_ledgers_say(&store, board.top("alltime", 1000).await.unwrap()).await;
     assert_eq!(before.get(&bob.id), Some(&bob_xp));
     assert!(!before.contains_key(&ann.id));

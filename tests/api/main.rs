@@ -12,6 +12,7 @@ mod legacy_auth;
 mod legacy_goals;
 mod legacy_quiz;
 mod metrics;
+mod notifications;
 mod openapi;
 mod quizzes;
 mod tickets;

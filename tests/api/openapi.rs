@@ -66,6 +66,14 @@ const V1_ROUTES: &[(&str, &str, Auth)] = &[
     ("GET", "/api/v1/quizzes/{quiz_id}/export.json", Bearer),
     ("GET", "/api/v1/quizzes/{quiz_id}/export.csv", Bearer),
     ("GET", "/api/v1/catalog", Bearer),
+    // Notifications.
+    ("GET", "/api/v1/notifications", Bearer),
+    ("POST", "/api/v1/notifications/read-all", Bearer),
+    (
+        "POST",
+        "/api/v1/notifications/{notification_id}/read",
+        Bearer,
+    ),
 ];
 
 fn expected() -> BTreeSet<(String, String)> {

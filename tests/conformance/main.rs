@@ -9,6 +9,7 @@ mod common;
 mod job_queue;
 mod leaderboard;
 mod leaderboard_actor;
+mod notifications;
 mod rate_limiter;
 mod refresh_race;
 mod store;

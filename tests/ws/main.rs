@@ -4,6 +4,7 @@
 mod cluster;
 mod leaderboard;
 mod metrics;
+mod notifications;
 mod protocol;
 mod quiz;
 mod room_sources;

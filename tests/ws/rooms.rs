@@ -176,6 +176,13 @@ async fn a_whole_game_scores_by_speed_with_streaks_and_grants_xp_once() {
     assert_eq!(ended["reason"], "finished");
     assert_eq!(ended["results_saved"], true);
     assert_eq!(ended["podium"][0]["name"], "Player 0");
+    // The room's XP job tells each signed-in player, live, that it ended.
+    let told = players[0].1.next_of("notification").await;
+    assert_eq!(told["notification"]["kind"], "room_ended", "{told}");
+    assert_eq!(told["notification"]["data"]["rank"], 1);
+    assert_eq!(told["notification"]["data"]["xp"], xp);
+    assert_eq!(told["notification"]["read"], false);
+    assert_eq!(told["unread"], 1);
 
     // XP goes through the ledger, once.
     let token = &players[0].0;
@@ -203,20 +210,35 @@ async fn a_whole_game_scores_by_speed_with_streaks_and_grants_xp_once() {
     );
     // The room's XP job may run again (a retry, a worker that died before its
     // acknowledgement): nothing is granted twice.
+    let notifications = questpath_actors::notifications::Notifications::new(
+        app.backends.store.clone(),
+        app.backends.bus.clone(),
+    );
     let service = questpath::xp::XpService::new(
         app.backends.store.clone(),
         app.backends.leaderboard.clone(),
         app.backends.bus.clone(),
-    );
+    )
+    .with_notifications(notifications.clone());
     let room_uuid: uuid::Uuid = room["room_id"].as_str().unwrap().parse().unwrap();
     let regranted = questpath_actors::room::grants::grant_room(
         app.backends.store.as_ref(),
         &service,
+        &notifications,
         room_uuid,
     )
     .await
     .unwrap();
     assert_eq!(regranted, 2, "both players answered");
+    // ... and the job told nobody twice.
+    let listed: Value = app
+        .get_bearer("/api/v1/notifications", token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed["items"][0]["id"], told["notification"]["id"]);
     assert_eq!(
         app.backends
             .store

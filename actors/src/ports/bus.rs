@@ -54,6 +54,9 @@ pub enum UserEvent {
     /// The learner's place on a board moved.
     #[serde(rename = "leaderboard.rank")]
     RankChanged(crate::events::RankChanged),
+    /// A notification was created for the learner.
+    #[serde(rename = "notification")]
+    Notification(crate::events::NotificationCreated),
     /// The learner deleted their account: every connection of theirs closes.
     #[serde(rename = "account.deleted")]
     AccountDeleted,
@@ -78,6 +81,7 @@ impl UserEvent {
             UserEvent::JobStatus { job } => Some(Notice::JobProgress(job)),
             UserEvent::XpGranted(granted) => Some(Notice::XpGranted(granted)),
             UserEvent::RankChanged(rank) => Some(Notice::RankChanged(rank)),
+            UserEvent::Notification(created) => Some(Notice::Notification(created)),
             UserEvent::AccountDeleted => None,
         }
     }

@@ -89,6 +89,8 @@ pub struct RoomDeps {
     /// Where finished rooms' XP waits to be granted.
     pub job_queue: Arc<dyn JobQueue>,
     pub xp: XpService,
+    /// Tells players a room they played ended.
+    pub notifications: crate::notifications::Notifications,
     pub metrics: Arc<dyn GameMetrics>,
 }
 

@@ -4,7 +4,7 @@
 //! generation jobs in `jobs.rs`; goals, levels and questions in `goals/`; the XP ledger
 //! (and the users' `total_xp`) in `xp.rs`; the archive of past weekly boards in
 //! `archive.rs`; multiplayer room results in `room_results.rs`; saved quizzes in
-//! `quizzes.rs`. This file holds the connection and the helpers they share.
+//! `quizzes.rs`; learners' notifications in `notifications.rs`. This file holds the connection and the helpers they share.
 use async_trait::async_trait;
 use futures_util::TryStreamExt;
 use scylla::client::session::Session;
@@ -21,6 +21,7 @@ use super::archive::ArchiveStatements;
 use super::connect::{ConnectError, open, unreachable};
 use super::goals::{GoalStatements, LevelStatements};
 use super::jobs::JobStatements;
+use super::notifications::NotificationStatements;
 use super::quizzes::QuizStatements;
 use super::room_results::RoomResultStatements;
 use super::schema::check_version;
@@ -44,11 +45,18 @@ pub struct ScyllaStore {
     pub(super) archive: ArchiveStatements,
     pub(super) room_results: RoomResultStatements,
     pub(super) quizzes: QuizStatements,
+    pub(super) notifications: NotificationStatements,
 }
 
 impl ScyllaStore {
     /// Connects, checks that the keyspace's schema is current, and prepares statements.
     pub async fn connect(settings: &ScyllaSettings) -> Result<Self, ConnectError> {
+        // On the heap: the statements held while the next ones are prepared make a
+        // future too large for a test thread's stack in a debug build.
+        Box::pin(Self::prepare_all(settings)).await
+    }
+
+    async fn prepare_all(settings: &ScyllaSettings) -> Result<Self, ConnectError> {
         let session = open(settings).await?;
         check_version(&session, settings).await?;
         let ping = prepare(
@@ -69,6 +77,7 @@ impl ScyllaStore {
             archive: ArchiveStatements::prepare(&session, settings).await?,
             room_results: RoomResultStatements::prepare(&session, settings).await?,
             quizzes: QuizStatements::prepare(&session, settings).await?,
+            notifications: NotificationStatements::prepare(&session, settings).await?,
             session,
         })
     }

@@ -19,6 +19,7 @@ use crate::http::v1::quizzes::SavedQuiz;
 use crate::state::AppState;
 use questpath_actors::account::AccountData;
 use questpath_actors::domain::roadmap::Difficulty;
+use questpath_actors::events::NotificationView;
 use questpath_actors::ports::{GoalStatus, JobStatus, LevelStatus};
 use questpath_actors::rules::xp::player_level;
 
@@ -46,6 +47,8 @@ pub(crate) struct AccountExport {
     quizzes: Vec<SavedQuiz>,
     /// Signed-in devices (sessions not expired); never a token.
     sessions: Vec<ExportSession>,
+    /// In-app notifications kept (the last 200, 90 days at most), newest first.
+    notifications: Vec<NotificationView>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -352,6 +355,7 @@ impl AccountExport {
                     revoked: f.revoked,
                 })
                 .collect(),
+            notifications: data.notifications,
         }
     }
 }
@@ -359,7 +363,8 @@ impl AccountExport {
 /// Everything held about the signed-in learner, as a JSON file to keep: profile, goals
 /// with their levels, topics and progress, roadmap generations, the XP ledger, places
 /// on the boards (live and archived weeks), rooms played (the learner's own line) and
-/// hosted, saved quizzes, and signed-in sessions. Never a password hash or a token.
+/// hosted, saved quizzes, signed-in sessions and notifications. Never a password hash or
+/// a token.
 #[utoipa::path(
     get,
     path = "/api/v1/me/export",
@@ -402,7 +407,8 @@ pub(crate) struct DeleteAccount {
 /// current password (`{"password": ...}`) for an account that has one, else a sign-in
 /// within the last 5 minutes. Removes the profile, email and Google links (the email may
 /// sign up again), sessions (every device is signed out, open websockets close with
-/// 4011), goals, roadmap generations and saved quizzes; the learner leaves every board.
+/// 4011), goals, roadmap generations, saved quizzes and notifications; the learner
+/// leaves every board.
 /// What others need stays, without the learner: the XP ledger's entries (anonymous, so
 /// totals add up), their rank and score on archived weeks, and their place and score in
 /// rooms they played (as "deleted player").

@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod goals;
 pub mod leaderboards;
 pub mod me;
+pub mod notifications;
 pub mod quizzes;
 pub mod room_qr;
 pub mod rooms;
@@ -39,6 +40,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(leaderboards::configure)
             .configure(rooms::configure)
             .configure(quizzes::configure)
+            .configure(notifications::configure)
             .configure(catalog::configure)
             .configure(room_qr::configure)
             .configure(crate::http::websocket::configure),

@@ -14,10 +14,10 @@ use super::count_store_operation;
 use crate::metrics::Metrics;
 use questpath_actors::ports::store::{
     ArchiveStore, ArchivedEntry, ArchivedWeek, GenerationJob, Goal, GoalStatus, GoalStore,
-    JobStore, Level, LevelStatus, LoginFailures, NewGoal, NewUser, Page, ProfileUpdate, Question,
-    QuizStore, QuizSummary, RefreshFamily, RefreshToken, RetiredXp, RetiredXpEntry, RoomResult,
-    RoomResultStore, SavedQuiz, SessionStore, Store, StoreBackend, StoreError, StoreResult, User,
-    UserStore, XpEntry, XpStore,
+    JobStore, Level, LevelStatus, LoginFailures, NewGoal, NewUser, Notification, NotificationStore,
+    Page, ProfileUpdate, Question, QuizStore, QuizSummary, RefreshFamily, RefreshToken, Retention,
+    RetiredXp, RetiredXpEntry, RoomResult, RoomResultStore, SavedQuiz, SessionStore, Store,
+    StoreBackend, StoreError, StoreResult, User, UserStore, XpEntry, XpStore,
 };
 
 /// The `outcome` label of a store result.
@@ -536,6 +536,67 @@ impl QuizStore for InstrumentedStore {
             self,
             "delete_quiz",
             self.inner.delete_quiz(owner_id, quiz_id)
+        )
+    }
+}
+
+#[async_trait]
+impl NotificationStore for InstrumentedStore {
+    async fn add_notification(
+        &self,
+        notification: &Notification,
+        retention: Retention,
+    ) -> StoreResult<bool> {
+        timed_store!(
+            self,
+            "add_notification",
+            self.inner.add_notification(notification, retention)
+        )
+    }
+
+    async fn notifications(
+        &self,
+        user_id: Uuid,
+        after: Option<Uuid>,
+        limit: usize,
+        unread_only: bool,
+    ) -> StoreResult<Page<Notification>> {
+        timed_store!(
+            self,
+            "notifications",
+            self.inner.notifications(user_id, after, limit, unread_only)
+        )
+    }
+
+    async fn unread_notifications(&self, user_id: Uuid) -> StoreResult<u32> {
+        timed_store!(
+            self,
+            "unread_notifications",
+            self.inner.unread_notifications(user_id)
+        )
+    }
+
+    async fn mark_notification_read(&self, user_id: Uuid, id: Uuid) -> StoreResult<bool> {
+        timed_store!(
+            self,
+            "mark_notification_read",
+            self.inner.mark_notification_read(user_id, id)
+        )
+    }
+
+    async fn mark_all_notifications_read(&self, user_id: Uuid) -> StoreResult<()> {
+        timed_store!(
+            self,
+            "mark_all_notifications_read",
+            self.inner.mark_all_notifications_read(user_id)
+        )
+    }
+
+    async fn delete_notifications(&self, user_id: Uuid) -> StoreResult<()> {
+        timed_store!(
+            self,
+            "delete_notifications",
+            self.inner.delete_notifications(user_id)
         )
     }
 }

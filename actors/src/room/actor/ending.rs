@@ -16,7 +16,7 @@ use crate::ports::store::RoomResult;
 use crate::room::Rooms;
 use crate::room::forget::forget_deleted;
 use crate::room::game::{EndReason, Results};
-use crate::room::grants::{Placed, QUEUE, grant_placed, grant_room};
+use crate::room::grants::{EndedRoom, Placed, QUEUE, grant_placed, grant_room, notify_ended};
 use crate::room::snapshot::Write;
 
 /// How long the store gets to save a room's results.
@@ -107,13 +107,16 @@ async fn queue_xp(rooms: Arc<Rooms>, room_id: Uuid) {
         .await;
     if let Err(e) = queued {
         tracing::warn!(error = %e, %room_id, "room XP job could not be queued; granting now");
-        if let Err(e) = grant_room(rooms.deps.store.as_ref(), &rooms.deps.xp, room_id).await {
+        let deps = &rooms.deps;
+        if let Err(e) =
+            grant_room(deps.store.as_ref(), &deps.xp, &deps.notifications, room_id).await
+        {
             tracing::error!(%room_id, error = %e, "room XP could not be granted");
         }
     }
 }
 
-/// Grants from the in-memory results (only when they could not be saved).
+/// Grants and notifies from the in-memory results (only when they could not be saved).
 async fn grant_from_memory(rooms: Arc<Rooms>, results: Results) {
     let players: Vec<Placed> = results
         .players
@@ -124,9 +127,20 @@ async fn grant_from_memory(rooms: Arc<Rooms>, results: Results) {
             rank: p.rank,
             correct: p.correct,
             answered: p.answered,
+            score: p.score,
+            xp: p.xp,
         })
         .collect();
     if let Err(e) = grant_placed(&rooms.deps.xp, results.room_id, &players).await {
         tracing::error!(room_id = %results.room_id, error = %e, "room XP could not be granted");
+    }
+    let room = EndedRoom {
+        room_id: results.room_id,
+        code: results.code.clone(),
+        title: results.title.clone(),
+        end_reason: results.end_reason.as_str().into(),
+    };
+    if let Err(e) = notify_ended(&rooms.deps.notifications, &room, &players).await {
+        tracing::error!(room_id = %results.room_id, error = %e, "players not told the room ended");
     }
 }

@@ -6,7 +6,7 @@
 //! sign-in failures race-free: redb allows one write transaction at a time.
 //!
 //! One file per aggregate implements its port trait (`users.rs`, `sessions.rs`, `jobs.rs`,
-//! `goals.rs`, `xp.rs`, `archive.rs`, `room_results.rs`, `quizzes.rs`); the keys mirror the
+//! `goals.rs`, `xp.rs`, `archive.rs`, `room_results.rs`, `quizzes.rs`, `notifications.rs`); the keys mirror the
 //! CQL tables (see docs/data-model.md), and every table is defined in `tables.rs`.
 //!
 //! redb has no TTL. Records that expire (refresh families and tokens, sign-in failures)
@@ -27,6 +27,7 @@ mod archive;
 mod backfill;
 mod goals;
 mod jobs;
+mod notifications;
 mod quizzes;
 mod room_results;
 mod sessions;

@@ -97,6 +97,19 @@ pub(super) const XP_RETIRED: TableDefinition<(u128, u32), &[u8]> =
 pub(super) const ROOM_RESULTS_BY_PLAYER: TableDefinition<(u128, u128), ()> =
     TableDefinition::new("room_results_by_player");
 
+/// notifications: (user id, notification id) -> JSON `Notification`; a learner's
+/// notifications in one key range, oldest first (v7 ids), read backwards for newest
+/// first.
+pub(super) const NOTIFICATIONS: TableDefinition<(u128, u128), &[u8]> =
+    TableDefinition::new("notifications");
+/// notifications_unread: (user id, notification id) -> nothing; the unread ones.
+pub(super) const NOTIFICATIONS_UNREAD: TableDefinition<(u128, u128), ()> =
+    TableDefinition::new("notifications_unread");
+/// notification_keys: (user id, dedupe key) -> notification id; one notification per
+/// key.
+pub(super) const NOTIFICATION_KEYS: TableDefinition<(u128, &str), u128> =
+    TableDefinition::new("notification_keys");
+
 /// Something done to each table of the store, with its key and value types: creating
 /// them (the store's open) or copying, counting and listing them (backups).
 pub(crate) trait Visit {
@@ -139,5 +152,8 @@ pub(crate) fn every_table<T: Visit>(visit: &mut T) -> Result<(), T::Error> {
     visit.table(GENERATION_JOBS_BY_USER)?;
     visit.table(XP_RETIRED)?;
     visit.table(ROOM_RESULTS_BY_PLAYER)?;
+    visit.table(NOTIFICATIONS)?;
+    visit.table(NOTIFICATIONS_UNREAD)?;
+    visit.table(NOTIFICATION_KEYS)?;
     Ok(())
 }
