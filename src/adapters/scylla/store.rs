@@ -21,6 +21,7 @@ use super::archive::ArchiveStatements;
 use super::connect::{ConnectError, open, unreachable};
 use super::goals::{GoalStatements, LevelStatements};
 use super::jobs::JobStatements;
+use super::leagues::LeagueStatements;
 use super::quizzes::QuizStatements;
 use super::room_results::RoomResultStatements;
 use super::schema::check_version;
@@ -44,6 +45,7 @@ pub struct ScyllaStore {
     pub(super) archive: ArchiveStatements,
     pub(super) room_results: RoomResultStatements,
     pub(super) quizzes: QuizStatements,
+    pub(super) leagues: LeagueStatements,
 }
 
 impl ScyllaStore {
@@ -69,6 +71,7 @@ impl ScyllaStore {
             archive: ArchiveStatements::prepare(&session, settings).await?,
             room_results: RoomResultStatements::prepare(&session, settings).await?,
             quizzes: QuizStatements::prepare(&session, settings).await?,
+            leagues: LeagueStatements::prepare(&session, settings).await?,
             session,
         })
     }
