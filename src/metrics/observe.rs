@@ -68,4 +68,10 @@ impl CoreMetrics for Metrics {
     fn job_dead_lettered(&self, queue: &str) {
         Metrics::job_dead_lettered(self, queue)
     }
+    fn league_moves(&self, moved: &'static str, count: u64) {
+        Metrics::league_moves(self, moved, count)
+    }
+    fn league_cohort_formed(&self, tier: &'static str) {
+        Metrics::league_cohort_formed(self, tier)
+    }
 }

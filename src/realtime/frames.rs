@@ -28,6 +28,15 @@ pub fn frame(notice: Notice) -> ServerMessage {
         Notice::RankChanged(rank) => rank_frame(rank),
         Notice::BoardTop(top) => top_frame(top),
         Notice::Room(event) => room_seat(event),
+        Notice::LeagueStandings(l) => ServerMessage::LeagueStandings {
+            week: l.week,
+            tier: l.tier,
+            cohort: l.cohort,
+            ends_at: l.ends_at,
+            promotion_ranks: l.promotion_ranks,
+            demotion_ranks: l.demotion_ranks,
+            standings: l.standings,
+        },
     }
 }
 
@@ -227,6 +236,7 @@ pub fn kind(notice: &Notice) -> &'static str {
         Notice::XpGranted(_) => "xp.granted",
         Notice::RankChanged(_) => "leaderboard.rank",
         Notice::BoardTop(_) => "leaderboard.top",
+        Notice::LeagueStandings(_) => "league.standings",
         Notice::Room(event) => match event {
             RoomEvent::Joined { .. } => "room.joined",
             RoomEvent::State { .. } => "room.state",

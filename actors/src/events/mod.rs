@@ -6,12 +6,14 @@
 //! They are serde types because room events travel between instances over the bus.
 
 pub mod codes;
+pub mod league;
 pub mod progress;
 pub mod quiz;
 pub mod room;
 
 use serde::{Deserialize, Serialize};
 
+pub use league::{LeagueRow, LeagueStandings};
 pub use progress::{BoardTop, LeaderboardRow, RankChanged, XpGranted};
 pub use quiz::{AnswerJudged, QuestionOpened, QuizFinished};
 pub use room::RoomEvent;
@@ -46,6 +48,8 @@ pub enum Notice {
     BoardTop(BoardTop),
     /// Something happened in a multiplayer room.
     Room(RoomEvent),
+    /// The standings of the learner's league cohort changed.
+    LeagueStandings(LeagueStandings),
 }
 
 impl Notice {

@@ -57,6 +57,9 @@ pub enum UserEvent {
     /// The learner deleted their account: every connection of theirs closes.
     #[serde(rename = "account.deleted")]
     AccountDeleted,
+    /// The standings of the learner's league cohort changed.
+    #[serde(rename = "league.standings")]
+    LeagueStandings(crate::events::LeagueStandings),
 }
 
 impl UserEvent {
@@ -79,6 +82,7 @@ impl UserEvent {
             UserEvent::XpGranted(granted) => Some(Notice::XpGranted(granted)),
             UserEvent::RankChanged(rank) => Some(Notice::RankChanged(rank)),
             UserEvent::AccountDeleted => None,
+            UserEvent::LeagueStandings(standings) => Some(Notice::LeagueStandings(standings)),
         }
     }
 }
