@@ -5,6 +5,7 @@ pub mod auth;
 pub mod catalog;
 pub mod goals;
 pub mod leaderboards;
+pub mod leagues;
 pub mod me;
 pub mod quizzes;
 pub mod room_qr;
@@ -37,6 +38,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(me::configure)
             .configure(goals::configure)
             .configure(leaderboards::configure)
+            .configure(leagues::configure)
             .configure(rooms::configure)
             .configure(quizzes::configure)
             .configure(catalog::configure)
