@@ -63,7 +63,7 @@ ALLOWED = {
         "observe": {"events"},
         "leaderboard": {"events", "outbound", "ports"},
         "leagues": {"clock", "domain", "events", "leaderboard", "observe", "ports"},
-        "xp": {"events", "fault", "leaderboard", "leagues", "observe", "ports", "rules"},
+        "xp": {"clock", "events", "fault", "leaderboard", "leagues", "observe", "ports", "rules"},
         "goals": {"ports", "rules", "xp"},
         "session": {"events", "goals", "leaderboard", "observe", "outbound", "ports", "rules",
                     "xp"},
