@@ -9,6 +9,8 @@ mod common;
 mod job_queue;
 mod leaderboard;
 mod leaderboard_actor;
+mod leagues;
+mod leagues_week;
 mod rate_limiter;
 mod refresh_race;
 mod store;

@@ -36,7 +36,11 @@ const WEEKS_BUCKET: i32 = 0;
 
 /// Compare-and-set rounds a placement tries before giving up (each lost round means
 /// another learner was placed meanwhile).
-const ATTEMPTS: usize = 64;
+const ATTEMPTS: usize = 100;
+
+/// Most time waited after a lost round (a random part of it), so racing placements
+/// spread out instead of colliding again.
+const BACKOFF_MS: u64 = 20;
 
 const MEMBER_COLUMNS: &str =
     "user_id, week, tier, cohort, placed_at, tier_after, rank, xp, cohort_size";
@@ -64,7 +68,7 @@ impl LeagueStatements {
     pub(super) async fn prepare(
         session: &Session,
         settings: &ScyllaSettings,
-    ) -> Result<Self, ConnectError> {
+    ) -> Result<Box<Self>, ConnectError> {
         let ks = &settings.keyspace;
         let prepare = |cql: String| prepare(session, settings, cql);
         let mut member_serial = prepare(format!(
@@ -77,7 +81,7 @@ impl LeagueStatements {
         ))
         .await?;
         open_serial.set_consistency(Consistency::LocalSerial);
-        Ok(LeagueStatements {
+        Ok(Box::new(LeagueStatements {
             member: prepare(format!(
                 "SELECT {MEMBER_COLUMNS} FROM {ks}.league_members WHERE user_id = ? AND week = ?"
             ))
@@ -136,7 +140,7 @@ impl LeagueStatements {
                 "SELECT week, cohorts, learners, closed_at FROM {ks}.league_weeks WHERE bucket = ? AND week = ?"
             ))
             .await?,
-        })
+        }))
     }
 }
 
@@ -223,7 +227,7 @@ impl ScyllaStore {
                     if lwt_applied(result)? {
                         return Ok((0, true));
                     }
-                    continue;
+                    None
                 }
                 Some((Some(cohort), Some(size))) if size >= max => {
                     let result = self
@@ -248,6 +252,8 @@ impl ScyllaStore {
                     .map_err(|_| internal(format!("corrupt cohort number {cohort}")))?;
                 return Ok((cohort, opened));
             }
+            let wait = rand::random::<u64>() % BACKOFF_MS;
+            tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
         }
         Err(StoreError::Unavailable(format!(
             "could not place a learner in {week} {tier}: too many placements at once"

@@ -45,7 +45,9 @@ pub struct ScyllaStore {
     pub(super) archive: ArchiveStatements,
     pub(super) room_results: RoomResultStatements,
     pub(super) quizzes: QuizStatements,
-    pub(super) leagues: LeagueStatements,
+    /// Boxed, as is its preparation: the connect future, which holds every aggregate's
+    /// statements while it builds them, would otherwise outgrow a test thread's stack.
+    pub(super) leagues: Box<LeagueStatements>,
 }
 
 impl ScyllaStore {
@@ -71,7 +73,7 @@ impl ScyllaStore {
             archive: ArchiveStatements::prepare(&session, settings).await?,
             room_results: RoomResultStatements::prepare(&session, settings).await?,
             quizzes: QuizStatements::prepare(&session, settings).await?,
-            leagues: LeagueStatements::prepare(&session, settings).await?,
+            leagues: Box::pin(LeagueStatements::prepare(&session, settings)).await?,
             session,
         })
     }
