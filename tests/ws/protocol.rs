@@ -239,7 +239,7 @@ fn every_documented_example_parses() {
         }
     }
     assert_eq!(client, 11, "client examples");
-    assert_eq!(server, 17, "server examples");
+    assert_eq!(server, 18, "server examples");
 }
 
 #[actix_web::test]
