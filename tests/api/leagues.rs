@@ -198,3 +198,25 @@ async fn history_lists_decided_weeks_newest_first_in_pages() {
         assert_eq!(problem["code"], "validation_failed", "{bad}: {problem}");
     }
 }
+
+#[actix_web::test]
+async fn a_cohort_formed_is_counted() {
+    let (app, _xp) = app_with_xp().await;
+    let token = app.learner().await;
+    app.pass_first_level(&token).await;
+    let text = app.get("/metrics").await.text().await.unwrap();
+    for family in [
+        "questpath_league_cohorts_formed_total",
+        "questpath_league_moves_total",
+    ] {
+        assert!(
+            text.contains(&format!("# TYPE {family} counter")),
+            "{family}"
+        );
+    }
+    assert!(
+        text.contains(r#"questpath_league_cohorts_formed_total{tier="bronze"} 1"#),
+        "{text}"
+    );
+    assert!(text.contains(r#"questpath_league_moves_total{move="promoted"} 0"#));
+}

@@ -72,6 +72,30 @@ impl Recorder {
     }
 }
 
+/// Counts the league metrics.
+#[derive(Default)]
+struct Counted {
+    moves: Mutex<HashMap<&'static str, u64>>,
+    formed: Mutex<u64>,
+}
+
+impl questpath_actors::observe::GameMetrics for Counted {
+    fn league_moves(&self, moved: &'static str, count: u64) {
+        *self.moves.lock().unwrap().entry(moved).or_default() += count;
+    }
+    fn league_cohort_formed(&self, _tier: &'static str) {
+        *self.formed.lock().unwrap() += 1;
+    }
+}
+
+impl Counted {
+    fn moves(&self) -> (u64, u64, u64) {
+        let moves = self.moves.lock().unwrap();
+        let get = |m: &str| moves.get(m).copied().unwrap_or(0);
+        (get("promoted"), get("demoted"), get("stayed"))
+    }
+}
+
 /// Writes a grant to the ledger and applies it to the leagues as the XP service does
 /// (pending until applied).
 async fn grant(
@@ -246,6 +270,7 @@ async fn two_weeks_of_200_learners(store: Arc<dyn Store>, port: Arc<dyn Leaderbo
     let second = first.next();
     let clock = ManualClock::new(first.starts_at());
     let recorder = Arc::new(Recorder::default());
+    let counted = Arc::new(Counted::default());
     let instances: Vec<Leagues> = (0..2)
         .map(|_| {
             let leaderboards =
@@ -253,6 +278,7 @@ async fn two_weeks_of_200_learners(store: Arc<dyn Store>, port: Arc<dyn Leaderbo
             Leagues::new(Arc::clone(&store), leaderboards, Arc::clone(&bus))
                 .with_clock(Arc::new(clock.clone()))
                 .with_outcomes(recorder.clone())
+                .with_metrics(counted.clone())
         })
         .collect();
     let learners: Vec<Uuid> = (0..LEARNERS).map(|_| Uuid::new_v4()).collect();
@@ -322,6 +348,8 @@ async fn two_weeks_of_200_learners(store: Arc<dyn Store>, port: Arc<dyn Leaderbo
     instances[0].close_week(first).await.unwrap();
     assert_eq!(snapshot(&store, &learners).await, before);
     assert_eq!(store.league_week(&first.label()).await.unwrap(), mark);
+    assert_eq!(counted.moves(), (40, 0, 160), "moves counted once");
+    assert_eq!(*counted.formed.lock().unwrap(), 7);
 
     // The deferred grant goes through now (as the XP recovery would retry it).
     let entries = store.xp_entries(learners[0]).await.unwrap();
@@ -372,4 +400,6 @@ async fn two_weeks_of_200_learners(store: Arc<dyn Store>, port: Arc<dyn Leaderbo
     let before = snapshot(&store, &learners).await;
     instances[1].close_week(second).await.unwrap();
     assert_eq!(snapshot(&store, &learners).await, before);
+    assert_eq!(counted.moves(), (80, 8, 312));
+    assert_eq!(*counted.formed.lock().unwrap(), 7 + 8);
 }
