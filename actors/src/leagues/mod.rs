@@ -4,7 +4,7 @@
 //!
 //! - [`rules`]: tiers' zones and the week's outcome, pure.
 //! - Placement (here): the first grant of a learner's week places them, through the
-//!   store's atomic [`LeagueStore::place_in_league`] (once per learner and week; cohorts
+//!   store's atomic [`crate::ports::store::LeagueStore::place_in_league`] (once per learner and week; cohorts
 //!   never pass [`rules::COHORT_SIZE`]; a new cohort opens when the open one is full,
 //!   so nobody waits). The tier is the one their last week's result gave (Bronze at
 //!   first). Until last week is decided (minutes into Monday) a learner who played it
@@ -58,8 +58,8 @@ pub enum LeagueError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Board(#[from] PortError),
-    /// The learner played `0`'s league, whose results are not decided yet: their next
-    /// tier is unknown until then.
+    /// The learner played the league of the week named, whose results are not decided
+    /// yet: their next tier is unknown until then.
     #[error("the league week {0} is not decided yet")]
     NotSettled(String),
     #[error("the league week {0} has not ended")]
