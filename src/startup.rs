@@ -192,6 +192,12 @@ impl Application {
             xp.clone()
                 .recover_until_stopped(std::time::Duration::from_secs(60), background.clone()),
         );
+        // Rebuilds lost league boards and decides each league week once it has ended.
+        tokio::spawn(
+            xp.leagues()
+                .clone()
+                .run_until_stopped(std::time::Duration::from_secs(30), background.clone()),
+        );
         let realtime = start_realtime(
             &settings,
             &backends,

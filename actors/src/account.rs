@@ -16,6 +16,8 @@
 //! - goals with their levels and question banks, generation jobs, saved quizzes;
 //! - the XP ledger is retired under an anonymous id (totals still add up), and the
 //!   learner leaves every board kept;
+//! - league memberships and results are removed, and the learner leaves the cohort
+//!   boards and member lists (with the XP, [`XpService::forget`]);
 //! - archived weeks keep the learner's rank and score under the nil id;
 //! - rooms they played keep their place and score under a fresh id, named
 //!   [`crate::room::forget::DELETED_PLAYER`]; rooms they hosted get the nil host;
@@ -36,7 +38,7 @@ use crate::leaderboard::rebuild::kept_boards;
 use crate::leaderboard::{Board, LeaderboardError};
 use crate::notifications::{NotificationView, Notifications};
 use crate::ports::bus::{UserEvent, user_topic};
-use crate::ports::store::{ArchivedEntry, RetiredXp, RoomResult, SavedQuiz};
+use crate::ports::store::{ArchivedEntry, LeagueMembership, RetiredXp, RoomResult, SavedQuiz};
 use crate::ports::{
     Bus, Cache, GenerationJob, LeaderboardEntry, PortError, RefreshFamily, Store, StoreError, User,
     XpEntry,
@@ -87,6 +89,8 @@ pub struct AccountData {
     pub boards: Vec<(Board, LeaderboardEntry)>,
     /// The learner's final standings on archived weeks, newest week first.
     pub archived: Vec<(String, ArchivedEntry)>,
+    /// The learner's league weeks (cohort, and result once decided), newest first.
+    pub leagues: Vec<LeagueMembership>,
     /// Rooms played signed in, newest first.
     pub rooms_played: Vec<RoomPlayed>,
     /// Rooms hosted, most recently ended first (without their documents).
@@ -242,6 +246,12 @@ impl Accounts {
             xp: store.xp_entries(id).await?,
             boards,
             archived,
+            leagues: self
+                .xp
+                .leagues()
+                .store()
+                .league_memberships(id, None, MOST)
+                .await?,
             rooms_played,
             rooms_hosted: store.room_results_of_host(id, MOST).await?,
             quizzes,

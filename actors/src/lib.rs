@@ -8,6 +8,7 @@
 //! - `events`: domain events, what the core tells a learner's connections.
 //! - `goals`: goals, roadmaps and a learner's progress (passing a level).
 //! - `leaderboard`: the all-time and weekly boards, their actor, rebuilds and archives.
+//! - `leagues`: weekly leagues: tiers, cohorts, standings, the week's end.
 //! - `xp`: XP grants through the ledger.
 //! - `observe`: what the core reports for monitoring (a trait the server implements).
 //! - `outbound`: a connection as the actors see it (a bounded queue of events).
@@ -25,6 +26,7 @@ pub mod fault;
 pub mod goals;
 pub mod leaderboard;
 pub mod notifications;
+pub mod leagues;
 pub mod observe;
 pub mod outbound;
 pub mod ports;

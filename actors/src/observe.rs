@@ -26,6 +26,14 @@ pub mod job_outcome {
     pub const ERROR: &str = "error";
 }
 
+/// `move` label of league results at a week's end.
+pub mod league_move {
+    pub const PROMOTED: &str = "promoted";
+    pub const DEMOTED: &str = "demoted";
+    pub const STAYED: &str = "stayed";
+    pub const ALL: &[&str] = &[PROMOTED, DEMOTED, STAYED];
+}
+
 /// Counters and timings of sessions, quizzes, XP, rooms and jobs.
 #[allow(unused_variables)]
 pub trait GameMetrics: Send + Sync + 'static {
@@ -58,4 +66,8 @@ pub trait GameMetrics: Send + Sync + 'static {
     fn job_dead_lettered(&self, queue: &str) {}
     /// A notification of `kind` was created (a repeat of its key is not counted).
     fn notification_created(&self, kind: &'static str) {}
+    /// `count` learners of a week's end moved as `moved` (one of [`league_move`]).
+    fn league_moves(&self, moved: &'static str, count: u64) {}
+    /// A league cohort opened in `tier`.
+    fn league_cohort_formed(&self, tier: &'static str) {}
 }

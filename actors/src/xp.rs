@@ -28,6 +28,7 @@ use uuid::Uuid;
 use crate::events::XpGranted;
 use crate::leaderboard::{LeaderboardError, Leaderboards};
 use crate::notifications::{LevelUp, NewNotification, Notifications};
+use crate::leagues::{LeagueError, LeagueOutcomes, Leagues};
 use crate::observe::GameMetrics;
 use crate::ports::bus::{UserEvent, user_topic};
 use crate::ports::store::RetiredXp;
@@ -55,6 +56,8 @@ impl GrantOutcome {
 pub struct XpService {
     store: Arc<dyn Store>,
     leaderboards: Leaderboards,
+    /// Weekly leagues, written after the boards from the same ledger read.
+    leagues: Leagues,
     bus: Arc<dyn Bus>,
     /// XP granted by source and level-ups; `None` in tools and tests that do not scrape.
     metrics: Option<Arc<dyn GameMetrics>>,
@@ -70,8 +73,10 @@ impl XpService {
         leaderboard: Arc<dyn Leaderboard>,
         bus: Arc<dyn Bus>,
     ) -> Self {
+        let leaderboards = Leaderboards::start(Arc::clone(&store), leaderboard, Arc::clone(&bus));
         XpService {
-            leaderboards: Leaderboards::start(Arc::clone(&store), leaderboard, Arc::clone(&bus)),
+            leagues: Leagues::new(Arc::clone(&store), leaderboards.clone(), Arc::clone(&bus)),
+            leaderboards,
             store,
             bus,
             metrics: None,
@@ -87,8 +92,26 @@ impl XpService {
 
     /// Counts grants (by source) and level-ups in `metrics`.
     pub fn with_metrics(mut self, metrics: Arc<dyn GameMetrics>) -> Self {
+        self.leagues = self.leagues.with_metrics(Arc::clone(&metrics));
         self.metrics = Some(metrics);
         self
+    }
+
+    /// Hands every league week's outcomes to `hook` (see [`LeagueOutcomes`]).
+    pub fn with_league_outcomes(mut self, hook: Arc<dyn LeagueOutcomes>) -> Self {
+        self.leagues = self.leagues.with_outcomes(hook);
+        self
+    }
+
+    /// Reads the leagues' "now" from `clock` (tests drive a league week).
+    pub fn with_league_clock(mut self, clock: Arc<dyn crate::clock::Clock>) -> Self {
+        self.leagues = self.leagues.with_clock(clock);
+        self
+    }
+
+    /// The weekly leagues the grants reach.
+    pub fn leagues(&self) -> &Leagues {
+        &self.leagues
     }
 
     /// The leaderboards the grants reach (reads for routes, subscriptions for sessions).
@@ -158,6 +181,19 @@ impl XpService {
                 // Left pending: recovery completes it when the leaderboard is back.
                 tracing::warn!(%user_id, error = %e, "leaderboard update failed; grant stays pending");
                 return Ok(total);
+            }
+            match self.leagues.apply_ledger(user_id, &entries, &pending).await {
+                Ok(()) => {}
+                // Last week's league is being decided (minutes into Monday): recovery
+                // places the learner once it is.
+                Err(LeagueError::NotSettled(week)) => {
+                    tracing::debug!(%user_id, %week, "league placement waits for last week's end; grant stays pending");
+                    return Ok(total);
+                }
+                Err(e) => {
+                    tracing::warn!(%user_id, error = %e, "league update failed; grant stays pending");
+                    return Ok(total);
+                }
             }
             applied = entries;
             entries = self.store.xp_entries(user_id).await?;
@@ -245,10 +281,20 @@ impl XpService {
     pub async fn forget(&self, user_id: Uuid) -> Result<Option<RetiredXp>, LeaderboardError> {
         let retired = self.store.retire_xp(user_id).await?;
         let boards = self.leaderboards.remove_user(user_id).await?;
+        let leagues = self.leagues.forget(user_id).await.map_err(|e| match e {
+            LeagueError::Store(e) => LeaderboardError::Store(e),
+            LeagueError::Board(e) => LeaderboardError::Board(e),
+            other => LeaderboardError::Board(crate::ports::PortError::new(
+                "leagues",
+                "forget",
+                other.to_string(),
+            )),
+        })?;
         tracing::info!(
             %user_id,
             entries = retired.map_or(0, |r| r.entries),
             boards,
+            leagues,
             "xp of a deleted learner retired"
         );
         Ok(retired)

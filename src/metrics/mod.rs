@@ -31,6 +31,7 @@ mod game;
 mod http;
 pub mod instrumented;
 mod jobs;
+mod leagues;
 mod observe;
 mod rooms;
 mod websocket;
@@ -67,6 +68,7 @@ pub struct Metrics {
     rooms: rooms::RoomMetrics,
     dependencies: dependencies::DependencyMetrics,
     jobs: jobs::JobMetrics,
+    leagues: leagues::LeagueMetrics,
 }
 
 impl Metrics {
@@ -96,6 +98,7 @@ impl Metrics {
             rooms: rooms::RoomMetrics::register(&r)?,
             dependencies: dependencies::DependencyMetrics::register(&r)?,
             jobs: jobs::JobMetrics::register(&r, job_queues)?,
+            leagues: leagues::LeagueMetrics::register(&r)?,
             registry: r,
             exposed,
         })

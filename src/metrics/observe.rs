@@ -71,4 +71,10 @@ impl CoreMetrics for Metrics {
     fn notification_created(&self, kind: &'static str) {
         Metrics::notification_created(self, kind)
     }
+    fn league_moves(&self, moved: &'static str, count: u64) {
+        Metrics::league_moves(self, moved, count)
+    }
+    fn league_cohort_formed(&self, tier: &'static str) {
+        Metrics::league_cohort_formed(self, tier)
+    }
 }

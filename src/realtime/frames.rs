@@ -36,6 +36,15 @@ pub fn frame(notice: Notice) -> ServerMessage {
             notification,
             unread,
         },
+        Notice::LeagueStandings(l) => ServerMessage::LeagueStandings {
+            week: l.week,
+            tier: l.tier,
+            cohort: l.cohort,
+            ends_at: l.ends_at,
+            promotion_ranks: l.promotion_ranks,
+            demotion_ranks: l.demotion_ranks,
+            standings: l.standings,
+        },
     }
 }
 
@@ -236,6 +245,7 @@ pub fn kind(notice: &Notice) -> &'static str {
         Notice::RankChanged(_) => "leaderboard.rank",
         Notice::BoardTop(_) => "leaderboard.top",
         Notice::Notification(_) => "notification",
+        Notice::LeagueStandings(_) => "league.standings",
         Notice::Room(event) => match event {
             RoomEvent::Joined { .. } => "room.joined",
             RoomEvent::State { .. } => "room.state",

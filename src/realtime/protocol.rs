@@ -11,7 +11,7 @@ pub use questpath_actors::events::room::{
     RoomOptionCount, RoomPhase, RoomQuestionView, RoomRole, RoomRosterJoined, RoomRosterLeft,
     RoomRosterSeat, RoomScoreRow, RoomSeat, RoomSnapshot,
 };
-pub use questpath_actors::events::{LETTERS, LeaderboardRow, NotificationView, codes};
+pub use questpath_actors::events::{LETTERS, LeaderboardRow, LeagueRow, NotificationView, codes};
 
 /// Subprotocol of JSON text frames.
 pub const SUBPROTOCOL_JSON: &str = "questpath.v1";
@@ -320,6 +320,25 @@ pub enum ServerMessage {
         /// The learner's unread notifications, this one included.
         unread: u32,
     },
+    /// The standings of the learner's league cohort, after they changed (at most once
+    /// a second per cohort).
+    #[serde(rename = "league.standings")]
+    LeagueStandings {
+        /// The ISO week (`2026-W48`).
+        week: String,
+        /// `bronze`, `silver`, `gold`, `sapphire`, `ruby`, `emerald` or `diamond`.
+        tier: String,
+        /// The cohort's number within its tier and week.
+        cohort: u32,
+        /// When the week ends (Monday 00:00 UTC, RFC 3339).
+        ends_at: String,
+        /// Ranks 1 to this move up a tier at the week's end.
+        promotion_ranks: u32,
+        /// The last this many ranks move down a tier.
+        demotion_ranks: u32,
+        /// The whole cohort, best first.
+        standings: Vec<LeagueRow>,
+    },
 }
 
 impl ClientMessage {
@@ -378,6 +397,7 @@ impl ServerMessage {
             ServerMessage::RoomEnded { .. } => "room.ended",
             ServerMessage::RoomFinal { .. } => "room.final",
             ServerMessage::Notification { .. } => "notification",
+            ServerMessage::LeagueStandings { .. } => "league.standings",
         }
     }
 }

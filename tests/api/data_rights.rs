@@ -148,6 +148,17 @@ async fn the_export_holds_what_the_learner_made_and_no_secret() {
     let all_time = current.iter().find(|s| s["board"] == "alltime").unwrap();
     assert_eq!(all_time["score"], xp);
     assert_eq!(all_time["rank"], 1);
+    // The league week the XP placed her in (her own line only).
+    let week = questpath_actors::leaderboard::Week::of(Utc::now()).label();
+    assert_eq!(
+        export["leagues"].as_array().unwrap().len(),
+        1,
+        "{}",
+        export["leagues"]
+    );
+    assert_eq!(export["leagues"][0]["week"], json!(week));
+    assert_eq!(export["leagues"][0]["tier"], "bronze");
+    assert_eq!(export["leagues"][0]["tier_after"], Value::Null);
     let played = &export["rooms"]["played"][0];
     assert_eq!(played["room_id"], json!(room.room_id));
     assert_eq!(played["code"], "RM7K2Q");
@@ -269,9 +280,42 @@ async fn deletion_forgets_the_learner(app: &TestApp) {
     );
     assert_eq!(app.get_bearer("/api/v1/me", &ann.token).await.status(), 200);
 
+    // Both earned XP this week: both are in the week's league.
+    let week = questpath_actors::leaderboard::Week::of(Utc::now()).label();
+    let ann_league = store
+        .league_membership(ann.id, &week)
+        .await
+        .unwrap()
+        .unwrap();
+    let cohort_board = questpath_actors::leagues::cohort_board(&ann_league.cohort);
+    assert!(board.entry(&cohort_board, ann.id).await.unwrap().is_some());
+
     let right = json!({"password": ann.user.password});
     let (status, _) = delete(app, &ann.token, Some(&right)).await;
     assert_eq!(status, 204);
+    // Her leagues are gone: memberships, the cohort's list and board; Bob's stays.
+    assert!(
+        store
+            .league_memberships(ann.id, None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        !store
+            .league_cohort_members(&ann_league.cohort)
+            .await
+            .unwrap()
+            .contains(&ann.id)
+    );
+    assert!(board.entry(&cohort_board, ann.id).await.unwrap().is_none());
+    assert!(
+        store
+            .league_membership(bob.id, &week)
+            .await
+            .unwrap()
+            .is_some()
+    );
 
     // Every session ends: the socket closes, tokens and the refresh cookie are refused.
     assert_eq!(socket.closed_with().await, 4011);

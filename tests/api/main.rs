@@ -8,6 +8,7 @@ mod generation;
 mod goals;
 mod health;
 mod leaderboard;
+mod leagues;
 mod legacy_auth;
 mod legacy_goals;
 mod legacy_quiz;

@@ -51,6 +51,8 @@ const V1_ROUTES: &[(&str, &str, Auth)] = &[
     ("PUT", "/api/v1/levels/{level_id}/topics/{index}", Bearer),
     ("GET", "/api/v1/jobs/{job_id}", Bearer),
     ("GET", "/api/v1/leaderboards/{board}", Bearer),
+    ("GET", "/api/v1/leagues/current", Bearer),
+    ("GET", "/api/v1/leagues/history", Bearer),
     ("POST", "/api/v1/rooms", Bearer),
     ("GET", "/api/v1/rooms", Bearer),
     ("POST", "/api/v1/rooms/{code}/guests", Public),

@@ -10,6 +10,8 @@ mod job_queue;
 mod leaderboard;
 mod leaderboard_actor;
 mod notifications;
+mod leagues;
+mod leagues_week;
 mod rate_limiter;
 mod refresh_race;
 mod store;

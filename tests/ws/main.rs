@@ -3,6 +3,7 @@
 
 mod cluster;
 mod leaderboard;
+mod leagues;
 mod metrics;
 mod notifications;
 mod protocol;

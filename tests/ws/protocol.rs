@@ -239,7 +239,7 @@ fn every_documented_example_parses() {
         }
     }
     assert_eq!(client, 11, "client examples");
-    assert_eq!(server, 21, "server examples");
+    assert_eq!(server, 22, "server examples");
 }
 
 #[actix_web::test]

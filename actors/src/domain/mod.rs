@@ -5,7 +5,9 @@ pub mod display_name;
 pub mod email;
 pub mod password;
 pub mod roadmap;
+pub mod tier;
 
 pub use display_name::DisplayName;
 pub use email::Email;
 pub use password::Password;
+pub use tier::Tier;

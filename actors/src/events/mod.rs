@@ -7,6 +7,7 @@
 
 pub mod codes;
 pub mod notification;
+pub mod league;
 pub mod progress;
 pub mod quiz;
 pub mod room;
@@ -14,6 +15,7 @@ pub mod room;
 use serde::{Deserialize, Serialize};
 
 pub use notification::{NotificationCreated, NotificationView};
+pub use league::{LeagueRow, LeagueStandings};
 pub use progress::{BoardTop, LeaderboardRow, RankChanged, XpGranted};
 pub use quiz::{AnswerJudged, QuestionOpened, QuizFinished};
 pub use room::RoomEvent;
@@ -50,6 +52,8 @@ pub enum Notice {
     Room(RoomEvent),
     /// A notification was created for this learner.
     Notification(NotificationCreated),
+    /// The standings of the learner's league cohort changed.
+    LeagueStandings(LeagueStandings),
 }
 
 impl Notice {

@@ -60,6 +60,9 @@ pub enum UserEvent {
     /// The learner deleted their account: every connection of theirs closes.
     #[serde(rename = "account.deleted")]
     AccountDeleted,
+    /// The standings of the learner's league cohort changed.
+    #[serde(rename = "league.standings")]
+    LeagueStandings(crate::events::LeagueStandings),
 }
 
 impl UserEvent {
@@ -83,6 +86,7 @@ impl UserEvent {
             UserEvent::RankChanged(rank) => Some(Notice::RankChanged(rank)),
             UserEvent::Notification(created) => Some(Notice::Notification(created)),
             UserEvent::AccountDeleted => None,
+            UserEvent::LeagueStandings(standings) => Some(Notice::LeagueStandings(standings)),
         }
     }
 }

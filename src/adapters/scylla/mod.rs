@@ -8,6 +8,7 @@ pub mod connect;
 mod goals;
 mod jobs;
 mod notifications;
+mod leagues;
 mod quizzes;
 mod room_results;
 pub mod schema;

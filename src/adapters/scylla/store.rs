@@ -22,6 +22,7 @@ use super::connect::{ConnectError, open, unreachable};
 use super::goals::{GoalStatements, LevelStatements};
 use super::jobs::JobStatements;
 use super::notifications::NotificationStatements;
+use super::leagues::LeagueStatements;
 use super::quizzes::QuizStatements;
 use super::room_results::RoomResultStatements;
 use super::schema::check_version;
@@ -46,6 +47,9 @@ pub struct ScyllaStore {
     pub(super) room_results: RoomResultStatements,
     pub(super) quizzes: QuizStatements,
     pub(super) notifications: NotificationStatements,
+    /// Boxed, as is its preparation: the connect future, which holds every aggregate's
+    /// statements while it builds them, would otherwise outgrow a test thread's stack.
+    pub(super) leagues: Box<LeagueStatements>,
 }
 
 impl ScyllaStore {
@@ -78,6 +82,7 @@ impl ScyllaStore {
             room_results: RoomResultStatements::prepare(&session, settings).await?,
             quizzes: QuizStatements::prepare(&session, settings).await?,
             notifications: NotificationStatements::prepare(&session, settings).await?,
+            leagues: Box::pin(LeagueStatements::prepare(&session, settings)).await?,
             session,
         })
     }

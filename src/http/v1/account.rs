@@ -42,6 +42,8 @@ pub(crate) struct AccountExport {
     generation_jobs: Vec<ExportJob>,
     xp: ExportXp,
     leaderboards: ExportBoards,
+    /// League weeks played, newest first.
+    leagues: Vec<ExportLeagueWeek>,
     rooms: ExportRooms,
     /// Saved quizzes, newest first.
     quizzes: Vec<SavedQuiz>,
@@ -150,6 +152,24 @@ pub(crate) struct ExportStanding {
     rank: u64,
     score: i64,
     reached_at: DateTime<Utc>,
+}
+
+/// A league week the learner played: their cohort, and its result once decided (the
+/// other learners of the cohort are not exported).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct ExportLeagueWeek {
+    #[schema(example = "2026-W47")]
+    week: String,
+    tier: questpath_actors::domain::Tier,
+    /// The cohort's number within its tier and week.
+    cohort: u32,
+    /// When the week's first XP placed the learner.
+    placed_at: DateTime<Utc>,
+    /// Null until the week is decided.
+    tier_after: Option<questpath_actors::domain::Tier>,
+    rank: Option<u32>,
+    xp: Option<i64>,
+    cohort_size: Option<u32>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -308,6 +328,20 @@ impl AccountExport {
                     })
                     .collect(),
             },
+            leagues: data
+                .leagues
+                .into_iter()
+                .map(|m| ExportLeagueWeek {
+                    week: m.cohort.week,
+                    tier: m.cohort.tier,
+                    cohort: m.cohort.number,
+                    placed_at: m.placed_at,
+                    tier_after: m.result.map(|r| r.tier_after),
+                    rank: m.result.map(|r| r.rank),
+                    xp: m.result.map(|r| r.xp),
+                    cohort_size: m.result.map(|r| r.cohort_size),
+                })
+                .collect(),
             rooms: ExportRooms {
                 played: data
                     .rooms_played

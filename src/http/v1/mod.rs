@@ -5,6 +5,7 @@ pub mod auth;
 pub mod catalog;
 pub mod goals;
 pub mod leaderboards;
+pub mod leagues;
 pub mod me;
 pub mod notifications;
 pub mod quizzes;
@@ -38,6 +39,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(me::configure)
             .configure(goals::configure)
             .configure(leaderboards::configure)
+            .configure(leagues::configure)
             .configure(rooms::configure)
             .configure(quizzes::configure)
             .configure(notifications::configure)

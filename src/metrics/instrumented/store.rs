@@ -600,3 +600,102 @@ impl NotificationStore for InstrumentedStore {
         )
     }
 }
+
+// ---- weekly leagues ----
+
+use questpath_actors::domain::Tier;
+use questpath_actors::ports::store::{
+    CohortId, LeagueMembership, LeaguePlacement, LeagueResult, LeagueStore, LeagueWeek,
+};
+
+#[async_trait]
+impl LeagueStore for InstrumentedStore {
+    async fn place_in_league(
+        &self,
+        user_id: Uuid,
+        week: &str,
+        tier: Tier,
+        max_size: u32,
+        at: DateTime<Utc>,
+    ) -> StoreResult<LeaguePlacement> {
+        timed_store!(
+            self,
+            "place_in_league",
+            self.inner
+                .place_in_league(user_id, week, tier, max_size, at)
+        )
+    }
+
+    async fn league_membership(
+        &self,
+        user_id: Uuid,
+        week: &str,
+    ) -> StoreResult<Option<LeagueMembership>> {
+        timed_store!(
+            self,
+            "league_membership",
+            self.inner.league_membership(user_id, week)
+        )
+    }
+
+    async fn league_memberships(
+        &self,
+        user_id: Uuid,
+        before: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<LeagueMembership>> {
+        timed_store!(
+            self,
+            "league_memberships",
+            self.inner.league_memberships(user_id, before, limit)
+        )
+    }
+
+    async fn league_cohort_count(&self, week: &str, tier: Tier) -> StoreResult<u32> {
+        timed_store!(
+            self,
+            "league_cohort_count",
+            self.inner.league_cohort_count(week, tier)
+        )
+    }
+
+    async fn league_cohort_members(&self, cohort: &CohortId) -> StoreResult<Vec<Uuid>> {
+        timed_store!(
+            self,
+            "league_cohort_members",
+            self.inner.league_cohort_members(cohort)
+        )
+    }
+
+    async fn set_league_results(
+        &self,
+        week: &str,
+        results: &[(Uuid, LeagueResult)],
+    ) -> StoreResult<()> {
+        timed_store!(
+            self,
+            "set_league_results",
+            self.inner.set_league_results(week, results)
+        )
+    }
+
+    async fn mark_league_week_closed(&self, week: &LeagueWeek) -> StoreResult<()> {
+        timed_store!(
+            self,
+            "mark_league_week_closed",
+            self.inner.mark_league_week_closed(week)
+        )
+    }
+
+    async fn league_week(&self, week: &str) -> StoreResult<Option<LeagueWeek>> {
+        timed_store!(self, "league_week", self.inner.league_week(week))
+    }
+
+    async fn forget_league_learner(&self, user_id: Uuid) -> StoreResult<u32> {
+        timed_store!(
+            self,
+            "forget_league_learner",
+            self.inner.forget_league_learner(user_id)
+        )
+    }
+}

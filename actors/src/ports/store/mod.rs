@@ -13,6 +13,7 @@ mod archive;
 mod goals;
 mod jobs;
 mod notifications;
+mod leagues;
 mod quizzes;
 mod room_results;
 mod sessions;
@@ -23,6 +24,9 @@ pub use archive::{ArchiveStore, ArchivedEntry, ArchivedWeek};
 pub use goals::{Goal, GoalStatus, GoalStore, Level, LevelStatus, NewGoal, Question, Topic};
 pub use jobs::{GenerationJob, JobStatus, JobStore};
 pub use notifications::{Notification, NotificationStore, Retention};
+pub use leagues::{
+    CohortId, LeagueMembership, LeaguePlacement, LeagueResult, LeagueStore, LeagueWeek,
+};
 pub use quizzes::{QuizQuestion, QuizStore, QuizSummary, SavedQuiz};
 pub use room_results::{RoomResult, RoomResultStore, signed_in_players};
 pub use sessions::{LoginFailures, RefreshFamily, RefreshToken, SessionStore};
@@ -76,6 +80,7 @@ pub trait Store:
     + RoomResultStore
     + QuizStore
     + NotificationStore
+    + LeagueStore
 {
 }
 
@@ -90,6 +95,7 @@ impl<T> Store for T where
         + RoomResultStore
         + QuizStore
         + NotificationStore
+        + LeagueStore
         + ?Sized
 {
 }

@@ -28,6 +28,7 @@ mod backfill;
 mod goals;
 mod jobs;
 mod notifications;
+mod leagues;
 mod quizzes;
 mod room_results;
 mod sessions;

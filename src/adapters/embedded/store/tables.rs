@@ -109,6 +109,24 @@ pub(super) const NOTIFICATIONS_UNREAD: TableDefinition<(u128, u128), ()> =
 /// key.
 pub(super) const NOTIFICATION_KEYS: TableDefinition<(u128, &str), u128> =
     TableDefinition::new("notification_keys");
+// ---- weekly leagues ----
+
+/// league_members: (user id, ISO week) -> JSON `LeagueMembership` (with the week's
+/// result once decided); a learner's weeks in one key range, read backwards for newest
+/// first.
+pub(super) const LEAGUE_MEMBERS: TableDefinition<(u128, &str), &[u8]> =
+    TableDefinition::new("league_members");
+/// league_open_cohorts: (ISO week, tier index) -> (number of the open cohort, learners
+/// placed in it).
+pub(super) const LEAGUE_OPEN_COHORTS: TableDefinition<(&str, u8), (u32, u32)> =
+    TableDefinition::new("league_open_cohorts");
+/// league_cohort_members: (ISO week, tier index, cohort number, user id) -> nothing; a
+/// cohort's learners in one key range.
+pub(super) const LEAGUE_COHORT_MEMBERS: TableDefinition<(&str, u8, u32, u128), ()> =
+    TableDefinition::new("league_cohort_members");
+/// league_weeks: ISO week -> JSON `LeagueWeek`; the mark of a week whose results are
+/// complete.
+pub(super) const LEAGUE_WEEKS: TableDefinition<&str, &[u8]> = TableDefinition::new("league_weeks");
 
 /// Something done to each table of the store, with its key and value types: creating
 /// them (the store's open) or copying, counting and listing them (backups).
@@ -155,5 +173,9 @@ pub(crate) fn every_table<T: Visit>(visit: &mut T) -> Result<(), T::Error> {
     visit.table(NOTIFICATIONS)?;
     visit.table(NOTIFICATIONS_UNREAD)?;
     visit.table(NOTIFICATION_KEYS)?;
+    visit.table(LEAGUE_MEMBERS)?;
+    visit.table(LEAGUE_OPEN_COHORTS)?;
+    visit.table(LEAGUE_COHORT_MEMBERS)?;
+    visit.table(LEAGUE_WEEKS)?;
     Ok(())
 }
