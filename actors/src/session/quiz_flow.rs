@@ -20,12 +20,15 @@ use crate::rules::quiz::{passed, score_percent};
 use crate::rules::xp::player_level;
 
 impl SessionActor {
-    /// Saves the quiz so another instance can resume it (or forgets it when over).
+    /// Saves the quiz so another instance can resume it (or forgets it when over). The
+    /// mailbox waits for the write: two saves in flight at once (a quick answer) could
+    /// reach Redis over two pooled connections in either order, and a resume elsewhere
+    /// would then find the step before.
     pub(super) fn persist_quiz(&self, ctx: &mut Context<Self>) {
         let cache = self.deps.cache.clone();
         let key = quiz_key(self.user_id);
         let snapshot = self.quiz.clone().filter(|q| !q.finished());
-        ctx.spawn(
+        ctx.wait(
             async move {
                 let result = match snapshot {
                     Some(quiz) => match serde_json::to_vec(&quiz) {
