@@ -8,6 +8,7 @@
 //!   clean environment, readiness, signals, captured logs;
 //! - [`services`]: the Redis and CQL servers `scripts/test` starts, and their settings;
 //! - [`cql`]: test keyspaces (named with their age, dropped, swept);
+//! - [`nginx`]: Debian's nginx with the deployment's config in front of test servers;
 //! - [`client`]: an HTTP client of any server ([`Endpoint`]) with the flows tests repeat,
 //!   and a `questpath.v1` websocket client ([`WsClient`]);
 //! - [`stub`]: small HTTP servers standing in for outside services (Google's keys, an LLM).
@@ -15,6 +16,7 @@
 pub mod app;
 pub mod client;
 pub mod cql;
+pub mod nginx;
 pub mod process;
 pub mod services;
 pub mod settings;
@@ -24,6 +26,7 @@ pub use app::{TestApp, TestAppBuilder, spawn_app, spawn_app_tuned, spawn_app_wit
 pub use client::{
     Endpoint, Session, Socket, TestUser, WsClient, cookie_value, http, other_letter, set_cookie,
 };
+pub use nginx::Nginx;
 pub use process::{Binary, ServerProcess, WorkerProcess, free_port, run};
 pub use services::{redis_settings, redis_url, required_env, scylla_nodes, scylla_settings};
 pub use settings::{QUESTION_TIME, test_settings};

@@ -1,6 +1,7 @@
 //! Realtime tests with real websocket clients (tokio-tungstenite) against a server on
 //! a random loopback port: quizzes, timers, reconnects, devices and abuse.
 
+mod behind_nginx;
 mod cluster;
 mod leaderboard;
 mod leagues;

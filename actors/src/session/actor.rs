@@ -60,6 +60,9 @@ pub struct SessionActor {
     pub(super) quiz_timer: Option<SpawnHandle>,
     pub(super) grace_timer: Option<SpawnHandle>,
     pub(super) bus_task: Option<tokio::task::JoinHandle<()>>,
+    /// Quiz saves issued, and the number of the last one written (see `persist_quiz`).
+    pub(super) quiz_saves: u64,
+    pub(super) quiz_saved: Arc<tokio::sync::Mutex<u64>>,
 }
 
 impl SessionActor {
@@ -73,6 +76,8 @@ impl SessionActor {
             quiz_timer: None,
             grace_timer: None,
             bus_task: None,
+            quiz_saves: 0,
+            quiz_saved: Arc::default(),
         }
     }
 

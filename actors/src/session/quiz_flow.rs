@@ -20,13 +20,23 @@ use crate::rules::quiz::{passed, score_percent};
 use crate::rules::xp::player_level;
 
 impl SessionActor {
-    /// Saves the quiz so another instance can resume it (or forgets it when over).
-    pub(super) fn persist_quiz(&self, ctx: &mut Context<Self>) {
+    /// Saves the quiz so another instance can resume it (or forgets it when over). Two
+    /// saves in flight at once (a quick answer) may reach Redis over two pooled
+    /// connections in either order; they take turns, and one older than the last
+    /// written is dropped, so a resume elsewhere never finds the step before.
+    pub(super) fn persist_quiz(&mut self, ctx: &mut Context<Self>) {
         let cache = self.deps.cache.clone();
         let key = quiz_key(self.user_id);
         let snapshot = self.quiz.clone().filter(|q| !q.finished());
+        self.quiz_saves += 1;
+        let (number, saved) = (self.quiz_saves, self.quiz_saved.clone());
         ctx.spawn(
             async move {
+                let mut last = saved.lock().await;
+                if *last > number {
+                    return;
+                }
+                *last = number;
                 let result = match snapshot {
                     Some(quiz) => match serde_json::to_vec(&quiz) {
                         Ok(bytes) => {
