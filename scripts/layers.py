@@ -62,12 +62,13 @@ ALLOWED = {
         "outbound": {"events"},
         "observe": {"events"},
         "leaderboard": {"events", "outbound", "ports"},
-        "xp": {"events", "fault", "leaderboard", "observe", "ports", "rules"},
+        "streaks": {"clock", "events", "observe", "ports"},
+        "xp": {"clock", "events", "fault", "leaderboard", "observe", "ports", "rules", "streaks"},
         "goals": {"ports", "rules", "xp"},
         "session": {"events", "goals", "leaderboard", "observe", "outbound", "ports", "rules",
                     "xp"},
         "room": {"domain", "events", "observe", "outbound", "ports", "rules", "xp"},
-        "account": {"goals", "leaderboard", "ports", "room", "xp"},
+        "account": {"goals", "leaderboard", "ports", "room", "streaks", "xp"},
     },
 }
 

@@ -25,6 +25,8 @@ pub struct AppState {
     pub legacy_quizzes: crate::goals::legacy_quiz::LegacyQuizzes,
     /// A learner's own data: its export, and deleting the account.
     pub accounts: questpath_actors::account::Accounts,
+    /// Streaks and the daily goal (the learner's day settings too).
+    pub streaks: questpath_actors::streaks::Streaks,
 }
 
 pub use crate::realtime::Realtime;

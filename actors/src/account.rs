@@ -15,7 +15,8 @@
 //!   bus, on every instance);
 //! - goals with their levels and question banks, generation jobs, saved quizzes;
 //! - the XP ledger is retired under an anonymous id (totals still add up), and the
-//!   learner leaves every board kept;
+//!   learner leaves every board kept; their streak record (day settings, recent days)
+//!   and its at-risk check go with it ([`XpService::forget`]);
 //! - archived weeks keep the learner's rank and score under the nil id;
 //! - rooms they played keep their place and score under a fresh id, named
 //!   [`crate::room::forget::DELETED_PLAYER`]; rooms they hosted get the nil host;
@@ -34,7 +35,7 @@ use crate::goals::service::{GoalWithLevels, roadmap_key, stats_key};
 use crate::leaderboard::rebuild::kept_boards;
 use crate::leaderboard::{Board, LeaderboardError};
 use crate::ports::bus::{UserEvent, user_topic};
-use crate::ports::store::{ArchivedEntry, RetiredXp, RoomResult, SavedQuiz};
+use crate::ports::store::{ArchivedEntry, RetiredXp, RoomResult, SavedQuiz, StreakRecord};
 use crate::ports::{
     Bus, Cache, GenerationJob, LeaderboardEntry, PortError, RefreshFamily, Store, StoreError, User,
     XpEntry,
@@ -93,6 +94,8 @@ pub struct AccountData {
     pub quizzes: Vec<SavedQuiz>,
     /// Sign-in sessions (refresh families) not expired, oldest first.
     pub sessions: Vec<RefreshFamily>,
+    /// Day settings, recent days and streak (`None`: never written).
+    pub streak: Option<StreakRecord>,
 }
 
 /// A room the learner played: the room (without its document) and their own line of
@@ -239,6 +242,10 @@ impl Accounts {
             rooms_hosted: store.room_results_of_host(id, MOST).await?,
             quizzes,
             sessions: store.refresh_families_of_user(id).await?,
+            streak: match self.xp.streaks() {
+                Some(streaks) => streaks.record(id).await?,
+                None => store.streak(id).await?.map(|s| s.record),
+            },
         })
     }
 
@@ -290,6 +297,10 @@ impl Accounts {
             }
         }
         done.xp = self.xp.forget(id).await?;
+        if self.xp.streaks().is_none() {
+            // Without a streak service the XP service could not remove it.
+            store.delete_streak(id).await?;
+        }
         for week in store.archived_weeks(MOST).await? {
             if store.forget_archived_learner(&week.period, id).await? {
                 done.archived_weeks += 1;

@@ -17,8 +17,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::rules::xp::{XpGrant, player_level};
-use chrono::Utc;
 use uuid::Uuid;
+
+use crate::clock::{Clock, SystemClock};
 
 use crate::events::XpGranted;
 use crate::leaderboard::{LeaderboardError, Leaderboards};
@@ -26,6 +27,7 @@ use crate::observe::GameMetrics;
 use crate::ports::bus::{UserEvent, user_topic};
 use crate::ports::store::RetiredXp;
 use crate::ports::{Bus, Leaderboard, Store, StoreError, XpEntry};
+use crate::streaks::Streaks;
 
 /// The all-time leaderboard.
 pub use crate::leaderboard::ALL_TIME;
@@ -52,6 +54,10 @@ pub struct XpService {
     bus: Arc<dyn Bus>,
     /// XP granted by source and level-ups; `None` in tools and tests that do not scrape.
     metrics: Option<Arc<dyn GameMetrics>>,
+    /// The time a grant is recorded at (decides the learner's day it counts for).
+    clock: Arc<dyn Clock>,
+    /// Counts applied grants into the learners' days; `None` where no streak is kept.
+    streaks: Option<Streaks>,
 }
 
 impl XpService {
@@ -67,7 +73,27 @@ impl XpService {
             store,
             bus,
             metrics: None,
+            clock: Arc::new(SystemClock),
+            streaks: None,
         }
+    }
+
+    /// Records grants at `clock`'s time (tests drive it).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Counts every applied grant into the learner's streak days, before the grant's
+    /// pending mark is cleared (so the XP recovery completes it after a crash).
+    pub fn with_streaks(mut self, streaks: Streaks) -> Self {
+        self.streaks = Some(streaks);
+        self
+    }
+
+    /// The streaks the grants reach, if any.
+    pub fn streaks(&self) -> Option<&Streaks> {
+        self.streaks.as_ref()
     }
 
     /// Counts grants (by source) and level-ups in `metrics`.
@@ -88,7 +114,7 @@ impl XpService {
             grant_id: grant.grant_id.clone(),
             amount: grant.amount,
             source: grant.source.as_str().to_string(),
-            created_at: Utc::now(),
+            created_at: self.clock.now(),
         };
         let written = self.store.record_xp(&entry).await?;
         crate::fault::point("xp.after_ledger");
@@ -157,6 +183,19 @@ impl XpService {
             .into_iter()
             .filter(|id| applied.iter().any(|e| &e.grant_id == id))
             .collect();
+        if let Some(streaks) = &self.streaks {
+            let granted: Vec<&XpEntry> = applied
+                .iter()
+                .filter(|e| covered.contains(&e.grant_id))
+                .collect();
+            if !granted.is_empty()
+                && let Err(e) = streaks.record_grants(user_id, &granted).await
+            {
+                // Left pending: recovery counts it (by grant id, once).
+                tracing::warn!(%user_id, error = %e, "streak update failed; grant stays pending");
+                return Ok(total);
+            }
+        }
         self.store.clear_xp_pending(user_id, &covered).await?;
         if !self.store.deleted_users(&[user_id]).await?.is_empty() {
             // The account was deleted while this ran: take back what it wrote.
@@ -174,6 +213,9 @@ impl XpService {
     /// retired (`None` when the ledger was already empty).
     pub async fn forget(&self, user_id: Uuid) -> Result<Option<RetiredXp>, LeaderboardError> {
         let retired = self.store.retire_xp(user_id).await?;
+        if let Some(streaks) = &self.streaks {
+            streaks.forget(user_id).await?;
+        }
         let boards = self.leaderboards.remove_user(user_id).await?;
         tracing::info!(
             %user_id,

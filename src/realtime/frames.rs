@@ -2,7 +2,8 @@
 //! becomes what the wire carries.
 
 use questpath_actors::events::{
-    AnswerJudged, BoardTop, Notice, QuestionOpened, QuizFinished, RankChanged, RoomEvent, XpGranted,
+    AnswerJudged, BoardTop, DailyGoalReached, Notice, QuestionOpened, QuizFinished, RankChanged,
+    RoomEvent, StreakAtRisk, StreakUpdated, XpGranted,
 };
 
 use super::protocol::ServerMessage;
@@ -28,6 +29,42 @@ pub fn frame(notice: Notice) -> ServerMessage {
         Notice::RankChanged(rank) => rank_frame(rank),
         Notice::BoardTop(top) => top_frame(top),
         Notice::Room(event) => room_seat(event),
+        Notice::StreakUpdated(e) => streak_updated(e),
+        Notice::DailyGoalReached(e) => goal_reached(e),
+        Notice::StreakAtRisk(e) => at_risk(e),
+    }
+}
+
+// ---- streaks (issue 18) ----
+
+fn streak_updated(e: StreakUpdated) -> ServerMessage {
+    ServerMessage::StreakUpdated {
+        streak: e.streak,
+        longest: e.longest,
+        freezes: e.freezes,
+        today: e.today,
+        today_xp: e.today_xp,
+        daily_goal: e.daily_goal,
+        goal_reached: e.goal_reached,
+    }
+}
+
+fn goal_reached(e: DailyGoalReached) -> ServerMessage {
+    ServerMessage::DailyGoalReached {
+        date: e.date,
+        xp: e.xp,
+        daily_goal: e.daily_goal,
+        streak: e.streak,
+    }
+}
+
+fn at_risk(e: StreakAtRisk) -> ServerMessage {
+    ServerMessage::StreakAtRisk {
+        streak: e.streak,
+        local_date: e.local_date,
+        today_xp: e.today_xp,
+        daily_goal: e.daily_goal,
+        freezes: e.freezes,
     }
 }
 
@@ -227,6 +264,9 @@ pub fn kind(notice: &Notice) -> &'static str {
         Notice::XpGranted(_) => "xp.granted",
         Notice::RankChanged(_) => "leaderboard.rank",
         Notice::BoardTop(_) => "leaderboard.top",
+        Notice::StreakUpdated(_) => "streak.updated",
+        Notice::DailyGoalReached(_) => "daily_goal.reached",
+        Notice::StreakAtRisk(_) => "streak.at_risk",
         Notice::Room(event) => match event {
             RoomEvent::Joined { .. } => "room.joined",
             RoomEvent::State { .. } => "room.state",

@@ -9,12 +9,14 @@ pub mod codes;
 pub mod progress;
 pub mod quiz;
 pub mod room;
+pub mod streaks;
 
 use serde::{Deserialize, Serialize};
 
 pub use progress::{BoardTop, LeaderboardRow, RankChanged, XpGranted};
 pub use quiz::{AnswerJudged, QuestionOpened, QuizFinished};
 pub use room::RoomEvent;
+pub use streaks::{DailyGoalReached, StreakAtRisk, StreakUpdated};
 
 /// Option letters by index.
 pub const LETTERS: [&str; 4] = ["A", "B", "C", "D"];
@@ -46,6 +48,13 @@ pub enum Notice {
     BoardTop(BoardTop),
     /// Something happened in a multiplayer room.
     Room(RoomEvent),
+    // ---- streaks (issue 18) ----
+    /// The learner's streak or today's progress changed.
+    StreakUpdated(StreakUpdated),
+    /// A local day's goal was reached.
+    DailyGoalReached(DailyGoalReached),
+    /// The evening came with the streak not yet kept today.
+    StreakAtRisk(StreakAtRisk),
 }
 
 impl Notice {

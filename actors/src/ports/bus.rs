@@ -57,6 +57,13 @@ pub enum UserEvent {
     /// The learner deleted their account: every connection of theirs closes.
     #[serde(rename = "account.deleted")]
     AccountDeleted,
+    // ---- streaks (issue 18) ----
+    #[serde(rename = "streak.updated")]
+    StreakUpdated(crate::events::StreakUpdated),
+    #[serde(rename = "daily_goal.reached")]
+    DailyGoalReached(crate::events::DailyGoalReached),
+    #[serde(rename = "streak.at_risk")]
+    StreakAtRisk(crate::events::StreakAtRisk),
 }
 
 impl UserEvent {
@@ -79,6 +86,9 @@ impl UserEvent {
             UserEvent::XpGranted(granted) => Some(Notice::XpGranted(granted)),
             UserEvent::RankChanged(rank) => Some(Notice::RankChanged(rank)),
             UserEvent::AccountDeleted => None,
+            UserEvent::StreakUpdated(e) => Some(Notice::StreakUpdated(e)),
+            UserEvent::DailyGoalReached(e) => Some(Notice::DailyGoalReached(e)),
+            UserEvent::StreakAtRisk(e) => Some(Notice::StreakAtRisk(e)),
         }
     }
 }

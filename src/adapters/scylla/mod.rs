@@ -12,6 +12,7 @@ mod room_results;
 pub mod schema;
 mod sessions;
 pub mod store;
+mod streaks;
 mod users;
 mod xp;
 

@@ -4,7 +4,8 @@
 //! generation jobs in `jobs.rs`; goals, levels and questions in `goals/`; the XP ledger
 //! (and the users' `total_xp`) in `xp.rs`; the archive of past weekly boards in
 //! `archive.rs`; multiplayer room results in `room_results.rs`; saved quizzes in
-//! `quizzes.rs`. This file holds the connection and the helpers they share.
+//! `quizzes.rs`; streak records and the at-risk index in `streaks.rs`. This file holds
+//! the connection and the helpers they share.
 use async_trait::async_trait;
 use futures_util::TryStreamExt;
 use scylla::client::session::Session;
@@ -25,6 +26,7 @@ use super::quizzes::QuizStatements;
 use super::room_results::RoomResultStatements;
 use super::schema::check_version;
 use super::sessions::{FailureStatements, SessionStatements};
+use super::streaks::StreakStatements;
 use super::users::UserStatements;
 use super::xp::XpStatements;
 use crate::config::ScyllaSettings;
@@ -44,6 +46,7 @@ pub struct ScyllaStore {
     pub(super) archive: ArchiveStatements,
     pub(super) room_results: RoomResultStatements,
     pub(super) quizzes: QuizStatements,
+    pub(super) streaks: StreakStatements,
 }
 
 impl ScyllaStore {
@@ -69,6 +72,7 @@ impl ScyllaStore {
             archive: ArchiveStatements::prepare(&session, settings).await?,
             room_results: RoomResultStatements::prepare(&session, settings).await?,
             quizzes: QuizStatements::prepare(&session, settings).await?,
+            streaks: StreakStatements::prepare(&session, settings).await?,
             session,
         })
     }

@@ -15,6 +15,7 @@ mod jobs;
 mod quizzes;
 mod room_results;
 mod sessions;
+mod streaks;
 mod users;
 mod xp;
 
@@ -24,6 +25,10 @@ pub use jobs::{GenerationJob, JobStatus, JobStore};
 pub use quizzes::{QuizQuestion, QuizStore, QuizSummary, SavedQuiz};
 pub use room_results::{RoomResult, RoomResultStore, signed_in_players};
 pub use sessions::{LoginFailures, RefreshFamily, RefreshToken, SessionStore};
+pub use streaks::{
+    StreakBase, StreakCheck, StreakDay, StreakRecord, StreakStore, VersionedStreak, ZoneSpan,
+    due_hour,
+};
 pub use users::{NewUser, ProfileUpdate, User, UserStore, email_key};
 pub use xp::{RetiredXp, RetiredXpEntry, XpEntry, XpStore};
 
@@ -73,6 +78,8 @@ pub trait Store:
     + ArchiveStore
     + RoomResultStore
     + QuizStore
+    // streaks (issue 18)
+    + StreakStore
 {
 }
 
@@ -86,6 +93,8 @@ impl<T> Store for T where
         + ArchiveStore
         + RoomResultStore
         + QuizStore
+        // streaks (issue 18)
+        + StreakStore
         + ?Sized
 {
 }

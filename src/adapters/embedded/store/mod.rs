@@ -30,6 +30,7 @@ mod jobs;
 mod quizzes;
 mod room_results;
 mod sessions;
+mod streaks;
 pub(crate) mod tables;
 mod txn;
 mod users;

@@ -97,6 +97,15 @@ pub(super) const XP_RETIRED: TableDefinition<(u128, u32), &[u8]> =
 pub(super) const ROOM_RESULTS_BY_PLAYER: TableDefinition<(u128, u128), ()> =
     TableDefinition::new("room_results_by_player");
 
+// ---- streaks (issue 18) ----
+/// streaks: user id -> JSON `{version, record}` (a `StreakRecord` and its compare-and-set
+/// version).
+pub(super) const STREAKS: TableDefinition<u128, &[u8]> = TableDefinition::new("streaks");
+/// streak_checks: (hour since the epoch, due at in ms, user id) -> the local date (ISO);
+/// an hour's at-risk checks in one key range, in due order.
+pub(super) const STREAK_CHECKS: TableDefinition<(i64, i64, u128), &str> =
+    TableDefinition::new("streak_checks");
+
 /// Something done to each table of the store, with its key and value types: creating
 /// them (the store's open) or copying, counting and listing them (backups).
 pub(crate) trait Visit {
@@ -139,5 +148,7 @@ pub(crate) fn every_table<T: Visit>(visit: &mut T) -> Result<(), T::Error> {
     visit.table(GENERATION_JOBS_BY_USER)?;
     visit.table(XP_RETIRED)?;
     visit.table(ROOM_RESULTS_BY_PLAYER)?;
+    visit.table(STREAKS)?;
+    visit.table(STREAK_CHECKS)?;
     Ok(())
 }
