@@ -50,3 +50,6 @@ impl AtRiskHook for LogAtRisk {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;
