@@ -12,3 +12,4 @@ mod leaderboard_actor;
 mod rate_limiter;
 mod refresh_race;
 mod store;
+mod streaks;
