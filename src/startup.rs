@@ -197,7 +197,7 @@ impl Application {
         tokio::spawn(streaks.clone().check_at_risk_until_stopped(
             backends.leaderboard.clone(),
             Arc::new(questpath_actors::streaks::LogAtRisk),
-            std::time::Duration::from_secs(60),
+            settings.streak_check_every,
             background.clone(),
         ));
         // Completes XP grants a crash left half-applied, now and every minute.

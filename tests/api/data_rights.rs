@@ -155,6 +155,12 @@ async fn the_export_holds_what_the_learner_made_and_no_secret() {
     assert_eq!(played["score"], 900);
     assert_eq!(played["players"], 2);
     assert!(export["rooms"]["hosted"].as_array().unwrap().is_empty());
+    // The day settings and the day the level's XP counted for (issue 18).
+    assert_eq!(export["streak"]["time_zone"], "UTC");
+    assert_eq!(export["streak"]["daily_goal"], 20);
+    assert_eq!(export["streak"]["current"], 1);
+    assert_eq!(export["streak"]["days"][0]["xp"], xp);
+    assert_eq!(export["streak"]["days"][0]["reached"], true);
     let sessions = export["sessions"].as_array().unwrap();
     assert_eq!(sessions.len(), 1, "signed up once");
     assert_eq!(sessions[0]["revoked"], false);
@@ -239,6 +245,12 @@ async fn deletion_forgets_the_learner(app: &TestApp) {
     .await;
     let hosted = played_room(store.as_ref(), ann.id, &[(bob.id, "Bob", 300)]).await;
     let mut socket = app.connect(&ann.token).await;
+    let streak = store
+        .streak(ann.id)
+        .await
+        .unwrap()
+        .expect("a streak record");
+    let check = streak.record.check.expect("an at-risk check");
 
     // Proof of presence: the password, right.
     let (status, problem) = delete(app, &ann.token, None).await;
@@ -319,6 +331,16 @@ async fn deletion_forgets_the_learner(app: &TestApp) {
     );
     assert!(store.xp_entries(ann.id).await.unwrap().is_empty());
     assert!(store.xp_pending(ann.id).await.unwrap().is_empty());
+    // Her streak record and its at-risk check are gone.
+    assert_eq!(store.streak(ann.id).await.unwrap(), None);
+    assert!(
+        store
+            .streak_checks_in_hour(check.hour(), 10_000)
+            .await
+            .unwrap()
+            .iter()
+            .all(|c| c.user_id != ann.id)
+    );
     let before = as_ledgers_say(&store, board.top("alltime", 1000).await.unwrap()).await;
     assert_eq!(before.get(&bob.id), Some(&bob_xp));
     assert!(!before.contains_key(&ann.id));

@@ -14,5 +14,6 @@ mod legacy_quiz;
 mod metrics;
 mod openapi;
 mod quizzes;
+mod streaks;
 mod tickets;
 mod web_app;
