@@ -304,6 +304,28 @@ mod tests {
                 question: 0,
                 remaining_ms: 1,
             }),
+            Notice::StreakUpdated(StreakUpdated {
+                streak: 1,
+                longest: 1,
+                freezes: 0,
+                today: chrono::NaiveDate::MIN,
+                today_xp: 20,
+                daily_goal: 20,
+                goal_reached: true,
+            }),
+            Notice::DailyGoalReached(DailyGoalReached {
+                date: chrono::NaiveDate::MIN,
+                xp: 20,
+                daily_goal: 20,
+                streak: 1,
+            }),
+            Notice::StreakAtRisk(StreakAtRisk {
+                streak: 3,
+                local_date: chrono::NaiveDate::MIN,
+                today_xp: 0,
+                daily_goal: 20,
+                freezes: 1,
+            }),
         ];
         for notice in notices {
             assert_eq!(kind(&notice), frame(notice.clone()).kind());

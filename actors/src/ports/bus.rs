@@ -131,5 +131,19 @@ mod tests {
         );
         assert_eq!(UserEvent::AccountDeleted.into_notice(), None);
         assert_eq!(UserEvent::decode(br#"{"type":"later.kind"}"#), None);
+        let reached = UserEvent::DailyGoalReached(crate::events::DailyGoalReached {
+            date: "2026-03-30".parse().unwrap(),
+            xp: 30,
+            daily_goal: 30,
+            streak: 4,
+        });
+        assert_eq!(
+            String::from_utf8(reached.encode()).unwrap(),
+            r#"{"type":"daily_goal.reached","date":"2026-03-30","xp":30,"daily_goal":30,"streak":4}"#
+        );
+        assert!(matches!(
+            UserEvent::decode(&reached.encode()).and_then(UserEvent::into_notice),
+            Some(crate::events::Notice::DailyGoalReached(_))
+        ));
     }
 }
