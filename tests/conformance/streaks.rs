@@ -211,3 +211,26 @@ async fn streak_checks_of_an_hour_are_limited(store: Arc<dyn Store>) {
         sorted(all)
     );
 }
+
+/// `migrate` brings a keyspace of schema version 7 (before streaks) to the current
+/// version: the new tables work, nothing needed filling.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_upgrades_a_version_7_keyspace_with_the_streak_tables() {
+    crate::common::with_cleanup(async {
+        let (store, user) = Box::pin(crate::store::upgraded_from(
+            7,
+            &["streaks", "streak_checks"],
+        ))
+        .await;
+        assert!(store.put_streak(user.id, &record(), None).await.unwrap());
+        assert_eq!(store.streak(user.id).await.unwrap().unwrap().version, 1);
+        let due = DateTime::from_timestamp((due_hour(Utc::now()) + 5) * 3600, 0).unwrap();
+        let c = check(due, "2026-12-05");
+        store.schedule_streak_check(&c).await.unwrap();
+        assert_eq!(
+            store.streak_checks_in_hour(c.hour(), 10).await.unwrap(),
+            vec![c]
+        );
+    })
+    .await;
+}
