@@ -335,7 +335,7 @@ async fn deletion_forgets_the_learner(app: &TestApp) {
     assert_eq!(store.streak(ann.id).await.unwrap(), None);
     assert!(
         store
-            .streak_checks_in_hour(check.hour(), 10_000)
+            .streak_checks_due(check.hour(), check.due_at, 10_000)
             .await
             .unwrap()
             .iter()

@@ -470,7 +470,7 @@ async fn streaks_on_cassandra_and_redis_count_once_warn_and_leave_with_the_accou
     let left = app
         .backends
         .store
-        .streak_checks_in_hour(check.hour(), 1000)
+        .streak_checks_due(check.hour(), check.due_at, 1000)
         .await
         .unwrap();
     assert!(left.iter().all(|c| c.user_id != id), "{left:?}");

@@ -16,7 +16,7 @@ crate::conformance!(
         a_stale_version_writes_nothing,
         concurrent_writes_of_one_version_let_exactly_one_win,
         deleted_streak_record_is_gone,
-        streak_checks_are_listed_by_hour_and_removed,
+        streak_checks_are_listed_by_hour_and_due_time_and_removed,
         streak_checks_of_an_hour_are_limited,
     ]
 );
@@ -145,12 +145,18 @@ fn check(due: DateTime<Utc>, day: &str) -> StreakCheck {
     }
 }
 
+/// Every check of `hour` (due by its end), at most `limit`.
+async fn all_in_hour(store: &Arc<dyn Store>, hour: i64, limit: usize) -> Vec<StreakCheck> {
+    let end = DateTime::from_timestamp((hour + 1) * 3600 - 1, 0).unwrap();
+    store.streak_checks_due(hour, end, limit).await.unwrap()
+}
+
 fn sorted(mut checks: Vec<StreakCheck>) -> Vec<StreakCheck> {
     checks.sort_by_key(|c| (c.due_at, c.user_id));
     checks
 }
 
-async fn streak_checks_are_listed_by_hour_and_removed(store: Arc<dyn Store>) {
+async fn streak_checks_are_listed_by_hour_and_due_time_and_removed(store: Arc<dyn Store>) {
     // Due in the future (the CQL rows' TTL counts from their due time).
     let hour_start = DateTime::from_timestamp((due_hour(Utc::now()) + 48) * 3600, 0).unwrap();
     let hour = due_hour(hour_start);
@@ -167,19 +173,23 @@ async fn streak_checks_are_listed_by_hour_and_removed(store: Arc<dyn Store>) {
     // Scheduling again is harmless.
     store.schedule_streak_check(&in_hour[1]).await.unwrap();
     assert_eq!(
-        sorted(store.streak_checks_in_hour(hour, 100).await.unwrap()),
+        sorted(all_in_hour(&store, hour, 100).await),
         sorted(in_hour.clone())
     );
     assert_eq!(
-        store.streak_checks_in_hour(hour + 1, 100).await.unwrap(),
+        all_in_hour(&store, hour + 1, 100).await,
         vec![next_hour.clone()]
     );
-    assert!(
-        store
-            .streak_checks_in_hour(hour - 1, 100)
-            .await
-            .unwrap()
-            .is_empty()
+    assert!(all_in_hour(&store, hour - 1, 100).await.is_empty());
+    // Only those due by a time: the first two.
+    assert_eq!(
+        sorted(
+            store
+                .streak_checks_due(hour, hour_start + Duration::minutes(30), 100)
+                .await
+                .unwrap()
+        ),
+        sorted(in_hour[..2].to_vec())
     );
     store.unschedule_streak_check(&in_hour[0]).await.unwrap();
     // Removing one that is not there changes nothing.
@@ -188,7 +198,7 @@ async fn streak_checks_are_listed_by_hour_and_removed(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(
-        sorted(store.streak_checks_in_hour(hour, 100).await.unwrap()),
+        sorted(all_in_hour(&store, hour, 100).await),
         sorted(in_hour[1..].to_vec())
     );
 }
@@ -203,13 +213,10 @@ async fn streak_checks_of_an_hour_are_limited(store: Arc<dyn Store>) {
         all.push(c);
     }
     let hour = due_hour(hour_start);
-    let some = store.streak_checks_in_hour(hour, 25).await.unwrap();
+    let some = all_in_hour(&store, hour, 25).await;
     assert_eq!(some.len(), 25);
     assert!(some.iter().all(|c| all.contains(c)));
-    assert_eq!(
-        sorted(store.streak_checks_in_hour(hour, 1000).await.unwrap()),
-        sorted(all)
-    );
+    assert_eq!(sorted(all_in_hour(&store, hour, 1000).await), sorted(all));
 }
 
 /// `migrate` brings a keyspace of schema version 7 (before streaks) to the current
@@ -227,10 +234,7 @@ async fn migrate_upgrades_a_version_7_keyspace_with_the_streak_tables() {
         let due = DateTime::from_timestamp((due_hour(Utc::now()) + 5) * 3600, 0).unwrap();
         let c = check(due, "2026-12-05");
         store.schedule_streak_check(&c).await.unwrap();
-        assert_eq!(
-            store.streak_checks_in_hour(c.hour(), 10).await.unwrap(),
-            vec![c]
-        );
+        assert_eq!(all_in_hour(&store, c.hour(), 10).await, vec![c]);
     })
     .await;
 }

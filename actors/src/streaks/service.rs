@@ -289,11 +289,8 @@ impl Streaks {
             for _ in 0..MAX_PAGES {
                 let due: Vec<StreakCheck> = self
                     .store
-                    .streak_checks_in_hour(bucket, CHECK_PAGE)
-                    .await?
-                    .into_iter()
-                    .filter(|c| c.due_at <= now)
-                    .collect();
+                    .streak_checks_due(bucket, now, CHECK_PAGE)
+                    .await?;
                 let mut progressed = false;
                 for check in &due {
                     match self.run_check(check, hook).await {

@@ -70,7 +70,7 @@ impl StreakStatements {
             .await?,
             in_hour: prepare(format!(
                 "SELECT due_at, user_id, local_date FROM {ks}.streak_checks \
-                 WHERE hour = ? AND shard = ? LIMIT ?"
+                 WHERE hour = ? AND shard = ? AND due_at <= ? LIMIT ?"
             ))
             .await?,
         })
@@ -152,9 +152,10 @@ impl StreakStore for ScyllaStore {
         .await
     }
 
-    async fn streak_checks_in_hour(
+    async fn streak_checks_due(
         &self,
         hour: i64,
+        due_by: DateTime<Utc>,
         limit_to: usize,
     ) -> StoreResult<Vec<StreakCheck>> {
         let mut checks = Vec::new();
@@ -164,7 +165,7 @@ impl StreakStore for ScyllaStore {
                 break;
             }
             let rows: Vec<(DateTime<Utc>, Uuid, NaiveDate)> = self
-                .rows(&self.streaks.in_hour, (hour, shard, limit(left)))
+                .rows(&self.streaks.in_hour, (hour, shard, due_by, limit(left)))
                 .await?;
             checks.extend(
                 rows.into_iter()

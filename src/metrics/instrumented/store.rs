@@ -585,15 +585,16 @@ impl questpath_actors::ports::store::StreakStore for InstrumentedStore {
         )
     }
 
-    async fn streak_checks_in_hour(
+    async fn streak_checks_due(
         &self,
         hour: i64,
+        due_by: DateTime<Utc>,
         limit: usize,
     ) -> StoreResult<Vec<questpath_actors::ports::store::StreakCheck>> {
         timed_store!(
             self,
-            "streak_checks_in_hour",
-            self.inner.streak_checks_in_hour(hour, limit)
+            "streak_checks_due",
+            self.inner.streak_checks_due(hour, due_by, limit)
         )
     }
 

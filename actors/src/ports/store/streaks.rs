@@ -126,10 +126,14 @@ pub trait StreakStore: Send + Sync + 'static {
     /// Removes `check` from the index (absent: nothing happens).
     async fn unschedule_streak_check(&self, check: &StreakCheck) -> StoreResult<()>;
 
-    /// The checks of one hour bucket ([`due_hour`]), at most `limit`, in no particular
-    /// order. One hour's checks, never the whole index.
-    async fn streak_checks_in_hour(&self, hour: i64, limit: usize)
-    -> StoreResult<Vec<StreakCheck>>;
+    /// The checks of one hour bucket ([`due_hour`]) due by `due_by`, at most `limit`, in
+    /// no particular order. One hour's checks, never the whole index.
+    async fn streak_checks_due(
+        &self,
+        hour: i64,
+        due_by: DateTime<Utc>,
+        limit: usize,
+    ) -> StoreResult<Vec<StreakCheck>>;
 
     /// Removes the learner's record (their settings and days). Its check, if any, is
     /// removed by the caller, which knows it from the record.

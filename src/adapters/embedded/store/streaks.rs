@@ -92,16 +92,18 @@ impl StreakStore for EmbeddedStore {
         .await
     }
 
-    async fn streak_checks_in_hour(
+    async fn streak_checks_due(
         &self,
         hour: i64,
+        due_by: DateTime<Utc>,
         limit: usize,
     ) -> StoreResult<Vec<StreakCheck>> {
+        let due_ms = due_by.timestamp_millis();
         self.read(move |tx| {
             let table = tx.open_table(STREAK_CHECKS).map_err(internal)?;
             let mut checks = Vec::new();
             let range = table
-                .range((hour, i64::MIN, 0u128)..=(hour, i64::MAX, u128::MAX))
+                .range((hour, i64::MIN, 0u128)..=(hour, due_ms, u128::MAX))
                 .map_err(internal)?;
             for item in range.take(limit) {
                 let (key, date) = item.map_err(internal)?;
