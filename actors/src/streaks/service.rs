@@ -278,8 +278,9 @@ impl Streaks {
 
     // ---- streak at risk ----
 
-    /// One pass of the at-risk checks due by now, in the hours of the index since
-    /// [`LOOKBACK_HOURS`] ago. The caller holds the lease ([`Self::run_at_risk_pass`]).
+    /// One pass of the at-risk checks due by now, in the hours of the index since six
+    /// hours ago (a check missed while no instance ran is still sent while the
+    /// learner's evening lasts). The caller holds the lease ([`Self::run_at_risk_pass`]).
     /// Returns how many learners were told.
     pub async fn check_due(&self, hook: &dyn AtRiskHook) -> Result<usize, StoreError> {
         let now = self.clock.now();
