@@ -64,14 +64,15 @@ ALLOWED = {
         "leaderboard": {"events", "outbound", "ports"},
         "notifications": {"clock", "events", "observe", "ports"},
         "leagues": {"clock", "domain", "events", "leaderboard", "observe", "ports"},
+        "streaks": {"clock", "events", "observe", "ports"},
         "xp": {"clock", "events", "fault", "leaderboard", "leagues", "notifications", "observe",
-               "ports", "rules"},
+               "ports", "rules", "streaks"},
         "goals": {"ports", "rules", "xp"},
         "session": {"events", "goals", "leaderboard", "observe", "outbound", "ports", "rules",
                     "xp"},
         "room": {"domain", "events", "notifications", "observe", "outbound", "ports", "rules",
                  "xp"},
-        "account": {"goals", "leaderboard", "notifications", "ports", "room", "xp"},
+        "account": {"goals", "leaderboard", "notifications", "ports", "room", "streaks", "xp"},
     },
 }
 

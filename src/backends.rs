@@ -28,6 +28,9 @@ pub struct Backends {
     pub bus: Arc<dyn Bus>,
     pub leaderboard: Arc<dyn Leaderboard>,
     pub job_queue: Arc<dyn JobQueue>,
+    /// Where "now" comes from for the engagement rules (a learner's day): the system's
+    /// clock, or a test's manual one ([`Backends::with_clock`]).
+    pub clock: Arc<dyn questpath_actors::clock::Clock>,
     /// Kept to close the connections on shutdown.
     redis: Option<Redis>,
     /// Kept to close the file on shutdown, so the next start needs no repair.
@@ -114,6 +117,7 @@ impl Backends {
                     bus: Arc::new(redis.bus()),
                     leaderboard: Arc::new(redis.leaderboard()),
                     job_queue: Arc::new(redis.job_queue()),
+                    clock: Arc::new(questpath_actors::clock::SystemClock),
                     redis: Some(redis),
                     embedded,
                 })
@@ -134,9 +138,16 @@ impl Backends {
             bus: Arc::new(InProcessBus::new()),
             leaderboard: Arc::new(InProcessLeaderboard::new()),
             job_queue: Arc::new(InProcessJobQueue::new()),
+            clock: Arc::new(questpath_actors::clock::SystemClock),
             redis: None,
             embedded: None,
         }
+    }
+
+    /// The same ports with `clock` as "now" (tests drive the days of streaks).
+    pub fn with_clock(mut self, clock: Arc<dyn questpath_actors::clock::Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Wraps every port in its metrics decorator (`metrics::instrumented`): store calls

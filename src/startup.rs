@@ -179,14 +179,31 @@ impl Application {
         )?;
         let notifications = Notifications::new(backends.store.clone(), backends.bus.clone())
             .with_metrics(metrics.clone());
+        let streaks = questpath_actors::streaks::Streaks::new(
+            backends.store.clone(),
+            backends.bus.clone(),
+            backends.clock.clone(),
+        )
+        .with_metrics(metrics.clone());
         let xp = XpService::new(
             backends.store.clone(),
             backends.leaderboard.clone(),
             backends.bus.clone(),
         )
         .with_metrics(metrics.clone())
-        .with_notifications(notifications.clone());
+        .with_notifications(notifications.clone())
+        .with_clock(backends.clock.clone())
+        .with_streaks(streaks.clone());
         let background = CancellationToken::new();
+        // Tells learners whose evening came with their streak at risk, every minute,
+        // one instance at a time (the lease). The hook is where a notification and an
+        // email are wired; until then the `streak.at_risk` frame alone goes out.
+        tokio::spawn(streaks.clone().check_at_risk_until_stopped(
+            backends.leaderboard.clone(),
+            Arc::new(questpath_actors::streaks::LogAtRisk),
+            settings.streak_check_every,
+            background.clone(),
+        ));
         // Completes XP grants a crash left half-applied, now and every minute.
         tokio::spawn(
             xp.clone()
@@ -228,6 +245,7 @@ impl Application {
             quizzes: crate::quizzes::service::QuizService::new(backends.store.clone()),
             hosted_rooms: crate::rooms::hosted::HostedRooms::new(backends.store.clone()),
             legacy_quizzes: crate::goals::legacy_quiz::LegacyQuizzes::new(backends.cache.clone()),
+            streaks,
         });
         let server = http_server(state, &settings, listener)?;
         Ok(Application {

@@ -27,6 +27,8 @@ pub struct AppState {
     pub accounts: questpath_actors::account::Accounts,
     /// A learner's in-app notifications.
     pub notifications: questpath_actors::notifications::Notifications,
+    /// Streaks and the daily goal (the learner's day settings too).
+    pub streaks: questpath_actors::streaks::Streaks,
 }
 
 pub use crate::realtime::Realtime;

@@ -15,7 +15,8 @@
 //!   bus, on every instance);
 //! - goals with their levels and question banks, generation jobs, saved quizzes;
 //! - the XP ledger is retired under an anonymous id (totals still add up), and the
-//!   learner leaves every board kept;
+//!   learner leaves every board kept; their streak record (day settings, recent days)
+//!   and its at-risk check go with it ([`XpService::forget`]);
 //! - league memberships and results are removed, and the learner leaves the cohort
 //!   boards and member lists (with the XP, [`XpService::forget`]);
 //! - archived weeks keep the learner's rank and score under the nil id;
@@ -38,7 +39,9 @@ use crate::leaderboard::rebuild::kept_boards;
 use crate::leaderboard::{Board, LeaderboardError};
 use crate::notifications::{NotificationView, Notifications};
 use crate::ports::bus::{UserEvent, user_topic};
-use crate::ports::store::{ArchivedEntry, LeagueMembership, RetiredXp, RoomResult, SavedQuiz};
+use crate::ports::store::{
+    ArchivedEntry, LeagueMembership, RetiredXp, RoomResult, SavedQuiz, StreakRecord,
+};
 use crate::ports::{
     Bus, Cache, GenerationJob, LeaderboardEntry, PortError, RefreshFamily, Store, StoreError, User,
     XpEntry,
@@ -101,6 +104,8 @@ pub struct AccountData {
     pub sessions: Vec<RefreshFamily>,
     /// In-app notifications kept, newest first.
     pub notifications: Vec<NotificationView>,
+    /// Day settings, recent days and streak (`None`: never written).
+    pub streak: Option<StreakRecord>,
 }
 
 /// A room the learner played: the room (without its document) and their own line of
@@ -257,6 +262,10 @@ impl Accounts {
             quizzes,
             sessions: store.refresh_families_of_user(id).await?,
             notifications: self.notifications.all(id).await?,
+            streak: match self.xp.streaks() {
+                Some(streaks) => streaks.record(id).await?,
+                None => store.streak(id).await?.map(|s| s.record),
+            },
         })
     }
 
@@ -308,6 +317,10 @@ impl Accounts {
             }
         }
         done.xp = self.xp.forget(id).await?;
+        if self.xp.streaks().is_none() {
+            // Without a streak service the XP service could not remove it.
+            store.delete_streak(id).await?;
+        }
         for week in store.archived_weeks(MOST).await? {
             if store.forget_archived_learner(&week.period, id).await? {
                 done.archived_weeks += 1;

@@ -16,6 +16,7 @@
 //! - `room`: multiplayer rooms: the game, its actor, the relays, the directory, the setup.
 //! - `rules`: pure game rules with no actix dependency (XP and player levels, scoring).
 //! - `account`: a learner's own data: its export and the deletion of the account.
+//! - `streaks`: streaks and the daily goal in the learner's zone, the at-risk checks.
 //! - `clock`: where "now" comes from (the system's clock, or a manual one in tests).
 
 pub mod account;
@@ -33,4 +34,5 @@ pub mod ports;
 pub mod room;
 pub mod rules;
 pub mod session;
+pub mod streaks;
 pub mod xp;

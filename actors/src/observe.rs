@@ -70,4 +70,13 @@ pub trait GameMetrics: Send + Sync + 'static {
     fn league_moves(&self, moved: &'static str, count: u64) {}
     /// A league cohort opened in `tier`.
     fn league_cohort_formed(&self, tier: &'static str) {}
+    // ---- streaks (issue 18) ----
+    /// A learner's local day reached its daily goal (a streak day kept).
+    fn streak_day_kept(&self) {}
+    /// Streaks ended by a missed day without a freeze.
+    fn streaks_broken(&self, count: u32) {}
+    /// Streak freezes used up on missed days.
+    fn streak_freezes_used(&self, count: u32) {}
+    /// Streak-at-risk notices sent.
+    fn streak_at_risk(&self) {}
 }

@@ -22,8 +22,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::rules::xp::{XpGrant, player_level};
-use chrono::Utc;
 use uuid::Uuid;
+
+use crate::clock::{Clock, SystemClock};
 
 use crate::events::XpGranted;
 use crate::leaderboard::{LeaderboardError, Leaderboards};
@@ -33,6 +34,7 @@ use crate::observe::GameMetrics;
 use crate::ports::bus::{UserEvent, user_topic};
 use crate::ports::store::RetiredXp;
 use crate::ports::{Bus, Leaderboard, Store, StoreError, XpEntry};
+use crate::streaks::Streaks;
 
 /// The all-time leaderboard.
 pub use crate::leaderboard::ALL_TIME;
@@ -63,6 +65,10 @@ pub struct XpService {
     metrics: Option<Arc<dyn GameMetrics>>,
     /// Level-up notifications; `None` in tools and tests that do not notify.
     notifications: Option<Notifications>,
+    /// The time a grant is recorded at (decides the learner's day it counts for).
+    clock: Arc<dyn Clock>,
+    /// Counts applied grants into the learners' days; `None` where no streak is kept.
+    streaks: Option<Streaks>,
 }
 
 impl XpService {
@@ -81,6 +87,8 @@ impl XpService {
             bus,
             metrics: None,
             notifications: None,
+            clock: Arc::new(SystemClock),
+            streaks: None,
         }
     }
 
@@ -88,6 +96,26 @@ impl XpService {
     pub fn with_notifications(mut self, notifications: Notifications) -> Self {
         self.notifications = Some(notifications);
         self
+    }
+
+    /// Records grants, and places and decides league weeks, at `clock`'s time (tests
+    /// drive it).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.leagues = self.leagues.with_clock(Arc::clone(&clock));
+        self.clock = clock;
+        self
+    }
+
+    /// Counts every applied grant into the learner's streak days, before the grant's
+    /// pending mark is cleared (so the XP recovery completes it after a crash).
+    pub fn with_streaks(mut self, streaks: Streaks) -> Self {
+        self.streaks = Some(streaks);
+        self
+    }
+
+    /// The streaks the grants reach, if any.
+    pub fn streaks(&self) -> Option<&Streaks> {
+        self.streaks.as_ref()
     }
 
     /// Counts grants (by source) and level-ups in `metrics`.
@@ -100,12 +128,6 @@ impl XpService {
     /// Hands every league week's outcomes to `hook` (see [`LeagueOutcomes`]).
     pub fn with_league_outcomes(mut self, hook: Arc<dyn LeagueOutcomes>) -> Self {
         self.leagues = self.leagues.with_outcomes(hook);
-        self
-    }
-
-    /// Reads the leagues' "now" from `clock` (tests drive a league week).
-    pub fn with_league_clock(mut self, clock: Arc<dyn crate::clock::Clock>) -> Self {
-        self.leagues = self.leagues.with_clock(clock);
         self
     }
 
@@ -126,7 +148,7 @@ impl XpService {
             grant_id: grant.grant_id.clone(),
             amount: grant.amount,
             source: grant.source.as_str().to_string(),
-            created_at: Utc::now(),
+            created_at: self.clock.now(),
         };
         let written = self.store.record_xp(&entry).await?;
         crate::fault::point("xp.after_ledger");
@@ -215,6 +237,19 @@ impl XpService {
             // Left pending: recovery notifies when the store takes it.
             return Ok(total);
         }
+        if let Some(streaks) = &self.streaks {
+            let granted: Vec<&XpEntry> = applied
+                .iter()
+                .filter(|e| covered.contains(&e.grant_id))
+                .collect();
+            if !granted.is_empty()
+                && let Err(e) = streaks.record_grants(user_id, &granted).await
+            {
+                // Left pending: recovery counts it (by grant id, once).
+                tracing::warn!(%user_id, error = %e, "streak update failed; grant stays pending");
+                return Ok(total);
+            }
+        }
         self.store.clear_xp_pending(user_id, &covered).await?;
         if !self.store.deleted_users(&[user_id]).await?.is_empty() {
             // The account was deleted while this ran: take back what it wrote.
@@ -280,6 +315,9 @@ impl XpService {
     /// retired (`None` when the ledger was already empty).
     pub async fn forget(&self, user_id: Uuid) -> Result<Option<RetiredXp>, LeaderboardError> {
         let retired = self.store.retire_xp(user_id).await?;
+        if let Some(streaks) = &self.streaks {
+            streaks.forget(user_id).await?;
+        }
         let boards = self.leaderboards.remove_user(user_id).await?;
         let leagues = self.leagues.forget(user_id).await.map_err(|e| match e {
             LeagueError::Store(e) => LeaderboardError::Store(e),

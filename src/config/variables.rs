@@ -113,6 +113,11 @@ pub const VARIABLES: &[Variable] = &[
         doc: "seconds (0 to 300) during which a just-rotated refresh token still yields an access token (two tabs refreshing at once); reuse later revokes the family",
     },
     Variable {
+        name: "QUESTPATH_STREAK_CHECK_SECS",
+        default: "60",
+        doc: "seconds (1 to 3600) between passes of the streak-at-risk check (one instance at a time, under a lease)",
+    },
+    Variable {
         name: "QUESTPATH_GOOGLE_CLIENT_ID",
         default: "",
         doc: "OAuth client id that Google ID tokens must be issued for (aud); empty disables Google sign-in",

@@ -28,6 +28,11 @@ pub(super) struct GameMetrics {
     xp_granted: IntCounterVec,
     level_ups: IntCounter,
     notifications_created: IntCounterVec,
+    // streaks (issue 18)
+    streak_days_kept: IntCounter,
+    streaks_broken: IntCounter,
+    streak_freezes_used: IntCounter,
+    streak_at_risk: IntCounter,
 }
 
 impl GameMetrics {
@@ -78,6 +83,26 @@ impl GameMetrics {
                 "questpath_notifications_created_total",
                 "In-app notifications created (repeats of a dedupe key not counted), by kind",
                 &["kind"],
+            )?,
+            streak_days_kept: counter(
+                r,
+                "questpath_streak_days_kept_total",
+                "Learners' local days that reached their daily XP goal",
+            )?,
+            streaks_broken: counter(
+                r,
+                "questpath_streaks_broken_total",
+                "Streaks ended by a missed day without a freeze (counted when next written)",
+            )?,
+            streak_freezes_used: counter(
+                r,
+                "questpath_streak_freezes_used_total",
+                "Streak freezes used up on missed days",
+            )?,
+            streak_at_risk: counter(
+                r,
+                "questpath_streak_at_risk_notices_total",
+                "Streak-at-risk notices sent (once per learner and local evening)",
             )?,
         };
         for result in quiz_result::ALL {
@@ -140,6 +165,22 @@ impl Metrics {
             .with_label_values(&[kind])
             .inc();
     }
+
+    pub fn streak_day_kept(&self) {
+        self.game.streak_days_kept.inc();
+    }
+
+    pub fn streaks_broken(&self, count: u32) {
+        self.game.streaks_broken.inc_by(u64::from(count));
+    }
+
+    pub fn streak_freezes_used(&self, count: u32) {
+        self.game.streak_freezes_used.inc_by(u64::from(count));
+    }
+
+    pub fn streak_at_risk(&self) {
+        self.game.streak_at_risk.inc();
+    }
 }
 
 #[cfg(test)]
@@ -164,6 +205,10 @@ mod tests {
         m.xp_granted("level_repass", -5); // never negative on a counter
         m.level_up();
         m.notification_created("level_up");
+        m.streak_day_kept();
+        m.streaks_broken(2);
+        m.streak_freezes_used(1);
+        m.streak_at_risk();
         let text = m.render();
         for expected in [
             "questpath_quizzes_started_total 1",
@@ -176,6 +221,10 @@ mod tests {
             "questpath_quiz_questions_timed_out_total 1",
             r#"questpath_xp_granted_total{source="level_first_pass"} 100"#,
             "questpath_level_ups_total 1",
+            "questpath_streak_days_kept_total 1",
+            "questpath_streaks_broken_total 2",
+            "questpath_streak_freezes_used_total 1",
+            "questpath_streak_at_risk_notices_total 1",
         ] {
             assert!(text.contains(expected), "missing {expected}:\n{text}");
         }

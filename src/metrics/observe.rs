@@ -35,6 +35,19 @@ impl CoreMetrics for Metrics {
     fn xp_granted(&self, source: &'static str, amount: i64) {
         Metrics::xp_granted(self, source, amount)
     }
+    // streaks (issue 18)
+    fn streak_day_kept(&self) {
+        Metrics::streak_day_kept(self)
+    }
+    fn streaks_broken(&self, count: u32) {
+        Metrics::streaks_broken(self, count)
+    }
+    fn streak_freezes_used(&self, count: u32) {
+        Metrics::streak_freezes_used(self, count)
+    }
+    fn streak_at_risk(&self) {
+        Metrics::streak_at_risk(self)
+    }
     fn room_created(&self) {
         Metrics::room_created(self)
     }

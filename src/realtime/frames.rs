@@ -2,8 +2,8 @@
 //! becomes what the wire carries.
 
 use questpath_actors::events::{
-    AnswerJudged, BoardTop, Notice, NotificationCreated, QuestionOpened, QuizFinished, RankChanged,
-    RoomEvent, XpGranted,
+    AnswerJudged, BoardTop, DailyGoalReached, Notice, NotificationCreated, QuestionOpened,
+    QuizFinished, RankChanged, RoomEvent, StreakAtRisk, StreakUpdated, XpGranted,
 };
 
 use super::protocol::ServerMessage;
@@ -45,6 +45,42 @@ pub fn frame(notice: Notice) -> ServerMessage {
             demotion_ranks: l.demotion_ranks,
             standings: l.standings,
         },
+        Notice::StreakUpdated(e) => streak_updated(e),
+        Notice::DailyGoalReached(e) => goal_reached(e),
+        Notice::StreakAtRisk(e) => at_risk(e),
+    }
+}
+
+// ---- streaks (issue 18) ----
+
+fn streak_updated(e: StreakUpdated) -> ServerMessage {
+    ServerMessage::StreakUpdated {
+        streak: e.streak,
+        longest: e.longest,
+        freezes: e.freezes,
+        today: e.today,
+        today_xp: e.today_xp,
+        daily_goal: e.daily_goal,
+        goal_reached: e.goal_reached,
+    }
+}
+
+fn goal_reached(e: DailyGoalReached) -> ServerMessage {
+    ServerMessage::DailyGoalReached {
+        date: e.date,
+        xp: e.xp,
+        daily_goal: e.daily_goal,
+        streak: e.streak,
+    }
+}
+
+fn at_risk(e: StreakAtRisk) -> ServerMessage {
+    ServerMessage::StreakAtRisk {
+        streak: e.streak,
+        local_date: e.local_date,
+        today_xp: e.today_xp,
+        daily_goal: e.daily_goal,
+        freezes: e.freezes,
     }
 }
 
@@ -246,6 +282,9 @@ pub fn kind(notice: &Notice) -> &'static str {
         Notice::BoardTop(_) => "leaderboard.top",
         Notice::Notification(_) => "notification",
         Notice::LeagueStandings(_) => "league.standings",
+        Notice::StreakUpdated(_) => "streak.updated",
+        Notice::DailyGoalReached(_) => "daily_goal.reached",
+        Notice::StreakAtRisk(_) => "streak.at_risk",
         Notice::Room(event) => match event {
             RoomEvent::Joined { .. } => "room.joined",
             RoomEvent::State { .. } => "room.state",
@@ -282,6 +321,28 @@ mod tests {
             Notice::Room(RoomEvent::Paused {
                 question: 0,
                 remaining_ms: 1,
+            }),
+            Notice::StreakUpdated(StreakUpdated {
+                streak: 1,
+                longest: 1,
+                freezes: 0,
+                today: chrono::NaiveDate::MIN,
+                today_xp: 20,
+                daily_goal: 20,
+                goal_reached: true,
+            }),
+            Notice::DailyGoalReached(DailyGoalReached {
+                date: chrono::NaiveDate::MIN,
+                xp: 20,
+                daily_goal: 20,
+                streak: 1,
+            }),
+            Notice::StreakAtRisk(StreakAtRisk {
+                streak: 3,
+                local_date: chrono::NaiveDate::MIN,
+                today_xp: 0,
+                daily_goal: 20,
+                freezes: 1,
             }),
         ];
         for notice in notices {

@@ -185,6 +185,47 @@ pub enum ServerMessage {
         total_xp: i64,
         player_level: u32,
     },
+    // ---- streaks (issue 18) ----
+    /// The learner's streak or today's progress changed (after a grant or a settings
+    /// change, from any device or instance).
+    #[serde(rename = "streak.updated")]
+    StreakUpdated {
+        /// Days kept in a row (today counts once its goal is reached).
+        streak: u32,
+        longest: u32,
+        /// Streak freezes held (at most 2); one covers a missed day by itself.
+        freezes: u32,
+        /// The learner's local date (`YYYY-MM-DD`, in their `time_zone`).
+        #[schemars(with = "String")]
+        today: chrono::NaiveDate,
+        /// XP granted within the local day.
+        today_xp: i64,
+        daily_goal: u32,
+        goal_reached: bool,
+    },
+    /// A local day's XP reached the daily goal (once per day).
+    #[serde(rename = "daily_goal.reached")]
+    DailyGoalReached {
+        /// The local date (`YYYY-MM-DD`).
+        #[schemars(with = "String")]
+        date: chrono::NaiveDate,
+        xp: i64,
+        daily_goal: u32,
+        /// The streak with this day counted.
+        streak: u32,
+    },
+    /// The learner's evening (19:00 local) came with a streak and today's goal not yet
+    /// reached (at most once per local day).
+    #[serde(rename = "streak.at_risk")]
+    StreakAtRisk {
+        streak: u32,
+        /// The local date at risk (`YYYY-MM-DD`).
+        #[schemars(with = "String")]
+        local_date: chrono::NaiveDate,
+        today_xp: i64,
+        daily_goal: u32,
+        freezes: u32,
+    },
     /// The learner's place on a board after an XP grant (one frame per board).
     #[serde(rename = "leaderboard.rank")]
     LeaderboardRank {
@@ -380,6 +421,9 @@ impl ServerMessage {
             ServerMessage::QuizResult { .. } => "quiz.result",
             ServerMessage::JobStatus { .. } => "job.status",
             ServerMessage::XpGranted { .. } => "xp.granted",
+            ServerMessage::StreakUpdated { .. } => "streak.updated",
+            ServerMessage::DailyGoalReached { .. } => "daily_goal.reached",
+            ServerMessage::StreakAtRisk { .. } => "streak.at_risk",
             ServerMessage::LeaderboardRank { .. } => "leaderboard.rank",
             ServerMessage::LeaderboardTop { .. } => "leaderboard.top",
             ServerMessage::RoomJoined { .. } => "room.joined",

@@ -170,6 +170,12 @@ async fn the_export_holds_what_the_learner_made_and_no_secret() {
     assert_eq!(notifications.len(), 1, "{notifications:?}");
     assert_eq!(notifications[0]["kind"], "level_up");
     assert_eq!(notifications[0]["read"], false);
+    // The day settings and the day the level's XP counted for (issue 18).
+    assert_eq!(export["streak"]["time_zone"], "UTC");
+    assert_eq!(export["streak"]["daily_goal"], 20);
+    assert_eq!(export["streak"]["current"], 1);
+    assert_eq!(export["streak"]["days"][0]["xp"], xp);
+    assert_eq!(export["streak"]["days"][0]["reached"], true);
     let sessions = export["sessions"].as_array().unwrap();
     assert_eq!(sessions.len(), 1, "signed up once");
     assert_eq!(sessions[0]["revoked"], false);
@@ -259,6 +265,12 @@ async fn deletion_forgets_the_learner(app: &TestApp) {
         1,
         "a level-up"
     );
+    let streak = store
+        .streak(ann.id)
+        .await
+        .unwrap()
+        .expect("a streak record");
+    let check = streak.record.check.expect("an at-risk check");
 
     // Proof of presence: the password, right.
     let (status, problem) = delete(app, &ann.token, None).await;
@@ -382,6 +394,16 @@ async fn deletion_forgets_the_learner(app: &TestApp) {
         "the level-up notification is gone"
     );
     assert_eq!(store.unread_notifications(ann.id).await.unwrap(), 0);
+    // Her streak record and its at-risk check are gone.
+    assert_eq!(store.streak(ann.id).await.unwrap(), None);
+    assert!(
+        store
+            .streak_checks_due(check.hour(), check.due_at, 10_000)
+            .await
+            .unwrap()
+            .iter()
+            .all(|c| c.user_id != ann.id)
+    );
     let before = as_ledgers_say(&store, board.top("alltime", 1000).await.unwrap()).await;
     assert_eq!(before.get(&bob.id), Some(&bob_xp));
     assert!(!before.contains_key(&ann.id));

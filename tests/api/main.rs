@@ -16,5 +16,6 @@ mod metrics;
 mod notifications;
 mod openapi;
 mod quizzes;
+mod streaks;
 mod tickets;
 mod web_app;

@@ -15,3 +15,4 @@ mod leagues_week;
 mod rate_limiter;
 mod refresh_race;
 mod store;
+mod streaks;

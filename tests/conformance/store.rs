@@ -2867,7 +2867,7 @@ const TABLES_SINCE_V7: &[&str] = &[
 /// tables added since), with a user in it (and what `seed` writes); returns the store
 /// (reconnected after `migrate`) and the user, having checked that `connect` refused
 /// the old keyspace.
-async fn upgraded_from(version: i32, newer_tables: &[&str]) -> (Arc<dyn Store>, User) {
+pub(crate) async fn upgraded_from(version: i32, newer_tables: &[&str]) -> (Arc<dyn Store>, User) {
     upgraded_with(version, newer_tables, |_, _| Box::pin(async {})).await
 }
 

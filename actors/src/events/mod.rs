@@ -11,6 +11,7 @@ pub mod league;
 pub mod progress;
 pub mod quiz;
 pub mod room;
+pub mod streaks;
 
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +20,7 @@ pub use league::{LeagueRow, LeagueStandings};
 pub use progress::{BoardTop, LeaderboardRow, RankChanged, XpGranted};
 pub use quiz::{AnswerJudged, QuestionOpened, QuizFinished};
 pub use room::RoomEvent;
+pub use streaks::{DailyGoalReached, StreakAtRisk, StreakUpdated};
 
 /// Option letters by index.
 pub const LETTERS: [&str; 4] = ["A", "B", "C", "D"];
@@ -54,6 +56,13 @@ pub enum Notice {
     Notification(NotificationCreated),
     /// The standings of the learner's league cohort changed.
     LeagueStandings(LeagueStandings),
+    // ---- streaks (issue 18) ----
+    /// The learner's streak or today's progress changed.
+    StreakUpdated(StreakUpdated),
+    /// A local day's goal was reached.
+    DailyGoalReached(DailyGoalReached),
+    /// The evening came with the streak not yet kept today.
+    StreakAtRisk(StreakAtRisk),
 }
 
 impl Notice {

@@ -63,6 +63,13 @@ pub enum UserEvent {
     /// The standings of the learner's league cohort changed.
     #[serde(rename = "league.standings")]
     LeagueStandings(crate::events::LeagueStandings),
+    // ---- streaks (issue 18) ----
+    #[serde(rename = "streak.updated")]
+    StreakUpdated(crate::events::StreakUpdated),
+    #[serde(rename = "daily_goal.reached")]
+    DailyGoalReached(crate::events::DailyGoalReached),
+    #[serde(rename = "streak.at_risk")]
+    StreakAtRisk(crate::events::StreakAtRisk),
 }
 
 impl UserEvent {
@@ -87,6 +94,9 @@ impl UserEvent {
             UserEvent::Notification(created) => Some(Notice::Notification(created)),
             UserEvent::AccountDeleted => None,
             UserEvent::LeagueStandings(standings) => Some(Notice::LeagueStandings(standings)),
+            UserEvent::StreakUpdated(e) => Some(Notice::StreakUpdated(e)),
+            UserEvent::DailyGoalReached(e) => Some(Notice::DailyGoalReached(e)),
+            UserEvent::StreakAtRisk(e) => Some(Notice::StreakAtRisk(e)),
         }
     }
 }
@@ -129,5 +139,19 @@ mod tests {
         );
         assert_eq!(UserEvent::AccountDeleted.into_notice(), None);
         assert_eq!(UserEvent::decode(br#"{"type":"later.kind"}"#), None);
+        let reached = UserEvent::DailyGoalReached(crate::events::DailyGoalReached {
+            date: "2026-03-30".parse().unwrap(),
+            xp: 30,
+            daily_goal: 30,
+            streak: 4,
+        });
+        assert_eq!(
+            String::from_utf8(reached.encode()).unwrap(),
+            r#"{"type":"daily_goal.reached","date":"2026-03-30","xp":30,"daily_goal":30,"streak":4}"#
+        );
+        assert!(matches!(
+            UserEvent::decode(&reached.encode()).and_then(UserEvent::into_notice),
+            Some(crate::events::Notice::DailyGoalReached(_))
+        ));
     }
 }

@@ -14,6 +14,7 @@ mod room_results;
 pub mod schema;
 mod sessions;
 pub mod store;
+mod streaks;
 mod users;
 mod xp;
 

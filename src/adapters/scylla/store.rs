@@ -5,6 +5,8 @@
 //! (and the users' `total_xp`) in `xp.rs`; the archive of past weekly boards in
 //! `archive.rs`; multiplayer room results in `room_results.rs`; saved quizzes in
 //! `quizzes.rs`; learners' notifications in `notifications.rs`. This file holds the connection and the helpers they share.
+//! `quizzes.rs`; streak records and the at-risk index in `streaks.rs`. This file holds
+//! the connection and the helpers they share.
 use async_trait::async_trait;
 use futures_util::TryStreamExt;
 use scylla::client::session::Session;
@@ -27,6 +29,7 @@ use super::quizzes::QuizStatements;
 use super::room_results::RoomResultStatements;
 use super::schema::check_version;
 use super::sessions::{FailureStatements, SessionStatements};
+use super::streaks::StreakStatements;
 use super::users::UserStatements;
 use super::xp::XpStatements;
 use crate::config::ScyllaSettings;
@@ -50,6 +53,7 @@ pub struct ScyllaStore {
     /// Boxed, as is its preparation: the connect future, which holds every aggregate's
     /// statements while it builds them, would otherwise outgrow a test thread's stack.
     pub(super) leagues: Box<LeagueStatements>,
+    pub(super) streaks: StreakStatements,
 }
 
 impl ScyllaStore {
@@ -83,6 +87,7 @@ impl ScyllaStore {
             quizzes: QuizStatements::prepare(&session, settings).await?,
             notifications: NotificationStatements::prepare(&session, settings).await?,
             leagues: Box::pin(LeagueStatements::prepare(&session, settings)).await?,
+            streaks: StreakStatements::prepare(&session, settings).await?,
             session,
         })
     }

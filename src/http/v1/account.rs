@@ -51,6 +51,70 @@ pub(crate) struct AccountExport {
     sessions: Vec<ExportSession>,
     /// In-app notifications kept (the last 200, 90 days at most), newest first.
     notifications: Vec<NotificationView>,
+    /// Day settings and streak; `null` when nothing was ever recorded.
+    streak: Option<ExportStreak>,
+}
+
+/// The learner's day settings, streak and recent days.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct ExportStreak {
+    time_zone: String,
+    daily_goal: u32,
+    current: u32,
+    longest: u32,
+    freezes: u32,
+    /// Zones in effect over the recent days, oldest first.
+    time_zones: Vec<ExportZone>,
+    /// The local days of the last five weeks that had XP, oldest first.
+    days: Vec<ExportStreakDay>,
+    /// The last local date the learner was told their streak was at risk.
+    #[schema(value_type = Option<String>, format = Date)]
+    at_risk_notified: Option<chrono::NaiveDate>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct ExportZone {
+    since: DateTime<Utc>,
+    time_zone: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct ExportStreakDay {
+    #[schema(value_type = String, format = Date)]
+    date: chrono::NaiveDate,
+    xp: i64,
+    reached: bool,
+}
+
+impl ExportStreak {
+    fn of(record: questpath_actors::ports::store::StreakRecord, now: DateTime<Utc>) -> Self {
+        let view = record.view(now);
+        ExportStreak {
+            time_zone: record.time_zone,
+            daily_goal: record.daily_goal,
+            current: view.streak,
+            longest: view.longest,
+            freezes: view.freezes,
+            time_zones: record
+                .zones
+                .into_iter()
+                .map(|z| ExportZone {
+                    since: z.since,
+                    time_zone: z.time_zone,
+                })
+                .collect(),
+            days: record
+                .days
+                .into_iter()
+                .map(|(date, day)| ExportStreakDay {
+                    date,
+                    xp: day.xp,
+                    reached: day.reached,
+                })
+                .collect(),
+            at_risk_notified: record.at_risk_sent,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -390,6 +454,7 @@ impl AccountExport {
                 })
                 .collect(),
             notifications: data.notifications,
+            streak: data.streak.map(|r| ExportStreak::of(r, now)),
         }
     }
 }
@@ -415,7 +480,8 @@ pub(crate) async fn export(
     user: AuthUser,
 ) -> Result<HttpResponse, ApiError> {
     let data = state.accounts.export(&user.0).await?;
-    let now = Utc::now();
+    // The server's clock (a test's manual one), which also decides the streak's today.
+    let now = state.streaks.clock().now();
     let filename = format!("questpath-export-{}.json", now.format("%Y-%m-%d"));
     Ok(HttpResponse::Ok()
         .insert_header((

@@ -41,6 +41,11 @@ pub(crate) struct RegisterBody {
     /// 1 to 50 characters once trimmed; no control or invisible formatting characters.
     #[schema(min_length = 1, max_length = 50, pattern = r"\S", example = "Ada")]
     display_name: Option<String>,
+    /// The learner's IANA time zone (the client's own, e.g. from
+    /// `Intl.DateTimeFormat().resolvedOptions().timeZone`); `UTC` when absent. It decides
+    /// when the learner's days (daily goal, streak) begin.
+    #[schema(example = "Europe/Berlin")]
+    time_zone: Option<String>,
 }
 
 /// Email and password of an existing account.
@@ -124,10 +129,28 @@ pub(crate) async fn register(
     body: crate::http::json::Json<RegisterBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
+    // Checked before the account exists, so a refused zone creates nothing.
+    if let Some(Err(e)) = body
+        .time_zone
+        .as_deref()
+        .map(questpath_actors::streaks::rules::parse_zone)
+    {
+        return Err(super::me::settings_error(e));
+    }
     let user = state
         .auth
         .register(&body.email, &body.password, body.display_name.as_deref())
         .await?;
+    if let Some(zone) = body.time_zone.as_deref()
+        && let Err(e) = state
+            .streaks
+            .update_settings(user.id, Some(zone), None)
+            .await
+    {
+        // The account exists; the learner's days run in UTC until the zone is set
+        // again (`PATCH /api/v1/me`).
+        tracing::warn!(user_id = %user.id, error = %e, "time zone not saved at sign-up");
+    }
     let session = state
         .auth
         .login(&user.email, &body.password, &client_ip(&req))

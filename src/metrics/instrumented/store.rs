@@ -699,3 +699,66 @@ impl LeagueStore for InstrumentedStore {
         )
     }
 }
+
+// ---- streaks (issue 18) ----
+#[async_trait]
+impl questpath_actors::ports::store::StreakStore for InstrumentedStore {
+    async fn streak(
+        &self,
+        user_id: Uuid,
+    ) -> StoreResult<Option<questpath_actors::ports::store::VersionedStreak>> {
+        timed_store!(self, "streak", self.inner.streak(user_id))
+    }
+
+    async fn put_streak(
+        &self,
+        user_id: Uuid,
+        record: &questpath_actors::ports::store::StreakRecord,
+        expected: Option<i64>,
+    ) -> StoreResult<bool> {
+        timed_store!(
+            self,
+            "put_streak",
+            self.inner.put_streak(user_id, record, expected)
+        )
+    }
+
+    async fn schedule_streak_check(
+        &self,
+        check: &questpath_actors::ports::store::StreakCheck,
+    ) -> StoreResult<()> {
+        timed_store!(
+            self,
+            "schedule_streak_check",
+            self.inner.schedule_streak_check(check)
+        )
+    }
+
+    async fn unschedule_streak_check(
+        &self,
+        check: &questpath_actors::ports::store::StreakCheck,
+    ) -> StoreResult<()> {
+        timed_store!(
+            self,
+            "unschedule_streak_check",
+            self.inner.unschedule_streak_check(check)
+        )
+    }
+
+    async fn streak_checks_due(
+        &self,
+        hour: i64,
+        due_by: DateTime<Utc>,
+        limit: usize,
+    ) -> StoreResult<Vec<questpath_actors::ports::store::StreakCheck>> {
+        timed_store!(
+            self,
+            "streak_checks_due",
+            self.inner.streak_checks_due(hour, due_by, limit)
+        )
+    }
+
+    async fn delete_streak(&self, user_id: Uuid) -> StoreResult<bool> {
+        timed_store!(self, "delete_streak", self.inner.delete_streak(user_id))
+    }
+}

@@ -17,6 +17,7 @@ mod leagues;
 mod quizzes;
 mod room_results;
 mod sessions;
+mod streaks;
 mod users;
 mod xp;
 
@@ -30,6 +31,10 @@ pub use leagues::{
 pub use quizzes::{QuizQuestion, QuizStore, QuizSummary, SavedQuiz};
 pub use room_results::{RoomResult, RoomResultStore, signed_in_players};
 pub use sessions::{LoginFailures, RefreshFamily, RefreshToken, SessionStore};
+pub use streaks::{
+    StreakBase, StreakCheck, StreakDay, StreakRecord, StreakStore, VersionedStreak, ZoneSpan,
+    due_hour,
+};
 pub use users::{NewUser, ProfileUpdate, User, UserStore, email_key};
 pub use xp::{RetiredXp, RetiredXpEntry, XpEntry, XpStore};
 
@@ -81,6 +86,8 @@ pub trait Store:
     + QuizStore
     + NotificationStore
     + LeagueStore
+    // streaks (issue 18)
+    + StreakStore
 {
 }
 
@@ -96,6 +103,8 @@ impl<T> Store for T where
         + QuizStore
         + NotificationStore
         + LeagueStore
+        // streaks (issue 18)
+        + StreakStore
         + ?Sized
 {
 }

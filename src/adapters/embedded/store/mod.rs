@@ -32,6 +32,7 @@ mod leagues;
 mod quizzes;
 mod room_results;
 mod sessions;
+mod streaks;
 pub(crate) mod tables;
 mod txn;
 mod users;

@@ -127,6 +127,14 @@ pub(super) const LEAGUE_COHORT_MEMBERS: TableDefinition<(&str, u8, u32, u128), (
 /// league_weeks: ISO week -> JSON `LeagueWeek`; the mark of a week whose results are
 /// complete.
 pub(super) const LEAGUE_WEEKS: TableDefinition<&str, &[u8]> = TableDefinition::new("league_weeks");
+// ---- streaks (issue 18) ----
+/// streaks: user id -> JSON `{version, record}` (a `StreakRecord` and its compare-and-set
+/// version).
+pub(super) const STREAKS: TableDefinition<u128, &[u8]> = TableDefinition::new("streaks");
+/// streak_checks: (hour since the epoch, due at in ms, user id) -> the local date (ISO);
+/// an hour's at-risk checks in one key range, in due order.
+pub(super) const STREAK_CHECKS: TableDefinition<(i64, i64, u128), &str> =
+    TableDefinition::new("streak_checks");
 
 /// Something done to each table of the store, with its key and value types: creating
 /// them (the store's open) or copying, counting and listing them (backups).
@@ -177,5 +185,7 @@ pub(crate) fn every_table<T: Visit>(visit: &mut T) -> Result<(), T::Error> {
     visit.table(LEAGUE_OPEN_COHORTS)?;
     visit.table(LEAGUE_COHORT_MEMBERS)?;
     visit.table(LEAGUE_WEEKS)?;
+    visit.table(STREAKS)?;
+    visit.table(STREAK_CHECKS)?;
     Ok(())
 }
