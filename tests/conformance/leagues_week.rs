@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use chrono::{Duration, Utc};
 use futures_util::{StreamExt, stream};
 use questpath::adapters::embedded::InProcessBus;
-use questpath::ports::{Bus, Leaderboard, Store, XpEntry};
+use questpath::ports::{Bus, Leaderboard, PortError, Store, XpEntry};
 use questpath_actors::clock::ManualClock;
 use questpath_actors::domain::Tier;
 use questpath_actors::leaderboard::standing::standing_on;
@@ -49,20 +49,30 @@ async fn a_week_of_200_learners_on_cassandra_and_redis() {
     .await;
 }
 
-/// Keeps what the week's end hands out.
+/// Keeps what the week's end hands out; refuses once when told to (a queue down).
 #[derive(Default)]
-struct Recorder(Mutex<Vec<LeagueOutcome>>);
+struct Recorder {
+    outcomes: Mutex<Vec<LeagueOutcome>>,
+    refuse_once: std::sync::atomic::AtomicBool,
+}
 
 #[async_trait]
 impl LeagueOutcomes for Recorder {
-    async fn league_outcomes(&self, outcomes: &[LeagueOutcome]) {
-        self.0.lock().unwrap().extend_from_slice(outcomes);
+    async fn league_outcomes(&self, outcomes: &[LeagueOutcome]) -> Result<(), PortError> {
+        if self
+            .refuse_once
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err(PortError::new("test", "enqueue", "job queue down"));
+        }
+        self.outcomes.lock().unwrap().extend_from_slice(outcomes);
+        Ok(())
     }
 }
 
 impl Recorder {
     fn of(&self, week: Week) -> Vec<LeagueOutcome> {
-        self.0
+        self.outcomes
             .lock()
             .unwrap()
             .iter()
@@ -313,8 +323,15 @@ async fn two_weeks_of_200_learners(store: Arc<dyn Store>, port: Arc<dyn Leaderbo
         None
     );
 
-    // After the grace, one instance decides it.
+    // After the grace, one instance decides it; when the outcomes cannot be handed on,
+    // the week stays open and the next run decides it (and hands them on) again.
     clock.set(first.ends_at() + GRACE + Duration::seconds(1));
+    recorder
+        .refuse_once
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(instances[1].close_due().await.is_err());
+    assert_eq!(store.league_week(&first.label()).await.unwrap(), None);
+    assert!(recorder.of(first).is_empty());
     let ends = instances[1].close_due().await.unwrap();
     let end = ends
         .iter()

@@ -82,12 +82,14 @@ pub struct LeagueOutcome {
 /// Where the week's end hands its outcomes (notifications, the weekly summary email).
 ///
 /// Called once per cohort, after the cohort's results are stored. A week's end cut
-/// short (a crash, a lost lease) is run again and hands the outcomes of the cohorts it
-/// redoes again, identical: a receiver deduplicates by `(user_id, week)`. Should queue
-/// its work rather than do it, so the week's end is not held up.
+/// short (a crash, a lost lease, an error from this hook) is run again and hands the
+/// outcomes of the cohorts it redoes again, identical: a receiver deduplicates by
+/// `(user_id, week)`. Should queue its work rather than do it, so the week's end is not
+/// held up.
 #[async_trait]
 pub trait LeagueOutcomes: Send + Sync + 'static {
-    async fn league_outcomes(&self, outcomes: &[LeagueOutcome]);
+    /// An error leaves the week open, to be closed again (and this called again).
+    async fn league_outcomes(&self, outcomes: &[LeagueOutcome]) -> Result<(), PortError>;
 }
 
 /// The board key of a cohort's standings: `league:2026-W48:gold:3`.

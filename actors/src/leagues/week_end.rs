@@ -253,7 +253,7 @@ impl Leagues {
             if let Some(hook) = &self.outcomes
                 && !outcomes.is_empty()
             {
-                hook.league_outcomes(&outcomes).await;
+                hook.league_outcomes(&outcomes).await?;
             }
         }
         let closed = match already {
