@@ -92,10 +92,11 @@ pub async fn scylla_store() -> Arc<dyn Store> {
 /// test ends.
 pub async fn scylla_store_with(settings: &ScyllaSettings) -> Arc<dyn Store> {
     let _ = KEYSPACES.try_with(|k| k.borrow_mut().push(settings.keyspace.clone()));
-    questpath::adapters::scylla::migrate(settings)
+    // Boxed: the driver's connect runs deep, and a test thread's stack is 2 MiB.
+    Box::pin(questpath::adapters::scylla::migrate(settings))
         .await
         .expect("migrate test keyspace");
-    let store = ScyllaStore::connect(settings)
+    let store = Box::pin(ScyllaStore::connect(settings))
         .await
         .expect("connect to CQL server");
     Arc::new(store)
