@@ -9,6 +9,8 @@ mod common;
 mod job_queue;
 mod leaderboard;
 mod leaderboard_actor;
+mod mail_store;
+mod mailer;
 mod rate_limiter;
 mod refresh_race;
 mod store;

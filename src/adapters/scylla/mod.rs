@@ -7,6 +7,7 @@ mod archive;
 pub mod connect;
 mod goals;
 mod jobs;
+mod mail;
 mod quizzes;
 mod room_results;
 pub mod schema;

@@ -4,7 +4,7 @@
 //! generation jobs in `jobs.rs`; goals, levels and questions in `goals/`; the XP ledger
 //! (and the users' `total_xp`) in `xp.rs`; the archive of past weekly boards in
 //! `archive.rs`; multiplayer room results in `room_results.rs`; saved quizzes in
-//! `quizzes.rs`. This file holds the connection and the helpers they share.
+//! `quizzes.rs`; email settings and tokens in `mail.rs`. This file holds the connection and the helpers they share.
 use async_trait::async_trait;
 use futures_util::TryStreamExt;
 use scylla::client::session::Session;
@@ -21,6 +21,7 @@ use super::archive::ArchiveStatements;
 use super::connect::{ConnectError, open, unreachable};
 use super::goals::{GoalStatements, LevelStatements};
 use super::jobs::JobStatements;
+use super::mail::MailStatements;
 use super::quizzes::QuizStatements;
 use super::room_results::RoomResultStatements;
 use super::schema::check_version;
@@ -44,6 +45,7 @@ pub struct ScyllaStore {
     pub(super) archive: ArchiveStatements,
     pub(super) room_results: RoomResultStatements,
     pub(super) quizzes: QuizStatements,
+    pub(super) mail: MailStatements,
 }
 
 impl ScyllaStore {
@@ -69,6 +71,7 @@ impl ScyllaStore {
             archive: ArchiveStatements::prepare(&session, settings).await?,
             room_results: RoomResultStatements::prepare(&session, settings).await?,
             quizzes: QuizStatements::prepare(&session, settings).await?,
+            mail: MailStatements::prepare(&session, settings).await?,
             session,
         })
     }

@@ -12,6 +12,7 @@ use uuid::Uuid;
 mod archive;
 mod goals;
 mod jobs;
+mod mail;
 mod quizzes;
 mod room_results;
 mod sessions;
@@ -21,6 +22,7 @@ mod xp;
 pub use archive::{ArchiveStore, ArchivedEntry, ArchivedWeek};
 pub use goals::{Goal, GoalStatus, GoalStore, Level, LevelStatus, NewGoal, Question, Topic};
 pub use jobs::{GenerationJob, JobStatus, JobStore};
+pub use mail::{MailPreferences, MailSettings, MailStore, MailToken, MailTokenPurpose};
 pub use quizzes::{QuizQuestion, QuizStore, QuizSummary, SavedQuiz};
 pub use room_results::{RoomResult, RoomResultStore, signed_in_players};
 pub use sessions::{LoginFailures, RefreshFamily, RefreshToken, SessionStore};
@@ -73,6 +75,7 @@ pub trait Store:
     + ArchiveStore
     + RoomResultStore
     + QuizStore
+    + MailStore
 {
 }
 
@@ -86,6 +89,7 @@ impl<T> Store for T where
         + ArchiveStore
         + RoomResultStore
         + QuizStore
+        + MailStore
         + ?Sized
 {
 }

@@ -27,6 +27,7 @@ mod archive;
 mod backfill;
 mod goals;
 mod jobs;
+mod mail;
 mod quizzes;
 mod room_results;
 mod sessions;
