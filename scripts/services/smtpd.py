@@ -10,6 +10,7 @@ accepted. Stops on SIGTERM or SIGINT.
 from __future__ import annotations
 
 import mailbox
+import os
 import signal
 import sys
 import threading
@@ -19,7 +20,10 @@ from aiosmtpd.controller import Controller
 
 class MaildirHandler:
     def __init__(self, path: str) -> None:
-        self.box = mailbox.Maildir(path, create=True)
+        # Maildir(create=True) makes the subfolders only when `path` itself is missing.
+        for sub in ("tmp", "new", "cur"):
+            os.makedirs(os.path.join(path, sub), exist_ok=True)
+        self.box = mailbox.Maildir(path, create=False)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         domain = address.rpartition("@")[2].lower()

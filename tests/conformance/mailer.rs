@@ -36,8 +36,8 @@ async fn outbox() -> UnderTest {
 }
 
 crate::conformance!(
-    smtp_adapter => smtp(),
-    outbox_adapter => outbox();
+    smtp_adapter => super::smtp(),
+    outbox_adapter => super::outbox();
     [
         a_mail_arrives_with_both_parts_and_its_message_id,
         an_unsubscribable_mail_carries_the_one_click_headers,
