@@ -18,7 +18,8 @@
 //!
 //! - one file per family, each with its handles, their registration and the methods
 //!   that record them: `http`, `websocket` (and sessions), `game` (solo quizzes and
-//!   XP), `rooms`, `jobs`, `dependencies` (store, Redis, cache);
+//!   XP), `rooms`, `jobs`, `mail` (emails sent, failed, dead-lettered), `dependencies`
+//!   (store, Redis, cache);
 //! - `collectors`: registering one metric in one call;
 //! - [`instrumented`]: the decorators that time every port call;
 //! - [`exporter`]: serving a registry over HTTP (the server's `/metrics` and `questpath
@@ -28,6 +29,7 @@ mod collectors;
 mod dependencies;
 pub mod exporter;
 mod game;
+mod mail;
 mod http;
 pub mod instrumented;
 mod jobs;
@@ -39,6 +41,7 @@ use prometheus::{Encoder, Registry, TextEncoder};
 
 pub use game::quiz_result;
 pub use jobs::job_outcome;
+pub use mail::MAIL_KINDS;
 pub use rooms::ROOM_PHASES;
 pub use websocket::disconnect;
 
@@ -67,6 +70,7 @@ pub struct Metrics {
     rooms: rooms::RoomMetrics,
     dependencies: dependencies::DependencyMetrics,
     jobs: jobs::JobMetrics,
+    mail: mail::MailMetrics,
 }
 
 impl Metrics {
@@ -96,6 +100,7 @@ impl Metrics {
             rooms: rooms::RoomMetrics::register(&r)?,
             dependencies: dependencies::DependencyMetrics::register(&r)?,
             jobs: jobs::JobMetrics::register(&r, job_queues)?,
+            mail: mail::MailMetrics::register(&r)?,
             registry: r,
             exposed,
         })
