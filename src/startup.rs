@@ -25,7 +25,11 @@ use tokio_util::sync::CancellationToken;
 
 /// The job queues of the server and the workers, named to the metrics (their series
 /// exist from the start, and scrapes sample their depth).
-pub const JOB_QUEUES: &[&str] = &[crate::goals::QUEUE, questpath_actors::room::grants::QUEUE];
+pub const JOB_QUEUES: &[&str] = &[
+    crate::goals::QUEUE,
+    questpath_actors::room::grants::QUEUE,
+    crate::mail::QUEUE,
+];
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +49,8 @@ pub enum StartupError {
     Generator(String),
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),
+    #[error("mail: {0}")]
+    Mail(questpath_actors::ports::MailError),
 }
 
 /// A bound, not yet running server.
@@ -164,7 +170,9 @@ impl Application {
         let metrics = Arc::new(Metrics::new(JOB_QUEUES)?);
         let backends = backends.instrument(&metrics);
         let (listener, port) = bind(&settings)?;
-        let auth = auth_service(&settings, &backends)?;
+        let mail = mail_service(&settings, &backends)?;
+        let auth = auth_service(&settings, &backends)?
+            .with_mail(mail.clone(), backends.rate_limiter.clone());
         let goals = GoalService::new(
             backends.store.clone(),
             backends.cache.clone(),
@@ -190,6 +198,7 @@ impl Application {
         );
         let realtime = start_realtime(&settings, &backends, &goals, &xp, &metrics, &background);
         let (draining, rooms) = (realtime.draining.clone(), realtime.rooms.clone());
+        start_email_workers(&settings, &backends, &metrics, &background)?;
         let accounts = questpath_actors::account::Accounts::new(
             backends.store.clone(),
             backends.cache.clone(),
@@ -208,6 +217,7 @@ impl Application {
             quizzes: crate::quizzes::service::QuizService::new(backends.store.clone()),
             hosted_rooms: crate::rooms::hosted::HostedRooms::new(backends.store.clone()),
             legacy_quizzes: crate::goals::legacy_quiz::LegacyQuizzes::new(backends.cache.clone()),
+            mail,
         });
         let server = http_server(state, &settings, listener)?;
         Ok(Application {
@@ -292,6 +302,71 @@ fn auth_service(settings: &Settings, backends: &Backends) -> Result<AuthService,
         google,
     )
     .with_refresh_grace(chrono::Duration::from_std(settings.refresh_grace).unwrap_or_default()))
+}
+
+/// Queuing mail: links under the public URL, unsubscribe tokens signed with a key
+/// derived from the signing key.
+fn mail_service(
+    settings: &Settings,
+    backends: &Backends,
+) -> Result<crate::mail::service::MailService, StartupError> {
+    let signing_key = crate::secrets::signing_key(settings).map_err(StartupError::SigningKey)?;
+    Ok(crate::mail::service::MailService::new(
+        backends.store.clone(),
+        backends.job_queue.clone(),
+        backends.cache.clone(),
+        crate::mail::links::Links::new(settings.email.public_url.clone()),
+        crate::mail::unsubscribe::UnsubscribeKeys::derive(&signing_key),
+    ))
+}
+
+/// The configured mailer: SMTP when a host is set, else the outbox folder.
+pub fn mailer(
+    settings: &Settings,
+) -> Result<Arc<dyn questpath_actors::ports::Mailer>, StartupError> {
+    let email = &settings.email;
+    match &email.smtp {
+        Some(smtp) => Ok(Arc::new(
+            crate::adapters::mail::SmtpMailer::new(smtp, &email.from)
+                .map_err(StartupError::Mail)?,
+        )),
+        None => {
+            if settings.environment == crate::config::Environment::Production {
+                tracing::warn!(outbox = %email.outbox.display(), "no SMTP server configured (QUESTPATH_SMTP_HOST): mails are written to the outbox, not sent");
+            }
+            Ok(Arc::new(
+                crate::adapters::mail::OutboxMailer::new(&email.outbox, &email.from)
+                    .map_err(StartupError::Mail)?,
+            ))
+        }
+    }
+}
+
+/// The email workers (`QUESTPATH_EMAIL_WORKERS`), stopped with the background tasks.
+fn start_email_workers(
+    settings: &Settings,
+    backends: &Backends,
+    metrics: &Arc<Metrics>,
+    background: &CancellationToken,
+) -> Result<(), StartupError> {
+    if settings.email.workers == 0 {
+        return Ok(());
+    }
+    let mailer = mailer(settings)?;
+    let instance = uuid::Uuid::new_v4().simple().to_string();
+    for n in 0..settings.email.workers {
+        let worker = crate::mail::worker::EmailWorker {
+            store: backends.store.clone(),
+            queue: backends.job_queue.clone(),
+            cache: backends.cache.clone(),
+            mailer: mailer.clone(),
+            metrics: Some(metrics.clone()),
+            consumer: format!("email-{}-{n}", &instance[..12]),
+            retry_delay: settings.email.retry_delay,
+        };
+        tokio::spawn(worker.run_until_stopped(background.clone()));
+    }
+    Ok(())
 }
 
 /// Sessions (their registry), rooms and the worker that grants finished rooms' XP.

@@ -25,6 +25,8 @@ pub struct AppState {
     pub legacy_quizzes: crate::goals::legacy_quiz::LegacyQuizzes,
     /// A learner's own data: its export, and deleting the account.
     pub accounts: questpath_actors::account::Accounts,
+    /// Queuing mail (the enqueue functions), links and unsubscribe tokens.
+    pub mail: crate::mail::service::MailService,
 }
 
 pub use crate::realtime::Realtime;

@@ -19,6 +19,9 @@
 //! - archived weeks keep the learner's rank and score under the nil id;
 //! - rooms they played keep their place and score under a fresh id, named
 //!   [`crate::room::forget::DELETED_PLAYER`]; rooms they hosted get the nil host;
+//! - email settings (verified address, opt-in mails) and outstanding verification and
+//!   reset links (mails already queued are dropped by the email worker, which checks
+//!   the deletion mark before sending);
 //! - the profile, the email claim, the password and the Google links.
 //!
 //! The sign-in failure counts of their email are a server concern (their key is made
@@ -93,6 +96,9 @@ pub struct AccountData {
     pub quizzes: Vec<SavedQuiz>,
     /// Sign-in sessions (refresh families) not expired, oldest first.
     pub sessions: Vec<RefreshFamily>,
+    /// Email: the verified address and the optional mails wanted (the one-time link
+    /// tokens are secrets and not exported; they are removed with the account).
+    pub mail: crate::ports::store::MailSettings,
 }
 
 /// A room the learner played: the room (without its document) and their own line of
@@ -239,6 +245,7 @@ impl Accounts {
             rooms_hosted: store.room_results_of_host(id, MOST).await?,
             quizzes,
             sessions: store.refresh_families_of_user(id).await?,
+            mail: store.mail_settings(id).await?,
         })
     }
 
@@ -305,6 +312,7 @@ impl Accounts {
                 done.rooms_hosted += 1;
             }
         }
+        store.delete_mail_data(id).await?;
         store.delete_user(id).await?;
         tracing::info!(user_id = %id, ?done, "account deleted");
         Ok(done)

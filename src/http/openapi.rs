@@ -96,6 +96,14 @@ pub const DOCS_CSP: &str = "default-src 'self'; img-src 'self' data:; \
         crate::http::v1::quizzes::export_csv,
         crate::http::v1::quizzes::import,
         crate::http::v1::catalog::get,
+        crate::http::v1::email::verify_email,
+        crate::http::v1::email::request_reset,
+        crate::http::v1::email::confirm_reset,
+        crate::http::v1::email::resend_verification,
+        crate::http::v1::email::get_preferences,
+        crate::http::v1::email::patch_preferences,
+        crate::http::v1::email::unsubscribe,
+        crate::http::v1::email::unsubscribe_page,
     ),
     components(
         schemas(ProblemDetails, crate::http::error::FieldError),
@@ -125,6 +133,7 @@ pub const DOCS_CSP: &str = "default-src 'self'; img-src 'self' data:; \
         (name = "rooms", description = "Live multiplayer quiz rooms: create, guests, results"),
         (name = "quizzes", description = "Saved quizzes to play in rooms: write, export, import"),
         (name = "realtime", description = "The websocket: quizzes, rooms and live events"),
+        (name = "email", description = "Email verification, password reset, email preferences and one-click unsubscribe"),
         (name = "meta", description = "This document"),
     )
 )]

@@ -60,7 +60,12 @@ fn greeting(name: Option<&str>) -> String {
 
 /// The HTML frame every mail shares: one column, inline styles (mail clients drop
 /// style sheets), a button for the main link and the link written out below it.
-fn html_page(title: &str, paragraphs: &[String], button: Option<(&str, &str)>, footer: &str) -> String {
+fn html_page(
+    title: &str,
+    paragraphs: &[String],
+    button: Option<(&str, &str)>,
+    footer: &str,
+) -> String {
     let mut body = String::new();
     for p in paragraphs {
         body.push_str(&format!(
@@ -213,7 +218,10 @@ pub fn weekly_summary(
                 league.tier_before, league.tier_after
             )
         };
-        lines.push(format!("You finished #{} in your league: {moved}.", league.rank));
+        lines.push(format!(
+            "You finished #{} in your league: {moved}.",
+            league.rank
+        ));
     }
     if let Some(streak) = summary.streak.filter(|s| *s > 0) {
         lines.push(format!("Your streak: {}.", days(streak)));
@@ -275,8 +283,19 @@ mod tests {
         let mails = [
             verify_email(None, "http://x/#/verify-email?token=v", 7),
             password_reset(Some("Ada"), "http://x/#/reset-password?token=r", 30),
-            streak_at_risk(Some("Ada"), 1, date, "http://x/", "http://x/#/unsubscribe?token=u"),
-            weekly_summary(Some("Ada"), &summary, "http://x/", "http://x/#/unsubscribe?token=u"),
+            streak_at_risk(
+                Some("Ada"),
+                1,
+                date,
+                "http://x/",
+                "http://x/#/unsubscribe?token=u",
+            ),
+            weekly_summary(
+                Some("Ada"),
+                &summary,
+                "http://x/",
+                "http://x/#/unsubscribe?token=u",
+            ),
         ];
         for mail in &mails {
             assert!(!mail.subject.is_empty());
@@ -285,7 +304,11 @@ mod tests {
         }
         assert_eq!(mails[2].subject, "Your 1 day streak is at risk");
         assert!(mails[2].text.contains("Saturday, December 5"));
-        assert!(mails[3].text.contains("from the Bronze to the Silver league"));
+        assert!(
+            mails[3]
+                .text
+                .contains("from the Bronze to the Silver league")
+        );
         assert!(mails[3].text.contains("#/unsubscribe?token=u"));
     }
 }

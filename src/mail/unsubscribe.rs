@@ -19,7 +19,9 @@ const PAYLOAD: usize = 18;
 const MAC: usize = 16;
 
 /// The optional mails a learner can leave with one click.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum MailList {
     StreakReminders,

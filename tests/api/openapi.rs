@@ -66,6 +66,14 @@ const V1_ROUTES: &[(&str, &str, Auth)] = &[
     ("GET", "/api/v1/quizzes/{quiz_id}/export.json", Bearer),
     ("GET", "/api/v1/quizzes/{quiz_id}/export.csv", Bearer),
     ("GET", "/api/v1/catalog", Bearer),
+    ("POST", "/api/v1/auth/verify-email", Public),
+    ("POST", "/api/v1/auth/password-reset", Public),
+    ("POST", "/api/v1/auth/password-reset/confirm", Public),
+    ("POST", "/api/v1/me/email/verification", Bearer),
+    ("GET", "/api/v1/me/email", Bearer),
+    ("PATCH", "/api/v1/me/email", Bearer),
+    ("POST", "/api/v1/email/unsubscribe", Public),
+    ("GET", "/api/v1/email/unsubscribe", Public),
 ];
 
 fn expected() -> BTreeSet<(String, String)> {

@@ -46,6 +46,18 @@ pub(crate) struct AccountExport {
     quizzes: Vec<SavedQuiz>,
     /// Signed-in devices (sessions not expired); never a token.
     sessions: Vec<ExportSession>,
+    email: ExportEmail,
+}
+
+/// Email settings (outstanding verification and reset links are secrets: not exported).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct ExportEmail {
+    /// The address verified, and when.
+    #[schema(format = Email)]
+    verified_email: Option<String>,
+    verified_at: Option<DateTime<Utc>>,
+    streak_reminders: bool,
+    weekly_summary: bool,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -352,6 +364,12 @@ impl AccountExport {
                     revoked: f.revoked,
                 })
                 .collect(),
+            email: ExportEmail {
+                verified_email: data.mail.verified_email,
+                verified_at: data.mail.verified_at,
+                streak_reminders: data.mail.streak_reminders,
+                weekly_summary: data.mail.weekly_summary,
+            },
         }
     }
 }

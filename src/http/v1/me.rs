@@ -28,8 +28,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         BearerErrors,
     )
 )]
-pub(crate) async fn get_me(user: AuthUser) -> HttpResponse {
-    HttpResponse::Ok().json(Me::from(user.0))
+pub(crate) async fn get_me(
+    state: web::Data<AppState>,
+    user: AuthUser,
+) -> Result<HttpResponse, ApiError> {
+    let verified = state.auth.email_verified(&user.0).await?;
+    Ok(HttpResponse::Ok().json(Me::new(user.0, verified)))
 }
 
 /// Changes to the signed-in user; absent fields stay as they are.
@@ -63,5 +67,6 @@ pub(crate) async fn patch_me(
         Some(name) => state.auth.rename(user.0.id, name).await?,
         None => user.0,
     };
-    Ok(HttpResponse::Ok().json(Me::from(user)))
+    let verified = state.auth.email_verified(&user).await?;
+    Ok(HttpResponse::Ok().json(Me::new(user, verified)))
 }

@@ -59,6 +59,15 @@ pub struct MailPreferences {
     pub weekly_summary: bool,
 }
 
+impl From<&MailSettings> for MailPreferences {
+    fn from(settings: &MailSettings) -> Self {
+        MailPreferences {
+            streak_reminders: settings.streak_reminders,
+            weekly_summary: settings.weekly_summary,
+        }
+    }
+}
+
 /// Email settings and one-time mail tokens.
 #[async_trait]
 pub trait MailStore: Send + Sync + 'static {
