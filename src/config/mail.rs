@@ -104,14 +104,14 @@ fn smtp(vars: &Vars) -> Result<Option<SmtpSettings>, ConfigError> {
         (None, None) => None,
         (Some(_), None) => {
             return Err(bad(
-                "QUESTPATH_SMTP_PASSWORD",
-                "is required with QUESTPATH_SMTP_USERNAME",
+                "QUESTPATH_SMTP_USERNAME",
+                "is set without QUESTPATH_SMTP_PASSWORD",
             ));
         }
         (None, Some(_)) => {
             return Err(bad(
-                "QUESTPATH_SMTP_USERNAME",
-                "is required with QUESTPATH_SMTP_PASSWORD",
+                "QUESTPATH_SMTP_PASSWORD",
+                "is set without QUESTPATH_SMTP_USERNAME",
             ));
         }
     };
