@@ -8,6 +8,8 @@
 //! - `backends`: picks the adapters the settings name; readiness probes.
 //! - `http`: routes and middleware; `state`: what handlers share.
 //! - `leaderboard`: all-time and weekly boards, their actor, rebuilds from the ledger.
+//! - `mail`: emails (templates, queuing, the worker, one-click unsubscribe).
+//! - `engagement`: what a learner is told when a streak is at risk or a league week ends.
 //! - `quizzes`: hosts' saved quizzes, their checks, export and import files.
 //! - `metrics`, `telemetry`: Prometheus metrics and JSON logs.
 //! - `secrets`: the token signing key; `startup`: binds and runs the server.
@@ -16,8 +18,10 @@ pub mod adapters;
 pub mod auth;
 pub mod backends;
 pub mod config;
+pub mod engagement;
 pub mod goals;
 pub mod http;
+pub mod mail;
 pub mod metrics;
 pub mod quizzes;
 pub mod realtime;

@@ -26,7 +26,12 @@ use tokio_util::sync::CancellationToken;
 
 /// The job queues of the server and the workers, named to the metrics (their series
 /// exist from the start, and scrapes sample their depth).
-pub const JOB_QUEUES: &[&str] = &[crate::goals::QUEUE, questpath_actors::room::grants::QUEUE];
+pub const JOB_QUEUES: &[&str] = &[
+    crate::goals::QUEUE,
+    questpath_actors::room::grants::QUEUE,
+    crate::mail::QUEUE,
+    crate::engagement::QUEUE,
+];
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +51,8 @@ pub enum StartupError {
     Generator(String),
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),
+    #[error("mail: {0}")]
+    Mail(questpath_actors::ports::MailError),
 }
 
 /// A bound, not yet running server.
@@ -165,7 +172,9 @@ impl Application {
         let metrics = Arc::new(Metrics::new(JOB_QUEUES)?);
         let backends = backends.instrument(&metrics);
         let (listener, port) = bind(&settings)?;
-        let auth = auth_service(&settings, &backends)?;
+        let mail = mail_service(&settings, &backends)?;
+        let auth = auth_service(&settings, &backends)?
+            .with_mail(mail.clone(), backends.rate_limiter.clone());
         let goals = GoalService::new(
             backends.store.clone(),
             backends.cache.clone(),
@@ -193,17 +202,36 @@ impl Application {
         .with_metrics(metrics.clone())
         .with_notifications(notifications.clone())
         .with_clock(backends.clock.clone())
-        .with_streaks(streaks.clone());
+        .with_streaks(streaks.clone())
+        .with_league_outcomes(Arc::new(crate::engagement::LeagueResultsQueue {
+            queue: backends.job_queue.clone(),
+        }));
         let background = CancellationToken::new();
-        // Tells learners whose evening came with their streak at risk, every minute,
-        // one instance at a time (the lease). The hook is where a notification and an
-        // email are wired; until then the `streak.at_risk` frame alone goes out.
+        // Tells learners whose evening came with their streak at risk (a notification,
+        // and the reminder mail if they want it), every minute, one instance at a time
+        // (the lease).
         tokio::spawn(streaks.clone().check_at_risk_until_stopped(
             backends.leaderboard.clone(),
-            Arc::new(questpath_actors::streaks::LogAtRisk),
+            Arc::new(crate::engagement::TellAtRisk {
+                notifications: notifications.clone(),
+                mail: mail.clone(),
+            }),
             settings.streak_check_every,
             background.clone(),
         ));
+        // Tells each learner of a decided league week how it ended (queued by the
+        // week's end, on any instance).
+        tokio::spawn(
+            crate::engagement::LeagueResultsWorker {
+                queue: backends.job_queue.clone(),
+                notifications: notifications.clone(),
+                mail: mail.clone(),
+                streaks: streaks.clone(),
+                metrics: metrics.clone(),
+                consumer: format!("league-results-{}", uuid::Uuid::new_v4().simple()),
+            }
+            .run_until_stopped(background.clone()),
+        );
         // Completes XP grants a crash left half-applied, now and every minute.
         tokio::spawn(
             xp.clone()
@@ -225,6 +253,7 @@ impl Application {
             &background,
         );
         let (draining, rooms) = (realtime.draining.clone(), realtime.rooms.clone());
+        start_email_workers(&settings, &backends, &metrics, &background)?;
         let accounts = questpath_actors::account::Accounts::new(
             backends.store.clone(),
             backends.cache.clone(),
@@ -246,6 +275,7 @@ impl Application {
             hosted_rooms: crate::rooms::hosted::HostedRooms::new(backends.store.clone()),
             legacy_quizzes: crate::goals::legacy_quiz::LegacyQuizzes::new(backends.cache.clone()),
             streaks,
+            mail,
         });
         let server = http_server(state, &settings, listener)?;
         Ok(Application {
@@ -330,6 +360,71 @@ fn auth_service(settings: &Settings, backends: &Backends) -> Result<AuthService,
         google,
     )
     .with_refresh_grace(chrono::Duration::from_std(settings.refresh_grace).unwrap_or_default()))
+}
+
+/// Queuing mail: links under the public URL, unsubscribe tokens signed with a key
+/// derived from the signing key.
+fn mail_service(
+    settings: &Settings,
+    backends: &Backends,
+) -> Result<crate::mail::service::MailService, StartupError> {
+    let signing_key = crate::secrets::signing_key(settings).map_err(StartupError::SigningKey)?;
+    Ok(crate::mail::service::MailService::new(
+        backends.store.clone(),
+        backends.job_queue.clone(),
+        backends.cache.clone(),
+        crate::mail::links::Links::new(settings.email.public_url.clone()),
+        crate::mail::unsubscribe::UnsubscribeKeys::derive(&signing_key),
+    ))
+}
+
+/// The configured mailer: SMTP when a host is set, else the outbox folder.
+pub fn mailer(
+    settings: &Settings,
+) -> Result<Arc<dyn questpath_actors::ports::Mailer>, StartupError> {
+    let email = &settings.email;
+    match &email.smtp {
+        Some(smtp) => Ok(Arc::new(
+            crate::adapters::mail::SmtpMailer::new(smtp, &email.from)
+                .map_err(StartupError::Mail)?,
+        )),
+        None => {
+            if settings.environment == crate::config::Environment::Production {
+                tracing::warn!(outbox = %email.outbox.display(), "no SMTP server configured (QUESTPATH_SMTP_HOST): mails are written to the outbox, not sent");
+            }
+            Ok(Arc::new(
+                crate::adapters::mail::OutboxMailer::new(&email.outbox, &email.from)
+                    .map_err(StartupError::Mail)?,
+            ))
+        }
+    }
+}
+
+/// The email workers (`QUESTPATH_EMAIL_WORKERS`), stopped with the background tasks.
+fn start_email_workers(
+    settings: &Settings,
+    backends: &Backends,
+    metrics: &Arc<Metrics>,
+    background: &CancellationToken,
+) -> Result<(), StartupError> {
+    if settings.email.workers == 0 {
+        return Ok(());
+    }
+    let mailer = mailer(settings)?;
+    let instance = uuid::Uuid::new_v4().simple().to_string();
+    for n in 0..settings.email.workers {
+        let worker = crate::mail::worker::EmailWorker {
+            store: backends.store.clone(),
+            queue: backends.job_queue.clone(),
+            cache: backends.cache.clone(),
+            mailer: mailer.clone(),
+            metrics: Some(metrics.clone()),
+            consumer: format!("email-{}-{n}", &instance[..12]),
+            retry_delay: settings.email.retry_delay,
+        };
+        tokio::spawn(worker.run_until_stopped(background.clone()));
+    }
+    Ok(())
 }
 
 /// Sessions (their registry), rooms and the worker that grants finished rooms' XP.

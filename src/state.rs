@@ -29,6 +29,8 @@ pub struct AppState {
     pub notifications: questpath_actors::notifications::Notifications,
     /// Streaks and the daily goal (the learner's day settings too).
     pub streaks: questpath_actors::streaks::Streaks,
+    /// Queuing mail (the enqueue functions), links and unsubscribe tokens.
+    pub mail: crate::mail::service::MailService,
 }
 
 pub use crate::realtime::Realtime;

@@ -23,6 +23,9 @@
 //! - rooms they played keep their place and score under a fresh id, named
 //!   [`crate::room::forget::DELETED_PLAYER`]; rooms they hosted get the nil host;
 //! - notifications;
+//! - email settings (verified address, opt-in mails) and outstanding verification and
+//!   reset links (mails already queued are dropped by the email worker, which checks
+//!   the deletion mark before sending);
 //! - the profile, the email claim, the password and the Google links.
 //!
 //! The sign-in failure counts of their email are a server concern (their key is made
@@ -106,6 +109,9 @@ pub struct AccountData {
     pub notifications: Vec<NotificationView>,
     /// Day settings, recent days and streak (`None`: never written).
     pub streak: Option<StreakRecord>,
+    /// Email: the verified address and the optional mails wanted (the one-time link
+    /// tokens are secrets and not exported; they are removed with the account).
+    pub mail: crate::ports::store::MailSettings,
 }
 
 /// A room the learner played: the room (without its document) and their own line of
@@ -266,6 +272,7 @@ impl Accounts {
                 Some(streaks) => streaks.record(id).await?,
                 None => store.streak(id).await?.map(|s| s.record),
             },
+            mail: store.mail_settings(id).await?,
         })
     }
 
@@ -338,6 +345,7 @@ impl Accounts {
         }
         // After the mark: a notification created meanwhile is taken back by its notify.
         self.notifications.forget(id).await?;
+        store.delete_mail_data(id).await?;
         store.delete_user(id).await?;
         tracing::info!(user_id = %id, ?done, "account deleted");
         Ok(done)

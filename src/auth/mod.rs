@@ -1,7 +1,9 @@
 //! Authentication: passwords, access tokens, refresh-token rotation, Google sign-in,
-//! websocket tickets and brute-force protection.
+//! websocket tickets and brute-force protection; email verification and password reset
+//! (`email`).
 
 pub mod cookie;
+pub mod email;
 pub mod google;
 pub mod lockout;
 pub mod password;

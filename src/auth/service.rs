@@ -72,6 +72,17 @@ pub enum AuthError {
     WrongPassword,
     #[error("a sign-in within the last {} minutes is required", FRESH_SIGN_IN.num_minutes())]
     FreshSignInRequired,
+    /// A verification or reset link that is unknown, used, expired or for another
+    /// address.
+    #[error("the link is invalid, expired or used already")]
+    MailTokenInvalid,
+    #[error("the email is verified already")]
+    AlreadyVerified,
+    /// Google sign-in found a password account with the same, unverified email (F3).
+    #[error("an account with this email exists and its email is not verified")]
+    EmailUnverified,
+    #[error("mail: {0}")]
+    Mail(#[from] crate::mail::service::EnqueueError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("cache: {0}")]
@@ -88,6 +99,8 @@ pub struct AuthService {
     keys: TokenKeys,
     google: Option<Arc<GoogleVerifier>>,
     refresh_grace: Duration,
+    /// Verification and reset mails; `None` sends none (unit tests of other flows).
+    pub(super) mail: Option<super::email::AccountMail>,
 }
 
 impl AuthService {
@@ -103,7 +116,23 @@ impl AuthService {
             keys,
             google,
             refresh_grace: DEFAULT_REFRESH_GRACE,
+            mail: None,
         }
+    }
+
+    /// Sends verification and password-reset mails through `mail`, limiting reset
+    /// requests per address with `limiter`.
+    pub fn with_mail(
+        mut self,
+        mail: crate::mail::service::MailService,
+        limiter: Arc<dyn crate::ports::RateLimiter>,
+    ) -> Self {
+        self.mail = Some(super::email::AccountMail { mail, limiter });
+        self
+    }
+
+    pub(super) fn store(&self) -> &Arc<dyn Store> {
+        &self.store
     }
 
     /// How long after a rotation the rotated-out token still yields an access token
@@ -152,6 +181,10 @@ impl AuthService {
         };
         self.store.set_password_hash(user.id, &phc).await?;
         tracing::info!(user_id = %user.id, "account created");
+        // The account works without it; the learner can ask for another mail.
+        if let Err(e) = self.send_verification(&user).await {
+            tracing::error!(user_id = %user.id, error = %e, "verification mail not queued");
+        }
         Ok(user)
     }
 
@@ -229,7 +262,10 @@ impl AuthService {
             message,
         })?;
         let user = match self.store.user_by_email(email.as_str()).await? {
-            Some(existing) => existing,
+            Some(existing) => {
+                self.may_adopt(&existing).await?;
+                existing
+            }
             None => {
                 let mut new = NewUser::new(email.as_str());
                 new.display_name = identity
@@ -251,6 +287,10 @@ impl AuthService {
             }
         };
         let owner = self.store.link_google(&identity.sub, user.id).await?;
+        if owner == user.id {
+            // Google verified this address (the verifier refuses unverified ones).
+            self.mark_verified_by_google(&user).await?;
+        }
         if owner != user.id {
             // Another account won a race to link this Google account: sign in as it.
             return self

@@ -18,6 +18,7 @@ mod auth;
 mod generation;
 mod limits;
 mod lookup;
+mod mail;
 mod realtime;
 mod secret;
 mod server;
@@ -32,6 +33,7 @@ use std::time::Duration;
 pub use auth::GoogleSettings;
 pub use generation::LlmSettings;
 pub use limits::{RateLimitFailure, RateLimitSettings};
+pub use mail::{EmailSettings, SmtpSettings, SmtpTls};
 pub use realtime::RealtimeSettings;
 pub use secret::Secret;
 pub use server::Environment;
@@ -89,6 +91,8 @@ pub struct Settings {
     pub slow_request: Option<Duration>,
     /// Where errors and panics are reported; `None` (the default) reports nothing.
     pub sentry_dsn: Option<Secret>,
+    /// Email: SMTP or the outbox, the sender, links, workers.
+    pub email: EmailSettings,
 }
 
 /// A configuration variable with a value the server cannot use.
@@ -123,10 +127,11 @@ impl Settings {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let vars = Vars::new(&lookup);
         let environment = server::environment(&vars)?;
+        let bind = server::bind(&vars)?;
+        let data_dir = server::data_dir(&vars);
         Ok(Settings {
             environment,
-            bind: server::bind(&vars)?,
-            data_dir: server::data_dir(&vars),
+            bind,
             workers: server::workers(&vars)?,
             shutdown_timeout: server::shutdown_timeout(&vars)?,
             log_format: telemetry::log_format(&vars)?,
@@ -152,6 +157,8 @@ impl Settings {
             rooms: realtime::rooms(&vars)?,
             slow_request: telemetry::slow_request(&vars)?,
             sentry_dsn: telemetry::sentry_dsn(&vars)?,
+            email: mail::email(&vars, bind, &data_dir)?,
+            data_dir,
         })
     }
 
@@ -240,6 +247,15 @@ mod tests {
             ("QUESTPATH_SLOW_REQUEST_MS", "600001"),
             ("QUESTPATH_SENTRY_DSN", "not a dsn"),
             ("QUESTPATH_WORKER_METRICS_BIND", "9100"),
+            ("QUESTPATH_SMTP_TLS", "ssl"),
+            ("QUESTPATH_SMTP_PORT", "0"),
+            ("QUESTPATH_SMTP_HOST", "smtp://mail.example.org"),
+            ("QUESTPATH_SMTP_TIMEOUT_SECS", "0"),
+            ("QUESTPATH_SMTP_USERNAME", "only-a-user"),
+            ("QUESTPATH_MAIL_FROM", "not a mailbox"),
+            ("QUESTPATH_PUBLIC_URL", "example.org"),
+            ("QUESTPATH_EMAIL_WORKERS", "many"),
+            ("QUESTPATH_EMAIL_RETRY_SECS", "-1"),
         ];
         for (name, value) in cases {
             let err = settings(&[(name, value)]).expect_err(name);
@@ -317,6 +333,9 @@ mod tests {
                 ),
                 ("QUESTPATH_LLM_BASE_URL", "https://llm.example.org/v1"),
                 ("QUESTPATH_LLM_API_KEY", "sk-test"),
+                ("QUESTPATH_SMTP_HOST", "smtp.example.org"),
+                ("QUESTPATH_SMTP_USERNAME", "questpath"),
+                ("QUESTPATH_SMTP_PASSWORD", "smtp-password"),
                 (
                     "QUESTPATH_SENTRY_DSN",
                     "https://public@o1.ingest.example.org/42",
@@ -337,6 +356,8 @@ mod tests {
                 "QUESTPATH_WS_HEARTBEAT_SECS" => Some("QUESTPATH_WS_TIMEOUT_SECS"),
                 "QUESTPATH_SCYLLA_USERNAME" => Some("QUESTPATH_SCYLLA_PASSWORD"),
                 "QUESTPATH_ENV" => Some("QUESTPATH_GOOGLE_JWKS_URL"),
+                "QUESTPATH_SMTP_USERNAME" => Some("QUESTPATH_SMTP_PASSWORD"),
+                "QUESTPATH_SMTP_PASSWORD" => Some("QUESTPATH_SMTP_USERNAME"),
                 _ => None,
             }
         }
@@ -406,6 +427,7 @@ mod tests {
                 variable in prop::sample::select(&[
                     "QUESTPATH_JWT_SECRET", "QUESTPATH_METRICS_TOKEN", "QUESTPATH_SCYLLA_PASSWORD",
                     "QUESTPATH_REDIS_URL", "QUESTPATH_LLM_API_KEY", "QUESTPATH_SENTRY_DSN",
+                    "QUESTPATH_SMTP_PASSWORD",
                 ][..]),
                 around in ("[a-z:/@.?#%\\[\\]-]{0,12}", "[a-z:/@.?#%\\[\\]0-9-]{0,12}"),
             ) {

@@ -268,6 +268,56 @@ pub const VARIABLES: &[Variable] = &[
         doc: "requests slower than this many milliseconds are logged as a warning with their route, status and user (0 turns the warning off)",
     },
     Variable {
+        name: "QUESTPATH_PUBLIC_URL",
+        default: "",
+        doc: "base URL of the web app (https://host[/path]) that links in emails open; empty means http://QUESTPATH_BIND",
+    },
+    Variable {
+        name: "QUESTPATH_SMTP_HOST",
+        default: "",
+        doc: "SMTP server that sends email; empty writes each mail to <data>/outbox/*.eml and logs it",
+    },
+    Variable {
+        name: "QUESTPATH_SMTP_PORT",
+        default: "",
+        doc: "SMTP port; empty means 587 for starttls, 465 for tls, 25 for none",
+    },
+    Variable {
+        name: "QUESTPATH_SMTP_TLS",
+        default: "starttls",
+        doc: "none (plain text: a local relay only), starttls (required) or tls (implicit TLS); certificates are checked against the system's roots",
+    },
+    Variable {
+        name: "QUESTPATH_SMTP_USERNAME",
+        default: "",
+        doc: "SMTP user name, when the server requires authentication (with QUESTPATH_SMTP_PASSWORD)",
+    },
+    Variable {
+        name: "QUESTPATH_SMTP_PASSWORD",
+        default: "",
+        doc: "SMTP password, when the server requires authentication",
+    },
+    Variable {
+        name: "QUESTPATH_SMTP_TIMEOUT_SECS",
+        default: "10",
+        doc: "seconds (1 to 300) connecting to the SMTP server and each of its commands may take; a timeout is retried",
+    },
+    Variable {
+        name: "QUESTPATH_MAIL_FROM",
+        default: "QuestPath <noreply@questpath.invalid>",
+        doc: "From: mailbox of every email (Name <address>); its domain also ends the Message-IDs",
+    },
+    Variable {
+        name: "QUESTPATH_EMAIL_WORKERS",
+        default: "1",
+        doc: "email workers inside `serve` (0 to 16; 0 leaves the email queue to another instance)",
+    },
+    Variable {
+        name: "QUESTPATH_EMAIL_RETRY_SECS",
+        default: "30",
+        doc: "seconds before a failed mail is tried again, doubled per attempt (at most an hour); after the job queue's attempts it is dead-lettered",
+    },
+    Variable {
         name: "QUESTPATH_SENTRY_DSN",
         default: "",
         doc: "Sentry DSN (https://key@host/project): errors and panics are reported there; empty sends nothing anywhere",

@@ -463,6 +463,20 @@ impl From<crate::auth::service::AuthError> for ApiError {
                 "fresh_sign_in_required",
                 format!("This account has no password: {e}. Sign in again, then retry."),
             ),
+            A::MailTokenInvalid => ApiError::bad_request(
+                "invalid_link",
+                "This link is invalid, has expired or was used already. Ask for a new one.",
+            ),
+            A::AlreadyVerified => {
+                ApiError::conflict("already_verified", "The email is verified already")
+            }
+            A::EmailUnverified => ApiError::conflict(
+                "email_unverified",
+                "An account with this email exists, but its email is not verified. Sign in with \
+                 its password and verify the email, or reset the password, then sign in with Google.",
+            ),
+            A::Mail(crate::mail::service::EnqueueError::Store(e)) => e.into(),
+            A::Mail(crate::mail::service::EnqueueError::Port(e)) => e.into(),
             A::Store(e) => e.into(),
             A::Cache(e) => e.into(),
             A::Hash(e) => ApiError::internal(e),

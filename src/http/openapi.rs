@@ -101,6 +101,14 @@ pub const DOCS_CSP: &str = "default-src 'self'; img-src 'self' data:; \
         crate::http::v1::notifications::list,
         crate::http::v1::notifications::read,
         crate::http::v1::notifications::read_all,
+        crate::http::v1::email::verify_email,
+        crate::http::v1::email::request_reset,
+        crate::http::v1::email::confirm_reset,
+        crate::http::v1::email::resend_verification,
+        crate::http::v1::email::get_preferences,
+        crate::http::v1::email::patch_preferences,
+        crate::http::v1::email::unsubscribe,
+        crate::http::v1::email::unsubscribe_page,
     ),
     components(
         schemas(ProblemDetails, crate::http::error::FieldError),
@@ -132,6 +140,7 @@ pub const DOCS_CSP: &str = "default-src 'self'; img-src 'self' data:; \
         (name = "quizzes", description = "Saved quizzes to play in rooms: write, export, import"),
         (name = "notifications", description = "The learner's in-app notifications: list, mark read"),
         (name = "realtime", description = "The websocket: quizzes, rooms and live events"),
+        (name = "email", description = "Email verification, password reset, email preferences and one-click unsubscribe"),
         (name = "meta", description = "This document"),
     )
 )]

@@ -98,6 +98,15 @@ pub const TICKETS: Named = Named {
     per: Per::User,
 };
 
+/// Email links (verification, password reset, resending): 10 per minute per IP, or per
+/// user when signed in. Each request may mail someone; reset mails are also limited per
+/// address (`crate::auth::email::RESETS_PER_ADDRESS`).
+pub const EMAIL: Named = Named {
+    name: "email",
+    limit: RateLimit::per_minute(10),
+    per: Per::User,
+};
+
 /// `POST` paths with a named limit, in both API versions. Matched on the path, since
 /// routing (and so the route template) comes after this middleware.
 const NAMED_POSTS: &[(&str, Named)] = &[
@@ -110,6 +119,10 @@ const NAMED_POSTS: &[(&str, Named)] = &[
     ("/api/v1/goals", GOALS),
     ("/goals", GOALS),
     ("/api/v1/ws/ticket", TICKETS),
+    ("/api/v1/auth/password-reset", EMAIL),
+    ("/api/v1/auth/password-reset/confirm", EMAIL),
+    ("/api/v1/auth/verify-email", EMAIL),
+    ("/api/v1/me/email/verification", EMAIL),
 ];
 
 /// The named limit of a request, if any.

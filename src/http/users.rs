@@ -21,10 +21,14 @@ pub struct Me {
     /// Player level derived from `total_xp`.
     pub level: u32,
     pub created_at: DateTime<Utc>,
+    /// Whether the learner proved they read this address (the link of the verification
+    /// mail, a password reset, or Google's word).
+    pub email_verified: bool,
 }
 
-impl From<User> for Me {
-    fn from(u: User) -> Self {
+impl Me {
+    /// The user as its owner sees it; `email_verified` is read from the email settings.
+    pub fn new(u: User, email_verified: bool) -> Self {
         Me {
             id: u.id,
             email: u.email,
@@ -33,6 +37,7 @@ impl From<User> for Me {
             total_xp: u.total_xp,
             level: player_level(u.total_xp),
             created_at: u.created_at,
+            email_verified,
         }
     }
 }

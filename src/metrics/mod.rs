@@ -18,7 +18,8 @@
 //!
 //! - one file per family, each with its handles, their registration and the methods
 //!   that record them: `http`, `websocket` (and sessions), `game` (solo quizzes and
-//!   XP), `rooms`, `jobs`, `dependencies` (store, Redis, cache);
+//!   XP), `rooms`, `jobs`, `mail` (emails sent, failed, dead-lettered), `dependencies`
+//!   (store, Redis, cache);
 //! - `collectors`: registering one metric in one call;
 //! - [`instrumented`]: the decorators that time every port call;
 //! - [`exporter`]: serving a registry over HTTP (the server's `/metrics` and `questpath
@@ -32,6 +33,7 @@ mod http;
 pub mod instrumented;
 mod jobs;
 mod leagues;
+mod mail;
 mod observe;
 mod rooms;
 mod websocket;
@@ -40,6 +42,7 @@ use prometheus::{Encoder, Registry, TextEncoder};
 
 pub use game::quiz_result;
 pub use jobs::job_outcome;
+pub use mail::MAIL_KINDS;
 pub use rooms::ROOM_PHASES;
 pub use websocket::disconnect;
 
@@ -69,6 +72,7 @@ pub struct Metrics {
     dependencies: dependencies::DependencyMetrics,
     jobs: jobs::JobMetrics,
     leagues: leagues::LeagueMetrics,
+    mail: mail::MailMetrics,
 }
 
 impl Metrics {
@@ -99,6 +103,7 @@ impl Metrics {
             dependencies: dependencies::DependencyMetrics::register(&r)?,
             jobs: jobs::JobMetrics::register(&r, job_queues)?,
             leagues: leagues::LeagueMetrics::register(&r)?,
+            mail: mail::MailMetrics::register(&r)?,
             registry: r,
             exposed,
         })

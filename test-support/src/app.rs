@@ -31,6 +31,16 @@ impl Deref for TestApp {
 }
 
 impl TestApp {
+    /// The server's data folder (its embedded store, and `outbox/` without SMTP).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._data_dir.path()
+    }
+
+    /// Where the server writes mails when no SMTP server is configured.
+    pub fn outbox(&self) -> std::path::PathBuf {
+        self.data_dir().join("outbox")
+    }
+
     /// A server to configure before it starts.
     pub fn builder<'a>() -> TestAppBuilder<'a> {
         TestAppBuilder {

@@ -11,12 +11,14 @@
 //! - [`nginx`]: Debian's nginx with the deployment's config in front of test servers;
 //! - [`client`]: an HTTP client of any server ([`Endpoint`]) with the flows tests repeat,
 //!   and a `questpath.v1` websocket client ([`WsClient`]);
+//! - [`mail`]: mail received by the test SMTP server or written to an outbox;
 //! - [`stub`]: small HTTP servers standing in for outside services (Google's keys, an LLM).
 
 pub mod app;
 pub mod client;
 pub mod cql;
 pub mod nginx;
+pub mod mail;
 pub mod process;
 pub mod services;
 pub mod settings;

@@ -8,7 +8,7 @@ use questpath::config::{RedisSettings, Replication, ScyllaSettings, Secret};
 pub fn required_env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
         panic!(
-            "{name} is not set: run the suite with scripts/test, which starts Redis and Cassandra"
+            "{name} is not set: run the suite with scripts/test, which starts Redis, Cassandra and an SMTP server"
         )
     })
 }

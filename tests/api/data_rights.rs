@@ -110,6 +110,15 @@ async fn the_export_holds_what_the_learner_made_and_no_secret() {
     )
     .await;
 
+    let prefs = app
+        .call(
+            reqwest::Method::PATCH,
+            "/api/v1/me/email",
+            &ann.token,
+            Some(&json!({"weekly_summary": true})),
+        )
+        .await;
+    assert_eq!(prefs.status(), 200);
     let response = app.get_bearer("/api/v1/me/export", &ann.token).await;
 
     assert_eq!(response.status(), 200);
@@ -179,6 +188,10 @@ async fn the_export_holds_what_the_learner_made_and_no_secret() {
     let sessions = export["sessions"].as_array().unwrap();
     assert_eq!(sessions.len(), 1, "signed up once");
     assert_eq!(sessions[0]["revoked"], false);
+    assert_eq!(
+        export["email"],
+        json!({"verified_email": null, "verified_at": null, "streak_reminders": false, "weekly_summary": true})
+    );
     // Nothing secret, and nothing of the other player but a rank and a score.
     let hash = app
         .backends
@@ -272,6 +285,26 @@ async fn deletion_forgets_the_learner(app: &TestApp) {
         .expect("a streak record");
     let check = streak.record.check.expect("an at-risk check");
 
+    let prefs = app
+        .call(
+            reqwest::Method::PATCH,
+            "/api/v1/me/email",
+            &ann.token,
+            Some(&json!({"streak_reminders": true})),
+        )
+        .await;
+    assert_eq!(prefs.status(), 200);
+    // The sign-up's verification mail (the outbox: no SMTP server here).
+    let verification = questpath_test_support::mail::wait_for_mails(
+        &app.outbox(),
+        &ann.user.email,
+        1,
+        std::time::Duration::from_secs(10),
+    )
+    .await;
+    let link = verification[0].link("http://").unwrap();
+    let verify_token = link.split("token=").nth(1).unwrap().to_string();
+
     // Proof of presence: the password, right.
     let (status, problem) = delete(app, &ann.token, None).await;
     assert_eq!(
@@ -345,6 +378,18 @@ async fn deletion_forgets_the_learner(app: &TestApp) {
     );
     let signed_in = app.login_raw(&ann.user.email, &ann.user.password).await;
     assert_eq!(signed_in.status(), 401);
+    // Email settings and outstanding links are gone.
+    assert_eq!(
+        store.mail_settings(ann.id).await.unwrap(),
+        questpath::ports::store::MailSettings::default()
+    );
+    let verify = app
+        .post_json(
+            "/api/v1/auth/verify-email",
+            &json!({ "token": verify_token }),
+        )
+        .await;
+    assert_eq!(verify.status(), 400, "the deleted account's link is dead");
     // The email signs up again, as a new account.
     let again = app.register(&ann.user).await;
     let me: Value = app

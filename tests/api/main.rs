@@ -4,6 +4,7 @@
 mod auth;
 mod data_rights;
 mod edges;
+mod email;
 mod generation;
 mod goals;
 mod health;

@@ -76,6 +76,14 @@ const V1_ROUTES: &[(&str, &str, Auth)] = &[
         "/api/v1/notifications/{notification_id}/read",
         Bearer,
     ),
+    ("POST", "/api/v1/auth/verify-email", Public),
+    ("POST", "/api/v1/auth/password-reset", Public),
+    ("POST", "/api/v1/auth/password-reset/confirm", Public),
+    ("POST", "/api/v1/me/email/verification", Bearer),
+    ("GET", "/api/v1/me/email", Bearer),
+    ("PATCH", "/api/v1/me/email", Bearer),
+    ("POST", "/api/v1/email/unsubscribe", Public),
+    ("GET", "/api/v1/email/unsubscribe", Public),
 ];
 
 fn expected() -> BTreeSet<(String, String)> {
@@ -256,10 +264,10 @@ async fn every_operation_has_responses_and_errors_are_problem_details() {
             panic!("{method} {path}: no responses");
         });
         assert!(
-            // 101: the websocket handshake.
+            // 101: the websocket handshake; 303: the unsubscribe link opened in a browser.
             responses
                 .keys()
-                .any(|status| status.starts_with('2') || status == "101"),
+                .any(|status| status.starts_with('2') || status == "101" || status == "303"),
             "{method} {path}: no success response"
         );
         // Rate limits apply to the whole /api/v1 scope; the document is served outside it.

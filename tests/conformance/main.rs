@@ -12,6 +12,8 @@ mod leaderboard_actor;
 mod notifications;
 mod leagues;
 mod leagues_week;
+mod mail_store;
+mod mailer;
 mod rate_limiter;
 mod refresh_race;
 mod store;

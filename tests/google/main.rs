@@ -693,8 +693,11 @@ async fn google_sign_in_creates_the_account_once_and_signs_it_in() {
     jwks.stop().await;
 }
 
+/// F3 (docs/security.md): an account registered with a password and an email nobody
+/// verified is not adopted by a Google sign-in with that email (it may be an attacker's
+/// pre-registration of the victim's address); once its owner verified the email, it is.
 #[actix_web::test]
-async fn google_sign_in_links_the_password_account_with_the_same_email() {
+async fn google_sign_in_adopts_a_password_account_only_once_its_email_is_verified() {
     let jwks = JwksServer::start(vec![KEYS.current.jwk()]).await;
     let app = QuestPath::start(&jwks.url).await;
     let email = format!("both-{}@example.com", uuid::Uuid::new_v4().simple());
@@ -707,11 +710,35 @@ async fn google_sign_in_links_the_password_account_with_the_same_email() {
         .json()
         .await
         .unwrap();
+    assert_eq!(registered["user"]["email_verified"], false);
     let token = KEYS.current.sign(&with(
         with(claims(), "sub", json!(format!("sub-{email}"))),
         "email",
         json!(email.to_uppercase()),
     ));
+
+    let refused = app.google(&token).await;
+    assert_eq!(refused.status(), 409);
+    let problem: Value = refused.json().await.unwrap();
+    assert_eq!(problem["code"], "email_unverified");
+
+    // The owner reads the verification mail (the outbox: no SMTP configured).
+    let mails = questpath_test_support::mail::wait_for_mails(
+        &app.app.outbox(),
+        &email,
+        1,
+        std::time::Duration::from_secs(10),
+    )
+    .await;
+    let link = mails[0].link("http://").expect("a link");
+    let verify_token = link.split("token=").nth(1).unwrap();
+    let verified = app
+        .post(
+            "/api/v1/auth/verify-email",
+            json!({ "token": verify_token }),
+        )
+        .await;
+    assert_eq!(verified.status(), 200);
 
     let google: Value = app.google(&token).await.json().await.unwrap();
     let password = app
@@ -720,13 +747,23 @@ async fn google_sign_in_links_the_password_account_with_the_same_email() {
             json!({"email": email, "password": "a long password"}),
         )
         .await;
-
     assert_eq!(google["user"]["id"], registered["user"]["id"]);
+    assert_eq!(google["user"]["email_verified"], true);
     assert_eq!(
         password.status(),
         200,
         "the password still works after linking"
     );
+
+    // An account Google creates is verified by Google's word.
+    let fresh = format!("fresh-{}@example.com", uuid::Uuid::new_v4().simple());
+    let fresh_token = KEYS.current.sign(&with(
+        with(claims(), "sub", json!(format!("sub-{fresh}"))),
+        "email",
+        json!(fresh),
+    ));
+    let created: Value = app.google(&fresh_token).await.json().await.unwrap();
+    assert_eq!(created["user"]["email_verified"], true);
     jwks.stop().await;
 }
 

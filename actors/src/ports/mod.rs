@@ -8,6 +8,7 @@ pub mod bus;
 pub mod cache;
 pub mod job_queue;
 pub mod leaderboard;
+pub mod mailer;
 pub mod rate_limiter;
 pub mod roadmap_generator;
 pub mod store;
@@ -16,6 +17,7 @@ pub use bus::{Bus, BusSubscription};
 pub use cache::Cache;
 pub use job_queue::{Job, JobQueue};
 pub use leaderboard::{Leaderboard, LeaderboardEntry, Placement, ScoreUpdate, Standing};
+pub use mailer::{MailError, Mailer, OutgoingMail};
 pub use rate_limiter::{RateDecision, RateLimit, RateLimiter};
 pub use roadmap_generator::{GenerateError, RoadmapGenerator};
 pub use store::{

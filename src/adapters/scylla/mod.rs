@@ -9,6 +9,7 @@ mod goals;
 mod jobs;
 mod notifications;
 mod leagues;
+mod mail;
 mod quizzes;
 mod room_results;
 pub mod schema;

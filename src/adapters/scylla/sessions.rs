@@ -45,7 +45,7 @@ const MAX_CAS_ATTEMPTS: u32 = 10;
 
 /// The TTL, in seconds, of a row that must last until `until` (never 0, which would
 /// mean "forever" in CQL).
-fn ttl_until(until: DateTime<Utc>) -> i32 {
+pub(super) fn ttl_until(until: DateTime<Utc>) -> i32 {
     let millis = (until - Utc::now()).num_milliseconds().max(0);
     let secs = (millis + 999) / 1000 + TTL_MARGIN_SECS;
     // Clamped to MAX_TTL_SECS, which fits in an i32.

@@ -4,8 +4,8 @@
 //! generation jobs in `jobs.rs`; goals, levels and questions in `goals/`; the XP ledger
 //! (and the users' `total_xp`) in `xp.rs`; the archive of past weekly boards in
 //! `archive.rs`; multiplayer room results in `room_results.rs`; saved quizzes in
-//! `quizzes.rs`; learners' notifications in `notifications.rs`. This file holds the connection and the helpers they share.
-//! `quizzes.rs`; streak records and the at-risk index in `streaks.rs`. This file holds
+//! `quizzes.rs`; learners' notifications in `notifications.rs`; streak records and the
+//! at-risk index in `streaks.rs`; email settings and tokens in `mail.rs`. This file holds
 //! the connection and the helpers they share.
 use async_trait::async_trait;
 use futures_util::TryStreamExt;
@@ -25,6 +25,7 @@ use super::goals::{GoalStatements, LevelStatements};
 use super::jobs::JobStatements;
 use super::notifications::NotificationStatements;
 use super::leagues::LeagueStatements;
+use super::mail::MailStatements;
 use super::quizzes::QuizStatements;
 use super::room_results::RoomResultStatements;
 use super::schema::check_version;
@@ -54,6 +55,7 @@ pub struct ScyllaStore {
     /// statements while it builds them, would otherwise outgrow a test thread's stack.
     pub(super) leagues: Box<LeagueStatements>,
     pub(super) streaks: StreakStatements,
+    pub(super) mail: MailStatements,
 }
 
 impl ScyllaStore {
@@ -88,6 +90,7 @@ impl ScyllaStore {
             notifications: NotificationStatements::prepare(&session, settings).await?,
             leagues: Box::pin(LeagueStatements::prepare(&session, settings)).await?,
             streaks: StreakStatements::prepare(&session, settings).await?,
+            mail: MailStatements::prepare(&session, settings).await?,
             session,
         })
     }

@@ -53,6 +53,7 @@ pub(crate) struct AccountExport {
     notifications: Vec<NotificationView>,
     /// Day settings and streak; `null` when nothing was ever recorded.
     streak: Option<ExportStreak>,
+    email: ExportEmail,
 }
 
 /// The learner's day settings, streak and recent days.
@@ -115,6 +116,17 @@ impl ExportStreak {
             at_risk_notified: record.at_risk_sent,
         }
     }
+}
+
+/// Email settings (outstanding verification and reset links are secrets: not exported).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct ExportEmail {
+    /// The address verified, and when.
+    #[schema(format = Email)]
+    verified_email: Option<String>,
+    verified_at: Option<DateTime<Utc>>,
+    streak_reminders: bool,
+    weekly_summary: bool,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -455,6 +467,12 @@ impl AccountExport {
                 .collect(),
             notifications: data.notifications,
             streak: data.streak.map(|r| ExportStreak::of(r, now)),
+            email: ExportEmail {
+                verified_email: data.mail.verified_email,
+                verified_at: data.mail.verified_at,
+                streak_reminders: data.mail.streak_reminders,
+                weekly_summary: data.mail.weekly_summary,
+            },
         }
     }
 }

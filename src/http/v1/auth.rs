@@ -86,11 +86,12 @@ pub(crate) struct TokenResponse {
 }
 
 /// The JSON body and refresh cookie of a new session.
-fn session_response(
+async fn session_response(
     state: &AppState,
     session: Session,
     status: actix_web::http::StatusCode,
-) -> HttpResponse {
+) -> Result<HttpResponse, ApiError> {
+    let verified = state.auth.email_verified(&session.user).await?;
     let mut response = HttpResponse::build(status);
     if let Some((token, expires_at)) = &session.refresh {
         response.cookie(cookie::set(
@@ -101,12 +102,12 @@ fn session_response(
     }
     // Every access token is issued for the full configured lifetime.
     let expires_in = i64::try_from(state.settings.access_token_ttl.as_secs()).unwrap_or(i64::MAX);
-    response.json(TokenResponse {
+    Ok(response.json(TokenResponse {
         access_token: session.access.token,
         token_type: "Bearer",
         expires_in,
-        user: session.user.into(),
-    })
+        user: Me::new(session.user, verified),
+    }))
 }
 
 /// Creates an account and signs it in: 201 with tokens.
@@ -155,11 +156,7 @@ pub(crate) async fn register(
         .auth
         .login(&user.email, &body.password, &client_ip(&req))
         .await?;
-    Ok(session_response(
-        &state,
-        session,
-        actix_web::http::StatusCode::CREATED,
-    ))
+    session_response(&state, session, actix_web::http::StatusCode::CREATED).await
 }
 
 /// Signs in with email and password. Repeated failures lock the account and the
@@ -186,11 +183,7 @@ pub(crate) async fn login(
         .auth
         .login(&body.email, &body.password, &client_ip(&req))
         .await?;
-    Ok(session_response(
-        &state,
-        session,
-        actix_web::http::StatusCode::OK,
-    ))
+    session_response(&state, session, actix_web::http::StatusCode::OK).await
 }
 
 /// Rotates the refresh cookie and returns a new access token. A refused cookie is
@@ -214,11 +207,7 @@ pub(crate) async fn refresh(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     match state.auth.refresh(cookie::read(&req).as_deref()).await {
-        Ok(session) => Ok(session_response(
-            &state,
-            session,
-            actix_web::http::StatusCode::OK,
-        )),
+        Ok(session) => session_response(&state, session, actix_web::http::StatusCode::OK).await,
         Err(e) => {
             // A refused refresh token is useless: drop it from the browser too.
             let response = ApiError::from(e)
@@ -296,11 +285,7 @@ pub(crate) async fn google(
     body: crate::http::json::Json<GoogleBody>,
 ) -> Result<HttpResponse, ApiError> {
     let session = state.auth.google_login(&body.id_token).await?;
-    Ok(session_response(
-        &state,
-        session,
-        actix_web::http::StatusCode::OK,
-    ))
+    session_response(&state, session, actix_web::http::StatusCode::OK).await
 }
 
 /// The ways to sign in that this server offers, for a client to draw its buttons.

@@ -106,7 +106,8 @@ pub(crate) async fn get_me(
     user: AuthUser,
 ) -> Result<HttpResponse, ApiError> {
     let id = user.0.id;
-    Ok(HttpResponse::Ok().json(profile(&state, Me::from(user.0), id).await?))
+    let verified = state.auth.email_verified(&user.0).await?;
+    Ok(HttpResponse::Ok().json(profile(&state, Me::new(user.0, verified), id).await?))
 }
 
 /// Changes to the signed-in user; absent fields stay as they are.
@@ -167,5 +168,6 @@ pub(crate) async fn patch_me(
     } else {
         state.streaks.view(user.id).await?
     };
-    Ok(HttpResponse::Ok().json(Profile::of(Me::from(user), view)))
+    let verified = state.auth.email_verified(&user).await?;
+    Ok(HttpResponse::Ok().json(Profile::of(Me::new(user, verified), view)))
 }

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod auth;
 pub mod catalog;
+pub mod email;
 pub mod goals;
 pub mod leaderboards;
 pub mod leagues;
@@ -37,6 +38,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .app_data(web::PathConfig::default().error_handler(path_error))
             .configure(auth::configure)
             .configure(me::configure)
+            .configure(email::configure)
             .configure(goals::configure)
             .configure(leaderboards::configure)
             .configure(leagues::configure)

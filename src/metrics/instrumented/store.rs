@@ -762,3 +762,68 @@ impl questpath_actors::ports::store::StreakStore for InstrumentedStore {
         timed_store!(self, "delete_streak", self.inner.delete_streak(user_id))
     }
 }
+
+// ---- email (issue 18) ----
+
+#[async_trait]
+impl questpath_actors::ports::store::MailStore for InstrumentedStore {
+    async fn save_mail_token(
+        &self,
+        token: &questpath_actors::ports::store::MailToken,
+    ) -> StoreResult<()> {
+        timed_store!(self, "save_mail_token", self.inner.save_mail_token(token))
+    }
+
+    async fn take_mail_token(
+        &self,
+        token_hash: &str,
+        purpose: questpath_actors::ports::store::MailTokenPurpose,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<Option<questpath_actors::ports::store::MailToken>> {
+        timed_store!(
+            self,
+            "take_mail_token",
+            self.inner.take_mail_token(token_hash, purpose, now)
+        )
+    }
+
+    async fn mail_settings(
+        &self,
+        user_id: Uuid,
+    ) -> StoreResult<questpath_actors::ports::store::MailSettings> {
+        timed_store!(self, "mail_settings", self.inner.mail_settings(user_id))
+    }
+
+    async fn set_email_verified(
+        &self,
+        user_id: Uuid,
+        email: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<()> {
+        timed_store!(
+            self,
+            "set_email_verified",
+            self.inner.set_email_verified(user_id, email, at)
+        )
+    }
+
+    async fn set_mail_preferences(
+        &self,
+        user_id: Uuid,
+        preferences: questpath_actors::ports::store::MailPreferences,
+    ) -> StoreResult<()> {
+        timed_store!(
+            self,
+            "set_mail_preferences",
+            self.inner.set_mail_preferences(user_id, preferences)
+        )
+    }
+
+    async fn delete_mail_data(&self, user_id: Uuid) -> StoreResult<()> {
+        timed_store!(
+            self,
+            "delete_mail_data",
+            self.inner.delete_mail_data(user_id)
+        )
+    }
+}

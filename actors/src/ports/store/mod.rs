@@ -14,6 +14,7 @@ mod goals;
 mod jobs;
 mod notifications;
 mod leagues;
+mod mail;
 mod quizzes;
 mod room_results;
 mod sessions;
@@ -28,6 +29,7 @@ pub use notifications::{Notification, NotificationStore, Retention};
 pub use leagues::{
     CohortId, LeagueMembership, LeaguePlacement, LeagueResult, LeagueStore, LeagueWeek,
 };
+pub use mail::{MailPreferences, MailSettings, MailStore, MailToken, MailTokenPurpose};
 pub use quizzes::{QuizQuestion, QuizStore, QuizSummary, SavedQuiz};
 pub use room_results::{RoomResult, RoomResultStore, signed_in_players};
 pub use sessions::{LoginFailures, RefreshFamily, RefreshToken, SessionStore};
@@ -88,6 +90,7 @@ pub trait Store:
     + LeagueStore
     // streaks (issue 18)
     + StreakStore
+    + MailStore
 {
 }
 
@@ -105,6 +108,7 @@ impl<T> Store for T where
         + LeagueStore
         // streaks (issue 18)
         + StreakStore
+        + MailStore
         + ?Sized
 {
 }

@@ -29,6 +29,7 @@ mod goals;
 mod jobs;
 mod notifications;
 mod leagues;
+mod mail;
 mod quizzes;
 mod room_results;
 mod sessions;

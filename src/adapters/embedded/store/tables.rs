@@ -135,6 +135,16 @@ pub(super) const STREAKS: TableDefinition<u128, &[u8]> = TableDefinition::new("s
 /// an hour's at-risk checks in one key range, in due order.
 pub(super) const STREAK_CHECKS: TableDefinition<(i64, i64, u128), &str> =
     TableDefinition::new("streak_checks");
+// ---- email (issue 18) ----
+/// mail_settings: user id -> JSON `MailSettings` (verified address, opt-in mails).
+pub(super) const MAIL_SETTINGS: TableDefinition<u128, &[u8]> =
+    TableDefinition::new("mail_settings");
+/// mail_tokens: hex SHA-256 of a one-time mail token -> JSON `MailToken`.
+pub(super) const MAIL_TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("mail_tokens");
+/// mail_tokens_by_user: (user id, purpose) -> token hash; the one live token of each
+/// purpose, so a new one replaces it and a deletion finds it.
+pub(super) const MAIL_TOKENS_BY_USER: TableDefinition<(u128, &str), &str> =
+    TableDefinition::new("mail_tokens_by_user");
 
 /// Something done to each table of the store, with its key and value types: creating
 /// them (the store's open) or copying, counting and listing them (backups).
@@ -177,6 +187,9 @@ pub(crate) fn every_table<T: Visit>(visit: &mut T) -> Result<(), T::Error> {
     visit.table(GOOGLE_LINKS_BY_USER)?;
     visit.table(GENERATION_JOBS_BY_USER)?;
     visit.table(XP_RETIRED)?;
+    visit.table(MAIL_SETTINGS)?;
+    visit.table(MAIL_TOKENS)?;
+    visit.table(MAIL_TOKENS_BY_USER)?;
     visit.table(ROOM_RESULTS_BY_PLAYER)?;
     visit.table(NOTIFICATIONS)?;
     visit.table(NOTIFICATIONS_UNREAD)?;
