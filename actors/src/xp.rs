@@ -191,6 +191,7 @@ impl XpService {
         // boards also ignore a standing older than theirs; the profile has no version,
         // hence this loop.
         let mut attempts = 0;
+        let mut league_done;
         loop {
             total = entries.iter().map(|e| e.amount).sum();
             self.store.set_total_xp(user_id, total).await?;
@@ -204,17 +205,19 @@ impl XpService {
                 tracing::warn!(%user_id, error = %e, "leaderboard update failed; grant stays pending");
                 return Ok(total);
             }
+            // A league that cannot take the grant yet keeps it pending (recovery places
+            // the learner later) but holds nothing else up: the learner's day and level
+            // are told now, and both are counted once however often this runs.
             match self.leagues.apply_ledger(user_id, &entries, &pending).await {
-                Ok(()) => {}
-                // Last week's league is being decided (minutes into Monday): recovery
-                // places the learner once it is.
+                Ok(()) => league_done = true,
+                // Last week's league is being decided (minutes into Monday).
                 Err(LeagueError::NotSettled(week)) => {
                     tracing::debug!(%user_id, %week, "league placement waits for last week's end; grant stays pending");
-                    return Ok(total);
+                    league_done = false;
                 }
                 Err(e) => {
                     tracing::warn!(%user_id, error = %e, "league update failed; grant stays pending");
-                    return Ok(total);
+                    league_done = false;
                 }
             }
             applied = entries;
@@ -249,6 +252,9 @@ impl XpService {
                 tracing::warn!(%user_id, error = %e, "streak update failed; grant stays pending");
                 return Ok(total);
             }
+        }
+        if !league_done {
+            return Ok(total);
         }
         self.store.clear_xp_pending(user_id, &covered).await?;
         if !self.store.deleted_users(&[user_id]).await?.is_empty() {
