@@ -241,7 +241,7 @@ impl Application {
         tokio::spawn(
             xp.leagues()
                 .clone()
-                .run_until_stopped(std::time::Duration::from_secs(30), background.clone()),
+                .run_until_stopped(settings.league_check_every, background.clone()),
         );
         let realtime = start_realtime(
             &settings,

@@ -28,8 +28,8 @@ use crate::clock::{Clock, SystemClock};
 
 use crate::events::XpGranted;
 use crate::leaderboard::{LeaderboardError, Leaderboards};
-use crate::notifications::{LevelUp, NewNotification, Notifications};
 use crate::leagues::{LeagueError, LeagueOutcomes, Leagues};
+use crate::notifications::{LevelUp, NewNotification, Notifications};
 use crate::observe::GameMetrics;
 use crate::ports::bus::{UserEvent, user_topic};
 use crate::ports::store::RetiredXp;

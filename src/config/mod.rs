@@ -76,6 +76,8 @@ pub struct Settings {
     pub generation_workers: usize,
     /// Time between passes of the streak-at-risk check.
     pub streak_check_every: Duration,
+    /// Time between passes that rebuild lost league boards and decide ended weeks.
+    pub league_check_every: Duration,
     /// How long the legacy goal creation waits for its roadmap.
     pub legacy_goal_wait: Duration,
     /// Websocket and quiz timings and limits (defaults; tests shorten them).
@@ -153,6 +155,7 @@ impl Settings {
             access_token_ttl: auth::access_token_ttl(&vars)?,
             refresh_grace: auth::refresh_grace(&vars)?,
             streak_check_every: vars.seconds("QUESTPATH_STREAK_CHECK_SECS", 1..=3600)?,
+            league_check_every: vars.seconds("QUESTPATH_LEAGUE_CHECK_SECS", 1..=3600)?,
             realtime: realtime::realtime(&vars)?,
             rooms: realtime::rooms(&vars)?,
             slow_request: telemetry::slow_request(&vars)?,

@@ -118,6 +118,11 @@ pub const VARIABLES: &[Variable] = &[
         doc: "seconds (1 to 3600) between passes of the streak-at-risk check (one instance at a time, under a lease)",
     },
     Variable {
+        name: "QUESTPATH_LEAGUE_CHECK_SECS",
+        default: "30",
+        doc: "seconds (1 to 3600) between passes that rebuild lost league boards and decide ended league weeks (one instance at a time, under a lease)",
+    },
+    Variable {
         name: "QUESTPATH_GOOGLE_CLIENT_ID",
         default: "",
         doc: "OAuth client id that Google ID tokens must be issued for (aud); empty disables Google sign-in",

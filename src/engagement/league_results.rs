@@ -73,8 +73,8 @@ pub struct LeagueResultsQueue {
 impl LeagueOutcomes for LeagueResultsQueue {
     async fn league_outcomes(&self, outcomes: &[LeagueOutcome]) -> Result<(), PortError> {
         let jobs: Vec<OutcomeJob> = outcomes.iter().map(OutcomeJob::from).collect();
-        let payload = serde_json::to_vec(&jobs)
-            .map_err(|e| PortError::new("league-results", "encode", e))?;
+        let payload =
+            serde_json::to_vec(&jobs).map_err(|e| PortError::new("league-results", "encode", e))?;
         self.queue.enqueue(QUEUE, &payload).await?;
         Ok(())
     }

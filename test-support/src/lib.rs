@@ -17,8 +17,8 @@
 pub mod app;
 pub mod client;
 pub mod cql;
-pub mod nginx;
 pub mod mail;
+pub mod nginx;
 pub mod process;
 pub mod services;
 pub mod settings;

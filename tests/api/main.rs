@@ -5,6 +5,7 @@ mod auth;
 mod data_rights;
 mod edges;
 mod email;
+mod engagement;
 mod generation;
 mod goals;
 mod health;

@@ -6,8 +6,8 @@
 //! They are serde types because room events travel between instances over the bus.
 
 pub mod codes;
-pub mod notification;
 pub mod league;
+pub mod notification;
 pub mod progress;
 pub mod quiz;
 pub mod room;
@@ -15,8 +15,8 @@ pub mod streaks;
 
 use serde::{Deserialize, Serialize};
 
-pub use notification::{NotificationCreated, NotificationView};
 pub use league::{LeagueRow, LeagueStandings};
+pub use notification::{NotificationCreated, NotificationView};
 pub use progress::{BoardTop, LeaderboardRow, RankChanged, XpGranted};
 pub use quiz::{AnswerJudged, QuestionOpened, QuizFinished};
 pub use room::RoomEvent;

@@ -12,9 +12,9 @@ use uuid::Uuid;
 mod archive;
 mod goals;
 mod jobs;
-mod notifications;
 mod leagues;
 mod mail;
+mod notifications;
 mod quizzes;
 mod room_results;
 mod sessions;
@@ -25,11 +25,11 @@ mod xp;
 pub use archive::{ArchiveStore, ArchivedEntry, ArchivedWeek};
 pub use goals::{Goal, GoalStatus, GoalStore, Level, LevelStatus, NewGoal, Question, Topic};
 pub use jobs::{GenerationJob, JobStatus, JobStore};
-pub use notifications::{Notification, NotificationStore, Retention};
 pub use leagues::{
     CohortId, LeagueMembership, LeaguePlacement, LeagueResult, LeagueStore, LeagueWeek,
 };
 pub use mail::{MailPreferences, MailSettings, MailStore, MailToken, MailTokenPurpose};
+pub use notifications::{Notification, NotificationStore, Retention};
 pub use quizzes::{QuizQuestion, QuizStore, QuizSummary, SavedQuiz};
 pub use room_results::{RoomResult, RoomResultStore, signed_in_players};
 pub use sessions::{LoginFailures, RefreshFamily, RefreshToken, SessionStore};
