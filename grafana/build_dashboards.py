@@ -766,10 +766,71 @@ def game():
         24,
         8,
     )
+    L.row("Engagement")
+    L.add(
+        timeseries(
+            "Streak days / h",
+            [
+                (f'sum(increase({m("questpath_daily_goals_reached_total")}[1h]))', "days kept", "A"),
+                (f'sum(increase({m("questpath_streaks_broken_total")}[1h]))', "streaks broken", "B"),
+                (f'sum(increase({m("questpath_streak_freezes_used_total")}[1h]))', "freezes used", "C"),
+                (f'sum(increase({m("questpath_streak_at_risk_notices_total")}[1h]))', "at-risk notices", "D"),
+            ],
+            "short",
+            "Learners' local days that reached the daily goal, streaks lost to a missed day, freezes "
+            "that saved one, and evening reminders, per hour (a fixed window: these come once a day per "
+            "learner, so a rate per second reads as noise). A broken streak is counted at the learner's "
+            "next write.",
+        ),
+        12,
+        8,
+    )
+    L.add(
+        timeseries(
+            "League moves per week",
+            [
+                (f'sum by (move) (increase({m("questpath_league_moves_total")}[7d]))', "{{move}}", "A"),
+                (f'sum(increase({m("questpath_league_cohorts_formed_total")}[7d]))', "cohorts formed", "B"),
+            ],
+            "short",
+            "Learners promoted, demoted or kept when their week was decided (Monday, minutes after 00:00 "
+            "UTC), and cohorts opened as learners arrived, over the last 7 days (a fixed window: one "
+            "league week).",
+        ),
+        12,
+        8,
+    )
+    L.add(
+        timeseries(
+            "Notifications / s by kind",
+            [(f'sum by (kind) ({rate("questpath_notifications_created_total")})', "{{kind}}")],
+            "ops",
+            "In-app notifications created (a repeat of a dedupe key is not counted).",
+            stack=True,
+        ),
+        12,
+        8,
+    )
+    L.add(
+        timeseries(
+            "Emails / s",
+            [
+                (f'sum by (kind) ({rate("questpath_emails_sent_total")})', "sent {{kind}}", "A"),
+                (f'sum by (failure) ({rate("questpath_emails_failed_total")})', "failed ({{failure}})", "B"),
+                (f'sum({rate("questpath_emails_dead_lettered_total")})', "dead-lettered", "C"),
+            ],
+            "ops",
+            "Mails handed to the SMTP server (or the outbox); transient failures are retried with backoff, "
+            "then dead-lettered; permanent ones (5xx, bad address) are not retried.",
+        ),
+        12,
+        8,
+    )
     return dashboard(
         "questpath-game",
         "QuestPath / Game economy",
-        "Is the game economy sane: quizzes, pass rate, answer times, XP flow, level-ups and multiplayer rooms.",
+        "Is the game economy sane: quizzes, pass rate, answer times, XP flow, level-ups, multiplayer rooms, "
+        "and what brings learners back (streaks, leagues, notifications, email).",
         L,
     )
 

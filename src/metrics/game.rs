@@ -86,7 +86,7 @@ impl GameMetrics {
             )?,
             streak_days_kept: counter(
                 r,
-                "questpath_streak_days_kept_total",
+                "questpath_daily_goals_reached_total",
                 "Learners' local days that reached their daily XP goal",
             )?,
             streaks_broken: counter(
@@ -221,7 +221,7 @@ mod tests {
             "questpath_quiz_questions_timed_out_total 1",
             r#"questpath_xp_granted_total{source="level_first_pass"} 100"#,
             "questpath_level_ups_total 1",
-            "questpath_streak_days_kept_total 1",
+            "questpath_daily_goals_reached_total 1",
             "questpath_streaks_broken_total 2",
             "questpath_streak_freezes_used_total 1",
             "questpath_streak_at_risk_notices_total 1",
