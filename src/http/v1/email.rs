@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::http::error::ApiError;
 use crate::http::extractor::AuthUser;
-use crate::http::openapi::{BearerErrors, BodyErrors, Conflict, ServiceErrors};
+use crate::http::openapi::{BearerErrors, BodyErrors, Conflict, ServiceErrors, Unprocessable};
 use crate::mail::unsubscribe::MailList;
 use crate::ports::store::MailPreferences;
 use crate::state::AppState;
@@ -246,6 +246,7 @@ pub(crate) async fn patch_preferences(
     params(TokenBody),
     responses(
         (status = 200, description = "Unsubscribed", body = Unsubscribed),
+        (status = 422, response = Unprocessable),
         ServiceErrors,
     )
 )]
@@ -287,6 +288,7 @@ pub(crate) async fn unsubscribe(
     responses(
         (status = 303, description = "To the web client's unsubscribe page (`/#/unsubscribe?token=`)",
             headers(("Location" = String, description = "The page"))),
+        (status = 422, response = Unprocessable),
         ServiceErrors,
     )
 )]
