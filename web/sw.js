@@ -5,7 +5,7 @@
 // Network first, cache as the fallback: a deploy is picked up at the next load, and the
 // cache only serves when the network cannot.
 
-const CACHE = 'questpath-shell-v1';
+const CACHE = 'questpath-shell-v2';
 const SHELL = [
   '/',
   '/css/app.css',
@@ -14,6 +14,7 @@ const SHELL = [
   '/js/ui.js',
   '/js/api.js',
   '/js/socket.js',
+  '/js/engagement.js',
   '/vendor/preact-htm.js',
   '/manifest.webmanifest',
   '/icons/icon.svg',

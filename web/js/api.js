@@ -172,6 +172,15 @@ export const api = {
   raw: (path, init = {}) => authedFetch(path, init),
 };
 
+/** The browser's IANA time zone (`Europe/Berlin`), or null when it has none to tell. */
+export function browserTimeZone() {
+  try {
+    return Intl.DateTimeFormat().resolvedOptions().timeZone || null;
+  } catch {
+    return null;
+  }
+}
+
 async function startSession(path, body) {
   const res = await fetchOrNetworkError(`${BASE}${path}`, {
     method: 'POST',
@@ -217,7 +226,16 @@ export const auth = {
   signUp({ email, password, display_name }) {
     const body = { email, password };
     if (display_name && display_name.trim()) body.display_name = display_name.trim();
-    return startSession('/auth/register', body);
+    // The learner's days (streaks, the daily goal) run in this zone; Profile changes it.
+    const zone = browserTimeZone();
+    if (!zone) return startSession('/auth/register', body);
+    // A zone the server does not know must not block the sign-up: UTC until changed.
+    return startSession('/auth/register', { ...body, time_zone: zone }).catch((err) => {
+      if (err instanceof ApiError && err.fields.time_zone && Object.keys(err.fields).length === 1) {
+        return startSession('/auth/register', body);
+      }
+      throw err;
+    });
   },
 
   /** Signs this device out. The local session ends even if the server cannot be reached. */

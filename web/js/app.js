@@ -1,7 +1,7 @@
 // The shell: hash router, auth guard, top bar, reconnect/offline banner and the service
 // worker. Screens live in views/*/routes.js.
 
-import { html, render, useEffect, useRef, useState, useUser, toast, describeError, navigate } from './ui.js';
+import { html, render, useEffect, useRef, useState, useUser, useEngagement, toast, describeError, navigate } from './ui.js';
 import { auth } from './api.js';
 import { connectionBanner, learnerSocket } from './socket.js';
 import { routes as learnerRoutes } from './views/learner/routes.js';
@@ -115,8 +115,21 @@ const NAV_ICONS = {
   join: 'M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20Zm-2 5.5 7 4.5-7 4.5v-9Z',
   user: 'M12 2a5 5 0 1 1 0 10 5 5 0 0 1 0-10Zm0 12c5 0 9 2.2 9 5v3H3v-3c0-2.8 4-5 9-5Z',
   login: 'M10 4h9a2 2 0 0 1 2 2v12a2 2 0 0 1-2 2h-9v-2h9V6h-9V4Zm1 3.5 4.5 4.5-4.5 4.5-1.4-1.4 2.1-2.1H3v-2h8.7L9.6 8.9 11 7.5Z',
+  bell: 'M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22Zm7-6V11a7 7 0 0 0-5.5-6.84V3a1.5 1.5 0 0 0-3 0v1.16A7 7 0 0 0 5 11v5l-2 2v1h18v-1l-2-2Z',
   signup: 'M10 4a4 4 0 1 1 0 8 4 4 0 0 1 0-8Zm0 10c4.4 0 8 1.8 8 4v2H2v-2c0-2.2 3.6-4 8-4Zm9-7h2v3h3v2h-3v3h-2v-3h-3v-2h3V7Z',
 };
+
+// The bell: unread notifications, kept live by `notification` frames (engagement.js).
+function Bell({ current }) {
+  const { unread } = useEngagement();
+  const shown = unread > 99 ? '99+' : String(unread);
+  // The name says the count in words; the badge shows it (the visible number is in the name).
+  const name = unread > 0 ? `Notifications, ${shown} unread` : 'Notifications, none unread';
+  return html`<a class="bell" href="#/notifications" aria-label=${name} aria-current=${current === '#/notifications' ? 'page' : undefined}>
+    <svg class="bell-icon" width="24" height="24" viewBox="0 0 24 24" aria-hidden="true" focusable="false"><path fill="currentColor" d=${NAV_ICONS.bell} /></svg>
+    ${unread > 0 && html`<span class="bell-count">${shown}</span>`}
+  </a>`;
+}
 
 function NavLink({ href, current, icon, wide, children }) {
   const active = current === href || (href !== '#/' && current.startsWith(`${href}/`));
@@ -132,6 +145,7 @@ function TopBar({ user, loc }) {
     <div class="topbar-inner">
       <a class="brand" href="#/"><img src="/icons/icon.svg" alt="" width="28" height="28" /><span>QuestPath</span></a>
       ${user && html`<${XpChip} user=${user} />`}
+      ${user && html`<${Bell} current=${current} />`}
       <nav class="nav" aria-label="Main">
         ${user
           ? html`<${NavLink} href="#/" icon="home" current=${current}>Home<//>
@@ -230,6 +244,15 @@ function listenToLearner() {
         ? `You climbed to #${frame.rank} on ${board} leaderboard!`
         : `You are now #${frame.rank} on ${board} leaderboard.`;
     toast(moved, frame.rank < (frame.previous_rank ?? Infinity) ? 'success' : 'info');
+  });
+  sock.on('daily_goal.reached', (frame) => {
+    const days = frame.streak === 1 ? '1 day' : `${frame.streak} days`;
+    toast(`Daily goal reached: ${frame.xp} of ${frame.daily_goal} XP today. Your streak: ${days}!`, 'success');
+  });
+  sock.on('streak.at_risk', (frame) => {
+    const left = Math.max(0, frame.daily_goal - frame.today_xp);
+    const days = frame.streak === 1 ? '1-day' : `${frame.streak}-day`;
+    toast(`Your ${days} streak is at risk: earn ${left} more XP today to keep it.`, 'warning');
   });
 }
 

@@ -3,6 +3,7 @@
 
 import { ApiError, auth } from './api.js';
 import { SocketError } from './socket.js';
+import { engagement } from './engagement.js';
 import { useEffect, useState } from '../vendor/preact-htm.js';
 
 export {
@@ -126,4 +127,14 @@ export function navigate(hash) {
   } else {
     location.hash = target;
   }
+}
+
+/** The learner's streak, daily goal, unread count and league frame (engagement.js), kept current. */
+export function useEngagement() {
+  const [state, setState] = useState(engagement.state);
+  useEffect(() => {
+    setState(engagement.state);
+    return engagement.subscribe(setState);
+  }, []);
+  return state;
 }

@@ -62,6 +62,11 @@ test('accessibility: every screen at 360 and 1280 px has no serious or critical 
       ['#/join', { name: 'Join a game' }],
       ['#/join/ABCDEF', { name: 'Join a game' }],
       ['#/no/such/page', { name: 'Page not found' }],
+      // The pages mails link to (issue 18), here with links that are not valid.
+      ['#/forgot-password', { name: 'Reset your password' }],
+      ['#/reset-password?token=not-a-real-token', { name: 'Choose a new password' }],
+      ['#/verify-email?token=not-a-real-token', { name: 'Confirm your email' }],
+      ['#/unsubscribe?token=not-a-real-token', { name: 'Unsubscribe' }],
     ];
     for (const [hash, heading] of signedOut) {
       await v.goto(`/${hash}`);
@@ -77,6 +82,17 @@ test('accessibility: every screen at 360 and 1280 px has no serious or critical 
     await v.getByRole('button', { name: 'Next' }).click();
     await v.getByRole('alert').first().waitFor();
     await scanBoth(v, 'join with an error');
+    await v.goto('/#/verify-email?token=not-a-real-token');
+    await v.getByRole('alert').first().waitFor();
+    await scanBoth(v, 'verify email: invalid link');
+    await v.goto('/#/unsubscribe?token=not-a-real-token');
+    await v.getByRole('button', { name: 'Unsubscribe' }).click();
+    await v.getByRole('alert').first().waitFor();
+    await scanBoth(v, 'unsubscribe: invalid link');
+    await v.goto('/#/forgot-password');
+    await v.getByRole('button', { name: 'Send me a reset link' }).click();
+    await v.getByRole('alert').first().waitFor();
+    await scanBoth(v, 'forgot password with an error');
 
     // Signed in.
     const p = learner.page;
@@ -90,6 +106,8 @@ test('accessibility: every screen at 360 and 1280 px has no serious or critical 
       ['#/leaderboard', { name: 'Leaderboard' }],
       ['#/leaderboard?board=weekly', { name: 'Leaderboard' }],
       ['#/profile', { name: 'Your profile' }],
+      ['#/league', { name: 'League', level: 1 }],
+      ['#/notifications', { name: 'Notifications', level: 1 }],
       ['#/host', { name: 'Hosting' }],
       ['#/host/quizzes/new', { name: 'New quiz' }],
       [`#/host/quizzes/${quiz.quiz_id}`, { name: 'Edit quiz' }],

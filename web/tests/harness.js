@@ -275,10 +275,10 @@ export const PHONE = { width: 360, height: 740 };
 export const DESKTOP = { width: 1280, height: 800 };
 
 /**
- * A new context (its own cookies: one person) at `viewport`, with every page in it
- * watched. Returns { context, page, errors, check() }.
+ * A new context (its own cookies: one person) at `viewport` (in `timezoneId`, UTC unless
+ * told), with every page in it watched. Returns { context, page, errors, check() }.
  */
-export async function newPerson(browser, server, { viewport = DESKTOP, label = 'page', reducedMotion = 'reduce' } = {}) {
+export async function newPerson(browser, server, { viewport = DESKTOP, label = 'page', reducedMotion = 'reduce', timezoneId = 'UTC' } = {}) {
   const context = await browser.newContext({
     baseURL: server.baseURL,
     viewport,
@@ -288,7 +288,7 @@ export async function newPerson(browser, server, { viewport = DESKTOP, label = '
     reducedMotion,
     acceptDownloads: true,
     locale: 'en-US',
-    timezoneId: 'UTC',
+    timezoneId,
   });
   context.setDefaultTimeout(WAIT_MS);
   context.setDefaultNavigationTimeout(WAIT_MS);

@@ -66,6 +66,7 @@ export function Login({ query }) {
         <input id="login-password" type="password" autocomplete="current-password" required
           ...${form.bind('password')} aria-invalid=${password['aria-invalid']} aria-describedby=${password['aria-describedby']} />
         <${FieldError} id="password-error" message=${password.message} />
+        <p class="hint"><a href="#/forgot-password">Forgot password?</a></p>
       </div>
       <button class="button button-primary button-block" type="submit" disabled=${form.busy}>
         ${form.busy ? 'Signing in…' : 'Sign in'}

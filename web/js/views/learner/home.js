@@ -5,6 +5,8 @@ import { html, useState, useEffect, useUser, toast, describeError } from '../../
 import { api } from '../../api.js';
 import { useAsync, Loading, ErrorBox, XpBar, Icon, titleCase, fmt } from './common.js';
 import { useJob, isTerminal, pendingJobs } from './jobs.js';
+import { StreakCard } from './streak.js';
+import { LeagueCard } from './league.js';
 
 const GOAL_MIN = 10;
 const GOAL_MAX = 500;
@@ -51,6 +53,10 @@ function Dashboard({ user }) {
 
   return html`<section class="page">
     <h1 tabindex="-1">Hi, ${name}!</h1>
+    <div class="engage-grid">
+      <${StreakCard} />
+      <${LeagueCard} />
+    </div>
     <${Progress} user=${user} />
     <${NewGoal} onStarted=${started} />
     ${jobs.length > 0 && html`<section aria-labelledby="jobs-heading" class="stack">

@@ -8,6 +8,9 @@ import { Level } from './level.js';
 import { Quiz } from './quiz.js';
 import { Profile } from './profile.js';
 import { Leaderboard } from './leaderboard.js';
+import { League } from './league.js';
+import { Notifications } from './notifications.js';
+import { ForgotPassword, ResetPassword, VerifyEmail, Unsubscribe } from './email.js';
 
 export const routes = [
   { path: '/', view: Home, title: 'Home' },
@@ -18,4 +21,11 @@ export const routes = [
   { path: '/quiz/:levelId', view: Quiz, auth: true, title: 'Quiz' },
   { path: '/leaderboard', view: Leaderboard, auth: true, title: 'Leaderboard' },
   { path: '/profile', view: Profile, auth: true, title: 'Profile' },
+  { path: '/league', view: League, auth: true, title: 'League' },
+  { path: '/notifications', view: Notifications, auth: true, title: 'Notifications' },
+  // The pages mails link to work signed in or out.
+  { path: '/forgot-password', view: ForgotPassword, title: 'Reset your password' },
+  { path: '/reset-password', view: ResetPassword, title: 'Choose a new password' },
+  { path: '/verify-email', view: VerifyEmail, title: 'Confirm your email' },
+  { path: '/unsubscribe', view: Unsubscribe, title: 'Unsubscribe' },
 ];
