@@ -39,17 +39,5 @@ pub trait AtRiskHook: Send + Sync + 'static {
     async fn at_risk(&self, at_risk: &AtRisk) -> Result<(), PortError>;
 }
 
-/// The hook until one is wired: logs only (the frame is sent either way).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct LogAtRisk;
-
-#[async_trait]
-impl AtRiskHook for LogAtRisk {
-    async fn at_risk(&self, at_risk: &AtRisk) -> Result<(), PortError> {
-        tracing::debug!(user_id = %at_risk.user_id, streak = at_risk.streak, date = %at_risk.local_date, "streak at risk (no hook wired)");
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests;
