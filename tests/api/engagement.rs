@@ -185,3 +185,125 @@ async fn a_streak_at_risk_and_a_decided_league_week_reach_the_learner_once_each(
         3
     );
 }
+
+/// The streak-at-risk hook alone, with a job queue that fails once.
+mod flaky_queue {
+
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+
+    use async_trait::async_trait;
+    use chrono::{NaiveDate, Utc};
+    use questpath_actors::ports::store::MailPreferences;
+    use questpath_actors::ports::{Job, JobQueue, NewUser, PortResult, Store};
+
+    use questpath::adapters::embedded::{
+        EmbeddedStore, InProcessBus, InProcessCache, InProcessJobQueue,
+    };
+    use questpath::config::Secret;
+    use questpath::engagement::TellAtRisk;
+    use questpath::mail::links::Links;
+    use questpath::mail::service::MailService;
+    use questpath::mail::unsubscribe::UnsubscribeKeys;
+    use questpath_actors::notifications::Notifications;
+    use questpath_actors::ports::PortError;
+    use questpath_actors::streaks::{AtRisk, AtRiskHook};
+
+    /// The in-process queue, refusing the next enqueue when told (Redis down).
+    struct Flaky {
+        inner: InProcessJobQueue,
+        refuse: AtomicBool,
+    }
+
+    #[async_trait]
+    impl JobQueue for Flaky {
+        fn backend(&self) -> &'static str {
+            "flaky"
+        }
+        async fn ping(&self) -> PortResult<()> {
+            self.inner.ping().await
+        }
+        async fn enqueue(&self, queue: &str, payload: &[u8]) -> PortResult<String> {
+            if self.refuse.swap(false, Ordering::SeqCst) {
+                return Err(PortError::new("flaky", "enqueue", "down"));
+            }
+            self.inner.enqueue(queue, payload).await
+        }
+        async fn claim(
+            &self,
+            queue: &str,
+            consumer: &str,
+            wait: Duration,
+        ) -> PortResult<Option<Job>> {
+            self.inner.claim(queue, consumer, wait).await
+        }
+        async fn ack(&self, job: &Job) -> PortResult<()> {
+            self.inner.ack(job).await
+        }
+        async fn retry(&self, job: &Job, delay: Duration, reason: &str) -> PortResult<bool> {
+            self.inner.retry(job, delay, reason).await
+        }
+        async fn depth(&self, queue: &str) -> PortResult<u64> {
+            self.inner.depth(queue).await
+        }
+        async fn dead_letters(&self, queue: &str, limit: usize) -> PortResult<Vec<(Job, String)>> {
+            self.inner.dead_letters(queue, limit).await
+        }
+    }
+
+    #[actix_web::test]
+    async fn a_reminder_that_cannot_be_queued_is_retried_and_tells_nobody_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(EmbeddedStore::open(dir.path()).await.unwrap());
+        let user = store
+            .create_user(NewUser::new("late@example.org"))
+            .await
+            .unwrap();
+        store
+            .set_email_verified(user.id, &user.email, Utc::now())
+            .await
+            .unwrap();
+        store
+            .set_mail_preferences(
+                user.id,
+                MailPreferences {
+                    streak_reminders: true,
+                    weekly_summary: false,
+                },
+            )
+            .await
+            .unwrap();
+        let queue = Arc::new(Flaky {
+            inner: InProcessJobQueue::new(),
+            refuse: AtomicBool::new(true),
+        });
+        let notifications = Notifications::new(store.clone(), Arc::new(InProcessBus::new()));
+        let hook = TellAtRisk {
+            notifications: notifications.clone(),
+            mail: MailService::new(
+                store.clone(),
+                queue.clone(),
+                Arc::new(InProcessCache::new()),
+                Links::new("http://127.0.0.1:8080"),
+                UnsubscribeKeys::derive(&Secret::new("engagement-test-key-0123456789abcdef")),
+            ),
+        };
+        let at_risk = AtRisk {
+            user_id: user.id,
+            streak: 3,
+            local_date: NaiveDate::from_ymd_opt(2026, 12, 8).unwrap(),
+        };
+
+        // The mail could not be queued: an error, so the check keeps the learner due.
+        assert!(hook.at_risk(&at_risk).await.is_err());
+        assert_eq!(queue.depth(questpath::mail::QUEUE).await.unwrap(), 0);
+        // The next pass: the mail is queued, the notification is not made again.
+        hook.at_risk(&at_risk).await.unwrap();
+        hook.at_risk(&at_risk).await.unwrap();
+        assert_eq!(queue.depth(questpath::mail::QUEUE).await.unwrap(), 1);
+        let page = store.notifications(user.id, None, 10, false).await.unwrap();
+        assert_eq!(page.items.len(), 1);
+        assert_eq!(page.items[0].kind, "streak_at_risk");
+    }
+}
