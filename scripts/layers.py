@@ -48,11 +48,11 @@ ALLOWED = {
         "quizzes": {"rooms"},
         "realtime": {"config", "metrics", "rooms"},
         "state": {"auth", "backends", "config", "goals", "mail", "metrics", "quizzes", "realtime",
-                  "rooms"},
+                  "rooms", "telemetry"},
         "http": {"adapters", "auth", "config", "goals", "mail", "metrics", "quizzes", "realtime",
                  "rooms", "state"},
         "startup": {"adapters", "auth", "backends", "config", "engagement", "goals", "http",
-                    "mail", "metrics", "quizzes", "realtime", "rooms", "secrets", "state"},
+                    "mail", "metrics", "quizzes", "realtime", "rooms", "secrets", "state", "telemetry"},
     },
     # The game core: value types and ports at the bottom, the actors on top.
     "questpath-actors": {

@@ -276,6 +276,7 @@ impl Application {
             legacy_quizzes: crate::goals::legacy_quiz::LegacyQuizzes::new(backends.cache.clone()),
             streaks,
             mail,
+            access_log: crate::telemetry::access_log::AccessLog::new(settings.access_log),
         });
         let server = http_server(state, &settings, listener)?;
         Ok(Application {

@@ -31,6 +31,8 @@ pub struct AppState {
     pub streaks: questpath_actors::streaks::Streaks,
     /// Queuing mail (the enqueue functions), links and unsubscribe tokens.
     pub mail: crate::mail::service::MailService,
+    /// The access log's budget for successful, fast requests.
+    pub access_log: crate::telemetry::access_log::AccessLog,
 }
 
 pub use crate::realtime::Realtime;

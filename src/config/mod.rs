@@ -38,7 +38,7 @@ pub use realtime::RealtimeSettings;
 pub use secret::Secret;
 pub use server::Environment;
 pub use store::{RedisSettings, Replication, ScyllaSettings, is_cql_identifier};
-pub use telemetry::LogFormat;
+pub use telemetry::{AccessLogPolicy, LogFormat};
 pub use variables::{VARIABLES, Variable};
 
 use lookup::Vars;
@@ -91,6 +91,8 @@ pub struct Settings {
     pub rate_limits: RateLimitSettings,
     /// Requests slower than this are logged as a warning; `None` turns that off.
     pub slow_request: Option<Duration>,
+    /// Which successful, fast requests get an access-log line.
+    pub access_log: telemetry::AccessLogPolicy,
     /// Where errors and panics are reported; `None` (the default) reports nothing.
     pub sentry_dsn: Option<Secret>,
     /// Email: SMTP or the outbox, the sender, links, workers.
@@ -159,6 +161,7 @@ impl Settings {
             realtime: realtime::realtime(&vars)?,
             rooms: realtime::rooms(&vars)?,
             slow_request: telemetry::slow_request(&vars)?,
+            access_log: telemetry::access_log(&vars)?,
             sentry_dsn: telemetry::sentry_dsn(&vars)?,
             email: mail::email(&vars, bind, &data_dir)?,
             data_dir,

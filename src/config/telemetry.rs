@@ -80,6 +80,35 @@ pub(super) fn slow_request(vars: &Vars) -> Result<Option<Duration>, ConfigError>
     Ok((ms > 0).then(|| Duration::from_millis(ms)))
 }
 
+/// Which successful requests faster than the slow threshold get an access-log line.
+/// Errors and slow requests always get theirs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessLogPolicy {
+    /// Every request.
+    All,
+    /// At most this many lines a second (0: none); the rest are counted.
+    PerSecond(u32),
+}
+
+pub(super) fn access_log(vars: &Vars) -> Result<AccessLogPolicy, ConfigError> {
+    let text = vars.or_default("QUESTPATH_ACCESS_LOG");
+    match text.trim().to_ascii_lowercase().as_str() {
+        "all" => Ok(AccessLogPolicy::All),
+        "off" => Ok(AccessLogPolicy::PerSecond(0)),
+        number => number
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n <= 1_000_000)
+            .map(AccessLogPolicy::PerSecond)
+            .ok_or_else(|| {
+                bad(
+                    "QUESTPATH_ACCESS_LOG",
+                    format!("{text:?} is not an access-log policy (expected all, off or lines a second, 0 to 1000000)"),
+                )
+            }),
+    }
+}
+
 pub(super) fn sentry_dsn(vars: &Vars) -> Result<Option<Secret>, ConfigError> {
     let Some(dsn) = vars.get("QUESTPATH_SENTRY_DSN") else {
         return Ok(None);
@@ -100,6 +129,23 @@ mod tests {
 
     use crate::config::Secret;
     use crate::config::tests::settings;
+
+    #[test]
+    fn the_access_log_takes_all_off_or_a_rate() {
+        use crate::config::telemetry::AccessLogPolicy;
+        let policy = |v: &str| settings(&[("QUESTPATH_ACCESS_LOG", v)]).map(|s| s.access_log);
+        assert_eq!(
+            settings(&[]).unwrap().access_log,
+            AccessLogPolicy::PerSecond(100)
+        );
+        assert_eq!(policy("ALL").unwrap(), AccessLogPolicy::All);
+        assert_eq!(policy("off").unwrap(), AccessLogPolicy::PerSecond(0));
+        assert_eq!(policy(" 250 ").unwrap(), AccessLogPolicy::PerSecond(250));
+        for wrong in ["some", "-1", "1000001", "1.5"] {
+            let error = policy(wrong).unwrap_err().to_string();
+            assert!(error.contains("QUESTPATH_ACCESS_LOG"), "{wrong}: {error}");
+        }
+    }
 
     #[test]
     fn observability_settings_parse() {

@@ -273,6 +273,11 @@ pub const VARIABLES: &[Variable] = &[
         doc: "requests slower than this many milliseconds are logged as a warning with their route, status and user (0 turns the warning off)",
     },
     Variable {
+        name: "QUESTPATH_ACCESS_LOG",
+        default: "100",
+        doc: "access-log lines a second for successful requests faster than QUESTPATH_SLOW_REQUEST_MS (all, off or a number; the rest are counted in one line a second); errors (4xx, 5xx) and slow requests are always logged",
+    },
+    Variable {
         name: "QUESTPATH_PUBLIC_URL",
         default: "",
         doc: "base URL of the web app (https://host[/path]) that links in emails open; empty means http://QUESTPATH_BIND",

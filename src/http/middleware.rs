@@ -1,6 +1,7 @@
 //! The outermost middleware: request id, request span, access log line (with the user
-//! id once authenticated, and a warning over `QUESTPATH_SLOW_REQUEST_MS`) and HTTP
-//! metrics, including the number of store operations the request made.
+//! id once authenticated, and a warning over `QUESTPATH_SLOW_REQUEST_MS`; successful
+//! fast requests within the `QUESTPATH_ACCESS_LOG` budget, see [`crate::telemetry::access_log`]) and
+//! HTTP metrics, including the number of store operations the request made.
 //!
 //! Written here rather than taken from tracing-actix-web because the three must share
 //! one timer and the route template, and an incoming `X-Request-Id` from a trusted
@@ -45,7 +46,8 @@ pub async fn observe(
     let request_id = incoming_id(&req).unwrap_or_else(|| uuid::Uuid::now_v7().simple().to_string());
     req.extensions_mut().insert(RequestId(request_id.clone()));
     let method = req.method().to_string();
-    let (metrics, slow_after) = match req.app_data::<web::Data<AppState>>() {
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let (metrics, slow_after) = match &state {
         Some(state) => (Some(state.metrics.clone()), state.settings.slow_request),
         None => (None, None),
     };
@@ -82,9 +84,29 @@ pub async fn observe(
         m.store_queries_per_request(&route, store_operations);
     }
     let latency_ms = elapsed.as_secs_f64() * 1000.0;
+    let slow_threshold = slow_after.filter(|t| elapsed > *t);
+    let write_line = if status >= 400 || slow_threshold.is_some() {
+        true
+    } else {
+        match &state {
+            Some(state) => {
+                let admission = state.access_log.admit();
+                if admission.report_left_out > 0 {
+                    tracing::info!(
+                        left_out = admission.report_left_out,
+                        "access log: successful requests left out since the last report (QUESTPATH_ACCESS_LOG)"
+                    );
+                }
+                admission.write
+            }
+            None => true,
+        }
+    };
     span.in_scope(|| {
-        tracing::info!(status, latency_ms, store_operations, "request completed");
-        if let Some(threshold) = slow_after.filter(|t| elapsed > *t) {
+        if write_line {
+            tracing::info!(status, latency_ms, store_operations, "request completed");
+        }
+        if let Some(threshold) = slow_threshold {
             tracing::warn!(
                 status,
                 latency_ms,

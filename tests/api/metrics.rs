@@ -185,22 +185,41 @@ impl<'w> tracing_subscriber::fmt::MakeWriter<'w> for Captured {
     }
 }
 
+impl Captured {
+    /// Sends every log line of this process here. The server's workers are other
+    /// threads, so the subscriber must be global; nextest runs each test in its own
+    /// process. Under plain `cargo test` another test may have set one first: then there
+    /// is nothing to read and the test says so (`None`).
+    fn install() -> Option<Captured> {
+        let captured = Captured::default();
+        let subscriber = questpath::telemetry::subscriber(
+            questpath::config::LogFormat::Json,
+            "info",
+            captured.clone(),
+            false,
+        );
+        if tracing::subscriber::set_global_default(subscriber).is_err() {
+            eprintln!("a global subscriber was already set; log assertions skipped");
+            return None;
+        }
+        Some(captured)
+    }
+
+    fn lines(&self) -> Vec<serde_json::Value> {
+        let bytes = self.0.lock().unwrap().clone();
+        String::from_utf8(bytes)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("every line is JSON"))
+            .collect()
+    }
+}
+
 #[actix_web::test]
 async fn access_log_lines_carry_route_status_latency_user_and_slow_warnings() {
-    let captured = Captured::default();
-    let subscriber = questpath::telemetry::subscriber(
-        questpath::config::LogFormat::Json,
-        "info",
-        captured.clone(),
-        false,
-    );
-    // The server's workers are other threads, so the subscriber must be global; nextest
-    // runs each test in its own process. Under plain `cargo test` another test may have
-    // set one first: then there is nothing to read and the test says so.
-    if tracing::subscriber::set_global_default(subscriber).is_err() {
-        eprintln!("a global subscriber was already set; log assertions skipped");
+    let Some(captured) = Captured::install() else {
         return;
-    }
+    };
     // Registration hashes a password (tens of ms): always over a 1 ms threshold.
     let app = spawn_app_with(&[("QUESTPATH_SLOW_REQUEST_MS", "1")], |b| b).await;
     let user = TestUser::generate();
@@ -210,14 +229,7 @@ async fn access_log_lines_carry_route_status_latency_user_and_slow_warnings() {
     let me: serde_json::Value = me.json().await.unwrap();
     let user_id = me["id"].as_str().unwrap().to_string();
 
-    let lines: Vec<serde_json::Value> = {
-        let bytes = captured.0.lock().unwrap().clone();
-        String::from_utf8(bytes)
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("every line is JSON"))
-            .collect()
-    };
+    let lines = captured.lines();
     let completed = lines
         .iter()
         .find(|l| l["message"] == "request completed" && l["span"]["request_id"] == request_id)
@@ -233,4 +245,62 @@ async fn access_log_lines_carry_route_status_latency_user_and_slow_warnings() {
         .unwrap_or_else(|| panic!("no slow-request warning: {lines:#?}"));
     assert_eq!(slow["level"], "WARN");
     assert_eq!(slow["threshold_ms"], 1);
+}
+
+#[actix_web::test]
+async fn successful_requests_are_logged_within_the_budget_and_errors_always() {
+    let Some(captured) = Captured::install() else {
+        return;
+    };
+    let app = spawn_app_with(
+        &[
+            ("QUESTPATH_ACCESS_LOG", "2"),
+            ("QUESTPATH_SLOW_REQUEST_MS", "0"),
+        ],
+        |b| b,
+    )
+    .await;
+    let second = std::time::Duration::from_millis(1100);
+    // A request in a second of its own: written, and reporting anything the start left out.
+    tokio::time::sleep(second).await;
+    assert_eq!(app.get("/health").await.status(), 200);
+    let before = accounted(&captured.lines());
+    for _ in 0..10 {
+        assert_eq!(app.get("/health").await.status(), 200);
+    }
+    for _ in 0..3 {
+        assert_eq!(app.get("/api/v1/no-such-route").await.status(), 404);
+    }
+    // The first request of a later second gets its line and reports those left out.
+    tokio::time::sleep(second).await;
+    assert_eq!(app.get("/health").await.status(), 200);
+
+    let lines = captured.lines();
+    let completed = |status: u64| {
+        lines
+            .iter()
+            .filter(|l| l["message"] == "request completed" && l["status"] == status)
+            .count() as u64
+    };
+    assert_eq!(completed(404), 3, "every error is logged: {lines:#?}");
+    let (written, left_out) = accounted(&lines);
+    let (written, left_out) = (written - before.0, left_out - before.1);
+    // Ten requests in the budget of 2 that the first one opened (or of the next second too), and the last one.
+    assert!((2..=5).contains(&written), "{written} lines: {lines:#?}");
+    assert!(left_out >= 6, "{left_out} left out: {lines:#?}");
+    assert_eq!(
+        written + left_out,
+        11,
+        "each request is written or counted once"
+    );
+}
+
+/// Successful requests so far: (access lines written, left out and reported).
+fn accounted(lines: &[serde_json::Value]) -> (u64, u64) {
+    let written = lines
+        .iter()
+        .filter(|l| l["message"] == "request completed" && l["status"] == 200)
+        .count() as u64;
+    let left_out = lines.iter().filter_map(|l| l["left_out"].as_u64()).sum();
+    (written, left_out)
 }

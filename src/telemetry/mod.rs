@@ -5,6 +5,10 @@
 //! Error tracking: when `QUESTPATH_SENTRY_DSN` is set, `error!` events and panics go to
 //! Sentry as well (warnings and info lines ride along as breadcrumbs). Without a DSN no
 //! client exists and nothing is sent anywhere.
+//!
+//! The access log's budget for successful, fast requests: [`access_log`].
+
+pub mod access_log;
 
 use std::borrow::Cow;
 
