@@ -297,6 +297,20 @@ impl Frame {
     fn is_reply(&self, re: &str) -> bool {
         self.re.as_deref() == Some(re)
     }
+
+    /// An answer to any `room.join` this client sent for the game `code` (their ids
+    /// start with `prefix`; an adopted room may answer an earlier one), or the seat
+    /// the server gives back on its own after `hello` (`room.joined` without `re`).
+    fn answers_join(&self, prefix: &str, code: &str) -> bool {
+        match (self.kind.as_str(), self.re.as_deref()) {
+            ("room.joined" | "error", Some(re)) => re.starts_with(prefix),
+            ("room.joined", None) => self
+                .room
+                .as_ref()
+                .is_some_and(|room| room["code"].as_str() == Some(code)),
+            _ => false,
+        }
+    }
 }
 
 /// The XP a learner's client was told about.
@@ -748,6 +762,8 @@ struct PlayerOut {
     games_stuck: u64,
     answers_acked: u64,
     rejoins: u64,
+    /// `room.join` sent again because the first got no answer.
+    joins_repeated: u64,
     finals_missed: u64,
 }
 
@@ -909,7 +925,7 @@ async fn run_game(
             Got::Gone => continue,
             Got::Frame(f) => {
                 let now = Instant::now();
-                if joining.as_ref().is_some_and(|(re, _)| f.is_reply(re)) {
+                if joining.is_some() && f.answers_join("hj", &game.code) {
                     let Some((_, sent)) = joining.take() else {
                         continue;
                     };
@@ -1017,6 +1033,7 @@ async fn run_game(
                     && now >= *sent + JOIN_RETRY
                 {
                     out.joins_repeated += 1;
+                    c.timeline.failed(Kind::Room, "host room.join unanswered for 2 s");
                     need_join = true;
                     continue;
                 }
@@ -1158,7 +1175,7 @@ async fn play_game(c: &mut Client, plan: &RoomPlan, game: &Game, out: &mut Playe
             Got::Frame(f) => {
                 let now = Instant::now();
                 last_frame = now;
-                if joining.as_ref().is_some_and(|(re, _)| f.is_reply(re)) {
+                if joining.is_some() && f.answers_join("pj", &game.code) {
                     let Some((_, sent)) = joining.take() else {
                         continue;
                     };
@@ -1262,6 +1279,8 @@ async fn play_game(c: &mut Client, plan: &RoomPlan, game: &Game, out: &mut Playe
                 if let Some((_, sent)) = &joining
                     && now >= *sent + JOIN_RETRY
                 {
+                    out.joins_repeated += 1;
+                    c.timeline.failed(Kind::Room, "player room.join unanswered for 2 s");
                     need_join = true;
                     continue;
                 }
@@ -1577,6 +1596,7 @@ pub async fn run(ctx: &Ctx, args: &MixedArgs, learners: &[Learner]) -> anyhow::R
         player_total.games_stuck += p.games_stuck;
         player_total.answers_acked += p.answers_acked;
         player_total.rejoins += p.rejoins;
+        player_total.joins_repeated += p.joins_repeated;
         player_total.finals_missed += p.finals_missed;
         seen.insert(i, xp);
     }
@@ -1832,5 +1852,18 @@ mod tests {
         // A room question's text and a closed question's index both parse.
         assert_eq!(frame(r#"{"type":"room.question_closed","question":2}"#).question_index(), Some(2));
         assert_eq!(frame(r#"{"type":"room.question","index":0,"question":"Q?"}"#).question_index(), None);
+    }
+
+    #[test]
+    fn a_join_is_answered_by_any_of_its_ids_or_the_seat_given_back() {
+        let frame = |text: &str| serde_json::from_str::<Frame>(text).unwrap();
+        let code = "K7XQ2M";
+        assert!(frame(r#"{"type":"room.joined","re":"pj3","room":{"code":"K7XQ2M"}}"#).answers_join("pj", code));
+        assert!(frame(r#"{"type":"error","re":"pj1","code":"room_ended"}"#).answers_join("pj", code));
+        assert!(frame(r#"{"type":"room.joined","room":{"code":"K7XQ2M","phase":"question"}}"#).answers_join("pj", code));
+        // Another game's seat, another client's ids, other frames: no.
+        assert!(!frame(r#"{"type":"room.joined","room":{"code":"AAAAAA"}}"#).answers_join("pj", code));
+        assert!(!frame(r#"{"type":"room.joined","re":"hj1","room":{"code":"K7XQ2M"}}"#).answers_join("pj", code));
+        assert!(!frame(r#"{"type":"pong","re":"pj2"}"#).answers_join("pj", code));
     }
 }
