@@ -344,7 +344,7 @@ impl XpSeen {
 
 /// What reading gave.
 enum Got {
-    Frame(Frame),
+    Frame(Box<Frame>),
     /// Nothing before the deadline.
     Timeout,
     /// The socket is gone (counted already).
@@ -451,7 +451,7 @@ impl Client {
                     // Frames of other shapes are nothing this client acts on.
                     if let Ok(frame) = serde_json::from_str::<Frame>(text.as_str()) {
                         self.xp.observe(&frame);
-                        return Got::Frame(frame);
+                        return Got::Frame(Box::new(frame));
                     }
                 }
                 Woke::Read(Ok(RawEvent::Closed(code))) => {
@@ -481,7 +481,7 @@ impl Client {
         let deadline = Instant::now() + REPLY_TIMEOUT;
         loop {
             match self.recv(deadline).await {
-                Got::Frame(f) if f.is_reply(re) => return Some(f),
+                Got::Frame(f) if f.is_reply(re) => return Some(*f),
                 Got::Frame(_) => continue,
                 Got::Timeout => {
                     self.lose(format!("no reply within {} s", REPLY_TIMEOUT.as_secs()));
@@ -559,7 +559,15 @@ async fn quizzer(mut c: Client, plan: QuizPlan, stop: CancellationToken) -> (Qui
             break;
         }
         id += 1;
-        quiz_step(&mut c, &mut state, &mut out, &plan.level_id, &format!("q{id}"), true).await;
+        quiz_step(
+            &mut c,
+            &mut state,
+            &mut out,
+            &plan.level_id,
+            &format!("q{id}"),
+            true,
+        )
+        .await;
     }
     // The final check: the open quiz is played to its result, then `no_quiz`.
     out.stuck = true;
@@ -574,7 +582,15 @@ async fn quizzer(mut c: Client, plan: QuizPlan, stop: CancellationToken) -> (Qui
         }
         let asked = state == QuizState::Unknown;
         id += 1;
-        quiz_step(&mut c, &mut state, &mut out, &plan.level_id, &format!("q{id}"), false).await;
+        quiz_step(
+            &mut c,
+            &mut state,
+            &mut out,
+            &plan.level_id,
+            &format!("q{id}"),
+            false,
+        )
+        .await;
         if asked && state == QuizState::Idle {
             out.stuck = false;
             break;
@@ -643,8 +659,10 @@ async fn quiz_step(
                     *state = QuizState::Idle;
                 }
                 (kind, code) => {
-                    c.timeline
-                        .failed(Kind::Quiz, format!("session.state: {kind} {}", code.unwrap_or("")));
+                    c.timeline.failed(
+                        Kind::Quiz,
+                        format!("session.state: {kind} {}", code.unwrap_or("")),
+                    );
                 }
             }
         }
@@ -674,14 +692,16 @@ async fn quiz_step(
             }
         }
         QuizState::Open { position, .. } => {
-            let answer = json!({"type": "quiz.answer", "id": re, "position": position, "option": "A"});
+            let answer =
+                json!({"type": "quiz.answer", "id": re, "position": position, "option": "A"});
             if !c.send(answer).await {
                 return;
             }
             let Some(f) = c.reply(re).await else { return };
             if f.kind != "quiz.feedback" {
                 let code = f.code.unwrap_or_default();
-                c.timeline.failed(Kind::Quiz, format!("quiz.answer: {code}"));
+                c.timeline
+                    .failed(Kind::Quiz, format!("quiz.answer: {code}"));
                 *state = QuizState::Unknown;
                 return;
             }
@@ -702,7 +722,8 @@ async fn quiz_step(
                     Got::Frame(f) if f.kind == "error" && f.re.is_none() => {
                         // `unavailable`: the result could not be saved.
                         let code = f.code.unwrap_or_default();
-                        c.timeline.failed(Kind::Quiz, format!("after feedback: {code}"));
+                        c.timeline
+                            .failed(Kind::Quiz, format!("after feedback: {code}"));
                         *state = QuizState::Unknown;
                         return;
                     }
@@ -931,7 +952,8 @@ async fn run_game(
                     };
                     if f.kind == "error" {
                         let code = f.code.unwrap_or_default();
-                        c.timeline.failed(Kind::Room, format!("host room.join: {code}"));
+                        c.timeline
+                            .failed(Kind::Room, format!("host room.join: {code}"));
                         if matches!(code.as_str(), "room_not_found" | "room_ended") {
                             out.games_lost += 1;
                             return;
@@ -983,7 +1005,8 @@ async fn run_game(
                         let code = f.code.unwrap_or_default();
                         // `no_players`: nobody seated yet; the start is tried again.
                         if code != "no_players" {
-                            c.timeline.failed(Kind::Room, format!("host command: {code}"));
+                            c.timeline
+                                .failed(Kind::Room, format!("host command: {code}"));
                         }
                     } else {
                         c.timeline.ok(Kind::Room, now - sent);
@@ -1033,7 +1056,8 @@ async fn run_game(
                     && now >= *sent + JOIN_RETRY
                 {
                     out.joins_repeated += 1;
-                    c.timeline.failed(Kind::Room, "host room.join unanswered for 2 s");
+                    c.timeline
+                        .failed(Kind::Room, "host room.join unanswered for 2 s");
                     need_join = true;
                     continue;
                 }
@@ -1073,7 +1097,8 @@ async fn run_game(
                         };
                     }
                     HostPhase::Ending { by } if now >= by => {
-                        c.timeline.failed(Kind::Room, "stuck: no room.ended after room.end");
+                        c.timeline
+                            .failed(Kind::Room, "stuck: no room.ended after room.end");
                         return;
                     }
                     _ => {}
@@ -1138,8 +1163,10 @@ async fn play_game(c: &mut Client, plan: &RoomPlan, game: &Game, out: &mut Playe
     loop {
         if Instant::now() >= plan.final_by {
             out.games_stuck += 1;
-            c.timeline
-                .failed(Kind::Room, "player: the game did not end by the final deadline");
+            c.timeline.failed(
+                Kind::Room,
+                "player: the game did not end by the final deadline",
+            );
             return;
         }
         match c.ensure(plan.final_by, &never).await {
@@ -1189,11 +1216,13 @@ async fn play_game(c: &mut Client, plan: &RoomPlan, game: &Game, out: &mut Playe
                                     out.finals_missed += 1;
                                 }
                             } else {
-                                c.timeline.failed(Kind::Room, format!("player room.join: {code}"));
+                                c.timeline
+                                    .failed(Kind::Room, format!("player room.join: {code}"));
                             }
                             return;
                         }
-                        c.timeline.failed(Kind::Room, format!("player room.join: {code}"));
+                        c.timeline
+                            .failed(Kind::Room, format!("player room.join: {code}"));
                         if code == "already_in_room" {
                             // Still seated in a game this player lost track of.
                             c.send(json!({"type": "room.leave"})).await;
@@ -1240,24 +1269,21 @@ async fn play_game(c: &mut Client, plan: &RoomPlan, game: &Game, out: &mut Playe
                             // Sent again after a re-join: the first one counted.
                             answered.insert(question);
                         } else {
-                            c.timeline.failed(Kind::Room, format!("room.answer: {code}"));
+                            c.timeline
+                                .failed(Kind::Room, format!("room.answer: {code}"));
                         }
                     }
                     continue;
                 }
                 match f.kind.as_str() {
-                    "room.question" => {
-                        if let Some(index) = f.index
-                            && !answered.contains(&index)
-                        {
-                            let delay = Duration::from_secs_f64(0.3 + c.rng.unit() * (max_delay - 0.3));
-                            pending = Some((index, now + delay));
-                        }
+                    "room.question" if f.index.is_some_and(|i| !answered.contains(&i)) => {
+                        let delay = Duration::from_secs_f64(0.3 + c.rng.unit() * (max_delay - 0.3));
+                        pending = f.index.map(|index| (index, now + delay));
                     }
-                    "room.question_closed" => {
-                        if pending.is_some_and(|(q, _)| Some(q) == f.question_index()) {
-                            pending = None;
-                        }
+                    "room.question_closed"
+                        if pending.is_some_and(|(q, _)| Some(q) == f.question_index()) =>
+                    {
+                        pending = None;
                     }
                     "room.final" => final_seen = true,
                     "room.ended" => {
@@ -1280,7 +1306,8 @@ async fn play_game(c: &mut Client, plan: &RoomPlan, game: &Game, out: &mut Playe
                     && now >= *sent + JOIN_RETRY
                 {
                     out.joins_repeated += 1;
-                    c.timeline.failed(Kind::Room, "player room.join unanswered for 2 s");
+                    c.timeline
+                        .failed(Kind::Room, "player room.join unanswered for 2 s");
                     need_join = true;
                     continue;
                 }
@@ -1359,7 +1386,10 @@ async fn http_worker(
             )
         } else {
             let path = READS[(g as usize / workers) % READS.len()];
-            (Kind::Read, api.request(worker, Method::GET, path, Some(token)))
+            (
+                Kind::Read,
+                api.request(worker, Method::GET, path, Some(token)),
+            )
         };
         let sent = Instant::now();
         let result = async {
@@ -1446,8 +1476,14 @@ fn write_ready_file(path: &Path, start_unix_ms: i64) -> anyhow::Result<()> {
 pub async fn run(ctx: &Ctx, args: &MixedArgs, learners: &[Learner]) -> anyhow::Result<Outcome> {
     let mut notes = Vec::new();
     let api = Arc::new(
-        ctx.api
-            .for_target(&ctx.target, &ctx.sources, args.http_connections.div_ceil(ctx.sources.all().len()).max(4), HTTP_TIMEOUT)?,
+        ctx.api.for_target(
+            &ctx.target,
+            &ctx.sources,
+            args.http_connections
+                .div_ceil(ctx.sources.all().len())
+                .max(4),
+            HTTP_TIMEOUT,
+        )?,
     );
     eprintln!("  reading every learner's XP before the load");
     let before = totals(&api, learners).await;
@@ -1491,9 +1527,9 @@ pub async fn run(ctx: &Ctx, args: &MixedArgs, learners: &[Learner]) -> anyhow::R
     let mut quizzers = JoinSet::new();
     if args.quizzers > 0 {
         let slot = Duration::from_secs_f64(args.quizzers as f64 / args.quiz_rate);
-        for i in 0..args.quizzers {
+        for (i, learner) in learners.iter().enumerate().take(args.quizzers) {
             let plan = QuizPlan {
-                level_id: learners[i].level_id.clone().unwrap_or_default(),
+                level_id: learner.level_id.clone().unwrap_or_default(),
                 first_due: start + slot.mul_f64(i as f64 / args.quizzers as f64),
                 slot,
                 end,
@@ -1536,7 +1572,8 @@ pub async fn run(ctx: &Ctx, args: &MixedArgs, learners: &[Learner]) -> anyhow::R
         let tokens: Arc<Vec<String>> =
             Arc::new(learners.iter().map(|l| l.access_token.clone()).collect());
         let step = Duration::from_secs_f64(1.0 / args.http_rate);
-        let write_every = (args.write_share > 0.0).then(|| (1.0 / args.write_share).round().max(1.0) as u64);
+        let write_every =
+            (args.write_share > 0.0).then(|| (1.0 / args.write_share).round().max(1.0) as u64);
         for w in 0..args.http_connections {
             http.spawn(http_worker(
                 api.clone(),
@@ -1844,26 +1881,51 @@ mod tests {
     fn xp_told_counts_results_and_finals_not_pushes() {
         let mut xp = XpSeen::default();
         let frame = |text: &str| serde_json::from_str::<Frame>(text).unwrap();
-        xp.observe(&frame(r#"{"type":"quiz.result","xp_earned":15,"total_xp":15,"passed":true}"#));
-        xp.observe(&frame(r#"{"type":"xp.granted","amount":15,"total_xp":15,"player_level":1}"#));
-        xp.observe(&frame(r#"{"type":"room.final","rank":1,"score":900,"correct":1,"answered":1,"xp":37}"#));
+        xp.observe(&frame(
+            r#"{"type":"quiz.result","xp_earned":15,"total_xp":15,"passed":true}"#,
+        ));
+        xp.observe(&frame(
+            r#"{"type":"xp.granted","amount":15,"total_xp":15,"player_level":1}"#,
+        ));
+        xp.observe(&frame(
+            r#"{"type":"room.final","rank":1,"score":900,"correct":1,"answered":1,"xp":37}"#,
+        ));
         assert_eq!(xp.told(), 52);
         assert_eq!(xp.granted_pushes, 15);
         // A room question's text and a closed question's index both parse.
-        assert_eq!(frame(r#"{"type":"room.question_closed","question":2}"#).question_index(), Some(2));
-        assert_eq!(frame(r#"{"type":"room.question","index":0,"question":"Q?"}"#).question_index(), None);
+        assert_eq!(
+            frame(r#"{"type":"room.question_closed","question":2}"#).question_index(),
+            Some(2)
+        );
+        assert_eq!(
+            frame(r#"{"type":"room.question","index":0,"question":"Q?"}"#).question_index(),
+            None
+        );
     }
 
     #[test]
     fn a_join_is_answered_by_any_of_its_ids_or_the_seat_given_back() {
         let frame = |text: &str| serde_json::from_str::<Frame>(text).unwrap();
         let code = "K7XQ2M";
-        assert!(frame(r#"{"type":"room.joined","re":"pj3","room":{"code":"K7XQ2M"}}"#).answers_join("pj", code));
-        assert!(frame(r#"{"type":"error","re":"pj1","code":"room_ended"}"#).answers_join("pj", code));
-        assert!(frame(r#"{"type":"room.joined","room":{"code":"K7XQ2M","phase":"question"}}"#).answers_join("pj", code));
+        assert!(
+            frame(r#"{"type":"room.joined","re":"pj3","room":{"code":"K7XQ2M"}}"#)
+                .answers_join("pj", code)
+        );
+        assert!(
+            frame(r#"{"type":"error","re":"pj1","code":"room_ended"}"#).answers_join("pj", code)
+        );
+        assert!(
+            frame(r#"{"type":"room.joined","room":{"code":"K7XQ2M","phase":"question"}}"#)
+                .answers_join("pj", code)
+        );
         // Another game's seat, another client's ids, other frames: no.
-        assert!(!frame(r#"{"type":"room.joined","room":{"code":"AAAAAA"}}"#).answers_join("pj", code));
-        assert!(!frame(r#"{"type":"room.joined","re":"hj1","room":{"code":"K7XQ2M"}}"#).answers_join("pj", code));
+        assert!(
+            !frame(r#"{"type":"room.joined","room":{"code":"AAAAAA"}}"#).answers_join("pj", code)
+        );
+        assert!(
+            !frame(r#"{"type":"room.joined","re":"hj1","room":{"code":"K7XQ2M"}}"#)
+                .answers_join("pj", code)
+        );
         assert!(!frame(r#"{"type":"pong","re":"pj2"}"#).answers_join("pj", code));
     }
 }
