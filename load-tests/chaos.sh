@@ -35,6 +35,7 @@
 # Exit status: 0 every check passed, 1 a check failed, 2 the run could not be set up.
 # Everything this script starts is stopped on exit (a trap), services it reused are left
 # running; the work folder (logs, reports, faults.json) is printed at the end.
+# shellcheck disable=SC2329  # cleanup runs from a trap, fault_* by name
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -361,7 +362,7 @@ qp_log "faults done; waiting for the load and the final check"
 LOAD_RC=0
 wait "$LOAD_PID" || LOAD_RC=$?
 LOAD_PID=""
-cat "$WORK/load.log" | tail -n 40
+tail -n 40 "$WORK/load.log"
 [[ $LOAD_RC -eq 0 ]] || qp_err "questpath-load exited with $LOAD_RC (see $WORK/load.log)"
 
 # --- checks ---------------------------------------------------------------------------
