@@ -68,6 +68,9 @@ const JOIN_RETRY: Duration = Duration::from_secs(2);
 /// A room question that has not closed this long after its deadline is stuck: the host
 /// ends the game.
 const STUCK_AFTER: Duration = Duration::from_secs(30);
+/// A player in a game that sends nothing for a question's time plus this is stuck: more
+/// than the server's 60 s before it ends a room whose host is gone (`host_left`).
+const PLAYER_SILENCE: Duration = Duration::from_secs(75);
 /// The host waits this long in the lobby for every player before starting anyway.
 const LOBBY_WAIT: Duration = Duration::from_secs(10);
 /// Seconds shown between a question's close and `room.next`.
@@ -1125,7 +1128,7 @@ async fn player(
         match game {
             Some(game) if game.number > last => {
                 last = game.number;
-                play_game(&mut c, &plan, &game, &mut out).await;
+                play_game(&mut c, &plan, &game, &games, &mut out).await;
             }
             _ => {
                 // Idle between games: keep the socket alive, read what comes.
@@ -1145,7 +1148,13 @@ async fn player(
     (out, c.xp)
 }
 
-async fn play_game(c: &mut Client, plan: &RoomPlan, game: &Game, out: &mut PlayerOut) {
+async fn play_game(
+    c: &mut Client,
+    plan: &RoomPlan,
+    game: &Game,
+    games: &watch::Receiver<Option<Game>>,
+    out: &mut PlayerOut,
+) {
     let never = CancellationToken::new();
     let mut need_join = true;
     let mut fresh_socket = false;
@@ -1157,7 +1166,7 @@ async fn play_game(c: &mut Client, plan: &RoomPlan, game: &Game, out: &mut Playe
     let mut answered: HashSet<u32> = HashSet::new();
     let mut final_seen = false;
     let mut last_frame = Instant::now();
-    let idle_limit = plan.question_time + STUCK_AFTER + Duration::from_secs(15);
+    let idle_limit = plan.question_time + PLAYER_SILENCE;
     let max_delay = (plan.question_time.as_secs_f64() - 1.5).clamp(0.3, 2.0);
     let mut id = 0u64;
     loop {
@@ -1167,6 +1176,20 @@ async fn play_game(c: &mut Client, plan: &RoomPlan, game: &Game, out: &mut Playe
                 Kind::Room,
                 "player: the game did not end by the final deadline",
             );
+            return;
+        }
+        if games
+            .borrow()
+            .as_ref()
+            .is_some_and(|newer| newer.number > game.number)
+        {
+            // The host gave this game up (it was gone when the host came back) and
+            // opened another: the player follows.
+            out.games_lost += 1;
+            if !answered.is_empty() && !final_seen {
+                out.finals_missed += 1;
+            }
+            c.send(json!({"type": "room.leave"})).await;
             return;
         }
         match c.ensure(plan.final_by, &never).await {
@@ -1190,7 +1213,8 @@ async fn play_game(c: &mut Client, plan: &RoomPlan, game: &Game, out: &mut Playe
             }
             joining = Some((re, Instant::now()));
         }
-        let mut wake = last_frame + idle_limit;
+        // At least once a second, to notice a newer game.
+        let mut wake = (last_frame + idle_limit).min(Instant::now() + Duration::from_secs(1));
         if let Some((_, sent)) = &joining {
             wake = wake.min(*sent + JOIN_RETRY);
         }
