@@ -1143,6 +1143,11 @@ async fn player(
             }
         }
     }
+    // The last game's XP push (`xp.granted`) follows its end: read it before leaving.
+    let drain = Instant::now() + Duration::from_secs(2);
+    while c.socket.is_some() && Instant::now() < drain {
+        let _ = c.recv(drain).await;
+    }
     c.close().await;
     c.xp.missed_results += out.finals_missed;
     (out, c.xp)
