@@ -348,7 +348,7 @@ fault_cassandra_stop() {
   bash scripts/services/cassandra-cluster.sh start-node 3 >>"$WORK/cassandra-fault.log" 2>&1 ||
     qp_err "Cassandra node 3 did not come back: $WORK/cassandra-fault.log"
   t1=$(now_ms)
-  record cassandra-node-stop "$t0" "$t1" "node 3 (127.0.1.3) stopped, started again after ${CASSANDRA_DOWN} s, answering CQL"
+  record cassandra-node-stop "$t0" "$t1" "node 3 (127.0.1.3) stopped, started again after ${CASSANDRA_DOWN} s, answering CQL, the ring agreeing on the schema"
 }
 
 declare -A FAULT_AT=([kill]=0.10 [redis-restart]=0.30 [flush]=0.45 [cassandra-stop]=0.60)

@@ -9,13 +9,15 @@
 #   scripts/services/cassandra-cluster.sh start|stop|status|nodes|stop-node N|start-node N
 #
 # start        - starts the nodes one after another (a ring takes one joining node at a time)
-#                and waits until each sees the two others in system.peers. Nodes that already
-#                answer are reused. With no node up the ring starts fresh (data wiped); a node
+#                and waits until each sees the two others in system.peers and all three hold
+#                the same schema version. Nodes that already answer are reused. With no node up the ring starts fresh (data wiped); a node
 #                missing from a running ring is restarted on its data.
 # stop         - stops every node this script started (SIGTERM, SIGKILL after 60 s).
-# status       - each node's state and peers; exit 0 if all three answer and see two peers.
+# status       - each node's state, peers and schema version; exit 0 if all three answer,
+#                see two peers and agree on the schema.
 # nodes        - prints QUESTPATH_SCYLLA_NODES for the ring (127.0.1.1:9042,...).
-# stop-node N  - stops node N (1-3) only; start-node N brings it back on its data.
+# stop-node N  - stops node N (1-3) only; start-node N brings it back on its data and waits
+#                until the ring agrees on the schema again (exit 1 if it does not).
 set -euo pipefail
 QP_LOG_TAG=cassandra-cluster
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -42,6 +44,7 @@ node() {
 }
 
 node_up() { node "$1" status >/dev/null 2>&1; }
+schema_of() { node "$1" schema-version 2>/dev/null || true; }
 node_dir() { echo "$QP_SERVICES_DIR/cassandra-$(addr "$1")"; }
 peers_of() { node "$1" peers 2>/dev/null || echo 0; }
 
@@ -67,6 +70,31 @@ wait_ring() {
   done
 }
 
+# True when every node answers with the same schema version.
+schema_agreed() {
+  local n v first=""
+  for n in "${NODES[@]}"; do
+    v=$(schema_of "$n")
+    [[ -n $v ]] || return 1
+    [[ -n $first ]] || first=$v
+    [[ $v == "$first" ]] || return 1
+  done
+}
+
+# Waits until the ring agrees on the schema (a node that missed a schema change while it
+# was down pulls it when it comes back; migrate and the server need the agreement).
+wait_schema() {
+  local deadline=$((SECONDS + RING_TIMEOUT))
+  until schema_agreed; do
+    if ((SECONDS >= deadline)); then
+      qp_err "the nodes do not agree on the schema after ${RING_TIMEOUT} s"
+      cmd_status || true
+      return 1
+    fi
+    sleep 1
+  done
+}
+
 cmd_start() {
   local t0 n any_up=0
   t0=$(qp_now_ms)
@@ -84,6 +112,7 @@ cmd_start() {
     any_up=1
   done
   wait_ring "${NODES[@]}"
+  wait_schema
   qp_log "ring of ${#NODES[@]} up in $(qp_since "$t0") s: $(cmd_nodes)"
 }
 
@@ -97,14 +126,14 @@ cmd_status() {
   for n in "${NODES[@]}"; do
     if node_up "$n"; then
       peers=$(peers_of "$n")
-      qp_log "node $n ($(addr "$n"):9042): up, $peers peers"
+      qp_log "node $n ($(addr "$n"):9042): up, $peers peers, schema $(schema_of "$n")"
       [[ $peers == 2 ]] || whole=0
     else
       qp_log "node $n ($(addr "$n"):9042): down"
       whole=0
     fi
   done
-  ((whole)) && return 0
+  ((whole)) && schema_agreed && return 0
   return 1
 }
 
@@ -124,7 +153,8 @@ case "${1:-}" in
     check_n "${2:-}"
     t0=$(qp_now_ms)
     QUESTPATH_TEST_CASSANDRA_KEEP_DATA=1 node "$2" start
-    qp_log "node $2 back in $(qp_since "$t0") s"
+    wait_schema
+    qp_log "node $2 back in $(qp_since "$t0") s, the ring agrees on the schema"
     ;;
   *) echo "usage: $0 start|stop|status|nodes|stop-node N|start-node N" >&2; exit 2 ;;
 esac

@@ -434,10 +434,18 @@ cmd_peers() {
   grep -cvxE 'system|peers|data_center' <<<"$text" || true
 }
 
+# The schema version this node holds (nodes of a ring that agree print the same).
+cmd_schema_version() {
+  local text
+  text=$(cql_text "SELECT CAST(schema_version AS text) FROM system.local") || { qp_err "no CQL server on $HOST:$PORT"; return 1; }
+  grep -oE '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}' <<<"$text" | tail -n 1
+}
+
 case "${1:-}" in
   start) cmd_start ;;
   stop) cmd_stop ;;
   status) cmd_status ;;
   peers) cmd_peers ;;
-  *) echo "usage: $0 start|stop|status|peers" >&2; exit 2 ;;
+  schema-version) cmd_schema_version ;;
+  *) echo "usage: $0 start|stop|status|peers|schema-version" >&2; exit 2 ;;
 esac
