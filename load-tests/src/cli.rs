@@ -28,6 +28,10 @@ pub enum Scenario {
     /// One multiplayer room of N players and a host playing Q questions; question
     /// fan-out time to the last player and answer ingest.
     Room(RoomArgs),
+    /// Solo quizzes, rooms and REST reads and writes at once, every client reconnecting
+    /// and resuming through faults; a per-second timeline and the XP each client was told
+    /// (the chaos run's load).
+    Mixed(MixedArgs),
 }
 
 impl Scenario {
@@ -37,6 +41,7 @@ impl Scenario {
             Scenario::Quiz(_) => "quiz",
             Scenario::Http(_) => "http",
             Scenario::Room(_) => "room",
+            Scenario::Mixed(_) => "mixed",
         }
     }
 
@@ -46,6 +51,7 @@ impl Scenario {
             Scenario::Quiz(a) => &a.common,
             Scenario::Http(a) => &a.common,
             Scenario::Room(a) => &a.common,
+            Scenario::Mixed(a) => &a.common,
         }
     }
 }
@@ -229,4 +235,52 @@ pub struct RoomArgs {
     /// ends it with `room.end`.
     #[arg(long, default_value_t = 300)]
     pub duration: u64,
+}
+
+/// `mixed` flags.
+#[derive(Debug, Clone, Args, Serialize)]
+pub struct MixedArgs {
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub common: Common,
+    /// Seconds of load (at most 600); the final check comes after.
+    #[arg(long, default_value_t = 60)]
+    pub duration: u64,
+    /// Learners playing solo quizzes back to back, one websocket each.
+    #[arg(long, default_value_t = 20)]
+    pub quizzers: usize,
+    /// Quiz messages (starts and answers) per second over all quizzers; each quizzer
+    /// sends at most 9 a second and at least one every 10 s.
+    #[arg(long, default_value_t = 40.0)]
+    pub quiz_rate: f64,
+    /// Rooms, each a host and its players playing games back to back.
+    #[arg(long, default_value_t = 2)]
+    pub rooms: usize,
+    /// Registered players per room, besides the host.
+    #[arg(long, default_value_t = 4)]
+    pub room_players: usize,
+    /// Questions per room game (1 to 100).
+    #[arg(long, default_value_t = 3)]
+    pub room_questions: usize,
+    /// Seconds per room question (5 to 300).
+    #[arg(long, default_value_t = 8)]
+    pub question_time: u64,
+    /// REST requests per second over every learner: reads (GET /api/v1/me, the all-time
+    /// leaderboard, /api/v1/goals) and writes (PATCH /api/v1/me).
+    #[arg(long, default_value_t = 50.0)]
+    pub http_rate: f64,
+    /// Fraction of the REST requests that are writes.
+    #[arg(long, default_value_t = 0.1)]
+    pub write_share: f64,
+    /// Keep-alive connections the REST schedule is spread over.
+    #[arg(long, default_value_t = 16)]
+    pub http_connections: usize,
+    /// Seconds after the load for the final check: every open quiz played to its result,
+    /// every room game ended (at most 300).
+    #[arg(long, default_value_t = 60)]
+    pub final_wait: u64,
+    /// File written when the load starts, holding that moment in Unix milliseconds
+    /// (chaos.sh times its faults from it).
+    #[arg(long)]
+    pub ready_file: Option<PathBuf>,
 }

@@ -15,7 +15,7 @@
 //! - [`ws`]: websocket connect, send and receive.
 //! - [`stats`]: HDR latency histograms and tallies.
 //! - [`report`]: the JSON report and the human summary.
-//! - [`scenarios`]: `connect`, `quiz`, `http`, `room`.
+//! - [`scenarios`]: `connect`, `quiz`, `http`, `room`, `mixed`.
 
 pub mod accounts;
 pub mod api;
@@ -111,6 +111,7 @@ fn check_bounds(scenario: &Scenario) -> anyhow::Result<()> {
             scenarios::http::selected_routes(&a.routes)?;
         }
         Scenario::Room(a) => scenarios::room::check(a)?,
+        Scenario::Mixed(a) => scenarios::mixed::check(a)?,
     }
     Ok(())
 }
@@ -124,6 +125,7 @@ fn sockets_needed(scenario: &Scenario) -> usize {
         Scenario::Quiz(a) => a.players + setup,
         Scenario::Http(a) => a.connections * 2 + setup,
         Scenario::Room(a) => a.players + 1 + a.join_concurrency * 2 + setup,
+        Scenario::Mixed(a) => scenarios::mixed::learners(a) * 2 + a.http_connections * 2 + setup,
     }
 }
 
@@ -145,6 +147,10 @@ pub async fn run(scenario: Scenario, stop: CancellationToken) -> anyhow::Result<
         Scenario::Http(a) => a.connections.div_ceil(common.sources),
         Scenario::Room(a) => a
             .join_concurrency
+            .max(common.setup_concurrency)
+            .div_ceil(common.sources),
+        Scenario::Mixed(a) => a
+            .http_connections
             .max(common.setup_concurrency)
             .div_ceil(common.sources),
         _ => common.setup_concurrency,
@@ -173,6 +179,11 @@ pub async fn run(scenario: Scenario, stop: CancellationToken) -> anyhow::Result<
             if a.guests { 1 } else { a.players + 1 },
             false,
             a.duration + 300,
+        ),
+        Scenario::Mixed(a) => (
+            scenarios::mixed::learners(a),
+            true,
+            a.duration + a.final_wait + 120,
         ),
     };
     eprintln!("questpath-load {name}: preparing {count} learners");
@@ -206,6 +217,7 @@ pub async fn run(scenario: Scenario, stop: CancellationToken) -> anyhow::Result<
         Scenario::Quiz(a) => scenarios::quiz::run(&ctx, a, &learners).await?,
         Scenario::Http(a) => scenarios::http::run(&ctx, a, &learners).await?,
         Scenario::Room(a) => scenarios::room::run(&ctx, a, &learners).await?,
+        Scenario::Mixed(a) => scenarios::mixed::run(&ctx, a, &learners).await?,
     };
     let generator_after = report::SelfUsage::now();
 
@@ -223,6 +235,7 @@ pub async fn run(scenario: Scenario, stop: CancellationToken) -> anyhow::Result<
         Scenario::Quiz(a) => serde_json::to_value(a),
         Scenario::Http(a) => serde_json::to_value(a),
         Scenario::Room(a) => serde_json::to_value(a),
+        Scenario::Mixed(a) => serde_json::to_value(a),
     }
     .context("encoding the parameters")?;
     let report = Report {

@@ -8,8 +8,9 @@
 # 2. starts target/debug/questpath on a free loopback port with a fresh data folder,
 #    the embedded store, in-process backends and generous rate limits;
 # 3. runs `connect` (50 sockets), `quiz` (20 players), `http` (200 requests per
-#    second) and `room` (20 guests, then 10 learners, 2 questions each), each a few
-#    seconds, and checks each exits 0 and wrote its JSON report;
+#    second), `room` (20 guests, then 10 learners, 2 questions each) and `mixed` (10
+#    quizzers, a room of 3, 20 REST requests a second, 8 s and its final check), each a
+#    few seconds, and checks each exits 0 and wrote its JSON report;
 # 4. stops the server.
 #
 # Numbers from a debug build mean nothing; see load-tests/README.md for real runs.
@@ -119,7 +120,7 @@ scenario() { # NAME ARGS...: one bounded run; checks the exit status and the rep
     failed=1
     return
   fi
-  grep -E '^(connections|connect rate|answers|requests|joined|fan-out, host command -> player):' \
+  grep -E '^(connections|connect rate|answers|requests|joined|fan-out, host command -> player|quizzes|rooms|XP):' \
     "$WORK/$name${SMOKE_TAG:-}.out" | sed "s/^/  $name: /" || true
 }
 
@@ -132,6 +133,10 @@ SMOKE_TAG=-guests scenario room --players 20 --guests --questions 2 --question-t
   --answer-delay 1 --reveal 0.2 --join-rate 200
 SMOKE_TAG=-learners scenario room --players 10 --questions 2 --question-time 5 \
   --answer-delay 1 --reveal 0.2 --join-rate 200
+# Everything at once (the chaos run's load, without faults): quizzers, a room of three
+# playing short games back to back, REST reads and writes; then the final check.
+scenario mixed --duration 8 --final-wait 30 --quizzers 10 --quiz-rate 20 --rooms 1 \
+  --room-players 3 --room-questions 2 --question-time 5 --http-rate 20 --http-connections 4
 
 if ! qp_pid_alive "$SERVER_PID"; then
   qp_err "the server died during the runs"

@@ -3,6 +3,7 @@
 
 pub mod connect;
 pub mod http;
+pub mod mixed;
 pub mod quiz;
 pub mod room;
 
