@@ -328,8 +328,16 @@ impl SessionActor {
             self.deps.settings.quiz_lease,
         );
         let look = async move {
-            if check_first && owners.load(user).await?.is_none() {
-                return Ok(Found::Nothing);
+            if check_first {
+                // The lease comes before the first save: a quiz just started elsewhere
+                // has an owner and maybe no copy yet.
+                match owners.owner(user).await? {
+                    Some(other) if other != token => return Ok(Found::Taken),
+                    _ => {}
+                }
+                if owners.load(user).await?.is_none() {
+                    return Ok(Found::Nothing);
+                }
             }
             if !owners.hold(user, token, ttl).await? {
                 return Ok(Found::Taken);
