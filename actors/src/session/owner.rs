@@ -139,7 +139,7 @@ enum Found {
     /// Another session holds the lease.
     Taken,
     /// The lease is this session's now, with the saved quiz if there is one.
-    Held(Option<QuizRun>),
+    Held(Option<Box<QuizRun>>),
 }
 
 impl SessionActor {
@@ -344,7 +344,7 @@ impl SessionActor {
             }
             let saved = owners.load(user).await?;
             Ok::<_, crate::ports::PortError>(Found::Held(
-                saved.and_then(|bytes| serde_json::from_slice::<QuizRun>(&bytes).ok()),
+                saved.and_then(|bytes| serde_json::from_slice::<Box<QuizRun>>(&bytes).ok()),
             ))
         };
         ctx.wait(look.into_actor(self).map(move |found, act, ctx| {
@@ -373,7 +373,7 @@ impl SessionActor {
                     let user_id = act.user_id;
                     match saved.filter(|q| q.user_id == user_id && !q.finished()) {
                         Some(quiz) if !act.connections.is_empty() => {
-                            act.quiz = Some(catch_up(quiz));
+                            act.quiz = Some(catch_up(*quiz));
                             act.after_step(None, ctx);
                         }
                         // No quiz any more, or nobody left to run it for.
@@ -419,10 +419,10 @@ impl SessionActor {
             } if self.connections.contains_key(&connection_id) => {
                 self.send_to(connection_id, notice);
             }
-            QuizTraffic::Released { origin } if origin != self.token => {
-                if self.role == Role::Follower {
-                    self.take_over(false, None, ctx);
-                }
+            QuizTraffic::Released { origin }
+                if origin != self.token && self.role == Role::Follower =>
+            {
+                self.take_over(false, None, ctx);
             }
             _ => {}
         }

@@ -55,7 +55,7 @@ impl InProcessQuizOwners {
         let now = Instant::now();
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         inner.writes += 1;
-        if inner.writes % SWEEP_EVERY == 0 {
+        if inner.writes.is_multiple_of(SWEEP_EVERY) {
             inner.entries.retain(|_, e| !e.is_empty(now));
         }
         let entry = inner.entries.entry(user).or_default();
