@@ -276,3 +276,54 @@ async fn the_quiz_of_a_killed_instance_is_taken_over_at_the_same_question() {
     );
     cql::drop_keyspace(&scylla_nodes(), &keyspace).await;
 }
+
+#[actix_web::test]
+async fn a_drained_instance_hands_its_quiz_over_at_once() {
+    let (vars, keyspace) = deployment("handover").await;
+    let borrowed: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let mut drained = BIN.serve(dir.path(), &borrowed).hold(dir);
+    let survivor = instance(&vars).await;
+    drained.wait_healthy().await;
+    let (token, level, _) = survivor.learner_ready_for_quiz().await;
+    let level_id = level["id"].as_str().unwrap().to_string();
+    let mut phone = Endpoint::local(drained.port).connect(&token).await;
+    phone
+        .send(json!({"type": "quiz.start", "level_id": level_id}))
+        .await;
+    let q0 = phone.next_of("quiz.question").await;
+    let mut browser = survivor.connect(&token).await;
+    let (shown, deadline_before) = question_with_deadline(&mut browser).await;
+    assert_eq!(shown["quiz_id"], q0["quiz_id"]);
+
+    // SIGTERM: the instance closes its sockets, gives the lease back and says so; the
+    // survivor runs the quiz well before the lease would have run out.
+    drained.signal("TERM");
+    let asked = Instant::now();
+    let (resumed, deadline_after) = question_with_deadline(&mut browser).await;
+    let took = asked.elapsed();
+    // A lease renewed at most a third of it ago runs out two thirds of it later at
+    // the earliest: sooner than that, it was handed over.
+    assert!(
+        took < Duration::from_secs(LEASE_SECS) * 3 / 5,
+        "handed over after {took:?}"
+    );
+    assert_eq!(resumed["quiz_id"], q0["quiz_id"]);
+    assert_eq!(resumed["position"], 0);
+    let skew = apart(deadline_before, deadline_after);
+    assert!(
+        skew < Duration::from_millis(500),
+        "deadline moved by {skew:?}"
+    );
+    let letter = correct_letter(&keyspace, &level_id, &resumed).await;
+    browser
+        .send(json!({"type": "quiz.answer", "position": 0, "option": letter}))
+        .await;
+    assert_eq!(browser.next_of("quiz.feedback").await["correct"], true);
+    assert_eq!(browser.next_of("quiz.question").await["position"], 1);
+    assert!(
+        drained.wait().success(),
+        "the drained instance exits cleanly"
+    );
+    cql::drop_keyspace(&scylla_nodes(), &keyspace).await;
+}
