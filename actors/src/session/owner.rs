@@ -243,6 +243,11 @@ impl SessionActor {
                 .into_actor(self)
                 .map(move |held, act, ctx| {
                     if act.epoch != epoch {
+                        // Given back meanwhile: a renewal that landed after the release
+                        // would keep others out for a whole lease.
+                        if matches!(held, Ok(true)) && act.role != Role::Owner {
+                            act.write(Write::Release { announce: false });
+                        }
                         return;
                     }
                     match held {
