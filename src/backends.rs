@@ -183,6 +183,12 @@ impl Backends {
             m.clone(),
             on_redis,
         ));
+        let on_redis = is_redis(self.quiz_owners.backend());
+        self.quiz_owners = Arc::new(crate::metrics::instrumented::InstrumentedQuizOwners::new(
+            self.quiz_owners,
+            m.clone(),
+            on_redis,
+        ));
         self
     }
 

@@ -48,6 +48,9 @@ pub struct Request {
     pub received_at: std::time::Instant,
 }
 
+/// Longest a new session waits for its bus subscription before it serves anyway.
+const SUBSCRIBE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// An event published on the user's bus topic (from any instance).
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -213,11 +216,17 @@ impl Actor for SessionActor {
                 writes,
             ));
         }
+        // The session handles nothing before its subscription is live (or 2 s went by):
+        // an owner's answer to the `session.state` it forwards for a new connection must
+        // not be published before anyone here listens.
+        let (ready, subscribed) = tokio::sync::oneshot::channel::<()>();
         self.bus_task = Some(tokio::spawn(async move {
             match bus.subscribe(&topic).await {
                 Ok(mut subscription) => {
+                    let _ = ready.send(());
                     while let Some(payload) = subscription.recv().await {
-                        if addr.try_send(BusEvent(payload)).is_err() && !addr.connected() {
+                        // Waits for room in the mailbox rather than dropping a quiz frame.
+                        if addr.send(BusEvent(payload)).await.is_err() {
                             break;
                         }
                     }
@@ -225,6 +234,12 @@ impl Actor for SessionActor {
                 Err(e) => tracing::warn!(error = %e, "could not subscribe to user events"),
             }
         }));
+        ctx.wait(
+            async move {
+                let _ = tokio::time::timeout(SUBSCRIBE_WAIT, subscribed).await;
+            }
+            .into_actor(self),
+        );
     }
 
     fn stopping(&mut self, _: &mut Context<Self>) -> Running {

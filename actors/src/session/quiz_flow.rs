@@ -46,13 +46,14 @@ impl SessionActor {
         };
         if let Some(feedback) = quiz.time_out(position, Utc::now()) {
             self.deps.metrics.quiz_question_timed_out();
-            self.broadcast_quiz(Notice::AnswerJudged(feedback));
-            self.after_step(None, ctx);
+            self.after_step(Some(Notice::AnswerJudged(feedback)), ctx);
         }
     }
 
-    /// After an answer or a timeout: the next question, or the result.
-    pub(super) fn after_step(&mut self, re: Option<String>, ctx: &mut Context<Self>) {
+    /// After an answer or a timeout (`judged`, its feedback) or a resume: the next
+    /// question, or the result. The step is saved before its frames are published, so
+    /// a device on another instance never sees a step that a takeover would not find.
+    pub(super) fn after_step(&mut self, judged: Option<Notice>, ctx: &mut Context<Self>) {
         let Some(quiz) = &self.quiz else { return };
         if quiz.finished() {
             if let Some(timer) = self.quiz_timer.take() {
@@ -60,14 +61,21 @@ impl SessionActor {
             }
             self.finish(ctx);
             self.persist_quiz(ctx);
+            if let Some(judged) = judged {
+                self.broadcast_quiz(judged);
+            }
             // The followers hear the result itself.
             self.end_ownership(false, ctx);
         } else {
-            if let Some(next) = quiz.question_message(re, Utc::now()) {
+            let next = quiz.question_message(None, Utc::now());
+            self.persist_quiz(ctx);
+            if let Some(judged) = judged {
+                self.broadcast_quiz(judged);
+            }
+            if let Some(next) = next {
                 self.broadcast_quiz(Notice::QuestionOpened(next));
             }
             self.arm_timer(ctx);
-            self.persist_quiz(ctx);
         }
     }
 
@@ -212,11 +220,11 @@ impl SessionActor {
             let first = quiz.question_message(re, Utc::now());
             act.quiz = Some(quiz);
             act.deps.metrics.quiz_started();
+            act.persist_quiz(ctx);
             if let Some(first) = first {
                 act.broadcast_quiz(Notice::QuestionOpened(first));
             }
             act.arm_timer(ctx);
-            act.persist_quiz(ctx);
         }
     }
 
@@ -249,11 +257,10 @@ impl SessionActor {
         match quiz.answer(re.clone(), position, option, now) {
             Ok(feedback) => {
                 // Every device sees the feedback; the asking one gets it with `re`.
-                self.broadcast_quiz(Notice::AnswerJudged(feedback));
+                self.after_step(Some(Notice::AnswerJudged(feedback)), ctx);
                 self.deps
                     .metrics
                     .quiz_answered(since_open, received_at.elapsed());
-                self.after_step(None, ctx);
             }
             Err((code, message)) => {
                 if code == codes::LATE_ANSWER {
