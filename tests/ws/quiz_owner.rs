@@ -112,6 +112,14 @@ async fn two_devices_on_two_instances_play_one_quiz() {
         "deadlines {skew:?} apart"
     );
 
+    // Starting another quiz from the browser is refused by the instance running this one.
+    browser
+        .send(json!({"type": "quiz.start", "level_id": level_id, "id": "second"}))
+        .await;
+    let refused = browser.next_of("error").await;
+    assert_eq!(refused["re"], "second");
+    assert_eq!(refused["code"], "quiz_in_progress");
+
     // An answer from the browser is judged once, by the first instance, for both.
     let letter = correct_letter(&keyspace, &level_id, &q0).await;
     browser
