@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::adapters::embedded::{
     EmbeddedStore, InProcessBus, InProcessCache, InProcessJobQueue, InProcessLeaderboard,
-    InProcessRateLimiter,
+    InProcessQuizOwners, InProcessRateLimiter,
 };
 use crate::adapters::redis::{self, Redis};
 use crate::adapters::scylla::{ConnectError, ScyllaStore};
@@ -28,6 +28,8 @@ pub struct Backends {
     pub bus: Arc<dyn Bus>,
     pub leaderboard: Arc<dyn Leaderboard>,
     pub job_queue: Arc<dyn JobQueue>,
+    /// Which session runs each learner's solo quiz, and its saved copy (issue 16).
+    pub quiz_owners: Arc<dyn questpath_actors::ports::QuizOwners>,
     /// Where "now" comes from for the engagement rules (a learner's day): the system's
     /// clock, or a test's manual one ([`Backends::with_clock`]).
     pub clock: Arc<dyn questpath_actors::clock::Clock>,
@@ -117,6 +119,7 @@ impl Backends {
                     bus: Arc::new(redis.bus()),
                     leaderboard: Arc::new(redis.leaderboard()),
                     job_queue: Arc::new(redis.job_queue()),
+                    quiz_owners: Arc::new(redis.quiz_owners()),
                     clock: Arc::new(questpath_actors::clock::SystemClock),
                     redis: Some(redis),
                     embedded,
@@ -138,6 +141,7 @@ impl Backends {
             bus: Arc::new(InProcessBus::new()),
             leaderboard: Arc::new(InProcessLeaderboard::new()),
             job_queue: Arc::new(InProcessJobQueue::new()),
+            quiz_owners: Arc::new(InProcessQuizOwners::new()),
             clock: Arc::new(questpath_actors::clock::SystemClock),
             redis: None,
             embedded: None,
@@ -176,6 +180,12 @@ impl Backends {
         let on_redis = is_redis(self.job_queue.backend());
         self.job_queue = Arc::new(InstrumentedJobQueue::new(
             self.job_queue,
+            m.clone(),
+            on_redis,
+        ));
+        let on_redis = is_redis(self.quiz_owners.backend());
+        self.quiz_owners = Arc::new(crate::metrics::instrumented::InstrumentedQuizOwners::new(
+            self.quiz_owners,
             m.clone(),
             on_redis,
         ));

@@ -442,6 +442,7 @@ fn start_realtime(
         store: backends.store.clone(),
         cache: backends.cache.clone(),
         bus: backends.bus.clone(),
+        quiz_owners: backends.quiz_owners.clone(),
         goals: goals.clone(),
         xp: xp.clone(),
         settings: settings.realtime.session(),

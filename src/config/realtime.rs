@@ -31,6 +31,7 @@ pub(super) fn realtime(vars: &Vars) -> Result<RealtimeSettings, ConfigError> {
         rate_per_sec: rate,
         rate_burst: rate * 2.0,
         question_time: vars.seconds("QUESTPATH_QUIZ_QUESTION_SECS", 5..=3600)?,
+        quiz_lease: vars.seconds("QUESTPATH_QUIZ_LEASE_SECS", 2..=3600)?,
         ..RealtimeSettings::default()
     })
 }
@@ -67,6 +68,9 @@ pub struct RealtimeSettings {
     pub flood_strikes: u32,
     /// Time to answer one quiz question.
     pub question_time: Duration,
+    /// Life of a solo quiz's owner lease without a renewal: a dead instance's quizzes
+    /// are taken over by another instance of the learner within about this long.
+    pub quiz_lease: Duration,
 }
 
 impl Default for RealtimeSettings {
@@ -81,6 +85,7 @@ impl Default for RealtimeSettings {
             rate_burst: 20.0,
             flood_strikes: 20,
             question_time: questpath_actors::rules::quiz::QUESTION_TIME,
+            quiz_lease: Duration::from_secs(10),
         }
     }
 }
@@ -91,6 +96,7 @@ impl RealtimeSettings {
         SessionSettings {
             grace: self.grace,
             question_time: self.question_time,
+            quiz_lease: self.quiz_lease,
         }
     }
 }

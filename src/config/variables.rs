@@ -243,6 +243,11 @@ pub const VARIABLES: &[Variable] = &[
         doc: "time to answer one quiz question",
     },
     Variable {
+        name: "QUESTPATH_QUIZ_LEASE_SECS",
+        default: "10",
+        doc: "life of a solo quiz's owner lease without a renewal: another instance of the learner takes a dead instance's quiz over within it",
+    },
+    Variable {
         name: "QUESTPATH_ROOM_MAX_PLAYERS",
         default: "1000",
         doc: "most players one multiplayer room may seat (a host may ask for fewer); tested up to 10000",

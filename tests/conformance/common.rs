@@ -194,3 +194,13 @@ pub async fn redis_job_queue() -> Arc<dyn JobQueue> {
             .with_max_attempts(TEST_MAX_ATTEMPTS),
     )
 }
+
+// ---- quiz owners (issue 16) ----
+
+pub async fn in_process_quiz_owners() -> Arc<dyn questpath::ports::QuizOwners> {
+    Arc::new(questpath::adapters::embedded::InProcessQuizOwners::new())
+}
+
+pub async fn redis_quiz_owners() -> Arc<dyn questpath::ports::QuizOwners> {
+    Arc::new(redis().await.quiz_owners())
+}

@@ -14,6 +14,8 @@ mod leagues_week;
 mod mail_store;
 mod mailer;
 mod notifications;
+// ---- quiz owners (issue 16) ----
+mod quiz_owners;
 mod rate_limiter;
 mod refresh_race;
 mod store;

@@ -580,6 +580,8 @@ async fn three_instances_behind_nginx_keep_every_game_through_a_drain_and_a_kill
             ANONYMOUS_LIMIT.to_string(),
         ),
         ("QUESTPATH_ROOM_LEASE_SECS", "3".into()),
+        // A killed instance's solo quizzes are taken over once their lease ran out.
+        ("QUESTPATH_QUIZ_LEASE_SECS", "3".into()),
         ("QUESTPATH_SHUTDOWN_TIMEOUT_SECS", "2".into()),
         ("QUESTPATH_WORKERS", "1".into()),
         ("QUESTPATH_GENERATION_WORKERS", "1".into()),

@@ -9,5 +9,7 @@ mod metrics;
 mod notifications;
 mod protocol;
 mod quiz;
+// ---- one owner per solo quiz (issue 16) ----
+mod quiz_owner;
 mod room_sources;
 mod rooms;

@@ -3,7 +3,9 @@
 //! lost goes to the store or the job queue, not only to the bus.
 //!
 //! Each bus carries one typed event: a learner's topic [`UserEvent`] (here), a room's
-//! topics `RoomBusEvent` (with the rooms, `crate::room::event`).
+//! topics `RoomBusEvent` (with the rooms, `crate::room::event`). The learner's topic
+//! also carries their solo quiz between their sessions (`crate::session`'s
+//! `QuizTraffic`), which [`UserEvent::decode`] does not read.
 
 use async_trait::async_trait;
 use tokio::sync::mpsc;

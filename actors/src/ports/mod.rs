@@ -9,6 +9,7 @@ pub mod cache;
 pub mod job_queue;
 pub mod leaderboard;
 pub mod mailer;
+pub mod quiz_owner;
 pub mod rate_limiter;
 pub mod roadmap_generator;
 pub mod store;
@@ -18,6 +19,7 @@ pub use cache::Cache;
 pub use job_queue::{Job, JobQueue};
 pub use leaderboard::{Leaderboard, LeaderboardEntry, Placement, ScoreUpdate, Standing};
 pub use mailer::{MailError, Mailer, OutgoingMail};
+pub use quiz_owner::QuizOwners;
 pub use rate_limiter::{RateDecision, RateLimit, RateLimiter};
 pub use roadmap_generator::{GenerateError, RoadmapGenerator};
 pub use store::{

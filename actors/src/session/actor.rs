@@ -1,7 +1,8 @@
 //! `SessionActor`: one per signed-in user per instance. It owns that user's
 //! connections (a phone and a browser at once), the quiz in progress and its timer, and
 //! the subscription to the user's bus topic (job progress, XP from other instances).
-//! It outlives its last connection for a grace period, so a reconnect resumes.
+//! It outlives its last connection for a grace period, so a reconnect resumes. The
+//! quiz runs here only while this session holds its lease (see [`super::owner`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use actix::prelude::*;
 use chrono::Utc;
 use uuid::Uuid;
 
+use super::owner::{QuizTraffic, Role, Write, run_writes};
 use super::registry::{Registry, SessionStopped};
 use super::{Command, Deps};
 use crate::events::{Notice, codes};
@@ -46,6 +48,9 @@ pub struct Request {
     pub received_at: std::time::Instant,
 }
 
+/// Longest a new session waits for its bus subscription before it serves anyway.
+const SUBSCRIBE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// An event published on the user's bus topic (from any instance).
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -60,13 +65,23 @@ pub struct SessionActor {
     pub(super) quiz_timer: Option<SpawnHandle>,
     pub(super) grace_timer: Option<SpawnHandle>,
     pub(super) bus_task: Option<tokio::task::JoinHandle<()>>,
-    /// Quiz saves issued, and the number of the last one written (see `persist_quiz`).
-    pub(super) quiz_saves: u64,
-    pub(super) quiz_saved: Arc<tokio::sync::Mutex<u64>>,
+    /// This session's owner token in the quiz's lease.
+    pub(super) token: Uuid,
+    /// Its part in the learner's quiz, and the number of role changes (a reply to an
+    /// older role's request is ignored).
+    pub(super) role: Role,
+    pub(super) epoch: u64,
+    /// Renews the lease (owner) or watches it (follower).
+    pub(super) lease_timer: Option<SpawnHandle>,
+    /// The ordered queue of saves, releases and publications, and its receiving end
+    /// until the writer task takes it.
+    pub(super) writes: tokio::sync::mpsc::UnboundedSender<Write>,
+    pending_writes: Option<tokio::sync::mpsc::UnboundedReceiver<Write>>,
 }
 
 impl SessionActor {
     pub fn new(user_id: Uuid, deps: Arc<Deps>, registry: Addr<Registry>) -> Self {
+        let (writes, pending_writes) = tokio::sync::mpsc::unbounded_channel();
         SessionActor {
             user_id,
             deps,
@@ -76,8 +91,12 @@ impl SessionActor {
             quiz_timer: None,
             grace_timer: None,
             bus_task: None,
-            quiz_saves: 0,
-            quiz_saved: Arc::default(),
+            token: Uuid::new_v4(),
+            role: Role::Idle,
+            epoch: 0,
+            lease_timer: None,
+            writes,
+            pending_writes: Some(pending_writes),
         }
     }
 
@@ -90,8 +109,13 @@ impl SessionActor {
         }
     }
 
+    /// Sends to one connection: here, or (the quiz's owner answering a forwarded
+    /// command) on another instance.
     pub(super) fn send_to(&mut self, connection_id: Uuid, message: Notice) {
         let Some(outbound) = self.connections.get(&connection_id) else {
+            if self.role == Role::Owner {
+                self.reply_remote(connection_id, message);
+            }
             return;
         };
         if !outbound.deliver(message) {
@@ -112,7 +136,7 @@ impl SessionActor {
         self.send_to(connection_id, Notice::refused(re, code, message));
     }
 
-    fn handle_command(
+    pub(super) fn handle_command(
         &mut self,
         connection_id: Uuid,
         re: Option<String>,
@@ -120,9 +144,24 @@ impl SessionActor {
         received_at: std::time::Instant,
         ctx: &mut Context<Self>,
     ) {
+        // Another session runs the quiz: it decides.
+        if self.role == Role::Follower
+            && matches!(
+                command,
+                Command::StartQuiz { .. }
+                    | Command::Answer { .. }
+                    | Command::Abandon
+                    | Command::State
+            )
+        {
+            return self.forward(connection_id, re, command);
+        }
         match command {
             Command::Ping => self.send_to(connection_id, Notice::Done { re }),
             Command::State => self.show_question(connection_id, re),
+            Command::StartQuiz { level_id } if self.role == Role::Idle => {
+                self.claim_and_start(connection_id, re, level_id, ctx)
+            }
             Command::StartQuiz { level_id } => self.start_quiz(connection_id, re, level_id, ctx),
             Command::Answer { position, option } => {
                 self.answer(connection_id, re, position, &option, received_at, ctx)
@@ -169,11 +208,25 @@ impl Actor for SessionActor {
         let bus = self.deps.bus.clone();
         let topic = user_topic(self.user_id);
         let addr = ctx.address();
+        if let Some(writes) = self.pending_writes.take() {
+            tokio::spawn(run_writes(
+                self.deps.clone(),
+                self.user_id,
+                self.token,
+                writes,
+            ));
+        }
+        // The session handles nothing before its subscription is live (or 2 s went by):
+        // an owner's answer to the `session.state` it forwards for a new connection must
+        // not be published before anyone here listens.
+        let (ready, subscribed) = tokio::sync::oneshot::channel::<()>();
         self.bus_task = Some(tokio::spawn(async move {
             match bus.subscribe(&topic).await {
                 Ok(mut subscription) => {
+                    let _ = ready.send(());
                     while let Some(payload) = subscription.recv().await {
-                        if addr.try_send(BusEvent(payload)).is_err() && !addr.connected() {
+                        // Waits for room in the mailbox rather than dropping a quiz frame.
+                        if addr.send(BusEvent(payload)).await.is_err() {
                             break;
                         }
                     }
@@ -181,6 +234,12 @@ impl Actor for SessionActor {
                 Err(e) => tracing::warn!(error = %e, "could not subscribe to user events"),
             }
         }));
+        ctx.wait(
+            async move {
+                let _ = tokio::time::timeout(SUBSCRIBE_WAIT, subscribed).await;
+            }
+            .into_actor(self),
+        );
     }
 
     fn stopping(&mut self, _: &mut Context<Self>) -> Running {
@@ -211,15 +270,20 @@ impl Handler<Connect> for SessionActor {
         }
         self.connections.insert(msg.connection_id, msg.outbound);
         // A quiz in flight resumes on the new connection with the time actually left:
-        // from memory while another device stays connected, else from the shared cache,
-        // where it may have been saved by this instance or another.
-        match self
-            .quiz
-            .as_ref()
-            .and_then(|q| q.question_message(None, Utc::now()))
-        {
-            Some(question) => self.send_to(msg.connection_id, Notice::QuestionOpened(question)),
-            None => self.resume_saved_quiz(ctx),
+        // from memory while this session runs it, from its owner when another session
+        // (on any instance) runs it, else from the saved copy, taking its lease.
+        match self.role {
+            Role::Owner => {
+                if let Some(question) = self
+                    .quiz
+                    .as_ref()
+                    .and_then(|q| q.question_message(None, Utc::now()))
+                {
+                    self.send_to(msg.connection_id, Notice::QuestionOpened(question));
+                }
+            }
+            Role::Follower => self.forward(msg.connection_id, None, Command::State),
+            Role::Idle => self.take_over(true, Some(msg.connection_id), ctx),
         }
     }
 }
@@ -229,13 +293,15 @@ impl Handler<Disconnect> for SessionActor {
 
     fn handle(&mut self, msg: Disconnect, ctx: &mut Context<Self>) {
         self.connections.remove(&msg.connection_id);
-        // Nobody is connected: the saved copy becomes the only one, so a reconnect to any
-        // instance resumes the same quiz and no timer runs it twice.
-        if self.connections.is_empty()
-            && self.quiz.take().is_some()
-            && let Some(timer) = self.quiz_timer.take()
-        {
-            ctx.cancel_future(timer);
+        // Nobody is connected here: the saved copy becomes the only one and the lease is
+        // given back, so a device on another instance takes the quiz over at once, a
+        // reconnect anywhere resumes it, and no timer runs it twice.
+        if self.connections.is_empty() {
+            match self.role {
+                Role::Owner => self.end_ownership(true, ctx),
+                Role::Follower => self.set_role(Role::Idle, ctx),
+                Role::Idle => {}
+            }
         }
         if self.connections.is_empty() && self.grace_timer.is_none() {
             let grace = self.deps.settings.grace;
@@ -265,7 +331,10 @@ impl Handler<Request> for SessionActor {
 impl Handler<BusEvent> for SessionActor {
     type Result = ();
 
-    fn handle(&mut self, msg: BusEvent, _: &mut Context<Self>) {
+    fn handle(&mut self, msg: BusEvent, ctx: &mut Context<Self>) {
+        if let Some(traffic) = QuizTraffic::decode(&msg.0) {
+            return self.on_traffic(traffic, ctx);
+        }
         // An event this version does not know (published by a newer instance) is skipped.
         match UserEvent::decode(&msg.0) {
             Some(UserEvent::AccountDeleted) => {

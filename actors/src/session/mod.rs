@@ -3,8 +3,15 @@
 //! and its timer, and their bus topic; the [`registry::Registry`] finds or starts it.
 //! Connections speak to it in [`Command`]s and hear [`crate::events::Notice`]s; the
 //! websocket endpoint translates both to and from the wire.
+//!
+//! A learner's quiz runs in one session at a time, whichever instance it is on: the one
+//! holding the quiz's lease ([`crate::ports::QuizOwners`]). The learner's sessions on
+//! other instances forward their quiz commands to it over the learner's bus topic and
+//! show the frames it publishes there, and take the quiz over when its lease runs out
+//! ([`owner`]).
 
 pub mod actor;
+mod owner;
 pub mod quiz;
 mod quiz_flow;
 pub mod registry;
@@ -16,7 +23,7 @@ use uuid::Uuid;
 
 use crate::goals::service::GoalService;
 use crate::observe::GameMetrics;
-use crate::ports::{Bus, Cache, Store};
+use crate::ports::{Bus, Cache, QuizOwners, Store};
 use crate::xp::XpService;
 
 /// Timings of sessions.
@@ -26,6 +33,9 @@ pub struct SessionSettings {
     pub grace: Duration,
     /// Time to answer one quiz question.
     pub question_time: Duration,
+    /// Life of a quiz's owner lease without a renewal; the owner renews it three times
+    /// per period, and another instance's session takes the quiz over once it ran out.
+    pub quiz_lease: Duration,
 }
 
 /// What sessions need.
@@ -33,6 +43,8 @@ pub struct Deps {
     pub store: Arc<dyn Store>,
     pub cache: Arc<dyn Cache>,
     pub bus: Arc<dyn Bus>,
+    /// The quizzes' leases and saved copies.
+    pub quiz_owners: Arc<dyn QuizOwners>,
     pub goals: GoalService,
     pub xp: XpService,
     pub settings: SessionSettings,
@@ -40,8 +52,9 @@ pub struct Deps {
     pub metrics: Arc<dyn GameMetrics>,
 }
 
-/// What a learner's connection asks of their session.
-#[derive(Debug, Clone, PartialEq)]
+/// What a learner's connection asks of their session (forwarded over the bus to the
+/// quiz's owner when another instance runs it).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Command {
     /// Answered with [`crate::events::Notice::Done`] (a liveness check through the mailbox).
     Ping,
@@ -57,9 +70,4 @@ pub enum Command {
     FollowBoard { board: String },
     /// Stops following it.
     UnfollowBoard { board: String },
-}
-
-/// Cache key of a learner's quiz in progress.
-pub fn quiz_key(user_id: Uuid) -> String {
-    format!("quiz:{user_id}")
 }

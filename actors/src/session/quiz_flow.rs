@@ -1,8 +1,7 @@
 //! The solo quiz as the session runs it: started from a level, answered, timed out on
 //! the server's clock, graded, passed (XP through the ledger), saved after every step so
-//! a reconnect on any instance resumes it.
-
-use std::time::Duration;
+//! a reconnect on any instance resumes it. Only the session holding the quiz's lease
+//! runs this; its frames reach the learner's devices on every instance.
 
 use actix::prelude::*;
 use chrono::Utc;
@@ -10,7 +9,6 @@ use uuid::Uuid;
 
 use super::actor::SessionActor;
 use super::quiz::QuizRun;
-use super::quiz_key;
 use crate::events::{Notice, QuizFinished, codes};
 use crate::goals::pass::pass_level;
 use crate::goals::service::GoalError;
@@ -20,40 +18,12 @@ use crate::rules::quiz::{passed, score_percent};
 use crate::rules::xp::player_level;
 
 impl SessionActor {
-    /// Saves the quiz so another instance can resume it (or forgets it when over). Two
-    /// saves in flight at once (a quick answer) may reach Redis over two pooled
-    /// connections in either order; they take turns, and one older than the last
-    /// written is dropped, so a resume elsewhere never finds the step before.
-    pub(super) fn persist_quiz(&mut self, ctx: &mut Context<Self>) {
-        let cache = self.deps.cache.clone();
-        let key = quiz_key(self.user_id);
-        let snapshot = self.quiz.clone().filter(|q| !q.finished());
-        self.quiz_saves += 1;
-        let (number, saved) = (self.quiz_saves, self.quiz_saved.clone());
-        ctx.spawn(
-            async move {
-                let mut last = saved.lock().await;
-                if *last > number {
-                    return;
-                }
-                *last = number;
-                let result = match snapshot {
-                    Some(quiz) => match serde_json::to_vec(&quiz) {
-                        Ok(bytes) => {
-                            let ttl =
-                                Duration::from_millis(quiz.time_limit_ms) * (quiz.total() + 1);
-                            cache.set(&key, &bytes, ttl).await
-                        }
-                        Err(_) => Ok(()),
-                    },
-                    None => cache.delete(&key).await,
-                };
-                if let Err(e) = result {
-                    tracing::warn!(error = %e, "could not save quiz state");
-                }
-            }
-            .into_actor(self),
-        );
+    /// Saves the quiz so another instance can resume it (or forgets it when over),
+    /// through the session's ordered writes: a resume elsewhere never finds the step
+    /// before, and a session that lost the lease writes nothing.
+    pub(super) fn persist_quiz(&mut self, _ctx: &mut Context<Self>) {
+        let quiz = self.quiz.clone();
+        self.queue_save(quiz.as_ref());
     }
 
     /// Arms the timer of the open question.
@@ -76,26 +46,37 @@ impl SessionActor {
         };
         if let Some(feedback) = quiz.time_out(position, Utc::now()) {
             self.deps.metrics.quiz_question_timed_out();
-            self.broadcast(Notice::AnswerJudged(feedback));
-            self.after_step(None, ctx);
+            self.after_step(Some(Notice::AnswerJudged(feedback)), ctx);
         }
     }
 
-    /// After an answer or a timeout: the next question, or the result.
-    fn after_step(&mut self, re: Option<String>, ctx: &mut Context<Self>) {
+    /// After an answer or a timeout (`judged`, its feedback) or a resume: the next
+    /// question, or the result. The step is saved before its frames are published, so
+    /// a device on another instance never sees a step that a takeover would not find.
+    pub(super) fn after_step(&mut self, judged: Option<Notice>, ctx: &mut Context<Self>) {
         let Some(quiz) = &self.quiz else { return };
         if quiz.finished() {
             if let Some(timer) = self.quiz_timer.take() {
                 ctx.cancel_future(timer);
             }
             self.finish(ctx);
+            self.persist_quiz(ctx);
+            if let Some(judged) = judged {
+                self.broadcast_quiz(judged);
+            }
+            // The followers hear the result itself.
+            self.end_ownership(false, ctx);
         } else {
-            if let Some(next) = quiz.question_message(re, Utc::now()) {
-                self.broadcast(Notice::QuestionOpened(next));
+            let next = quiz.question_message(None, Utc::now());
+            self.persist_quiz(ctx);
+            if let Some(judged) = judged {
+                self.broadcast_quiz(judged);
+            }
+            if let Some(next) = next {
+                self.broadcast_quiz(Notice::QuestionOpened(next));
             }
             self.arm_timer(ctx);
         }
-        self.persist_quiz(ctx);
     }
 
     /// Grades the quiz; on a pass completes the level and grants XP through the ledger.
@@ -159,10 +140,10 @@ impl SessionActor {
             Ok::<_, GoalError>(Notice::QuizFinished(finished))
         };
         ctx.wait(fut.into_actor(self).map(|result, act, _ctx| match result {
-            Ok(message) => act.broadcast(message),
+            Ok(message) => act.broadcast_quiz(message),
             Err(e) => {
                 tracing::error!(error = %e, "quiz result could not be recorded");
-                act.broadcast(Notice::refused(
+                act.broadcast_quiz(Notice::refused(
                     None,
                     codes::UNAVAILABLE,
                     "your result could not be saved; please retry the quiz",
@@ -191,7 +172,25 @@ impl SessionActor {
         let user_id = self.user_id;
         let fut = async move { deps.goals.level_with_questions(user_id, level_id).await };
         ctx.wait(fut.into_actor(self).map(move |result, act, ctx| {
-            let (level, bank) = match result {
+            act.open_quiz(result, connection_id, re, ctx);
+            // Refused: the lease claimed for it goes back.
+            if act.quiz.is_none() {
+                act.end_ownership(false, ctx);
+            }
+        }));
+    }
+
+    /// Opens a quiz over the level and bank `found` (or refuses it).
+    fn open_quiz(
+        &mut self,
+        found: Result<(Level, Vec<Question>), GoalError>,
+        connection_id: Uuid,
+        re: Option<String>,
+        ctx: &mut Context<Self>,
+    ) {
+        let act = self;
+        {
+            let (level, bank) = match found {
                 Ok(found) => found,
                 Err(GoalError::NotFound(_)) => {
                     return act.error(connection_id, re, codes::NOT_FOUND, "level not found");
@@ -221,12 +220,12 @@ impl SessionActor {
             let first = quiz.question_message(re, Utc::now());
             act.quiz = Some(quiz);
             act.deps.metrics.quiz_started();
+            act.persist_quiz(ctx);
             if let Some(first) = first {
-                act.broadcast(Notice::QuestionOpened(first));
+                act.broadcast_quiz(Notice::QuestionOpened(first));
             }
             act.arm_timer(ctx);
-            act.persist_quiz(ctx);
-        }));
+        }
     }
 
     pub(super) fn show_question(&mut self, connection_id: Uuid, re: Option<String>) {
@@ -258,11 +257,10 @@ impl SessionActor {
         match quiz.answer(re.clone(), position, option, now) {
             Ok(feedback) => {
                 // Every device sees the feedback; the asking one gets it with `re`.
-                self.broadcast(Notice::AnswerJudged(feedback));
+                self.after_step(Some(Notice::AnswerJudged(feedback)), ctx);
                 self.deps
                     .metrics
                     .quiz_answered(since_open, received_at.elapsed());
-                self.after_step(None, ctx);
             }
             Err((code, message)) => {
                 if code == codes::LATE_ANSWER {
@@ -286,47 +284,10 @@ impl SessionActor {
             }
             self.persist_quiz(ctx);
             self.send_to(connection_id, Notice::Done { re });
+            self.end_ownership(true, ctx);
         } else {
             self.error(connection_id, re, codes::NO_QUIZ, "no quiz in progress");
         }
-    }
-
-    /// Loads a quiz saved by an earlier session (this instance or another).
-    pub(super) fn resume_saved_quiz(&mut self, ctx: &mut Context<Self>) {
-        let cache = self.deps.cache.clone();
-        let key = quiz_key(self.user_id);
-        ctx.wait(
-            async move { cache.get(&key).await }
-                .into_actor(self)
-                .map(|result, act, ctx| {
-                    let saved = match result {
-                        Ok(Some(bytes)) => serde_json::from_slice::<QuizRun>(&bytes).ok(),
-                        Ok(None) => None,
-                        Err(e) => {
-                            tracing::warn!(error = %e, "could not read saved quiz");
-                            None
-                        }
-                    };
-                    if let Some(mut quiz) =
-                        saved.filter(|q| q.user_id == act.user_id && !q.finished())
-                    {
-                        // Questions whose time ran out while nobody was connected.
-                        let now = Utc::now();
-                        while !quiz.finished() && quiz.until_closed(now).is_zero() {
-                            let position = quiz.position;
-                            let opened = quiz.opened_at;
-                            quiz.time_out(position, now);
-                            // The next question opened when the previous one closed.
-                            quiz.opened_at = opened
-                                + chrono::Duration::milliseconds(quiz.time_limit_ms as i64)
-                                + chrono::Duration::from_std(crate::rules::quiz::LATE_GRACE)
-                                    .unwrap_or_default();
-                        }
-                        act.quiz = Some(quiz);
-                        act.after_step(None, ctx);
-                    }
-                }),
-        );
     }
 }
 

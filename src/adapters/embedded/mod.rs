@@ -7,6 +7,7 @@ pub mod control;
 mod database;
 pub mod job_queue;
 pub mod leaderboard;
+pub mod quiz_owners;
 pub mod rate_limiter;
 pub mod store;
 
@@ -14,5 +15,6 @@ pub use bus::InProcessBus;
 pub use cache::InProcessCache;
 pub use job_queue::InProcessJobQueue;
 pub use leaderboard::InProcessLeaderboard;
+pub use quiz_owners::InProcessQuizOwners;
 pub use rate_limiter::InProcessRateLimiter;
 pub use store::EmbeddedStore;

@@ -12,6 +12,7 @@
 //! - bus channels: `{p}bus:{topic}`
 //! - leaderboards: `{p}lb:{board}` (sorted set), `{p}lb:{board}#members`, `{p}lb:{board}#built`,
 //!   and rebuild leases `{p}lb-lease:{name}`
+//! - quiz owners: `{p}{quiz:<user>}:owner` (lease) and `{p}{quiz:<user>}:state` (saved copy)
 //! - job queues: `{p}jobs:{queue}` (stream) and `{p}jobs:{queue}:{delayed,delayed:data,entries,dead}`
 
 mod bus;
@@ -19,6 +20,9 @@ mod cache;
 mod job_queue;
 mod leaderboard;
 mod rate_limiter;
+// ---- quiz owners (issue 16, one owner per solo quiz) ----
+mod quiz_owners;
+pub use quiz_owners::RedisQuizOwners;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -239,6 +243,11 @@ impl Redis {
     /// [`RedisJobQueue::with_visibility_timeout`] and [`RedisJobQueue::with_max_attempts`].
     pub fn job_queue(&self) -> RedisJobQueue {
         RedisJobQueue::new(Arc::clone(&self.shared))
+    }
+
+    /// The quiz leases and saved quizzes on this connection (issue 16).
+    pub fn quiz_owners(&self) -> RedisQuizOwners {
+        RedisQuizOwners::new(Arc::clone(&self.shared))
     }
 
     /// Ends every bus subscription (receivers see `None`) and closes the connections.

@@ -83,6 +83,9 @@ macro_rules! timed_port {
 // Declared after the macros, which they use.
 mod shared;
 mod store;
+// ---- quiz owners (issue 16) ----
+mod quiz_owners;
+pub use quiz_owners::InstrumentedQuizOwners;
 
 pub use shared::{
     InstrumentedBus, InstrumentedCache, InstrumentedJobQueue, InstrumentedLeaderboard,
