@@ -56,7 +56,7 @@ pub async fn run(settings: &Settings, repair: bool) -> Result<(AuditRun, Via), A
         .leaderboard
         .outlives_process()
         .then(|| backends.leaderboard.clone());
-    let xp = XpService::new(
+    let xp = XpService::direct(
         backends.store.clone(),
         backends.leaderboard.clone(),
         backends.bus.clone(),

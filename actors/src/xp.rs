@@ -100,6 +100,21 @@ impl XpService {
         bus: Arc<dyn Bus>,
     ) -> Self {
         let leaderboards = Leaderboards::start(Arc::clone(&store), leaderboard, Arc::clone(&bus));
+        Self::over(store, leaderboards, bus)
+    }
+
+    /// Without the leaderboard actor: board writes go straight to the port and no
+    /// background upkeep runs (tools that run once, such as the audit's repair).
+    pub fn direct(
+        store: Arc<dyn Store>,
+        leaderboard: Arc<dyn Leaderboard>,
+        bus: Arc<dyn Bus>,
+    ) -> Self {
+        let leaderboards = Leaderboards::direct(Arc::clone(&store), leaderboard);
+        Self::over(store, leaderboards, bus)
+    }
+
+    fn over(store: Arc<dyn Store>, leaderboards: Leaderboards, bus: Arc<dyn Bus>) -> Self {
         XpService {
             leagues: Leagues::new(Arc::clone(&store), leaderboards.clone(), Arc::clone(&bus)),
             leaderboards,
