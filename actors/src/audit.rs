@@ -451,10 +451,9 @@ pub async fn repair(
     let mut repaired = RepairReport::default();
     if let Some(port) = port {
         for d in &report.differences {
-            if d.what.contains(':') || d.what == Board::AllTime.key() {
-                if port.remove(&d.what, d.user_id).await? {
-                    repaired.removed += 1;
-                }
+            let on_a_board = d.what.contains(':') || d.what == Board::AllTime.key();
+            if on_a_board && port.remove(&d.what, d.user_id).await? {
+                repaired.removed += 1;
             }
         }
     }

@@ -84,9 +84,12 @@ pub struct XpService {
     streaks: Option<Streaks>,
     /// How long a pending mark may stay without its ledger entry before recovery drops it.
     stale_pending_after: Duration,
-    /// When recovery first saw each pending mark without a ledger entry, by (user, grant).
-    orphans: Arc<Mutex<HashMap<(Uuid, String), DateTime<Utc>>>>,
+    /// The pending marks without a ledger entry recovery has seen.
+    orphans: Arc<Mutex<FirstSeen>>,
 }
+
+/// When recovery first saw each pending mark without a ledger entry, by (user, grant).
+type FirstSeen = HashMap<(Uuid, String), DateTime<Utc>>;
 
 /// Default of [`XpService::with_stale_pending_after`].
 pub const STALE_PENDING_AFTER: Duration = Duration::from_secs(3600);
