@@ -230,3 +230,76 @@ async fn audit_xp_on_the_embedded_store_runs_in_the_server_or_alone() {
     assert_eq!(store.user_by_id(a).await.unwrap().unwrap().total_xp, a_xp);
     store.close().await;
 }
+
+#[tokio::test]
+async fn audit_xp_on_the_embedded_store_with_redis_boards_names_and_repairs_each_difference() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let redis = redis_url();
+    let prefix = format!("audit_{}:", Uuid::new_v4().simple());
+    let vars = [
+        ("QUESTPATH_REDIS_URL", redis.as_str()),
+        ("QUESTPATH_REDIS_PREFIX", prefix.as_str()),
+    ];
+    let mut server = BIN.serve(dir.path(), &vars);
+    server.wait_healthy().await;
+    let (a, a_xp) = earn(&server).await;
+    let (b, b_xp) = earn(&server).await;
+    let (status, _) = server.terminate();
+    assert!(status.success());
+    // The total by hand while no server holds the store, the boards in Redis while one
+    // runs.
+    let store = EmbeddedStore::open(&data).await.unwrap();
+    store.set_total_xp(a, a_xp * 3).await.unwrap();
+    store.close().await;
+    let mut server = BIN.serve(dir.path(), &vars);
+    server.wait_healthy().await;
+    let redis_port = questpath::adapters::redis::Redis::connect(&redis_settings(&prefix))
+        .await
+        .unwrap();
+    let boards = redis_port.leaderboard();
+    let weekly = Board::Weekly(Week::of(Utc::now())).key();
+    let forged = |board: &str, score| ScoreUpdate {
+        board: board.to_string(),
+        user_id: b,
+        standing: Standing {
+            score,
+            reached_at: Utc::now(),
+            entries: 1_000,
+        },
+        expires_at: None,
+    };
+    boards
+        .apply(&[forged("alltime", 1), forged(&weekly, b_xp + 1)])
+        .await
+        .unwrap();
+
+    let (found, out) = audit(dir.path(), &vars, false);
+    assert_eq!(found, Some(1), "{out}");
+    assert!(out.contains("(run by the running server)"), "{out}");
+    assert!(
+        line_of(&out, a, "total_xp").is_some_and(|l| l.contains(&format!("found {} XP", a_xp * 3))),
+        "{out}"
+    );
+    assert!(
+        line_of(&out, b, "alltime")
+            .is_some_and(|l| l.contains(&format!("expected {b_xp} XP, found 1 XP"))),
+        "{out}"
+    );
+    assert!(
+        line_of(&out, b, &weekly).is_some_and(|l| l.contains(&format!("found {} XP", b_xp + 1))),
+        "{out}"
+    );
+    assert!(out.contains(" 3 differences"), "{out}");
+    let (repaired, out) = audit(dir.path(), &vars, true);
+    assert_eq!(repaired, Some(0), "{out}");
+    let (again, out) = audit(dir.path(), &vars, false);
+    assert_eq!(again, Some(0), "{out}");
+    assert_eq!(
+        boards.entry("alltime", b).await.unwrap().map(|e| e.score),
+        Some(b_xp)
+    );
+    redis_port.shutdown().await;
+    let (status, _) = server.terminate();
+    assert!(status.success());
+}
