@@ -76,8 +76,9 @@ pub async fn run(settings: &Settings, repair: bool) -> Result<(AuditRun, Via), A
         .map_err(|e| AuditFailure::Failed(e.to_string()))
 }
 
-/// The lines `questpath audit xp` prints for `run`: each difference, the notes, what a
-/// repair did, and a summary line last.
+/// The lines `questpath audit xp` prints for `run`: each difference, the notes, the
+/// summary, and with a repair what it did and the audit after it; the last line is the
+/// summary of the state left, which names where the audit ran.
 pub fn lines(run: &AuditRun, via: Via) -> Vec<String> {
     let mut lines: Vec<String> = run
         .found
@@ -112,9 +113,12 @@ pub fn lines(run: &AuditRun, via: Via) -> Vec<String> {
         );
         lines.push(format!("after repair: {}", after.summary()));
     }
-    lines.push(match via {
-        Via::Server => "(run by the running server)".into(),
-        Via::Direct => "(run in this process)".into(),
-    });
+    // The summary stays the last line.
+    if let Some(last) = lines.last_mut() {
+        last.push_str(match via {
+            Via::Server => " (run by the running server)",
+            Via::Direct => " (run in this process)",
+        });
+    }
     lines
 }
