@@ -4,6 +4,9 @@
 //! ledger's lightweight transaction; the embedded store writes both in one transaction),
 //! so the orphan is written by hand into `xp_pending`, as a crash between the two leaves
 //! it.
+//!
+//! And the audit's side of pending marks, on both stores: a grant whose mark is still
+//! there is in flight, not a difference.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,8 +16,53 @@ use questpath::adapters::embedded::{InProcessBus, InProcessLeaderboard};
 use questpath::ports::store::NewUser;
 use questpath::ports::{Store, XpEntry};
 use questpath::xp::XpService;
+use questpath_actors::audit::XpAudit;
 use questpath_actors::clock::ManualClock;
 use uuid::Uuid;
+
+crate::conformance!(
+    embedded => crate::common::embedded_store(),
+    cql => crate::common::scylla_store();
+    [a_pending_grant_is_in_flight_for_the_audit_and_a_difference_once_its_mark_is_gone]
+);
+
+async fn a_pending_grant_is_in_flight_for_the_audit_and_a_difference_once_its_mark_is_gone(
+    store: Arc<dyn Store>,
+) {
+    let user = learner(&store).await;
+    let entry = XpEntry {
+        user_id: user,
+        grant_id: "in-flight".into(),
+        amount: 25,
+        source: "level_first_pass".into(),
+        created_at: Utc::now(),
+    };
+    assert!(store.record_xp(&entry).await.unwrap());
+    let boards: Arc<dyn questpath::ports::Leaderboard> = Arc::new(InProcessLeaderboard::new());
+    let audit = XpAudit::new(store.clone(), Some(boards), Utc::now());
+
+    let pending = audit.run().await.unwrap();
+    assert_eq!((pending.in_flight, pending.learners), (1, 0), "{pending:?}");
+    assert!(pending.is_clean(), "{pending:?}");
+
+    // The mark gone without the profile or boards written: every derived value differs.
+    store
+        .clear_xp_pending(user, &["in-flight".to_string()])
+        .await
+        .unwrap();
+    let found = audit.run().await.unwrap();
+    assert_eq!((found.in_flight, found.learners), (0, 1), "{found:?}");
+    let whats: Vec<&str> = found.differences.iter().map(|d| d.what.as_str()).collect();
+    assert!(
+        whats.contains(&"total_xp") && whats.contains(&"alltime") && whats.contains(&"league"),
+        "{whats:?}"
+    );
+    let total = &found.differences[whats.iter().position(|w| *w == "total_xp").unwrap()];
+    assert_eq!(
+        (total.user_id, total.expected.as_str(), total.found.as_str()),
+        (user, "25 XP (level 1)", "0 XP (level 1)")
+    );
+}
 
 const BOUND: Duration = Duration::from_secs(3600);
 
