@@ -194,7 +194,7 @@ impl XpAudit {
                 }
             }
             None => report.notes.push(
-                "boards and leagues not checked: they are in-process, held by the server while it runs, and no server is running (they are rebuilt from the ledger when it starts)".into(),
+                "boards and leagues not checked: they are in-process (no QUESTPATH_REDIS_URL), in a server's memory out of this command's reach, and each server builds its own from the ledger when it starts".into(),
             ),
         }
         let mut after = None;
