@@ -40,6 +40,7 @@ ALLOWED = {
         "metrics": {"config"},
         "adapters": {"config", "tls"},
         "backends": {"adapters", "config", "metrics"},
+        "audit": {"adapters", "backends", "config"},
         "mail": {"config", "metrics"},
         "auth": {"config", "mail", "tls"},
         "engagement": {"mail"},
@@ -76,6 +77,7 @@ ALLOWED = {
         "room": {"domain", "events", "notifications", "observe", "outbound", "ports", "rules",
                  "xp"},
         "account": {"goals", "leaderboard", "notifications", "ports", "room", "streaks", "xp"},
+        "audit": {"domain", "leaderboard", "leagues", "ports", "rules", "xp"},
     },
 }
 

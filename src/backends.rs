@@ -81,6 +81,11 @@ pub struct Check {
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl Backends {
+    /// The embedded store, when it is the store (for its control socket).
+    pub fn embedded(&self) -> Option<&EmbeddedStore> {
+        self.embedded.as_ref()
+    }
+
     /// Opens every backend the settings name.
     pub async fn connect(settings: &Settings) -> Result<Self, BackendError> {
         let mut embedded = None;

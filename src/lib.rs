@@ -15,6 +15,7 @@
 //! - `secrets`: the token signing key; `startup`: binds and runs the server.
 
 pub mod adapters;
+pub mod audit;
 pub mod auth;
 pub mod backends;
 pub mod config;

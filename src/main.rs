@@ -46,10 +46,28 @@ enum Command {
         /// The backup file.
         file: PathBuf,
     },
+    /// Checks what is derived from the XP ledger (totals and levels, the all-time and
+    /// current weekly boards, the current week's league cohorts); exits 1 on any
+    /// difference (docs/operations.md).
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Leaderboard maintenance.
     Leaderboard {
         #[command(subcommand)]
         command: LeaderboardCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Compare every learner's XP ledger with their total, level, board entries and
+    /// league cohort standing; print each difference.
+    Xp {
+        /// Rebuild what differs from the ledger, then audit again.
+        #[arg(long)]
+        repair: bool,
     },
 }
 
@@ -121,6 +139,9 @@ fn main() -> ExitCode {
         Command::Worker => system.block_on(worker(settings)),
         Command::Backup { file } => backup_store(&settings, &file),
         Command::Restore { file } => restore_store(&settings, &file),
+        Command::Audit {
+            command: AuditCommand::Xp { repair },
+        } => system.block_on(audit_xp(settings, repair)),
         Command::Leaderboard {
             command: LeaderboardCommand::Rebuild { clear },
         } => system.block_on(rebuild_leaderboards(settings, clear)),
@@ -258,6 +279,32 @@ async fn archive_weeks(settings: Settings, week: Option<String>) -> ExitCode {
             tracing::error!(error = %e, "leaderboard archive failed");
             eprintln!("questpath leaderboard archive: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// Exit 0 when the ledger and what derives from it agree (after the repair, with
+/// `--repair`), 1 on any difference or failure, 2 on configuration to fix.
+async fn audit_xp(settings: Settings, repair: bool) -> ExitCode {
+    match questpath::audit::run(&settings, repair).await {
+        Ok((run, via)) => {
+            for line in questpath::audit::lines(&run, via) {
+                println!("{line}");
+            }
+            if run.last().is_clean() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "xp audit failed");
+            eprintln!("questpath audit xp: {e}");
+            if e.is_operator_error() {
+                ExitCode::from(EXIT_CONFIG)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

@@ -159,6 +159,33 @@ pub fn roadmap_generator(settings: &Settings) -> Result<Arc<dyn RoadmapGenerator
     }
 }
 
+/// `questpath audit xp` run by this server (its in-process boards are only here), asked
+/// through the embedded store's control socket.
+fn xp_audit_handler(
+    xp: &XpService,
+    backends: &Backends,
+) -> crate::adapters::embedded::control::XpAuditHandler {
+    let (xp, store, port) = (
+        xp.clone(),
+        backends.store.clone(),
+        backends.leaderboard.clone(),
+    );
+    Arc::new(move |repair| {
+        let (xp, store, port) = (xp.clone(), store.clone(), port.clone());
+        Box::pin(async move {
+            questpath_actors::audit::audit_and_repair(
+                &xp,
+                store,
+                Some(port),
+                repair,
+                chrono::Utc::now(),
+            )
+            .await
+            .map_err(|e| e.to_string())
+        })
+    })
+}
+
 impl Application {
     /// Opens the configured backends and binds the listener.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
@@ -203,9 +230,13 @@ impl Application {
         .with_notifications(notifications.clone())
         .with_clock(backends.clock.clone())
         .with_streaks(streaks.clone())
+        .with_stale_pending_after(settings.xp_pending_stale_after)
         .with_league_outcomes(Arc::new(crate::engagement::LeagueResultsQueue {
             queue: backends.job_queue.clone(),
         }));
+        if let Some(embedded) = backends.embedded() {
+            embedded.serve_xp_audit(xp_audit_handler(&xp, &backends));
+        }
         let background = CancellationToken::new();
         // Tells learners whose evening came with their streak at risk (a notification,
         // and the reminder mail if they want it), every minute, one instance at a time

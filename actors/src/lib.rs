@@ -20,6 +20,7 @@
 //! - `clock`: where "now" comes from (the system's clock, or a manual one in tests).
 
 pub mod account;
+pub mod audit;
 pub mod clock;
 pub mod domain;
 pub mod events;

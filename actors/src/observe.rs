@@ -51,6 +51,8 @@ pub trait GameMetrics: Send + Sync + 'static {
     fn quiz_finished(&self, result: &'static str) {}
     fn level_up(&self) {}
     fn xp_granted(&self, source: &'static str, amount: i64) {}
+    /// A pending XP mark was dropped: its grant never reached the ledger.
+    fn xp_pending_dropped(&self) {}
     fn room_created(&self) {}
     fn room_adopted(&self) {}
     fn room_phase_changed_from_none(&self, phase: RoomPhase) {}

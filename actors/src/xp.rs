@@ -17,9 +17,22 @@
 //! from `apply`, before the pending marks are cleared: a crash before the notification
 //! leaves the grant pending and recovery notifies, and the notification's key
 //! (`level_up:{level}`) makes the repeat harmless.
+//!
+//! A pending mark whose ledger write never happened (the CQL store writes the mark
+//! before the ledger's lightweight transaction, and a crash or a timeout between them
+//! leaves the mark alone) covers nothing, so `apply` never clears it. Recovery notes
+//! when it first sees such a mark and drops it once it has stayed without a ledger
+//! entry for [`XpService::with_stale_pending_after`] (an hour by default), with a
+//! warning and `questpath_xp_pending_dropped_total`. The time is noted in memory: the
+//! mark has no time of its own in the store, and a grant still in flight is at most
+//! seconds behind its mark, so an hour seen by one instance is proof enough; an
+//! instance that restarts starts counting again (another instance may drop it first).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 
 use crate::rules::xp::{XpGrant, player_level};
 use uuid::Uuid;
@@ -69,7 +82,17 @@ pub struct XpService {
     clock: Arc<dyn Clock>,
     /// Counts applied grants into the learners' days; `None` where no streak is kept.
     streaks: Option<Streaks>,
+    /// How long a pending mark may stay without its ledger entry before recovery drops it.
+    stale_pending_after: Duration,
+    /// The pending marks without a ledger entry recovery has seen.
+    orphans: Arc<Mutex<FirstSeen>>,
 }
+
+/// When recovery first saw each pending mark without a ledger entry, by (user, grant).
+type FirstSeen = HashMap<(Uuid, String), DateTime<Utc>>;
+
+/// Default of [`XpService::with_stale_pending_after`].
+pub const STALE_PENDING_AFTER: Duration = Duration::from_secs(3600);
 
 impl XpService {
     /// Starts the leaderboard actor too, when called inside an actix system (see
@@ -80,6 +103,21 @@ impl XpService {
         bus: Arc<dyn Bus>,
     ) -> Self {
         let leaderboards = Leaderboards::start(Arc::clone(&store), leaderboard, Arc::clone(&bus));
+        Self::over(store, leaderboards, bus)
+    }
+
+    /// Without the leaderboard actor: board writes go straight to the port and no
+    /// background upkeep runs (tools that run once, such as the audit's repair).
+    pub fn direct(
+        store: Arc<dyn Store>,
+        leaderboard: Arc<dyn Leaderboard>,
+        bus: Arc<dyn Bus>,
+    ) -> Self {
+        let leaderboards = Leaderboards::direct(Arc::clone(&store), leaderboard);
+        Self::over(store, leaderboards, bus)
+    }
+
+    fn over(store: Arc<dyn Store>, leaderboards: Leaderboards, bus: Arc<dyn Bus>) -> Self {
         XpService {
             leagues: Leagues::new(Arc::clone(&store), leaderboards.clone(), Arc::clone(&bus)),
             leaderboards,
@@ -89,7 +127,16 @@ impl XpService {
             notifications: None,
             clock: Arc::new(SystemClock),
             streaks: None,
+            stale_pending_after: STALE_PENDING_AFTER,
+            orphans: Arc::default(),
         }
+    }
+
+    /// Drops a pending mark that has had no ledger entry for `after` (see the module
+    /// documentation).
+    pub fn with_stale_pending_after(mut self, after: Duration) -> Self {
+        self.stale_pending_after = after;
+        self
     }
 
     /// Notifies learners of the levels their grants reach.
@@ -346,15 +393,82 @@ impl XpService {
 
     /// Completes every grant a crash left half-applied. Returns how many users were
     /// brought up to date.
+    /// Marks left without a ledger entry for longer than the bound are dropped.
     pub async fn recover(&self) -> Result<usize, StoreError> {
         let users = self.store.xp_pending_users(1000).await?;
+        let mut orphans = Vec::new();
         for user in &users {
             self.apply(*user).await?;
+            orphans.extend(self.orphan_marks(*user).await?);
         }
+        self.drop_stale(orphans).await?;
         if !users.is_empty() {
             tracing::info!(users = users.len(), "pending xp grants recovered");
         }
         Ok(users.len())
+    }
+
+    /// The user's pending marks that name no ledger entry (after `apply` ran, so a mark
+    /// with its entry was cleared unless a step is still failing).
+    async fn orphan_marks(&self, user_id: Uuid) -> Result<Vec<(Uuid, String)>, StoreError> {
+        let pending = self.store.xp_pending(user_id).await?;
+        if pending.is_empty() {
+            return Ok(Vec::new());
+        }
+        let entries = self.store.xp_entries(user_id).await?;
+        Ok(pending
+            .into_iter()
+            .filter(|id| !entries.iter().any(|e| &e.grant_id == id))
+            .map(|id| (user_id, id))
+            .collect())
+    }
+
+    /// Notes when each of `orphans` (every mark without a ledger entry this round) was
+    /// first seen, forgets the marks no longer among them, and drops those seen for
+    /// longer than the bound. The ledger is read once more just before a drop: an entry
+    /// written meanwhile keeps its mark.
+    async fn drop_stale(&self, orphans: Vec<(Uuid, String)>) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        let bound =
+            chrono::Duration::from_std(self.stale_pending_after).unwrap_or(chrono::Duration::MAX);
+        let stale: Vec<((Uuid, String), DateTime<Utc>)> = {
+            let mut seen = self.orphans.lock().unwrap_or_else(|e| e.into_inner());
+            let mut kept = HashMap::with_capacity(orphans.len());
+            for mark in orphans {
+                let first = seen.get(&mark).copied().unwrap_or(now);
+                kept.insert(mark, first);
+            }
+            *seen = kept;
+            seen.iter()
+                .filter(|(_, first)| now - **first >= bound)
+                .map(|(mark, first)| (mark.clone(), *first))
+                .collect()
+        };
+        for ((user_id, grant_id), first_seen) in stale {
+            let entries = self.store.xp_entries(user_id).await?;
+            if entries.iter().any(|e| e.grant_id == grant_id) {
+                // The ledger write landed after all: the next apply completes it.
+                self.apply(user_id).await?;
+            } else {
+                self.store
+                    .clear_xp_pending(user_id, std::slice::from_ref(&grant_id))
+                    .await?;
+                tracing::warn!(
+                    %user_id,
+                    %grant_id,
+                    first_seen = %first_seen.to_rfc3339(),
+                    "pending xp mark dropped: its grant never reached the ledger"
+                );
+                if let Some(metrics) = &self.metrics {
+                    metrics.xp_pending_dropped();
+                }
+            }
+            self.orphans
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&(user_id, grant_id));
+        }
+        Ok(())
     }
 
     /// Runs [`XpService::recover`] now and then every `every` until `stop`.

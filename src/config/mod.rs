@@ -78,6 +78,9 @@ pub struct Settings {
     pub streak_check_every: Duration,
     /// Time between passes that rebuild lost league boards and decide ended weeks.
     pub league_check_every: Duration,
+    /// How long a pending XP mark may stay without its ledger entry before recovery
+    /// drops it.
+    pub xp_pending_stale_after: Duration,
     /// How long the legacy goal creation waits for its roadmap.
     pub legacy_goal_wait: Duration,
     /// Websocket and quiz timings and limits (defaults; tests shorten them).
@@ -158,6 +161,8 @@ impl Settings {
             refresh_grace: auth::refresh_grace(&vars)?,
             streak_check_every: vars.seconds("QUESTPATH_STREAK_CHECK_SECS", 1..=3600)?,
             league_check_every: vars.seconds("QUESTPATH_LEAGUE_CHECK_SECS", 1..=3600)?,
+            xp_pending_stale_after: vars
+                .seconds("QUESTPATH_XP_PENDING_STALE_SECS", 60..=604_800)?,
             realtime: realtime::realtime(&vars)?,
             rooms: realtime::rooms(&vars)?,
             slow_request: telemetry::slow_request(&vars)?,

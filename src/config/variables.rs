@@ -123,6 +123,11 @@ pub const VARIABLES: &[Variable] = &[
         doc: "seconds (1 to 3600) between passes that rebuild lost league boards and decide ended league weeks (one instance at a time, under a lease)",
     },
     Variable {
+        name: "QUESTPATH_XP_PENDING_STALE_SECS",
+        default: "3600",
+        doc: "seconds (60 to 604800) a pending XP mark may stay without its ledger entry before recovery drops it with a warning (questpath_xp_pending_dropped_total)",
+    },
+    Variable {
         name: "QUESTPATH_GOOGLE_CLIENT_ID",
         default: "",
         doc: "OAuth client id that Google ID tokens must be issued for (aud); empty disables Google sign-in",

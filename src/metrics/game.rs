@@ -27,6 +27,7 @@ pub(super) struct GameMetrics {
     timeouts: IntCounter,
     xp_granted: IntCounterVec,
     level_ups: IntCounter,
+    xp_pending_dropped: IntCounter,
     notifications_created: IntCounterVec,
     // streaks (issue 18)
     streak_days_kept: IntCounter,
@@ -77,6 +78,11 @@ impl GameMetrics {
                 r,
                 "questpath_level_ups_total",
                 "Grants that moved a learner to a higher player level",
+            )?,
+            xp_pending_dropped: counter(
+                r,
+                "questpath_xp_pending_dropped_total",
+                "Pending XP marks dropped by recovery because their grant never reached the ledger",
             )?,
             notifications_created: counter_vec(
                 r,
@@ -157,6 +163,10 @@ impl Metrics {
 
     pub fn level_up(&self) {
         self.game.level_ups.inc();
+    }
+
+    pub fn xp_pending_dropped(&self) {
+        self.game.xp_pending_dropped.inc();
     }
 
     pub fn notification_created(&self, kind: &'static str) {

@@ -35,6 +35,9 @@ impl CoreMetrics for Metrics {
     fn xp_granted(&self, source: &'static str, amount: i64) {
         Metrics::xp_granted(self, source, amount)
     }
+    fn xp_pending_dropped(&self) {
+        Metrics::xp_pending_dropped(self)
+    }
     // streaks (issue 18)
     fn streak_day_kept(&self) {
         Metrics::streak_day_kept(self)

@@ -101,6 +101,7 @@ async fn dependency_families_are_exposed_after_some_traffic() {
         "questpath_quizzes_finished_total",
         "questpath_quiz_late_answers_total",
         "questpath_level_ups_total",
+        "questpath_xp_pending_dropped_total",
         "questpath_daily_goals_reached_total",
         "questpath_streaks_broken_total",
         "questpath_streak_freezes_used_total",

@@ -20,3 +20,4 @@ mod rate_limiter;
 mod refresh_race;
 mod store;
 mod streaks;
+mod xp_pending;

@@ -7,6 +7,12 @@
 //! network) and writes the snapshot itself. One request, one JSON line each way:
 //! `{"command":"backup","path":"/abs/file"}` then `{"ok":true,"report":{...}}` or
 //! `{"ok":false,"operator_error":...,"error":"..."}`. One backup runs at a time.
+//!
+//! `questpath audit xp` asks the same way (`{"command":"audit_xp","repair":false}`,
+//! answered with `{"ok":true,"audit":{...}}`): the boards of the embedded default live in
+//! the server's memory, so only the server can compare them with the ledger. The server
+//! installs the audit ([`super::EmbeddedStore::serve_xp_audit`]) once its XP service is
+//! built; before that the request is refused.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -18,8 +24,15 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
+use futures_util::future::BoxFuture;
+use questpath_actors::audit::AuditRun;
+
 use super::backup::{BackupError, SnapshotReport, write_snapshot};
 use super::database::Shared;
+
+/// Runs the XP audit in the server (the argument: repair too).
+pub type XpAuditHandler =
+    Arc<dyn Fn(bool) -> BoxFuture<'static, Result<AuditRun, String>> + Send + Sync>;
 
 /// File name of the socket inside the data folder.
 pub const SOCKET_NAME: &str = "questpath.sock";
@@ -32,6 +45,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 #[serde(tag = "command", rename_all = "snake_case")]
 enum Request {
     Backup { path: PathBuf },
+    AuditXp { repair: bool },
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -39,6 +53,8 @@ struct Response {
     ok: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     report: Option<SnapshotReport>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    audit: Option<AuditRun>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     error: Option<String>,
     #[serde(default)]
@@ -149,6 +165,7 @@ async fn answer(stream: tokio::net::UnixStream, shared: Weak<Shared>, busy: Arc<
     let response = match tokio::time::timeout(REQUEST_TIMEOUT, reader.read_line(&mut line)).await {
         Ok(Ok(_)) => match serde_json::from_str::<Request>(&line) {
             Ok(Request::Backup { path }) => backup(shared, busy, path).await,
+            Ok(Request::AuditXp { repair }) => audit_xp(shared, repair).await,
             Err(e) => refusal(BackupError::Operator(format!("bad request: {e}"))),
         },
         Ok(Err(e)) => refusal(BackupError::Operator(format!("bad request: {e}"))),
@@ -164,6 +181,7 @@ fn refusal(error: BackupError) -> Response {
     Response {
         ok: false,
         report: None,
+        audit: None,
         operator_error: error.is_operator_error(),
         error: Some(error.to_string()),
     }
@@ -217,6 +235,7 @@ async fn backup(shared: Weak<Shared>, busy: Arc<AtomicBool>, dest: PathBuf) -> R
             Response {
                 ok: true,
                 report: Some(report),
+                audit: None,
                 error: None,
                 operator_error: false,
             }
@@ -228,6 +247,26 @@ async fn backup(shared: Weak<Shared>, busy: Arc<AtomicBool>, dest: PathBuf) -> R
     }
 }
 
+async fn audit_xp(shared: Weak<Shared>, repair: bool) -> Response {
+    let handler = shared.upgrade().and_then(|shared| shared.xp_audit());
+    let Some(handler) = handler else {
+        return refusal(BackupError::Failed(
+            "this server is not ready to audit (starting or stopping): try again".into(),
+        ));
+    };
+    tracing::info!(repair, "xp audit requested on the control socket");
+    match handler(repair).await {
+        Ok(run) => Response {
+            ok: true,
+            report: None,
+            audit: Some(run),
+            error: None,
+            operator_error: false,
+        },
+        Err(e) => refusal(BackupError::Failed(e)),
+    }
+}
+
 /// Asks the process serving `data_dir` for a backup to `dest` (absolute). `None` when no
 /// process listens there (no socket, one left by a process that is gone, or a path too
 /// long for a socket, which no server could have bound either).
@@ -235,6 +274,29 @@ pub(crate) fn request_backup(
     data_dir: &Path,
     dest: &Path,
 ) -> Result<Option<SnapshotReport>, BackupError> {
+    let request = Request::Backup {
+        path: dest.to_path_buf(),
+    };
+    Ok(ask(data_dir, &request)?.and_then(|response| response.report))
+}
+
+/// Asks the server of `data_dir` to audit the XP (and repair with `repair`); `None` when
+/// no server listens there. Blocks until the audit ends.
+pub fn request_xp_audit(data_dir: &Path, repair: bool) -> Result<Option<AuditRun>, BackupError> {
+    match ask(data_dir, &Request::AuditXp { repair })? {
+        None => Ok(None),
+        Some(Response {
+            audit: Some(run), ..
+        }) => Ok(Some(run)),
+        Some(_) => Err(BackupError::Failed(
+            "the server answered without an audit (is it older than this command?)".into(),
+        )),
+    }
+}
+
+/// Sends `request` to the process serving `data_dir` and waits for its answer: `None`
+/// when no process listens, an error when it refused.
+fn ask(data_dir: &Path, request: &Request) -> Result<Option<Response>, BackupError> {
     let path = data_dir.join(SOCKET_NAME);
     let mut stream = match std::os::unix::net::UnixStream::connect(&path) {
         Ok(stream) => stream,
@@ -257,13 +319,11 @@ pub(crate) fn request_backup(
     };
     let unreachable =
         |e: std::io::Error| BackupError::Failed(format!("control socket {}: {e}", path.display()));
-    let mut request = serde_json::to_vec(&Request::Backup {
-        path: dest.to_path_buf(),
-    })
-    .map_err(|e| BackupError::Failed(e.to_string()))?;
+    let mut request =
+        serde_json::to_vec(request).map_err(|e| BackupError::Failed(e.to_string()))?;
     request.push(b'\n');
     stream.write_all(&request).map_err(unreachable)?;
-    // The answer comes when the backup is written, however long that takes.
+    // The answer comes when the work is done, however long that takes.
     let mut line = String::new();
     BufReader::new(stream)
         .read_line(&mut line)
@@ -276,17 +336,15 @@ pub(crate) fn request_backup(
     }
     let response: Response = serde_json::from_str(&line)
         .map_err(|e| BackupError::Failed(format!("unreadable answer from the server: {e}")))?;
-    match (response.ok, response.report) {
-        (true, Some(report)) => Ok(Some(report)),
-        _ => {
-            let error = response
-                .error
-                .unwrap_or_else(|| "the server gave no reason".into());
-            Err(if response.operator_error {
-                BackupError::Operator(error)
-            } else {
-                BackupError::Failed(error)
-            })
-        }
+    if response.ok {
+        return Ok(Some(response));
     }
+    let error = response
+        .error
+        .unwrap_or_else(|| "the server gave no reason".into());
+    Err(if response.operator_error {
+        BackupError::Operator(error)
+    } else {
+        BackupError::Failed(error)
+    })
 }

@@ -92,6 +92,8 @@ pub(crate) struct Shared {
     closing: AtomicBool,
     /// Serves backups to `questpath backup` while this process holds the file.
     control: std::sync::Mutex<Option<ControlSocket>>,
+    /// The XP audit of the server that opened the store, once it is built.
+    xp_audit: std::sync::OnceLock<super::control::XpAuditHandler>,
 }
 
 impl Drop for Shared {
@@ -111,10 +113,17 @@ impl DbHandle {
             path,
             closing: AtomicBool::new(false),
             control: std::sync::Mutex::new(None),
+            xp_audit: std::sync::OnceLock::new(),
         });
         let control = ControlSocket::start(dir, Arc::downgrade(&shared));
         *shared.control.lock().unwrap_or_else(|e| e.into_inner()) = control;
         DbHandle { shared }
+    }
+
+    /// Answers `audit xp` requests on the control socket with `handler` (the first one
+    /// set stays).
+    pub(crate) fn serve_xp_audit(&self, handler: super::control::XpAuditHandler) {
+        let _ = self.shared.xp_audit.set(handler);
     }
 
     /// The database, for one operation; `Unavailable` once closed.
@@ -176,6 +185,11 @@ impl DbHandle {
 }
 
 impl Shared {
+    /// The server's XP audit, if it installed one.
+    pub(crate) fn xp_audit(&self) -> Option<super::control::XpAuditHandler> {
+        self.xp_audit.get().cloned()
+    }
+
     pub(crate) fn get(&self) -> StoreResult<Arc<Database>> {
         self.db
             .read()

@@ -49,6 +49,12 @@ pub struct EmbeddedStore {
 }
 
 impl EmbeddedStore {
+    /// Answers `questpath audit xp` on the data folder's control socket with `handler`
+    /// (the server installs its XP audit once its XP service is built).
+    pub fn serve_xp_audit(&self, handler: crate::adapters::embedded::control::XpAuditHandler) {
+        self.db.serve_xp_audit(handler);
+    }
+
     /// Opens (or creates) `questpath.redb` in `dir`, creating the folder and tables.
     pub async fn open(dir: &Path) -> StoreResult<Self> {
         let dir = dir.to_path_buf();
