@@ -30,6 +30,7 @@ pub use client::{
 };
 pub use nginx::Nginx;
 pub use process::{Binary, ServerProcess, WorkerProcess, free_port, run};
+pub use services::{redis_cluster_settings, redis_cluster_url};
 pub use services::{redis_settings, redis_url, required_env, scylla_nodes, scylla_settings};
 pub use settings::{QUESTION_TIME, test_settings};
 pub use stub::StubServer;
