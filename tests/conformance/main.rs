@@ -16,6 +16,7 @@ mod mail_store;
 mod mailer;
 mod notifications;
 mod rate_limiter;
+mod redis_cluster;
 mod refresh_race;
 mod store;
 mod streaks;
