@@ -8,6 +8,7 @@ use questpath_test_support::{
     Binary, ServerProcess, cql, free_port, http, redis_settings, redis_url, run, scylla_nodes,
 };
 
+mod redis_cluster;
 mod store;
 
 /// The binary under test (Cargo names it to this package's tests only).
