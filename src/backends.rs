@@ -121,6 +121,9 @@ impl Backends {
                         ),
                     }
                 }
+                if let Err(e) = redis.upgrade_key_names().await {
+                    tracing::warn!(error = %e, "could not rename Redis keys of an older version");
+                }
                 Ok(Backends {
                     store,
                     cache: Arc::new(redis.cache()),

@@ -17,6 +17,7 @@ mod mailer;
 mod notifications;
 mod rate_limiter;
 mod redis_cluster;
+mod redis_upgrade;
 mod refresh_race;
 mod store;
 mod streaks;

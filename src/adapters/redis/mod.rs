@@ -251,6 +251,85 @@ impl Redis {
         policies
     }
 
+    /// Renames the boards and job queues a version without hash tags wrote
+    /// (`{p}lb:{board}…`, `{p}jobs:{queue}…`) to the tagged names, on a single server
+    /// (those versions could not run on a cluster). Without it, an upgrade would strand
+    /// queued jobs, such as a finished room's XP grants, under names nobody reads. A
+    /// rename keeps a stream's consumer group and pending entries and a key's expiry.
+    /// A name already taken keeps the newer key (the old one is left and logged). Safe
+    /// to run from every instance at once; returns how many keys moved.
+    pub async fn upgrade_key_names(&self) -> PortResult<usize> {
+        if self.shared.clustered {
+            return Ok(0);
+        }
+        let client = self.shared.pool.next();
+        let prefix = glob_escape(&self.shared.prefix);
+        let mut moved = 0;
+        for space in ["jobs", "lb"] {
+            let pattern = format!("{prefix}{space}:*");
+            let mut cursor = "0".to_string();
+            loop {
+                let reply: Value = client
+                    .custom(
+                        fred::cmd!("SCAN"),
+                        vec![cursor.as_str(), "MATCH", &pattern, "COUNT", "1000"],
+                    )
+                    .await
+                    .map_err(port_err("upgrade_key_names"))?;
+                let mut parts = reply.into_array().into_iter();
+                cursor = parts
+                    .next()
+                    .and_then(|c| c.into_string())
+                    .ok_or_else(|| bad_reply("upgrade_key_names", "SCAN cursor"))?;
+                for key in parts.next().map(Value::into_array).unwrap_or_default() {
+                    let Some(old) = key.into_string() else {
+                        continue;
+                    };
+                    let Some(new) = self.tagged_name(space, &old) else {
+                        continue;
+                    };
+                    let renamed: Result<i64, _> = client.renamenx(old.as_str(), new.as_str()).await;
+                    match renamed {
+                        Ok(1) => moved += 1,
+                        Ok(_) => tracing::warn!(
+                            old,
+                            new,
+                            "an old Redis key was not renamed: the new name exists already"
+                        ),
+                        // Renamed by another instance meanwhile.
+                        Err(_) => {}
+                    }
+                }
+                if cursor == "0" {
+                    break;
+                }
+            }
+        }
+        if moved > 0 {
+            tracing::info!(moved, "renamed Redis keys to the hash-tagged names");
+        }
+        Ok(moved)
+    }
+
+    /// The tagged name of an untagged board or job-queue key, `None` for anything else.
+    fn tagged_name(&self, space: &str, key: &str) -> Option<String> {
+        let rest = key.strip_prefix(&self.shared.prefix)?.strip_prefix(space)?;
+        let rest = rest.strip_prefix(':')?;
+        if rest.starts_with('{') || rest.is_empty() {
+            return None;
+        }
+        // Old queue names could not end in these suffixes, nor board names in `#…`.
+        let suffixes: &[&str] = match space {
+            "jobs" => &[":delayed:data", ":delayed", ":entries", ":dead"],
+            _ => &["#members", "#built"],
+        };
+        let (name, suffix) = suffixes
+            .iter()
+            .find_map(|s| rest.strip_suffix(s).map(|name| (name, *s)))
+            .unwrap_or((rest, ""));
+        Some(format!("{}{suffix}", self.shared.tagged(space, name)))
+    }
+
     /// The cache on this connection (every handle shares it).
     pub fn cache(&self) -> RedisCache {
         RedisCache::new(Arc::clone(&self.shared))
@@ -295,6 +374,18 @@ impl Redis {
             tracing::debug!(error = %e, "closing the Redis blocking connections");
         }
     }
+}
+
+/// `text` with the glob characters of `SCAN MATCH` escaped.
+fn glob_escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
 }
 
 /// `CONFIG GET maxmemory-policy` on `node` (the client's own server when `None`).
