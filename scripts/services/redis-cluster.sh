@@ -3,8 +3,9 @@
 #
 #   scripts/services/redis-cluster.sh start|stop|status|url
 #
-# Ports: $QUESTPATH_TEST_REDIS_CLUSTER_PORTS (default "7000 7001 7002"); each node also uses
-# its port + 10000 for the cluster bus. Files: .services/redis-cluster/<port>/.
+# Ports: $QUESTPATH_TEST_REDIS_CLUSTER_PORTS (default "7379 7380 7381", clear of Cassandra's
+# storage port 7000); each node also uses its port + 10000 for the cluster bus.
+# Files: .services/redis-cluster/<port>/.
 # start  - installs redis-server from Debian if missing; reuses a cluster that already answers
 #          with cluster_state:ok on every port; otherwise starts our own nodes
 #          (cluster-enabled, maxmemory-policy noeviction, no persistence), joins them with
@@ -17,7 +18,7 @@ QP_LOG_TAG=redis-cluster
 # shellcheck source=scripts/services/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-read -r -a PORTS <<<"${QUESTPATH_TEST_REDIS_CLUSTER_PORTS:-7000 7001 7002}"
+read -r -a PORTS <<<"${QUESTPATH_TEST_REDIS_CLUSTER_PORTS:-7379 7380 7381}"
 DIR="$QP_SERVICES_DIR/redis-cluster"
 START_TIMEOUT="${QUESTPATH_TEST_REDIS_START_TIMEOUT:-30}"
 
