@@ -9,5 +9,6 @@ mod metrics;
 mod notifications;
 mod protocol;
 mod quiz;
+mod redis_cluster;
 mod room_sources;
 mod rooms;
