@@ -279,3 +279,79 @@ async fn a_message_crosses_from_an_instance_on_one_node_to_one_on_another() {
     subscriber.shutdown().await;
     client.quit().await.unwrap();
 }
+
+/// Redis drops the sharded subscriptions of a slot that moves to another master, and
+/// tells the client in a way fred discards: the heartbeat notices the new slot map and
+/// subscribes again, so the topic's messages come back within about 10 s.
+#[tokio::test]
+async fn a_topic_whose_slot_moves_to_another_master_is_delivered_again() {
+    let cluster = questpath_test_support::OwnRedisCluster::start(&["noeviction"; 3]);
+    let settings = RedisSettings {
+        url: questpath::config::Secret::new(cluster.url()),
+        prefix: "move:".to_string(),
+    };
+    let publisher = Redis::connect(&settings).await.expect("first instance");
+    let subscriber = Redis::connect(&settings).await.expect("second instance");
+    let (bus_out, bus_in) = (publisher.bus(), subscriber.bus());
+    let mut subscription = bus_in.subscribe("room:moving").await.expect("subscribe");
+    bus_out.publish("room:moving", b"before").await.unwrap();
+    let before = tokio::time::timeout(Duration::from_secs(2), subscription.recv()).await;
+    assert_eq!(before.expect("delivered").expect("open"), b"before");
+
+    // Move the channel's (empty) slot to the next master: the target first, then the
+    // others, as CLUSTER SETSLOT asks.
+    let slot = ClusterRouting::hash_key(b"move:bus:room:moving");
+    let slot_text = slot.to_string();
+    let keyslot = cluster.cli(
+        cluster.ports[0],
+        &["cluster", "keyslot", "move:bus:room:moving"],
+    );
+    assert_eq!(keyslot, slot_text);
+    let ids: Vec<String> = cluster
+        .ports
+        .iter()
+        .map(|p| cluster.cli(*p, &["cluster", "myid"]))
+        .collect();
+    let source = cluster
+        .ports
+        .iter()
+        .position(|p| {
+            cluster.cli(*p, &["cluster", "nodes"]).lines().any(|l| {
+                l.contains("myself") && slot_ranges(l).any(|(a, b)| (a..=b).contains(&slot))
+            })
+        })
+        .unwrap_or_else(|| panic!("no master owns slot {slot}"));
+    let target = (source + 1) % cluster.ports.len();
+    let order = [target, source, (source + 2) % cluster.ports.len()];
+    for at in order {
+        cluster.cli(
+            cluster.ports[at],
+            &["cluster", "setslot", &slot_text, "node", &ids[target]],
+        );
+    }
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(25);
+    loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no message after the slot moved"
+        );
+        bus_out.publish("room:moving", b"after").await.unwrap();
+        if let Ok(Some(message)) =
+            tokio::time::timeout(Duration::from_millis(500), subscription.recv()).await
+        {
+            assert_eq!(message, b"after");
+            break;
+        }
+    }
+    publisher.shutdown().await;
+    subscriber.shutdown().await;
+}
+
+/// The slot ranges a `CLUSTER NODES` line lists (fields 9 on: `a-b` or `a`).
+fn slot_ranges(line: &str) -> impl Iterator<Item = (u16, u16)> + '_ {
+    line.split_whitespace().skip(8).filter_map(|range| {
+        let (a, b) = range.split_once('-').unwrap_or((range, range));
+        Some((a.parse().ok()?, b.parse().ok()?))
+    })
+}
