@@ -1,6 +1,7 @@
-//! Two instances over a three-master Redis Cluster and the CQL store: a quiz played on
-//! one instance pushes the XP and the ranks to the learner's socket on the other (the
-//! bus on sharded pub/sub), and both instances read the same boards (scripts per board).
+//! Two instances over a three-master Redis Cluster (and, the same test, over one Redis)
+//! and the CQL store: a quiz played on one instance pushes the XP and the rank to the
+//! learner's socket on the other (the bus on sharded pub/sub), and both instances read
+//! the same board (its scripts on one slot).
 
 use reqwest::Method;
 use serde_json::{Value, json};
