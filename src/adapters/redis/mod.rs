@@ -13,14 +13,14 @@
 //! and per queue, so the load still spreads over the masters. The prefix may not contain
 //! braces, so the adapters' tags are the ones Redis hashes.
 //!
-//! Key layout (`{p}` is the prefix; literal braces are hash tags):
-//! - cache: `{p}cache:{key}`
-//! - rate limiter: `{p}rl:{limit}:{window in µs}:{key}`
-//! - bus channels: `{p}bus:{topic}` (sharded pub/sub on a cluster, see [`RedisBus`])
-//! - leaderboards: `{p}{lb:{board}}` (sorted set), `{p}{lb:{board}}#members`,
-//!   `{p}{lb:{board}}#built`, and rebuild leases `{p}lb-lease:{name}`
-//! - job queues: `{p}{jobs:{queue}}` (stream) and
-//!   `{p}{jobs:{queue}}:{delayed,delayed:data,entries,dead}`
+//! Key layout (`<p>` is the prefix, `<…>` a placeholder; braces are hash tags):
+//! - cache: `<p>cache:<key>`
+//! - rate limiter: `<p>rl:<limit>:<window in µs>:<key>`
+//! - bus channels: `<p>bus:<topic>` (sharded pub/sub on a cluster, see [`RedisBus`])
+//! - leaderboards: `<p>{lb:<board>}` (sorted set), `<p>{lb:<board>}#members`,
+//!   `<p>{lb:<board>}#built`, and rebuild leases `<p>lb-lease:<name>`
+//! - job queues: `<p>{jobs:<queue>}` (stream) and the same followed by `:delayed`,
+//!   `:delayed:data`, `:entries` and `:dead`
 
 mod bus;
 mod cache;
@@ -252,7 +252,7 @@ impl Redis {
     }
 
     /// Renames the boards and job queues a version without hash tags wrote
-    /// (`{p}lb:{board}…`, `{p}jobs:{queue}…`) to the tagged names, on a single server
+    /// (`<p>lb:<board>…`, `<p>jobs:<queue>…`) to the tagged names, on a single server
     /// (those versions could not run on a cluster). Without it, an upgrade would strand
     /// queued jobs, such as a finished room's XP grants, under names nobody reads. A
     /// rename keeps a stream's consumer group and pending entries and a key's expiry.
