@@ -50,10 +50,11 @@ pub enum BackendError {
     Redis(PortError),
     /// Redis may evict keys: a board or an XP mark could vanish alone, which the rank
     /// rebuild (it assumes all-or-nothing loss) and the ledger recovery cannot notice.
+    /// On a cluster every master is checked; the first offender is named.
     #[error(
-        "redis: maxmemory-policy is {0}; set it to noeviction (CONFIG SET maxmemory-policy noeviction, and in redis.conf)"
+        "redis: maxmemory-policy is {policy} on {node}; set it to noeviction (CONFIG SET maxmemory-policy noeviction, and in redis.conf of every master)"
     )]
-    RedisEviction(String),
+    RedisEviction { policy: String, node: String },
 }
 
 impl BackendError {
@@ -62,7 +63,7 @@ impl BackendError {
     pub fn is_operator_error(&self) -> bool {
         matches!(
             self,
-            BackendError::Scylla(ConnectError::Schema(_)) | BackendError::RedisEviction(_)
+            BackendError::Scylla(ConnectError::Schema(_)) | BackendError::RedisEviction { .. }
         )
     }
 }
@@ -108,14 +109,27 @@ impl Backends {
                 let redis = Redis::connect(redis_settings)
                     .await
                     .map_err(BackendError::Redis)?;
-                match redis.eviction_policy().await {
-                    Some(policy) if policy != "noeviction" => {
-                        return Err(BackendError::RedisEviction(policy));
+                let policies = redis.eviction_policies().await;
+                if policies.is_empty() {
+                    tracing::warn!(
+                        "could not list the Redis Cluster's masters to read their maxmemory-policy; it must be noeviction (the rank rebuild assumes all-or-nothing loss)"
+                    );
+                }
+                for (node, policy) in policies {
+                    match policy {
+                        Some(policy) if policy != "noeviction" => {
+                            redis.shutdown().await;
+                            return Err(BackendError::RedisEviction { policy, node });
+                        }
+                        Some(_) => {}
+                        None => tracing::warn!(
+                            %node,
+                            "could not read Redis's maxmemory-policy; it must be noeviction (the rank rebuild assumes all-or-nothing loss)"
+                        ),
                     }
-                    Some(_) => {}
-                    None => tracing::warn!(
-                        "could not read Redis's maxmemory-policy; it must be noeviction (the rank rebuild assumes all-or-nothing loss)"
-                    ),
+                }
+                if let Err(e) = redis.upgrade_key_names().await {
+                    tracing::warn!(error = %e, "could not rename Redis keys of an older version");
                 }
                 Ok(Backends {
                     store,

@@ -143,10 +143,16 @@ pub(super) fn redis(vars: &Vars) -> Result<Option<RedisSettings>, ConfigError> {
     let Some(url) = vars.get("QUESTPATH_REDIS_URL") else {
         return Ok(None);
     };
-    if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+    let schemes = [
+        "redis://",
+        "rediss://",
+        "redis-cluster://",
+        "rediss-cluster://",
+    ];
+    if !schemes.iter().any(|scheme| url.starts_with(scheme)) {
         return Err(bad(
             "QUESTPATH_REDIS_URL",
-            "is not a Redis URL (expected redis://host:port/db or rediss:// for TLS)",
+            "is not a Redis URL (expected redis://host:port/db, rediss:// for TLS, or redis-cluster://host:port?node=host:port&node=... for a cluster)",
         ));
     }
     // The driver's own parser, so a URL accepted here is one it can connect with.
@@ -157,10 +163,16 @@ pub(super) fn redis(vars: &Vars) -> Result<Option<RedisSettings>, ConfigError> {
         ));
     }
     let prefix = vars.or_default("QUESTPATH_REDIS_PREFIX");
-    if prefix.len() > 64 || prefix.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    // Braces would make a hash tag of the prefix: on a cluster every key would share
+    // one slot, or (`{}`) keys of one script would scatter.
+    if prefix.len() > 64
+        || prefix
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '{' || c == '}')
+    {
         return Err(bad(
             "QUESTPATH_REDIS_PREFIX",
-            format!("{prefix:?} must be at most 64 characters without spaces"),
+            format!("{prefix:?} must be at most 64 characters without spaces or braces"),
         ));
     }
     Ok(Some(RedisSettings {
@@ -198,6 +210,25 @@ mod tests {
         assert_eq!(err.variable, "QUESTPATH_SCYLLA_REPLICATION");
         let err = settings(&[nodes, ("QUESTPATH_SCYLLA_REPLICATION", "dc1:x")]).unwrap_err();
         assert_eq!(err.variable, "QUESTPATH_SCYLLA_REPLICATION");
+    }
+
+    #[test]
+    fn cluster_urls_are_accepted_and_braced_prefixes_refused() {
+        let cluster = "redis-cluster://127.0.0.1:7000?node=127.0.0.1:7001&node=127.0.0.1:7002";
+        let parsed = settings(&[("QUESTPATH_REDIS_URL", cluster)]).unwrap();
+        assert!(parsed.redis.is_some());
+        let tls = "rediss-cluster://u:p@cache.example:7000?node=cache.example:7001";
+        assert!(settings(&[("QUESTPATH_REDIS_URL", tls)]).is_ok());
+        let err = settings(&[("QUESTPATH_REDIS_URL", "http://127.0.0.1:7000")]).unwrap_err();
+        assert_eq!(err.variable, "QUESTPATH_REDIS_URL");
+        for prefix in ["qp{", "qp}", "{x}:"] {
+            let err = settings(&[
+                ("QUESTPATH_REDIS_URL", cluster),
+                ("QUESTPATH_REDIS_PREFIX", prefix),
+            ])
+            .unwrap_err();
+            assert_eq!(err.variable, "QUESTPATH_REDIS_PREFIX", "{prefix}");
+        }
     }
 
     #[test]

@@ -75,12 +75,12 @@ pub const VARIABLES: &[Variable] = &[
     Variable {
         name: "QUESTPATH_REDIS_URL",
         default: "",
-        doc: "redis://host:port/db; empty means in-process leaderboard, cache, rate limits, bus and job queue",
+        doc: "redis://host:port/db (rediss:// for TLS), or a Redis Cluster: redis-cluster://host:port?node=host:port&node=host:port (rediss-cluster:// for TLS); empty means in-process leaderboard, cache, rate limits, bus and job queue",
     },
     Variable {
         name: "QUESTPATH_REDIS_PREFIX",
         default: "qp:",
-        doc: "prefix of every Redis key and channel, so several deployments can share one Redis",
+        doc: "prefix of every Redis key and channel, so several deployments can share one Redis; no spaces or braces (braces would make it every key's cluster hash tag)",
     },
     Variable {
         name: "QUESTPATH_JWT_SECRET",

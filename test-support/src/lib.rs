@@ -7,6 +7,7 @@
 //! - [`process`]: the real binary as a process ([`ServerProcess`], [`WorkerProcess`]):
 //!   clean environment, readiness, signals, captured logs;
 //! - [`services`]: the Redis and CQL servers `scripts/test` starts, and their settings;
+//! - [`redis_cluster`]: a Redis Cluster of the test's own ([`OwnRedisCluster`]);
 //! - [`cql`]: test keyspaces (named with their age, dropped, swept);
 //! - [`nginx`]: Debian's nginx with the deployment's config in front of test servers;
 //! - [`client`]: an HTTP client of any server ([`Endpoint`]) with the flows tests repeat,
@@ -20,6 +21,7 @@ pub mod cql;
 pub mod mail;
 pub mod nginx;
 pub mod process;
+pub mod redis_cluster;
 pub mod services;
 pub mod settings;
 pub mod stub;
@@ -30,6 +32,8 @@ pub use client::{
 };
 pub use nginx::Nginx;
 pub use process::{Binary, ServerProcess, WorkerProcess, free_port, run};
+pub use redis_cluster::OwnRedisCluster;
+pub use services::{redis_cluster_settings, redis_cluster_url};
 pub use services::{redis_settings, redis_url, required_env, scylla_nodes, scylla_settings};
 pub use settings::{QUESTION_TIME, test_settings};
 pub use stub::StubServer;

@@ -1,5 +1,6 @@
 //! The Redis and CQL servers of the suite. `scripts/test` starts them and exports
-//! `QUESTPATH_TEST_REDIS_URL` and `QUESTPATH_TEST_SCYLLA_NODES`; a test that needs one
+//! `QUESTPATH_TEST_REDIS_URL`, `QUESTPATH_TEST_REDIS_CLUSTER_URL` and
+//! `QUESTPATH_TEST_SCYLLA_NODES`; a test that needs one
 //! fails (never skips) when its variable is missing, so CI cannot pass without them.
 
 use questpath::config::{RedisSettings, Replication, ScyllaSettings, Secret};
@@ -16,6 +17,20 @@ pub fn required_env(name: &str) -> String {
 /// The test Redis (`QUESTPATH_TEST_REDIS_URL`).
 pub fn redis_url() -> String {
     required_env("QUESTPATH_TEST_REDIS_URL")
+}
+
+/// The test Redis Cluster, three masters (`QUESTPATH_TEST_REDIS_CLUSTER_URL`, a
+/// `redis-cluster://` URL; scripts/services/redis-cluster.sh starts it).
+pub fn redis_cluster_url() -> String {
+    required_env("QUESTPATH_TEST_REDIS_CLUSTER_URL")
+}
+
+/// The test Redis Cluster under `prefix`.
+pub fn redis_cluster_settings(prefix: &str) -> RedisSettings {
+    RedisSettings {
+        url: Secret::new(redis_cluster_url()),
+        prefix: prefix.to_string(),
+    }
 }
 
 /// The test CQL server's nodes, comma-separated (`QUESTPATH_TEST_SCYLLA_NODES`).

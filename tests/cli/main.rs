@@ -9,6 +9,7 @@ use questpath_test_support::{
 };
 
 mod audit;
+mod redis_cluster;
 mod store;
 
 /// The binary under test (Cargo names it to this package's tests only).

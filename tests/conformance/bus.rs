@@ -11,7 +11,8 @@ use crate::common::BusPair;
 
 crate::conformance!(
     in_process => crate::common::in_process_buses(),
-    redis => crate::common::redis_buses();
+    redis => crate::common::redis_buses(),
+    redis_cluster => crate::common::redis_cluster_buses();
     [
         ping_answers,
         publish_reaches_every_subscriber_of_the_topic_and_no_other,

@@ -7,7 +7,8 @@ use questpath::ports::Cache;
 
 crate::conformance!(
     in_process => crate::common::in_process_cache(),
-    redis => crate::common::redis_cache();
+    redis => crate::common::redis_cache(),
+    redis_cluster => crate::common::redis_cluster_cache();
     [
         ping_answers,
         set_then_get_returns_the_value,

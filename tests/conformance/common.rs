@@ -204,3 +204,58 @@ pub async fn in_process_quiz_owners() -> Arc<dyn questpath::ports::QuizOwners> {
 pub async fn redis_quiz_owners() -> Arc<dyn questpath::ports::QuizOwners> {
     Arc::new(redis().await.quiz_owners())
 }
+
+// ---- the same Redis adapters on the three-master test cluster ----
+
+/// Redis Cluster settings with a prefix of this test's own.
+pub fn redis_cluster_settings() -> RedisSettings {
+    questpath_test_support::redis_cluster_settings(&format!("{}:", unique_name("test")))
+}
+
+/// A connection to the test Redis Cluster under a prefix of this test's own.
+pub async fn redis_cluster() -> Redis {
+    Redis::connect(&redis_cluster_settings())
+        .await
+        .expect("connect to the test Redis Cluster")
+}
+
+pub async fn redis_cluster_cache() -> Arc<dyn Cache> {
+    Arc::new(redis_cluster().await.cache())
+}
+
+pub async fn redis_cluster_rate_limiter() -> Arc<dyn RateLimiter> {
+    Arc::new(redis_cluster().await.rate_limiter())
+}
+
+/// Two instances on the cluster sharing a prefix.
+pub async fn redis_cluster_buses() -> BusPair {
+    let settings = redis_cluster_settings();
+    let first = Redis::connect(&settings)
+        .await
+        .expect("connect first instance");
+    let second = Redis::connect(&settings)
+        .await
+        .expect("connect second instance");
+    BusPair {
+        first: Arc::new(first.bus()),
+        second: Arc::new(second.bus()),
+    }
+}
+
+pub async fn redis_cluster_leaderboard() -> Arc<dyn Leaderboard> {
+    Arc::new(redis_cluster().await.leaderboard())
+}
+
+pub async fn redis_cluster_job_queue() -> Arc<dyn JobQueue> {
+    Arc::new(
+        redis_cluster()
+            .await
+            .job_queue()
+            .with_visibility_timeout(TEST_VISIBILITY_TIMEOUT)
+            .with_max_attempts(TEST_MAX_ATTEMPTS),
+    )
+}
+
+pub async fn redis_cluster_quiz_owners() -> Arc<dyn questpath::ports::QuizOwners> {
+    Arc::new(redis_cluster().await.quiz_owners())
+}

@@ -12,7 +12,8 @@ use crate::common::{TEST_MAX_ATTEMPTS, TEST_VISIBILITY_TIMEOUT};
 
 crate::conformance!(
     in_process => crate::common::in_process_job_queue(),
-    redis => crate::common::redis_job_queue();
+    redis => crate::common::redis_job_queue(),
+    redis_cluster => crate::common::redis_cluster_job_queue();
     [
         ping_answers,
         enqueued_job_is_claimed_once_and_acked,

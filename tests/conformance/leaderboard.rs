@@ -18,7 +18,8 @@ use uuid::Uuid;
 
 crate::conformance!(
     in_process => crate::common::in_process_leaderboard(),
-    redis => crate::common::redis_leaderboard();
+    redis => crate::common::redis_leaderboard(),
+    redis_cluster => crate::common::redis_cluster_leaderboard();
     [
         ping_answers,
         apply_sets_and_replaces_standings,

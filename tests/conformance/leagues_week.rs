@@ -49,6 +49,16 @@ async fn a_week_of_200_learners_on_cassandra_and_redis() {
     .await;
 }
 
+#[actix_web::test]
+async fn a_week_of_200_learners_on_cassandra_and_a_redis_cluster() {
+    crate::common::with_cleanup(Box::pin(async {
+        let store = Box::pin(crate::common::scylla_store()).await;
+        let port = crate::common::redis_cluster_leaderboard().await;
+        Box::pin(two_weeks_of_200_learners(store, port)).await;
+    }))
+    .await;
+}
+
 /// Keeps what the week's end hands out; refuses once when told to (a queue down).
 #[derive(Default)]
 struct Recorder {

@@ -10,7 +10,8 @@ use uuid::Uuid;
 
 crate::conformance!(
     in_process => crate::common::in_process_quiz_owners(),
-    redis => crate::common::redis_quiz_owners();
+    redis => crate::common::redis_quiz_owners(),
+    redis_cluster => crate::common::redis_cluster_quiz_owners();
     [
         one_owner_at_a_time_until_released,
         the_holder_renews_and_an_expired_lease_is_taken,

@@ -10,7 +10,8 @@ use questpath::ports::{RateLimit, RateLimiter};
 
 crate::conformance!(
     in_process => crate::common::in_process_rate_limiter(),
-    redis => crate::common::redis_rate_limiter();
+    redis => crate::common::redis_rate_limiter(),
+    redis_cluster => crate::common::redis_cluster_rate_limiter();
     [
         ping_answers,
         burst_of_limit_passes_then_the_next_is_refused,

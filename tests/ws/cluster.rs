@@ -14,8 +14,18 @@ const BIN: Binary = Binary::new(env!("CARGO_BIN_EXE_questpath"));
 /// The variables of one deployment's instances: the test Redis under `prefix`, the CQL
 /// `keyspace` if any, and the signing key they share.
 fn deployment(keyspace: Option<&str>, prefix: &str, secret: &str) -> Vec<(&'static str, String)> {
+    deployment_on(redis_url(), keyspace, prefix, secret)
+}
+
+/// [`deployment`] on the Redis (a server or a cluster) at `redis`.
+fn deployment_on(
+    redis: String,
+    keyspace: Option<&str>,
+    prefix: &str,
+    secret: &str,
+) -> Vec<(&'static str, String)> {
     let mut vars = vec![
-        ("QUESTPATH_REDIS_URL", redis_url()),
+        ("QUESTPATH_REDIS_URL", redis),
         ("QUESTPATH_REDIS_PREFIX", prefix.to_string()),
         ("QUESTPATH_JWT_SECRET", secret.to_string()),
     ];
@@ -36,9 +46,15 @@ fn borrowed<'a>(vars: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a st
 
 /// Two instances over one migrated keyspace and one Redis prefix.
 async fn cluster() -> (TestApp, TestApp, String) {
+    cluster_on(redis_url()).await
+}
+
+/// [`cluster`] on the Redis (a server or a cluster) at `redis`.
+pub(super) async fn cluster_on(redis: String) -> (TestApp, TestApp, String) {
     let keyspace = cql::fresh_keyspace("test").await;
     let prefix = format!("cluster_{}:", uuid::Uuid::new_v4().simple());
-    let vars = deployment(
+    let vars = deployment_on(
+        redis,
         Some(&keyspace),
         &prefix,
         "cluster-test-signing-key-0123456789abcdef",
@@ -79,7 +95,7 @@ async fn correct_letter(keyspace: &str, level_id: &str, question: &Value) -> Str
     ["A", "B", "C", "D"][found.answer as usize].to_string()
 }
 
-async fn answer_right(
+pub(super) async fn answer_right(
     client: &mut WsClient,
     keyspace: &str,
     level_id: &str,

@@ -11,5 +11,6 @@ mod protocol;
 mod quiz;
 // ---- one owner per solo quiz (issue 16) ----
 mod quiz_owner;
+mod redis_cluster;
 mod room_sources;
 mod rooms;

@@ -1,5 +1,11 @@
 //! Bus on Redis pub/sub: one Redis subscription per topic per instance, fanned out to
 //! the local subscribers by a dispatcher task.
+//!
+//! On a Redis Cluster the bus uses sharded pub/sub (`SPUBLISH`/`SSUBSCRIBE`, Redis 7):
+//! a topic's channel lives on the master that owns its slot, the subscriber connection
+//! subscribes there, and a message crosses only that one master instead of being
+//! broadcast over the cluster bus to every node as a classic `PUBLISH` is. On a single
+//! server the classic commands stay (they work on Redis 6 too).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -61,7 +67,7 @@ async fn unsubscribe_idle(shared: &Shared) {
         return;
     }
     let channels: Vec<String> = idle.iter().map(|topic| shared.key("bus", topic)).collect();
-    if let Err(e) = shared.subscriber.unsubscribe(channels).await {
+    if let Err(e) = unsubscribe_channels(shared, channels).await {
         tracing::warn!(error = %e, "cannot unsubscribe idle bus topics; will try again later");
         // Still subscribed in Redis: keep the topics known so a later pass retries.
         let mut topics = shared.bus.topics();
@@ -126,10 +132,59 @@ pub(crate) fn spawn_dispatcher(shared: &Arc<Shared>) {
     });
 }
 
+/// Subscribes the subscriber connection to `channels`. Sharded on a cluster: one
+/// `SSUBSCRIBE` per channel, sent to the master of its slot (channels of one command
+/// must share a slot) and answered by it, so it is active once this returns. On one
+/// server, a `SUBSCRIBE` then a `PING`: fred completes `SUBSCRIBE` once it is written,
+/// not once Redis has processed it; Redis answers a connection's commands in order, so
+/// the PING's answer proves the subscription is active and later publications arrive.
+async fn subscribe_channels(shared: &Shared, channels: Vec<String>) -> Result<(), Error> {
+    if shared.clustered {
+        for channel in channels {
+            shared.subscriber.ssubscribe(channel).await?;
+        }
+        return Ok(());
+    }
+    shared.subscriber.subscribe(channels).await?;
+    shared.subscriber.ping::<Value>(None).await?;
+    Ok(())
+}
+
+/// Unsubscribes from `channels`, one `SUNSUBSCRIBE` per channel on a cluster.
+async fn unsubscribe_channels(shared: &Shared, channels: Vec<String>) -> Result<(), Error> {
+    if shared.clustered {
+        for channel in channels {
+            shared.subscriber.sunsubscribe(channel).await?;
+        }
+        return Ok(());
+    }
+    shared.subscriber.unsubscribe(channels).await
+}
+
+/// Subscribes again to the channel of every topic this instance has local subscribers
+/// for: after the subscriber connection was re-established (a new connection starts
+/// with none), or after a cluster's slots moved (their sharded subscriptions are gone).
+pub(crate) async fn resubscribe(shared: &Shared) {
+    let _changes = shared.bus.changes.lock().await;
+    let channels: Vec<String> = shared
+        .bus
+        .topics()
+        .keys()
+        .map(|topic| shared.key("bus", topic))
+        .collect();
+    if channels.is_empty() {
+        return;
+    }
+    match subscribe_channels(shared, channels).await {
+        Ok(()) => tracing::info!("bus subscriptions renewed"),
+        Err(e) => tracing::error!(error = %e, "cannot renew the bus subscriptions"),
+    }
+}
+
 /// Starts the task that renews this instance's channel subscriptions after the
-/// subscriber connection is re-established (a new connection starts with none).
-/// fred's own `manage_subscriptions` is not used: it also sends a bare `SUBSCRIBE`
-/// when there is nothing to renew, which Redis rejects.
+/// subscriber connection is re-established. fred's own `manage_subscriptions` is not
+/// used: it also sends a bare `SUBSCRIBE` when there is nothing to renew, which Redis
+/// rejects.
 pub(crate) fn spawn_resubscriber(shared: &Arc<Shared>) {
     let mut reconnects = shared.subscriber.reconnect_rx();
     let weak = Arc::downgrade(shared);
@@ -140,28 +195,14 @@ pub(crate) fn spawn_resubscriber(shared: &Arc<Shared>) {
                 Err(RecvError::Closed) => break,
             }
             let Some(shared) = weak.upgrade() else { break };
-            let _changes = shared.bus.changes.lock().await;
-            let channels: Vec<String> = shared
-                .bus
-                .topics()
-                .keys()
-                .map(|topic| shared.key("bus", topic))
-                .collect();
-            if channels.is_empty() {
-                continue;
-            }
-            match shared.subscriber.subscribe(channels).await {
-                Ok(()) => tracing::info!("bus subscriptions renewed after reconnecting to Redis"),
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot renew bus subscriptions after reconnecting to Redis")
-                }
-            }
+            tracing::info!("reconnected to Redis: renewing the bus subscriptions");
+            resubscribe(&shared).await;
         }
     });
 }
 
-/// The bus on Redis pub/sub, reaching the subscribers of every instance using the
-/// same Redis and prefix. At-most-once: a message published while an instance is
+/// The bus on Redis pub/sub (sharded on a cluster), reaching the subscribers of every
+/// instance using the same Redis and prefix. At-most-once: a message published while an instance is
 /// reconnecting is lost for that instance.
 #[derive(Clone)]
 pub struct RedisBus {
@@ -197,12 +238,14 @@ impl Bus for RedisBus {
 
     async fn publish(&self, topic: &str, payload: &[u8]) -> PortResult<()> {
         // The pool does not offer pub/sub commands; any one of its clients publishes.
-        self.shared
-            .pool
-            .next()
-            .publish::<i64, _, _>(self.shared.key("bus", topic), payload)
-            .await
-            .map_err(port_err("publish"))?;
+        let client = self.shared.pool.next();
+        let channel = self.shared.key("bus", topic);
+        if self.shared.clustered {
+            client.spublish::<i64, _, _>(channel, payload).await
+        } else {
+            client.publish::<i64, _, _>(channel, payload).await
+        }
+        .map_err(port_err("publish"))?;
         Ok(())
     }
 
@@ -211,17 +254,7 @@ impl Bus for RedisBus {
         unsubscribe_idle(&self.shared).await;
         let known = self.shared.bus.topics().contains_key(topic);
         if !known {
-            self.shared
-                .subscriber
-                .subscribe(self.shared.key("bus", topic))
-                .await
-                .map_err(port_err("subscribe"))?;
-            // fred completes SUBSCRIBE once it is written, not once Redis has processed
-            // it; Redis answers a connection's commands in order, so the PING's answer
-            // proves the subscription is active and later publications will arrive.
-            self.shared
-                .subscriber
-                .ping::<Value>(None)
+            subscribe_channels(&self.shared, vec![self.shared.key("bus", topic)])
                 .await
                 .map_err(port_err("subscribe"))?;
         }

@@ -1,17 +1,18 @@
 //! Job queue on Redis Streams, durable across instances and restarts (as far as the
 //! Redis persistence settings allow).
 //!
-//! Per queue `q` (keys under the prefix):
-//! - `jobs:q`: the stream of ready and claimed jobs, read through the consumer group
+//! Per queue `q` (keys under the prefix; `{jobs:q}` is the hash tag that keeps them in one
+//! cluster slot):
+//! - `{jobs:q}`: the stream of ready and claimed jobs, read through the consumer group
 //!   `workers`; its pending entries list holds the claimed ones with their idle time.
 //!   Entry fields: `id` (the job id, stable across attempts), `payload`, `attempt`
 //!   (the attempt at which the entry was added).
-//! - `jobs:q:entries`: hash job id → current stream entry id, so `ack` and `retry`
+//! - `{jobs:q}:entries`: hash job id → current stream entry id, so `ack` and `retry`
 //!   find the entry from the job id alone.
-//! - `jobs:q:delayed` (sorted set, score = due time in ms of the Redis clock) and
-//!   `jobs:q:delayed:data` (hash job id → `attempt:payload`): retries waiting for
+//! - `{jobs:q}:delayed` (sorted set, score = due time in ms of the Redis clock) and
+//!   `{jobs:q}:delayed:data` (hash job id → `attempt:payload`): retries waiting for
 //!   their delay. Due ones are moved to the stream by the next claim.
-//! - `jobs:q:dead`: dead-letter stream (fields `id`, `payload`, `attempt`, `reason`),
+//! - `{jobs:q}:dead`: dead-letter stream (fields `id`, `payload`, `attempt`, `reason`),
 //!   trimmed to about 10 000 entries.
 //!
 //! A claimed entry's attempt is its `attempt` field plus the times it was reclaimed
@@ -19,8 +20,8 @@
 //! reaches the dead letters. Every multi-key step runs in one Lua script, so a crash
 //! of the caller never leaves a job half-moved.
 //!
-//! Queue names must not end in `:entries`, `:delayed`, `:delayed:data` or `:dead`,
-//! which would collide with another queue's keys.
+//! Any queue name works: a stream key ends in `}` and no suffix above ends another, so
+//! two queues' keys never collide (the old `jobs:q:dead`-style names could).
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
@@ -258,7 +259,8 @@ impl RedisJobQueue {
     }
 
     fn keys(&self, queue: &str) -> Keys {
-        let stream = self.shared.key("jobs", queue);
+        // One hash tag (`{jobs:queue}`) for the queue's keys: its scripts touch them all.
+        let stream = self.shared.tagged("jobs", queue);
         Keys {
             delayed: format!("{stream}:delayed"),
             delayed_data: format!("{stream}:delayed:data"),

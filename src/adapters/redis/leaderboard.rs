@@ -1,8 +1,8 @@
 //! Leaderboard on Redis sorted sets.
 //!
 //! # Encoding
-//! A board is three keys:
-//! - `{p}lb:{board}`, the sorted set. Its score is the learner's XP, *negated*, and its
+//! A board is three keys, sharing the hash tag `{lb:board}` (one cluster slot per board):
+//! - `{p}{lb:board}`, the sorted set. Its score is the learner's XP, *negated*, and its
 //!   member is `{reached ms, 13 digits}:{user id}`. Reads are ascending, so the best
 //!   score comes first; Redis orders equal scores by member bytes, which with the
 //!   fixed-width time first means "reached first ranks higher", then user id
@@ -10,17 +10,19 @@
 //!   order). The score is a double holding the XP alone, so it is exact for every score
 //!   up to ±(2^53 - 1) (`MAX_SCORE`, enforced before writing); the tie-break never
 //!   touches the score's precision.
-//! - `{p}lb:{board}#members`, a hash from user id to `{entries} {member}`: where the
+//! - `{p}{lb:board}#members`, a hash from user id to `{entries} {member}`: where the
 //!   learner's member is, and how many ledger entries its score sums (the version an
 //!   older update is checked against).
-//! - `{p}lb:{board}#built`, the time (ms) of the last completed rebuild, if any.
+//! - `{p}{lb:board}#built`, the time (ms) of the last completed rebuild, if any.
 //!
 //! Removing a learner (a deleted account) deletes their member and hash entry in one
 //! script call too.
 //!
 //! Every change of a learner is one Lua script call (atomic: the member, its hash entry
-//! and the version check cannot be seen half-done), and a whole batch of updates is one
-//! call: one round trip for a batch, whatever its size up to [`MAX_BATCH`].
+//! and the version check cannot be seen half-done), and a batch of updates is one call
+//! per board (a script may only touch one slot of a cluster), the boards' calls sent
+//! together: one round trip for a batch, whatever its size up to [`MAX_BATCH`] per
+//! board. Boards are independent, so nothing relies on two boards changing at once.
 
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
@@ -30,11 +32,14 @@ use chrono::{DateTime, Utc};
 use fred::prelude::*;
 use fred::types::scripts::Script;
 use fred::types::{Expiration, SetOptions};
+use futures_util::future::try_join_all;
 use uuid::Uuid;
 
 use super::{BACKEND, Shared, bad_reply, port_err};
 use questpath_actors::ports::leaderboard::{check_scores, ms_time, reached_ms};
-use questpath_actors::ports::{Leaderboard, LeaderboardEntry, Placement, PortResult, ScoreUpdate};
+use questpath_actors::ports::{
+    Leaderboard, LeaderboardEntry, Placement, PortError, PortResult, ScoreUpdate,
+};
 
 /// Most updates one script call applies; a longer batch is several calls, in order.
 /// A call of this size runs for about a millisecond, short enough not to hold other
@@ -149,24 +154,27 @@ impl RedisLeaderboard {
         RedisLeaderboard { shared }
     }
 
+    /// The board's sorted set; its hash tag (`{lb:board}`) is shared by the board's
+    /// other keys, so a script or a `DEL` may touch them together on a cluster.
     fn key(&self, board: &str) -> String {
-        self.shared.key("lb", board)
+        self.shared.tagged("lb", board)
     }
 
     fn members_key(&self, board: &str) -> String {
-        self.shared.key("lb", &format!("{board}#members"))
+        format!("{}#members", self.key(board))
     }
 
     fn built_key(&self, board: &str) -> String {
-        self.shared.key("lb", &format!("{board}#built"))
+        format!("{}#built", self.key(board))
     }
 
     fn lease_key(&self, name: &str) -> String {
         self.shared.key("lb-lease", name)
     }
 
-    /// One script call for at most [`MAX_BATCH`] updates.
-    async fn apply_batch(&self, updates: &[ScoreUpdate]) -> PortResult<Vec<Placement>> {
+    /// One script call for at most [`MAX_BATCH`] updates. The script takes several
+    /// boards, but [`Leaderboard::apply`] gives it one, so on a cluster it stays on one slot.
+    async fn apply_batch(&self, updates: &[&ScoreUpdate]) -> PortResult<Vec<Placement>> {
         let mut boards: Vec<&str> = Vec::new();
         let mut args: Vec<Value> = Vec::with_capacity(1 + updates.len() * 6);
         args.push(Value::from(updates.len() as i64));
@@ -317,11 +325,33 @@ impl Leaderboard for RedisLeaderboard {
 
     async fn apply(&self, updates: &[ScoreUpdate]) -> PortResult<Vec<Placement>> {
         check_scores(BACKEND, updates)?;
-        let mut placements = Vec::with_capacity(updates.len());
-        for batch in updates.chunks(MAX_BATCH) {
-            placements.extend(self.apply_batch(batch).await?);
+        // Each board's updates in their order; the boards concurrently.
+        let mut boards: Vec<(&str, Vec<usize>)> = Vec::new();
+        for (at, update) in updates.iter().enumerate() {
+            match boards.iter_mut().find(|(board, _)| *board == update.board) {
+                Some((_, indexes)) => indexes.push(at),
+                None => boards.push((&update.board, vec![at])),
+            }
         }
-        Ok(placements)
+        let per_board = try_join_all(boards.iter().map(|(_, indexes)| async move {
+            let mine: Vec<&ScoreUpdate> = indexes.iter().map(|&at| &updates[at]).collect();
+            let mut placements = Vec::with_capacity(mine.len());
+            for batch in mine.chunks(MAX_BATCH) {
+                placements.extend(self.apply_batch(batch).await?);
+            }
+            Ok::<_, PortError>(placements)
+        }))
+        .await?;
+        let mut placements: Vec<Option<Placement>> = vec![None; updates.len()];
+        for ((_, indexes), board_placements) in boards.iter().zip(per_board) {
+            for (&at, placement) in indexes.iter().zip(board_placements) {
+                placements[at] = Some(placement);
+            }
+        }
+        placements
+            .into_iter()
+            .map(|p| p.ok_or_else(|| bad_reply("apply", "one result per update expected")))
+            .collect()
     }
 
     async fn range(&self, board: &str, offset: u64, n: usize) -> PortResult<Vec<LeaderboardEntry>> {

@@ -6,14 +6,22 @@
 //! the bus. Every key and channel starts with the configured prefix, so several
 //! deployments can share one Redis.
 //!
-//! Key layout (`{p}` is the prefix):
-//! - cache: `{p}cache:{key}`
-//! - rate limiter: `{p}rl:{limit}:{window in µs}:{key}`
-//! - bus channels: `{p}bus:{topic}`
-//! - leaderboards: `{p}lb:{board}` (sorted set), `{p}lb:{board}#members`, `{p}lb:{board}#built`,
-//!   and rebuild leases `{p}lb-lease:{name}`
-//! - quiz owners: `{p}{quiz:<user>}:owner` (lease) and `{p}{quiz:<user>}:state` (saved copy)
-//! - job queues: `{p}jobs:{queue}` (stream) and `{p}jobs:{queue}:{delayed,delayed:data,entries,dead}`
+//! The URL may name one server (`redis://`, `rediss://`) or a Redis Cluster
+//! (`redis-cluster://host:port?node=host:port&node=...`, `rediss-cluster://` for TLS).
+//! On a cluster every key that one Lua script or one multi-key command touches carries
+//! the same hash tag (the part in braces), so they share a slot; the tags are per board
+//! and per queue, so the load still spreads over the masters. The prefix may not contain
+//! braces, so the adapters' tags are the ones Redis hashes.
+//!
+//! Key layout (`<p>` is the prefix, `<…>` a placeholder; braces are hash tags):
+//! - cache: `<p>cache:<key>`
+//! - rate limiter: `<p>rl:<limit>:<window in µs>:<key>`
+//! - bus channels: `<p>bus:<topic>` (sharded pub/sub on a cluster, see [`RedisBus`])
+//! - leaderboards: `<p>{lb:<board>}` (sorted set), `<p>{lb:<board>}#members`,
+//!   `<p>{lb:<board>}#built`, and rebuild leases `<p>lb-lease:<name>`
+//! - job queues: `<p>{jobs:<queue>}` (stream) and the same followed by `:delayed`,
+//!   `:delayed:data`, `:entries` and `:dead`
+//! - quiz owners: `<p>{quiz:<user>}:owner` (lease) and `<p>{quiz:<user>}:state` (saved copy)
 
 mod bus;
 mod cache;
@@ -30,6 +38,7 @@ use std::time::Duration;
 
 use fred::clients::{ExclusivePool, SubscriberClient};
 use fred::prelude::*;
+use fred::types::config::{Options, ServerConfig};
 use fred::types::scripts::Script;
 
 use crate::config::RedisSettings;
@@ -79,13 +88,35 @@ pub(crate) struct Shared {
     blocking: ExclusivePool,
     subscriber: SubscriberClient,
     bus: bus::BusState,
+    /// A Redis Cluster: the bus uses sharded pub/sub, the heartbeat watches the slots.
+    clustered: bool,
     closed: AtomicBool,
 }
 
 impl Shared {
-    /// `{prefix}{space}:{name}`.
+    /// `{prefix}{space}:{name}`, for keys that are only ever touched alone.
     pub(crate) fn key(&self, space: &str, name: &str) -> String {
         format!("{}{space}:{name}", self.prefix)
+    }
+
+    /// `{prefix}{{space}:{name}}`: a key whose hash tag is `{space}:{name}`. Every key
+    /// built by appending to it lands in the same cluster slot, so one script or one
+    /// multi-key command may touch them all. The tag is never empty (an empty `{}` would
+    /// hash the whole key instead), and since the prefix has no braces, it is the first.
+    pub(crate) fn tagged(&self, space: &str, name: &str) -> String {
+        format!("{}{{{space}:{name}}}", self.prefix)
+    }
+
+    /// The cluster's masters as the client last saw them (empty on a single server).
+    fn masters(&self) -> Vec<fred::types::config::Server> {
+        if !self.clustered {
+            return Vec::new();
+        }
+        self.pool
+            .next()
+            .cached_cluster_state()
+            .map(|state| state.unique_primary_nodes())
+            .unwrap_or_default()
     }
 
     /// Runs a Lua script by hash, loading it first if this Redis has not seen it (after
@@ -137,6 +168,7 @@ impl Redis {
     pub async fn connect(settings: &RedisSettings) -> PortResult<Redis> {
         let config = Config::from_url(settings.url.expose())
             .map_err(|e| PortError::new(BACKEND, "connect", format!("invalid Redis URL: {e}")))?;
+        let clustered = config.server.is_clustered();
         let mut builder = Builder::from_config(config);
         builder
             .with_config(|config| config.fail_fast = true)
@@ -193,6 +225,7 @@ impl Redis {
             blocking,
             subscriber,
             bus: bus::BusState::default(),
+            clustered,
             closed: AtomicBool::new(false),
         });
         bus::spawn_dispatcher(&shared);
@@ -201,21 +234,104 @@ impl Redis {
         Ok(Redis { shared })
     }
 
-    /// Redis's `maxmemory-policy`, or `None` when the server does not tell (`CONFIG` is
-    /// renamed or refused on some managed services).
-    pub async fn eviction_policy(&self) -> Option<String> {
-        let reply: Value = self
-            .shared
-            .pool
-            .custom(fred::cmd!("CONFIG"), vec!["GET", "maxmemory-policy"])
-            .await
-            .ok()?;
-        // `[name, value]` over RESP2, `{name: value}` over RESP3.
-        match reply {
-            Value::Array(items) => items.get(1).and_then(|v| v.as_string()),
-            Value::Map(map) => map.inner().values().next().and_then(|v| v.as_string()),
-            _ => None,
+    /// Redis's `maxmemory-policy` on every server that holds keys: the one server, or
+    /// each master of a cluster, as `(host:port, policy)`. The policy is `None` where the
+    /// server does not tell (`CONFIG` is renamed or refused on some managed services, or
+    /// the node did not answer); the list is empty if the cluster's masters are unknown.
+    pub async fn eviction_policies(&self) -> Vec<(String, Option<String>)> {
+        let client = self.shared.pool.next();
+        if !self.shared.clustered {
+            let server = match &client.client_config().server {
+                ServerConfig::Centralized { server } => server.to_string(),
+                other => format!("{:?}", other.hosts()),
+            };
+            return vec![(server, eviction_policy(client, None).await)];
         }
+        let mut policies = Vec::new();
+        for master in self.shared.masters() {
+            let policy = eviction_policy(client, Some(master.clone())).await;
+            policies.push((master.to_string(), policy));
+        }
+        policies
+    }
+
+    /// Renames the boards and job queues a version without hash tags wrote
+    /// (`<p>lb:<board>…`, `<p>jobs:<queue>…`) to the tagged names, on a single server
+    /// (those versions could not run on a cluster). Without it, an upgrade would strand
+    /// queued jobs, such as a finished room's XP grants, under names nobody reads. A
+    /// rename keeps a stream's consumer group and pending entries and a key's expiry.
+    /// A name already taken keeps the newer key (the old one is left and logged). Safe
+    /// to run from every instance at once; returns how many keys moved.
+    pub async fn upgrade_key_names(&self) -> PortResult<usize> {
+        if self.shared.clustered {
+            return Ok(0);
+        }
+        let client = self.shared.pool.next();
+        let prefix = glob_escape(&self.shared.prefix);
+        let mut moved = 0;
+        for space in ["jobs", "lb"] {
+            let pattern = format!("{prefix}{space}:*");
+            let mut cursor = "0".to_string();
+            loop {
+                let reply: Value = client
+                    .custom(
+                        fred::cmd!("SCAN"),
+                        vec![cursor.as_str(), "MATCH", &pattern, "COUNT", "1000"],
+                    )
+                    .await
+                    .map_err(port_err("upgrade_key_names"))?;
+                let mut parts = reply.into_array().into_iter();
+                cursor = parts
+                    .next()
+                    .and_then(|c| c.into_string())
+                    .ok_or_else(|| bad_reply("upgrade_key_names", "SCAN cursor"))?;
+                for key in parts.next().map(Value::into_array).unwrap_or_default() {
+                    let Some(old) = key.into_string() else {
+                        continue;
+                    };
+                    let Some(new) = self.tagged_name(space, &old) else {
+                        continue;
+                    };
+                    let renamed: Result<i64, _> = client.renamenx(old.as_str(), new.as_str()).await;
+                    match renamed {
+                        Ok(1) => moved += 1,
+                        Ok(_) => tracing::warn!(
+                            old,
+                            new,
+                            "an old Redis key was not renamed: the new name exists already"
+                        ),
+                        // Renamed by another instance meanwhile.
+                        Err(_) => {}
+                    }
+                }
+                if cursor == "0" {
+                    break;
+                }
+            }
+        }
+        if moved > 0 {
+            tracing::info!(moved, "renamed Redis keys to the hash-tagged names");
+        }
+        Ok(moved)
+    }
+
+    /// The tagged name of an untagged board or job-queue key, `None` for anything else.
+    fn tagged_name(&self, space: &str, key: &str) -> Option<String> {
+        let rest = key.strip_prefix(&self.shared.prefix)?.strip_prefix(space)?;
+        let rest = rest.strip_prefix(':')?;
+        if rest.starts_with('{') || rest.is_empty() {
+            return None;
+        }
+        // Old queue names could not end in these suffixes, nor board names in `#…`.
+        let suffixes: &[&str] = match space {
+            "jobs" => &[":delayed:data", ":delayed", ":entries", ":dead"],
+            _ => &["#members", "#built"],
+        };
+        let (name, suffix) = suffixes
+            .iter()
+            .find_map(|s| rest.strip_suffix(s).map(|name| (name, *s)))
+            .unwrap_or((rest, ""));
+        Some(format!("{}{suffix}", self.shared.tagged(space, name)))
     }
 
     /// The cache on this connection (every handle shares it).
@@ -269,8 +385,45 @@ impl Redis {
     }
 }
 
+/// `text` with the glob characters of `SCAN MATCH` escaped.
+fn glob_escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+/// `CONFIG GET maxmemory-policy` on `node` (the client's own server when `None`).
+async fn eviction_policy(
+    client: &Client,
+    node: Option<fred::types::config::Server>,
+) -> Option<String> {
+    let options = Options {
+        cluster_node: node,
+        ..Options::default()
+    };
+    let reply: Value = client
+        .with_options(&options)
+        .custom(fred::cmd!("CONFIG"), vec!["GET", "maxmemory-policy"])
+        .await
+        .ok()?;
+    // `[name, value]` over RESP2, `{name: value}` over RESP3.
+    match reply {
+        Value::Array(items) => items.get(1).and_then(|v| v.as_string()),
+        Value::Map(map) => map.inner().values().next().and_then(|v| v.as_string()),
+        _ => None,
+    }
+}
+
 /// Pings the subscriber connection periodically; the unresponsive-connection check
-/// then replaces it if the ping goes unanswered.
+/// then replaces it if the ping goes unanswered. On a cluster it pings every master
+/// (the subscriber holds a connection to each) and refreshes the slot map: when slots
+/// moved, Redis dropped the sharded subscriptions of the moved slots without telling
+/// the client, so they are all renewed.
 fn spawn_heartbeat(shared: &Arc<Shared>) {
     let weak = Arc::downgrade(shared);
     tokio::spawn(async move {
@@ -280,8 +433,35 @@ fn spawn_heartbeat(shared: &Arc<Shared>) {
             if shared.closed.load(Ordering::SeqCst) {
                 break;
             }
-            if let Err(e) = shared.subscriber.ping::<Value>(None).await {
-                tracing::warn!(error = %e, "Redis subscriber connection did not answer a ping");
+            if !shared.clustered {
+                if let Err(e) = shared.subscriber.ping::<Value>(None).await {
+                    tracing::warn!(error = %e, "Redis subscriber connection did not answer a ping");
+                }
+                continue;
+            }
+            let slots = |s: &Shared| s.subscriber.cached_cluster_state().map(|c| c.pretty());
+            let before = slots(&shared);
+            if let Err(e) = shared.subscriber.sync_cluster().await {
+                tracing::warn!(error = %e, "cannot refresh the Redis Cluster's slot map");
+                continue;
+            }
+            if slots(&shared) != before {
+                tracing::info!("Redis Cluster slots moved: renewing the bus subscriptions");
+                bus::resubscribe(&shared).await;
+            }
+            for master in shared.masters() {
+                let options = Options {
+                    cluster_node: Some(master.clone()),
+                    ..Options::default()
+                };
+                if let Err(e) = shared
+                    .subscriber
+                    .with_options(&options)
+                    .ping::<Value>(None)
+                    .await
+                {
+                    tracing::warn!(error = %e, %master, "Redis subscriber connection did not answer a ping");
+                }
             }
         }
     });
