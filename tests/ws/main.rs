@@ -9,5 +9,6 @@ mod metrics;
 mod notifications;
 mod protocol;
 mod quiz;
+mod room_moves;
 mod room_sources;
 mod rooms;
