@@ -29,7 +29,7 @@ pub mod setup;
 pub mod snapshot;
 pub mod tickets;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -120,6 +120,8 @@ pub struct Rooms {
     arbiters: Vec<Arbiter>,
     next_arbiter: AtomicUsize,
     draining: AtomicBool,
+    /// Rooms this instance handed over while draining.
+    handed_over: Mutex<HashSet<Uuid>>,
 }
 
 impl Rooms {
@@ -135,6 +137,7 @@ impl Rooms {
             arbiters: (0..arbiters.max(1)).map(|_| Arbiter::new()).collect(),
             next_arbiter: AtomicUsize::new(0),
             draining: AtomicBool::new(false),
+            handed_over: Mutex::new(HashSet::new()),
         })
     }
 
@@ -297,6 +300,10 @@ impl Rooms {
                 .await;
             match saved {
                 Ok(()) => {
+                    self.handed_over
+                        .lock()
+                        .expect("rooms lock")
+                        .insert(entry.room_id);
                     if let Err(e) = self.directory.release(&entry).await {
                         tracing::warn!(error = %e, "room code not released; it lapses with its lease");
                     }
@@ -315,6 +322,18 @@ impl Rooms {
     /// first. Otherwise (a connection that just left) directly: to the actor when it
     /// runs here, else over the bus.
     pub async fn send(&self, room_id: Uuid, command: Command) {
+        // The sockets of a draining instance close after its rooms were handed over:
+        // their next owner never counted these connections (it counts those its
+        // reattach and joins bring), so their disconnections are not its business.
+        if matches!(command, Command::Disconnected { .. })
+            && self
+                .handed_over
+                .lock()
+                .expect("rooms lock")
+                .contains(&room_id)
+        {
+            return;
+        }
         let relay = self
             .relays
             .lock()

@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::Rooms;
-use super::actor::TicketedCommand;
+use super::actor::{RoomCommand, TicketedCommand};
 use super::directory::Entry;
 use super::event::{Batch, Command, Event, RoomBusEvent, Target, Ticketed, commands_topic};
 use crate::events::{Notice, RoomEvent, codes};
@@ -349,10 +349,18 @@ impl Relay {
 
     /// Sends a command of a local connection, held until the room acknowledges it (an
     /// owner of a version before tickets gets it plain, as before).
+    ///
+    /// A `Disconnected` is sent once, plain: it only means something to the owner that
+    /// counted the connection (a room's next owner counts only the connections its
+    /// reattach and joins bring), so it must not follow the room to its next owner.
     fn send(&mut self, rooms: &Arc<Rooms>, command: Command) {
         let local = rooms.local_actor(self.room_id);
-        if !self.tickets && local.is_none() {
-            self.publish(RoomBusEvent::Command(command));
+        let once = matches!(command, Command::Disconnected { .. });
+        if once || (!self.tickets && local.is_none()) {
+            match local {
+                Some(addr) => addr.do_send(RoomCommand(command)),
+                None => self.publish(RoomBusEvent::Command(command)),
+            }
             return;
         }
         if self.held.len() >= MAX_HELD {
