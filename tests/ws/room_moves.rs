@@ -152,11 +152,14 @@ async fn frame_where(
     }
 }
 
+/// A frame a test waits for: what it is called, and how it is recognised.
+type Wanted<'a> = (&'a str, &'a dyn Fn(&Value) -> bool);
+
 /// One frame for each of `wanted`, in whatever order they come, within `within`.
 async fn frames_where(
     client: &mut WsClient,
     within: Duration,
-    wanted: &[(&str, &dyn Fn(&Value) -> bool)],
+    wanted: &[Wanted<'_>],
 ) -> Vec<Value> {
     let deadline = Instant::now() + within;
     let mut found: Vec<Option<Value>> = vec![None; wanted.len()];

@@ -293,4 +293,44 @@ mod tests {
         }
         assert!(RoomBusEvent::decode(br#"{"Later":{}}"#).is_none());
     }
+
+    /// A ticketed command is read as one (not as a plain command or a batch), and a
+    /// batch's acknowledgements survive the trip; a batch without any reads as before.
+    #[test]
+    fn ticketed_commands_and_acknowledgements_travel_as_themselves() {
+        let relay = Uuid::from_u128(9);
+        let ticketed = Ticketed {
+            from: relay,
+            ticket: 4,
+            command: Command::Resync {
+                players: vec![Uuid::from_u128(7)],
+            },
+        };
+        let payload = RoomBusEvent::Ticketed(ticketed.clone()).encode();
+        assert!(matches!(
+            RoomBusEvent::decode(&payload),
+            Some(RoomBusEvent::Ticketed(read)) if read == ticketed
+        ));
+        let batch = Batch {
+            seq: 5,
+            at: DateTime::from_timestamp_millis(1_800_000_000_000).unwrap(),
+            events: Vec::new(),
+            acks: vec![Ack {
+                from: relay,
+                done: 4,
+            }],
+        };
+        match RoomBusEvent::decode(&RoomBusEvent::Batch(batch).encode()) {
+            Some(RoomBusEvent::Batch(read)) => {
+                assert_eq!(
+                    read.acks,
+                    vec![Ack {
+                        from: relay,
+                        done: 4
+                    }]
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }
