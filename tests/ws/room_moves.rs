@@ -2,8 +2,10 @@
 //! (docs/protocol.md, "While a room moves"): a `room.join` sent while a killed owner's
 //! lease still runs is answered once the room is adopted, and a player on a third
 //! instance is told the state (and answered) when the room moves to an instance whose
-//! actor does not listen yet. The room's first owner is the real binary (so it can be
-//! killed or drained); the others run in this process over the same Redis and CQL.
+//! actor does not listen yet, and what no room takes is answered `unavailable` after the
+//! lease and a margin. A room's first owner is the real binary when it must be killed or
+//! drained; the others run in this process over the same Redis and CQL, some with a bus
+//! double that delays or swallows rooms' commands.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -89,17 +91,56 @@ impl Bus for SlowRoomInbox {
     }
 }
 
+/// A bus on which rooms' command topics never deliver anything: an owner that lives
+/// (and keeps its lease) but never hears other instances.
+struct DeafRoomInbox {
+    inner: Arc<dyn Bus>,
+}
+
+#[async_trait]
+impl Bus for DeafRoomInbox {
+    fn backend(&self) -> &'static str {
+        self.inner.backend()
+    }
+
+    async fn ping(&self) -> PortResult<()> {
+        self.inner.ping().await
+    }
+
+    async fn publish(&self, topic: &str, payload: &[u8]) -> PortResult<()> {
+        self.inner.publish(topic, payload).await
+    }
+
+    async fn subscribe(&self, topic: &str) -> PortResult<BusSubscription> {
+        if topic.ends_with(":commands") {
+            let (sender, receiver) = tokio::sync::mpsc::channel(1);
+            // Kept open: the subscription just stays silent.
+            std::mem::forget(sender);
+            return Ok(BusSubscription {
+                topic: topic.to_string(),
+                receiver,
+            });
+        }
+        self.inner.subscribe(topic).await
+    }
+}
+
 /// An instance in this process over the deployment's Redis and CQL, whose bus is slow
 /// to subscribe to rooms' commands.
 async fn slow_inbox_instance(vars: &[(&'static str, String)], delay: Duration) -> TestApp {
+    instance_with_bus(vars, |inner| Arc::new(SlowRoomInbox { inner, delay })).await
+}
+
+/// An instance in this process over the deployment's Redis and CQL, its bus wrapped.
+async fn instance_with_bus(
+    vars: &[(&'static str, String)],
+    wrap: impl FnOnce(Arc<dyn Bus>) -> Arc<dyn Bus>,
+) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let borrowed: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let settings = test_settings(dir.path(), &borrowed);
     let mut backends = Backends::connect(&settings).await.unwrap();
-    backends.bus = Arc::new(SlowRoomInbox {
-        inner: backends.bus.clone(),
-        delay,
-    });
+    backends.bus = wrap(backends.bus.clone());
     TestApp::builder()
         .envs(vars)
         .backends(move |_| backends)
@@ -354,5 +395,36 @@ async fn a_player_elsewhere_is_told_the_state_when_the_room_moves_to_an_instance
     assert_eq!(told["room"]["you"]["player_id"], seat);
     assert_eq!(told["room"]["you"]["score"], score);
     assert!(owner.wait().success());
+    cql::drop_keyspace(&scylla_nodes(), &keyspace).await;
+}
+
+#[actix_web::test]
+async fn a_command_no_room_takes_is_answered_unavailable_after_the_lease_and_a_margin() {
+    let (vars, keyspace) = deployment().await;
+    // The owner lives and keeps its lease, but never hears other instances.
+    let deaf = instance_with_bus(&vars, |inner| Arc::new(DeafRoomInbox { inner })).await;
+    let b = TestApp::builder().envs(&vars).configured().start().await;
+    let (code, host_token) = room(&deaf, 1).await;
+    let mut host = deaf.connect(&host_token).await;
+    join(&mut host, &code, "Host").await;
+
+    let player_token = b.learner().await;
+    let mut player = b.connect(&player_token).await;
+    let sent = Instant::now();
+    player
+        .send(json!({"type": "room.join", "id": "join", "code": code, "name": "Unheard"}))
+        .await;
+    let hold = Duration::from_secs(LEASE_SECS) + questpath_actors::room::relay::HOLD_MARGIN;
+    let refused = answer_to(&mut player, "join", hold + Duration::from_secs(5)).await;
+    assert_eq!(refused["type"], "error", "{refused}");
+    assert_eq!(refused["code"], "unavailable", "{refused}");
+    assert!(sent.elapsed() >= hold, "refused after {:?}", sent.elapsed());
+    // The refused join left the room (its next room.join is a join again): the
+    // connection is told at once that it is in no room.
+    player
+        .send(json!({"type": "room.state", "id": "where"}))
+        .await;
+    let nowhere = answer_to(&mut player, "where", Duration::from_secs(2)).await;
+    assert_eq!(nowhere["code"], "not_in_room", "{nowhere}");
     cql::drop_keyspace(&scylla_nodes(), &keyspace).await;
 }

@@ -436,7 +436,9 @@ impl Relay {
         }
     }
 
-    /// Tells the connection that sent a command the room could not take it.
+    /// Tells the connection that sent a command the room could not take it. A refused
+    /// join leaves the room (as one the room refuses does), so that its next
+    /// `room.join` is a join again.
     fn refuse(&mut self, command: Command) {
         if let Some((connection_id, re)) = command.asked_by() {
             let refused = Notice::Refused {
@@ -444,7 +446,11 @@ impl Relay {
                 code: codes::UNAVAILABLE.into(),
                 message: "the game is moving to another server; send this again".into(),
             };
-            self.deliver(Event::to(Target::Connection(connection_id), refused));
+            let event = Event::to(Target::Connection(connection_id), refused);
+            self.deliver(match command.joining() {
+                Some(_) => event.detaching(),
+                None => event,
+            });
         }
     }
 }
