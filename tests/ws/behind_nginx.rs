@@ -36,10 +36,9 @@ const LOGIN_LIMIT: u64 = 3;
 const ANONYMOUS_LIMIT: u64 = 20;
 /// How long a client keeps reconnecting (a killed room owner's lease is 3 s).
 const RECONNECT_DEADLINE: Duration = Duration::from_secs(20);
-/// How long a client waits for one frame.
+/// How long a client waits for one frame (an answer held while a room moves comes
+/// within the killed owner's lease and a second).
 const FRAME_WAIT: Duration = Duration::from_secs(10);
-/// How long a rejoining client waits for an answer to `room.join` before sending it again.
-const JOIN_RETRY: Duration = Duration::from_secs(2);
 
 /// The instances and nginx; on a failing test, prints what they logged (warnings and
 /// errors of each instance, nginx's error log), since their folders go with the test.
@@ -293,8 +292,7 @@ impl Learner {
         loop {
             match recv(self.socket(), FRAME_WAIT).await {
                 Some(Frame::Json(frame)) if frame["type"] == kind => return frame,
-                // A rejoin sent while the room changed owners may be answered late.
-                Some(Frame::Json(frame)) if frame["type"] == "error" && frame["re"] != "rejoin" => {
+                Some(Frame::Json(frame)) if frame["type"] == "error" => {
                     panic!("{name} waiting for {kind}: {frame}")
                 }
                 Some(Frame::Json(_)) => continue,
@@ -327,23 +325,9 @@ impl Learner {
         }
     }
 
-    /// The `room.state` a player on a surviving instance gets when the room moves. When
-    /// none comes within [`JOIN_RETRY`] the player asks for it (`room.state`) and is
-    /// noted in `untold`: the relay's reattach can reach the adopting instance before
-    /// its room runs there, and is then lost.
-    async fn told_state(&mut self, untold: &mut Vec<String>) -> Value {
-        let name = self.name.clone();
-        loop {
-            match recv(self.socket(), JOIN_RETRY).await {
-                Some(Frame::Json(frame)) if frame["type"] == "room.state" => return frame,
-                Some(Frame::Json(_)) => continue,
-                Some(Frame::Closed(code)) => panic!("{name}: socket closed ({code:?})"),
-                None => break,
-            }
-        }
-        untold.push(name);
-        self.send(json!({"type": "room.state", "id": "state"}))
-            .await;
+    /// The `room.state` a player on a surviving instance gets, unasked, when the room
+    /// moves (docs/protocol.md, "While a room moves").
+    async fn told_state(&mut self) -> Value {
         self.next_of("room.state").await
     }
 
@@ -360,9 +344,9 @@ impl Learner {
     }
 
     /// Reconnects through nginx until a `wanted` frame arrives; with a room `code`, sends
-    /// `room.join` on every new socket, and again after an error or [`JOIN_RETRY`]
-    /// without an answer: a killed owner's room is adopted only when its lease runs out,
-    /// and a join that reaches an instance before that is never answered.
+    /// `room.join` once on every new socket (a join sent while a killed owner's lease
+    /// runs is held and answered once the room is adopted), and again only after an
+    /// `unavailable` error, as docs/protocol.md tells a client; any other error fails.
     async fn reconnect_until(&mut self, wanted: &str, code: Option<&str>) -> Value {
         let started = Instant::now();
         self.reconnects += 1;
@@ -374,30 +358,34 @@ impl Learner {
                 self.name
             );
             self.connect().await;
-            let wait = if code.is_some() {
-                JOIN_RETRY
-            } else {
-                FRAME_WAIT
-            };
             let mut join =
                 code.map(|code| json!({"type": "room.join", "id": "rejoin", "code": code}));
             loop {
                 if let Some(join) = join.take() {
                     self.send(join).await;
                 }
-                match recv(self.socket(), wait).await {
+                match recv(self.socket(), FRAME_WAIT).await {
                     Some(Frame::Json(frame)) if frame["type"] == wanted => return frame,
                     Some(Frame::Json(frame)) if frame["type"] != "error" => continue,
-                    Some(Frame::Json(error)) => last = error.to_string(),
+                    Some(Frame::Json(error)) if error["code"] == "unavailable" => {
+                        last = error.to_string()
+                    }
+                    Some(Frame::Json(error)) => {
+                        panic!("{} waiting for {wanted}: {error}", self.name)
+                    }
                     Some(Frame::Closed(code)) => {
                         last = format!("closed with {code:?}");
                         break;
                     }
+                    // A quiz socket put on an instance that is going away: reconnect.
                     None if code.is_none() => {
-                        last = format!("no {wanted} within {wait:?}");
+                        last = format!("no {wanted} within {FRAME_WAIT:?}");
                         break;
                     }
-                    None => last = format!("no answer to room.join within {wait:?}"),
+                    None => panic!(
+                        "{}: no answer to room.join within {FRAME_WAIT:?}",
+                        self.name
+                    ),
                 }
                 eprintln!("{} after {:?}: {last}", self.name, started.elapsed());
                 assert!(
@@ -778,8 +766,6 @@ async fn three_instances_behind_nginx_keep_every_game_through_a_drain_and_a_kill
     );
 
     stage("draining");
-    // Players on the other instances told nothing when their room moved.
-    let mut untold = Vec::new();
     // --- Drain the room's owner (a deploy): SIGTERM.
     let fault = Instant::now();
     let drained = owner;
@@ -811,7 +797,7 @@ async fn three_instances_behind_nginx_keep_every_game_through_a_drain_and_a_kill
             moved.0 += 1;
             player.reconnect_until("room.joined", Some(&code)).await
         } else {
-            player.told_state(&mut untold).await
+            player.told_state().await
         };
         let room = &state["room"];
         assert_eq!(
@@ -885,7 +871,7 @@ async fn three_instances_behind_nginx_keep_every_game_through_a_drain_and_a_kill
             player.reconnect_until("room.joined", Some(&code)).await
         } else {
             // Adopted by the survivor: its players are told where they stand.
-            player.told_state(&mut untold).await
+            player.told_state().await
         };
         let room = &state["room"];
         assert_eq!(
@@ -991,7 +977,7 @@ async fn three_instances_behind_nginx_keep_every_game_through_a_drain_and_a_kill
         .sum();
     eprintln!(
         "behind nginx: booted in {booted:?}, signed in by {signed_in:?}; drain handled in \
-         {drained_after:?}, kill in {killed_after:?}; {reconnects} reconnects, {probes} REST probes; not told of a move: {untold:?}; total {:?}",
+         {drained_after:?}, kill in {killed_after:?}; {reconnects} reconnects, {probes} REST probes; total {:?}",
         started.elapsed()
     );
     // nginx's access log: each learner's own address, and every instance served some.

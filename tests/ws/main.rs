@@ -12,5 +12,6 @@ mod quiz;
 // ---- one owner per solo quiz (issue 16) ----
 mod quiz_owner;
 mod redis_cluster;
+mod room_moves;
 mod room_sources;
 mod rooms;

@@ -24,6 +24,10 @@ pub struct Entry {
     pub host_id: Uuid,
     pub title: String,
     pub allow_guests: bool,
+    /// The owner acknowledges ticketed commands ([`super::event::Ticketed`]); an owner
+    /// of a version before them does not, and relays send it plain commands.
+    #[serde(default)]
+    pub tickets: bool,
 }
 
 #[derive(Clone)]

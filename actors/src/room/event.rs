@@ -59,6 +59,29 @@ pub struct Batch {
     /// When the actor published it (the fan-out time is measured from here).
     pub at: DateTime<Utc>,
     pub events: Vec<Event>,
+    /// What the room has handled of each relay's ticketed commands since the last
+    /// batch (a batch may carry only acknowledgements).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub acks: Vec<Ack>,
+}
+
+/// Every ticket of relay `from` up to `done` was handled by the room: the relay stops
+/// holding them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ack {
+    pub from: Uuid,
+    pub done: u64,
+}
+
+/// A command from a relay, numbered so that the relay can hold it until the room
+/// acknowledges it and send it again (to the room's next owner) when the room moved
+/// before it was handled. `from` is the relay (one per run, not per instance) and
+/// `ticket` counts its commands from 1; the room handles each ticket once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ticketed {
+    pub from: Uuid,
+    pub ticket: u64,
+    pub command: Command,
 }
 
 /// Whether a player has an account.
@@ -123,6 +146,39 @@ pub enum Command {
     Reattach { players: Vec<Uuid> },
 }
 
+impl Command {
+    /// The connection waiting for an answer to this command, and its `re`: a command
+    /// that cannot reach the room is answered with an error to them.
+    pub fn asked_by(&self) -> Option<(Uuid, Option<String>)> {
+        match self {
+            Command::Join {
+                connection_id, re, ..
+            }
+            | Command::Answer {
+                connection_id, re, ..
+            }
+            | Command::State {
+                connection_id, re, ..
+            }
+            | Command::Host {
+                connection_id, re, ..
+            } => Some((*connection_id, re.clone())),
+            Command::Disconnected { .. }
+            | Command::Leave { .. }
+            | Command::Resync { .. }
+            | Command::Reattach { .. } => None,
+        }
+    }
+
+    /// The connection this command seats, if it is a join.
+    pub fn joining(&self) -> Option<Uuid> {
+        match self {
+            Command::Join { connection_id, .. } => Some(*connection_id),
+            _ => None,
+        }
+    }
+}
+
 /// What the host can do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum HostAction {
@@ -137,7 +193,7 @@ pub enum HostAction {
 }
 
 /// Everything published on a room's bus topics: a [`Batch`] on [`events_topic`], a
-/// [`Command`] on [`commands_topic`].
+/// [`Command`] or a [`Ticketed`] one on [`commands_topic`].
 ///
 /// Untagged on purpose: each variant is recognised by its own shape (a command by its
 /// serde variant name, `{"Join":{..}}`; a batch by its `seq`, `at` and `events`), so the
@@ -148,8 +204,11 @@ pub enum HostAction {
 pub enum RoomBusEvent {
     /// What the room actor did, for the relay of every instance with players in it.
     Batch(Batch),
-    /// What a connection on another instance asks of the room's actor.
+    /// What a connection on another instance asks of the room's actor (an instance
+    /// of a version before tickets).
     Command(Command),
+    /// The same, numbered by the relay that holds it until it is acknowledged.
+    Ticketed(Ticketed),
 }
 
 impl RoomBusEvent {
@@ -214,6 +273,7 @@ mod tests {
                     },
                 ),
             ],
+            acks: Vec::new(),
         };
         let before = format!(
             r#"{{"seq":3,"at":"2027-01-15T08:00:00Z","events":[{{"to":{{"Player":"{player}"}},"message":{{"Done":{{"re":null}}}},"detach":true}},{{"to":"All","message":{{"Done":{{"re":"r1"}}}}}}]}}"#
@@ -232,5 +292,45 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(RoomBusEvent::decode(br#"{"Later":{}}"#).is_none());
+    }
+
+    /// A ticketed command is read as one (not as a plain command or a batch), and a
+    /// batch's acknowledgements survive the trip; a batch without any reads as before.
+    #[test]
+    fn ticketed_commands_and_acknowledgements_travel_as_themselves() {
+        let relay = Uuid::from_u128(9);
+        let ticketed = Ticketed {
+            from: relay,
+            ticket: 4,
+            command: Command::Resync {
+                players: vec![Uuid::from_u128(7)],
+            },
+        };
+        let payload = RoomBusEvent::Ticketed(ticketed.clone()).encode();
+        assert!(matches!(
+            RoomBusEvent::decode(&payload),
+            Some(RoomBusEvent::Ticketed(read)) if read == ticketed
+        ));
+        let batch = Batch {
+            seq: 5,
+            at: DateTime::from_timestamp_millis(1_800_000_000_000).unwrap(),
+            events: Vec::new(),
+            acks: vec![Ack {
+                from: relay,
+                done: 4,
+            }],
+        };
+        match RoomBusEvent::decode(&RoomBusEvent::Batch(batch).encode()) {
+            Some(RoomBusEvent::Batch(read)) => {
+                assert_eq!(
+                    read.acks,
+                    vec![Ack {
+                        from: relay,
+                        done: 4
+                    }]
+                )
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

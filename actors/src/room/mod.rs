@@ -10,6 +10,7 @@
 //! - `actor`: the room's single authority; runs the clock, batches and publishes events.
 //! - `relay`: delivers a room's batches to this instance's connections.
 //! - `directory`, `snapshot`: join codes as leases, and saved games another instance adopts.
+//! - `tickets`: which relays' numbered commands a room handled (each once, across moves).
 //! - `setup`: a host's request checked into a room's questions and settings.
 //! - `grants`: the XP of a finished room's placed players.
 //! - `forget`: a deleted learner made anonymous in finished rooms' results.
@@ -26,8 +27,9 @@ pub mod grants;
 pub mod relay;
 pub mod setup;
 pub mod snapshot;
+pub mod tickets;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -45,7 +47,7 @@ use self::setup::RoomSetup;
 use crate::events::room::RoomPhase;
 use crate::observe::GameMetrics;
 use crate::outbound::Outbound;
-use crate::ports::{Bus, Cache, JobQueue, PortError, Store};
+use crate::ports::{Bus, BusSubscription, Cache, JobQueue, PortError, Store};
 use crate::xp::XpService;
 
 /// Limits and timings of rooms.
@@ -118,6 +120,8 @@ pub struct Rooms {
     arbiters: Vec<Arbiter>,
     next_arbiter: AtomicUsize,
     draining: AtomicBool,
+    /// Rooms this instance handed over while draining.
+    handed_over: Mutex<HashSet<Uuid>>,
 }
 
 impl Rooms {
@@ -133,6 +137,7 @@ impl Rooms {
             arbiters: (0..arbiters.max(1)).map(|_| Arbiter::new()).collect(),
             next_arbiter: AtomicUsize::new(0),
             draining: AtomicBool::new(false),
+            handed_over: Mutex::new(HashSet::new()),
         })
     }
 
@@ -157,6 +162,7 @@ impl Rooms {
             return Err(RoomError::Capacity(self.settings.max_rooms));
         }
         let room_id = Uuid::now_v7();
+        let inbox = self.inbox(room_id).await?;
         let mut entry = None;
         for _ in 0..10 {
             let candidate = Entry {
@@ -166,6 +172,7 @@ impl Rooms {
                 host_id,
                 title: setup.title.clone(),
                 allow_guests: setup.allow_guests,
+                tickets: true,
             };
             if self.directory.claim(&candidate).await? {
                 entry = Some(candidate);
@@ -185,11 +192,23 @@ impl Rooms {
             questions: setup.questions,
         });
         self.start_actor(&entry, move |rooms, entry| {
-            RoomActor::new(game, rooms, entry)
+            RoomActor::new(game, rooms, entry, inbox)
         });
         self.deps.metrics.room_created();
         tracing::info!(%room_id, code = %entry.code, %host_id, "room created");
         Ok(entry)
+    }
+
+    /// Subscribes to a room's commands topic for its actor-to-be. Done before the room
+    /// is listed in the directory: whoever finds the listing reaches the actor, even
+    /// before it runs (the subscription keeps what arrives until then).
+    async fn inbox(&self, room_id: Uuid) -> Result<BusSubscription, PortError> {
+        tokio::time::timeout(
+            relay::SUBSCRIBE_TIMEOUT,
+            self.deps.bus.subscribe(&commands_topic(room_id)),
+        )
+        .await
+        .map_err(|_| PortError::new("bus", "subscribe", "timed out"))?
     }
 
     /// Starts a room's actor on the next of the rooms' arbiters and lists it as local.
@@ -242,15 +261,17 @@ impl Rooms {
         }
         let entry = Entry {
             owner: self.instance_id,
+            tickets: true,
             ..saved.entry.clone()
         };
+        let inbox = self.inbox(entry.room_id).await?;
         if !self.directory.claim(&entry).await? {
             // Another instance adopted it first (or a new room took the code).
             return self.directory.find(code).await;
         }
         let room_id = entry.room_id;
         self.start_actor(&entry, move |rooms, entry| {
-            RoomActor::adopt(saved, rooms, entry)
+            RoomActor::adopt(saved, rooms, entry, inbox)
         });
         self.deps.metrics.room_adopted();
         tracing::info!(%room_id, code, "room adopted from its saved state");
@@ -279,6 +300,10 @@ impl Rooms {
                 .await;
             match saved {
                 Ok(()) => {
+                    self.handed_over
+                        .lock()
+                        .expect("rooms lock")
+                        .insert(entry.room_id);
                     if let Err(e) = self.directory.release(&entry).await {
                         tracing::warn!(error = %e, "room code not released; it lapses with its lease");
                     }
@@ -291,15 +316,39 @@ impl Rooms {
         }
     }
 
-    /// Sends a command to the room's actor: directly when it runs here, else over the bus.
+    /// Sends a command to the room's actor. Through the room's relay here when there is
+    /// one (a connection in the room has one): it holds the command until the room
+    /// acknowledges it, and sends it again to the room's next owner when the room moves
+    /// first. Otherwise (a connection that just left) directly: to the actor when it
+    /// runs here, else over the bus.
     pub async fn send(&self, room_id: Uuid, command: Command) {
-        let local = self
-            .local
+        // The sockets of a draining instance close after its rooms were handed over:
+        // their next owner never counted these connections (it counts those its
+        // reattach and joins bring), so their disconnections are not its business.
+        if matches!(command, Command::Disconnected { .. })
+            && self
+                .handed_over
+                .lock()
+                .expect("rooms lock")
+                .contains(&room_id)
+        {
+            return;
+        }
+        let relay = self
+            .relays
             .lock()
-            .expect("rooms lock")
+            .expect("relays lock")
             .get(&room_id)
             .cloned();
-        match local {
+        let command = match relay {
+            Some(relay) => match relay.send(Control::Send(command)) {
+                Ok(()) => return,
+                Err(mpsc::error::SendError(Control::Send(command))) => command,
+                Err(_) => return,
+            },
+            None => command,
+        };
+        match self.local_actor(room_id) {
             Some(addr) => addr.do_send(RoomCommand(command)),
             None => {
                 let payload = RoomBusEvent::Command(command).encode();
@@ -313,6 +362,15 @@ impl Rooms {
                 }
             }
         }
+    }
+
+    /// The room's actor, when it runs here.
+    fn local_actor(&self, room_id: Uuid) -> Option<Addr<RoomActor>> {
+        self.local
+            .lock()
+            .expect("rooms lock")
+            .get(&room_id)
+            .cloned()
     }
 
     /// Puts a connection in the room's local relay (starting the relay and its bus
@@ -366,13 +424,7 @@ impl Rooms {
                 _ => {
                     relays.insert(entry.room_id, sender);
                     let local_owner = entry.owner == self.instance_id;
-                    let relay = Relay::new(
-                        entry.room_id,
-                        entry.code.clone(),
-                        entry.host_id,
-                        entry.owner,
-                        local_owner,
-                    );
+                    let relay = Relay::new(entry, local_owner);
                     tokio::spawn(relay::run(self.clone(), relay, subscription, receiver));
                 }
             }
@@ -392,8 +444,8 @@ impl Rooms {
         }
     }
 
-    /// A relay with no connections left asks to stop; refused when an attach is
-    /// queued for it.
+    /// A relay with no connections (and no commands) left asks to stop; refused when
+    /// a control message is queued for it.
     fn retire_relay(&self, room_id: Uuid, control: &mut mpsc::UnboundedReceiver<Control>) -> bool {
         let mut relays = self.relays.lock().expect("relays lock");
         if !control.is_empty() {

@@ -3,19 +3,28 @@
 //! addressed to. The room actor publishes a batch once, whatever the number of players
 //! and instances, and every instance (the owner's too) delivers it the same way, so all
 //! players see the same events in the same order.
+//!
+//! The relay also carries its connections' commands to the room, numbered
+//! ([`Ticketed`]): it holds each until a batch acknowledges it, sends what waits longer
+//! than [`ACK_WAIT`] again (looking the room up first, which adopts it when its owner is
+//! gone), and sends everything held to the room's next owner as soon as it sees the room
+//! moved. So nothing a player sends is lost while a room moves between instances; what
+//! no room took within the lease and [`HOLD_MARGIN`] is answered `unavailable`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::Rooms;
-use super::event::{Batch, Command, Event, RoomBusEvent, Target};
-use crate::events::{Notice, RoomEvent};
+use super::actor::{RoomCommand, TicketedCommand};
+use super::directory::Entry;
+use super::event::{Batch, Command, Event, RoomBusEvent, Target, Ticketed, commands_topic};
+use crate::events::{Notice, RoomEvent, codes};
 use crate::outbound::{Outbound, Outgoing, SharedNotice};
 use crate::ports::BusSubscription;
 
@@ -45,6 +54,16 @@ pub(crate) enum Control {
     Detach {
         connection_id: Uuid,
     },
+    /// A command of one of the relay's connections, for the room.
+    Send(Command),
+}
+
+/// A command sent and not yet acknowledged.
+struct Held {
+    ticket: u64,
+    command: Command,
+    first_sent: Instant,
+    last_sent: Instant,
 }
 
 struct Member {
@@ -65,19 +84,33 @@ pub(super) struct Relay {
     members: HashMap<Uuid, Member>,
     by_player: HashMap<Uuid, Vec<Uuid>>,
     last_seq: Option<u64>,
+    /// This relay as its tickets name it (a new one per run: tickets count from 1).
+    sender: Uuid,
+    /// Whether the owner acknowledges tickets (else commands go plain, unheld).
+    tickets: bool,
+    last_ticket: u64,
+    /// Sent, not yet acknowledged, in ticket order.
+    held: VecDeque<Held>,
+    /// Publishes commands on the room's commands topic, in order.
+    publisher: Option<mpsc::UnboundedSender<Vec<u8>>>,
 }
 
 impl Relay {
-    pub fn new(room_id: Uuid, code: String, host_id: Uuid, owner: Uuid, local_owner: bool) -> Self {
+    pub fn new(entry: &Entry, local_owner: bool) -> Self {
         Relay {
-            room_id,
-            code,
-            host_id,
+            room_id: entry.room_id,
+            code: entry.code.clone(),
+            host_id: entry.host_id,
             local_owner,
-            owner: Some(owner),
+            owner: Some(entry.owner),
             members: HashMap::new(),
             by_player: HashMap::new(),
             last_seq: None,
+            sender: Uuid::new_v4(),
+            tickets: entry.tickets,
+            last_ticket: 0,
+            held: VecDeque::new(),
+            publisher: None,
         }
     }
 
@@ -175,11 +208,6 @@ impl Relay {
     fn players(&self) -> Vec<Uuid> {
         self.by_player.keys().copied().collect()
     }
-
-    /// One entry per local connection, by player.
-    fn connections(&self) -> Vec<Uuid> {
-        self.members.values().map(|m| m.player_id).collect()
-    }
 }
 
 /// Runs a relay until no local connection is left in the room.
@@ -190,8 +218,12 @@ pub(super) async fn run(
     mut control: mpsc::UnboundedReceiver<Control>,
 ) {
     let room_id = relay.room_id;
+    relay.publisher = Some(publisher(&rooms, room_id));
     let mut watch = tokio::time::interval(rooms.directory.lease() / 2);
     watch.tick().await;
+    let mut resend = tokio::time::interval(ACK_WAIT);
+    resend.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    resend.tick().await;
     loop {
         tokio::select! {
             biased;
@@ -200,6 +232,7 @@ pub(super) async fn run(
                     relay.attach(connection_id, player_id, outbound, left);
                 }
                 Some(Control::Detach { connection_id }) => relay.detach(connection_id),
+                Some(Control::Send(command)) => relay.send(&rooms, command),
                 None => break,
             },
             payload = subscription.recv() => {
@@ -211,8 +244,12 @@ pub(super) async fn run(
                 relay.receive(&rooms, batch);
             }
             _ = watch.tick(), if !rooms.is_draining() => relay.follow_owner(&rooms).await,
+            _ = resend.tick(), if !relay.held.is_empty() => relay.resend(&rooms).await,
         }
-        if relay.members.is_empty() && rooms.retire_relay(room_id, &mut control) {
+        if relay.members.is_empty()
+            && relay.held.is_empty()
+            && rooms.retire_relay(room_id, &mut control)
+        {
             break;
         }
     }
@@ -232,14 +269,16 @@ impl Relay {
             Some(last) if batch.seq > last + 1 => {
                 tracing::warn!(%room_id, missed = batch.seq - last - 1, "room events missed: asking for the state");
                 let players = self.players();
-                let rooms = rooms.clone();
-                tokio::spawn(async move {
-                    rooms.send(room_id, Command::Resync { players }).await;
-                });
+                self.send(rooms, Command::Resync { players });
             }
             _ => {}
         }
         self.last_seq = Some(batch.seq);
+        if let Some(ack) = batch.acks.iter().find(|a| a.from == self.sender) {
+            while self.held.front().is_some_and(|h| h.ticket <= ack.done) {
+                self.held.pop_front();
+            }
+        }
         let mut fanned_question = false;
         for event in batch.events {
             fanned_question |= self.deliver(event);
@@ -265,11 +304,31 @@ impl Relay {
                 let moved = self.owner.is_some_and(|owner| owner != entry.owner);
                 self.owner = Some(entry.owner);
                 self.local_owner = entry.owner == rooms.instance_id;
+                self.tickets = entry.tickets;
                 if moved {
-                    tracing::info!(%room_id, owner = %entry.owner, "room moved: reattaching local players");
+                    tracing::info!(%room_id, owner = %entry.owner, held = self.held.len(), "room moved: reattaching local players");
                     self.last_seq = None;
-                    let players = self.connections();
-                    rooms.send(room_id, Command::Reattach { players }).await;
+                    // What the old owner did not acknowledge first, in order.
+                    let now = Instant::now();
+                    for held in &self.held {
+                        self.dispatch(rooms, held.ticket, &held.command);
+                    }
+                    for held in &mut self.held {
+                        held.last_sent = now;
+                    }
+                    // Connections whose join is held are seated by it, not reattached.
+                    let joining: Vec<Uuid> = self
+                        .held
+                        .iter()
+                        .filter_map(|h| h.command.joining())
+                        .collect();
+                    let players = self
+                        .members
+                        .iter()
+                        .filter(|(c, _)| !joining.contains(c))
+                        .map(|(_, m)| m.player_id)
+                        .collect();
+                    self.send(rooms, Command::Reattach { players });
                 }
             }
             _ => {
@@ -282,10 +341,146 @@ impl Relay {
                     results_saved: false,
                 };
                 self.deliver(Event::to(Target::All, Notice::Room(gone)).detaching());
+                // Nobody will answer what is held: the room's end answers it.
+                self.held.clear();
             }
         }
     }
+
+    /// Sends a command of a local connection, held until the room acknowledges it (an
+    /// owner of a version before tickets gets it plain, as before).
+    ///
+    /// A `Disconnected` is sent once, plain: it only means something to the owner that
+    /// counted the connection (a room's next owner counts only the connections its
+    /// reattach and joins bring), so it must not follow the room to its next owner.
+    fn send(&mut self, rooms: &Arc<Rooms>, command: Command) {
+        let local = rooms.local_actor(self.room_id);
+        let once = matches!(command, Command::Disconnected { .. });
+        if once || (!self.tickets && local.is_none()) {
+            match local {
+                Some(addr) => addr.do_send(RoomCommand(command)),
+                None => self.publish(RoomBusEvent::Command(command)),
+            }
+            return;
+        }
+        if self.held.len() >= MAX_HELD {
+            tracing::warn!(room_id = %self.room_id, "too many room commands held: refused");
+            return self.refuse(command);
+        }
+        self.last_ticket += 1;
+        let ticket = self.last_ticket;
+        self.dispatch(rooms, ticket, &command);
+        let now = Instant::now();
+        self.held.push_back(Held {
+            ticket,
+            command,
+            first_sent: now,
+            last_sent: now,
+        });
+    }
+
+    /// Hands a ticketed command to the room's actor: directly when it runs here, else
+    /// on the room's commands topic (whichever instance runs it hears it there).
+    fn dispatch(&self, rooms: &Arc<Rooms>, ticket: u64, command: &Command) {
+        let ticketed = Ticketed {
+            from: self.sender,
+            ticket,
+            command: command.clone(),
+        };
+        match rooms.local_actor(self.room_id) {
+            Some(addr) => addr.do_send(TicketedCommand(ticketed)),
+            None => self.publish(RoomBusEvent::Ticketed(ticketed)),
+        }
+    }
+
+    fn publish(&self, event: RoomBusEvent) {
+        if let Some(publisher) = &self.publisher {
+            let _ = publisher.send(event.encode());
+        }
+    }
+
+    /// Commands unacknowledged for [`ACK_WAIT`]: the room may be moving. Looks the room
+    /// up (following or adopting it; a move sends everything held to the new owner),
+    /// then sends again what still waits; what waited past the lease and
+    /// [`HOLD_MARGIN`] is refused.
+    async fn resend(&mut self, rooms: &Arc<Rooms>) {
+        let waited = |held: &Held| held.last_sent.elapsed() >= ACK_WAIT;
+        if !self.held.front().is_some_and(waited) {
+            return;
+        }
+        if !rooms.is_draining() {
+            self.follow_owner(rooms).await;
+        }
+        let limit = rooms.directory.lease() + HOLD_MARGIN;
+        while self
+            .held
+            .front()
+            .is_some_and(|h| h.first_sent.elapsed() > limit)
+        {
+            let held = self.held.pop_front().expect("front");
+            tracing::warn!(room_id = %self.room_id, ticket = held.ticket, "room command not acknowledged in time: refused");
+            self.refuse(held.command);
+        }
+        let now = Instant::now();
+        let due: Vec<(u64, Command)> = self
+            .held
+            .iter()
+            .filter(|h| waited(h))
+            .map(|h| (h.ticket, h.command.clone()))
+            .collect();
+        for (ticket, command) in &due {
+            self.dispatch(rooms, *ticket, command);
+        }
+        for held in self.held.iter_mut().filter(|h| waited(h)) {
+            held.last_sent = now;
+        }
+    }
+
+    /// Tells the connection that sent a command the room could not take it. A refused
+    /// join leaves the room (as one the room refuses does), so that its next
+    /// `room.join` is a join again.
+    fn refuse(&mut self, command: Command) {
+        if let Some((connection_id, re)) = command.asked_by() {
+            let refused = Notice::Refused {
+                re,
+                code: codes::UNAVAILABLE.into(),
+                message: "the game is moving to another server; send this again".into(),
+            };
+            let event = Event::to(Target::Connection(connection_id), refused);
+            self.deliver(match command.joining() {
+                Some(_) => event.detaching(),
+                None => event,
+            });
+        }
+    }
 }
+
+/// Starts the task that publishes a relay's commands one after the other.
+fn publisher(rooms: &Arc<Rooms>, room_id: Uuid) -> mpsc::UnboundedSender<Vec<u8>> {
+    let (sender, mut queue) = mpsc::unbounded_channel::<Vec<u8>>();
+    let bus = rooms.deps.bus.clone();
+    let topic = commands_topic(room_id);
+    tokio::spawn(async move {
+        while let Some(payload) = queue.recv().await {
+            if let Err(e) = bus.publish(&topic, &payload).await {
+                // Held: sent again after [`ACK_WAIT`].
+                tracing::warn!(error = %e, %topic, "room command could not be relayed");
+            }
+        }
+    });
+    sender
+}
+
+/// How long a relay waits for a command's acknowledgement before it looks the room up
+/// and sends the command again.
+pub const ACK_WAIT: Duration = Duration::from_secs(1);
+
+/// How long past the directory lease (within which a dead owner's room is adopted) a
+/// command is held before its sender is told `unavailable`.
+pub const HOLD_MARGIN: Duration = Duration::from_secs(15);
+
+/// Most commands one relay holds at once (more are refused `unavailable`).
+const MAX_HELD: usize = 10_000;
 
 /// How long a relay waits for its first subscription before giving up.
 pub(super) const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(5);

@@ -15,6 +15,7 @@ use tokio::sync::watch;
 
 use super::directory::Entry;
 use super::game::Game;
+use super::tickets::Tickets;
 use crate::ports::Cache;
 
 /// How long a saved game is kept (longer than any game is played).
@@ -34,6 +35,9 @@ pub struct Saved {
     pub seq: u64,
     pub host_ever_joined: bool,
     pub game: Game,
+    /// The relays' commands the game contains (none in a save of a version before them).
+    #[serde(default)]
+    pub tickets: Tickets,
 }
 
 /// [`Saved`] as written, borrowing the game instead of copying it.
@@ -44,6 +48,7 @@ pub struct SavedRef<'a> {
     pub seq: u64,
     pub host_ever_joined: bool,
     pub game: &'a Game,
+    pub tickets: &'a Tickets,
 }
 
 /// What the writer task should do next.

@@ -19,15 +19,22 @@ mod ending;
 
 use super::Rooms;
 use super::directory::Entry;
-use super::event::{Batch, Command, Event, RoomBusEvent, commands_topic, events_topic};
+use super::event::{Batch, Command, Event, RoomBusEvent, Ticketed, events_topic};
 use super::game::{EndReason, Game};
 use super::snapshot::{Saved, SavedRef, Write};
+use super::tickets::Tickets;
 use crate::events::room::RoomPhase;
+use crate::ports::BusSubscription;
 
 /// A command for the room (from a local connection or relayed from another instance).
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct RoomCommand(pub Command);
+
+/// A relay's numbered command: handled once however often it comes, and acknowledged.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct TicketedCommand(pub Ticketed);
 
 /// The state of the room and the way out, for a draining instance: the saved game
 /// (for the next instance to adopt) after which the actor stops without ending.
@@ -66,12 +73,17 @@ pub struct RoomActor {
     last_save: Instant,
     unsaved: bool,
     handed_over: bool,
+    /// The room's commands topic, subscribed before the room was listed (so nothing
+    /// sent to a listed room misses it); read from `started` on.
+    inbox: Option<BusSubscription>,
+    tickets: Tickets,
 }
 
 impl RoomActor {
     /// An actor for a room another instance ran: its saved game, seats and clock.
-    pub fn adopt(saved: Saved, rooms: Arc<Rooms>, entry: Entry) -> Self {
-        let mut actor = RoomActor::new(saved.game.adopted(), rooms, entry);
+    pub fn adopt(saved: Saved, rooms: Arc<Rooms>, entry: Entry, inbox: BusSubscription) -> Self {
+        let mut actor = RoomActor::new(saved.game.adopted(), rooms, entry, inbox);
+        actor.tickets = saved.tickets;
         actor.created_at = saved.created_at;
         actor.host_ever_joined = saved.host_ever_joined;
         // Far past anything the old owner published, so every relay sees a gap.
@@ -80,7 +92,9 @@ impl RoomActor {
         actor
     }
 
-    pub fn new(game: Game, rooms: Arc<Rooms>, entry: Entry) -> Self {
+    /// `inbox` is the room's commands topic, subscribed by the caller before it listed
+    /// the room in the directory.
+    pub fn new(game: Game, rooms: Arc<Rooms>, entry: Entry, inbox: BusSubscription) -> Self {
         let (publisher, mut queue) = mpsc::unbounded_channel::<Vec<u8>>();
         // One task publishes the batches one after the other, so they leave in order.
         let bus = rooms.deps.bus.clone();
@@ -116,6 +130,8 @@ impl RoomActor {
             last_save: Instant::now(),
             unsaved: true,
             handed_over: false,
+            inbox: Some(inbox),
+            tickets: Tickets::default(),
         }
     }
 
@@ -127,6 +143,7 @@ impl RoomActor {
             seq: self.seq,
             host_ever_joined: self.host_ever_joined,
             game: &self.game,
+            tickets: &self.tickets,
         };
         match serde_json::to_vec(&saved) {
             Ok(bytes) => Some(bytes),
@@ -161,10 +178,11 @@ impl RoomActor {
         self.outbox.extend(events);
     }
 
-    /// Publishes what the last steps produced as one batch.
+    /// Publishes what the last steps produced as one batch, with the relays'
+    /// acknowledgements.
     fn flush(&mut self) {
         self.flush_scheduled = false;
-        if self.outbox.is_empty() {
+        if self.outbox.is_empty() && !self.tickets.has_acks() {
             return;
         }
         self.seq += 1;
@@ -172,13 +190,14 @@ impl RoomActor {
             seq: self.seq,
             at: Utc::now(),
             events: std::mem::take(&mut self.outbox),
+            acks: self.tickets.take_acks(),
         };
         let _ = self.publisher.send(RoomBusEvent::Batch(batch).encode());
     }
 
     /// Flushes soon: commands arriving together share one batch.
     fn schedule_flush(&mut self, ctx: &mut Context<Self>) {
-        if !self.flush_scheduled && !self.outbox.is_empty() {
+        if !self.flush_scheduled && (!self.outbox.is_empty() || self.tickets.has_acks()) {
             self.flush_scheduled = true;
             // Events first, then the save: serialising a big room's game takes
             // milliseconds that must not delay a question.
@@ -212,7 +231,7 @@ impl RoomActor {
             }
         }
         self.count();
-        if self.outbox.is_empty() {
+        if self.outbox.is_empty() && !self.tickets.has_acks() {
             self.save(false);
         } else {
             self.schedule_flush(ctx);
@@ -304,30 +323,26 @@ impl Actor for RoomActor {
             .metrics
             .room_phase_changed_from_none(RoomPhase::Lobby);
         // Commands from connections on other instances.
-        let bus = self.rooms.deps.bus.clone();
-        let topic = commands_topic(self.entry.room_id);
         let addr = ctx.address();
-        self.commands = Some(tokio::spawn(async move {
-            match bus.subscribe(&topic).await {
-                Ok(mut subscription) => {
-                    while let Some(payload) = subscription.recv().await {
-                        match RoomBusEvent::decode(&payload) {
-                            Some(RoomBusEvent::Command(command)) => {
-                                addr.do_send(RoomCommand(command))
-                            }
-                            Some(RoomBusEvent::Batch(_)) => {
-                                tracing::warn!(%topic, "a batch on a commands topic ignored")
-                            }
-                            None => {}
+        if let Some(mut inbox) = self.inbox.take() {
+            self.commands = Some(tokio::spawn(async move {
+                while let Some(payload) = inbox.recv().await {
+                    match RoomBusEvent::decode(&payload) {
+                        Some(RoomBusEvent::Command(command)) => addr.do_send(RoomCommand(command)),
+                        Some(RoomBusEvent::Ticketed(ticketed)) => {
+                            addr.do_send(TicketedCommand(ticketed))
                         }
-                        if !addr.connected() {
-                            break;
+                        Some(RoomBusEvent::Batch(_)) => {
+                            tracing::warn!(topic = %inbox.topic, "a batch on a commands topic ignored")
                         }
+                        None => {}
+                    }
+                    if !addr.connected() {
+                        break;
                     }
                 }
-                Err(e) => tracing::error!(error = %e, %topic, "room cannot hear other instances"),
-            }
-        }));
+            }));
+        }
         ctx.run_interval(TICK, |act, ctx| act.tick(ctx));
         // The directory entry is a lease: refreshed well before it lapses.
         let every = self.rooms.directory.lease() / 3;
@@ -387,6 +402,19 @@ impl Handler<RoomCommand> for RoomActor {
         if !self.ending {
             self.settle(ctx);
         } else {
+            self.schedule_flush(ctx);
+        }
+    }
+}
+
+impl Handler<TicketedCommand> for RoomActor {
+    type Result = ();
+
+    fn handle(&mut self, TicketedCommand(ticketed): TicketedCommand, ctx: &mut Context<Self>) {
+        if self.tickets.first_time(ticketed.from, ticketed.ticket) {
+            self.handle(RoomCommand(ticketed.command), ctx);
+        } else {
+            // Sent again (the acknowledgement was late or lost): acknowledged again only.
             self.schedule_flush(ctx);
         }
     }
