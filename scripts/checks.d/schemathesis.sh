@@ -219,7 +219,10 @@ common=(
   --header "Authorization: Bearer $TOKEN"
   --checks "$CHECKS"
   --max-examples "$MAX_EXAMPLES"
-  --workers 2
+  # One worker: with two, hypothesis 6.170's lambda-source cache (shared by the worker
+  # threads) once raised KeyError in the coverage phase of POST /api/v1/quizzes/import,
+  # a "Runtime Error" of the tool with every one of 3,439 cases passing.
+  --workers 1
   --request-timeout 10
   --generation-database none
   --no-color
