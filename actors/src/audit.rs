@@ -93,7 +93,7 @@ pub struct AuditReport {
     pub in_flight: u64,
     /// Board entries read while looking for learners without a ledger.
     pub board_entries: u64,
-    /// Every difference found; at most [`MAX_LISTED`] are listed.
+    /// Every difference found; at most `MAX_LISTED` (10,000) are listed.
     pub differences: Vec<Difference>,
     pub difference_count: u64,
     /// Boards compared (empty when the boards could not be read).

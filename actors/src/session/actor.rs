@@ -2,7 +2,7 @@
 //! connections (a phone and a browser at once), the quiz in progress and its timer, and
 //! the subscription to the user's bus topic (job progress, XP from other instances).
 //! It outlives its last connection for a grace period, so a reconnect resumes. The
-//! quiz runs here only while this session holds its lease (see [`super::owner`]).
+//! quiz runs here only while this session holds its lease (see the private `owner` module).
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -8,7 +8,7 @@
 //! holding the quiz's lease ([`crate::ports::QuizOwners`]). The learner's sessions on
 //! other instances forward their quiz commands to it over the learner's bus topic and
 //! show the frames it publishes there, and take the quiz over when its lease runs out
-//! ([`owner`]).
+//! (the private `owner` module).
 
 pub mod actor;
 mod owner;
