@@ -420,13 +420,22 @@ impl Client {
         let Some(socket) = self.socket.as_mut() else {
             return false;
         };
-        match ws::send(socket, frame.to_string()).await {
-            Ok(()) => {
+        // Bounded: a socket whose far end stopped reading (a proxy whose upstream died
+        // with full buffers) would otherwise hold this client, and the run, for ever.
+        match tokio::time::timeout(REPLY_TIMEOUT, ws::send(socket, frame.to_string())).await {
+            Ok(Ok(())) => {
                 self.last_sent = Instant::now();
                 true
             }
-            Err(e) => {
+            Ok(Err(e)) => {
                 self.lose(classify("send", &e));
+                false
+            }
+            Err(_) => {
+                self.lose(format!(
+                    "send: not taken within {} s",
+                    REPLY_TIMEOUT.as_secs()
+                ));
                 false
             }
         }
