@@ -219,6 +219,12 @@ impl StreakRecord {
         if name == self.time_zone {
             return;
         }
+        // Nothing counted yet (a sign-up): no day to keep in the old zone, so the new one
+        // applies from the start, also to a grant stamped by a clock a little behind.
+        if self.zones.is_empty() && self.days.is_empty() && self.base.through.is_none() {
+            self.time_zone = name.to_string();
+            return;
+        }
         if self.zones.is_empty() {
             self.zones.push(ZoneSpan {
                 since: DateTime::<Utc>::UNIX_EPOCH,

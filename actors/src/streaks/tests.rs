@@ -490,3 +490,20 @@ fn freezes_and_breaks_are_noted_once() {
     assert_eq!(record.note(at("2026-03-10T18:00:00Z")), Noted::default());
     assert_eq!(record.note(at("2026-03-11T12:00:00Z")), Noted::default());
 }
+
+#[test]
+fn a_zone_set_before_anything_counted_applies_from_the_start() {
+    // Sign-up in Sydney: the record starts in UTC and gets its zone at once. A grant
+    // stamped a moment before that (another instance's clock) is still a Sydney day.
+    let mut record = StreakRecord::new("UTC", 10);
+    let signed_up = at("2026-12-05T13:30:00Z");
+    record.set_zone("Australia/Sydney", signed_up);
+    assert!(record.zones.is_empty());
+    let earlier = at("2026-12-05T13:29:59Z");
+    assert_eq!(record.date_at(earlier).to_string(), "2026-12-06");
+    // Once a day counted, a later change keeps the earlier days in their zone.
+    record.add_grant("level:1", 10, earlier);
+    record.set_zone("Europe/Berlin", at("2026-12-06T00:00:00Z"));
+    assert_eq!(record.date_at(earlier).to_string(), "2026-12-06");
+    assert_eq!(record.zones.len(), 2);
+}
