@@ -10,34 +10,16 @@ use chrono::Utc;
 use questpath::adapters::embedded::EmbeddedStore;
 use questpath::leaderboard::{Board, Week};
 use questpath::ports::{Leaderboard, ScoreUpdate, Standing, UserStore, XpStore};
-use questpath_test_support::{
-    ServerProcess, cql, http, redis_settings, redis_url, run, scylla_nodes,
-};
+use questpath_test_support::{ServerProcess, cql, redis_settings, redis_url, run, scylla_nodes};
 use uuid::Uuid;
 
-use super::BIN;
+use super::{BIN, pass_level};
 
 /// Passes the first level's quiz of a new learner; returns their id and the XP earned.
 async fn earn(server: &ServerProcess) -> (Uuid, i64) {
     let (token, level, _) = server.learner_ready_for_quiz().await;
     let level_id = level["id"].as_str().unwrap();
-    let client = http();
-    client
-        .get(server.url(&format!("/levels/{level_id}/quiz")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    let submitted: serde_json::Value = client
-        .post(server.url(&format!("/levels/{level_id}/quiz/submit")))
-        .bearer_auth(&token)
-        .json(&serde_json::json!({"score": 100, "passed": true, "time_taken": 0}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let submitted = pass_level(server, &token, level_id).await;
     let earned = submitted["xp_earned"].as_i64().unwrap();
     assert!(earned > 0, "{submitted}");
     let me: serde_json::Value = server

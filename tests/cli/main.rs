@@ -398,6 +398,32 @@ async fn serve_refuses_a_keyspace_older_than_the_binary() {
 
 /// A learner ready for their first level's quiz on a running server; returns the token,
 /// the level id and its reward.
+/// Takes the level's quiz through the legacy routes and submits a pass; returns the
+/// submit's answer.
+pub(crate) async fn pass_level(
+    server: &ServerProcess,
+    token: &str,
+    level_id: &str,
+) -> serde_json::Value {
+    let client = http();
+    client
+        .get(server.url(&format!("/levels/{level_id}/quiz")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    client
+        .post(server.url(&format!("/levels/{level_id}/quiz/submit")))
+        .bearer_auth(token)
+        .json(&serde_json::json!({"score": 100, "passed": true, "time_taken": 0}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 async fn learner_ready_for_quiz(server: &ServerProcess) -> (String, String, i64) {
     let (token, level, _) = server.learner_ready_for_quiz().await;
     let level_id = level["id"].as_str().unwrap().to_string();
@@ -465,22 +491,7 @@ async fn crash_during_grant_then_recover(point: &str) {
     let board = redis_port.leaderboard();
     let entry = board.entry(questpath::xp::ALL_TIME, user_id).await.unwrap();
     // Passing again the same day is a repass (a tenth), never a second first pass.
-    client
-        .get(restarted.url(&format!("/levels/{level_id}/quiz")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    let again: serde_json::Value = client
-        .post(restarted.url(&format!("/levels/{level_id}/quiz/submit")))
-        .bearer_auth(&token)
-        .json(&serde_json::json!({"score": 100, "passed": true, "time_taken": 0}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let again = pass_level(&restarted, &token, &level_id).await;
     redis_port.shutdown().await;
     let (status, _) = restarted.terminate();
 
@@ -702,22 +713,7 @@ async fn leaderboard_rebuild_restores_a_lost_board_from_the_ledger() {
     server.wait_healthy().await;
     let (token, level_id, reward) = learner_ready_for_quiz(&server).await;
     let client = http();
-    client
-        .get(server.url(&format!("/levels/{level_id}/quiz")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    let submitted: serde_json::Value = client
-        .post(server.url(&format!("/levels/{level_id}/quiz/submit")))
-        .bearer_auth(&token)
-        .json(&serde_json::json!({"score": 100, "passed": true, "time_taken": 0}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let submitted = pass_level(&server, &token, &level_id).await;
     assert_eq!(submitted["xp_earned"], reward);
     let me: serde_json::Value = client
         .get(server.url("/api/v1/me"))
