@@ -380,6 +380,31 @@ impl WsClient {
         }
     }
 
+    /// Skips frames until one satisfying `wanted` arrives, within `within` in all (for
+    /// waits longer than [`WsClient::next_json`]'s 5 s); `what` names it in the panic.
+    pub async fn next_where(
+        &mut self,
+        within: Duration,
+        what: &str,
+        wanted: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let frame = tokio::time::timeout(left, self.socket.next())
+                .await
+                .unwrap_or_else(|_| panic!("no {what} within {within:?}"))
+                .expect("socket open")
+                .expect("valid frame");
+            if let Message::Text(text) = frame {
+                let frame: Value = serde_json::from_str(text.as_str()).unwrap();
+                if wanted(&frame) {
+                    return frame;
+                }
+            }
+        }
+    }
+
     /// Waits for the close frame and returns its code.
     pub async fn closed_with(&mut self) -> u16 {
         loop {

@@ -169,30 +169,6 @@ async fn room(owner: &Endpoint, questions: usize) -> (String, String) {
     (room["code"].as_str().unwrap().to_string(), host_token)
 }
 
-/// The next frame satisfying `wanted`, skipping others, within `within`.
-async fn frame_where(
-    client: &mut WsClient,
-    within: Duration,
-    what: &str,
-    wanted: impl Fn(&Value) -> bool,
-) -> Value {
-    let deadline = Instant::now() + within;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let frame = tokio::time::timeout(left, client.socket.next())
-            .await
-            .unwrap_or_else(|_| panic!("no {what} within {within:?}"))
-            .expect("socket open")
-            .expect("valid frame");
-        if let Message::Text(text) = frame {
-            let frame: Value = serde_json::from_str(text.as_str()).unwrap();
-            if wanted(&frame) {
-                return frame;
-            }
-        }
-    }
-}
-
 /// A frame a test waits for: what it is called, and how it is recognised.
 type Wanted<'a> = (&'a str, &'a dyn Fn(&Value) -> bool);
 
@@ -231,10 +207,9 @@ async fn frames_where(
 
 /// The answer to the frame sent with id `re`.
 async fn answer_to(client: &mut WsClient, re: &str, within: Duration) -> Value {
-    frame_where(client, within, &format!("answer to {re}"), |f| {
-        f["re"] == re
-    })
-    .await
+    client
+        .next_where(within, &format!("answer to {re}"), |f| f["re"] == re)
+        .await
 }
 
 async fn join(client: &mut WsClient, code: &str, name: &str) -> Value {
@@ -297,10 +272,9 @@ async fn a_join_sent_while_a_killed_owners_lease_runs_is_answered() {
     assert_eq!(rejoined["type"], "room.joined", "{rejoined}");
     assert_eq!(rejoined["room"]["you"]["name"], "Doomed");
     assert!(rejoined["room"]["you"]["score"].as_u64().unwrap() >= 500);
-    let state = frame_where(&mut near, adoption_wait(), "room.state", |f| {
-        f["type"] == "room.state"
-    })
-    .await;
+    let state = near
+        .next_where(adoption_wait(), "room.state", |f| f["type"] == "room.state")
+        .await;
     assert_eq!(state["room"]["phase"], "reveal");
 
     // Play on: everyone who answers is answered.

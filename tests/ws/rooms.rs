@@ -1,11 +1,14 @@
 //! Multiplayer rooms played by real websocket clients: whole games, both scoring rules,
 //! streaks, late answers, host controls, reconnects, guests, results and XP.
 
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
+use async_trait::async_trait;
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use questpath::ports::{Bus, BusSubscription, PortResult};
 use questpath_test_support::{TestApp, WsClient, spawn_app, spawn_app_tuned};
 
 /// Questions whose answer is always `B`, 5 s each (the shortest a room allows).
@@ -863,4 +866,82 @@ async fn no_lobby_frame_arrives_after_the_first_question() {
         }
         assert!(seen_question, "player {i} saw the question");
     }
+}
+
+/// A bus whose room events are lost for a second from the first batch that closes a
+/// question, as Redis pub/sub loses what is published while a master restarts.
+struct LosesAClose {
+    inner: Arc<dyn Bus>,
+    outage: Mutex<Option<Instant>>,
+}
+
+#[async_trait]
+impl Bus for LosesAClose {
+    fn backend(&self) -> &'static str {
+        self.inner.backend()
+    }
+
+    async fn ping(&self) -> PortResult<()> {
+        self.inner.ping().await
+    }
+
+    async fn publish(&self, topic: &str, payload: &[u8]) -> PortResult<()> {
+        if topic.ends_with(":events") {
+            let now = Instant::now();
+            let mut outage = self.outage.lock().unwrap();
+            if outage.is_none()
+                && payload
+                    .windows(b"QuestionClosed".len())
+                    .any(|w| w == b"QuestionClosed")
+            {
+                *outage = Some(now + Duration::from_secs(1));
+            }
+            if outage.is_some_and(|until| now < until) {
+                return Ok(());
+            }
+        }
+        self.inner.publish(topic, payload).await
+    }
+
+    async fn subscribe(&self, topic: &str) -> PortResult<BusSubscription> {
+        self.inner.subscribe(topic).await
+    }
+}
+
+/// The chaos run's stuck game: the batch closing a question was lost, so the host never
+/// saw the close and never sent `room.next`, and the room waited for it. The room's beat
+/// shows the relay what it missed, and the state reaches everyone within seconds.
+/// (When the lost batch carried an acknowledgement, the relay's resent command already
+/// brought a later batch, and the gap showed; a close by the clock brings none.)
+#[actix_web::test]
+async fn a_close_lost_on_the_bus_reaches_everyone_as_the_state() {
+    let app = TestApp::builder()
+        .backends(|mut backends| {
+            backends.bus = Arc::new(LosesAClose {
+                inner: backends.bus.clone(),
+                outage: Mutex::new(None),
+            });
+            backends
+        })
+        .start()
+        .await;
+    let (_, mut host, mut players) = seated(&app, 1, json!({"questions": questions(2)})).await;
+    host_does(&mut host, "room.start").await;
+    let (_, player, _) = &mut players[0];
+    player.next_of("room.question").await;
+    // Nobody answers: the question closes by its clock (5 s), and its batch and
+    // whatever follows for a second are lost. Nothing held waits for an answer then.
+    for client in [&mut host, player] {
+        let state = client
+            .next_where(Duration::from_secs(10), "room.state", |frame| {
+                assert_ne!(frame["type"], "room.question_closed", "{frame}");
+                frame["type"] == "room.state"
+            })
+            .await;
+        assert_eq!(state["room"]["phase"], "reveal", "{state}");
+    }
+    // The game goes on.
+    host_does(&mut host, "room.next").await;
+    let question = players[0].1.next_of("room.question").await;
+    assert_eq!(question["index"], 1);
 }

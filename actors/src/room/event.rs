@@ -63,6 +63,13 @@ pub struct Batch {
     /// batch (a batch may carry only acknowledgements).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub acks: Vec<Ack>,
+    /// A beat: no events, `seq` is the last batch's. An idle room sends one now and
+    /// then, so a relay that missed the room's last batch (published while the bus was
+    /// down) notices, though no batch follows it, and asks for the state; without it a
+    /// host waiting for a close that was lost and a room waiting for the host's
+    /// `room.next` would wait for each other.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub beat: bool,
 }
 
 /// Every ticket of relay `from` up to `done` was handled by the room: the relay stops
@@ -274,6 +281,7 @@ mod tests {
                 ),
             ],
             acks: Vec::new(),
+            beat: false,
         };
         let before = format!(
             r#"{{"seq":3,"at":"2027-01-15T08:00:00Z","events":[{{"to":{{"Player":"{player}"}},"message":{{"Done":{{"re":null}}}},"detach":true}},{{"to":"All","message":{{"Done":{{"re":"r1"}}}}}}]}}"#
@@ -319,6 +327,7 @@ mod tests {
                 from: relay,
                 done: 4,
             }],
+            beat: false,
         };
         match RoomBusEvent::decode(&RoomBusEvent::Batch(batch).encode()) {
             Some(RoomBusEvent::Batch(read)) => {

@@ -264,6 +264,19 @@ impl Relay {
     /// the room for its players' state.
     fn receive(&mut self, rooms: &Arc<Rooms>, batch: Batch) {
         let room_id = self.room_id;
+        if batch.beat {
+            // A beat repeats the number of the room's last batch: ahead of ours, that
+            // batch was missed, and nothing may follow it soon.
+            if self.last_seq.is_some_and(|last| batch.seq > last) {
+                tracing::warn!(%room_id, "the room's last events missed: asking for the state");
+                let players = self.players();
+                self.send(rooms, Command::Resync { players });
+            }
+            if self.last_seq.is_none_or(|last| batch.seq > last) {
+                self.last_seq = Some(batch.seq);
+            }
+            return;
+        }
         match self.last_seq {
             Some(last) if batch.seq <= last => return,
             Some(last) if batch.seq > last + 1 => {

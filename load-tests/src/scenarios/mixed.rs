@@ -988,14 +988,7 @@ async fn run_game(
                                 phase = HostPhase::Lobby { start_at: now };
                             }
                         }
-                        "question" => {
-                            let index = snapshot["question"]["index"].as_u64().unwrap_or(0);
-                            let left = snapshot["question"]["remaining_ms"].as_u64().unwrap_or(0);
-                            phase = HostPhase::Question {
-                                index: index as u32,
-                                stuck_at: now + Duration::from_millis(left) + STUCK_AFTER,
-                            };
-                        }
+                        "question" => phase = question_phase(&snapshot, now),
                         "reveal" => phase = HostPhase::Reveal { next_at: now },
                         "ended" => {
                             out.games_ended += 1;
@@ -1026,6 +1019,25 @@ async fn run_game(
                     continue;
                 }
                 match f.kind.as_str() {
+                    // Sent when this host's instance missed some of the room's events.
+                    "room.state" => {
+                        let snapshot = f.room.unwrap_or(Value::Null);
+                        match (snapshot["phase"].as_str().unwrap_or(""), phase) {
+                            ("question", HostPhase::Question { index, .. })
+                                if u64::from(index)
+                                    == snapshot["question"]["index"].as_u64().unwrap_or(0) => {}
+                            ("question", _) => phase = question_phase(&snapshot, now),
+                            ("reveal", HostPhase::Question { .. }) => {
+                                phase = HostPhase::Reveal { next_at: now }
+                            }
+                            ("ended", _) => {
+                                out.games_ended += 1;
+                                out.ended.add("ended (seen in a state)");
+                                return;
+                            }
+                            _ => {}
+                        }
+                    }
                     "room.roster" => {
                         if let HostPhase::Lobby { start_at } = phase
                             && f.players.as_ref().and_then(Value::as_u64).unwrap_or(0)
@@ -1117,6 +1129,16 @@ async fn run_game(
                 }
             }
         }
+    }
+}
+
+/// The host's phase from a room snapshot in the question phase.
+fn question_phase(snapshot: &Value, now: Instant) -> HostPhase {
+    let index = snapshot["question"]["index"].as_u64().unwrap_or(0);
+    let left = snapshot["question"]["remaining_ms"].as_u64().unwrap_or(0);
+    HostPhase::Question {
+        index: index as u32,
+        stuck_at: now + Duration::from_millis(left) + STUCK_AFTER,
     }
 }
 
@@ -1322,6 +1344,21 @@ async fn play_game(
                         if pending.is_some_and(|(q, _)| Some(q) == f.question_index()) =>
                     {
                         pending = None;
+                    }
+                    // Sent when this player's instance missed some of the room's events.
+                    "room.state" => {
+                        let snapshot = f.room.as_ref().unwrap_or(&Value::Null);
+                        let index = snapshot["question"]["index"].as_u64().unwrap_or(0) as u32;
+                        let done = snapshot["you"]["answered"].as_bool().unwrap_or(false);
+                        match snapshot["phase"].as_str() {
+                            Some("question")
+                                if !done && !answered.contains(&index) && pending.is_none() =>
+                            {
+                                pending = Some((index, now));
+                            }
+                            Some("reveal") => pending = None,
+                            _ => {}
+                        }
                     }
                     "room.final" => final_seen = true,
                     "room.ended" => {

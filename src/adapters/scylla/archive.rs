@@ -22,12 +22,12 @@ use chrono::{DateTime, Utc};
 use futures_util::{TryStreamExt, stream};
 use scylla::DeserializeRow;
 use scylla::client::session::Session;
-use scylla::statement::batch::{Batch, BatchType};
+use scylla::statement::batch::BatchType;
 use scylla::statement::prepared::PreparedStatement;
 use uuid::Uuid;
 
 use super::connect::ConnectError;
-use super::store::{ScyllaStore, internal, prepare, unavailable};
+use super::store::{ScyllaStore, idempotent_batch, internal, prepare, unavailable};
 use crate::config::ScyllaSettings;
 use questpath_actors::ports::store::{ArchiveStore, ArchivedEntry, ArchivedWeek, StoreResult};
 
@@ -170,7 +170,7 @@ enum Write<'e> {
 impl ScyllaStore {
     /// One unlogged batch of rank rows, all of one partition.
     async fn insert_ranks(&self, period: &str, rows: &[&ArchivedEntry]) -> StoreResult<()> {
-        let mut batch = Batch::new(BatchType::Unlogged);
+        let mut batch = idempotent_batch(BatchType::Unlogged);
         let mut values = Vec::with_capacity(rows.len());
         for entry in rows {
             batch.append_statement(self.archive.insert_rank.clone());

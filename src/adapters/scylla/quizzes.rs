@@ -24,7 +24,7 @@ use scylla::statement::prepared::PreparedStatement;
 use uuid::Uuid;
 
 use super::connect::ConnectError;
-use super::store::{ScyllaStore, internal, prepare, unavailable};
+use super::store::{ScyllaStore, idempotent_batch, internal, prepare, unavailable};
 use crate::config::ScyllaSettings;
 use questpath_actors::ports::store::{
     QuizQuestion, QuizStore, QuizSummary, SavedQuiz, StoreError, StoreResult,
@@ -59,7 +59,7 @@ impl QuizStatements {
         ))
         .await?;
         let delete_row = prepare(format!("DELETE FROM {ks}.quizzes WHERE quiz_id = ?")).await?;
-        let mut delete_quiz = Batch::new(BatchType::Logged);
+        let mut delete_quiz = idempotent_batch(BatchType::Logged);
         delete_quiz.append_statement(delete_entry);
         delete_quiz.append_statement(delete_row);
         Ok(QuizStatements {

@@ -14,6 +14,7 @@ use scylla::deserialize::row::DeserializeRow;
 use scylla::errors::ExecutionError;
 use scylla::response::query_result::QueryResult;
 use scylla::serialize::row::SerializeRow;
+use scylla::statement::batch::{Batch, BatchType};
 use scylla::statement::prepared::PreparedStatement;
 use scylla::value::CqlValue;
 use serde::Serialize;
@@ -183,15 +184,36 @@ impl StoreBackend for ScyllaStore {
 
 /// Prepares one statement; a failure is reported like an unreachable cluster, since
 /// start-up cannot go on either way.
+///
+/// Every statement but a conditional one is marked idempotent, so the driver sends it
+/// again to another replica when its node's connection breaks before an answer (a node
+/// stopping): reads and plain writes of given values (no counters, no list appends in
+/// the schema) give the same result twice. A lightweight transaction is not: run twice,
+/// the second run reports "not applied" for what the first did.
 pub(super) async fn prepare(
     session: &Session,
     settings: &ScyllaSettings,
     cql: String,
 ) -> Result<PreparedStatement, ConnectError> {
-    session
+    let mut statement = session
         .prepare(cql.as_str())
         .await
-        .map_err(|e| unreachable(settings, format!("prepare {cql}: {e}")))
+        .map_err(|e| unreachable(settings, format!("prepare {cql}: {e}")))?;
+    statement.set_is_idempotent(!is_conditional(&cql));
+    Ok(statement)
+}
+
+/// Whether `cql` is a lightweight transaction (`IF NOT EXISTS`, `IF EXISTS`, `IF col = ?`).
+fn is_conditional(cql: &str) -> bool {
+    cql.split_whitespace().any(|word| word == "IF")
+}
+
+/// A batch marked idempotent: every batch of this store writes given values without
+/// conditions (see [`prepare`]).
+pub(super) fn idempotent_batch(kind: BatchType) -> Batch {
+    let mut batch = Batch::new(kind);
+    batch.set_is_idempotent(true);
+    batch
 }
 
 pub(super) fn unavailable(e: ExecutionError) -> StoreError {
@@ -275,4 +297,29 @@ impl LwtOutcome {
 /// Whether a lightweight transaction applied.
 pub(super) fn lwt_applied(result: QueryResult) -> StoreResult<bool> {
     LwtOutcome::read(result).map(|outcome| outcome.applied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_conditional;
+
+    #[test]
+    fn only_lightweight_transactions_are_conditional() {
+        for cql in [
+            "INSERT INTO ks.xp_ledger (a, b) VALUES (?, ?) IF NOT EXISTS",
+            "UPDATE ks.users SET total_xp = ? WHERE user_id = ? IF EXISTS",
+            "UPDATE ks.streaks SET version = ?, record = ? WHERE user_id = ? IF version = ?",
+            "DELETE FROM ks.users_by_email WHERE email = ? IF user_id = ?",
+        ] {
+            assert!(is_conditional(cql), "{cql}");
+        }
+        for cql in [
+            "SELECT total_xp FROM ks.users WHERE user_id = ?",
+            "INSERT INTO ks.refresh_tokens (token_hash, user_id) VALUES (?, ?) USING TTL ?",
+            "UPDATE ks.levels SET completed_topics = completed_topics + ? WHERE goal_id = ?",
+            "DELETE FROM ks.notifications WHERE user_id = ? AND notification_id = ?",
+        ] {
+            assert!(!is_conditional(cql), "{cql}");
+        }
+    }
 }

@@ -35,13 +35,13 @@ use chrono::{DateTime, Utc};
 use scylla::DeserializeRow;
 use scylla::client::session::Session;
 use scylla::statement::Consistency;
-use scylla::statement::batch::{Batch, BatchType};
+use scylla::statement::batch::BatchType;
 use scylla::statement::prepared::PreparedStatement;
 use scylla::value::{CqlTimestamp, CqlValue};
 use uuid::Uuid;
 
 use super::connect::ConnectError;
-use super::store::{ScyllaStore, internal, lwt_applied, prepare, unavailable};
+use super::store::{ScyllaStore, idempotent_batch, internal, lwt_applied, prepare, unavailable};
 use crate::config::ScyllaSettings;
 use questpath_actors::ports::store::{RetiredXp, RetiredXpEntry, StoreResult, XpEntry, XpStore};
 
@@ -377,7 +377,7 @@ impl XpStore for ScyllaStore {
         let retired_id = Uuid::new_v4();
         let mut total = 0i64;
         for (chunk_at, chunk) in entries.chunks(RETIRE_BATCH).enumerate() {
-            let mut batch = Batch::new(BatchType::Logged);
+            let mut batch = idempotent_batch(BatchType::Logged);
             let mut values: Vec<Vec<CqlValue>> = Vec::with_capacity(chunk.len() * 2);
             for (i, entry) in chunk.iter().enumerate() {
                 let position = i32::try_from(chunk_at * RETIRE_BATCH + i).map_err(internal)?;

@@ -49,6 +49,9 @@ const SAVE_EVERY: Duration = Duration::from_secs(1);
 const TICK: Duration = Duration::from_millis(250);
 /// Players in the lobby are told the count at most this often.
 const LOBBY_EVERY: Duration = Duration::from_secs(1);
+/// A room that published nothing for this long publishes a beat (see [`Batch::beat`]):
+/// how long a relay can go without noticing that it missed the room's last batch.
+const BEAT_EVERY: Duration = Duration::from_secs(2);
 
 pub struct RoomActor {
     game: Game,
@@ -71,6 +74,8 @@ pub struct RoomActor {
     saver: tokio::sync::watch::Sender<Write>,
     saved_phase: Option<RoomPhase>,
     last_save: Instant,
+    /// When the last batch or beat went to the publisher.
+    last_published: Instant,
     unsaved: bool,
     handed_over: bool,
     /// The room's commands topic, subscribed before the room was listed (so nothing
@@ -128,6 +133,7 @@ impl RoomActor {
             saver,
             saved_phase: None,
             last_save: Instant::now(),
+            last_published: Instant::now(),
             unsaved: true,
             handed_over: false,
             inbox: Some(inbox),
@@ -191,8 +197,26 @@ impl RoomActor {
             at: Utc::now(),
             events: std::mem::take(&mut self.outbox),
             acks: self.tickets.take_acks(),
+            beat: false,
         };
+        self.last_published = Instant::now();
         let _ = self.publisher.send(RoomBusEvent::Batch(batch).encode());
+    }
+
+    /// Publishes a beat when the room has been quiet for [`BEAT_EVERY`].
+    fn beat(&mut self) {
+        if self.last_published.elapsed() < BEAT_EVERY {
+            return;
+        }
+        let beat = Batch {
+            seq: self.seq,
+            at: Utc::now(),
+            events: Vec::new(),
+            acks: Vec::new(),
+            beat: true,
+        };
+        self.last_published = Instant::now();
+        let _ = self.publisher.send(RoomBusEvent::Batch(beat).encode());
     }
 
     /// Flushes soon: commands arriving together share one batch.
@@ -311,6 +335,9 @@ impl RoomActor {
             self.empty_since = None;
         }
         self.settle(ctx);
+        if !self.flush_scheduled {
+            self.beat();
+        }
     }
 }
 

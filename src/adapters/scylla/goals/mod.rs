@@ -27,7 +27,9 @@ use scylla::statement::prepared::PreparedStatement;
 use uuid::Uuid;
 
 use super::connect::ConnectError;
-use super::store::{ScyllaStore, internal, prepare, to_int, to_text, unavailable};
+use super::store::{
+    ScyllaStore, idempotent_batch, internal, prepare, to_int, to_text, unavailable,
+};
 use crate::config::ScyllaSettings;
 use questpath_actors::ports::store::{
     Goal, GoalStatus, GoalStore, Level, LevelStatus, NewGoal, Page, Question, StoreError,
@@ -84,10 +86,10 @@ impl GoalStatements {
             "DELETE FROM {ks}.goals_by_user WHERE user_id = ? AND goal_id = ?"
         ))
         .await?;
-        let mut insert_goal = Batch::new(BatchType::Logged);
+        let mut insert_goal = idempotent_batch(BatchType::Logged);
         insert_goal.append_statement(insert_goal_row);
         insert_goal.append_statement(insert_goal_entry);
-        let mut delete_goal = Batch::new(BatchType::Logged);
+        let mut delete_goal = idempotent_batch(BatchType::Logged);
         delete_goal.append_statement(delete_goal_entry.clone());
         delete_goal.append_statement(delete_goal_row.clone());
         Ok(GoalStatements {
