@@ -402,3 +402,54 @@ async fn a_command_no_room_takes_is_answered_unavailable_after_the_lease_and_a_m
     assert_eq!(nowhere["code"], "not_in_room", "{nowhere}");
     cql::drop_keyspace(&scylla_nodes(), &keyspace).await;
 }
+
+/// The chaos run's Redis restart: a live room's directory entry and saved game were lost
+/// with the master's keys, and a relay on another instance that looked the room up in
+/// that moment told its players the room was gone (`unavailable`) while the game went on
+/// without them. A relay that heard from the room lately (its batches, its beats every
+/// 2 s) waits for the owner to list the room again.
+#[actix_web::test]
+async fn a_live_room_that_lost_its_directory_entry_is_not_closed_elsewhere() {
+    let (vars, keyspace) = deployment().await;
+    let a = TestApp::builder().envs(&vars).configured().start().await;
+    let b = TestApp::builder().envs(&vars).configured().start().await;
+    let (code, host_token) = room(&a, 2).await;
+    let mut host = a.connect(&host_token).await;
+    join(&mut host, &code, "Host").await;
+    let player_token = b.learner().await;
+    let mut player = b.connect(&player_token).await;
+    join(&mut player, &code, "Far").await;
+    host.send(json!({"type": "room.start", "id": "start"}))
+        .await;
+    answer_to(&mut host, "start", Duration::from_secs(5)).await;
+    player.next_of("room.question").await;
+
+    // The entry and the saved game vanish, again and again for 4 s (longer than the
+    // relays' look-ups every 1.5 s), as if the owner's refreshes met the restarting node.
+    let dir = tempfile::tempdir().unwrap();
+    let borrowed: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let cache = Backends::connect(&test_settings(dir.path(), &borrowed))
+        .await
+        .unwrap()
+        .cache;
+    let until = Instant::now() + Duration::from_secs(4);
+    while Instant::now() < until {
+        for key in [format!("room-code:{code}"), format!("room-snapshot:{code}")] {
+            cache.delete(&key).await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // The far player is still in the game: not told it ended, and answered.
+    player
+        .send(json!({"type": "room.answer", "id": "a0", "question": 0, "option": "B"}))
+        .await;
+    let answered = player
+        .next_where(Duration::from_secs(5), "the answer's ack", |f| {
+            assert_ne!(f["type"], "room.ended", "closed while alive: {f}");
+            f["re"] == "a0"
+        })
+        .await;
+    assert_eq!(answered["type"], "room.answer_ack", "{answered}");
+    cql::drop_keyspace(&scylla_nodes(), &keyspace).await;
+}

@@ -84,6 +84,8 @@ pub(super) struct Relay {
     members: HashMap<Uuid, Member>,
     by_player: HashMap<Uuid, Vec<Uuid>>,
     last_seq: Option<u64>,
+    /// When the room last published to this relay (a batch or a beat).
+    last_heard: Option<Instant>,
     /// This relay as its tickets name it (a new one per run: tickets count from 1).
     sender: Uuid,
     /// Whether the owner acknowledges tickets (else commands go plain, unheld).
@@ -106,6 +108,7 @@ impl Relay {
             members: HashMap::new(),
             by_player: HashMap::new(),
             last_seq: None,
+            last_heard: None,
             sender: Uuid::new_v4(),
             tickets: entry.tickets,
             last_ticket: 0,
@@ -264,6 +267,7 @@ impl Relay {
     /// the room for its players' state.
     fn receive(&mut self, rooms: &Arc<Rooms>, batch: Batch) {
         let room_id = self.room_id;
+        self.last_heard = Some(Instant::now());
         if batch.beat {
             // A beat repeats the number of the room's last batch: ahead of ours, that
             // batch was missed, and nothing may follow it soon.
@@ -343,6 +347,15 @@ impl Relay {
                         .collect();
                     self.send(rooms, Command::Reattach { players });
                 }
+            }
+            // Not listed, but heard from lately: its entry was lost with Redis's data
+            // (a master restarted, a flush) and the owner lists it again at its next
+            // refresh. Closing it here would end a live game for these players.
+            _ if self
+                .last_heard
+                .is_some_and(|heard| heard.elapsed() < OWNER_SILENCE) =>
+            {
+                tracing::info!(%room_id, "room not listed but alive: waiting for its owner to list it again");
             }
             _ => {
                 tracing::warn!(%room_id, "room owner gone: closing the room for local players");
@@ -491,6 +504,10 @@ pub const ACK_WAIT: Duration = Duration::from_secs(1);
 /// How long past the directory lease (within which a dead owner's room is adopted) a
 /// command is held before its sender is told `unavailable`.
 pub const HOLD_MARGIN: Duration = Duration::from_secs(15);
+
+/// A room not listed in the directory is taken for gone only when it has not published
+/// (a batch, or a beat every [`BEAT_EVERY`](super::actor::BEAT_EVERY)) for this long.
+const OWNER_SILENCE: Duration = Duration::from_secs(3 * super::actor::BEAT_EVERY.as_secs());
 
 /// Most commands one relay holds at once (more are refused `unavailable`).
 const MAX_HELD: usize = 10_000;

@@ -51,7 +51,7 @@ const TICK: Duration = Duration::from_millis(250);
 const LOBBY_EVERY: Duration = Duration::from_secs(1);
 /// A room that published nothing for this long publishes a beat (see [`Batch::beat`]):
 /// how long a relay can go without noticing that it missed the room's last batch.
-const BEAT_EVERY: Duration = Duration::from_secs(2);
+pub(in crate::room) const BEAT_EVERY: Duration = Duration::from_secs(2);
 
 pub struct RoomActor {
     game: Game,
