@@ -63,7 +63,8 @@ const HEARTBEAT: Duration = Duration::from_secs(10);
 /// First wait after a failure, doubled per failure up to [`BACKOFF_MAX`].
 const BACKOFF_FIRST: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(4);
-/// An unanswered `room.join` is sent again after this.
+/// An unanswered `room.join` is sent again after this (a failure after
+/// [`REPLY_TIMEOUT`]).
 const JOIN_RETRY: Duration = Duration::from_secs(2);
 /// A room question that has not closed this long after its deadline is stuck: the host
 /// ends the game.
@@ -914,6 +915,8 @@ async fn run_game(
     let mut fresh_socket = false;
     // The `room.join` waiting for its answer: its id and when it went out.
     let mut joining: Option<(String, Instant)> = None;
+    // When the first of the `room.join`s still unanswered went out (resent every 2 s).
+    let mut join_since: Option<Instant> = None;
     let mut command: Option<(String, Instant)> = None;
     let mut id = 0u64;
     let stuck_after = plan.question_time + STUCK_AFTER;
@@ -943,6 +946,7 @@ async fn run_game(
                 continue;
             }
             joining = Some((re, Instant::now()));
+            join_since.get_or_insert_with(Instant::now);
         }
         let wake = match phase {
             HostPhase::Lobby { start_at } => start_at,
@@ -962,6 +966,7 @@ async fn run_game(
                     let Some((_, sent)) = joining.take() else {
                         continue;
                     };
+                    let sent = join_since.take().unwrap_or(sent);
                     if f.kind == "error" {
                         let code = f.code.unwrap_or_default();
                         c.timeline
@@ -1079,9 +1084,14 @@ async fn run_game(
                 if let Some((_, sent)) = &joining
                     && now >= *sent + JOIN_RETRY
                 {
+                    // Sent again; a failure only once unanswered as long as any reply
+                    // may take (a slow join in a busy second is not a lost one).
                     out.joins_repeated += 1;
-                    c.timeline
-                        .failed(Kind::Room, "host room.join unanswered for 2 s");
+                    if join_since.is_some_and(|since| now >= since + REPLY_TIMEOUT) {
+                        c.timeline
+                            .failed(Kind::Room, "host room.join unanswered for 10 s");
+                        join_since = None;
+                    }
                     need_join = true;
                     continue;
                 }
@@ -1196,6 +1206,8 @@ async fn play_game(
     let mut fresh_socket = false;
     let mut joined_once = false;
     let mut joining: Option<(String, Instant)> = None;
+    // When the first of the `room.join`s still unanswered went out (resent every 2 s).
+    let mut join_since: Option<Instant> = None;
     // The question to answer and when; the answer waiting for its ack.
     let mut pending: Option<(u32, Instant)> = None;
     let mut in_flight: Option<(String, u32, Instant)> = None;
@@ -1248,6 +1260,7 @@ async fn play_game(
                 continue;
             }
             joining = Some((re, Instant::now()));
+            join_since.get_or_insert_with(Instant::now);
         }
         // At least once a second, to notice a newer game.
         let mut wake = (last_frame + idle_limit).min(Instant::now() + Duration::from_secs(1));
@@ -1266,6 +1279,7 @@ async fn play_game(
                     let Some((_, sent)) = joining.take() else {
                         continue;
                     };
+                    let sent = join_since.take().unwrap_or(sent);
                     if f.kind == "error" {
                         let code = f.code.unwrap_or_default();
                         if matches!(code.as_str(), "room_not_found" | "room_ended" | "kicked") {
@@ -1380,9 +1394,14 @@ async fn play_game(
                 if let Some((_, sent)) = &joining
                     && now >= *sent + JOIN_RETRY
                 {
+                    // Sent again; a failure only once unanswered as long as any reply
+                    // may take (a slow join in a busy second is not a lost one).
                     out.joins_repeated += 1;
-                    c.timeline
-                        .failed(Kind::Room, "player room.join unanswered for 2 s");
+                    if join_since.is_some_and(|since| now >= since + REPLY_TIMEOUT) {
+                        c.timeline
+                            .failed(Kind::Room, "player room.join unanswered for 10 s");
+                        join_since = None;
+                    }
                     need_join = true;
                     continue;
                 }
