@@ -33,6 +33,17 @@
 # of CHAOS_ROOM_PLAYERS (10) players playing games back to back. CHAOS_QUIZ_RATE (answers/s)
 # and CHAOS_HTTP_RATE override the two rates.
 #
+# The capacity run (CHAOS_FAULTS=none, for docs/capacity.md): the same deployment and
+# load without faults, measured by load-tests/backend_stats.py. Between 20 % and 90 % of
+# the load it records the CPU of every instance, nginx, the generator, each Redis master
+# and each Cassandra node, Redis's own time per command (INFO commandstats) and the CQL
+# replica operations (system_views). After the load it probes what the mix cannot
+# separate (backend_stats.py probe): with CHAOS_PROBE_LEARNERS (300) new learners, the REST
+# mix's reads and write, session refreshes, and one level pass each (with its XP grant),
+# each step measured the same way. All of it goes
+# to results/mixed-capacity-<stamp>-backends.json. The CQL counters need the Python
+# driver, installed once from PyPI into .services/cql-venv.
+#
 # Exit status: 0 every check passed, 1 a check failed, 2 the run could not be set up.
 # Everything this script starts is stopped on exit (a trap), services it reused are left
 # running; the work folder (logs, reports, faults.json) is printed at the end.
@@ -61,8 +72,13 @@ FINAL_WAIT="${CHAOS_FINAL_WAIT:-90}"
 read -r -a PORTS <<<"${CHAOS_PORTS:-18181 18182 18183}"
 NGINX_PORT="${CHAOS_NGINX_PORT:-18180}"
 read -r -a REDIS_PORTS <<<"${CHAOS_REDIS_PORTS:-7100 7101 7102}"
-# The faults can be narrowed for a trial (CHAOS_FAULTS="kill flush").
+# The faults can be narrowed for a trial (CHAOS_FAULTS="kill flush"). CHAOS_FAULTS=none
+# runs none and measures instead (the capacity run, below).
 read -r -a FAULTS <<<"${CHAOS_FAULTS:-kill redis-restart flush cassandra-stop}"
+MEASURE=0
+if [[ ${FAULTS[*]} == none ]]; then FAULTS=() MEASURE=1; fi
+PROBE_LEARNERS="${CHAOS_PROBE_LEARNERS:-300}"
+CQL_DRIVER_VERSION=3.30.1
 STAMP="$(date -u +%Y%m%dT%H%M%S)"
 KEYSPACE="chaos_${STAMP,,}"
 PREFIX="chaos_${STAMP}:"
@@ -88,6 +104,7 @@ OWN_REDIS=0 OWN_CASSANDRA=0
 INSTANCE_PIDS=() NGINX_PID="" LOAD_PID=""
 FAULTS_FILE="$WORK/faults.json"
 REPORT="$OUT/mixed-chaos-$STAMP.json"
+((MEASURE)) && REPORT="$OUT/mixed-capacity-$STAMP.json"
 READY_FILE="$WORK/load-started"
 
 instance_env() { # INDEX
@@ -359,12 +376,57 @@ for fault in "${FAULTS[@]}"; do
   "fault_${fault//-/_}"
 done
 
+# --- measurements (capacity run) --------------------------------------------------------
+STATS_PY=python3
+STATS_ARGS=()
+stats() { # MODE [ARGS...]: backend_stats.py on this run's processes and nodes
+  local i n pid
+  STATS_ARGS=(--keyspace "$KEYSPACE")
+  for i in "${!INSTANCE_PIDS[@]}"; do STATS_ARGS+=(--pid "server-$i=${INSTANCE_PIDS[$i]}"); done
+  STATS_ARGS+=(--pid "nginx-0=$NGINX_PID")
+  for pid in $(pgrep -P "$NGINX_PID"); do STATS_ARGS+=(--pid "nginx-$pid=$pid"); done
+  [[ -n $LOAD_PID ]] && STATS_ARGS+=(--pid "generator=$LOAD_PID")
+  for n in 1 2 3; do
+    pid=$(cat "$QP_SERVICES_DIR/cassandra-127.0.1.$n/cassandra.pid" 2>/dev/null) || continue
+    STATS_ARGS+=(--pid "cassandra-$n=$pid" --cql "127.0.1.$n")
+  done
+  for n in "${REDIS_PORTS[@]}"; do STATS_ARGS+=(--redis "127.0.0.1:$n"); done
+  "$STATS_PY" load-tests/backend_stats.py "$1" "${STATS_ARGS[@]}" "${@:2}"
+}
+if ((MEASURE)); then
+  VENV="$QP_SERVICES_DIR/cql-venv"
+  if ! "$VENV/bin/python" -c "import cassandra" 2>/dev/null; then
+    qp_log "installing cassandra-driver $CQL_DRIVER_VERSION (PyPI) into $VENV"
+    if ! python3 -m venv "$VENV" ||
+      ! "$VENV/bin/pip" install --quiet --disable-pip-version-check "cassandra-driver==$CQL_DRIVER_VERSION"; then
+      qp_err "cannot install the CQL driver for the measurements"
+      exit 2
+    fi
+  fi
+  STATS_PY="$VENV/bin/python"
+  at_fraction 0.2 || { qp_err "the generator stopped early"; exit 1; }
+  stats snapshot >"$WORK/stats-start.json"
+  at_fraction 0.9 || { qp_err "the generator stopped early"; exit 1; }
+  stats snapshot >"$WORK/stats-end.json"
+  qp_log "backend counters recorded between 20 % and 90 % of the load"
+fi
+
 qp_log "faults done; waiting for the load and the final check"
 LOAD_RC=0
 wait "$LOAD_PID" || LOAD_RC=$?
 LOAD_PID=""
 tail -n 40 "$WORK/load.log"
 [[ $LOAD_RC -eq 0 ]] || qp_err "questpath-load exited with $LOAD_RC (see $WORK/load.log)"
+
+if ((MEASURE)); then
+  qp_log "probe: $PROBE_LEARNERS new learners read, write, refresh and pass a level, each step measured"
+  stats probe --url "http://127.0.0.1:$NGINX_PORT" --learners "$PROBE_LEARNERS" \
+    >"$WORK/probe.json" 2>"$WORK/probe.log" || { qp_err "the probe failed: $WORK/probe.log"; exit 1; }
+  python3 load-tests/capacity_report.py --report "$REPORT" --start "$WORK/stats-start.json" \
+    --end "$WORK/stats-end.json" --probe "$WORK/probe.json" --duration "$DURATION" \
+    >"${REPORT%.json}-backends.json" || { qp_err "capacity_report.py failed"; exit 1; }
+  qp_log "backends: ${REPORT%.json}-backends.json"
+fi
 
 # --- checks ---------------------------------------------------------------------------
 AUDIT_RC=0
