@@ -671,6 +671,20 @@ def game():
         12,
         8,
     )
+    L.add(
+        stat(
+            "Stale XP marks dropped",
+            f'sum(increase({m("questpath_xp_pending_dropped_total")}[$__range]))',
+            description=(
+                "Pending XP marks older than QUESTPATH_XP_PENDING_STALE_SECS whose grant never "
+                "reached the ledger, dropped by recovery (each also logged as a warning). "
+                "Anything but 0 is worth a look: run `questpath audit xp`."
+            ),
+            steps=((1, "orange"),),
+        ),
+        6,
+        4,
+    )
     L.row("Rooms")
     L.add(
         stat(
