@@ -270,7 +270,7 @@ impl Accounts {
             notifications: self.notifications.all(id).await?,
             streak: match self.xp.streaks() {
                 Some(streaks) => streaks.record(id).await?,
-                None => store.streak(id).await?.map(|s| s.record),
+                None => store.streak_to_show(id).await?.map(|s| s.record),
             },
             mail: store.mail_settings(id).await?,
         })

@@ -77,9 +77,13 @@ async fn streak_record_reads_back_exactly_with_its_version(store: Arc<dyn Store>
     second.days.get_mut(&date("2026-12-01")).unwrap().xp = 60;
     assert!(store.put_streak(user, &second, Some(1)).await.unwrap());
     let stored = store.streak(user).await.unwrap().expect("written");
-    assert_eq!((stored.record, stored.version), (second, 2));
+    assert_eq!((stored.record, stored.version), (second.clone(), 2));
+    // The read to show sees every completed write too, version included.
+    let shown = store.streak_to_show(user).await.unwrap().expect("written");
+    assert_eq!((shown.record, shown.version), (second, 2));
     // Another learner's record is apart.
     assert_eq!(store.streak(Uuid::new_v4()).await.unwrap(), None);
+    assert_eq!(store.streak_to_show(Uuid::new_v4()).await.unwrap(), None);
 }
 
 async fn a_stale_version_writes_nothing(store: Arc<dyn Store>) {

@@ -89,12 +89,16 @@ impl Streaks {
 
     /// The stored record, if any (for the learner's export).
     pub async fn record(&self, user_id: Uuid) -> Result<Option<StreakRecord>, StoreError> {
-        Ok(self.store.streak(user_id).await?.map(|s| s.record))
+        Ok(self.store.streak_to_show(user_id).await?.map(|s| s.record))
     }
 
-    /// The learner's streak and today's progress now.
+    /// The learner's streak and today's progress now (to show: a write still being
+    /// decided may be missing, see [`crate::ports::store::StreakStore::streak_to_show`]).
     pub async fn view(&self, user_id: Uuid) -> Result<StreakView, StoreError> {
-        let (record, _) = self.load(user_id).await?;
+        let record = match self.store.streak_to_show(user_id).await? {
+            Some(stored) => stored.record,
+            None => StreakRecord::new(DEFAULT_ZONE, DEFAULT_GOAL),
+        };
         Ok(record.view(self.clock.now()))
     }
 

@@ -1,7 +1,9 @@
 //! Streak records and the at-risk index on CQL (see docs/data-model.md, Q40 and Q41).
 //!
 //! A record is one row written only by lightweight transactions (its compare-and-set on
-//! `version`) and read at LOCAL_SERIAL, so a read sees every write that won. The index
+//! `version`) and read at LOCAL_SERIAL before one, so that read sees every write that
+//! won; a record only shown is read at LOCAL_QUORUM (no Paxos round), which sees every
+//! write whose transaction completed. The index
 //! is partitioned by (hour, shard): an hour's checks are 16 small partitions.
 
 use async_trait::async_trait;
@@ -25,6 +27,7 @@ const CHECK_TTL_AFTER_DUE_SECS: i64 = 24 * 3600;
 
 pub(super) struct StreakStatements {
     read: PreparedStatement,
+    read_to_show: PreparedStatement,
     insert: PreparedStatement,
     update: PreparedStatement,
     delete: PreparedStatement,
@@ -45,8 +48,14 @@ impl StreakStatements {
         ))
         .await?;
         read.set_consistency(Consistency::LocalSerial);
+        // The driver's default consistency, LOCAL_QUORUM.
+        let read_to_show = prepare(format!(
+            "SELECT version, record FROM {ks}.streaks WHERE user_id = ?"
+        ))
+        .await?;
         Ok(StreakStatements {
             read,
+            read_to_show,
             insert: prepare(format!(
                 "INSERT INTO {ks}.streaks (user_id, version, record) VALUES (?, 1, ?) IF NOT EXISTS"
             ))
@@ -85,11 +94,15 @@ fn limit(limit: usize) -> i32 {
     i32::try_from(limit).unwrap_or(i32::MAX)
 }
 
-#[async_trait]
-impl StreakStore for ScyllaStore {
-    async fn streak(&self, user_id: Uuid) -> StoreResult<Option<VersionedStreak>> {
+impl ScyllaStore {
+    /// The record read with `statement` (at LOCAL_SERIAL or at LOCAL_QUORUM).
+    async fn streak_with(
+        &self,
+        statement: &PreparedStatement,
+        user_id: Uuid,
+    ) -> StoreResult<Option<VersionedStreak>> {
         let row: Option<(Option<i64>, Option<String>)> =
-            self.one_row(&self.streaks.read, (user_id,)).await?;
+            self.one_row(statement, (user_id,)).await?;
         match row {
             Some((Some(version), Some(record))) => Ok(Some(VersionedStreak {
                 record: serde_json::from_str(&record)
@@ -98,6 +111,17 @@ impl StreakStore for ScyllaStore {
             })),
             _ => Ok(None),
         }
+    }
+}
+
+#[async_trait]
+impl StreakStore for ScyllaStore {
+    async fn streak(&self, user_id: Uuid) -> StoreResult<Option<VersionedStreak>> {
+        self.streak_with(&self.streaks.read, user_id).await
+    }
+
+    async fn streak_to_show(&self, user_id: Uuid) -> StoreResult<Option<VersionedStreak>> {
+        self.streak_with(&self.streaks.read_to_show, user_id).await
     }
 
     async fn put_streak(

@@ -710,6 +710,13 @@ impl questpath_actors::ports::store::StreakStore for InstrumentedStore {
         timed_store!(self, "streak", self.inner.streak(user_id))
     }
 
+    async fn streak_to_show(
+        &self,
+        user_id: Uuid,
+    ) -> StoreResult<Option<questpath_actors::ports::store::VersionedStreak>> {
+        timed_store!(self, "streak_to_show", self.inner.streak_to_show(user_id))
+    }
+
     async fn put_streak(
         &self,
         user_id: Uuid,

@@ -106,8 +106,15 @@ pub struct VersionedStreak {
 /// Streak records and the at-risk index.
 #[async_trait]
 pub trait StreakStore: Send + Sync + 'static {
-    /// The learner's record, if one was written.
+    /// The learner's record, if one was written: every write that won, for a
+    /// compare-and-set to start from.
     async fn streak(&self, user_id: Uuid) -> StoreResult<Option<VersionedStreak>>;
+
+    /// The learner's record to show (a profile, an export): as [`StreakStore::streak`],
+    /// except that it may miss a write still being decided. On CQL it is a quorum read
+    /// instead of a Paxos round, which cost a third of Cassandra's work per REST read
+    /// (docs/capacity.md); it sees every write whose lightweight transaction completed.
+    async fn streak_to_show(&self, user_id: Uuid) -> StoreResult<Option<VersionedStreak>>;
 
     /// Writes the record if the stored one is still at version `expected` (`None`: no
     /// record yet); the written record has version `expected + 1` (1 for the first).

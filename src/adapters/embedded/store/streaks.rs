@@ -42,6 +42,11 @@ impl StreakStore for EmbeddedStore {
         .await
     }
 
+    /// One transaction sees every committed write: the same read.
+    async fn streak_to_show(&self, user_id: Uuid) -> StoreResult<Option<VersionedStreak>> {
+        self.streak(user_id).await
+    }
+
     async fn put_streak(
         &self,
         user_id: Uuid,
