@@ -16,6 +16,12 @@
 #   room-1k-accounts  the same with 1,000 registered learners (PLAYERS >= 1,001 from setup)
 #   room-10k    restart the server, one room of 10,000 guests (ROOM_MAX_PLAYERS, 10,000,
 #               is the server's QUESTPATH_ROOM_MAX_PLAYERS)
+#   quick       (not in the default steps) the regression guard, in under 3 minutes: QUICK_PLAYERS
+#               (400) learners, 4,000 sockets held 10 s, quiz at 5,000 answers/s and REST at
+#               10,000 reads/s for 10 s each, a room of 1,000 guests over 3 questions; each
+#               report is written as OUT/quick-SCENARIO-BACKENDS-TIME.json and its figures are
+#               printed beside the last committed report of that name (bench_compare.py),
+#               any figure more than 20 % worse flagged (exit status 1)
 #   soak        (not in the default steps; load-tests/soak.sh runs it) SOAK_MINUTES (30) of
 #               mixed load on one server process: SOAK_PLAYERS (1,000) quiz players at
 #               SOAK_QUIZ_RATE answers/s, REST reads and renames at SOAK_HTTP_RATE, and room
@@ -280,6 +286,35 @@ soak() {
     --note "quiz $SOAK_QUIZ_RATE answers/s by $SOAK_PLAYERS players, REST $SOAK_HTTP_RATE/s, rooms of $SOAK_ROOM_PLAYERS guests"
 }
 
+# --- quick: the regression guard ----------------------------------------------------------------
+QUICK_PLAYERS="${QUICK_PLAYERS:-400}"
+
+quick() {
+  local stamp name report reports=() rc=0
+  stamp=$(date -u +%Y%m%dT%H%M%S)
+  mkdir -p "$OUT"
+  report() { echo "$OUT/quick-$1-$BACKENDS-$stamp.json"; }
+  load quiz --players "$QUICK_PLAYERS" --rate "$((QUICK_PLAYERS * 2))" --warmup 1 --duration 3 \
+    --json "$WORK/quick-setup.json"
+  stop_server
+  start_server
+  load connect --connections 4000 --users 160 --rate 20000 --concurrency 512 --hold 10 --sources 4 \
+    --json "$(report connect)"
+  load quiz --players "$QUICK_PLAYERS" --rate 5000 --warmup 3 --duration 10 --json "$(report quiz)"
+  load http --rate 10000 --users 200 --connections 128 --warmup 3 --duration 10 --json "$(report http)"
+  stop_server
+  start_server
+  load room --players 1000 --questions 3 --guests --question-time 5 --answer-delay 3 --reveal 1 \
+    --join-rate "$ROOM_JOIN_RATE" --sources 4 --json "$(report room)"
+  for name in connect quiz http room; do
+    report=$(report "$name")
+    if [[ -f $report ]]; then reports+=("$report"); else qp_err "no $name report: that step failed"; rc=1; fi
+  done
+  python3 load-tests/bench_compare.py --results "$OUT" "${reports[@]}" || rc=$?
+  ((rc == 0)) || qp_err "the quick bench found a problem (exit $rc)"
+  return "$rc"
+}
+
 start_server
 for step in "${STEPS[@]}"; do
   case $step in
@@ -321,6 +356,7 @@ for step in "${STEPS[@]}"; do
           --join-rate "$ROOM_JOIN_RATE" --join-concurrency 512 --sources 8 ;;
       esac
       ;;
+    quick) quick ;;
     soak) soak ;;
     *)
       qp_err "unknown step $step"
