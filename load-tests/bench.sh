@@ -17,7 +17,7 @@
 #   room-10k    restart the server, one room of 10,000 guests (ROOM_MAX_PLAYERS, 10,000,
 #               is the server's QUESTPATH_ROOM_MAX_PLAYERS)
 #   quick       (not in the default steps) the regression guard, in under 3 minutes: QUICK_PLAYERS
-#               (400) learners, 4,000 sockets held 10 s, quiz at 5,000 answers/s and REST at
+#               (800: 5,000 answers/s need 667 sockets under the server's 10 messages/s) learners, 4,000 sockets held 10 s, quiz at 5,000 answers/s and REST at
 #               10,000 reads/s for 10 s each, a room of 1,000 guests over 3 questions; each
 #               report is written as OUT/quick-SCENARIO-BACKENDS-TIME.json and its figures are
 #               printed beside the last committed report of that name (bench_compare.py),
@@ -287,7 +287,7 @@ soak() {
 }
 
 # --- quick: the regression guard ----------------------------------------------------------------
-QUICK_PLAYERS="${QUICK_PLAYERS:-400}"
+QUICK_PLAYERS="${QUICK_PLAYERS:-800}"
 
 quick() {
   local stamp name report reports=() rc=0
