@@ -71,6 +71,9 @@ ROOM_MAX_PLAYERS="${ROOM_MAX_PLAYERS:-10000}"
 ROOM_JOIN_RATE="${ROOM_JOIN_RATE:-1000}"
 EXTRA_SERVER_ENV=()
 [[ -z ${WS_OUTBOUND_QUEUE:-} ]] || EXTRA_SERVER_ENV+=("QUESTPATH_WS_OUTBOUND_QUEUE=$WS_OUTBOUND_QUEUE")
+# ACCESS_LOG, when set, is the server's QUESTPATH_ACCESS_LOG (all, off or lines a second),
+# with the log at info so access lines are written (to the work folder's server.log).
+[[ -z ${ACCESS_LOG:-} ]] || EXTRA_SERVER_ENV+=("QUESTPATH_ACCESS_LOG=$ACCESS_LOG" QUESTPATH_LOG=info)
 WORK="${BENCH_WORK:-$(mktemp -d -t questpath-bench.XXXXXX)}"
 mkdir -p "$WORK"
 ACCOUNTS="$WORK/accounts.json"
