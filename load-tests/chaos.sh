@@ -311,14 +311,6 @@ at_fraction() {
     sleep 0.2
   done
 }
-redis_node_dir() { echo "$QP_SERVICES_DIR/redis-cluster/$1"; }
-redis_cluster_ok() {
-  local port
-  for port in "${REDIS_PORTS[@]}"; do
-    timeout 5 redis-cli -p "$port" cluster info 2>/dev/null | tr -d '\r' | grep -qx 'cluster_state:ok' || return 1
-  done
-}
-
 fault_kill() {
   local t0 t1 pid=${INSTANCE_PIDS[1]}
   qp_log "fault: kill -9 instance 1 (port ${PORTS[1]}, pid $pid)"
@@ -331,20 +323,11 @@ fault_kill() {
 }
 
 fault_redis_restart() {
-  local t0 t1 port=${REDIS_PORTS[1]} dir
-  dir=$(redis_node_dir "$port")
+  local t0 t1 port=${REDIS_PORTS[1]}
   qp_log "fault: restart the Redis master on $port"
   t0=$(now_ms)
-  timeout 10 redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
-  for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break; sleep 0.1; done
-  # The same options as scripts/services/redis-cluster.sh, on its nodes.conf: the node
-  # rejoins with its slots (their keys are gone: no persistence).
-  redis-server --port "$port" --bind 127.0.0.1 --protected-mode yes \
-    --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 5000 \
-    --maxmemory-policy noeviction --save '' --appendonly no --daemonize yes \
-    --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --dir "$dir" ||
-    qp_err "the Redis node on $port did not start again"
-  for _ in $(seq 1 300); do redis_cluster_ok && break; sleep 0.1; done
+  env "${REDIS_ENV[@]}" bash scripts/services/redis-cluster.sh restart-node "$port" \
+    >>"$WORK/redis-fault.log" 2>&1 || qp_err "the Redis node on $port did not come back: $WORK/redis-fault.log"
   t1=$(now_ms)
   record redis-master-restart "$t0" "$t1" "SHUTDOWN NOSAVE of 127.0.0.1:$port, started again; cluster_state ok"
 }

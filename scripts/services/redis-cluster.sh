@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A three-master Redis Cluster (no replicas) for the integration tests, on 127.0.0.1 only.
 #
-#   scripts/services/redis-cluster.sh start|stop|status|url
+#   scripts/services/redis-cluster.sh start|stop|status|url|restart-node PORT
 #
 # Ports: $QUESTPATH_TEST_REDIS_CLUSTER_PORTS (default "7379 7380 7381", clear of Cassandra's
 # storage port 7000); each node also uses its port + 10000 for the cluster bus.
@@ -13,6 +13,8 @@
 # stop   - stops only the nodes this script started (pid files).
 # status - exit 0 if every port answers PING and reports cluster_state:ok.
 # url    - prints the URL the server and the tests use (redis-cluster://first?node=...).
+# restart-node PORT - SHUTDOWN NOSAVE of that master, started again on its nodes.conf (it
+#          rejoins with its slots, their keys gone); waits for cluster_state:ok.
 set -euo pipefail
 QP_LOG_TAG=redis-cluster
 # shellcheck source=scripts/services/lib.sh
@@ -86,6 +88,13 @@ start_node() {
   # A fresh node: an old nodes.conf would make it rejoin a cluster that no longer exists.
   rm -f "$dir/nodes.conf" "$dir/redis.pid"
   : >"$dir/redis.log"
+  launch_node "$port"
+}
+
+# Runs redis-server for PORT in its folder, on whatever nodes.conf is there.
+launch_node() {
+  local port=$1 dir
+  dir=$(node_dir "$port")
   if ! redis-server --port "$port" --bind 127.0.0.1 --protected-mode yes \
       --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 5000 \
       --maxmemory-policy noeviction \
@@ -167,6 +176,21 @@ cmd_status() {
   return 1
 }
 
+# A master lost and back (the chaos run's fault): SHUTDOWN NOSAVE, then the same node
+# started again on its nodes.conf, so it rejoins with its slots and none of its keys.
+cmd_restart_node() {
+  local port=${1:-}
+  [[ -n $port && " ${PORTS[*]} " == *" $port "* ]] || {
+    qp_err "restart-node needs one of the cluster's ports (${PORTS[*]})"
+    return 2
+  }
+  qp_log "restarting the node on 127.0.0.1:$port without its data"
+  cli "$port" shutdown nosave >/dev/null || true
+  for _ in $(seq 1 50); do qp_port_open "$port" || break; sleep 0.1; done
+  launch_node "$port" || return 1
+  wait_until "the cluster did not reach cluster_state:ok after the restart" cluster_ok
+}
+
 cmd_url() {
   local url="redis-cluster://127.0.0.1:${PORTS[0]}" sep="?" port
   for port in "${PORTS[@]:1}"; do
@@ -181,5 +205,6 @@ case "${1:-}" in
   stop) cmd_stop ;;
   status) cmd_status ;;
   url) cmd_url ;;
-  *) echo "usage: $0 start|stop|status|url" >&2; exit 2 ;;
+  restart-node) cmd_restart_node "${2:-}" ;;
+  *) echo "usage: $0 start|stop|status|url|restart-node PORT" >&2; exit 2 ;;
 esac
