@@ -156,11 +156,22 @@ impl ApiError {
     /// 503: a backend is down; the cause goes to the log, not to the client.
     pub fn unavailable(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "backend unavailable");
-        let mut error = ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
+        ApiError::unavailable_quietly()
+    }
+
+    /// The 503 of [`ApiError::unavailable`] without its log line, for a caller that logs
+    /// an outage itself (once, not per request).
+    pub fn unavailable_quietly() -> Self {
+        ApiError::try_later(
             "unavailable",
             "The service is temporarily unavailable. Please try again in a moment.",
-        );
+        )
+    }
+
+    /// 503 with `Retry-After: 5`: try again shortly (behind a balancer, perhaps on
+    /// another instance).
+    pub fn try_later(code: &'static str, message: impl Into<String>) -> Self {
+        let mut error = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, message);
         error.retry_after = Some(5);
         error
     }

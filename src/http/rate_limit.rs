@@ -25,8 +25,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{Error, ResponseError, web};
 use uuid::Uuid;
@@ -309,14 +309,9 @@ async fn limiter_failed<B: MessageBody + 'static>(
             .await
             .map(ServiceResponse::map_into_left_body),
         RateLimitFailure::Closed => {
-            // Built here rather than with `ApiError::unavailable`, which logs an error
-            // per request: during an outage that would be every request.
-            let mut error = ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "The service is temporarily unavailable. Please try again in a moment.",
-            );
-            error.retry_after = Some(5);
+            // Not `ApiError::unavailable`, which logs an error per request: during an
+            // outage that would be every request.
+            let error = ApiError::unavailable_quietly();
             Ok(req
                 .into_response(error.error_response())
                 .map_into_right_body())

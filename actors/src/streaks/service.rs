@@ -18,7 +18,7 @@ use crate::clock::Clock;
 use crate::events::{DailyGoalReached, StreakAtRisk, StreakUpdated};
 use crate::observe::GameMetrics;
 use crate::ports::bus::{UserEvent, user_topic};
-use crate::ports::store::{StreakCheck, StreakRecord, due_hour};
+use crate::ports::store::{StreakCheck, StreakRecord, VersionedStreak, due_hour};
 use crate::ports::{Bus, Leaderboard, Store, StoreError, XpEntry};
 
 /// Compare-and-set rounds before giving up (each lost round means another write won).
@@ -81,10 +81,7 @@ impl Streaks {
 
     /// The learner's record, or the defaults (UTC, goal 20) when none was written.
     async fn load(&self, user_id: Uuid) -> Result<(StreakRecord, Option<i64>), StoreError> {
-        Ok(match self.store.streak(user_id).await? {
-            Some(stored) => (stored.record, Some(stored.version)),
-            None => (StreakRecord::new(DEFAULT_ZONE, DEFAULT_GOAL), None),
-        })
+        Ok(or_defaults(self.store.streak(user_id).await?))
     }
 
     /// The stored record, if any (for the learner's export).
@@ -95,10 +92,7 @@ impl Streaks {
     /// The learner's streak and today's progress now (to show: a write still being
     /// decided may be missing, see [`crate::ports::store::StreakStore::streak_to_show`]).
     pub async fn view(&self, user_id: Uuid) -> Result<StreakView, StoreError> {
-        let record = match self.store.streak_to_show(user_id).await? {
-            Some(stored) => stored.record,
-            None => StreakRecord::new(DEFAULT_ZONE, DEFAULT_GOAL),
-        };
+        let (record, _) = or_defaults(self.store.streak_to_show(user_id).await?);
         Ok(record.view(self.clock.now()))
     }
 
@@ -422,5 +416,13 @@ impl Streaks {
                 _ = tokio::time::sleep(every) => {}
             }
         }
+    }
+}
+
+/// A stored record and its version, or the defaults (UTC, goal 20) and none.
+fn or_defaults(stored: Option<VersionedStreak>) -> (StreakRecord, Option<i64>) {
+    match stored {
+        Some(stored) => (stored.record, Some(stored.version)),
+        None => (StreakRecord::new(DEFAULT_ZONE, DEFAULT_GOAL), None),
     }
 }

@@ -43,16 +43,14 @@ impl StreakStatements {
     ) -> Result<Self, ConnectError> {
         let ks = &settings.keyspace;
         let prepare = |cql: String| prepare(session, settings, cql);
-        let mut read = prepare(format!(
-            "SELECT version, record FROM {ks}.streaks WHERE user_id = ?"
-        ))
-        .await?;
-        read.set_consistency(Consistency::LocalSerial);
-        // The driver's default consistency, LOCAL_QUORUM.
+        // One statement, two consistencies: LOCAL_QUORUM (the driver's default) to show,
+        // LOCAL_SERIAL before a compare-and-set.
         let read_to_show = prepare(format!(
             "SELECT version, record FROM {ks}.streaks WHERE user_id = ?"
         ))
         .await?;
+        let mut read = read_to_show.clone();
+        read.set_consistency(Consistency::LocalSerial);
         Ok(StreakStatements {
             read,
             read_to_show,

@@ -30,16 +30,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 impl From<RoomError> for ApiError {
     fn from(e: RoomError) -> Self {
         match e {
-            RoomError::Capacity(_) => {
-                let mut error = ApiError::new(
-                    actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-                    "rooms_at_capacity",
-                    e.to_string(),
-                );
-                // Behind a balancer the next try may reach a less busy instance.
-                error.retry_after = Some(5);
-                error
-            }
+            // Behind a balancer the next try may reach a less busy instance.
+            RoomError::Capacity(_) => ApiError::try_later("rooms_at_capacity", e.to_string()),
             RoomError::NoCode => ApiError::unavailable(e),
             RoomError::Port(e) => e.into(),
         }

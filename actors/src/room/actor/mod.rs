@@ -199,6 +199,10 @@ impl RoomActor {
             acks: self.tickets.take_acks(),
             beat: false,
         };
+        self.publish(batch);
+    }
+
+    fn publish(&mut self, batch: Batch) {
         self.last_published = Instant::now();
         let _ = self.publisher.send(RoomBusEvent::Batch(batch).encode());
     }
@@ -208,15 +212,13 @@ impl RoomActor {
         if self.last_published.elapsed() < BEAT_EVERY {
             return;
         }
-        let beat = Batch {
+        self.publish(Batch {
             seq: self.seq,
             at: Utc::now(),
             events: Vec::new(),
             acks: Vec::new(),
             beat: true,
-        };
-        self.last_published = Instant::now();
-        let _ = self.publisher.send(RoomBusEvent::Batch(beat).encode());
+        });
     }
 
     /// Flushes soon: commands arriving together share one batch.
