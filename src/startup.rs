@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
-use actix_web::{App, HttpServer, web};
+use actix_web::{App, web};
 
 use crate::adapters::catalog::CatalogGenerator;
 use crate::auth::google::GoogleVerifier;
@@ -517,13 +517,14 @@ fn start_realtime(
     })
 }
 
-/// The HTTP server over `listener`: routes, middleware, and the socket options.
+/// The HTTP server over `listener`: routes and middleware (the server and its socket
+/// options are in `http::server`).
 fn http_server(
     state: web::Data<AppState>,
     settings: &Settings,
     listener: TcpListener,
 ) -> Result<actix_web::dev::Server, StartupError> {
-    let mut server = HttpServer::new(move || {
+    let app = move || {
         App::new()
             .app_data(state.clone())
             // Unknown paths 404, known paths with another method 405.
@@ -536,30 +537,17 @@ fn http_server(
             .wrap(from_fn(crate::http::security_headers::add))
             .wrap(from_fn(crate::http::middleware::observe))
             .configure(crate::http::configure)
+    };
+    crate::http::server::serve(
+        app,
+        crate::http::server::ServerOptions {
+            listener,
+            workers: settings.workers,
+            shutdown_timeout: settings.shutdown_timeout,
+        },
+    )
+    .map_err(|source| StartupError::Bind {
+        address: settings.bind.to_string(),
+        source,
     })
-    .shutdown_timeout(settings.shutdown_timeout.as_secs())
-    // Signals are handled in `run_until_stopped`, which closes websockets first.
-    .disable_signals()
-    // Websocket frames are small and must not wait: without TCP_NODELAY, Nagle holds
-    // a second frame until the first is acknowledged, and the client's delayed ACK
-    // made that 40 ms (seen in the room load test: hello, then room.joined).
-    .on_connect(|connection, data| {
-        if let Some(tcp) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "TCP_NODELAY not set");
-            }
-            // A websocket ends its connection through it when the close handshake is over.
-            data.insert(crate::realtime::closing::AcceptedSocket::of(tcp));
-        }
-    });
-    if let Some(workers) = settings.workers {
-        server = server.workers(workers);
-    }
-    Ok(server
-        .listen(listener)
-        .map_err(|source| StartupError::Bind {
-            address: settings.bind.to_string(),
-            source,
-        })?
-        .run())
 }

@@ -14,6 +14,7 @@ pub mod middleware;
 pub mod openapi;
 pub mod rate_limit;
 pub mod security_headers;
+pub mod server;
 pub mod users;
 pub mod v1;
 pub mod versioning;

@@ -1,15 +1,15 @@
 //! `GET /api/v1/ws?ticket=...`: the ticket is checked before the upgrade (401 over
-//! plain HTTP otherwise), the subprotocol picks the encoding, and the socket is handed
-//! to its task in `realtime::connection`.
+//! plain HTTP otherwise), the subprotocol picks the encoding, and the 101 carries the
+//! socket's task (`realtime::connection`), which the server's upgrade handler
+//! (`http::server`) starts on the raw connection.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
-use tokio::sync::oneshot;
 
 use crate::http::error::ApiError;
-use crate::realtime::closing::{AcceptedSocket, ClosingBody, Ends};
 use crate::realtime::codec::Encoding;
 use crate::realtime::connection;
+use crate::realtime::handover::Accepted;
 use crate::realtime::protocol::{SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK};
 use crate::realtime::room_link::Player;
 use crate::state::AppState;
@@ -41,7 +41,6 @@ fn requested_encoding(req: &HttpRequest) -> Option<Encoding> {
 
 async fn upgrade(
     req: HttpRequest,
-    body: web::Payload,
     state: web::Data<AppState>,
     query: web::Query<TicketQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -70,27 +69,18 @@ async fn upgrade(
         Encoding::Json => SUBPROTOCOL_JSON,
         Encoding::MessagePack => SUBPROTOCOL_MSGPACK,
     };
-    let (response, session, stream) = actix_ws::handle_with_protocols(&req, body, &[protocol])
+    let mut handshake = actix_http::ws::handshake(req.head())
         .map_err(|e| ApiError::bad_request("websocket_handshake", e.to_string()))?;
+    handshake.insert_header((actix_web::http::header::SEC_WEBSOCKET_PROTOCOL, protocol));
+    let metrics = state.metrics.clone();
     let realtime = state.realtime.clone();
     let settings = realtime.settings.clone();
-    let stream = stream.max_frame_size(settings.max_frame);
-    let (release, released) = oneshot::channel();
-    let socket = req.conn_data::<AcceptedSocket>().copied();
-    let response = response
-        .map_body(|_, frames| ClosingBody::new(frames, released, socket))
-        .map_into_boxed_body();
-    actix_web::rt::spawn(connection::run(
-        state.metrics.clone(),
-        realtime.clone(),
-        settings,
-        player,
-        encoding,
-        Ends {
-            ws: session,
-            stream,
-            release,
-        },
-    ));
+    let accepted = Accepted::new(settings.max_frame, move |ws| {
+        Box::pin(connection::run(
+            metrics, realtime, settings, player, encoding, ws,
+        ))
+    });
+    let mut response = HttpResponse::from(handshake.finish().map_into_boxed_body());
+    response.extensions_mut().insert(accepted);
     Ok(response)
 }

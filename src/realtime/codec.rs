@@ -1,8 +1,8 @@
 //! Frames on the wire: client frames read (JSON text or MessagePack binary, by the
 //! negotiated subprotocol) and what the server sends encoded the same way.
 
-use actix_ws::Message;
 use questpath_actors::outbound::Outgoing;
+use tokio_tungstenite::tungstenite::Message;
 
 use super::outgoing;
 use super::protocol::{ClientFrame, ServerMessage, codes};
@@ -17,7 +17,7 @@ pub enum Encoding {
 /// A queued notice as a frame of the connection's encoding.
 pub fn encode(encoding: Encoding, queued: Outgoing) -> Option<Message> {
     match encoding {
-        Encoding::Json => outgoing::text(queued).map(Message::Text),
+        Encoding::Json => outgoing::text(queued).map(|text| Message::Text(outgoing::utf8(text))),
         Encoding::MessagePack => outgoing::binary(queued).map(Message::Binary),
     }
 }

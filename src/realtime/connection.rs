@@ -5,18 +5,22 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix_ws::{CloseCode, CloseReason, Message};
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::error::ProtocolError;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::Realtime;
 use super::RealtimeSettings;
-use super::closing::{Ends, finish_close};
+use super::closing::{Answer, finish_close};
 use super::codec::{Encoding, encode, encode_message, parse, reply_id};
 use super::commands::session_command;
 use super::frames;
+use super::handover::Websocket;
 use super::protocol::{ClientFrame, ClientMessage, ServerMessage, close, codes};
 use super::room_link::{Player, RoomLink, is_room_message};
 use crate::metrics::{Metrics, disconnect};
@@ -32,21 +36,16 @@ pub async fn run(
     settings: RealtimeSettings,
     player: Player,
     encoding: Encoding,
-    ends: Ends,
+    mut ws: Websocket,
 ) {
-    let Ends {
-        mut ws,
-        stream,
-        release,
-    } = ends;
     let user_id = player.id();
     let connection_id = Uuid::now_v7();
     let (sender, outgoing) = mpsc::channel::<Outgoing>(settings.outbound_queue);
     let outbound = Outbound::new(sender, CancellationToken::new());
-    let refused = Some(CloseReason::from(CloseCode::Error));
+    let refused = Some(close_frame(CloseCode::Error, ""));
     let Ok(session) = session_of(&realtime, &player).await else {
         metrics.ws_refused(disconnect::SESSION_ERROR);
-        finish_close(ws, stream, release, refused, false, settings.client_timeout).await;
+        finish_close(ws, refused, Answer::Awaited, settings.client_timeout).await;
         return;
     };
     let room = RoomLink::new(
@@ -70,7 +69,7 @@ pub async fn run(
     }
     if !joined(session.as_ref(), connection_id, &outbound).await {
         metrics.ws_refused(disconnect::SESSION_ERROR);
-        finish_close(ws, stream, release, refused, false, settings.client_timeout).await;
+        finish_close(ws, refused, Answer::Awaited, settings.client_timeout).await;
         return;
     }
     metrics.ws_connected();
@@ -79,7 +78,6 @@ pub async fn run(
         bucket: Bucket::new(settings.rate_per_sec, settings.rate_burst),
         draining: realtime.draining.clone(),
         ws,
-        stream,
         encoding,
         settings,
         metrics,
@@ -90,6 +88,7 @@ pub async fn run(
         connection_id,
         strikes: 0,
         broken: false,
+        unreadable: false,
         client_closed: false,
         last_seen: Instant::now(),
         pinger: RoundTrip::default(),
@@ -97,7 +96,7 @@ pub async fn run(
     // A player with a seat in a live room is put back in it.
     socket.room.resume().await;
     let reason = socket.serve().await;
-    socket.finish(reason, release).await;
+    socket.finish(reason).await;
 }
 
 /// A learner's session actor (started if need be); guests have none, they only play
@@ -138,7 +137,7 @@ async fn joined(
 
 /// Sends `hello`; false when the socket is already gone.
 async fn greet(
-    ws: &mut actix_ws::Session,
+    ws: &mut Websocket,
     encoding: Encoding,
     user_id: Uuid,
     connection_id: Uuid,
@@ -167,19 +166,18 @@ enum Wake {
     ClosedByCore,
     Heartbeat,
     Queued(Option<Outgoing>),
-    Incoming(Option<Result<Message, actix_ws::ProtocolError>>),
+    Incoming(Option<Result<Message, WsError>>),
 }
 
 /// After one event: go on, or close (with our close frame's reason, if any).
 enum Step {
     Continue,
-    Close(Option<CloseReason>),
+    Close(Option<CloseFrame>),
 }
 
 /// A connected websocket and what its loop keeps.
 struct Socket {
-    ws: actix_ws::Session,
-    stream: actix_ws::MessageStream,
+    ws: Websocket,
     encoding: Encoding,
     settings: RealtimeSettings,
     metrics: Arc<Metrics>,
@@ -194,6 +192,8 @@ struct Socket {
     strikes: u32,
     /// The connection broke (no close frame).
     broken: bool,
+    /// A frame too large to read was left half read: nothing more can be read.
+    unreadable: bool,
     client_closed: bool,
     last_seen: Instant,
     /// Round trips measured with our own pings (never a value the client reports).
@@ -202,7 +202,7 @@ struct Socket {
 
 impl Socket {
     /// Runs until the socket closes; the reason of our close frame, if we send one.
-    async fn serve(&mut self) -> Option<CloseReason> {
+    async fn serve(&mut self) -> Option<CloseFrame> {
         let mut heartbeat = tokio::time::interval(self.settings.heartbeat);
         heartbeat.tick().await;
         loop {
@@ -211,13 +211,13 @@ impl Socket {
                 _ = self.outbound.kill.cancelled() => Wake::ClosedByCore,
                 _ = heartbeat.tick() => Wake::Heartbeat,
                 queued = self.outgoing.recv() => Wake::Queued(queued),
-                incoming = self.stream.next() => Wake::Incoming(incoming),
+                incoming = self.ws.next() => Wake::Incoming(incoming),
             };
             let step = match wake {
-                Wake::Draining => Step::Close(Some(CloseReason {
-                    code: CloseCode::Restart,
-                    description: Some("server restarting: reconnect".into()),
-                })),
+                Wake::Draining => Step::Close(Some(close_frame(
+                    CloseCode::Restart,
+                    "server restarting: reconnect",
+                ))),
                 Wake::ClosedByCore => Step::Close(Some(closed_by_core(&self.outbound))),
                 Wake::Heartbeat => self.on_heartbeat().await,
                 Wake::Queued(None) | Wake::Incoming(None) => Step::Close(None),
@@ -230,14 +230,17 @@ impl Socket {
         }
     }
 
+    /// Sends our ping, numbered for the round trip.
+    async fn ping(&mut self) -> Result<(), WsError> {
+        let payload = self.pinger.next();
+        self.ws.send(Message::Ping(payload.to_vec().into())).await
+    }
+
     async fn on_heartbeat(&mut self) -> Step {
         if self.last_seen.elapsed() > self.settings.client_timeout {
-            return Step::Close(Some(CloseReason {
-                code: CloseCode::Other(close::TIMEOUT),
-                description: Some("no heartbeat".into()),
-            }));
+            return Step::Close(Some(close_frame(close::TIMEOUT.into(), "no heartbeat")));
         }
-        if self.ws.ping(&self.pinger.next()).await.is_err() {
+        if self.ping().await.is_err() {
             return Step::Close(None);
         }
         Step::Continue
@@ -265,36 +268,31 @@ impl Socket {
         }
     }
 
-    async fn on_incoming(&mut self, incoming: Result<Message, actix_ws::ProtocolError>) -> Step {
+    async fn on_incoming(&mut self, incoming: Result<Message, WsError>) -> Step {
         self.last_seen = Instant::now();
         let message = match incoming {
             Ok(message) => message,
-            Err(actix_ws::ProtocolError::Overflow) => {
-                let error = ServerMessage::Error {
-                    re: None,
-                    code: codes::FRAME_TOO_LARGE.into(),
-                    message: format!("frames are limited to {} bytes", self.settings.max_frame),
-                };
-                if let Some(frame) = encode_message(self.encoding, &error) {
-                    let _ = send(&mut self.ws, frame).await;
-                }
-                return Step::Close(Some(CloseReason {
-                    code: CloseCode::Size,
-                    description: Some("frame too large".into()),
-                }));
+            Err(WsError::Capacity(_)) => {
+                // Past the reader's own limit the rest of the frame is never read, so
+                // nothing after it can be either: close without waiting for an answer.
+                self.unreadable = true;
+                return self.too_large().await;
             }
-            Err(actix_ws::ProtocolError::Io(_)) => {
+            Err(
+                WsError::Io(_)
+                | WsError::ConnectionClosed
+                | WsError::AlreadyClosed
+                | WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake),
+            ) => {
                 // The connection broke (no close frame): not the client's protocol.
                 self.broken = true;
-                return Step::Close(Some(CloseReason::from(CloseCode::Protocol)));
+                return Step::Close(None);
             }
-            Err(_) => return Step::Close(Some(CloseReason::from(CloseCode::Protocol))),
+            Err(_) => return Step::Close(Some(close_frame(CloseCode::Protocol, ""))),
         };
         match message {
-            Message::Ping(bytes) => match self.ws.pong(&bytes).await {
-                Ok(()) => Step::Continue,
-                Err(_) => Step::Close(None),
-            },
+            // tungstenite queues the pong and writes it with the next read or write.
+            Message::Ping(_) => Step::Continue,
             Message::Pong(bytes) => {
                 self.pinger.answered(&bytes);
                 Step::Continue
@@ -303,14 +301,27 @@ impl Socket {
             // with 1000 sees 1000 come back, not 1005.
             Message::Close(theirs) => {
                 self.client_closed = true;
-                Step::Close(theirs.map(|r| CloseReason {
-                    code: r.code,
-                    description: None,
-                }))
+                Step::Close(theirs.map(|r| close_frame(r.code, "")))
+            }
+            Message::Text(_) | Message::Binary(_) if message.len() > self.settings.max_frame => {
+                self.too_large().await
             }
             Message::Text(_) | Message::Binary(_) => self.on_data(&message).await,
             _ => Step::Continue,
         }
+    }
+
+    /// A frame over the limit: an `error` frame, then close 1009.
+    async fn too_large(&mut self) -> Step {
+        let error = ServerMessage::Error {
+            re: None,
+            code: codes::FRAME_TOO_LARGE.into(),
+            message: format!("frames are limited to {} bytes", self.settings.max_frame),
+        };
+        if let Some(frame) = encode_message(self.encoding, &error) {
+            let _ = send(&mut self.ws, frame).await;
+        }
+        Step::Close(Some(close_frame(CloseCode::Size, "frame too large")))
     }
 
     /// A data frame: rate-limited, parsed, then handed to the room link or the session.
@@ -319,10 +330,7 @@ impl Socket {
             self.metrics.ws_rate_limited();
             self.strikes += 1;
             if self.strikes >= self.settings.flood_strikes {
-                return Step::Close(Some(CloseReason {
-                    code: CloseCode::Other(close::FLOOD),
-                    description: Some("too many messages".into()),
-                }));
+                return Step::Close(Some(close_frame(close::FLOOD.into(), "too many messages")));
             }
             self.outbound.deliver(Notice::refused(
                 reply_id(message),
@@ -355,7 +363,7 @@ impl Socket {
             if let Some(error) = refused {
                 self.outbound.deliver(error);
             }
-            if joined && self.ws.ping(&self.pinger.next()).await.is_err() {
+            if joined && self.ping().await.is_err() {
                 return Step::Close(None);
             }
         } else if let Some(session) = &self.session {
@@ -381,11 +389,7 @@ impl Socket {
     }
 
     /// Leaves the room and the session, records why, and ends the connection.
-    async fn finish(
-        mut self,
-        reason: Option<CloseReason>,
-        release: tokio::sync::oneshot::Sender<()>,
-    ) {
+    async fn finish(mut self, reason: Option<CloseFrame>) {
         self.room.close().await;
         if let Some(session) = &self.session {
             session.do_send(Disconnect {
@@ -400,15 +404,16 @@ impl Socket {
             disconnect_reason(reason.as_ref())
         });
         tracing::debug!(connection_id = %self.connection_id, ?reason, "websocket closed");
-        finish_close(
-            self.ws,
-            self.stream,
-            release,
-            reason,
-            self.client_closed,
-            self.settings.client_timeout,
-        )
-        .await;
+        let answer = if self.broken {
+            return;
+        } else if self.client_closed {
+            Answer::Given
+        } else if self.unreadable {
+            Answer::Unreadable
+        } else {
+            Answer::Awaited
+        };
+        finish_close(self.ws, reason, answer, self.settings.client_timeout).await;
     }
 }
 
@@ -445,14 +450,18 @@ impl Bucket {
 }
 
 /// The close code of a connection the core closed.
-fn closed_by_core(outbound: &Outbound) -> CloseReason {
+fn closed_by_core(outbound: &Outbound) -> CloseFrame {
     let (code, description) = match outbound.closing() {
         Some(Closing::SlowConsumer) | None => (close::SLOW_CONSUMER, "too slow to read"),
         Some(Closing::AccountDeleted) => (close::ACCOUNT_DELETED, "account deleted"),
     };
-    CloseReason {
-        code: CloseCode::Other(code),
-        description: Some(description.into()),
+    close_frame(code.into(), description)
+}
+
+fn close_frame(code: CloseCode, reason: &'static str) -> CloseFrame {
+    CloseFrame {
+        code,
+        reason: reason.into(),
     }
 }
 
@@ -494,26 +503,23 @@ impl RoundTrip {
 
 /// The `reason` label of a close: the close code the server sent, or `closed` when the
 /// client left (or the socket broke) first.
-fn disconnect_reason(reason: Option<&CloseReason>) -> &'static str {
+fn disconnect_reason(reason: Option<&CloseFrame>) -> &'static str {
     let Some(reason) = reason else {
         return disconnect::CLOSED;
     };
-    match reason.code {
-        CloseCode::Restart => disconnect::SERVER_RESTART,
-        CloseCode::Size => disconnect::FRAME_TOO_LARGE,
-        CloseCode::Protocol => disconnect::PROTOCOL_ERROR,
-        CloseCode::Other(close::SLOW_CONSUMER) => disconnect::SLOW_CONSUMER,
-        CloseCode::Other(close::FLOOD) => disconnect::RATE_LIMITED,
-        CloseCode::Other(close::TIMEOUT) => disconnect::TIMEOUT,
-        CloseCode::Other(close::ACCOUNT_DELETED) => disconnect::ACCOUNT_DELETED,
+    match u16::from(reason.code) {
+        close::RESTART => disconnect::SERVER_RESTART,
+        1009 => disconnect::FRAME_TOO_LARGE,
+        1002 => disconnect::PROTOCOL_ERROR,
+        close::SLOW_CONSUMER => disconnect::SLOW_CONSUMER,
+        close::FLOOD => disconnect::RATE_LIMITED,
+        close::TIMEOUT => disconnect::TIMEOUT,
+        close::ACCOUNT_DELETED => disconnect::ACCOUNT_DELETED,
         _ => disconnect::CLOSED,
     }
 }
 
-async fn send(ws: &mut actix_ws::Session, frame: Message) -> Result<(), actix_ws::Closed> {
-    match frame {
-        Message::Text(text) => ws.text(text).await,
-        Message::Binary(bytes) => ws.binary(bytes).await,
-        _ => Ok(()),
-    }
+/// Writes one data frame.
+async fn send(ws: &mut Websocket, frame: Message) -> Result<(), WsError> {
+    ws.send(frame).await
 }

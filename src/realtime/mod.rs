@@ -2,16 +2,17 @@
 //! instance (all of that user's connections, the quiz in progress and its timers), and
 //! the registry that finds them.
 //!
-//! Connection I/O uses actix-ws (a task per socket with a bounded outgoing queue, so a
-//! client that stops reading is detected and closed); sessions and the registry are
-//! actix actors. actix-web-actors is deprecated and hides its write buffer, which
-//! would let a slow reader grow memory without bound.
+//! Connection I/O uses tokio-tungstenite on the raw connection the HTTP layer hands over
+//! after the upgrade (`handover`), a task per socket with a bounded outgoing queue, so a
+//! client that stops reading is detected and closed; sessions and the registry are actix
+//! actors.
 
 pub mod closing;
 pub mod codec;
 pub mod commands;
 pub mod connection;
 pub mod frames;
+pub mod handover;
 pub mod outgoing;
 pub mod protocol;
 pub mod room_link;

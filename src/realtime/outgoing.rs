@@ -17,6 +17,13 @@ pub fn text(outgoing: Outgoing) -> Option<ByteString> {
     }
 }
 
+/// Text already checked as UTF-8 (a `ByteString`) as a websocket text payload, without
+/// a copy or a second check.
+pub fn utf8(text: ByteString) -> tokio_tungstenite::tungstenite::Utf8Bytes {
+    // SAFETY: a `ByteString` holds valid UTF-8 by construction.
+    unsafe { tokio_tungstenite::tungstenite::Utf8Bytes::from_bytes_unchecked(text.into_bytes()) }
+}
+
 /// A queued item as MessagePack.
 pub fn binary(outgoing: Outgoing) -> Option<Bytes> {
     match outgoing {

@@ -96,6 +96,57 @@ async fn an_oversized_frame_closes_the_socket_with_1009() {
     assert_eq!(code, 1009);
 }
 
+/// A frame far over the limit is not read to its end: the client still gets the error
+/// and the close, and the connection ends.
+#[actix_web::test]
+async fn a_frame_far_over_the_limit_is_refused_and_the_connection_closed() {
+    let app = spawn_app().await;
+    let token = app.learner().await;
+    let mut client = app.connect(&token).await;
+
+    let huge = json!({"type": "ping", "padding": "x".repeat(256 * 1024)});
+    client
+        .socket
+        .send(Message::text(huge.to_string()))
+        .await
+        .unwrap();
+    let error = client.next_json().await;
+    let code = client.closed_with().await;
+
+    assert_eq!(error["code"], "frame_too_large");
+    assert_eq!(code, 1009);
+}
+
+/// A websocket upgrade to any other path is answered as a plain request would be, and
+/// the connection then closed.
+#[actix_web::test]
+async fn an_upgrade_request_elsewhere_gets_the_plain_answer() {
+    let app = spawn_app().await;
+    let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", app.port))
+        .await
+        .unwrap();
+    let request = "GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\n\
+                   Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+                   Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+    tokio::io::AsyncWriteExt::write_all(&mut tcp, request.as_bytes())
+        .await
+        .unwrap();
+    let mut raw = Vec::new();
+    let ended = tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio::io::AsyncReadExt::read_to_end(&mut tcp, &mut raw),
+    )
+    .await;
+    let text = String::from_utf8_lossy(&raw);
+
+    assert!(matches!(ended, Ok(Ok(_))), "the connection ends");
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(
+        text.to_ascii_lowercase().contains("connection: close"),
+        "{text}"
+    );
+}
+
 #[actix_web::test]
 async fn a_flood_is_rate_limited_then_closed() {
     let app = spawn_app().await;
