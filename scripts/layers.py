@@ -82,7 +82,7 @@ ALLOWED = {
 }
 
 # Crates the core must not depend on: a transport, a driver, or an embedded database.
-CORE_MUST_NOT_USE = ["actix-web", "actix-ws", "actix-http", "scylla", "fred", "redb", "questpath"]
+CORE_MUST_NOT_USE = ["actix-web", "actix-http", "actix-server", "tokio-tungstenite", "scylla", "fred", "redb", "questpath"]
 
 CFG_TEST = re.compile(r"#\[cfg\(test\)\]\s*(pub(\([^)]*\))?\s+)?mod\s+\w+\s*(;|\{)")
 

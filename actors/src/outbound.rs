@@ -15,9 +15,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::events::Notice;
 
-/// One item of a connection's queue.
+/// One item of a connection's queue. The notice is boxed: a queue allocates its slots
+/// 32 at a time, and an inline notice (136 bytes) made that 4.4 KiB per idle socket.
 pub enum Outgoing {
-    One(Notice),
+    One(Box<Notice>),
     Shared(Arc<SharedNotice>),
 }
 
@@ -32,7 +33,7 @@ impl Outgoing {
 
 impl From<Notice> for Outgoing {
     fn from(notice: Notice) -> Self {
-        Outgoing::One(notice)
+        Outgoing::One(Box::new(notice))
     }
 }
 
@@ -133,6 +134,12 @@ impl Outbound {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A queue allocates its first 32 slots with the connection, idle or not.
+    #[test]
+    fn a_queue_slot_is_two_words() {
+        assert!(std::mem::size_of::<Outgoing>() <= 16);
+    }
 
     #[test]
     fn a_shared_notice_is_encoded_once() {

@@ -106,7 +106,7 @@ fn app_config(address: SocketAddr) -> AppConfig {
 fn upgrade<S, B>(
     app: Rc<S>,
     request: Request,
-    mut framed: Framed<TcpStream, h1::Codec>,
+    framed: Framed<TcpStream, h1::Codec>,
 ) -> LocalBoxFuture<'static, Result<(), Error>>
 where
     S: Service<Request> + 'static,
@@ -115,39 +115,60 @@ where
     B: MessageBody + 'static,
 {
     Box::pin(async move {
-        let mut response: Response<BoxBody> = match app.call(request).await {
-            Ok(response) => response.into().map_into_boxed_body(),
-            Err(e) => e.into().error_response().into(),
-        };
-        let accepted = response.extensions_mut().remove::<Accepted>();
-        match accepted {
-            Some(accepted) if response.status() == actix_http::StatusCode::SWITCHING_PROTOCOLS => {
-                let head = response.drop_body();
-                if framed.send((head, BodySize::None).into()).await.is_err() {
-                    return Ok(());
-                }
-                let parts = framed.into_parts();
-                // Whatever the client sent after the request's head is the first frames.
-                accepted.serve(parts.io, &parts.read_buf).await;
-            }
-            _ => {
-                response
-                    .head_mut()
-                    .set_connection_type(ConnectionType::Close);
-                // Bodies here are the app's short answers (errors, pages), taken whole.
-                let (response, body) = response.into_parts();
-                let body = match actix_http::body::to_bytes(body).await {
-                    Ok(body) => body,
-                    Err(e) => {
-                        tracing::debug!(error = %e, "answer to an upgrade request not read");
-                        return Ok(());
-                    }
-                };
-                if let Err(e) = h1::SendResponse::new(framed, response.set_body(body)).await {
-                    tracing::debug!(error = %e, "answer to an upgrade request not sent");
-                }
-            }
+        // This future lives as long as the socket: the handshake's state is boxed so
+        // that it keeps none of it.
+        if let Some((accepted, io, early)) = Box::pin(answer(app, request, framed)).await {
+            accepted.serve(io, early).await;
         }
         Ok(())
     })
+}
+
+/// Answers an upgrade request through the app: the accepted websocket with its
+/// connection and the bytes already read past the request, or `None` when the answer
+/// was something else (written, and the connection then closed).
+async fn answer<S, B>(
+    app: Rc<S>,
+    request: Request,
+    mut framed: Framed<TcpStream, h1::Codec>,
+) -> Option<(Accepted, TcpStream, Vec<u8>)>
+where
+    S: Service<Request> + 'static,
+    S::Error: Into<Error>,
+    S::Response: Into<Response<B>>,
+    B: MessageBody + 'static,
+{
+    let mut response: Response<BoxBody> = match app.call(request).await {
+        Ok(response) => response.into().map_into_boxed_body(),
+        Err(e) => e.into().error_response().into(),
+    };
+    let accepted = response.extensions_mut().remove::<Accepted>();
+    match accepted {
+        Some(accepted) if response.status() == actix_http::StatusCode::SWITCHING_PROTOCOLS => {
+            let head = response.drop_body();
+            framed.send((head, BodySize::None).into()).await.ok()?;
+            // Whatever the client sent after the request's head is its first frames; the
+            // HTTP buffers (16 KiB) go now, not with the socket.
+            let parts = framed.into_parts();
+            Some((accepted, parts.io, parts.read_buf.to_vec()))
+        }
+        _ => {
+            response
+                .head_mut()
+                .set_connection_type(ConnectionType::Close);
+            // Bodies here are the app's short answers (errors, pages), taken whole.
+            let (response, body) = response.into_parts();
+            let body = match actix_http::body::to_bytes(body).await {
+                Ok(body) => body,
+                Err(e) => {
+                    tracing::debug!(error = %e, "answer to an upgrade request not read");
+                    return None;
+                }
+            };
+            if let Err(e) = h1::SendResponse::new(framed, response.set_body(body)).await {
+                tracing::debug!(error = %e, "answer to an upgrade request not sent");
+            }
+            None
+        }
+    }
 }

@@ -36,8 +36,31 @@ pub async fn run(
     settings: RealtimeSettings,
     player: Player,
     encoding: Encoding,
-    mut ws: Websocket,
+    ws: Websocket,
 ) {
+    // This future lives as long as the socket, so it holds the socket's state and its
+    // loop only: the start, the room link's calls and the end are large and rare, and
+    // boxed they take no room in it (docs/performance.md, memory per connection).
+    let start = start(metrics, realtime, settings, player, encoding, ws);
+    let Some(mut socket) = Box::pin(start).await else {
+        return;
+    };
+    // A player with a seat in a live room is put back in it.
+    Box::pin(socket.room.resume()).await;
+    let reason = socket.serve().await;
+    Box::pin(socket.finish(reason)).await;
+}
+
+/// Greets the client and joins the learner's session: the connected socket, or `None`
+/// when it was closed instead.
+async fn start(
+    metrics: Arc<Metrics>,
+    realtime: Arc<Realtime>,
+    settings: RealtimeSettings,
+    player: Player,
+    encoding: Encoding,
+    mut ws: Websocket,
+) -> Option<Socket> {
     let user_id = player.id();
     let connection_id = Uuid::now_v7();
     let (sender, outgoing) = mpsc::channel::<Outgoing>(settings.outbound_queue);
@@ -46,7 +69,7 @@ pub async fn run(
     let Ok(session) = session_of(&realtime, &player).await else {
         metrics.ws_refused(disconnect::SESSION_ERROR);
         finish_close(ws, refused, Answer::Awaited, settings.client_timeout).await;
-        return;
+        return None;
     };
     let room = RoomLink::new(
         realtime.rooms.clone(),
@@ -65,16 +88,16 @@ pub async fn run(
     .await
     {
         metrics.ws_refused(disconnect::CLOSED);
-        return;
+        return None;
     }
     if !joined(session.as_ref(), connection_id, &outbound).await {
         metrics.ws_refused(disconnect::SESSION_ERROR);
         finish_close(ws, refused, Answer::Awaited, settings.client_timeout).await;
-        return;
+        return None;
     }
     metrics.ws_connected();
     tracing::debug!(%user_id, %connection_id, "websocket connected");
-    let mut socket = Socket {
+    Some(Socket {
         bucket: Bucket::new(settings.rate_per_sec, settings.rate_burst),
         draining: realtime.draining.clone(),
         ws,
@@ -92,11 +115,7 @@ pub async fn run(
         client_closed: false,
         last_seen: Instant::now(),
         pinger: RoundTrip::default(),
-    };
-    // A player with a seat in a live room is put back in it.
-    socket.room.resume().await;
-    let reason = socket.serve().await;
-    socket.finish(reason).await;
+    })
 }
 
 /// A learner's session actor (started if need be); guests have none, they only play
@@ -356,9 +375,11 @@ impl Socket {
         let received_at = Instant::now();
         if is_room_message(&frame.message) {
             let round_trip = self.pinger.round_trip();
-            let (refused, joined) = self
-                .room
-                .handle(frame.message, frame.id, received_at, round_trip)
+            let (refused, joined) =
+                Box::pin(
+                    self.room
+                        .handle(frame.message, frame.id, received_at, round_trip),
+                )
                 .await;
             if let Some(error) = refused {
                 self.outbound.deliver(error);

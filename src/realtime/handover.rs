@@ -12,9 +12,9 @@ use actix_web::rt::net::TcpStream;
 pub type Websocket = WebSocketStream<TcpStream>;
 
 /// How many bytes the socket reads at a time, and the buffer an idle socket keeps. Client
-/// frames are small (an answer is under 100 bytes); a larger frame grows the buffer up to
-/// the frame limit.
-const READ_BUFFER: usize = 1024;
+/// frames are small (an answer is under 150 bytes); a larger frame grows the buffer to
+/// its size.
+const READ_BUFFER: usize = 512;
 
 /// The largest frame the reader takes whole. The frame limit itself (`max_frame`) is
 /// checked by the socket's task, so a frame somewhat over it is read to its end and
@@ -47,16 +47,14 @@ impl Accepted {
 
     /// Serves the connection after the 101: `early` is what the client sent after the
     /// request's head (its first frames, already read by the HTTP layer).
-    pub async fn serve(self, io: TcpStream, early: &[u8]) {
+    pub async fn serve(self, io: TcpStream, early: Vec<u8>) {
         let config = WebSocketConfig::default()
             .read_buffer_size(READ_BUFFER)
             // Each frame is written as it is sent: no write buffer kept per socket.
             .write_buffer_size(0)
             .max_frame_size(Some(read_limit(self.max_frame)))
             .max_message_size(Some(read_limit(self.max_frame)));
-        let ws =
-            WebSocketStream::from_partially_read(io, early.to_vec(), Role::Server, Some(config))
-                .await;
+        let ws = WebSocketStream::from_partially_read(io, early, Role::Server, Some(config)).await;
         (self.task)(ws).await;
     }
 }

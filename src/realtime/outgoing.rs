@@ -12,7 +12,7 @@ use super::protocol::ServerMessage;
 /// A queued item as JSON text.
 pub fn text(outgoing: Outgoing) -> Option<ByteString> {
     match outgoing {
-        Outgoing::One(notice) => json(&frame(notice)).map(ByteString::from),
+        Outgoing::One(notice) => json(&frame(*notice)).map(ByteString::from),
         Outgoing::Shared(shared) => shared.text(|notice| json(&frame(notice.clone()))),
     }
 }
@@ -27,7 +27,7 @@ pub fn utf8(text: ByteString) -> tokio_tungstenite::tungstenite::Utf8Bytes {
 /// A queued item as MessagePack.
 pub fn binary(outgoing: Outgoing) -> Option<Bytes> {
     match outgoing {
-        Outgoing::One(notice) => msgpack(&frame(notice)).map(Bytes::from),
+        Outgoing::One(notice) => msgpack(&frame(*notice)).map(Bytes::from),
         Outgoing::Shared(shared) => shared.binary(|notice| msgpack(&frame(notice.clone()))),
     }
 }
@@ -69,10 +69,10 @@ mod tests {
             second.as_bytes().as_ptr(),
             "not copied"
         );
-        assert_eq!(text(Outgoing::One(done())).unwrap(), first);
+        assert_eq!(text(Outgoing::from(done())).unwrap(), first);
         assert_eq!(
             binary(Outgoing::Shared(shared)).unwrap(),
-            binary(Outgoing::One(done())).unwrap()
+            binary(Outgoing::from(done())).unwrap()
         );
     }
 }
