@@ -1,0 +1,219 @@
+#!/usr/bin/env bash
+# 100,000 authenticated websocket sessions over several instances on this machine.
+#
+#   load-tests/sessions.sh                 # 6 instances, 100,000 sessions, held 60 s
+#   INSTANCES=3 SESSIONS=30000 HOLD=30 load-tests/sessions.sh
+#
+# One process here holds at most ~19,900 descriptors, so the sessions are spread over
+# INSTANCES release servers (the embedded store each, Redis on 127.0.0.1:6379 for cache,
+# limiter, bus, leaderboards and jobs, under a prefix of the run's own), each with a
+# `questpath-load connect` process of its own. Every connection does what a client does
+# (ticket, upgrade, hello) and sends an application ping every 15 s.
+#
+# Steps: start the instances; make the learners (25 connections per learner, as in
+# bench.sh), which hashes their passwords; restart the instances, so no argon2 buffers
+# stay in their allocators; then all generators ramp at once and hold. While they hold,
+# the open connections of all instances are summed from each instance's
+# `questpath_ws_connections` every 2 s: the report's `held_all_seconds` is how long all
+# SESSIONS were open at once. Each generator's own report gives the failures, the
+# connections dropped while held and the instance's memory per connection.
+#
+# Needs: the release build (cargo build --release -p questpath -p questpath-load) and
+# Redis (bash scripts/services/redis.sh start). Writes results/sessions-N-TIME.json and
+# the generators' reports beside it. Stops by itself: HOLD is at most 600 s.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+QP_LOG_TAG="sessions"
+# shellcheck source=scripts/services/lib.sh
+source scripts/services/lib.sh
+
+INSTANCES="${INSTANCES:-6}"
+SESSIONS="${SESSIONS:-100000}"
+HOLD="${HOLD:-60}"
+# Connects per second per generator while they ramp together.
+RATE="${RATE:-600}"
+PER_LEARNER=25
+OUT="${OUT:-$ROOT/load-tests/results}"
+BIN="${QUESTPATH_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/questpath}"
+LOAD="${QUESTPATH_LOAD_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/questpath-load}"
+[[ -x $BIN && -x $LOAD ]] || {
+  qp_err "build first: cargo build --release -p questpath -p questpath-load"
+  exit 1
+}
+((HOLD <= 600)) || { qp_err "HOLD is at most 600 s"; exit 2; }
+redis-cli -p 6379 ping >/dev/null 2>&1 || {
+  qp_err "Redis must answer on 127.0.0.1:6379 (bash scripts/services/redis.sh start)"
+  exit 1
+}
+
+PER_INSTANCE=$(((SESSIONS + INSTANCES - 1) / INSTANCES))
+LEARNERS=$(((PER_INSTANCE + PER_LEARNER - 1) / PER_LEARNER))
+((PER_INSTANCE <= 19000)) || { qp_err "$PER_INSTANCE connections per process is over this machine's descriptor limit: more INSTANCES"; exit 2; }
+STAMP=$(date -u +%Y%m%dT%H%M%S)
+WORK=$(mktemp -d /tmp/questpath-sessions.XXXXXX)
+PREFIX="sessions_${STAMP}_$RANDOM:"
+mkdir -p "$OUT"
+declare -a PORTS PIDS
+for ((i = 0; i < INSTANCES; i++)); do
+  PORTS[i]=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+done
+
+start_instance() { # INDEX
+  local i=$1
+  mkdir -p "$WORK/$i"
+  (
+    cd "$WORK/$i"
+    ulimit -n "$(ulimit -Hn)"
+    exec env QUESTPATH_ENV=development "QUESTPATH_BIND=127.0.0.1:${PORTS[i]}" \
+      "QUESTPATH_DATA_DIR=$WORK/$i/data" QUESTPATH_LOG=warn QUESTPATH_LOG_FORMAT=json \
+      QUESTPATH_LLM_BASE_URL= QUESTPATH_METRICS_TOKEN= QUESTPATH_SHUTDOWN_TIMEOUT_SECS=5 \
+      QUESTPATH_SCYLLA_NODES= QUESTPATH_REDIS_URL=redis://127.0.0.1:6379 "QUESTPATH_REDIS_PREFIX=$PREFIX" \
+      QUESTPATH_RATE_LIMIT_READS=1000000 QUESTPATH_RATE_LIMIT_WRITES=1000000 \
+      QUESTPATH_RATE_LIMIT_ANONYMOUS=1000000 QUESTPATH_RATE_LIMIT_LOGIN=1000000 \
+      QUESTPATH_RATE_LIMIT_REGISTER=1000000 \
+      "$BIN" serve
+  ) >>"$WORK/$i/server.log" 2>&1 &
+  PIDS[i]=$!
+}
+
+wait_ready() { # INDEX
+  local i=$1
+  for _ in $(seq 1 300); do
+    qp_pid_alive "${PIDS[i]}" || { qp_err "instance $i exited; see $WORK/$i/server.log"; exit 1; }
+    curl -fsS "http://127.0.0.1:${PORTS[i]}/ready" >/dev/null 2>&1 && return 0
+    sleep 0.2
+  done
+  qp_err "instance $i did not become ready"
+  exit 1
+}
+
+stop_all() {
+  local i
+  for ((i = 0; i < INSTANCES; i++)); do
+    [[ -n ${PIDS[i]:-} ]] && kill -TERM "${PIDS[i]}" 2>/dev/null || true
+  done
+  for ((i = 0; i < INSTANCES; i++)); do
+    [[ -n ${PIDS[i]:-} ]] && wait "${PIDS[i]}" 2>/dev/null || true
+    PIDS[i]=""
+  done
+}
+
+cleanup() {
+  stop_all
+  redis-cli -p 6379 --scan --pattern "${PREFIX}*" | xargs -r -n 500 redis-cli -p 6379 del >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+start_all() {
+  local i
+  for ((i = 0; i < INSTANCES; i++)); do start_instance "$i"; done
+  for ((i = 0; i < INSTANCES; i++)); do wait_ready "$i"; done
+}
+
+connect() { # INDEX CONNECTIONS HOLD JSON
+  local i=$1
+  ulimit -n "$(ulimit -Hn)"
+  "$LOAD" connect --connections "$2" --users "$LEARNERS" --rate "$RATE" --concurrency 128 \
+    --hold "$3" --sources 8 --url "http://127.0.0.1:${PORTS[i]}" --backends embedded-redis \
+    --accounts "$WORK/accounts-$i.json" --out "$WORK" --setup-concurrency 4 \
+    --server-pid "${PIDS[i]}" --json "$4"
+}
+
+qp_log "$INSTANCES instances, $PER_INSTANCE connections each ($LEARNERS learners each), held $HOLD s; work folder $WORK"
+start_all
+qp_log "making $((LEARNERS * INSTANCES)) learners"
+SETUP_PIDS=()
+for ((i = 0; i < INSTANCES; i++)); do
+  connect "$i" "$LEARNERS" 1 "$WORK/setup-$i.json" >"$WORK/setup-$i.log" 2>&1 &
+  SETUP_PIDS+=($!)
+done
+for pid in "${SETUP_PIDS[@]}"; do wait "$pid" || { qp_err "making learners failed; see $WORK/setup-*.log"; exit 1; }; done
+stop_all
+start_all
+
+qp_log "ramping all generators at once ($RATE connects/s each)"
+GEN_PIDS=()
+for ((i = 0; i < INSTANCES; i++)); do
+  connect "$i" "$PER_INSTANCE" "$HOLD" "$WORK/connect-$i.json" >"$WORK/connect-$i.log" 2>&1 &
+  GEN_PIDS+=($!)
+done
+
+# Sum the instances' open connections until every generator is done.
+: >"$WORK/timeline.tsv"
+while :; do
+  alive=0
+  for pid in "${GEN_PIDS[@]}"; do qp_pid_alive "$pid" && alive=1; done
+  ((alive)) || break
+  total=0
+  for ((i = 0; i < INSTANCES; i++)); do
+    n=$(curl -fsS "http://127.0.0.1:${PORTS[i]}/metrics" 2>/dev/null | awk '$1 == "questpath_ws_connections" {print int($2)}')
+    total=$((total + ${n:-0}))
+  done
+  printf '%s\t%s\n' "$(date +%s.%N)" "$total" >>"$WORK/timeline.tsv"
+  sleep 2
+done
+rc=0
+for pid in "${GEN_PIDS[@]}"; do wait "$pid" || rc=1; done
+((rc == 0)) || qp_err "a generator failed; see $WORK/connect-*.log"
+
+REPORT="$OUT/sessions-$SESSIONS-$STAMP.json"
+python3 - "$WORK" "$INSTANCES" "$SESSIONS" "$HOLD" "$REPORT" "$(git rev-parse --short=12 HEAD)" <<'EOF'
+import json, sys, shutil, os
+work, instances, sessions, hold, report, commit = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6]
+gens = []
+for i in range(instances):
+    with open(f"{work}/connect-{i}.json") as f:
+        gens.append(json.load(f))
+timeline = [tuple(map(float, line.split())) for line in open(f"{work}/timeline.tsv") if line.strip()]
+full = [t for t, n in timeline if n >= sessions]
+held_all = (full[-1] - full[0]) if full else 0.0
+per = []
+for i, g in enumerate(gens):
+    f = g["figures"]
+    per.append({
+        "instance": i,
+        "connected": f["connected"],
+        "failed": f["failed"],
+        "dropped_while_held": f["dropped_while_held"],
+        "open_after_hold": f["open_after_hold"],
+        "pongs": f["pongs"],
+        "ramp_seconds": round(f["ramp_seconds"], 2),
+        "server_rss_before": f["server_before"]["rss_bytes"],
+        "server_rss_at_n": f["server_at_n"]["rss_bytes"],
+        "server_bytes_per_connection": round(f["server_rss_bytes_per_connection"]),
+        "generator_bytes_per_connection": round(f["generator_rss_bytes_per_connection"]),
+    })
+connected = sum(p["connected"] for p in per)
+growth = sum(p["server_rss_at_n"] - p["server_rss_before"] for p in per)
+summary = {
+    "scenario": "sessions",
+    "commit": commit,
+    "instances": instances,
+    "sessions": sessions,
+    "hold_seconds": hold,
+    "connected": connected,
+    "failed": sum(p["failed"] for p in per),
+    "dropped_while_held": sum(p["dropped_while_held"] for p in per),
+    "open_after_hold": sum(p["open_after_hold"] for p in per),
+    "held_all_seconds": round(held_all, 1),
+    "peak_open": max((n for _, n in timeline), default=0),
+    "server_rss_total_at_n": sum(p["server_rss_at_n"] for p in per),
+    "server_bytes_per_connection": round(growth / connected) if connected else None,
+    "per_instance": per,
+    "timeline": [[round(t - timeline[0][0], 1), int(n)] for t, n in timeline],
+}
+with open(report, "w") as f:
+    json.dump(summary, f, indent=2)
+for i in range(instances):
+    shutil.copy(f"{work}/connect-{i}.json", report.replace(".json", f"-instance{i}.json"))
+print(f"report: {report}")
+print(f"all {sessions} open at once for {held_all:.0f} s (peak {summary['peak_open']}); "
+      f"failed {summary['failed']}, dropped while held {summary['dropped_while_held']}; "
+      f"server memory {summary['server_bytes_per_connection']} bytes per connection, "
+      f"{summary['server_rss_total_at_n'] / 2**20:.0f} MiB in all")
+EOF
+for ((i = 0; i < INSTANCES; i++)); do
+  grep -E "connections:|server memory|generator memory" "$WORK/connect-$i.log" | sed "s/^/[instance $i] /"
+done
+exit "$rc"
