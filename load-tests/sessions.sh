@@ -15,7 +15,8 @@
 # stay in their allocators; then all generators ramp at once and hold. While they hold,
 # the open connections of all instances are summed from each instance's
 # `questpath_ws_connections` every 2 s: the report's `held_all_seconds` is how long all
-# SESSIONS were open at once. Each generator's own report gives the failures, the
+# SESSIONS were open at once, and the run fails when that is under HOLD, or when any
+# connection failed or was dropped. Each generator's own report gives the failures, the
 # connections dropped while held and the instance's memory per connection.
 #
 # Needs: the release build (cargo build --release -p questpath -p questpath-load) and
@@ -132,10 +133,14 @@ for pid in "${SETUP_PIDS[@]}"; do wait "$pid" || { qp_err "making learners faile
 stop_all
 start_all
 
-qp_log "ramping all generators at once ($RATE connects/s each)"
+# Each generator holds from the end of its own ramp, and the ramps sharing two cores end
+# apart: each holds longer by its ramp's scheduled length plus 10 s, so that all
+# connections are open together for HOLD seconds.
+GEN_HOLD=$((HOLD + PER_INSTANCE / RATE + 10))
+qp_log "ramping all generators at once ($RATE connects/s each), each holding $GEN_HOLD s"
 GEN_PIDS=()
 for ((i = 0; i < INSTANCES; i++)); do
-  connect "$i" "$PER_INSTANCE" "$HOLD" "$WORK/connect-$i.json" >"$WORK/connect-$i.log" 2>&1 &
+  connect "$i" "$PER_INSTANCE" "$GEN_HOLD" "$WORK/connect-$i.json" >"$WORK/connect-$i.log" 2>&1 &
   GEN_PIDS+=($!)
 done
 
@@ -158,7 +163,7 @@ for pid in "${GEN_PIDS[@]}"; do wait "$pid" || rc=1; done
 ((rc == 0)) || qp_err "a generator failed; see $WORK/connect-*.log"
 
 REPORT="$OUT/sessions-$SESSIONS-$STAMP.json"
-python3 - "$WORK" "$INSTANCES" "$SESSIONS" "$HOLD" "$REPORT" "$(git rev-parse --short=12 HEAD)" <<'EOF'
+if python3 - "$WORK" "$INSTANCES" "$SESSIONS" "$HOLD" "$REPORT" "$(git rev-parse --short=12 HEAD)" <<'EOF'
 import json, sys, shutil, os
 work, instances, sessions, hold, report, commit = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6]
 gens = []
@@ -208,11 +213,16 @@ with open(report, "w") as f:
 for i in range(instances):
     shutil.copy(f"{work}/connect-{i}.json", report.replace(".json", f"-instance{i}.json"))
 print(f"report: {report}")
+ok = summary["held_all_seconds"] >= hold and summary["failed"] == 0 and summary["dropped_while_held"] == 0
 print(f"all {sessions} open at once for {held_all:.0f} s (peak {summary['peak_open']}); "
       f"failed {summary['failed']}, dropped while held {summary['dropped_while_held']}; "
       f"server memory {summary['server_bytes_per_connection']} bytes per connection, "
       f"{summary['server_rss_total_at_n'] / 2**20:.0f} MiB in all")
+if not ok:
+    print(f"NOT met: all {sessions} open together for {hold} s, none failed or dropped")
+sys.exit(0 if ok else 1)
 EOF
+then :; else rc=1; fi
 for ((i = 0; i < INSTANCES; i++)); do
   grep -E "connections:|server memory|generator memory" "$WORK/connect-$i.log" | sed "s/^/[instance $i] /"
 done
