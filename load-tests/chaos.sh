@@ -157,26 +157,6 @@ with_shared_env() { # COMMAND...
   )
 }
 
-# A CQL statement against the ring in pure bash (as load-tests/bench.sh does).
-cql_exec() {
-  local q=$1
-  hex_of() { printf '%s' "$1" | od -An -tx1 -v | tr -d ' \n'; }
-  frame() {
-    local hex
-    hex="0400$1$2$(printf '%08x' $((${#3} / 2)))$3"
-    # shellcheck disable=SC2059,SC2001
-    printf "$(sed 's/../\\x&/g' <<<"$hex")" >&3
-  }
-  opcode() { timeout 30 head -c 9 <&3 | od -An -tx1 -v | tr -d ' \n' | cut -c9-10; }
-  (
-    exec 3<>/dev/tcp/127.0.1.1/9042 || exit 1
-    frame 0001 01 "0001$(printf '%04x' 11)$(hex_of CQL_VERSION)$(printf '%04x' 5)$(hex_of 3.0.0)"
-    [[ $(opcode) == 02 ]] || exit 1
-    frame 0002 07 "$(printf '%08x' "${#q}")$(hex_of "$q")000100"
-    [[ $(opcode) == 08 ]] || exit 1
-  ) 2>/dev/null
-}
-
 stop_pid() { # PID [SIGNAL]
   local pid=$1 sig=${2:-TERM}
   qp_pid_alive "$pid" || return 0
@@ -196,7 +176,7 @@ cleanup() {
   for pid in "${INSTANCE_PIDS[@]}"; do stop_pid "$pid"; done
   if ((OWN_CASSANDRA)); then
     bash scripts/services/cassandra-cluster.sh stop
-  elif cql_exec "DROP KEYSPACE IF EXISTS $KEYSPACE"; then
+  elif qp_cql_exec "DROP KEYSPACE IF EXISTS $KEYSPACE" 127.0.1.1; then
     qp_log "dropped keyspace $KEYSPACE"
   fi
   ((OWN_REDIS)) && env "${REDIS_ENV[@]}" bash scripts/services/redis-cluster.sh stop

@@ -3,12 +3,20 @@
 #
 #   load-tests/sessions.sh                 # 6 instances, 100,000 sessions, held 60 s
 #   INSTANCES=3 SESSIONS=30000 HOLD=30 load-tests/sessions.sh
+#   STORE=cassandra PUSH=1 load-tests/sessions.sh   # one shared store, and the rank push
 #
 # One process here holds at most ~19,900 descriptors, so the sessions are spread over
-# INSTANCES release servers (the embedded store each, Redis on 127.0.0.1:6379 for cache,
-# limiter, bus, leaderboards and jobs, under a prefix of the run's own), each with a
-# `questpath-load connect` process of its own. Every connection does what a client does
+# INSTANCES release servers, each with a `questpath-load connect` process of its own.
+# Redis on 127.0.0.1:6379 is their cache, limiter, bus, leaderboards and job queue
+# (under a prefix of the run's own); the store is the embedded one in each instance
+# (STORE=embedded, the default: each generator's learners live on its instance) or one
+# keyspace of the run's own on the Cassandra at 127.0.0.1:9042 (STORE=cassandra, the
+# deployment's shape; dropped at the end). Every connection does what a client does
 # (ticket, upgrade, hello) and sends an application ping every 15 s.
+#
+# PUSH=1 (needs STORE=cassandra: leagues are one store's): the learners get a goal at
+# setup, and once all are open every learner passes its first level (one XP grant
+# each), and every connection must receive a `league.standings` (`connect --push`).
 #
 # Steps: start the instances; make the learners (25 connections per learner, as in
 # bench.sh), which hashes their passwords; restart the instances, so no argon2 buffers
@@ -35,6 +43,10 @@ HOLD="${HOLD:-60}"
 # Connects per second per generator while they ramp together.
 RATE="${RATE:-600}"
 PER_LEARNER=25
+STORE="${STORE:-embedded}"
+PUSH="${PUSH:-0}"
+[[ $STORE == embedded || $STORE == cassandra ]] || { qp_err "STORE is embedded or cassandra"; exit 2; }
+[[ $PUSH == 0 || $STORE == cassandra ]] || { qp_err "PUSH=1 needs STORE=cassandra (one store for all instances)"; exit 2; }
 OUT="${OUT:-$ROOT/load-tests/results}"
 BIN="${QUESTPATH_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/questpath}"
 LOAD="${QUESTPATH_LOAD_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/questpath-load}"
@@ -43,6 +55,10 @@ LOAD="${QUESTPATH_LOAD_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/questpath-
   exit 1
 }
 ((HOLD <= 600)) || { qp_err "HOLD is at most 600 s"; exit 2; }
+[[ $STORE == embedded ]] || qp_cql_exec "SELECT release_version FROM system.local" || {
+  qp_err "Cassandra must answer on 127.0.0.1:9042 (bash scripts/services/cassandra.sh start)"
+  exit 1
+}
 redis-cli -p 6379 ping >/dev/null 2>&1 || {
   qp_err "Redis must answer on 127.0.0.1:6379 (bash scripts/services/redis.sh start)"
   exit 1
@@ -53,7 +69,19 @@ LEARNERS=$(((PER_INSTANCE + PER_LEARNER - 1) / PER_LEARNER))
 ((PER_INSTANCE <= 19000)) || { qp_err "$PER_INSTANCE connections per process is over this machine's descriptor limit: more INSTANCES"; exit 2; }
 STAMP=$(date -u +%Y%m%dT%H%M%S)
 WORK=$(mktemp -d /tmp/questpath-sessions.XXXXXX)
-PREFIX="sessions_${STAMP}_$RANDOM:"
+# Lower case: CQL folds unquoted names, and the server looks its keyspace up as given.
+KEYSPACE="sessions_$(date +%s)_$RANDOM"
+PREFIX="$KEYSPACE:"
+if [[ $STORE == cassandra ]]; then
+  STORE_ENV=(QUESTPATH_SCYLLA_NODES=127.0.0.1:9042 "QUESTPATH_SCYLLA_KEYSPACE=$KEYSPACE"
+    QUESTPATH_SCYLLA_REPLICATION=simple:1)
+  BACKENDS=redis-cassandra
+else
+  STORE_ENV=(QUESTPATH_SCYLLA_NODES=)
+  BACKENDS=embedded-redis
+fi
+PUSH_FLAG=() SETUP_FLAG=()
+if ((PUSH)); then PUSH_FLAG=(--push) SETUP_FLAG=(--with-goals); fi
 mkdir -p "$OUT"
 declare -a PORTS PIDS
 for ((i = 0; i < INSTANCES; i++)); do
@@ -69,7 +97,7 @@ start_instance() { # INDEX
     exec env QUESTPATH_ENV=development "QUESTPATH_BIND=127.0.0.1:${PORTS[i]}" \
       "QUESTPATH_DATA_DIR=$WORK/$i/data" QUESTPATH_LOG=warn QUESTPATH_LOG_FORMAT=json \
       QUESTPATH_LLM_BASE_URL= QUESTPATH_METRICS_TOKEN= QUESTPATH_SHUTDOWN_TIMEOUT_SECS=5 \
-      QUESTPATH_SCYLLA_NODES= QUESTPATH_REDIS_URL=redis://127.0.0.1:6379 "QUESTPATH_REDIS_PREFIX=$PREFIX" \
+      "${STORE_ENV[@]}" QUESTPATH_REDIS_URL=redis://127.0.0.1:6379 "QUESTPATH_REDIS_PREFIX=$PREFIX" \
       QUESTPATH_RATE_LIMIT_READS=1000000 QUESTPATH_RATE_LIMIT_WRITES=1000000 \
       QUESTPATH_RATE_LIMIT_ANONYMOUS=1000000 QUESTPATH_RATE_LIMIT_LOGIN=1000000 \
       QUESTPATH_RATE_LIMIT_REGISTER=1000000 \
@@ -102,6 +130,8 @@ stop_all() {
 
 cleanup() {
   stop_all
+  [[ $STORE == embedded ]] || qp_cql_exec "DROP KEYSPACE IF EXISTS $KEYSPACE" ||
+    qp_err "could not drop keyspace $KEYSPACE: drop it by hand"
   redis-cli -p 6379 --scan --pattern "${PREFIX}*" | xargs -r -n 500 redis-cli -p 6379 del >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
@@ -112,21 +142,27 @@ start_all() {
   for ((i = 0; i < INSTANCES; i++)); do wait_ready "$i"; done
 }
 
-connect() { # INDEX CONNECTIONS HOLD JSON
-  local i=$1
+connect() { # INDEX CONNECTIONS HOLD JSON [FLAG...]
+  local i=$1 n=$2 hold=$3 json=$4
+  shift 4
   ulimit -n "$(ulimit -Hn)"
-  "$LOAD" connect --connections "$2" --users "$LEARNERS" --rate "$RATE" --concurrency 128 \
-    --hold "$3" --sources 8 --url "http://127.0.0.1:${PORTS[i]}" --backends embedded-redis \
+  "$LOAD" connect --connections "$n" --users "$LEARNERS" --rate "$RATE" --concurrency 128 \
+    --hold "$hold" --sources 8 --url "http://127.0.0.1:${PORTS[i]}" --backends "$BACKENDS" \
     --accounts "$WORK/accounts-$i.json" --out "$WORK" --setup-concurrency 4 \
-    --server-pid "${PIDS[i]}" --json "$4"
+    --server-pid "${PIDS[i]}" --json "$json" "$@"
 }
 
-qp_log "$INSTANCES instances, $PER_INSTANCE connections each ($LEARNERS learners each), held $HOLD s; work folder $WORK"
+qp_log "$INSTANCES instances ($STORE store), $PER_INSTANCE connections each ($LEARNERS learners each), held $HOLD s; work folder $WORK"
+if [[ $STORE == cassandra ]]; then
+  qp_log "migrate: keyspace $KEYSPACE"
+  (cd "$WORK" && env QUESTPATH_ENV=development "QUESTPATH_DATA_DIR=$WORK/migrate" "${STORE_ENV[@]}" \
+    QUESTPATH_REDIS_URL=redis://127.0.0.1:6379 "QUESTPATH_REDIS_PREFIX=$PREFIX" "$BIN" migrate) >>"$WORK/migrate.log" 2>&1
+fi
 start_all
 qp_log "making $((LEARNERS * INSTANCES)) learners"
 SETUP_PIDS=()
 for ((i = 0; i < INSTANCES; i++)); do
-  connect "$i" "$LEARNERS" 1 "$WORK/setup-$i.json" >"$WORK/setup-$i.log" 2>&1 &
+  connect "$i" "$LEARNERS" 1 "$WORK/setup-$i.json" "${SETUP_FLAG[@]}" >"$WORK/setup-$i.log" 2>&1 &
   SETUP_PIDS+=($!)
 done
 for pid in "${SETUP_PIDS[@]}"; do wait "$pid" || { qp_err "making learners failed; see $WORK/setup-*.log"; exit 1; }; done
@@ -140,7 +176,7 @@ GEN_HOLD=$((HOLD + PER_INSTANCE / RATE + 10))
 qp_log "ramping all generators at once ($RATE connects/s each), each holding $GEN_HOLD s"
 GEN_PIDS=()
 for ((i = 0; i < INSTANCES; i++)); do
-  connect "$i" "$PER_INSTANCE" "$GEN_HOLD" "$WORK/connect-$i.json" >"$WORK/connect-$i.log" 2>&1 &
+  connect "$i" "$PER_INSTANCE" "$GEN_HOLD" "$WORK/connect-$i.json" "${PUSH_FLAG[@]}" >"$WORK/connect-$i.log" 2>&1 &
   GEN_PIDS+=($!)
 done
 
@@ -188,6 +224,7 @@ for i, g in enumerate(gens):
         "server_rss_at_n": f["server_at_n"]["rss_bytes"],
         "server_bytes_per_connection": round(f["server_rss_bytes_per_connection"]),
         "generator_bytes_per_connection": round(f["generator_rss_bytes_per_connection"]),
+        "push": f.get("push"),
     })
 connected = sum(p["connected"] for p in per)
 growth = sum(p["server_rss_at_n"] - p["server_rss_before"] for p in per)
@@ -205,6 +242,16 @@ summary = {
     "peak_open": max((n for _, n in timeline), default=0),
     "server_rss_total_at_n": sum(p["server_rss_at_n"] for p in per),
     "server_bytes_per_connection": round(growth / connected) if connected else None,
+    "push": None if per[0]["push"] is None else {
+        "granted": sum(p["push"]["granted"] for p in per),
+        "grant_failures": sum(p["push"]["grant_failures"] for p in per),
+        "connections": sum(p["push"]["connections"] for p in per),
+        "pushed": sum(p["push"]["pushed"] for p in per),
+        # None when some generator's connections did not all hear it.
+        "all_pushed_seconds_max": None
+        if any(p["push"]["all_pushed_seconds"] is None for p in per)
+        else max(p["push"]["all_pushed_seconds"] for p in per),
+    },
     "per_instance": per,
     "timeline": [[round(t - timeline[0][0], 1), int(n)] for t, n in timeline],
 }
@@ -214,6 +261,12 @@ for i in range(instances):
     shutil.copy(f"{work}/connect-{i}.json", report.replace(".json", f"-instance{i}.json"))
 print(f"report: {report}")
 ok = summary["held_all_seconds"] >= hold and summary["failed"] == 0 and summary["dropped_while_held"] == 0
+push = summary["push"]
+if push is not None:
+    print(f"rank push: {push['granted']} learners granted ({push['grant_failures']} failed); "
+          f"{push['pushed']} of {push['connections']} connections got a league.standings, "
+          f"the last within {push['all_pushed_seconds_max']} s of its generator's first grant")
+    ok = ok and push["grant_failures"] == 0 and push["pushed"] == push["connections"]
 print(f"all {sessions} open at once for {held_all:.0f} s (peak {summary['peak_open']}); "
       f"failed {summary['failed']}, dropped while held {summary['dropped_while_held']}; "
       f"server memory {summary['server_bytes_per_connection']} bytes per connection, "

@@ -334,6 +334,36 @@ impl Api {
         Ok(())
     }
 
+    /// Passes a level the old client's way: the quiz handed out, then a passing
+    /// submit (one XP grant on a first pass). The XP earned.
+    pub async fn pass_level_legacy(
+        &self,
+        via: usize,
+        token: &str,
+        level_id: &str,
+    ) -> anyhow::Result<i64> {
+        let _: Value = self
+            .setup(
+                via,
+                Method::GET,
+                &format!("/levels/{level_id}/quiz"),
+                Some(token),
+                None,
+            )
+            .await?;
+        let body = json!({ "score": 100, "passed": true, "time_taken": 60 });
+        let result: Value = self
+            .setup(
+                via,
+                Method::POST,
+                &format!("/levels/{level_id}/quiz/submit"),
+                Some(token),
+                Some(&body),
+            )
+            .await?;
+        Ok(result["xp_earned"].as_i64().unwrap_or(0))
+    }
+
     /// A one-time websocket ticket (valid 30 s). Not retried: the connect scenario
     /// measures it, and a refusal is a failure to report.
     pub async fn ticket(&self, via: usize, token: &str) -> anyhow::Result<String> {

@@ -139,6 +139,15 @@ pub struct ConnectArgs {
     /// connection silent for 30 s).
     #[arg(long, default_value_t = 15)]
     pub heartbeat: u64,
+    /// Once all are open, every learner passes its first level (one XP grant each, the
+    /// old client's quiz submit) and every connection waits for a `league.standings`:
+    /// the rank push to all of them. Learners get a goal at setup for it.
+    #[arg(long)]
+    pub push: bool,
+    /// Give the learners a goal at setup, as `--push` does, without the push (to make
+    /// them ahead of a run that pushes).
+    #[arg(long)]
+    pub with_goals: bool,
 }
 
 /// `quiz` flags.

@@ -171,7 +171,11 @@ pub async fn run(scenario: Scenario, stop: CancellationToken) -> anyhow::Result<
 
     // Tokens must outlive setup and measurement.
     let (count, quiz_ready, run_secs) = match &scenario {
-        Scenario::Connect(a) => (scenarios::connect::users_for(a), false, a.hold + 120),
+        Scenario::Connect(a) => (
+            scenarios::connect::users_for(a),
+            a.push || a.with_goals,
+            a.hold + 120,
+        ),
         Scenario::Quiz(a) => (a.players, true, a.warmup + a.duration + 60),
         Scenario::Http(a) => (a.users, true, a.warmup + a.duration + 60),
         // The host, and one account per player unless they come as guests.

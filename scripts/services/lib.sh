@@ -73,3 +73,25 @@ qp_apt_install() {
     exit "$rc"
   ) 9>"$lock"
 }
+
+# qp_cql_exec STATEMENT [HOST]: a CQL statement over the native protocol v4 in pure bash
+# (no cqlsh here) to HOST:9042 (127.0.0.1); exit 0 when the server answers RESULT. Same
+# technique as scripts/services/cassandra.sh; the load tests drop their keyspaces with it.
+qp_cql_exec() {
+  local q=$1 host=${2:-127.0.0.1}
+  hex_of() { printf '%s' "$1" | od -An -tx1 -v | tr -d ' \n'; }
+  frame() { # STREAM OPCODE BODY-HEX
+    local hex
+    hex="0400$1$2$(printf '%08x' $((${#3} / 2)))$3"
+    # shellcheck disable=SC2059,SC2001
+    printf "$(sed 's/../\\x&/g' <<<"$hex")" >&3
+  }
+  opcode() { timeout 30 head -c 9 <&3 | od -An -tx1 -v | tr -d ' \n' | cut -c9-10; }
+  (
+    exec 3<>/dev/tcp/$host/9042 || exit 1
+    frame 0001 01 "0001$(printf '%04x' 11)$(hex_of CQL_VERSION)$(printf '%04x' 5)$(hex_of 3.0.0)"
+    [[ $(opcode) == 02 ]] || exit 1
+    frame 0002 07 "$(printf '%08x' "${#q}")$(hex_of "$q")000100"
+    [[ $(opcode) == 08 ]] || exit 1
+  ) 2>/dev/null
+}

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt;
 use serde_json::json;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -50,6 +51,12 @@ struct Shared {
     drops: std::sync::Mutex<Tally>,
     /// When the last connection finished its handshake (or failed).
     last_done: std::sync::Mutex<Option<Instant>>,
+    /// Set when the rank push's grants start: standings from then on count.
+    push_started: std::sync::atomic::AtomicBool,
+    /// Connections that received a `league.standings` since the push started.
+    pushed: AtomicU64,
+    /// When the last connection got its first standings of the push.
+    last_pushed: std::sync::Mutex<Option<Instant>>,
 }
 
 fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -170,7 +177,14 @@ pub async fn run(ctx: &Ctx, args: &ConnectArgs, learners: &[Learner]) -> anyhow:
     let at_n = ctx.sample(&mut notes).await;
     let self_at_n = SelfUsage::now();
     let open_at_n = connected - shared.dropped.load(Ordering::Relaxed);
-    ctx.sleep(Duration::from_secs(args.hold)).await;
+    let hold_end = Instant::now() + Duration::from_secs(args.hold);
+    let push = if args.push {
+        Some(rank_push(ctx, &learners, &shared, hold_end).await)
+    } else {
+        None
+    };
+    ctx.sleep(hold_end.saturating_duration_since(Instant::now()))
+        .await;
     let after_hold = ctx.sample(&mut notes).await;
     let open_after_hold =
         shared.connected.load(Ordering::Relaxed) - shared.dropped.load(Ordering::Relaxed);
@@ -223,6 +237,7 @@ pub async fn run(ctx: &Ctx, args: &ConnectArgs, learners: &[Learner]) -> anyhow:
         "server_rss_bytes_per_connection": per_connection,
         "generator_rss_bytes_per_connection": generator_per_connection,
         "generator_at_n": self_at_n,
+        "push": push,
     });
     let mut lines = vec![
         format!(
@@ -246,6 +261,9 @@ pub async fn run(ctx: &Ctx, args: &ConnectArgs, learners: &[Learner]) -> anyhow:
             "generator memory per connection: {}",
             human_bytes(g)
         ));
+    }
+    if let Some(push) = &push {
+        lines.push(push.line());
     }
     if !failures.is_empty() {
         lines.push(format!("failures: {}", failures.line()));
@@ -280,8 +298,95 @@ pub async fn run(ctx: &Ctx, args: &ConnectArgs, learners: &[Learner]) -> anyhow:
         targets,
         notes,
         succeeded: connected,
-        failed: failed + dropped,
+        failed: failed + dropped + push.as_ref().map_or(0, |p| p.missed()),
     })
+}
+
+/// How long connections may wait for the push's standings after the last grant.
+const PUSH_WAIT: Duration = Duration::from_secs(30);
+
+/// The rank push: what was granted and who heard of it.
+#[derive(serde::Serialize)]
+struct Push {
+    learners: usize,
+    granted: usize,
+    grant_failures: usize,
+    xp: i64,
+    grants_seconds: f64,
+    connections: u64,
+    pushed: u64,
+    /// From the first grant to the last connection's first standings.
+    all_pushed_seconds: Option<f64>,
+}
+
+impl Push {
+    fn missed(&self) -> u64 {
+        self.connections.saturating_sub(self.pushed) + self.grant_failures as u64
+    }
+
+    fn line(&self) -> String {
+        format!(
+            "rank push: {} of {} learners granted {} XP in {:.1} s ({} failed); {} of {} open connections got a league.standings{}",
+            self.granted,
+            self.learners,
+            self.xp,
+            self.grants_seconds,
+            self.grant_failures,
+            self.pushed,
+            self.connections,
+            self.all_pushed_seconds.map_or(String::new(), |s| format!(
+                ", all within {s:.1} s of the first grant"
+            ))
+        )
+    }
+}
+
+/// Every learner passes its first level (one XP grant each, 16 at once), then the
+/// connections get until `PUSH_WAIT` after the last grant (and the hold's end) to hear
+/// a `league.standings`.
+async fn rank_push(ctx: &Ctx, learners: &[Learner], shared: &Shared, hold_end: Instant) -> Push {
+    let connections =
+        shared.connected.load(Ordering::Relaxed) - shared.dropped.load(Ordering::Relaxed);
+    eprintln!("  rank push: {} learners pass a level", learners.len());
+    shared.push_started.store(true, Ordering::SeqCst);
+    let started = Instant::now();
+    let grants = futures_util::stream::iter(learners.iter().enumerate())
+        .map(|(i, learner)| {
+            let api = ctx.api.clone();
+            async move {
+                let level = learner.level_id.as_deref()?;
+                api.pass_level_legacy(i, &learner.access_token, level)
+                    .await
+                    .ok()
+            }
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<_>>()
+        .await;
+    let grants_seconds = started.elapsed().as_secs_f64();
+    let granted = grants.iter().filter(|g| g.is_some()).count();
+    let xp = grants.iter().flatten().sum();
+    let wait_until = (Instant::now() + PUSH_WAIT).max(hold_end);
+    while shared.pushed.load(Ordering::Relaxed) < connections && Instant::now() < wait_until {
+        if !ctx.sleep(Duration::from_millis(100)).await {
+            break;
+        }
+    }
+    let pushed = shared.pushed.load(Ordering::Relaxed);
+    let all_pushed_seconds = (pushed >= connections)
+        .then(|| *lock(&shared.last_pushed))
+        .flatten()
+        .map(|at| at.saturating_duration_since(started).as_secs_f64());
+    Push {
+        learners: learners.len(),
+        granted,
+        grant_failures: learners.len() - granted,
+        xp,
+        grants_seconds,
+        connections,
+        pushed,
+        all_pushed_seconds,
+    }
 }
 
 /// Keeps one connection alive: an application ping every `heartbeat` (first one at a
@@ -296,6 +401,8 @@ async fn hold(
 ) {
     let offset = heartbeat.mul_f64((i % 1000) as f64 / 1000.0);
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + offset, heartbeat);
+    // This connection heard the rank push.
+    let mut heard = false;
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
@@ -307,6 +414,13 @@ async fn hold(
                 }
             }
             event = ws::next_event(socket) => match event {
+                Ok(Event::Frame(f)) if f.kind == "league.standings" => {
+                    if !heard && shared.push_started.load(Ordering::SeqCst) {
+                        heard = true;
+                        shared.pushed.fetch_add(1, Ordering::Relaxed);
+                        *lock(&shared.last_pushed) = Some(Instant::now());
+                    }
+                }
                 Ok(Event::Frame(f)) if f.kind == "pong" => {
                     shared.pongs.fetch_add(1, Ordering::Relaxed);
                 }
