@@ -304,6 +304,8 @@ pub async fn run(ctx: &Ctx, args: &ConnectArgs, learners: &[Learner]) -> anyhow:
 
 /// How long connections may wait for the push's standings after the last grant.
 const PUSH_WAIT: Duration = Duration::from_secs(30);
+/// Tries of one learner's level pass.
+const GRANT_ATTEMPTS: usize = 3;
 
 /// The rank push: what was granted and who heard of it.
 #[derive(serde::Serialize)]
@@ -311,6 +313,8 @@ struct Push {
     learners: usize,
     granted: usize,
     grant_failures: usize,
+    /// Every failed try, by cause (a learner's later try may have passed).
+    grant_errors: Tally,
     xp: i64,
     grants_seconds: f64,
     connections: u64,
@@ -326,12 +330,17 @@ impl Push {
 
     fn line(&self) -> String {
         format!(
-            "rank push: {} of {} learners granted {} XP in {:.1} s ({} failed); {} of {} open connections got a league.standings{}",
+            "rank push: {} of {} learners granted {} XP in {:.1} s ({} failed; failed tries: {}); {} of {} open connections got a league.standings{}",
             self.granted,
             self.learners,
             self.xp,
             self.grants_seconds,
             self.grant_failures,
+            if self.grant_errors.is_empty() {
+                "none".to_string()
+            } else {
+                self.grant_errors.line()
+            },
             self.pushed,
             self.connections,
             self.all_pushed_seconds.map_or(String::new(), |s| format!(
@@ -350,14 +359,29 @@ async fn rank_push(ctx: &Ctx, learners: &[Learner], shared: &Shared, hold_end: I
     eprintln!("  rank push: {} learners pass a level", learners.len());
     shared.push_started.store(true, Ordering::SeqCst);
     let started = Instant::now();
+    let errors = std::sync::Mutex::new(Tally::default());
     let grants = futures_util::stream::iter(learners.iter().enumerate())
         .map(|(i, learner)| {
             let api = ctx.api.clone();
+            let errors = &errors;
             async move {
-                let level = learner.level_id.as_deref()?;
-                api.pass_level_legacy(i, &learner.access_token, level)
-                    .await
-                    .ok()
+                let Some(level) = learner.level_id.as_deref() else {
+                    lock(errors).add("no level (the learner has no goal)");
+                    return None;
+                };
+                // A client tries again after a failure; each failure is counted.
+                for attempt in 0..GRANT_ATTEMPTS {
+                    match api.pass_level_legacy(i, &learner.access_token, level).await {
+                        Ok(xp) => return Some(xp),
+                        Err(e) => {
+                            lock(errors).add(classify("grant", &e));
+                            if attempt + 1 < GRANT_ATTEMPTS {
+                                tokio::time::sleep(Duration::from_secs(1)).await;
+                            }
+                        }
+                    }
+                }
+                None
             }
         })
         .buffer_unordered(16)
@@ -381,6 +405,7 @@ async fn rank_push(ctx: &Ctx, learners: &[Learner], shared: &Shared, hold_end: I
         learners: learners.len(),
         granted,
         grant_failures: learners.len() - granted,
+        grant_errors: errors.into_inner().unwrap_or_else(|p| p.into_inner()),
         xp,
         grants_seconds,
         connections,
