@@ -107,14 +107,7 @@ start_instance() { # INDEX
 }
 
 wait_ready() { # INDEX
-  local i=$1
-  for _ in $(seq 1 300); do
-    qp_pid_alive "${PIDS[i]}" || { qp_err "instance $i exited; see $WORK/$i/server.log"; exit 1; }
-    curl -fsS "http://127.0.0.1:${PORTS[i]}/ready" >/dev/null 2>&1 && return 0
-    sleep 0.2
-  done
-  qp_err "instance $i did not become ready"
-  exit 1
+  qp_wait_serving "${PIDS[$1]}" "http://127.0.0.1:${PORTS[$1]}/ready" "instance $1 (log: $WORK/$1/server.log)" || exit 1
 }
 
 stop_all() {

@@ -77,41 +77,36 @@ async fn unknown_and_malformed_messages_get_error_frames_and_the_socket_stays_op
     assert_eq!(pong, json!({"type": "pong", "re": "still-here"}));
 }
 
-#[actix_web::test]
-async fn an_oversized_frame_closes_the_socket_with_1009() {
+/// Sends one text frame of `padding` bytes and more; the error frame's code and the close
+/// code that follow.
+async fn refusal_of_a_frame_of(padding: usize) -> (Value, u16) {
     let app = spawn_app().await;
     let token = app.learner().await;
     let mut client = app.connect(&token).await;
 
-    let huge = json!({"type": "ping", "padding": "x".repeat(8 * 1024)});
+    let huge = json!({"type": "ping", "padding": "x".repeat(padding)});
     client
         .socket
         .send(Message::text(huge.to_string()))
         .await
         .unwrap();
     let error = client.next_json().await;
-    let code = client.closed_with().await;
+    (error, client.closed_with().await)
+}
+
+#[actix_web::test]
+async fn an_oversized_frame_closes_the_socket_with_1009() {
+    let (error, code) = refusal_of_a_frame_of(8 * 1024).await;
 
     assert_eq!(error["code"], "frame_too_large");
     assert_eq!(code, 1009);
 }
 
-/// A frame far over the limit is not read to its end: the client still gets the error
-/// and the close, and the connection ends.
+/// A frame far over the limit (past the reader's own, 64 KiB) is not read to its end:
+/// the client still gets the error and the close, and the connection ends.
 #[actix_web::test]
 async fn a_frame_far_over_the_limit_is_refused_and_the_connection_closed() {
-    let app = spawn_app().await;
-    let token = app.learner().await;
-    let mut client = app.connect(&token).await;
-
-    let huge = json!({"type": "ping", "padding": "x".repeat(256 * 1024)});
-    client
-        .socket
-        .send(Message::text(huge.to_string()))
-        .await
-        .unwrap();
-    let error = client.next_json().await;
-    let code = client.closed_with().await;
+    let (error, code) = refusal_of_a_frame_of(256 * 1024).await;
 
     assert_eq!(error["code"], "frame_too_large");
     assert_eq!(code, 1009);
