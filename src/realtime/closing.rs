@@ -34,31 +34,33 @@ pub async fn finish_close(
 ) {
     // A client that reads nothing can keep the frame queued; it gets as long as a silent
     // client does.
-    if let Answer::Given = answer {
-        let _ = tokio::time::timeout(client_timeout, ws.flush()).await;
+    let queued = match answer {
+        Answer::Given => {
+            let _ = tokio::time::timeout(client_timeout, ws.flush()).await;
+            return;
+        }
+        Answer::Awaited | Answer::Unreadable => {
+            tokio::time::timeout(client_timeout, ws.close(reason)).await
+        }
+    };
+    if !matches!(queued, Ok(Ok(()))) {
         return;
     }
-    let sent = matches!(
-        tokio::time::timeout(client_timeout, ws.close(reason)).await,
-        Ok(Ok(()))
-    );
-    if sent && matches!(answer, Answer::Unreadable) {
+    if let Answer::Unreadable = answer {
         // Unread bytes at close make the kernel reset the connection, and a reset can
         // destroy our close frame before the client reads it: discard what the client
         // still sends for a while (its close frame is in there somewhere).
         let _ = tokio::time::timeout(CLOSE_ANSWER_TIMEOUT, discard_to_end(ws.get_mut())).await;
         return;
     }
-    if sent && matches!(answer, Answer::Awaited) {
-        let answer = async {
-            while let Some(Ok(message)) = ws.next().await {
-                if matches!(message, Message::Close(_)) {
-                    break;
-                }
+    let answered = async {
+        while let Some(Ok(message)) = ws.next().await {
+            if matches!(message, Message::Close(_)) {
+                break;
             }
-        };
-        let _ = tokio::time::timeout(CLOSE_ANSWER_TIMEOUT, answer).await;
-    }
+        }
+    };
+    let _ = tokio::time::timeout(CLOSE_ANSWER_TIMEOUT, answered).await;
 }
 
 /// Reads and drops what the peer sends until it closes (at most `DISCARD_LIMIT` bytes).

@@ -17,7 +17,7 @@ pub enum Encoding {
 /// A queued notice as a frame of the connection's encoding.
 pub fn encode(encoding: Encoding, queued: Outgoing) -> Option<Message> {
     match encoding {
-        Encoding::Json => outgoing::text(queued).map(|text| Message::Text(outgoing::utf8(text))),
+        Encoding::Json => outgoing::text(queued).map(Message::Text),
         Encoding::MessagePack => outgoing::binary(queued).map(Message::Binary),
     }
 }

@@ -171,7 +171,7 @@ async fn greet(
         late_grace_ms: questpath_actors::rules::quiz::LATE_GRACE.as_millis() as u64,
     };
     if let Some(frame) = encode_message(encoding, &hello) {
-        if send(ws, frame).await.is_err() {
+        if ws.send(frame).await.is_err() {
             return false;
         }
         metrics.ws_sent(hello.kind(), 0);
@@ -276,7 +276,7 @@ impl Socket {
             return Step::Continue;
         };
         let sent = tokio::select! {
-            result = send(&mut self.ws, frame) => Some(result.is_ok()),
+            result = self.ws.send(frame) => Some(result.is_ok()),
             _ = self.outbound.kill.cancelled() => None,
         };
         match sent {
@@ -340,7 +340,7 @@ impl Socket {
             message: format!("frames are limited to {} bytes", self.settings.max_frame),
         };
         if let Some(frame) = encode_message(self.encoding, &error) {
-            let _ = send(&mut self.ws, frame).await;
+            let _ = self.ws.send(frame).await;
         }
         Step::Close(Some(close_frame(CloseCode::Size, "frame too large")))
     }
@@ -530,19 +530,17 @@ fn disconnect_reason(reason: Option<&CloseFrame>) -> &'static str {
     let Some(reason) = reason else {
         return disconnect::CLOSED;
     };
-    match u16::from(reason.code) {
-        close::RESTART => disconnect::SERVER_RESTART,
-        1009 => disconnect::FRAME_TOO_LARGE,
-        1002 => disconnect::PROTOCOL_ERROR,
-        close::SLOW_CONSUMER => disconnect::SLOW_CONSUMER,
-        close::FLOOD => disconnect::RATE_LIMITED,
-        close::TIMEOUT => disconnect::TIMEOUT,
-        close::ACCOUNT_DELETED => disconnect::ACCOUNT_DELETED,
-        _ => disconnect::CLOSED,
+    match reason.code {
+        CloseCode::Restart => disconnect::SERVER_RESTART,
+        CloseCode::Size => disconnect::FRAME_TOO_LARGE,
+        CloseCode::Protocol => disconnect::PROTOCOL_ERROR,
+        // Ours (4000-4999): tungstenite's `Library` codes.
+        code => match u16::from(code) {
+            close::SLOW_CONSUMER => disconnect::SLOW_CONSUMER,
+            close::FLOOD => disconnect::RATE_LIMITED,
+            close::TIMEOUT => disconnect::TIMEOUT,
+            close::ACCOUNT_DELETED => disconnect::ACCOUNT_DELETED,
+            _ => disconnect::CLOSED,
+        },
     }
-}
-
-/// Writes one data frame.
-async fn send(ws: &mut Websocket, frame: Message) -> Result<(), WsError> {
-    ws.send(frame).await
 }

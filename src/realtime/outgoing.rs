@@ -5,23 +5,26 @@
 use actix_web::web::Bytes;
 use bytestring::ByteString;
 use questpath_actors::outbound::Outgoing;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use super::frames::frame;
 use super::protocol::ServerMessage;
 
 /// A queued item as JSON text.
-pub fn text(outgoing: Outgoing) -> Option<ByteString> {
+pub fn text(outgoing: Outgoing) -> Option<Utf8Bytes> {
     match outgoing {
-        Outgoing::One(notice) => json(&frame(*notice)).map(ByteString::from),
-        Outgoing::Shared(shared) => shared.text(|notice| json(&frame(notice.clone()))),
+        Outgoing::One(notice) => json(&frame(*notice)).map(Utf8Bytes::from),
+        Outgoing::Shared(shared) => shared
+            .text(|notice| json(&frame(notice.clone())))
+            .map(shared_text),
     }
 }
 
-/// Text already checked as UTF-8 (a `ByteString`) as a websocket text payload, without
-/// a copy or a second check.
-pub fn utf8(text: ByteString) -> tokio_tungstenite::tungstenite::Utf8Bytes {
+/// A shared notice's text (a `ByteString`) as a websocket text payload, without a copy
+/// or a second UTF-8 check per socket.
+fn shared_text(text: ByteString) -> Utf8Bytes {
     // SAFETY: a `ByteString` holds valid UTF-8 by construction.
-    unsafe { tokio_tungstenite::tungstenite::Utf8Bytes::from_bytes_unchecked(text.into_bytes()) }
+    unsafe { Utf8Bytes::from_bytes_unchecked(text.into_bytes()) }
 }
 
 /// A queued item as MessagePack.
@@ -64,11 +67,7 @@ mod tests {
         let first = text(Outgoing::Shared(shared.clone())).unwrap();
         let second = text(Outgoing::Shared(shared.clone())).unwrap();
         assert_eq!(first, r#"{"type":"pong","re":"1"}"#);
-        assert_eq!(
-            first.as_bytes().as_ptr(),
-            second.as_bytes().as_ptr(),
-            "not copied"
-        );
+        assert_eq!(first.as_ptr(), second.as_ptr(), "not copied");
         assert_eq!(text(Outgoing::from(done())).unwrap(), first);
         assert_eq!(
             binary(Outgoing::Shared(shared)).unwrap(),
