@@ -11,6 +11,12 @@
 #   quiz-half   the same players at QUIZ_HALF answers per second (embedded 10,000; else 5,000)
 #   quiz-sweep  the same players at each rate of QUIZ_RATES, 20 s each
 #   http        reads at each rate of HTTP_RATES, 20 s each
+#   wrk         reads per route with wrk, closed loop as issue 17 states them (WRK_THREADS 2,
+#               WRK_CONNECTIONS 64, WRK_SECONDS 20, the bearer tokens of WRK_LEARNERS (16)
+#               learners in turn, as one may read 16,667 times a second at most): each of the
+#               four legacy routes, their /api/v1 twins and /health, with the server's CPU
+#               per request from /proc (load-tests/wrk_routes.py; wrk from Debian's
+#               packages, installed when missing); report OUT/wrk-BACKENDS-TIME.json
 #   room-1k     restart the server, one room of 1,000 guests and a host, ROOM_QUESTIONS
 #               questions (10), answers within 3 s
 #   room-1k-accounts  the same with 1,000 registered learners (PLAYERS >= 1,001 from setup)
@@ -308,6 +314,26 @@ quick() {
   return "$rc"
 }
 
+# --- wrk: reads per route, closed loop -----------------------------------------------------------
+wrk_routes() {
+  command -v wrk >/dev/null 2>&1 || qp_apt_install wrk || {
+    qp_err "wrk is missing and could not be installed"
+    return 1
+  }
+  # A short run signs the learners in (or reuses them) and leaves fresh tokens in the file.
+  load http --rate 200 --users 200 --connections 8 --warmup 1 --duration 2 --json "$WORK/wrk-setup.json"
+  local tokens="$WORK/wrk-tokens.txt"
+  python3 -c 'import json, sys; print("\n".join(l["access_token"] for l in json.load(open(sys.argv[1]))["targets"][sys.argv[2]][:int(sys.argv[3])]))' \
+    "$ACCOUNTS" "$BASE" "${WRK_LEARNERS:-16}" >"$tokens" && [[ -s $tokens ]] || {
+    qp_err "no learner in $ACCOUNTS for $BASE"
+    return 1
+  }
+  python3 load-tests/wrk_routes.py --url "$BASE" --tokens "$tokens" --server-pid "$SERVER_PID" \
+    --threads "${WRK_THREADS:-2}" --connections "${WRK_CONNECTIONS:-64}" --duration "${WRK_SECONDS:-20}" \
+    --backends "$BACKENDS" --commit "${BENCH_COMMIT:-$(git rev-parse --short=12 HEAD)}" \
+    ${WRK_ROUTES:+--routes "$WRK_ROUTES"} --out "$OUT/wrk-$BACKENDS-$(date -u +%Y%m%dT%H%M%S).json"
+}
+
 start_server
 for step in "${STEPS[@]}"; do
   case $step in
@@ -334,6 +360,7 @@ for step in "${STEPS[@]}"; do
         load http --rate "$rate" --users 200 --connections 128 --warmup 5 --duration 20
       done
       ;;
+    wrk) wrk_routes ;;
     room-1k | room-1k-accounts | room-10k)
       # A fresh server process for each room: nothing left over from earlier steps.
       # Each process (server, generator) holds one descriptor per socket; both raise

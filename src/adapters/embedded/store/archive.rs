@@ -71,7 +71,7 @@ impl ArchiveStore for EmbeddedStore {
     }
 
     async fn archived_weeks(&self, limit: usize) -> StoreResult<Vec<ArchivedWeek>> {
-        self.read(move |tx| {
+        self.scan(move |tx| {
             let weeks = tx.open_table(WEEKLY_ARCHIVES).map_err(internal)?;
             let newest = weeks.iter().map_err(internal)?.rev().take(limit);
             decode_values(newest, "archived week")
@@ -86,7 +86,7 @@ impl ArchiveStore for EmbeddedStore {
         limit: usize,
     ) -> StoreResult<Vec<ArchivedEntry>> {
         let period = period.to_string();
-        self.read(move |tx| {
+        self.scan(move |tx| {
             let ranks = tx.open_table(WEEKLY_ARCHIVE_RANKS).map_err(internal)?;
             let range = (period.as_str(), from_rank.max(1))..=(period.as_str(), u64::MAX);
             let mut found = Vec::new();

@@ -55,7 +55,7 @@ impl JobStore for EmbeddedStore {
 
     async fn jobs_of_user(&self, user_id: Uuid) -> StoreResult<Vec<GenerationJob>> {
         let user = user_id.as_u128();
-        self.read(move |tx| {
+        self.scan(move |tx| {
             let index = tx.open_table(GENERATION_JOBS_BY_USER).map_err(internal)?;
             let jobs = tx.open_table(GENERATION_JOBS).map_err(internal)?;
             let mut found = Vec::new();

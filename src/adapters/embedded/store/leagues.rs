@@ -134,7 +134,7 @@ impl LeagueStore for EmbeddedStore {
 
     async fn league_cohort_count(&self, week: &str, tier: Tier) -> StoreResult<u32> {
         let week = week.to_string();
-        self.read(move |tx| {
+        self.scan(move |tx| {
             let open = tx.open_table(LEAGUE_OPEN_COHORTS).map_err(internal)?;
             Ok(open
                 .get((week.as_str(), tier.index()))
@@ -146,7 +146,7 @@ impl LeagueStore for EmbeddedStore {
 
     async fn league_cohort_members(&self, cohort: &CohortId) -> StoreResult<Vec<Uuid>> {
         let cohort = cohort.clone();
-        self.read(move |tx| {
+        self.scan(move |tx| {
             let members = tx.open_table(LEAGUE_COHORT_MEMBERS).map_err(internal)?;
             let (week, tier, number) = (cohort.week.as_str(), cohort.tier.index(), cohort.number);
             let mut found = Vec::new();

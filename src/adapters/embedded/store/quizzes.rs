@@ -81,7 +81,7 @@ impl QuizStore for EmbeddedStore {
         limit: usize,
     ) -> StoreResult<Vec<QuizSummary>> {
         let owner = owner_id.as_u128();
-        self.read(move |tx| {
+        self.scan(move |tx| {
             let by_owner = tx.open_table(QUIZZES_BY_OWNER).map_err(internal)?;
             let newest = by_owner
                 .range((owner, 0)..=(owner, u128::MAX))

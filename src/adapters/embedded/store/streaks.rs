@@ -104,7 +104,7 @@ impl StreakStore for EmbeddedStore {
         limit: usize,
     ) -> StoreResult<Vec<StreakCheck>> {
         let due_ms = due_by.timestamp_millis();
-        self.read(move |tx| {
+        self.scan(move |tx| {
             let table = tx.open_table(STREAK_CHECKS).map_err(internal)?;
             let mut checks = Vec::new();
             let range = table

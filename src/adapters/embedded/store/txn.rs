@@ -1,5 +1,6 @@
-//! The transactions and records every aggregate shares: one helper runs a read, one a
-//! write (begin on the blocking pool, run the body, commit or abort, map the errors),
+//! The transactions and records every aggregate shares: helpers run a read (on the
+//! caller's thread, or on the blocking pool for scans) or a write (on the blocking pool:
+//! begin, run the body, commit or abort, map the errors),
 //! and records are JSON values of the port's entities.
 
 use std::borrow::Borrow;
@@ -35,8 +36,23 @@ impl EmbeddedStore {
             .map_err(internal)?
     }
 
-    /// Runs `body` in one read transaction: a consistent snapshot of every table.
+    /// Runs `body` in one read transaction on the caller's thread: a consistent snapshot
+    /// of every table. For reads of a few records (by key, or one bounded page): over
+    /// redb's cached pages they take microseconds, less than the two thread hand-offs
+    /// of the blocking pool, which were most of an authenticated request's CPU
+    /// (`docs/performance.md`, "Reads").
     pub(super) async fn read<T, F>(&self, body: F) -> StoreResult<T>
+    where
+        F: FnOnce(&ReadTransaction) -> StoreResult<T>,
+    {
+        let db = self.db.get()?;
+        body(&db.begin_read().map_err(internal)?)
+    }
+
+    /// Runs `body` in one read transaction on the blocking pool: for reads that walk
+    /// many records (a batch, every entry of a learner, a cohort, an archive), which
+    /// must not hold up the thread's other requests and sockets.
+    pub(super) async fn scan<T, F>(&self, body: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&ReadTransaction) -> StoreResult<T> + Send + 'static,

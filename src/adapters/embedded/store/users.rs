@@ -226,7 +226,7 @@ impl UserStore for EmbeddedStore {
 
     async fn deleted_users(&self, user_ids: &[Uuid]) -> StoreResult<Vec<Uuid>> {
         let ids = user_ids.to_vec();
-        self.read(move |tx| {
+        self.scan(move |tx| {
             let deleted = tx.open_table(DELETED_USERS).map_err(internal)?;
             let mut found = Vec::new();
             for id in ids {

@@ -92,7 +92,7 @@ impl XpStore for EmbeddedStore {
     }
 
     async fn xp_entries(&self, user_id: Uuid) -> StoreResult<Vec<XpEntry>> {
-        self.read(move |tx| {
+        self.scan(move |tx| {
             let ledger = tx.open_table(XP_LEDGER).map_err(internal)?;
             let mut entries = Vec::new();
             user_grants(&ledger, user_id, |_, bytes| {
@@ -113,7 +113,7 @@ impl XpStore for EmbeddedStore {
     }
 
     async fn xp_pending_users(&self, limit: usize) -> StoreResult<Vec<Uuid>> {
-        self.read(move |tx| {
+        self.scan(move |tx| {
             let pending = tx.open_table(XP_PENDING).map_err(internal)?;
             users_from(&pending, Some(0), limit)
         })
@@ -155,7 +155,7 @@ impl XpStore for EmbeddedStore {
             Some(user) => user.as_u128().checked_add(1),
             None => Some(0),
         };
-        self.read(move |tx| {
+        self.scan(move |tx| {
             let ledger = tx.open_table(XP_LEDGER).map_err(internal)?;
             users_from(&ledger, from, limit)
         })
@@ -221,7 +221,7 @@ impl XpStore for EmbeddedStore {
 
     async fn retired_xp(&self, retired_id: Uuid) -> StoreResult<Vec<RetiredXpEntry>> {
         let id = retired_id.as_u128();
-        self.read(move |tx| {
+        self.scan(move |tx| {
             let retired = tx.open_table(XP_RETIRED).map_err(internal)?;
             decode_values(
                 retired.range((id, 0)..=(id, u32::MAX)).map_err(internal)?,
