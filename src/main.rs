@@ -400,6 +400,7 @@ async fn serve(settings: Settings) -> ExitCode {
 }
 
 async fn worker(settings: Settings) -> ExitCode {
+    let stop = questpath::startup::stop_signal();
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         backends = %settings.backends_summary(),
@@ -467,7 +468,7 @@ async fn worker(settings: Settings) -> ExitCode {
         workers = count,
         "workers running; stop with SIGTERM or ctrl-c"
     );
-    questpath::startup::wait_for_signal().await;
+    stop.await;
     pool.stop().await;
     if let Some(listener) = listener {
         listener.stop().await;

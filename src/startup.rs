@@ -123,26 +123,45 @@ impl WorkerPool {
     }
 }
 
-/// SIGTERM or ctrl-c (SIGINT).
-pub async fn wait_for_signal() {
+/// SIGTERM or ctrl-c (SIGINT), listened for from this call on rather than from the
+/// first poll: a process that serves before it waits (a worker's metrics listener) is
+/// not killed by a SIGTERM that arrives in between.
+pub fn stop_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
+        let term = signal(SignalKind::terminate()).ok();
+        let interrupt = signal(SignalKind::interrupt()).ok();
+        async move {
+            let term = async {
+                match term {
+                    Some(mut term) => {
+                        term.recv().await;
+                    }
+                    None => std::future::pending().await,
                 }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+            };
+            let interrupt = async {
+                match interrupt {
+                    Some(mut interrupt) => {
+                        interrupt.recv().await;
+                    }
+                    None => {
+                        let _ = tokio::signal::ctrl_c().await;
+                    }
+                }
+            };
+            tokio::select! {
+                _ = term => {}
+                _ = interrupt => {}
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
@@ -337,8 +356,9 @@ impl Application {
         let handle = self.server.handle();
         let draining = self.draining.clone();
         let rooms = self.rooms.clone();
+        let stop = stop_signal();
         let signals = tokio::spawn(async move {
-            wait_for_signal().await;
+            stop.await;
             tracing::info!(
                 "shutdown requested: handing rooms over, closing websockets, finishing requests"
             );
