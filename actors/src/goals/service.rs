@@ -21,6 +21,10 @@ const ROADMAP_TTL: Duration = Duration::from_secs(15 * 60);
 const STATS_TTL: Duration = Duration::from_secs(60);
 /// Largest page of goals.
 pub const MAX_PAGE: usize = 100;
+/// Questions kept in the instance's cache of question banks (about 0.5 KiB each).
+const CACHED_QUESTIONS: u64 = 100_000;
+/// How long an unused bank stays cached.
+const BANK_IDLE: Duration = Duration::from_secs(60 * 60);
 
 /// Failures of goal operations, mapped to HTTP by the routes.
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +67,10 @@ pub struct GoalService {
     store: Arc<dyn Store>,
     cache: Arc<dyn Cache>,
     queue: Arc<dyn JobQueue>,
+    /// Question banks by level, in this process. A bank is saved once with its goal and
+    /// never changed (a deleted goal's levels are never found again), so a cached bank
+    /// is never stale, and a quiz start reads only its level from the store.
+    banks: moka::future::Cache<Uuid, Arc<[Question]>>,
 }
 
 pub fn roadmap_key(goal_id: Uuid) -> String {
@@ -79,6 +87,11 @@ impl GoalService {
             store,
             cache,
             queue,
+            banks: moka::future::Cache::builder()
+                .max_capacity(CACHED_QUESTIONS)
+                .weigher(|_, bank: &Arc<[Question]>| bank.len().try_into().unwrap_or(u32::MAX))
+                .time_to_idle(BANK_IDLE)
+                .build(),
         }
     }
 
@@ -202,15 +215,28 @@ impl GoalService {
         }
     }
 
-    /// One of the learner's levels with its question bank.
+    /// One of the learner's levels with its question bank, read together.
     pub async fn level_with_questions(
         &self,
         user_id: Uuid,
         level_id: Uuid,
-    ) -> Result<(Level, Vec<Question>), GoalError> {
-        let level = self.level(user_id, level_id).await?;
-        let bank = self.store.questions(level_id).await?;
-        Ok((level, bank))
+    ) -> Result<(Level, Arc<[Question]>), GoalError> {
+        let (level, bank) = tokio::join!(self.level(user_id, level_id), self.bank(level_id));
+        Ok((level?, bank?))
+    }
+
+    /// The question bank of a level, from this instance's cache when it has it. An empty
+    /// bank is not kept: in a store without multi-partition transactions a level may be
+    /// seen a moment before its questions.
+    async fn bank(&self, level_id: Uuid) -> Result<Arc<[Question]>, GoalError> {
+        if let Some(bank) = self.banks.get(&level_id).await {
+            return Ok(bank);
+        }
+        let bank: Arc<[Question]> = self.store.questions(level_id).await?.into();
+        if !bank.is_empty() {
+            self.banks.insert(level_id, bank.clone()).await;
+        }
+        Ok(bank)
     }
 
     /// Marks a topic done or not done. Topics of a locked level cannot be ticked.

@@ -71,6 +71,10 @@ pub struct SessionActor {
     /// older role's request is ignored).
     pub(super) role: Role,
     pub(super) epoch: u64,
+    /// Idle, with a connection all along since a look found no quiz anywhere: every
+    /// quiz frame since then has reached this session, so a new connection need not
+    /// look again (two cache reads a connection, in a reconnect storm).
+    pub(super) known_idle: bool,
     /// Renews the lease (owner) or watches it (follower).
     pub(super) lease_timer: Option<SpawnHandle>,
     /// The ordered queue of saves, releases and publications, and its receiving end
@@ -94,6 +98,7 @@ impl SessionActor {
             token: Uuid::new_v4(),
             role: Role::Idle,
             epoch: 0,
+            known_idle: false,
             lease_timer: None,
             writes,
             pending_writes: Some(pending_writes),
@@ -283,6 +288,7 @@ impl Handler<Connect> for SessionActor {
                 }
             }
             Role::Follower => self.forward(msg.connection_id, None, Command::State),
+            Role::Idle if self.known_idle => {}
             Role::Idle => self.take_over(true, Some(msg.connection_id), ctx),
         }
     }
@@ -297,6 +303,8 @@ impl Handler<Disconnect> for SessionActor {
         // given back, so a device on another instance takes the quiz over at once, a
         // reconnect anywhere resumes it, and no timer runs it twice.
         if self.connections.is_empty() {
+            // Without connections an idle session does not follow a quiz that starts.
+            self.known_idle = false;
             match self.role {
                 Role::Owner => self.end_ownership(true, ctx),
                 Role::Follower => self.set_role(Role::Idle, ctx),

@@ -27,9 +27,10 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::actor::SessionActor;
-use super::quiz::QuizRun;
+use super::quiz::{QuizRun, SavedRun};
 use super::{Command, Deps};
 use crate::events::Notice;
+use crate::goals::service::GoalError;
 use crate::ports::bus::user_topic;
 
 /// What sessions of one learner tell each other about their quiz, on the learner's bus
@@ -164,7 +165,7 @@ impl SessionActor {
     pub(super) fn queue_save(&mut self, quiz: Option<&QuizRun>) {
         let snapshot = quiz
             .filter(|q| !q.finished())
-            .and_then(|q| Some((serde_json::to_vec(q).ok()?, q)));
+            .and_then(|q| Some((serde_json::to_vec(&q.snapshot()).ok()?, q)));
         let write = match snapshot {
             Some((bytes, quiz)) => {
                 let ttl = Duration::from_millis(quiz.time_limit_ms) * (quiz.total() + 1);
@@ -202,6 +203,7 @@ impl SessionActor {
         }
         self.role = role;
         self.epoch += 1;
+        self.known_idle = false;
         let every = self.deps.settings.quiz_lease / 3;
         match role {
             Role::Idle => {}
@@ -332,6 +334,7 @@ impl SessionActor {
             self.token,
             self.deps.settings.quiz_lease,
         );
+        let goals = self.deps.goals.clone();
         let look = async move {
             if check_first {
                 // The lease comes before the first save: a quiz just started elsewhere
@@ -348,9 +351,18 @@ impl SessionActor {
                 return Ok(Found::Taken);
             }
             let saved = owners.load(user).await?;
-            Ok::<_, crate::ports::PortError>(Found::Held(
-                saved.and_then(|bytes| serde_json::from_slice::<Box<QuizRun>>(&bytes).ok()),
-            ))
+            let quiz = match saved.and_then(|bytes| serde_json::from_slice(&bytes).ok()) {
+                Some(SavedRun::Whole(quiz)) => Some(quiz),
+                Some(SavedRun::Snapshot(snapshot)) if snapshot.user_id == user => {
+                    match goals.level_with_questions(user, snapshot.level_id).await {
+                        Ok((level, bank)) => QuizRun::resume(snapshot, level, &bank).map(Box::new),
+                        Err(GoalError::NotFound(_)) => None,
+                        Err(e) => return Err(e),
+                    }
+                }
+                Some(SavedRun::Snapshot(_)) | None => None,
+            };
+            Ok::<_, GoalError>(Found::Held(quiz))
         };
         ctx.wait(look.into_actor(self).map(move |found, act, ctx| {
             let found = match found {
@@ -361,7 +373,7 @@ impl SessionActor {
                 }
             };
             match found {
-                Found::Nothing => {}
+                Found::Nothing => act.known_idle = !act.connections.is_empty(),
                 Found::Taken => {
                     if act.connections.is_empty() {
                         return act.set_role(Role::Idle, ctx);

@@ -32,6 +32,31 @@ pub struct QuizRun {
     pub timed_out: Option<usize>,
 }
 
+/// What is saved of a quiz after every step: where it stands, with the ids of its level
+/// and questions instead of their text (the store keeps both and never changes a bank),
+/// so a step writes a few hundred bytes instead of the whole quiz.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuizSnapshot {
+    pub quiz_id: Uuid,
+    pub user_id: Uuid,
+    pub level_id: Uuid,
+    pub question_ids: Vec<Uuid>,
+    pub position: usize,
+    pub opened_at: DateTime<Utc>,
+    pub time_limit_ms: u64,
+    pub correct: u32,
+    pub timed_out: Option<usize>,
+}
+
+/// A saved quiz as read back: a snapshot, or the whole quiz as versions before the
+/// snapshot saved it (a quiz running during an upgrade is resumed either way).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum SavedRun {
+    Snapshot(QuizSnapshot),
+    Whole(Box<QuizRun>),
+}
+
 /// A refused quiz action: an error code and a message for the client.
 pub type Refusal = (&'static str, String);
 
@@ -40,7 +65,7 @@ impl QuizRun {
     pub fn start(
         user_id: Uuid,
         level: Level,
-        bank: Vec<Question>,
+        bank: &[Question],
         time_limit: Duration,
         seed: u64,
         now: DateTime<Utc>,
@@ -61,6 +86,45 @@ impl QuizRun {
             correct: 0,
             timed_out: None,
         }
+    }
+
+    /// The quiz as saved after a step.
+    pub fn snapshot(&self) -> QuizSnapshot {
+        QuizSnapshot {
+            quiz_id: self.quiz_id,
+            user_id: self.user_id,
+            level_id: self.level.id,
+            question_ids: self.questions.iter().map(|q| q.id).collect(),
+            position: self.position,
+            opened_at: self.opened_at,
+            time_limit_ms: self.time_limit_ms,
+            correct: self.correct,
+            timed_out: self.timed_out,
+        }
+    }
+
+    /// The quiz of `snapshot` over its level and that level's bank, read again; `None`
+    /// when they are not the snapshot's (a deleted goal, a question gone).
+    pub fn resume(snapshot: QuizSnapshot, level: Level, bank: &[Question]) -> Option<Self> {
+        if level.id != snapshot.level_id {
+            return None;
+        }
+        let questions = snapshot
+            .question_ids
+            .iter()
+            .map(|id| bank.iter().find(|q| q.id == *id).cloned())
+            .collect::<Option<Vec<_>>>()?;
+        Some(QuizRun {
+            quiz_id: snapshot.quiz_id,
+            user_id: snapshot.user_id,
+            level,
+            questions,
+            position: snapshot.position,
+            opened_at: snapshot.opened_at,
+            time_limit_ms: snapshot.time_limit_ms,
+            correct: snapshot.correct,
+            timed_out: snapshot.timed_out,
+        })
     }
 
     pub fn total(&self) -> u32 {
@@ -232,8 +296,61 @@ mod tests {
                 answer: (i % 4) as u8,
                 explanation: "e".into(),
             })
-            .collect();
-        QuizRun::start(level.user_id, level, bank, Duration::from_secs(60), 7, now)
+            .collect::<Vec<_>>();
+        QuizRun::start(level.user_id, level, &bank, Duration::from_secs(60), 7, now)
+    }
+
+    fn bank_of(run: &QuizRun) -> Vec<Question> {
+        let mut bank = run.questions.clone();
+        bank.reverse();
+        bank.push(Question {
+            id: Uuid::now_v7(),
+            index: 99,
+            ..run.questions[0].clone()
+        });
+        bank
+    }
+
+    #[test]
+    fn a_snapshot_resumes_the_same_quiz_and_stays_small() {
+        let now = Utc::now();
+        let mut quiz = run(now);
+        let letter = right_letter(&quiz);
+        quiz.answer(None, 0, letter, now).unwrap();
+        quiz.time_out(1, now);
+        let bytes = serde_json::to_vec(&quiz.snapshot()).unwrap();
+        assert!(bytes.len() < 600, "{} bytes", bytes.len());
+        let SavedRun::Snapshot(snapshot) = serde_json::from_slice(&bytes).unwrap() else {
+            panic!("a snapshot reads back as one")
+        };
+        let resumed = QuizRun::resume(snapshot, quiz.level.clone(), &bank_of(&quiz));
+        assert_eq!(resumed.as_ref(), Some(&quiz));
+    }
+
+    #[test]
+    fn a_snapshot_over_another_level_or_bank_does_not_resume() {
+        let quiz = run(Utc::now());
+        let mut other = quiz.level.clone();
+        other.id = Uuid::now_v7();
+        assert_eq!(
+            QuizRun::resume(quiz.snapshot(), other, &bank_of(&quiz)),
+            None
+        );
+        let short = &bank_of(&quiz)[1..];
+        assert_eq!(
+            QuizRun::resume(quiz.snapshot(), quiz.level.clone(), short),
+            None
+        );
+    }
+
+    #[test]
+    fn a_whole_quiz_saved_by_an_earlier_version_still_reads_back() {
+        let quiz = run(Utc::now());
+        let bytes = serde_json::to_vec(&quiz).unwrap();
+        match serde_json::from_slice::<SavedRun>(&bytes).unwrap() {
+            SavedRun::Whole(whole) => assert_eq!(*whole, quiz),
+            SavedRun::Snapshot(_) => panic!("read as a snapshot"),
+        }
     }
 
     fn right_letter(run: &QuizRun) -> &'static str {

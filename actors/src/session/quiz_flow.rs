@@ -3,6 +3,8 @@
 //! a reconnect on any instance resumes it. Only the session holding the quiz's lease
 //! runs this; its frames reach the learner's devices on every instance.
 
+use std::sync::Arc;
+
 use actix::prelude::*;
 use chrono::Utc;
 use uuid::Uuid;
@@ -183,7 +185,7 @@ impl SessionActor {
     /// Opens a quiz over the level and bank `found` (or refuses it).
     fn open_quiz(
         &mut self,
-        found: Result<(Level, Vec<Question>), GoalError>,
+        found: Result<(Level, Arc<[Question]>), GoalError>,
         connection_id: Uuid,
         re: Option<String>,
         ctx: &mut Context<Self>,
@@ -212,7 +214,7 @@ impl SessionActor {
             let quiz = QuizRun::start(
                 act.user_id,
                 level,
-                bank,
+                &bank,
                 act.deps.settings.question_time,
                 seed,
                 Utc::now(),

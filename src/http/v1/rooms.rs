@@ -86,7 +86,7 @@ pub(crate) async fn create(
                 .goals
                 .level_with_questions(user.0.id, level_id)
                 .await?;
-            Some(Bank::Level(level.title, questions))
+            Some(Bank::Level(level.title, questions.to_vec()))
         }
         Source::Quiz(quiz_id) => {
             let quiz = crate::http::v1::quizzes::owned(&state, &user, quiz_id).await?;
