@@ -101,7 +101,19 @@ pub struct AuthService {
     refresh_grace: Duration,
     /// Verification and reset mails; `None` sends none (unit tests of other flows).
     pub(super) mail: Option<super::email::AccountMail>,
+    /// Accounts found by id within [`KNOWN_USER_TTL`], for requests that need only to
+    /// know the account exists (a websocket ticket): a learner opening many connections
+    /// at once, or every learner reconnecting after a deploy, is read from the store
+    /// once, not once a connection.
+    known_users: moka::future::Cache<Uuid, ()>,
 }
+
+/// How long [`AuthService::authenticate_known`] trusts that an account exists. An
+/// account deleted on another instance may get websocket tickets for this long (this
+/// instance forgets its own deletions at once); its sessions are closed by the deletion.
+pub const KNOWN_USER_TTL: StdDuration = StdDuration::from_secs(5);
+/// Accounts remembered by [`AuthService::authenticate_known`] (16 bytes each).
+const KNOWN_USERS: u64 = 200_000;
 
 impl AuthService {
     pub fn new(
@@ -117,6 +129,10 @@ impl AuthService {
             google,
             refresh_grace: DEFAULT_REFRESH_GRACE,
             mail: None,
+            known_users: moka::future::Cache::builder()
+                .max_capacity(KNOWN_USERS)
+                .time_to_live(KNOWN_USER_TTL)
+                .build(),
         }
     }
 
@@ -493,6 +509,28 @@ impl AuthService {
             .await?
             .ok_or(AuthError::UnknownUser)?;
         Ok((user, claims.signed_in_at()))
+    }
+
+    /// The id of the account an access token is for, like [`Self::authenticate_session`]
+    /// but without reading the account when it was found within [`KNOWN_USER_TTL`].
+    pub async fn authenticate_known(&self, access_token: &str) -> Result<Uuid, AuthError> {
+        let (user_id, _) = self
+            .keys
+            .verify_access(access_token)
+            .map_err(AuthError::Token)?;
+        if self.known_users.get(&user_id).await.is_none() {
+            self.store
+                .user_by_id(user_id)
+                .await?
+                .ok_or(AuthError::UnknownUser)?;
+            self.known_users.insert(user_id, ()).await;
+        }
+        Ok(user_id)
+    }
+
+    /// Forgets that an account exists (it was just deleted here).
+    pub async fn forget_user(&self, user_id: Uuid) {
+        self.known_users.invalidate(&user_id).await;
     }
 
     /// Checks that the learner is at the keyboard before something that cannot be

@@ -1,4 +1,5 @@
-//! `AuthUser`: the signed-in user of a request, from `Authorization: Bearer <access>`.
+//! `AuthUser`: the signed-in user of a request, from `Authorization: Bearer <access>`;
+//! `AuthUserId`: only their id, for routes that need nothing else of the account.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -11,6 +12,7 @@ use crate::auth::service::AuthError;
 use crate::http::error::ApiError;
 use crate::state::AppState;
 use questpath_actors::ports::User;
+use uuid::Uuid;
 
 /// The authenticated user, and when they signed in (their access token's `auth_time`;
 /// `None` for a token that does not say); extracting it answers 401 when there is none.
@@ -21,26 +23,65 @@ impl FromRequest for AuthUser {
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let token = bearer_token(req);
+        let credentials = credentials(req);
         Box::pin(async move {
-            let state = state.ok_or_else(|| ApiError::internal("AppState missing"))?;
-            let token = token
-                .ok_or_else(|| ApiError::unauthorized("unauthenticated", "Not authenticated"))?;
-            match state.auth.authenticate_session(&token).await {
-                Ok((user, signed_in_at)) => {
-                    tracing::Span::current().record("user_id", tracing::field::display(user.id));
-                    Ok(AuthUser(user, signed_in_at))
-                }
-                Err(AuthError::Token(crate::auth::tokens::TokenError::Expired)) => {
-                    Err(ApiError::unauthorized("token_expired", "Token has expired"))
-                }
-                Err(AuthError::Token(_)) | Err(AuthError::UnknownUser) => Err(
-                    ApiError::unauthorized("invalid_token", "Could not validate credentials"),
-                ),
-                Err(other) => Err(other.into()),
-            }
+            let (state, token) = credentials?;
+            let (user, signed_in_at) = state
+                .auth
+                .authenticate_session(&token)
+                .await
+                .map_err(refused)?;
+            tracing::Span::current().record("user_id", tracing::field::display(user.id));
+            Ok(AuthUser(user, signed_in_at))
         })
+    }
+}
+
+/// The id of the signed-in user, whose account was seen to exist within
+/// [`crate::auth::service::KNOWN_USER_TTL`]: the store is read once for a burst of
+/// requests (a learner's websocket tickets), not once a request.
+pub struct AuthUserId(pub Uuid);
+
+impl FromRequest for AuthUserId {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let credentials = credentials(req);
+        Box::pin(async move {
+            let (state, token) = credentials?;
+            let user_id = state
+                .auth
+                .authenticate_known(&token)
+                .await
+                .map_err(refused)?;
+            tracing::Span::current().record("user_id", tracing::field::display(user_id));
+            Ok(AuthUserId(user_id))
+        })
+    }
+}
+
+/// The app's state and the request's bearer token; 401 without a token.
+fn credentials(req: &HttpRequest) -> Result<(web::Data<AppState>, String), ApiError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| ApiError::internal("AppState missing"))?;
+    let token = bearer_token(req)
+        .ok_or_else(|| ApiError::unauthorized("unauthenticated", "Not authenticated"))?;
+    Ok((state, token))
+}
+
+/// The answer to a token that does not authenticate.
+fn refused(error: AuthError) -> ApiError {
+    match error {
+        AuthError::Token(crate::auth::tokens::TokenError::Expired) => {
+            ApiError::unauthorized("token_expired", "Token has expired")
+        }
+        AuthError::Token(_) | AuthError::UnknownUser => {
+            ApiError::unauthorized("invalid_token", "Could not validate credentials")
+        }
+        other => other.into(),
     }
 }
 

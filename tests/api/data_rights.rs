@@ -370,6 +370,11 @@ async fn deletion_forgets_the_learner(app: &TestApp) {
         (401, Some("invalid_token"))
     );
     assert_eq!(app.get_bearer("/api/v1/me", &ann.token).await.status(), 401);
+    // She connected a moment ago, but no new websocket ticket: this instance forgot her.
+    let ticket = app
+        .call(reqwest::Method::POST, "/api/v1/ws/ticket", &ann.token, None)
+        .await;
+    assert_eq!(ticket.status(), 401);
     assert_eq!(
         app.post_with_refresh("/api/v1/auth/refresh", &ann.refresh)
             .await

@@ -576,5 +576,6 @@ pub(crate) async fn delete(
         .await?;
     state.auth.forget_failures(&user.email).await?;
     state.accounts.delete(&user).await?;
+    state.auth.forget_user(user.id).await;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -7,7 +7,7 @@ use crate::auth::cookie;
 use crate::auth::service::{Session, TICKET_TTL};
 use crate::http::client_ip;
 use crate::http::error::ApiError;
-use crate::http::extractor::AuthUser;
+use crate::http::extractor::{AuthUser, AuthUserId};
 use crate::http::openapi::{
     BearerErrors, BodyErrors, Conflict, Forbidden, Internal, NotImplemented, ServiceErrors,
     TooManyRequests, Unauthorized,
@@ -346,9 +346,9 @@ pub(crate) struct TicketResponse {
 )]
 pub(crate) async fn ticket(
     state: web::Data<AppState>,
-    user: AuthUser,
+    user: AuthUserId,
 ) -> Result<HttpResponse, ApiError> {
-    let ticket = state.auth.issue_ticket(user.0.id).await?;
+    let ticket = state.auth.issue_ticket(user.0).await?;
     Ok(HttpResponse::Created()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
         .json(TicketResponse {
