@@ -7,7 +7,7 @@ Registers `--accounts` learners (outside the measurement), then signs them in
 `--sign-ins` times in all, `--concurrency` at a time, each from its own address
 (`X-Forwarded-For`; the server must trust the client's address as a proxy, or have
 generous sign-in limits). Samples the server's resident set (VmRSS of PID) every 50 ms
-and prints JSON: the resident set before, at its peak and after, the growth left behind
+and prints JSON: the resident set before, at its peak and after (each once it stops falling), the growth left behind
 against the bound `cores x 19 MiB`, sign-ins per second, and the server's CPU per
 sign-in and cores busy (one hash per core is the most it may use).
 """
@@ -23,6 +23,22 @@ import urllib.parse
 import uuid
 
 ARGON2_MIB = 19  # m = 19,456 KiB (src/auth/password.rs)
+
+
+def settled_rss(pid, quiet=12.0, longest=40.0):
+    """The resident set once it stops falling (no drop over 1 MiB within `quiet` seconds,
+    `longest` at most), and the seconds that took: an idle blocking-pool thread exits
+    after 10 s, and the allocator gives its cached blocks back then."""
+    t0 = time.time()
+    samples = [(t0, rss_bytes(pid))]
+    while time.time() - t0 < longest:
+        time.sleep(0.5)
+        now = time.time()
+        samples.append((now, rss_bytes(pid)))
+        window = [rss for at, rss in samples if now - at <= quiet]
+        if now - t0 >= quiet and max(window) - window[-1] < 2**20 and window[0] - window[-1] < 2**20:
+            break
+    return samples[-1][1], round(samples[-1][0] - t0, 1)
 
 
 def rss_bytes(pid):
@@ -67,8 +83,7 @@ def main():
         if status != 201:
             raise SystemExit(f"register: {status}")
     c.close()
-    time.sleep(2)  # let the registrations' memory settle
-    before = rss_bytes(args.pid)
+    before, settled_before = settled_rss(args.pid)  # the registrations' memory
 
     peak = [before]
     done = threading.Event()
@@ -107,8 +122,7 @@ def main():
         t.join()
     elapsed = time.time() - t0
     cpu = cpu_seconds(args.pid) - cpu0
-    time.sleep(2)
-    after = rss_bytes(args.pid)
+    after, settled_after = settled_rss(args.pid)
     done.set()
     sampler.join()
     cores = os.cpu_count() or 1
@@ -135,6 +149,7 @@ def main():
         "rss_before_mib": round(before / 2**20, 1),
         "rss_peak_mib": round(peak[0] / 2**20, 1),
         "rss_after_mib": round(after / 2**20, 1),
+        "settled_seconds_before_and_after": [settled_before, settled_after],
         "growth_after_mib": round((after - before) / 2**20, 1),
         "growth_peak_mib": round((peak[0] - before) / 2**20, 1),
         "bound_mib": round(bound / 2**20, 1),

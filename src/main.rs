@@ -93,21 +93,15 @@ enum LeaderboardCommand {
 /// Exit status for configuration the operator must fix.
 const EXIT_CONFIG: u8 = 2;
 
-/// glibc's malloc raises its mmap threshold to the size of the largest block freed (up to
-/// 32 MiB), after which argon2's 19 MiB blocks come from per-thread arenas that keep
-/// them when freed: a burst of sign-ins left a server 1.1 GB larger for good (the soak in
-/// load-tests/RESULTS.md). A fixed threshold keeps blocks of 4 MiB and more mmapped, so
-/// freeing one returns it; nothing in the server allocates such blocks often.
-fn release_large_blocks_to_the_system() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets an allocator parameter, before any thread starts.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
-    }
-}
+/// mimalloc instead of glibc's malloc, for two reasons measured here
+/// (`docs/performance.md`, "Allocator"): glibc's free lists and consolidation took 10 to
+/// 19 % of the server's CPU under load, and its per-thread arenas kept argon2's 19 MiB
+/// blocks after a burst of sign-ins (1.1 GB in the soak of load-tests/RESULTS.md) unless
+/// its mmap threshold was pinned. mimalloc gives memory back to the system on its own.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    release_large_blocks_to_the_system();
     let cli = Cli::parse();
     questpath::tls::install_crypto_provider();
     let settings = match Settings::from_env() {

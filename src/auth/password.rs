@@ -5,7 +5,6 @@ use std::sync::LazyLock;
 
 use argon2::password_hash::phc::PasswordHash;
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
-use tokio::sync::Semaphore;
 
 /// OWASP's argon2id baseline: 19 MiB of memory, 2 passes, 1 lane.
 fn hasher() -> Argon2<'static> {
@@ -26,28 +25,42 @@ static DUMMY_HASH: LazyLock<Option<String>> = LazyLock::new(|| {
 #[error("password hashing failed: {0}")]
 pub struct HashError(String);
 
-/// Hashes and verifications running at once: one per core. Each holds 19 MiB and a
-/// core for tens of milliseconds, so a burst of sign-ins (a class logging in, a load
-/// test's setup) would otherwise run hundreds at once on the blocking pool: gigabytes
-/// resident and every core taken. Beyond this many, callers wait their turn.
-static HASHING: LazyLock<Semaphore> =
-    LazyLock::new(|| Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())));
+/// The threads that hash and verify: one per core. Each hash holds 19 MiB and a core for
+/// tens of milliseconds, so a burst of sign-ins (a class logging in, a load test's set-up)
+/// on tokio's blocking pool ran hundreds at once: gigabytes resident and every core
+/// taken. Here callers wait their turn, and each thread's allocator keeps the 19 MiB it
+/// freed for its next hash: at most `cores x 19 MiB` is ever held, and no hash pays for
+/// fresh pages (sign-ins went from 60 to about 100 a second: `docs/performance.md`).
+static HASHING: LazyLock<Option<rayon::ThreadPool>> = LazyLock::new(|| {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .thread_name(|i| format!("argon2-{i}"))
+        // A panic fails that one call (its answer channel closes) instead of the process.
+        .panic_handler(|_| tracing::error!("a password hash panicked"))
+        .build()
+        .inspect_err(|e| tracing::error!(error = %e, "no password hashing threads"))
+        .ok()
+});
 
-/// Runs `work` on the blocking pool once a hashing permit is free.
+/// Runs `work` on the hashing threads, after the calls queued before it.
 async fn on_hashing_pool<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, tokio::task::JoinError> {
-    // The semaphore is never closed, so acquiring only waits.
-    let _permit = HASHING.acquire().await;
-    tokio::task::spawn_blocking(move || {
+) -> Result<T, HashError> {
+    let pool = HASHING
+        .as_ref()
+        .ok_or_else(|| HashError("no password hashing threads".into()))?;
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    pool.spawn(move || {
         #[cfg(test)]
         let _running = tests::Running::start();
-        work()
-    })
-    .await
+        let _ = answer.send(work());
+    });
+    answered
+        .await
+        .map_err(|_| HashError("the password hash did not finish".into()))
 }
 
-/// Hashes on the blocking pool: argon2 takes tens of milliseconds of CPU by design.
+/// Hashes on the hashing threads: argon2 takes tens of milliseconds of CPU by design.
 pub async fn hash(password: String) -> Result<String, HashError> {
     on_hashing_pool(move || {
         hasher()
@@ -55,8 +68,7 @@ pub async fn hash(password: String) -> Result<String, HashError> {
             .map(|h| h.to_string())
             .map_err(|e| HashError(e.to_string()))
     })
-    .await
-    .map_err(|e| HashError(e.to_string()))?
+    .await?
 }
 
 /// Outcome of checking a password.
@@ -69,7 +81,7 @@ pub enum Verified {
 }
 
 /// Checks `password` against `phc` (or against a dummy hash when there is no account
-/// or no password, always answering `No`), on the blocking pool.
+/// or no password, always answering `No`), on the hashing threads.
 pub async fn verify(password: String, phc: Option<String>) -> Verified {
     let result = on_hashing_pool(move || {
         let (hash, real) = match phc {
