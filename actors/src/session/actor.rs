@@ -225,11 +225,15 @@ impl Actor for SessionActor {
         // an owner's answer to the `session.state` it forwards for a new connection must
         // not be published before anyone here listens.
         let (ready, subscribed) = tokio::sync::oneshot::channel::<()>();
+        let own_frames = QuizTraffic::own_frame_prefix(self.token);
         self.bus_task = Some(tokio::spawn(async move {
             match bus.subscribe(&topic).await {
                 Ok(mut subscription) => {
                     let _ = ready.send(());
                     while let Some(payload) = subscription.recv().await {
+                        if payload.starts_with(&own_frames) {
+                            continue;
+                        }
                         // Waits for room in the mailbox rather than dropping a quiz frame.
                         if addr.send(BusEvent(payload)).await.is_err() {
                             break;

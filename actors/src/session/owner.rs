@@ -62,6 +62,13 @@ impl QuizTraffic {
         serde_json::to_vec(self).expect("quiz traffic serializes")
     }
 
+    /// How a frame of the session with owner token `origin` begins once encoded. The bus
+    /// hands a session what it published too; its own frames (two an answer) are dropped
+    /// by their first bytes instead of being decoded and ignored.
+    pub(super) fn own_frame_prefix(origin: Uuid) -> Vec<u8> {
+        format!(r#"{{"type":"quiz.frame","origin":"{origin}""#).into_bytes()
+    }
+
     /// `None` for anything else on the topic (a `UserEvent`).
     pub(super) fn decode(payload: &[u8]) -> Option<Self> {
         serde_json::from_slice(payload).ok()
@@ -464,6 +471,22 @@ fn catch_up(mut quiz: QuizRun) -> QuizRun {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_sessions_own_frames_begin_with_its_prefix() {
+        let (mine, other) = (Uuid::new_v4(), Uuid::new_v4());
+        let own = QuizTraffic::own_frame_prefix(mine);
+        let frame = |origin| QuizTraffic::Frame {
+            origin,
+            notice: Notice::Done { re: None },
+        };
+        assert!(frame(mine).encode().starts_with(&own));
+        assert!(!frame(other).encode().starts_with(&own));
+        let released = QuizTraffic::Released { origin: mine };
+        assert!(!released.encode().starts_with(&own));
+        let event = crate::ports::bus::UserEvent::AccountDeleted;
+        assert!(!event.encode().starts_with(&own));
+    }
 
     #[test]
     fn quiz_traffic_is_not_read_as_a_user_event_nor_the_other_way_round() {
