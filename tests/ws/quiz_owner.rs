@@ -211,6 +211,90 @@ async fn two_devices_on_two_instances_play_one_quiz() {
     cql::drop_keyspace(&scylla_nodes(), &keyspace).await;
 }
 
+/// The bus publications (Redis `PUBLISH`es) one instance has made so far.
+async fn bus_publishes(app: &TestApp) -> f64 {
+    let text = crate::metrics::scrape(app).await;
+    text.lines()
+        .filter(|line| line.starts_with("questpath_redis_operations_total{"))
+        .filter(|line| line.contains(r#"port="bus""#) && line.contains(r#"operation="publish""#))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[actix_web::test]
+async fn a_quiz_on_one_instance_publishes_its_frames_only_once_another_listens() {
+    let (vars, keyspace) = deployment("peers").await;
+    let first = instance(&vars).await;
+    // Its sessions end with their last connection.
+    let mut no_grace = vars.clone();
+    no_grace.push(("QUESTPATH_WS_GRACE_SECS", "0".to_string()));
+    let second = instance(&no_grace).await;
+    let (token, level, _) = first.learner_ready_for_quiz().await;
+    let level_id = level["id"].as_str().unwrap().to_string();
+
+    // Alone: the learner's only session runs the quiz, and its frames (two an answer)
+    // stay on this instance.
+    let mut phone = first.connect(&token).await;
+    phone
+        .send(json!({"type": "quiz.start", "level_id": level_id}))
+        .await;
+    let mut question = phone.next_of("quiz.question").await;
+    let before = bus_publishes(&first).await;
+    for position in 0..2u64 {
+        let letter = correct_letter(&keyspace, &level_id, &question).await;
+        phone
+            .send(json!({"type": "quiz.answer", "position": position, "option": letter}))
+            .await;
+        assert_eq!(phone.next_of("quiz.feedback").await["correct"], true);
+        question = phone.next_of("quiz.question").await;
+    }
+    assert_eq!(
+        bus_publishes(&first).await - before,
+        0.0,
+        "no publication for a learner with no session elsewhere"
+    );
+
+    // A second device on another instance says it listens: from then on every frame
+    // reaches it too.
+    let mut browser = second.connect(&token).await;
+    let shown = browser.next_of("quiz.question").await;
+    assert_eq!(shown["position"], 2);
+    let before = bus_publishes(&first).await;
+    let letter = correct_letter(&keyspace, &level_id, &question).await;
+    phone
+        .send(json!({"type": "quiz.answer", "position": 2, "option": letter}))
+        .await;
+    for device in [&mut phone, &mut browser] {
+        assert_eq!(device.next_of("quiz.feedback").await["position"], 2);
+        question = device.next_of("quiz.question").await;
+        assert_eq!(question["position"], 3);
+    }
+    assert!(
+        bus_publishes(&first).await - before >= 2.0,
+        "the feedback and the next question were published"
+    );
+
+    // The browser's session ends and says so: frames stay home again.
+    drop(browser);
+    let started = Instant::now();
+    while crate::metrics::sample(&crate::metrics::scrape(&second).await, "questpath_sessions")
+        != Some(0.0)
+    {
+        assert!(started.elapsed() < Duration::from_secs(5), "session still up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = bus_publishes(&first).await;
+    let letter = correct_letter(&keyspace, &level_id, &question).await;
+    phone
+        .send(json!({"type": "quiz.answer", "position": 3, "option": letter}))
+        .await;
+    assert_eq!(phone.next_of("quiz.feedback").await["position"], 3);
+    assert_eq!(phone.next_of("quiz.question").await["position"], 4);
+    assert_eq!(bus_publishes(&first).await - before, 0.0);
+    cql::drop_keyspace(&scylla_nodes(), &keyspace).await;
+}
+
 #[actix_web::test]
 async fn the_quiz_of_a_killed_instance_is_taken_over_at_the_same_question() {
     let (vars, keyspace) = deployment("takeover").await;

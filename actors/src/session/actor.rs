@@ -4,7 +4,7 @@
 //! It outlives its last connection for a grace period, so a reconnect resumes. The
 //! quiz runs here only while this session holds its lease (see the private `owner` module).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use actix::prelude::*;
@@ -80,6 +80,10 @@ pub struct SessionActor {
     /// The ordered queue of saves, releases and publications, and its receiving end
     /// until the writer task takes it.
     pub(super) writes: tokio::sync::mpsc::UnboundedSender<Write>,
+    /// The learner's sessions on other instances (their tokens) that said they listen:
+    /// quiz frames go on the bus only while there is one. A session that died without
+    /// saying goodbye stays here, and frames are published for nobody: harmless.
+    pub(super) peers: HashSet<Uuid>,
     pending_writes: Option<tokio::sync::mpsc::UnboundedReceiver<Write>>,
 }
 
@@ -101,6 +105,7 @@ impl SessionActor {
             known_idle: false,
             lease_timer: None,
             writes,
+            peers: HashSet::new(),
             pending_writes: Some(pending_writes),
         }
     }
@@ -247,7 +252,8 @@ impl Actor for SessionActor {
             async move {
                 let _ = tokio::time::timeout(SUBSCRIBE_WAIT, subscribed).await;
             }
-            .into_actor(self),
+            .into_actor(self)
+            .map(|(), act, _| act.say_hello()),
         );
     }
 
@@ -263,6 +269,9 @@ impl Actor for SessionActor {
         if let Some(task) = self.bus_task.take() {
             task.abort();
         }
+        // Queued after every save and release of this session; the writer finishes the
+        // queue after the session is gone.
+        self.say_goodbye();
         self.registry.do_send(SessionStopped {
             user_id: self.user_id,
             addr: ctx.address(),

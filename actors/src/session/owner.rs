@@ -55,6 +55,13 @@ pub(super) enum QuizTraffic {
     /// The owner gave the lease back: a follower takes the quiz over now.
     #[serde(rename = "quiz.released")]
     Released { origin: Uuid },
+    /// A session of the learner started (its subscription is live): the others publish
+    /// quiz frames from now on, and answer with a hello of their own unless `answer`.
+    #[serde(rename = "quiz.hello")]
+    Hello { origin: Uuid, answer: bool },
+    /// A session of the learner stopped.
+    #[serde(rename = "quiz.gone")]
+    Gone { origin: Uuid },
 }
 
 impl QuizTraffic {
@@ -67,6 +74,18 @@ impl QuizTraffic {
     /// by their first bytes instead of being decoded and ignored.
     pub(super) fn own_frame_prefix(origin: Uuid) -> Vec<u8> {
         format!(r#"{{"type":"quiz.frame","origin":"{origin}""#).into_bytes()
+    }
+
+    /// The session that sent it, where it says.
+    fn origin(&self) -> Option<Uuid> {
+        match self {
+            QuizTraffic::Frame { origin, .. }
+            | QuizTraffic::Command { origin, .. }
+            | QuizTraffic::Released { origin }
+            | QuizTraffic::Hello { origin, .. }
+            | QuizTraffic::Gone { origin } => Some(*origin),
+            QuizTraffic::Reply { .. } => None,
+        }
     }
 
     /// `None` for anything else on the topic (a `UserEvent`).
@@ -161,16 +180,39 @@ impl SessionActor {
     }
 
     /// A quiz frame for every device of the learner: here, and through the bus on the
-    /// other instances.
+    /// other instances when the learner has a session on another one (mostly not: one
+    /// device, or all on one instance, and no `PUBLISH` per frame then).
     pub(super) fn broadcast_quiz(&mut self, notice: Notice) {
+        if self.peers.is_empty() {
+            return self.broadcast(notice);
+        }
         self.broadcast(notice.clone());
         let origin = self.token;
         self.publish(QuizTraffic::Frame { origin, notice });
     }
 
-    /// Queues the quiz's saved copy (or its removal once over).
-    pub(super) fn queue_save(&mut self, quiz: Option<&QuizRun>) {
-        let snapshot = quiz
+    /// Tells the learner's other sessions that this one listens (once its subscription
+    /// is live), so they publish their quiz frames.
+    pub(super) fn say_hello(&mut self) {
+        let origin = self.token;
+        self.publish(QuizTraffic::Hello {
+            origin,
+            answer: false,
+        });
+    }
+
+    /// Tells the other sessions this one is gone: they stop publishing for it.
+    pub(super) fn say_goodbye(&mut self) {
+        let origin = self.token;
+        self.publish(QuizTraffic::Gone { origin });
+    }
+
+    /// Queues the saved copy of the quiz in progress (or its removal once over): a
+    /// snapshot of ids and position, built from the quiz in place.
+    pub(super) fn queue_save(&mut self) {
+        let snapshot = self
+            .quiz
+            .as_ref()
             .filter(|q| !q.finished())
             .and_then(|q| Some((serde_json::to_vec(&q.snapshot()).ok()?, q)));
         let write = match snapshot {
@@ -411,6 +453,16 @@ impl SessionActor {
 
     /// Quiz traffic from the learner's other sessions.
     pub(super) fn on_traffic(&mut self, traffic: QuizTraffic, ctx: &mut Context<Self>) {
+        // Anything another session says shows it is there (an instance of an earlier
+        // version says no hello, but its owner's frames and its forwarded commands
+        // still make it known).
+        if let Some(origin) = traffic.origin().filter(|o| *o != self.token) {
+            if matches!(traffic, QuizTraffic::Gone { .. }) {
+                self.peers.remove(&origin);
+            } else {
+                self.peers.insert(origin);
+            }
+        }
         match traffic {
             QuizTraffic::Frame { origin, notice } if origin != self.token => {
                 let ended = matches!(notice, Notice::QuizFinished(_));
@@ -447,6 +499,16 @@ impl SessionActor {
                 if origin != self.token && self.role == Role::Follower =>
             {
                 self.take_over(false, None, ctx);
+            }
+            QuizTraffic::Hello {
+                origin,
+                answer: false,
+            } if origin != self.token => {
+                let mine = self.token;
+                self.publish(QuizTraffic::Hello {
+                    origin: mine,
+                    answer: true,
+                });
             }
             _ => {}
         }

@@ -24,8 +24,7 @@ impl SessionActor {
     /// through the session's ordered writes: a resume elsewhere never finds the step
     /// before, and a session that lost the lease writes nothing.
     pub(super) fn persist_quiz(&mut self, _ctx: &mut Context<Self>) {
-        let quiz = self.quiz.clone();
-        self.queue_save(quiz.as_ref());
+        self.queue_save();
     }
 
     /// Arms the timer of the open question.
