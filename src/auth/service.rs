@@ -622,26 +622,39 @@ impl AuthService {
     }
 
     /// A one-time websocket ticket for the user, valid [`TICKET_TTL`], usable on any
-    /// instance (kept in the cache port, so in Redis when configured).
+    /// instance that shares the signing key. It is signed, not stored: issuing one costs
+    /// no cache call, and only a redeemed ticket's id is written.
     pub async fn issue_ticket(&self, user_id: Uuid) -> Result<String, AuthError> {
-        let ticket = secret_token::generate();
-        let key = ticket_key(&ticket);
-        self.cache.set(&key, user_id.as_bytes(), TICKET_TTL).await?;
-        Ok(ticket)
+        let ttl = chrono::Duration::from_std(TICKET_TTL).unwrap_or_default();
+        self.keys
+            .issue_ticket(user_id, Utc::now(), ttl)
+            .map_err(AuthError::Token)
     }
 
-    /// Redeems a ticket once; `None` when unknown, expired or already used.
+    /// Redeems a ticket once; `None` when forged, expired or already used. The one cache
+    /// call marks its id used until the ticket would have expired anyway. A ticket of
+    /// an earlier version (random, kept in the cache) is still taken from the cache,
+    /// so a rolling upgrade refuses no socket.
     pub async fn redeem_ticket(&self, ticket: &str) -> Result<Option<Uuid>, AuthError> {
-        if !secret_token::well_formed(ticket) {
-            return Ok(None);
+        if secret_token::well_formed(ticket) {
+            let value = self.cache.take(&stored_ticket_key(ticket)).await?;
+            return Ok(value.and_then(|bytes| Uuid::from_slice(&bytes).ok()));
         }
-        let value = self.cache.take(&ticket_key(ticket)).await?;
-        Ok(value.and_then(|bytes| Uuid::from_slice(&bytes).ok()))
+        let Ok(verified) = self.keys.verify_ticket(ticket) else {
+            return Ok(None);
+        };
+        let left = (verified.expires_at - Utc::now())
+            .to_std()
+            .unwrap_or_default()
+            .max(StdDuration::from_secs(1));
+        let key = format!("ws-ticket-used:{}", verified.id);
+        let first = self.cache.set_if_absent(&key, b"1", left).await?;
+        Ok(first.then_some(verified.user_id))
     }
 }
 
-/// Tickets are stored under their hash: a cache dump does not yield usable tickets.
-fn ticket_key(ticket: &str) -> String {
+/// Tickets of earlier versions were stored under their hash.
+fn stored_ticket_key(ticket: &str) -> String {
     format!("ws-ticket:{}", secret_token::hash(ticket))
 }
 

@@ -45,12 +45,41 @@ impl AccessClaims {
     }
 }
 
-/// Signs and verifies access tokens with one key.
+/// Audience of websocket tickets.
+pub const TICKET_AUDIENCE: &str = "questpath-ws";
+/// Value of the `typ` claim of websocket tickets.
+pub const TICKET_TYPE: &str = "ticket";
+
+/// Claims of a websocket ticket: a one-time pass to open one socket, which the server
+/// can check without a lookup. Only its id (`jti`) is kept, once redeemed, so that it
+/// cannot be redeemed twice.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TicketClaims {
+    pub sub: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: String,
+    pub iss: String,
+    pub aud: String,
+    /// Token type, always `ticket`.
+    pub typ: String,
+}
+
+/// A verified ticket: whose, its id, and until when it could be redeemed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ticket {
+    pub user_id: Uuid,
+    pub id: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Signs and verifies access tokens and websocket tickets with one key.
 #[derive(Clone)]
 pub struct TokenKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    ticket_validation: Validation,
     access_ttl: Duration,
 }
 
@@ -77,10 +106,16 @@ impl TokenKeys {
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "iat", "sub", "iss", "aud"]);
         validation.leeway = 5;
+        let mut ticket_validation = validation.clone();
+        ticket_validation.set_audience(&[TICKET_AUDIENCE]);
+        ticket_validation.set_required_spec_claims(&["exp", "iat", "sub", "iss", "aud", "jti"]);
+        // A ticket lives seconds: no leeway past its expiry.
+        ticket_validation.leeway = 0;
         TokenKeys {
             encoding: EncodingKey::from_secret(secret.expose().as_bytes()),
             decoding: DecodingKey::from_secret(secret.expose().as_bytes()),
             validation,
+            ticket_validation,
             access_ttl: ACCESS_TTL,
         }
     }
@@ -146,6 +181,55 @@ impl TokenKeys {
     }
 }
 
+impl TokenKeys {
+    /// Signs a websocket ticket for `user_id`, valid `ttl` from `now`.
+    pub fn issue_ticket(
+        &self,
+        user_id: Uuid,
+        now: DateTime<Utc>,
+        ttl: Duration,
+    ) -> Result<String, TokenError> {
+        let claims = TicketClaims {
+            sub: user_id.simple().to_string(),
+            iat: now.timestamp(),
+            exp: (now + ttl).timestamp(),
+            jti: Uuid::new_v4().simple().to_string(),
+            iss: ISSUER.into(),
+            aud: TICKET_AUDIENCE.into(),
+            typ: TICKET_TYPE.into(),
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| TokenError::Invalid(e.to_string()))
+    }
+
+    /// Verifies a ticket's signature, algorithm, issuer, audience, expiry and type. It
+    /// says nothing of whether the ticket was used: that is the redeemer's check.
+    pub fn verify_ticket(&self, token: &str) -> Result<Ticket, TokenError> {
+        let data =
+            jsonwebtoken::decode::<TicketClaims>(token, &self.decoding, &self.ticket_validation)
+                .map_err(|e| match e.kind() {
+                    jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
+                    _ => TokenError::Invalid(e.to_string()),
+                })?;
+        let claims = data.claims;
+        if claims.typ != TICKET_TYPE {
+            return Err(TokenError::Invalid(format!(
+                "token type {:?} is not ticket",
+                claims.typ
+            )));
+        }
+        let user_id = Uuid::parse_str(&claims.sub)
+            .map_err(|_| TokenError::Invalid("subject is not a user id".into()))?;
+        let expires_at = DateTime::from_timestamp(claims.exp, 0)
+            .ok_or_else(|| TokenError::Invalid("expiry out of range".into()))?;
+        Ok(Ticket {
+            user_id,
+            id: claims.jti,
+            expires_at,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,6 +289,37 @@ mod tests {
             keys().verify_access(&issued.token).unwrap_err(),
             TokenError::Expired
         );
+    }
+
+    #[test]
+    fn tickets_and_access_tokens_are_never_taken_for_each_other() {
+        let user = Uuid::now_v7();
+        let now = Utc::now();
+        let ticket = keys()
+            .issue_ticket(user, now, Duration::seconds(30))
+            .unwrap();
+        let verified = keys().verify_ticket(&ticket).unwrap();
+        assert_eq!(verified.user_id, user);
+        assert_eq!(verified.expires_at.timestamp(), now.timestamp() + 30);
+        let again = keys()
+            .issue_ticket(user, now, Duration::seconds(30))
+            .unwrap();
+        assert_ne!(keys().verify_ticket(&again).unwrap().id, verified.id);
+        assert!(keys().verify_access(&ticket).is_err());
+        let access = keys().issue_access(user, now).unwrap();
+        assert!(keys().verify_ticket(&access.token).is_err());
+        let other = TokenKeys::new(&Secret::new("o".repeat(40)));
+        let forged = other
+            .issue_ticket(user, now, Duration::seconds(30))
+            .unwrap();
+        assert!(matches!(
+            keys().verify_ticket(&forged),
+            Err(TokenError::Invalid(_))
+        ));
+        let old = keys()
+            .issue_ticket(user, now - Duration::seconds(31), Duration::seconds(30))
+            .unwrap();
+        assert_eq!(keys().verify_ticket(&old), Err(TokenError::Expired));
     }
 
     #[test]

@@ -61,6 +61,8 @@ pub struct Named {
     pub name: &'static str,
     pub limit: RateLimit,
     pub per: Per,
+    /// Whether the request also counts against the general limit (reads or writes).
+    pub also_general: bool,
 }
 
 /// Account creation: 5 per minute per IP. Enough for a family behind one router, far
@@ -69,6 +71,7 @@ pub const REGISTER: Named = Named {
     name: "register",
     limit: RateLimit::per_minute(5),
     per: Per::Ip,
+    also_general: true,
 };
 
 /// Sign-in (password, Google, legacy OAuth): 10 per minute per IP, on top of the
@@ -77,6 +80,7 @@ pub const LOGIN: Named = Named {
     name: "login",
     limit: RateLimit::per_minute(10),
     per: Per::Ip,
+    also_general: true,
 };
 
 /// Goal creation: 10 per hour per user. Each one queues an LLM roadmap generation,
@@ -88,14 +92,18 @@ pub const GOALS: Named = Named {
         window: Duration::from_secs(3600),
     },
     per: Per::User,
+    also_general: true,
 };
 
 /// Websocket tickets: 30 per minute per user. A client needs one per connection;
-/// more means a reconnect loop.
+/// more means a reconnect loop. A ticket counts against this limit alone, not the
+/// general writes: the socket it opens has limits of its own, a reconnect storm does
+/// not use up the writes a learner needs, and a connection costs one limiter call.
 pub const TICKETS: Named = Named {
     name: "tickets",
     limit: RateLimit::per_minute(30),
     per: Per::User,
+    also_general: false,
 };
 
 /// Email links (verification, password reset, resending): 10 per minute per IP, or per
@@ -105,6 +113,7 @@ pub const EMAIL: Named = Named {
     name: "email",
     limit: RateLimit::per_minute(10),
     per: Per::User,
+    also_general: true,
 };
 
 /// `POST` paths with a named limit, in both API versions. Matched on the path, since
@@ -148,7 +157,8 @@ struct Check {
 }
 
 /// The limits of one request: the named one first (it is the stricter, so a request it
-/// refuses does not also use up general quota), then the general one.
+/// refuses does not also use up general quota), then the general one unless the named
+/// limit stands alone ([`Named::also_general`]).
 fn checks(
     settings: &RateLimitSettings,
     method: &Method,
@@ -157,7 +167,8 @@ fn checks(
     ip: &str,
 ) -> Vec<Check> {
     let mut checks = Vec::with_capacity(2);
-    if let Some(named) = named_limit(method, path) {
+    let named = named_limit(method, path);
+    if let Some(named) = named {
         let key = match (named.per, user) {
             (Per::User, Some(user)) => format!("{}:user:{user}", named.name),
             _ => format!("{}:ip:{ip}", named.name),
@@ -174,6 +185,9 @@ fn checks(
             key,
             limit,
         });
+    }
+    if named.is_some_and(|named| !named.also_general) {
+        return checks;
     }
     let read = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
     checks.push(match (user, read) {
@@ -223,6 +237,9 @@ pub async fn limit<B: MessageBody + 'static>(
             .await
             .map(ServiceResponse::map_into_left_body);
     };
+    if is_upgrade(req.method(), req.match_info().as_str()) {
+        return charge_refused_upgrade(req, next, &state).await;
+    }
     let user = token_user(&req, &state);
     let ip = crate::http::client_ip(req.request());
     // The path the router matches: percent-escapes decoded (`/auth/logi%6E` is the
@@ -253,16 +270,7 @@ pub async fn limit<B: MessageBody + 'static>(
         };
         if !decision.allowed {
             state.metrics.rate_limited(check.name);
-            let retry_after = decision.retry_after.unwrap_or(decision.reset_after);
-            let error = ApiError::too_many(
-                "rate_limited",
-                format!(
-                    "Too many requests. Try again in {} seconds.",
-                    ceil_secs(retry_after).max(1)
-                ),
-                ceil_secs(retry_after),
-            );
-            let mut res = error.error_response();
+            let mut res = too_many(&decision);
             add_headers(res.headers_mut(), &decision, check.limit);
             return Ok(req.into_response(res).map_into_right_body());
         }
@@ -291,6 +299,74 @@ pub async fn limit<B: MessageBody + 'static>(
             Err(err)
         }
     }
+}
+
+/// The websocket upgrade (`GET /api/v1/ws`).
+fn is_upgrade(method: &Method, path: &str) -> bool {
+    method == Method::GET && path == "/api/v1/ws"
+}
+
+/// An upgrade carries a ticket, already counted against its learner's ticket limit (or
+/// a guest's room join) when issued: one that is redeemed costs no limiter call, and a
+/// classroom behind one address opens all its sockets. An upgrade refused for its
+/// ticket (none, forged, used) counts against the address's anonymous limit, checked
+/// after the handler, and past it the refusal is a 429.
+async fn charge_refused_upgrade<B: MessageBody + 'static>(
+    req: ServiceRequest,
+    next: Next<B>,
+    state: &AppState,
+) -> Result<ServiceResponse<EitherBody<B, BoxBody>>, Error> {
+    let ip = crate::http::client_ip(req.request());
+    let res = next.call(req).await?;
+    if res.status() != actix_web::http::StatusCode::UNAUTHORIZED {
+        return Ok(res.map_into_left_body());
+    }
+    let limit = RateLimit::per_minute(state.settings.rate_limits.anonymous);
+    let key = format!("anonymous:ip:{ip}");
+    let check = state.backends.rate_limiter.check(&key, limit);
+    let decision = match tokio::time::timeout(CHECK_TIMEOUT, check).await {
+        Ok(Ok(decision)) => decision,
+        Ok(Err(e)) => return Ok(refused_upgrade_unchecked(res, state, &e.to_string())),
+        Err(_) => {
+            let cause = format!("no answer within {} ms", CHECK_TIMEOUT.as_millis());
+            return Ok(refused_upgrade_unchecked(res, state, &cause));
+        }
+    };
+    if decision.allowed {
+        let mut res = res;
+        add_headers(res.headers_mut(), &decision, limit);
+        return Ok(res.map_into_left_body());
+    }
+    state.metrics.rate_limited("anonymous");
+    let mut refusal = too_many(&decision);
+    add_headers(refusal.headers_mut(), &decision, limit);
+    Ok(res.into_response(refusal).map_into_right_body())
+}
+
+/// A refused upgrade whose count the limiter could not take: refused either way, so the
+/// failure policy changes nothing but the log and the metric.
+fn refused_upgrade_unchecked<B: MessageBody + 'static>(
+    res: ServiceResponse<B>,
+    state: &AppState,
+    cause: &str,
+) -> ServiceResponse<EitherBody<B, BoxBody>> {
+    state.metrics.rate_limiter_failed();
+    warn_now_and_then(cause, state.settings.rate_limits.failure);
+    res.map_into_left_body()
+}
+
+/// The 429 of a refused request.
+fn too_many(decision: &RateDecision) -> actix_web::HttpResponse {
+    let retry_after = decision.retry_after.unwrap_or(decision.reset_after);
+    ApiError::too_many(
+        "rate_limited",
+        format!(
+            "Too many requests. Try again in {} seconds.",
+            ceil_secs(retry_after).max(1)
+        ),
+        ceil_secs(retry_after),
+    )
+    .error_response()
 }
 
 /// The failure policy, when the limiter could not answer.
@@ -434,6 +510,26 @@ mod tests {
             login.iter().map(|c| c.key.as_str()).collect::<Vec<_>>(),
             ["login:ip:1.2.3.4", "anonymous:ip:1.2.3.4"]
         );
+        // A ticket counts against the ticket limit alone.
+        let ticket = checks(
+            &SETTINGS,
+            &Method::POST,
+            "/api/v1/ws/ticket",
+            Some(user),
+            "1.2.3.4",
+        );
+        assert_eq!(
+            ticket.iter().map(|c| c.key.clone()).collect::<Vec<_>>(),
+            [format!("tickets:user:{user}")]
+        );
+    }
+
+    #[test]
+    fn only_the_websocket_upgrade_is_charged_after_its_handler() {
+        assert!(is_upgrade(&Method::GET, "/api/v1/ws"));
+        assert!(!is_upgrade(&Method::POST, "/api/v1/ws"));
+        assert!(!is_upgrade(&Method::GET, "/api/v1/ws/ticket"));
+        assert!(!is_upgrade(&Method::GET, "/ws"));
     }
 
     #[test]

@@ -65,3 +65,28 @@ async fn concurrent_redemptions_of_one_ticket_let_exactly_one_through() {
     assert_eq!(winners, 1);
     redis.shutdown().await;
 }
+
+#[actix_web::test]
+async fn a_ticket_issued_by_an_earlier_version_is_still_redeemed_once() {
+    use questpath::ports::Cache;
+    // Earlier versions kept a random ticket in the cache, under its hash, for a user id:
+    // during a rolling upgrade a socket opened with one must still open, once.
+    let prefix = format!("tickets_{}:", uuid::Uuid::new_v4().simple());
+    let redis = Redis::connect(&redis_settings(&prefix)).await.unwrap();
+    let cache = Arc::new(redis.cache());
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(EmbeddedStore::open(dir.path()).await.unwrap());
+    let keys = TokenKeys::new(&Secret::new("k".repeat(40)));
+    let service = AuthService::new(store, cache.clone(), keys, None);
+    let user = uuid::Uuid::now_v7();
+    let ticket = questpath::auth::secret_token::generate();
+    let key = format!("ws-ticket:{}", questpath::auth::secret_token::hash(&ticket));
+    cache
+        .set(&key, user.as_bytes(), std::time::Duration::from_secs(30))
+        .await
+        .unwrap();
+
+    assert_eq!(service.redeem_ticket(&ticket).await.unwrap(), Some(user));
+    assert_eq!(service.redeem_ticket(&ticket).await.unwrap(), None);
+    redis.shutdown().await;
+}

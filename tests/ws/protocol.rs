@@ -30,6 +30,46 @@ async fn a_missing_used_or_bad_ticket_is_refused_before_the_upgrade() {
 }
 
 #[actix_web::test]
+async fn redeemed_tickets_do_not_use_up_the_address_quota_and_refused_upgrades_do() {
+    // A classroom behind one address: more sockets than the anonymous limit allows
+    // requests, each with its learner's ticket.
+    const ANONYMOUS: usize = 4;
+    let app = questpath_test_support::TestApp::builder()
+        .env("QUESTPATH_RATE_LIMIT_ANONYMOUS", ANONYMOUS.to_string())
+        .start()
+        .await;
+    let token = app.learner().await;
+    let mut sockets = Vec::new();
+    for _ in 0..2 * ANONYMOUS {
+        let ticket = app.ticket(&token).await;
+        let socket = app.connect_raw(&ticket, "questpath.v1").await;
+        sockets.push(socket.expect("an upgrade with a valid ticket"));
+    }
+
+    // Upgrades refused for their ticket count against the address: 401, then 429.
+    let mut statuses = Vec::new();
+    for _ in 0..=ANONYMOUS {
+        match app.connect_raw("forged", "questpath.v1").await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                statuses.push(response.status().as_u16())
+            }
+            other => panic!("expected a refusal, got {:?}", other.map(|_| "a socket")),
+        }
+    }
+    let first_429 = statuses.iter().position(|s| *s == 429);
+    let first_429 = first_429.unwrap_or_else(|| panic!("never limited: {statuses:?}"));
+    assert!(first_429 > 0, "{statuses:?}");
+    assert!(
+        statuses[..first_429].iter().all(|s| *s == 401),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses[first_429..].iter().all(|s| *s == 429),
+        "{statuses:?}"
+    );
+}
+
+#[actix_web::test]
 async fn the_subprotocol_is_required() {
     let app = spawn_app().await;
     let token = app.learner().await;

@@ -280,7 +280,10 @@ async fn a_quiz_on_one_instance_publishes_its_frames_only_once_another_listens()
     while crate::metrics::sample(&crate::metrics::scrape(&second).await, "questpath_sessions")
         != Some(0.0)
     {
-        assert!(started.elapsed() < Duration::from_secs(5), "session still up");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "session still up"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
