@@ -47,6 +47,7 @@ crate::conformance!(
         generation_job_is_created_read_and_updated,
         saved_goal_reads_back_exactly,
         saving_a_goal_again_is_idempotent_and_replaces_what_it_changed,
+        a_level_saved_again_at_another_position_is_found_there,
         goals_of_user_are_paged_newest_first,
         deleted_goal_is_gone_with_its_levels_and_questions,
         topic_completion_is_set_cleared_and_repeatable,
@@ -1151,6 +1152,28 @@ async fn saving_a_goal_again_is_idempotent_and_replaces_what_it_changed(store: A
     );
     let listed = store.goals_of_user(user, None, 10).await.unwrap();
     assert_eq!(listed.items, std::slice::from_ref(&retried.goal));
+}
+
+async fn a_level_saved_again_at_another_position_is_found_there(store: Arc<dyn Store>) {
+    let user = Uuid::now_v7();
+    let new = goal_of(user, 3, 3, 5);
+    store.save_goal(&new).await.unwrap();
+    let (first, second) = (new.levels[0].clone(), new.levels[1].clone());
+    // Read once: an adapter may remember where each level is.
+    assert_eq!(store.level(first.id).await.unwrap(), Some(first.clone()));
+    assert_eq!(store.level(second.id).await.unwrap(), Some(second.clone()));
+
+    // Saved again with the first two levels swapped.
+    let mut swapped = new.clone();
+    swapped.levels[0].order = second.order;
+    swapped.levels[1].order = first.order;
+    store.save_goal(&swapped).await.unwrap();
+
+    let moved = store.level(first.id).await.unwrap().expect("still found");
+    assert_eq!(moved.order, second.order);
+    assert_eq!(moved.title, first.title);
+    let other = store.level(second.id).await.unwrap().expect("still found");
+    assert_eq!(other.order, first.order);
 }
 
 async fn goals_of_user_are_paged_newest_first(store: Arc<dyn Store>) {

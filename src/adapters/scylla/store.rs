@@ -57,6 +57,8 @@ pub struct ScyllaStore {
     pub(super) leagues: Box<LeagueStatements>,
     pub(super) streaks: StreakStatements,
     pub(super) mail: MailStatements,
+    /// Where each level was last found (its goal and position).
+    pub(super) level_places: super::goals::LevelPlaces,
 }
 
 impl ScyllaStore {
@@ -92,6 +94,7 @@ impl ScyllaStore {
             leagues: Box::pin(LeagueStatements::prepare(&session, settings)).await?,
             streaks: StreakStatements::prepare(&session, settings).await?,
             mail: MailStatements::prepare(&session, settings).await?,
+            level_places: super::goals::LevelPlaces::new(),
             session,
         })
     }

@@ -117,6 +117,36 @@ impl GoalStatements {
     }
 }
 
+/// Where levels were found: a level's goal and position, kept per instance (100,000
+/// levels). The index is read on every level read otherwise: two queries where one
+/// will do, at every quiz start (issue 17). A level's place is written once with its
+/// goal; should it change (a roadmap saved again), the cached place no longer holds
+/// the level and [`ScyllaStore::locate`] reads the index again.
+pub(in crate::adapters::scylla) struct LevelPlaces(moka::future::Cache<Uuid, (Uuid, i32)>);
+
+impl LevelPlaces {
+    pub(in crate::adapters::scylla) fn new() -> Self {
+        LevelPlaces(
+            moka::future::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_idle(std::time::Duration::from_secs(3600))
+                .build(),
+        )
+    }
+
+    async fn get(&self, level_id: Uuid) -> Option<(Uuid, i32)> {
+        self.0.get(&level_id).await
+    }
+
+    async fn remember(&self, level_id: Uuid, place: (Uuid, i32)) {
+        self.0.insert(level_id, place).await;
+    }
+
+    async fn forget(&self, level_id: Uuid) {
+        self.0.invalidate(&level_id).await;
+    }
+}
+
 /// Statements of the level tables (`levels`, `level_index`) and of `questions`,
 /// prepared once per session.
 pub(super) struct LevelStatements {
@@ -221,6 +251,26 @@ impl ScyllaStore {
     }
 
     /// Where the level is: its goal and position.
+    /// A level with its place (goal, position): from the cached place when it still
+    /// holds the level, else from the index (and the place cached). A cached place is
+    /// only ever a shortcut: a level not found there is looked up again.
+    async fn locate(&self, level_id: Uuid) -> StoreResult<Option<(Uuid, i32, Level)>> {
+        if let Some((goal_id, order)) = self.level_places.get(level_id).await {
+            if let Some(level) = self.level_at(level_id, goal_id, order).await? {
+                return Ok(Some((goal_id, order, level)));
+            }
+            self.level_places.forget(level_id).await;
+        }
+        let Some((goal_id, order)) = self.level_ref(level_id).await? else {
+            return Ok(None);
+        };
+        let level = self.level_at(level_id, goal_id, order).await?;
+        if level.is_some() {
+            self.level_places.remember(level_id, (goal_id, order)).await;
+        }
+        Ok(level.map(|level| (goal_id, order, level)))
+    }
+
     async fn level_ref(&self, level_id: Uuid) -> StoreResult<Option<(Uuid, i32)>> {
         let row: Option<(Option<Uuid>, Option<i32>)> =
             self.one_row(&self.levels.level_ref, (level_id,)).await?;
@@ -351,10 +401,7 @@ impl GoalStore for ScyllaStore {
     }
 
     async fn level(&self, level_id: Uuid) -> StoreResult<Option<Level>> {
-        match self.level_ref(level_id).await? {
-            Some((goal_id, order)) => self.level_at(level_id, goal_id, order).await,
-            None => Ok(None),
-        }
+        Ok(self.locate(level_id).await?.map(|(_, _, level)| level))
     }
 
     async fn set_topic_completed(
@@ -364,10 +411,7 @@ impl GoalStore for ScyllaStore {
         completed: bool,
     ) -> StoreResult<Option<Level>> {
         // Checked first: an unknown level or topic is never written.
-        let Some((goal_id, order)) = self.level_ref(level_id).await? else {
-            return Ok(None);
-        };
-        let Some(level) = self.level_at(level_id, goal_id, order).await? else {
+        let Some((goal_id, order, level)) = self.locate(level_id).await? else {
             return Ok(None);
         };
         if usize::try_from(index).map_or(true, |i| i >= level.topics.len()) {
@@ -385,12 +429,9 @@ impl GoalStore for ScyllaStore {
     }
 
     async fn set_level_status(&self, level_id: Uuid, status: LevelStatus) -> StoreResult<()> {
-        let Some((goal_id, order)) = self.level_ref(level_id).await? else {
+        let Some((goal_id, order, _)) = self.locate(level_id).await? else {
             return Ok(());
         };
-        if self.level_at(level_id, goal_id, order).await?.is_none() {
-            return Ok(());
-        }
         self.run(
             &self.levels.set_level_status,
             (to_text(&status)?, goal_id, order),
