@@ -102,6 +102,8 @@ pub struct Api {
     target: Target,
     clients: Vec<Client>,
     metrics_token: Option<String>,
+    /// Ticket requests sent again after a transport failure or a 408 (see [`Api::ticket`]).
+    ticket_retries: std::sync::atomic::AtomicU64,
 }
 
 impl Api {
@@ -137,6 +139,7 @@ impl Api {
             target: target.clone(),
             clients,
             metrics_token,
+            ticket_retries: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -370,12 +373,24 @@ impl Api {
 
     /// A one-time websocket ticket (valid 30 s). Not retried: the connect scenario
     /// measures it, and a refusal is a failure to report.
+    /// A websocket ticket. Asked once more, as a client does, when the request never got
+    /// an answer (a keep-alive connection the server closed as it was reused) or got a
+    /// 408 (the server's wait for the request ran out while this process was starved of
+    /// CPU): a ticket is safe to ask for twice. Those second tries are counted
+    /// ([`Api::ticket_retries`]); a second failure is the connection's failure.
     pub async fn ticket(&self, via: usize, token: &str) -> anyhow::Result<String> {
-        let response = self
-            .request(via, Method::POST, "/api/v1/ws/ticket", Some(token))
-            .send()
-            .await
-            .context("POST /api/v1/ws/ticket")?;
+        let send = || {
+            self.request(via, Method::POST, "/api/v1/ws/ticket", Some(token))
+                .send()
+        };
+        let response = match send().await {
+            Ok(response) if response.status() != StatusCode::REQUEST_TIMEOUT => response,
+            Ok(_) | Err(_) => {
+                self.ticket_retries
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                send().await.context("POST /api/v1/ws/ticket")?
+            }
+        };
         let status = response.status();
         if !status.is_success() {
             bail!("POST /api/v1/ws/ticket: {status}");
@@ -385,6 +400,12 @@ impl Api {
             .await
             .context("POST /api/v1/ws/ticket: body")?;
         Ok(ticket.ticket)
+    }
+
+    /// How many ticket requests were sent a second time.
+    pub fn ticket_retries(&self) -> u64 {
+        self.ticket_retries
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The server's process figures from `GET /metrics`.

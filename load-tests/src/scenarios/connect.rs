@@ -210,6 +210,7 @@ pub async fn run(ctx: &Ctx, args: &ConnectArgs, learners: &[Learner]) -> anyhow:
     let ticket = lock(&shared.ticket).summary();
     let handshake = lock(&shared.handshake).summary();
     let failures = lock(&shared.failures).clone();
+    let ticket_retries = ctx.api.ticket_retries();
     let drops = lock(&shared.drops).clone();
     let dropped = shared.dropped.load(Ordering::Relaxed);
     let users = learners.len();
@@ -221,6 +222,7 @@ pub async fn run(ctx: &Ctx, args: &ConnectArgs, learners: &[Learner]) -> anyhow:
         "connected": connected,
         "failed": failed,
         "failures": failures,
+        "ticket_retries": ticket_retries,
         "dropped_while_held": dropped,
         "drops": drops,
         "open_at_n": open_at_n,
@@ -267,6 +269,11 @@ pub async fn run(ctx: &Ctx, args: &ConnectArgs, learners: &[Learner]) -> anyhow:
     }
     if !failures.is_empty() {
         lines.push(format!("failures: {}", failures.line()));
+    }
+    if ticket_retries > 0 {
+        lines.push(format!(
+            "ticket requests asked again (no answer, or 408): {ticket_retries}"
+        ));
     }
     if !drops.is_empty() {
         lines.push(format!("drops: {}", drops.line()));
