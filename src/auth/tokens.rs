@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -163,21 +164,56 @@ impl TokenKeys {
     /// Verifies signature, algorithm, issuer, audience, expiry and type; returns the
     /// user id and the claims.
     pub fn verify_access(&self, token: &str) -> Result<(Uuid, AccessClaims), TokenError> {
-        let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation)
+        self.decode_kind(token, &self.validation, ACCESS_TYPE)
+    }
+
+    /// Decodes a token of one kind: signature and claims as `validation` says, then its
+    /// `typ`; the subject read as a user id, and the claims.
+    fn decode_kind<C: DeserializeOwned + Kinded>(
+        &self,
+        token: &str,
+        validation: &Validation,
+        kind: &str,
+    ) -> Result<(Uuid, C), TokenError> {
+        let claims = jsonwebtoken::decode::<C>(token, &self.decoding, validation)
             .map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
                 _ => TokenError::Invalid(e.to_string()),
-            })?;
-        let claims = data.claims;
-        if claims.typ != ACCESS_TYPE {
+            })?
+            .claims;
+        if claims.typ() != kind {
             return Err(TokenError::Invalid(format!(
-                "token type {:?} is not access",
-                claims.typ
+                "token type {:?} is not {kind}",
+                claims.typ()
             )));
         }
-        let user_id = Uuid::parse_str(&claims.sub)
+        let user_id = Uuid::parse_str(claims.sub())
             .map_err(|_| TokenError::Invalid("subject is not a user id".into()))?;
         Ok((user_id, claims))
+    }
+}
+
+/// Claims that say their type and subject.
+trait Kinded {
+    fn typ(&self) -> &str;
+    fn sub(&self) -> &str;
+}
+
+impl Kinded for AccessClaims {
+    fn typ(&self) -> &str {
+        &self.typ
+    }
+    fn sub(&self) -> &str {
+        &self.sub
+    }
+}
+
+impl Kinded for TicketClaims {
+    fn typ(&self) -> &str {
+        &self.typ
+    }
+    fn sub(&self) -> &str {
+        &self.sub
     }
 }
 
@@ -205,21 +241,8 @@ impl TokenKeys {
     /// Verifies a ticket's signature, algorithm, issuer, audience, expiry and type. It
     /// says nothing of whether the ticket was used: that is the redeemer's check.
     pub fn verify_ticket(&self, token: &str) -> Result<Ticket, TokenError> {
-        let data =
-            jsonwebtoken::decode::<TicketClaims>(token, &self.decoding, &self.ticket_validation)
-                .map_err(|e| match e.kind() {
-                    jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
-                    _ => TokenError::Invalid(e.to_string()),
-                })?;
-        let claims = data.claims;
-        if claims.typ != TICKET_TYPE {
-            return Err(TokenError::Invalid(format!(
-                "token type {:?} is not ticket",
-                claims.typ
-            )));
-        }
-        let user_id = Uuid::parse_str(&claims.sub)
-            .map_err(|_| TokenError::Invalid("subject is not a user id".into()))?;
+        let (user_id, claims): (Uuid, TicketClaims) =
+            self.decode_kind(token, &self.ticket_validation, TICKET_TYPE)?;
         let expires_at = DateTime::from_timestamp(claims.exp, 0)
             .ok_or_else(|| TokenError::Invalid("expiry out of range".into()))?;
         Ok(Ticket {
