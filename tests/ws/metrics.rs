@@ -72,7 +72,18 @@ async fn a_quiz_over_a_websocket_shows_in_realtime_and_game_metrics() {
     client.send(json!({"type": "not.a.type"})).await;
     client.next_of("error").await;
 
-    let open = scrape(&app).await;
+    // The session records a command's handling time after its answer has left, so the
+    // scrape waits for the last one (on a loaded machine the test can read the answer
+    // before the session's thread runs again).
+    let handled = r#"questpath_ws_message_handle_duration_seconds_count{type="quiz.answer"}"#;
+    let mut open = scrape(&app).await;
+    for _ in 0..50 {
+        if sample(&open, handled) >= Some(6.0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        open = scrape(&app).await;
+    }
     // A clean close: ours, then the server's answer, before the socket goes.
     client.socket.close(None).await.unwrap();
     while let Ok(Some(Ok(_))) =
