@@ -4,7 +4,6 @@
 
 use chrono::{DateTime, Duration, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -19,7 +18,10 @@ pub const ACCESS_TYPE: &str = "access";
 /// Default lifetime of an access token (`QUESTPATH_ACCESS_TOKEN_TTL_SECS`).
 pub const ACCESS_TTL: Duration = Duration::minutes(15);
 
-/// Claims of an access token.
+/// Claims of an access token, and of a websocket ticket: a one-time pass to open one
+/// socket, checked without a lookup, with an audience and type of its own and no
+/// `auth_time`. Only a ticket's id (`jti`) is kept, once redeemed, so that it cannot be
+/// redeemed twice.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AccessClaims {
     pub sub: String,
@@ -28,7 +30,7 @@ pub struct AccessClaims {
     pub jti: String,
     pub iss: String,
     pub aud: String,
-    /// Token type, always `access`.
+    /// Token type: `access` or `ticket`.
     pub typ: String,
     /// When the learner signed in (seconds since 1970): the sign-in that started the
     /// session, carried unchanged through every refresh (OpenID Connect's `auth_time`).
@@ -50,21 +52,6 @@ impl AccessClaims {
 pub const TICKET_AUDIENCE: &str = "questpath-ws";
 /// Value of the `typ` claim of websocket tickets.
 pub const TICKET_TYPE: &str = "ticket";
-
-/// Claims of a websocket ticket: a one-time pass to open one socket, which the server
-/// can check without a lookup. Only its id (`jti`) is kept, once redeemed, so that it
-/// cannot be redeemed twice.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct TicketClaims {
-    pub sub: String,
-    pub iat: i64,
-    pub exp: i64,
-    pub jti: String,
-    pub iss: String,
-    pub aud: String,
-    /// Token type, always `ticket`.
-    pub typ: String,
-}
 
 /// A verified ticket: whose, its id, and until when it could be redeemed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,51 +156,27 @@ impl TokenKeys {
 
     /// Decodes a token of one kind: signature and claims as `validation` says, then its
     /// `typ`; the subject read as a user id, and the claims.
-    fn decode_kind<C: DeserializeOwned + Kinded>(
+    fn decode_kind(
         &self,
         token: &str,
         validation: &Validation,
         kind: &str,
-    ) -> Result<(Uuid, C), TokenError> {
-        let claims = jsonwebtoken::decode::<C>(token, &self.decoding, validation)
+    ) -> Result<(Uuid, AccessClaims), TokenError> {
+        let claims = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, validation)
             .map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
                 _ => TokenError::Invalid(e.to_string()),
             })?
             .claims;
-        if claims.typ() != kind {
+        if claims.typ != kind {
             return Err(TokenError::Invalid(format!(
                 "token type {:?} is not {kind}",
-                claims.typ()
+                claims.typ
             )));
         }
-        let user_id = Uuid::parse_str(claims.sub())
+        let user_id = Uuid::parse_str(&claims.sub)
             .map_err(|_| TokenError::Invalid("subject is not a user id".into()))?;
         Ok((user_id, claims))
-    }
-}
-
-/// Claims that say their type and subject.
-trait Kinded {
-    fn typ(&self) -> &str;
-    fn sub(&self) -> &str;
-}
-
-impl Kinded for AccessClaims {
-    fn typ(&self) -> &str {
-        &self.typ
-    }
-    fn sub(&self) -> &str {
-        &self.sub
-    }
-}
-
-impl Kinded for TicketClaims {
-    fn typ(&self) -> &str {
-        &self.typ
-    }
-    fn sub(&self) -> &str {
-        &self.sub
     }
 }
 
@@ -225,7 +188,7 @@ impl TokenKeys {
         now: DateTime<Utc>,
         ttl: Duration,
     ) -> Result<String, TokenError> {
-        let claims = TicketClaims {
+        let claims = AccessClaims {
             sub: user_id.simple().to_string(),
             iat: now.timestamp(),
             exp: (now + ttl).timestamp(),
@@ -233,6 +196,7 @@ impl TokenKeys {
             iss: ISSUER.into(),
             aud: TICKET_AUDIENCE.into(),
             typ: TICKET_TYPE.into(),
+            auth_time: None,
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| TokenError::Invalid(e.to_string()))
@@ -241,8 +205,7 @@ impl TokenKeys {
     /// Verifies a ticket's signature, algorithm, issuer, audience, expiry and type. It
     /// says nothing of whether the ticket was used: that is the redeemer's check.
     pub fn verify_ticket(&self, token: &str) -> Result<Ticket, TokenError> {
-        let (user_id, claims): (Uuid, TicketClaims) =
-            self.decode_kind(token, &self.ticket_validation, TICKET_TYPE)?;
+        let (user_id, claims) = self.decode_kind(token, &self.ticket_validation, TICKET_TYPE)?;
         let expires_at = DateTime::from_timestamp(claims.exp, 0)
             .ok_or_else(|| TokenError::Invalid("expiry out of range".into()))?;
         Ok(Ticket {
