@@ -201,13 +201,29 @@ fn checks(
             key: format!("writes:user:{user}"),
             limit: RateLimit::per_minute(settings.writes),
         },
-        (None, _) => Check {
-            name: "anonymous",
-            key: format!("anonymous:ip:{ip}"),
-            limit: RateLimit::per_minute(settings.anonymous),
-        },
+        (None, _) => anonymous(settings, ip),
     });
     checks
+}
+
+/// The general limit of a request without a valid token: its client address's.
+fn anonymous(settings: &RateLimitSettings, ip: &str) -> Check {
+    Check {
+        name: "anonymous",
+        key: format!("anonymous:ip:{ip}"),
+        limit: RateLimit::per_minute(settings.anonymous),
+    }
+}
+
+/// Asks the limiter about one check, within [`CHECK_TIMEOUT`]; the error is why it
+/// could not answer.
+async fn ask(state: &AppState, check: &Check) -> Result<RateDecision, String> {
+    let limiter = &state.backends.rate_limiter;
+    match tokio::time::timeout(CHECK_TIMEOUT, limiter.check(&check.key, check.limit)).await {
+        Ok(Ok(decision)) => Ok(decision),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("no answer within {} ms", CHECK_TIMEOUT.as_millis())),
+    }
 }
 
 /// The user of a valid access token, checked by signature and expiry only.
@@ -255,18 +271,9 @@ pub async fn limit<B: MessageBody + 'static>(
     // The decision shown in the headers: the one with the least quota left.
     let mut shown: Option<(RateDecision, RateLimit)> = None;
     for check in checks {
-        let outcome = tokio::time::timeout(
-            CHECK_TIMEOUT,
-            state.backends.rate_limiter.check(&check.key, check.limit),
-        )
-        .await;
-        let decision = match outcome {
-            Ok(Ok(decision)) => decision,
-            Ok(Err(e)) => return limiter_failed(req, next, &state, &e.to_string()).await,
-            Err(_) => {
-                let cause = format!("no answer within {} ms", CHECK_TIMEOUT.as_millis());
-                return limiter_failed(req, next, &state, &cause).await;
-            }
+        let decision = match ask(&state, &check).await {
+            Ok(decision) => decision,
+            Err(cause) => return limiter_failed(req, next, &state, &cause).await,
         };
         if !decision.allowed {
             state.metrics.rate_limited(check.name);
@@ -321,25 +328,19 @@ async fn charge_refused_upgrade<B: MessageBody + 'static>(
     if res.status() != actix_web::http::StatusCode::UNAUTHORIZED {
         return Ok(res.map_into_left_body());
     }
-    let limit = RateLimit::per_minute(state.settings.rate_limits.anonymous);
-    let key = format!("anonymous:ip:{ip}");
-    let check = state.backends.rate_limiter.check(&key, limit);
-    let decision = match tokio::time::timeout(CHECK_TIMEOUT, check).await {
-        Ok(Ok(decision)) => decision,
-        Ok(Err(e)) => return Ok(refused_upgrade_unchecked(res, state, &e.to_string())),
-        Err(_) => {
-            let cause = format!("no answer within {} ms", CHECK_TIMEOUT.as_millis());
-            return Ok(refused_upgrade_unchecked(res, state, &cause));
-        }
+    let check = anonymous(&state.settings.rate_limits, &ip);
+    let decision = match ask(state, &check).await {
+        Ok(decision) => decision,
+        Err(cause) => return Ok(refused_upgrade_unchecked(res, state, &cause)),
     };
     if decision.allowed {
         let mut res = res;
-        add_headers(res.headers_mut(), &decision, limit);
+        add_headers(res.headers_mut(), &decision, check.limit);
         return Ok(res.map_into_left_body());
     }
-    state.metrics.rate_limited("anonymous");
+    state.metrics.rate_limited(check.name);
     let mut refusal = too_many(&decision);
-    add_headers(refusal.headers_mut(), &decision, limit);
+    add_headers(refusal.headers_mut(), &decision, check.limit);
     Ok(res.into_response(refusal).map_into_right_body())
 }
 
