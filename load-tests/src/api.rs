@@ -371,8 +371,6 @@ impl Api {
         Ok(result["xp_earned"].as_i64().unwrap_or(0))
     }
 
-    /// A one-time websocket ticket (valid 30 s). Not retried: the connect scenario
-    /// measures it, and a refusal is a failure to report.
     /// A websocket ticket. Asked once more, as a client does, when the request never got
     /// an answer (a keep-alive connection the server closed as it was reused) or got a
     /// 408 (the server's wait for the request ran out while this process was starved of

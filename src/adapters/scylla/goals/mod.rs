@@ -250,7 +250,6 @@ impl ScyllaStore {
         self.rows(&self.levels.levels, (goal_id,)).await
     }
 
-    /// Where the level is: its goal and position.
     /// A level with its place (goal, position): from the cached place when it still
     /// holds the level, else from the index (and the place cached). A cached place is
     /// only ever a shortcut: a level not found there is looked up again.
@@ -271,6 +270,7 @@ impl ScyllaStore {
         Ok(level.map(|level| (goal_id, order, level)))
     }
 
+    /// Where the level is: its goal and position.
     async fn level_ref(&self, level_id: Uuid) -> StoreResult<Option<(Uuid, i32)>> {
         let row: Option<(Option<Uuid>, Option<i32>)> =
             self.one_row(&self.levels.level_ref, (level_id,)).await?;
